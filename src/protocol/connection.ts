@@ -1,0 +1,306 @@
+/**
+ * The WebSocket connection after the opening handshake, as a sans-I/O state
+ * machine (RFC 6455 §5-7), for either role.
+ *
+ * Bytes from the transport go in through `receiveData()` / `receiveEof()`;
+ * what happens comes out through the handler: messages, pings, pongs, the
+ * peer's close frame, protocol violations, bytes to write and the moment to
+ * close the transport. Calls (`sendText`, `sendPing`, `sendClose`, ...) turn
+ * into bytes through the same handler. It owns no socket and no timer: the
+ * I/O layer above feeds it and runs the timeouts.
+ *
+ * Closing: the first side to send a close frame waits for the other's; the
+ * server closes the transport once both frames have crossed (§7.1.1), the
+ * client waits for the server to do so. On a violation the connection sends a
+ * close frame with the mapped code, stops reading and asks to close the
+ * transport at once (§7.1.7).
+ */
+import { decodeClosePayload, encodeClosePayload } from './close.js';
+import { CloseCode, LocalProtocolError, type RemoteProtocolError } from './errors.js';
+import type { Extension } from './extension.js';
+import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import type { MessageLimits } from './limits.js';
+import { randomMaskKey } from './mask-keys.js';
+import { FrameParser } from './parser.js';
+
+export type Role = 'server' | 'client';
+
+/** Ready states, numbered as in the WHATWG `WebSocket` API. */
+export const ReadyState = {
+  CONNECTING: 0,
+  OPEN: 1,
+  CLOSING: 2,
+  CLOSED: 3,
+} as const;
+export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
+
+export interface ConnectionHandler {
+  /** Bytes to write to the transport, in order. */
+  write(data: Uint8Array): void;
+  /** Close the transport once the bytes written so far are flushed. Called once. */
+  end(): void;
+  /** A complete message; text messages hold valid UTF-8. */
+  message?(data: Buffer, binary: boolean): void;
+  /** A ping arrived (already answered when `autoPong` is on). */
+  ping?(payload: Buffer): void;
+  pong?(payload: Buffer): void;
+  /** The peer's close frame arrived (1005 when it carried no code). */
+  closeFrame?(code: number, reason: string): void;
+  /** The peer broke the protocol; a close frame with `error.closeCode` was sent. */
+  violation?(error: RemoteProtocolError): void;
+}
+
+export interface ConnectionOptions extends MessageLimits {
+  role: Role;
+  /** Negotiated extensions, in negotiation order. */
+  extensions?: readonly Extension[];
+  /** Answer pings with pongs automatically. Default true. */
+  autoPong?: boolean;
+  /** Source of mask keys (client role). Default: cryptographically random. */
+  maskKey?: () => Uint8Array;
+}
+
+export interface SendOptions {
+  /** False for all but the last fragment. Default true. */
+  fin?: boolean;
+  /** False to skip compression for this message when an extension compresses. */
+  compress?: boolean;
+}
+
+/** How the connection ended, for close events. */
+export interface CloseStatus {
+  /** The peer's code; 1005 if its close frame had none; 1006 if none arrived. */
+  code: number;
+  reason: string;
+  /** True when close frames crossed both ways before the transport closed. */
+  wasClean: boolean;
+}
+
+export class Connection {
+  readonly role: Role;
+  private readonly handler: ConnectionHandler;
+  private readonly parser: FrameParser;
+  private readonly extensions: readonly Extension[];
+  private readonly autoPong: boolean;
+  private readonly maskKeySource: (() => Uint8Array) | null;
+
+  private readyState: ReadyState = ReadyState.OPEN;
+  private ended = false;
+  private sendingOpcode = 0;
+  /** Close frame we sent, if any. */
+  sentClose: { code: number; reason: string } | null = null;
+  /** Close frame the peer sent, if any. */
+  receivedClose: { code: number; reason: string } | null = null;
+  /** The violation that failed the connection, if any. */
+  error: RemoteProtocolError | null = null;
+
+  constructor(options: ConnectionOptions, handler: ConnectionHandler) {
+    this.role = options.role;
+    this.handler = handler;
+    this.extensions = options.extensions ?? [];
+    this.autoPong = options.autoPong ?? true;
+    this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
+    this.parser = new FrameParser(
+      {
+        expectMasked: options.role === 'server',
+        extensions: this.extensions,
+        maxMessageSize: options.maxMessageSize,
+        maxFrameSize: options.maxFrameSize,
+        maxFragments: options.maxFragments,
+      },
+      {
+        onMessage: (data, binary) => this.handler.message?.(data, binary),
+        onControl: (opcode, payload) => this.onControl(opcode, payload),
+        onViolation: (error) => this.onViolation(error),
+      },
+    );
+  }
+
+  get state(): ReadyState {
+    return this.readyState;
+  }
+
+  /** How the connection ended (meaningful once CLOSED). */
+  get closeStatus(): CloseStatus {
+    if (this.receivedClose) {
+      return { code: this.receivedClose.code, reason: this.receivedClose.reason, wasClean: this.sentClose !== null };
+    }
+    return { code: CloseCode.ABNORMAL, reason: '', wasClean: false };
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  /** Feeds bytes from the transport. Takes ownership of `chunk`; never throws on bad input. */
+  receiveData(chunk: Buffer): void {
+    this.parser.write(chunk);
+  }
+
+  /** The transport reached end of input, or closed. */
+  receiveEof(): void {
+    this.parser.stop();
+    this.readyState = ReadyState.CLOSED;
+  }
+
+  private onControl(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.PING) {
+      if (this.autoPong && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
+      this.handler.ping?.(payload);
+    } else if (opcode === Opcode.PONG) {
+      this.handler.pong?.(payload);
+    } else {
+      this.onCloseFrame(payload);
+    }
+  }
+
+  private onCloseFrame(payload: Buffer): void {
+    let close;
+    try {
+      close = decodeClosePayload(payload);
+    } catch (error) {
+      this.onViolation(error as RemoteProtocolError);
+      return;
+    }
+    this.receivedClose = close;
+    this.parser.stop();
+    this.handler.closeFrame?.(close.code, close.reason);
+    if (this.sentClose === null) {
+      // Echo the peer's code (§5.5.1); an empty close is answered with an empty close.
+      this.writeClose(close.code === CloseCode.NO_STATUS ? undefined : close.code, '');
+    }
+    this.readyState = ReadyState.CLOSING;
+    if (this.role === 'server') this.endTransport();
+  }
+
+  private onViolation(error: RemoteProtocolError): void {
+    if (this.error || this.readyState === ReadyState.CLOSED) return;
+    this.error = error;
+    this.parser.stop();
+    this.handler.violation?.(error);
+    if (this.sentClose === null) this.writeClose(error.closeCode, '');
+    this.readyState = ReadyState.CLOSING;
+    this.endTransport();
+  }
+
+  // ------------------------------------------------------------ sending
+
+  private requireOpen(): void {
+    if (this.readyState !== ReadyState.OPEN || this.sentClose !== null) {
+      throw new LocalProtocolError('SB_ERR_INVALID_STATE', 'the connection is closing or closed');
+    }
+  }
+
+  /** Sends a text message (or its first fragment when `fin` is false). */
+  sendText(data: string | Uint8Array, options: SendOptions = {}): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    this.sendMessage(Opcode.TEXT, bytes, options);
+  }
+
+  /** Sends a binary message (or its first fragment when `fin` is false). */
+  sendBinary(data: Uint8Array, options: SendOptions = {}): void {
+    this.sendMessage(Opcode.BINARY, data, options);
+  }
+
+  /** Sends the next fragment of the message started with `fin: false`. */
+  sendContinuation(data: Uint8Array, fin: boolean): void {
+    this.requireOpen();
+    if (this.sendingOpcode === 0) throw new LocalProtocolError('SB_ERR_NOT_IN_MESSAGE', 'no fragmented message to continue');
+    this.writeFrame(Opcode.CONTINUATION, data, fin, 0);
+    if (fin) this.sendingOpcode = 0;
+  }
+
+  private sendMessage(opcode: Opcode, data: Uint8Array, options: SendOptions): void {
+    this.requireOpen();
+    if (this.sendingOpcode !== 0) throw new LocalProtocolError('SB_ERR_IN_MESSAGE', 'a fragmented message is being sent');
+    const fin = options.fin ?? true;
+    let rsv = 0;
+    if (fin && this.extensions.length > 0) {
+      // Extensions transform whole messages; fragments started by the caller go as they are.
+      const binary = opcode === Opcode.BINARY;
+      for (const extension of this.extensions) {
+        const encoded = extension.encode(data, binary, { compress: options.compress });
+        data = encoded.data;
+        rsv |= encoded.rsv;
+      }
+    }
+    this.writeFrame(opcode, data, fin, rsv);
+    if (!fin) this.sendingOpcode = opcode;
+  }
+
+  /**
+   * Writes already-encoded frames of complete messages (e.g. a broadcast
+   * framed once for many server connections). The caller guarantees they are
+   * valid for this connection: unmasked for a server, masked for a client.
+   */
+  sendFrames(frames: Uint8Array): void {
+    this.requireOpen();
+    if (this.sendingOpcode !== 0) throw new LocalProtocolError('SB_ERR_IN_MESSAGE', 'a fragmented message is being sent');
+    this.handler.write(frames);
+  }
+
+  sendPing(payload: Uint8Array = EMPTY_PAYLOAD): void {
+    this.requireOpen();
+    this.checkControlPayload(payload);
+    this.writeFrame(Opcode.PING, payload, true, 0);
+  }
+
+  sendPong(payload: Uint8Array = EMPTY_PAYLOAD): void {
+    this.requireOpen();
+    this.checkControlPayload(payload);
+    this.writeFrame(Opcode.PONG, payload, true, 0);
+  }
+
+  /**
+   * Starts (or answers) the closing handshake. Without a code the close frame
+   * is empty. Does nothing when a close frame was already sent. Throws
+   * `LocalProtocolError` for a code that may not be sent or a reason over 123 bytes.
+   */
+  sendClose(code?: number, reason = ''): void {
+    if (this.sentClose !== null || this.readyState === ReadyState.CLOSED) return;
+    this.writeClose(code, reason);
+    this.readyState = ReadyState.CLOSING;
+    if (this.receivedClose !== null && this.role === 'server') this.endTransport();
+  }
+
+  /**
+   * Fails the connection from this side (e.g. a policy violation detected
+   * above the protocol): sends a close frame, stops reading, closes the transport.
+   */
+  fail(code: number = CloseCode.POLICY_VIOLATION, reason = ''): void {
+    if (this.readyState === ReadyState.CLOSED) return;
+    if (this.sentClose === null) this.writeClose(code, reason);
+    this.parser.stop();
+    this.readyState = ReadyState.CLOSING;
+    this.endTransport();
+  }
+
+  private writeClose(code: number | undefined, reason: string): void {
+    const payload = encodeClosePayload(code, reason);
+    this.sentClose = { code: code ?? CloseCode.NO_STATUS, reason };
+    this.writeFrame(Opcode.CLOSE, payload, true, 0);
+  }
+
+  private checkControlPayload(payload: Uint8Array): void {
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new LocalProtocolError('SB_ERR_CONTROL_PAYLOAD_TOO_LONG', `control payload of ${payload.length} bytes (max ${MAX_CONTROL_PAYLOAD})`);
+    }
+  }
+
+  private writeFrame(opcode: Opcode, payload: Uint8Array, fin: boolean, rsv: number): void {
+    const maskKey = this.maskKeySource ? this.maskKeySource() : null;
+    const frame = encodeFrame(opcode, payload, { fin, rsv, maskKey });
+    if (Array.isArray(frame)) {
+      this.handler.write(frame[0]);
+      this.handler.write(frame[1]);
+    } else {
+      this.handler.write(frame);
+    }
+  }
+
+  private endTransport(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.handler.end();
+  }
+}
+
+const EMPTY_PAYLOAD = new Uint8Array(0);

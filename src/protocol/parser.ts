@@ -1,0 +1,336 @@
+/**
+ * The frame parser (RFC 6455 §5): bytes in, frames and messages out.
+ *
+ * It consumes chunks as they arrive without copying when a frame lies in one
+ * chunk, unmasks in place, validates each header before buffering its payload
+ * (reserved bits, opcodes, masking, control-frame rules, continuation order,
+ * size limits), reassembles fragmented messages, runs negotiated extensions,
+ * and validates text incrementally so that invalid UTF-8 fails at the first
+ * offending byte, even inside a frame still arriving.
+ *
+ * On the first violation it reports a `RemoteProtocolError` once and then
+ * discards all further input (§7.1.7). It never throws to its caller.
+ */
+import { RemoteProtocolError, type RemoteErrorCode } from './errors.js';
+import type { Extension } from './extension.js';
+import { applyMask, FIN, isControlOpcode, isKnownOpcode, MASK_BIT, MAX_CONTROL_PAYLOAD, Opcode, RSV_MASK } from './frame.js';
+import { resolveLimits, type MessageLimits } from './limits.js';
+import { isValidUtf8, Utf8Validator } from './utf8.js';
+
+export interface ParserSink {
+  /** A complete data message (after extension decoding; text is valid UTF-8). */
+  onMessage(data: Buffer, binary: boolean): void;
+  /** A complete control frame: close, ping or pong. */
+  onControl(opcode: number, payload: Buffer): void;
+  /** The peer broke the protocol; the parser has stopped. */
+  onViolation(error: RemoteProtocolError): void;
+}
+
+export interface ParserOptions extends MessageLimits {
+  /** True when frames must be masked (a server reading a client). */
+  expectMasked: boolean;
+  /** Negotiated extensions, in the order they were negotiated. */
+  extensions?: readonly Extension[];
+}
+
+const EMPTY = Buffer.alloc(0);
+
+const enum State {
+  HEADER,
+  PAYLOAD,
+  STOPPED,
+}
+
+export class FrameParser {
+  private readonly sink: ParserSink;
+  private readonly expectMasked: boolean;
+  private readonly maxMessageSize: number;
+  private readonly maxFrameSize: number;
+  private readonly maxFragments: number;
+  private readonly extensions: readonly Extension[];
+  private readonly allowedRsv: number;
+
+  // Input queue: chunks[0] is read from `offset`.
+  private chunks: Buffer[] = [];
+  private offset = 0;
+  private buffered = 0;
+
+  private state = State.HEADER;
+
+  // Current frame.
+  private fin = false;
+  private opcode = 0;
+  private masked = false;
+  private readonly maskKey = new Uint8Array(4);
+  private remaining = 0;
+  private received = 0;
+  private pieces: Buffer[] = [];
+
+  // Current data message.
+  private messageOpcode = 0;
+  private messageRsv = 0;
+  private messageSize = 0;
+  private fragments: Buffer[] = [];
+  private fragmentCount = 0;
+  private readonly utf8 = new Utf8Validator();
+  private utf8Streaming = false;
+
+  constructor(options: ParserOptions, sink: ParserSink) {
+    const limits = resolveLimits(options);
+    this.sink = sink;
+    this.expectMasked = options.expectMasked;
+    this.maxMessageSize = limits.maxMessageSize;
+    this.maxFrameSize = limits.maxFrameSize;
+    this.maxFragments = limits.maxFragments;
+    this.extensions = options.extensions ?? [];
+    this.allowedRsv = this.extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
+  }
+
+  get stopped(): boolean {
+    return this.state === State.STOPPED;
+  }
+
+  /** Stops parsing and drops everything buffered; later input is ignored. */
+  stop(): void {
+    this.state = State.STOPPED;
+    this.chunks = [];
+    this.pieces = [];
+    this.fragments = [];
+    this.buffered = 0;
+  }
+
+  /** Feeds bytes. The parser takes ownership of `chunk` (it unmasks in place). */
+  write(chunk: Buffer): void {
+    if (this.state === State.STOPPED || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (this.buffered > 0 || (this.state === State.PAYLOAD && this.remaining === 0)) {
+      if (this.state === State.HEADER) {
+        if (!this.readHeader()) return;
+      } else if (this.state === State.PAYLOAD) {
+        this.readPayload();
+      } else {
+        return;
+      }
+    }
+  }
+
+  private violation(code: RemoteErrorCode, message: string): false {
+    this.stop();
+    this.sink.onViolation(new RemoteProtocolError(code, message));
+    return false;
+  }
+
+  private byteAt(index: number): number {
+    let i = this.offset + index;
+    for (const chunk of this.chunks) {
+      if (i < chunk.length) return chunk[i]!;
+      i -= chunk.length;
+    }
+    return 0;
+  }
+
+  private skip(count: number): void {
+    this.buffered -= count;
+    while (count > 0) {
+      const head = this.chunks[0]!;
+      const available = head.length - this.offset;
+      if (count < available) {
+        this.offset += count;
+        return;
+      }
+      count -= available;
+      this.chunks.shift();
+      this.offset = 0;
+    }
+  }
+
+  /** Takes up to `count` bytes off the queue, without copying when they lie in one chunk. */
+  private take(count: number): Buffer {
+    const head = this.chunks[0]!;
+    const available = head.length - this.offset;
+    if (count <= available) {
+      const out = head.subarray(this.offset, this.offset + count);
+      this.skip(count);
+      return out;
+    }
+    const out = Buffer.allocUnsafe(count);
+    let written = 0;
+    while (written < count) {
+      const chunk = this.chunks[0]!;
+      const n = Math.min(chunk.length - this.offset, count - written);
+      chunk.copy(out, written, this.offset, this.offset + n);
+      written += n;
+      this.skip(n);
+    }
+    return out;
+  }
+
+  /** Parses and validates one header; false when more bytes are needed or parsing stopped. */
+  private readHeader(): boolean {
+    if (this.buffered < 2) return false;
+    const b0 = this.byteAt(0);
+    const b1 = this.byteAt(1);
+    const lengthCode = b1 & 0x7f;
+    const masked = (b1 & MASK_BIT) !== 0;
+    const size = 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + (masked ? 4 : 0);
+    if (this.buffered < size) return false;
+
+    const fin = (b0 & FIN) !== 0;
+    const rsv = b0 & RSV_MASK;
+    const opcode = b0 & 0x0f;
+    let length = lengthCode;
+    if (lengthCode === 126) {
+      length = (this.byteAt(2) << 8) | this.byteAt(3);
+    } else if (lengthCode === 127) {
+      const high = this.byteAt(2) * 0x1000000 + ((this.byteAt(3) << 16) | (this.byteAt(4) << 8) | this.byteAt(5));
+      const low = this.byteAt(6) * 0x1000000 + ((this.byteAt(7) << 16) | (this.byteAt(8) << 8) | this.byteAt(9));
+      if (this.byteAt(2) & 0x80) return this.violation('SB_ERR_INVALID_LENGTH', 'frame length has its most significant bit set');
+      length = high > 0x1fffff ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+    }
+    if (masked) {
+      const k = size - 4;
+      this.maskKey[0] = this.byteAt(k);
+      this.maskKey[1] = this.byteAt(k + 1);
+      this.maskKey[2] = this.byteAt(k + 2);
+      this.maskKey[3] = this.byteAt(k + 3);
+    }
+    if (!this.checkHeader(fin, rsv, opcode, masked, length)) return false;
+    this.skip(size);
+    if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      this.messageOpcode = opcode;
+      this.messageRsv = rsv;
+      // Text is validated piece by piece as it arrives, unless the whole message
+      // is one frame already at hand (then the native whole-buffer check runs
+      // once) or an extension encodes it (then the decoded message is checked).
+      this.utf8Streaming = opcode === Opcode.TEXT && rsv === 0 && (!fin || this.buffered < length);
+    } else if (opcode === Opcode.CONTINUATION && this.messageOpcode === Opcode.TEXT && this.messageRsv === 0) {
+      this.utf8Streaming = true;
+    }
+    this.fin = fin;
+    this.opcode = opcode;
+    this.masked = masked;
+    this.remaining = length;
+    this.received = 0;
+    this.state = State.PAYLOAD;
+    return true;
+  }
+
+  private checkHeader(fin: boolean, rsv: number, opcode: number, masked: boolean, length: number): boolean {
+    if (!isKnownOpcode(opcode)) return this.violation('SB_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`);
+    const control = isControlOpcode(opcode);
+    const firstOfMessage = opcode === Opcode.TEXT || opcode === Opcode.BINARY;
+    if (rsv !== 0 && (!firstOfMessage || (rsv & ~this.allowedRsv) !== 0)) {
+      return this.violation('SB_ERR_RESERVED_BITS', `reserved bits 0x${rsv.toString(16)} set without an extension that uses them`);
+    }
+    if (masked !== this.expectMasked) {
+      return this.expectMasked
+        ? this.violation('SB_ERR_UNMASKED_FRAME', 'client frames must be masked')
+        : this.violation('SB_ERR_MASKED_FRAME', 'server frames must not be masked');
+    }
+    if (control) {
+      if (!fin) return this.violation('SB_ERR_FRAGMENTED_CONTROL_FRAME', 'control frames must not be fragmented');
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return this.violation('SB_ERR_CONTROL_FRAME_TOO_LONG', `control frame of ${length} bytes (max ${MAX_CONTROL_PAYLOAD})`);
+      }
+      return true;
+    }
+    if (opcode === Opcode.CONTINUATION) {
+      if (this.messageOpcode === 0) return this.violation('SB_ERR_UNEXPECTED_CONTINUATION', 'continuation frame without a message to continue');
+    } else if (this.messageOpcode !== 0) {
+      return this.violation('SB_ERR_EXPECTED_CONTINUATION', 'new data frame while a fragmented message is incomplete');
+    }
+    if (length > this.maxFrameSize) {
+      return this.violation('SB_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes (max ${this.maxFrameSize})`);
+    }
+    if (this.messageSize + length > this.maxMessageSize) {
+      return this.violation('SB_ERR_MESSAGE_TOO_LARGE', `message over ${this.maxMessageSize} bytes`);
+    }
+    if (this.fragmentCount + 1 > this.maxFragments) {
+      return this.violation('SB_ERR_TOO_MANY_FRAGMENTS', `message of more than ${this.maxFragments} frames`);
+    }
+    return true;
+  }
+
+  private readPayload(): void {
+    const count = Math.min(this.remaining, this.buffered);
+    const piece = count === 0 ? EMPTY : this.take(count);
+    if (this.masked && count > 0) applyMask(piece, 0, count, piece, 0, this.maskKey, this.received);
+    this.received += count;
+    this.remaining -= count;
+    if (this.utf8Streaming && !isControlOpcode(this.opcode) && !this.utf8.write(piece)) {
+      this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
+      return;
+    }
+    if (this.remaining > 0) {
+      this.pieces.push(piece);
+      return;
+    }
+    let payload = piece;
+    if (this.pieces.length > 0) {
+      this.pieces.push(piece);
+      payload = Buffer.concat(this.pieces, this.received);
+      this.pieces = [];
+    }
+    this.state = State.HEADER;
+    if (isControlOpcode(this.opcode)) this.sink.onControl(this.opcode, payload);
+    else this.onDataFrame(payload);
+  }
+
+  private onDataFrame(payload: Buffer): void {
+    this.fragmentCount++;
+    this.messageSize += payload.length;
+    if (!this.fin) {
+      if (payload.length > 0) this.fragments.push(payload);
+      return;
+    }
+    let data = payload;
+    if (this.fragments.length > 0) {
+      if (payload.length > 0) this.fragments.push(payload);
+      data = this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments, this.messageSize);
+    }
+    const binary = this.messageOpcode === Opcode.BINARY;
+    const rsv = this.messageRsv;
+    const streamed = this.utf8Streaming;
+    this.fragments = [];
+    this.fragmentCount = 0;
+    this.messageSize = 0;
+    this.messageOpcode = 0;
+    this.messageRsv = 0;
+    this.utf8Streaming = false;
+    if (streamed) {
+      const complete = this.utf8.complete;
+      this.utf8.reset();
+      if (!complete) {
+        this.violation('SB_ERR_INVALID_UTF8', 'text message ends inside a UTF-8 sequence');
+        return;
+      }
+    }
+    if (rsv !== 0) {
+      const decoded = this.decode(data, rsv, binary);
+      if (decoded === null) return;
+      data = decoded;
+    }
+    if (!binary && !streamed && !isValidUtf8(data)) {
+      this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
+      return;
+    }
+    this.sink.onMessage(data, binary);
+  }
+
+  /** Runs the negotiated extensions in reverse order; null after a violation. */
+  private decode(data: Buffer, rsv: number, binary: boolean): Buffer | null {
+    try {
+      for (let i = this.extensions.length - 1; i >= 0; i--) data = this.extensions[i]!.decode(data, rsv, binary);
+    } catch (error) {
+      if (error instanceof RemoteProtocolError) this.violation(error.code, error.message);
+      else this.violation('SB_ERR_EXTENSION', `extension failed: ${(error as Error).message}`);
+      return null;
+    }
+    if (data.length > this.maxMessageSize) {
+      this.violation('SB_ERR_MESSAGE_TOO_LARGE', `decoded message over ${this.maxMessageSize} bytes`);
+      return null;
+    }
+    return data;
+  }
+}
