@@ -1,0 +1,227 @@
+/**
+ * Binds a protocol `Connection` to a Node stream socket (TCP or TLS): feeds it
+ * the socket's bytes, writes what it produces (coalesced per event-loop turn),
+ * tracks buffered bytes and backpressure, and owns the timers of the closing
+ * handshake. Server connections and the client `WebSocket` both sit on it.
+ */
+import type { Duplex } from 'node:stream';
+import { CloseCode, type RemoteProtocolError } from '../protocol/errors.js';
+import type { Extension } from '../protocol/extension.js';
+import { Connection, ReadyState, type Role, type SendOptions } from '../protocol/connection.js';
+import type { MessageLimits } from '../protocol/limits.js';
+import { ConnectionError } from './errors.js';
+
+/** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
+export type BackpressurePolicy = 'close' | 'drop';
+
+/** Outcome of a send: written below the high-water mark, written above it, or not written. */
+export type SendResult = 'sent' | 'backpressure' | 'dropped';
+
+export interface BindingOptions extends MessageLimits {
+  role: Role;
+  extensions?: readonly Extension[];
+  /** Wait this long for the peer during the closing handshake, then destroy. Default 5000 ms. */
+  closeTimeout?: number;
+  /** Most bytes buffered for the socket before `backpressurePolicy` applies. Default 16 MiB. */
+  maxBufferedAmount?: number;
+  /** Default 'close': a consumer that cannot keep up is disconnected. */
+  backpressurePolicy?: BackpressurePolicy;
+  /** `send()` reports 'backpressure' above this many buffered bytes. Default 64 KiB. */
+  highWaterMark?: number;
+  autoPong?: boolean;
+}
+
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
+export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
+export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+
+export interface BindingEvents {
+  message(data: Buffer, binary: boolean): void;
+  ping(payload: Buffer): void;
+  pong(payload: Buffer): void;
+  /** The peer's close frame arrived. */
+  closeFrame(code: number, reason: string): void;
+  /** The peer broke the protocol (a close frame with its code went out). */
+  violation(error: RemoteProtocolError): void;
+  /** Buffered bytes fell back to zero after a backpressured send. */
+  drain(): void;
+  /** A socket error, or a slow consumer or timeout that ended the connection. */
+  error(error: Error): void;
+  /** The socket is closed; called once. */
+  closed(status: ClosedStatus): void;
+}
+
+export interface ClosedStatus {
+  /** The peer's close code, 1005 for none, or 1006 when no close frame arrived. */
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  /** Close code this side sent, if it sent one. */
+  sentCode: number | null;
+  /** The violation or socket-level error that ended the connection, if any. */
+  error: Error | null;
+}
+
+export class SocketBinding {
+  readonly connection: Connection;
+  readonly socket: Duplex;
+  private readonly events: BindingEvents;
+  private readonly closeTimeout: number;
+  private readonly maxBufferedAmount: number;
+  private readonly policy: BackpressurePolicy;
+  private readonly highWaterMark: number;
+  private corked = false;
+  private closeTimer: NodeJS.Timeout | null = null;
+  private needDrain = false;
+  private failure: Error | null = null;
+  private done = false;
+
+  constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
+    this.socket = socket;
+    this.events = events;
+    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+    this.policy = options.backpressurePolicy ?? 'close';
+    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.connection = new Connection(options, {
+      write: (data) => this.write(data),
+      end: () => this.endSocket(),
+      message: (data, binary) => events.message(data, binary),
+      ping: (payload) => events.ping(payload),
+      pong: (payload) => events.pong(payload),
+      closeFrame: (code, reason) => {
+        events.closeFrame(code, reason);
+        this.startCloseTimer();
+      },
+      violation: (error) => {
+        this.failure = error;
+        events.violation(error);
+      },
+    });
+    socket.on('data', (chunk: Buffer) => this.connection.receiveData(chunk));
+    socket.on('end', () => {
+      this.connection.receiveEof();
+      socket.end();
+    });
+    socket.on('error', (error: Error) => {
+      if (this.failure === null) this.failure = new ConnectionError('SB_ERR_SOCKET', error.message);
+      events.error(error);
+    });
+    socket.on('close', () => this.onSocketClose());
+    socket.on('drain', () => {
+      if (this.needDrain && this.bufferedAmount === 0) {
+        this.needDrain = false;
+        events.drain();
+      }
+    });
+    if (head && head.length > 0) this.connection.receiveData(head);
+  }
+
+  get readyState(): ReadyState {
+    return this.connection.state;
+  }
+
+  /** Bytes handed to the socket and not yet passed to the kernel. */
+  get bufferedAmount(): number {
+    return this.socket.writableLength;
+  }
+
+  /** Sends a message, applying the buffered-bytes limit. */
+  send(data: Uint8Array | string, binary: boolean, options: SendOptions = {}): SendResult {
+    if (!this.admit(typeof data === 'string' ? data.length : data.length)) return 'dropped';
+    if (binary) this.connection.sendBinary(typeof data === 'string' ? Buffer.from(data) : data, options);
+    else this.connection.sendText(data, options);
+    return this.sendResult();
+  }
+
+  /** Writes pre-encoded frames (a broadcast framed once). */
+  sendFrames(frames: Uint8Array): SendResult {
+    if (!this.admit(frames.length)) return 'dropped';
+    this.connection.sendFrames(frames);
+    return this.sendResult();
+  }
+
+  private admit(size: number): boolean {
+    if (this.bufferedAmount + size <= this.maxBufferedAmount) return true;
+    if (this.policy === 'drop') return false;
+    this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${this.maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
+    return false;
+  }
+
+  private sendResult(): SendResult {
+    if (this.bufferedAmount < this.highWaterMark) return 'sent';
+    this.needDrain = true;
+    return 'backpressure';
+  }
+
+  /** Starts the closing handshake; the socket is destroyed if the peer does not finish it in time. */
+  close(code?: number, reason?: string): void {
+    this.connection.sendClose(code, reason);
+    this.startCloseTimer();
+  }
+
+  /** Destroys the socket at once, without a closing handshake. */
+  terminate(): void {
+    this.clearCloseTimer();
+    this.socket.destroy();
+  }
+
+  /** Ends the connection because of a local failure (slow consumer, missed heartbeat). */
+  abort(error: ConnectionError): void {
+    if (this.done) return;
+    if (this.failure === null) this.failure = error;
+    this.events.error(error);
+    this.terminate();
+  }
+
+  private write(data: Uint8Array): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(data);
+  }
+
+  private endSocket(): void {
+    this.startCloseTimer();
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  private startCloseTimer(): void {
+    if (this.closeTimer !== null || this.done) return;
+    this.closeTimer = setTimeout(() => {
+      this.closeTimer = null;
+      if (this.failure === null) this.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
+      this.socket.destroy();
+    }, this.closeTimeout);
+    this.closeTimer.unref?.();
+  }
+
+  private clearCloseTimer(): void {
+    if (this.closeTimer !== null) {
+      clearTimeout(this.closeTimer);
+      this.closeTimer = null;
+    }
+  }
+
+  private onSocketClose(): void {
+    if (this.done) return;
+    this.done = true;
+    this.clearCloseTimer();
+    this.connection.receiveEof();
+    const status = this.connection.closeStatus;
+    this.events.closed({
+      code: status.code,
+      reason: status.reason,
+      wasClean: status.wasClean,
+      sentCode: this.connection.sentClose?.code ?? null,
+      error: this.failure,
+    });
+  }
+}
