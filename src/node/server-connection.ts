@@ -1,0 +1,268 @@
+/**
+ * `ServerWebSocket`: one connection accepted by a `WebSocketServer`, after the
+ * 101 response. A thin event-emitting face over a `SocketBinding`: it turns
+ * the binding's callbacks into Node events, keeps the public ready state and
+ * reports each connection's end exactly once.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { encodeClosePayload } from '../protocol/close.js';
+import { ReadyState } from '../protocol/connection.js';
+import { CloseCode, LocalProtocolError, RemoteProtocolError, SwitchboardError } from '../protocol/errors.js';
+import type { Extension } from '../protocol/extension.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
+import { SocketBinding, type BindingOptions, type ClosedStatus, type SendResult } from './binding.js';
+import { ConnectionError } from './errors.js';
+
+/** Events of a `ServerWebSocket`, with their arguments. */
+export interface ServerWebSocketEvents {
+  /** A complete message: UTF-8 bytes of a text message, or binary data. */
+  message: [data: Buffer, isBinary: boolean];
+  /** A ping arrived (a pong was already sent back). */
+  ping: [payload: Buffer];
+  pong: [payload: Buffer];
+  /** The buffered bytes went back to zero after a send that returned 'backpressure'. */
+  drain: [];
+  /**
+   * The connection failed: `RemoteProtocolError` when the peer broke the
+   * protocol, `ConnectionError` otherwise. Emitted at most once, and only
+   * when a listener is attached (a misbehaving peer never crashes the server).
+   */
+  error: [error: Error];
+  /** Once, after the socket closed. */
+  close: [code: number, reason: string, wasClean: boolean];
+}
+
+/** Message payloads `send()` accepts. */
+export type MessageData = string | Uint8Array | ArrayBuffer | ArrayBufferView;
+
+export interface ServerSendOptions {
+  /** Send as binary (true) or text (false). Default: text for strings, binary for bytes. */
+  binary?: boolean;
+  /** False to skip compression for this message when an extension compresses. */
+  compress?: boolean;
+}
+
+/** Per-connection limits and timers, as `SocketBinding` takes them. */
+export type ConnectionSettings = Omit<BindingOptions, 'role' | 'extensions' | 'autoPong'>;
+
+/** What a server hands to a new `ServerWebSocket` (not public API). */
+export interface ServerWebSocketInit<Data> {
+  socket: Duplex;
+  request: IncomingMessage;
+  path: string;
+  protocol: string;
+  extensionsHeader: string;
+  extensions: readonly Extension[];
+  data: Data;
+  settings: ConnectionSettings;
+  /** Called once, when the connection stops being OPEN. */
+  onLeaveOpen(): void;
+  /** Called once, when the socket closed, just before the 'close' event. */
+  onClosed(): void;
+}
+
+/** The binding under each connection, for the server's own modules (broadcast, heartbeat). */
+const bindings = new WeakMap<object, SocketBinding>();
+
+/** The `SocketBinding` of a connection. Internal to the Node layer; not exported by `switchboard/server`. */
+export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
+  const binding = bindings.get(ws);
+  if (binding === undefined) throw new TypeError('not a ServerWebSocket');
+  return binding;
+}
+
+/** One accepted WebSocket connection. Created by `WebSocketServer`, not by users. */
+export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> {
+  static readonly OPEN = ReadyState.OPEN;
+  static readonly CLOSING = ReadyState.CLOSING;
+  static readonly CLOSED = ReadyState.CLOSED;
+  readonly OPEN = ReadyState.OPEN;
+  readonly CLOSING = ReadyState.CLOSING;
+  readonly CLOSED = ReadyState.CLOSED;
+
+  /** The upgrade request. */
+  readonly request: IncomingMessage;
+  /** Pathname of the request target, without the query. */
+  readonly path: string;
+  /** What `authenticate` returned as `data` (undefined without it). */
+  data: Data;
+  /** The selected subprotocol, or '' for none. */
+  readonly protocol: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value, or ''. */
+  readonly extensions: string;
+  /** The peer's IP address, as it was when the connection opened. */
+  readonly remoteAddress: string | undefined;
+
+  private readonly binding: SocketBinding;
+  private readonly negotiated: readonly Extension[];
+  private readonly onLeaveOpen: () => void;
+  private readonly onClosed: () => void;
+  private leftOpen = false;
+  private closed = false;
+  private failed = false;
+
+  /** @internal Use `WebSocketServer`. */
+  constructor(init: ServerWebSocketInit<Data>) {
+    super();
+    this.request = init.request;
+    this.path = init.path;
+    this.data = init.data;
+    this.protocol = init.protocol;
+    this.extensions = init.extensionsHeader;
+    this.remoteAddress = init.socket instanceof Socket ? init.socket.remoteAddress : undefined;
+    this.negotiated = init.extensions;
+    this.onLeaveOpen = init.onLeaveOpen;
+    this.onClosed = init.onClosed;
+    this.binding = new SocketBinding(
+      init.socket,
+      null,
+      { ...init.settings, role: 'server', extensions: init.extensions },
+      {
+        message: (data, binary) => this.emit('message', data, binary),
+        ping: (payload) => this.emit('ping', payload),
+        pong: (payload) => this.emit('pong', payload),
+        closeFrame: () => this.leaveOpen(),
+        violation: (error) => {
+          this.leaveOpen();
+          this.fail(error);
+        },
+        drain: () => this.emit('drain'),
+        error: (error) => {
+          this.leaveOpen();
+          this.fail(asConnectionError(error));
+        },
+        closed: (status) => this.finish(status),
+      },
+    );
+    bindings.set(this, this.binding);
+    init.socket.on('end', () => this.leaveOpen());
+  }
+
+  /** 1 (OPEN), 2 (CLOSING: a close frame crossed, or the socket is ending) or 3 (CLOSED, after 'close'). */
+  get readyState(): ReadyState {
+    if (this.closed) return ReadyState.CLOSED;
+    if (this.leftOpen || this.binding.readyState !== ReadyState.OPEN) return ReadyState.CLOSING;
+    return ReadyState.OPEN;
+  }
+
+  /** Bytes written and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.binding.bufferedAmount;
+  }
+
+  /**
+   * Sends a message. Strings go as text and bytes as binary unless `binary`
+   * says otherwise (bytes sent as text must be valid UTF-8). Returns 'sent',
+   * 'backpressure' when the buffered bytes went over the high-water mark
+   * (wait for 'drain'), or 'dropped' when the connection is not OPEN or the
+   * buffer limit refused it (with `backpressurePolicy: 'close'` the connection
+   * is also closed).
+   */
+  send(data: MessageData, options: ServerSendOptions = {}): SendResult {
+    const binary = options.binary ?? typeof data !== 'string';
+    const payload = messagePayload(data, binary);
+    if (this.readyState !== ReadyState.OPEN) return 'dropped';
+    return this.binding.send(payload, binary, { compress: options.compress });
+  }
+
+  /** Sends a ping (ignored unless OPEN). Throws `LocalProtocolError` for a payload over 125 bytes. */
+  ping(data: string | Uint8Array = EMPTY): void {
+    const payload = controlPayload(data);
+    if (this.readyState === ReadyState.OPEN) this.binding.connection.sendPing(payload);
+  }
+
+  /** Sends an unsolicited pong (ignored unless OPEN). Throws `LocalProtocolError` for a payload over 125 bytes. */
+  pong(data: string | Uint8Array = EMPTY): void {
+    const payload = controlPayload(data);
+    if (this.readyState === ReadyState.OPEN) this.binding.connection.sendPong(payload);
+  }
+
+  /**
+   * Starts the closing handshake; without a code the close frame is empty
+   * (the peer sees 1005). The socket is destroyed if the peer does not answer
+   * within `closeTimeout`. Throws `LocalProtocolError` for a code that may not
+   * be sent (e.g. 1005, 1006, 2000) or a reason over 123 UTF-8 bytes.
+   */
+  close(code?: number, reason = ''): void {
+    encodeClosePayload(code, reason);
+    if (this.closed) return;
+    this.leaveOpen();
+    this.binding.close(code, reason);
+  }
+
+  /** Destroys the socket at once, without a closing handshake ('close' reports 1006). */
+  terminate(): void {
+    if (this.closed) return;
+    this.leaveOpen();
+    this.binding.terminate();
+  }
+
+  private leaveOpen(): void {
+    if (this.leftOpen) return;
+    this.leftOpen = true;
+    this.onLeaveOpen();
+  }
+
+  private fail(error: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private finish(status: ClosedStatus): void {
+    this.closed = true;
+    this.leaveOpen();
+    for (const extension of this.negotiated) extension.dispose?.();
+    this.onClosed();
+    this.emit('close', closeEventCode(status), status.reason, status.wasClean);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The bytes (or string) to frame for a message. Throws `LocalProtocolError`
+ * when bytes to be sent as text are not valid UTF-8.
+ */
+export function messagePayload(data: MessageData, binary: boolean): string | Uint8Array {
+  if (typeof data === 'string') return data;
+  const bytes = toBytes(data);
+  if (!binary && !isValidUtf8(bytes)) {
+    throw new LocalProtocolError('SB_ERR_INVALID_ARGUMENT', 'bytes sent as a text message must be valid UTF-8');
+  }
+  return bytes;
+}
+
+function toBytes(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {
+  if (data instanceof Uint8Array) return data;
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  throw new LocalProtocolError('SB_ERR_INVALID_ARGUMENT', 'message data must be a string, an ArrayBuffer or an ArrayBufferView');
+}
+
+function controlPayload(data: string | Uint8Array): Uint8Array {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+}
+
+/** Socket-level errors become `ConnectionError` SB_ERR_SOCKET; our own errors pass through. */
+function asConnectionError(error: Error): Error {
+  if (error instanceof SwitchboardError) return error;
+  const wrapped = new ConnectionError('SB_ERR_SOCKET', error.message);
+  wrapped.cause = error;
+  return wrapped;
+}
+
+/**
+ * The code of the 'close' event: the code we sent when the peer broke the
+ * protocol; else the peer's close code; else the code of the local failure
+ * (e.g. 1008 for a slow consumer); else 1006.
+ */
+function closeEventCode(status: ClosedStatus): number {
+  if (status.error instanceof RemoteProtocolError) return status.error.closeCode;
+  if (status.code !== CloseCode.ABNORMAL) return status.code;
+  if (status.error instanceof ConnectionError) return status.error.closeCode;
+  return status.code;
+}

@@ -1,0 +1,489 @@
+/**
+ * `WebSocketServer`: accepts WebSocket connections on a Node HTTP(S) server.
+ *
+ * Three modes: standalone (`port`: it creates and owns an http or https
+ * server), attached (`server`: it listens to the 'upgrade' event of the
+ * user's server and leaves its other requests alone) and `noServer` (the user
+ * calls `handleUpgrade`). Every upgrade goes through the same steps, in order:
+ * path (404), origin (403), RFC 6455 validation (`acceptHandshake`: 400, 405,
+ * 426 ...), the `authenticate` hook, then the 101 response and a
+ * `ServerWebSocket` on a `SocketBinding`.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import { Socket, type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { encodeClosePayload } from '../protocol/close.js';
+import { ReadyState } from '../protocol/connection.js';
+import { CloseCode, HandshakeError } from '../protocol/errors.js';
+import type { ServerExtension } from '../protocol/extension.js';
+import {
+  acceptHandshake,
+  formatAcceptResponse,
+  formatRejectResponse,
+  type AcceptedHandshake,
+  type SubprotocolSelector,
+  type UpgradeRequest,
+} from '../protocol/handshake.js';
+import type { MessageLimits } from '../protocol/limits.js';
+import { DEFAULT_CLOSE_TIMEOUT, type BackpressurePolicy } from './binding.js';
+import { deliverFrame, encodeMessageFrame } from './broadcast.js';
+import { Heartbeat } from './heartbeat.js';
+import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
+import { ServerError } from './server-errors.js';
+import {
+  asHandshakeError,
+  checkedHeaders,
+  internalError,
+  isOriginAllowed,
+  PendingUpgrade,
+  rejectionOf,
+  requestPath,
+  type AuthAccept,
+  type Authenticate,
+  type OriginCheck,
+} from './server-handshake.js';
+
+export type { AuthAccept, AuthReject, AuthResult, Authenticate, OriginCheck } from './server-handshake.js';
+
+/** Picks a subprotocol among those the client offered (in its order); null or undefined for none. */
+export type SubprotocolChoice = readonly string[] | ((offered: string[], request: IncomingMessage) => string | null | undefined);
+
+export const DEFAULT_HEARTBEAT_INTERVAL = 30_000;
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
+
+export interface ServerOptions<Data = undefined> extends MessageLimits {
+  /** Standalone mode: create a server listening on this port (0 for any free port). */
+  port?: number;
+  /** Standalone mode: address to listen on. Default: Node's (all interfaces). */
+  host?: string;
+  /** Standalone mode: serve TLS (wss://) with these options (`key`, `cert`, ...). */
+  tls?: HttpsServerOptions;
+  /** Attached mode: handle the 'upgrade' requests of this server; its other requests are left alone. */
+  server?: HttpServer | HttpsServer;
+  /** No-server mode: the caller passes upgrade requests to `handleUpgrade`. */
+  noServer?: boolean;
+  /** Accepted request pathnames (the query is ignored). Default: every path. Others get 404. */
+  paths?: readonly string[];
+  /** Subprotocols in order of preference, or a function that picks one. Default: none. */
+  subprotocols?: SubprotocolChoice;
+  /** Origins that may connect (others get 403), or a function deciding. Default: any origin. */
+  allowedOrigins?: readonly string[] | OriginCheck;
+  /** Runs last before the 101; decides whether to accept and what `ws.data` holds. */
+  authenticate?: Authenticate<Data>;
+  /** Most time between the upgrade request and the 101 (the `authenticate` run); then 503. Default 10000 ms. */
+  handshakeTimeout?: number;
+  /** Wait this long for the peer during a closing handshake, then destroy. Default 5000 ms. */
+  closeTimeout?: number;
+  /** Most bytes buffered for one connection before `backpressurePolicy` applies. Default 16 MiB. */
+  maxBufferedAmount?: number;
+  /** 'close' (default) disconnects a consumer over `maxBufferedAmount`; 'drop' drops its messages. */
+  backpressurePolicy?: BackpressurePolicy;
+  /** `send()` reports 'backpressure' above this many buffered bytes. Default 64 KiB. */
+  highWaterMark?: number;
+  /** Ping every connection this often and terminate those that stayed silent since the last ping. Default 30000 ms; 0 = off. */
+  heartbeatInterval?: number;
+  /** Extensions the server can negotiate, in the order they apply. */
+  extensions?: readonly ServerExtension[];
+}
+
+export interface BroadcastOptions<Data> {
+  /** Send as binary (true) or text (false). Default: text for strings, binary for bytes. */
+  binary?: boolean;
+  /** Only connections for which this returns true receive the message. */
+  filter?: (ws: ServerWebSocket<Data>) => boolean;
+}
+
+export interface ServerCloseOptions {
+  /** Close code sent to every client. Default 1001 (going away). */
+  code?: number;
+  reason?: string;
+  /** Wait this long for the closing handshakes, then terminate the rest. Default 5000 ms. */
+  timeout?: number;
+}
+
+/** Events of a `WebSocketServer`, with their arguments. */
+export interface WebSocketServerEvents<Data> {
+  /** A connection is open (after the 101). */
+  connection: [ws: ServerWebSocket<Data>, request: IncomingMessage];
+  /** Standalone mode: the server listens. */
+  listening: [];
+  /** An error of the HTTP server it created (e.g. EADDRINUSE). */
+  error: [error: Error];
+  /** An upgrade request was refused with `error.status`. */
+  rejected: [error: HandshakeError, request: IncomingMessage];
+  /** `close()` finished. */
+  close: [];
+}
+
+type Mode = 'standalone' | 'attached' | 'noServer';
+
+/** A WebSocket server. `Data` is the type of `ws.data`, as `authenticate` returns it. */
+export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
+  private readonly mode: Mode;
+  private readonly httpServer: HttpServer | HttpsServer | null;
+  private readonly paths: ReadonlySet<string> | null;
+  private readonly subprotocols: SubprotocolChoice | undefined;
+  private readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
+  private readonly authenticate: Authenticate<Data> | undefined;
+  private readonly extensions: readonly ServerExtension[];
+  private readonly handshakeTimeout: number;
+  private readonly settings: ConnectionSettings;
+  private readonly heartbeat: Heartbeat<ServerWebSocket<Data>> | null;
+  private readonly listening: Promise<void>;
+  /** Every connection not yet closed. */
+  private readonly connections = new Set<ServerWebSocket<Data>>();
+  /** The OPEN ones. */
+  private readonly openClients = new Set<ServerWebSocket<Data>>();
+  private readonly pending = new Set<PendingUpgrade>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private readyObserved = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: ServerOptions<Data>) {
+    super();
+    this.mode = modeOf(options);
+    checkLimits(options);
+    this.paths = options.paths ? new Set(options.paths) : null;
+    this.subprotocols = options.subprotocols;
+    this.allowedOrigins = options.allowedOrigins;
+    this.authenticate = options.authenticate;
+    this.extensions = options.extensions ?? [];
+    this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    this.settings = {
+      maxMessageSize: options.maxMessageSize,
+      maxFrameSize: options.maxFrameSize,
+      maxFragments: options.maxFragments,
+      closeTimeout: options.closeTimeout,
+      maxBufferedAmount: options.maxBufferedAmount,
+      backpressurePolicy: options.backpressurePolicy,
+      highWaterMark: options.highWaterMark,
+    };
+    const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
+    this.heartbeat = interval > 0 ? new Heartbeat(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error) }) : null;
+
+    if (this.mode === 'standalone') {
+      const server = options.tls ? createHttpsServer(options.tls) : createHttpServer();
+      this.httpServer = server;
+      this.listening = this.listen(server, options.port!, options.host);
+      server.on('request', this.onRequest);
+    } else {
+      this.httpServer = options.server ?? null;
+      this.listening = Promise.resolve();
+    }
+    this.httpServer?.on('upgrade', this.onUpgrade);
+  }
+
+  /** Resolves once the server listens (at once when attached or in `noServer` mode); rejects if listening failed. */
+  ready(): Promise<void> {
+    this.readyObserved = true;
+    return this.listening;
+  }
+
+  /** Address of the server listened on (created or attached), or null (`noServer`, not listening, or a pipe). */
+  address(): AddressInfo | null {
+    const address = this.httpServer?.address();
+    return address !== null && typeof address === 'object' ? address : null;
+  }
+
+  /** The port listened on. Throws `ServerError` SB_ERR_NOT_LISTENING when there is none. */
+  get port(): number {
+    const address = this.address();
+    if (address === null) throw new ServerError('SB_ERR_NOT_LISTENING', 'the server does not listen on a port');
+    return address.port;
+  }
+
+  /** Open connections. */
+  get clients(): ReadonlySet<ServerWebSocket<Data>> {
+    return this.openClients;
+  }
+
+  /**
+   * Handles an upgrade request (what the 'upgrade' event of an HTTP server
+   * gives): validates it, writes the 101 or the refusal, emits 'connection'
+   * and resolves the connection; resolves null when it was refused or the
+   * client went away before the 101.
+   */
+  async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<ServerWebSocket<Data> | null> {
+    const pending = new PendingUpgrade(socket, head, this.handshakeTimeout);
+    if (this.closing !== null) {
+      this.refuse(pending, request, shuttingDown());
+      return null;
+    }
+    let step: { path: string; accepted: AcceptedHandshake } | null = null;
+    let auth: AuthAccept<Data>;
+    this.pending.add(pending);
+    try {
+      step = this.validate(request);
+      auth = await pending.within(this.runAuthenticate(request));
+      if (pending.isGone) throw new HandshakeError('SB_ERR_REJECTED', 0, 'the client went away during the handshake');
+      if (this.closing !== null) throw shuttingDown();
+    } catch (error) {
+      for (const extension of step?.accepted.extensions ?? []) extension.dispose?.();
+      if (pending.isGone) pending.drop();
+      else this.refuse(pending, request, asHandshakeError(error, 'the upgrade'));
+      return null;
+    } finally {
+      this.pending.delete(pending);
+    }
+    return this.open(request, pending, step.path, step.accepted, auth);
+  }
+
+  /**
+   * Sends a message to every OPEN client (that passes `filter`), framing it
+   * once and writing the same bytes to each. Returns how many took it.
+   */
+  broadcast(data: MessageData, options: BroadcastOptions<Data> = {}): number {
+    const frame = encodeMessageFrame(data, options.binary ?? typeof data !== 'string');
+    return deliverFrame(this.openClients, frame, options.filter);
+  }
+
+  /**
+   * Graceful shutdown: stops accepting (refusing pending upgrades with 503),
+   * sends a close frame to every client, waits until all are closed or
+   * `timeout` passes, terminates the rest, then closes the HTTP server it
+   * created (one it was given is only detached from). Calling it again
+   * returns the same promise. Throws `LocalProtocolError` for a code that
+   * may not be sent.
+   */
+  close(options: ServerCloseOptions = {}): Promise<void> {
+    if (this.closing !== null) return this.closing;
+    const code = options.code ?? CloseCode.GOING_AWAY;
+    const reason = options.reason ?? '';
+    encodeClosePayload(code, reason);
+    this.closing = this.shutdown(code, reason, options.timeout ?? DEFAULT_SHUTDOWN_TIMEOUT);
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------ handshake
+
+  /** Path, origin and RFC 6455 checks (synchronous); throws `HandshakeError`. */
+  private validate(request: IncomingMessage): { path: string; accepted: AcceptedHandshake } {
+    const path = requestPath(request.url);
+    if (this.paths !== null && !this.paths.has(path)) {
+      throw new HandshakeError('SB_ERR_REJECTED', 404, `no WebSocket endpoint at ${path}`);
+    }
+    let allowed: boolean;
+    try {
+      allowed = isOriginAllowed(this.allowedOrigins, request);
+    } catch (error) {
+      throw internalError('allowedOrigins', error);
+    }
+    if (!allowed) throw new HandshakeError('SB_ERR_FORBIDDEN_ORIGIN', 403, 'origin not allowed');
+    try {
+      return { path, accepted: acceptHandshake(upgradeRequestOf(request), { subprotocols: this.selector(request), extensions: this.extensions }) };
+    } catch (error) {
+      throw asHandshakeError(error, 'subprotocol selection');
+    }
+  }
+
+  private selector(request: IncomingMessage): readonly string[] | SubprotocolSelector | undefined {
+    const choice = this.subprotocols;
+    if (typeof choice !== 'function') return choice;
+    return (offered) => choice(offered, request);
+  }
+
+  private async runAuthenticate(request: IncomingMessage): Promise<AuthAccept<Data>> {
+    if (this.authenticate === undefined) return { accept: true };
+    let result;
+    try {
+      result = await this.authenticate(request);
+    } catch (error) {
+      throw internalError('authenticate', error);
+    }
+    if (result.accept === true) return { ...result, headers: checkedHeaders(result.headers ?? [], 'authenticate') };
+    throw rejectionOf(result);
+  }
+
+  private open(
+    request: IncomingMessage,
+    pending: PendingUpgrade,
+    path: string,
+    accepted: AcceptedHandshake,
+    auth: AuthAccept<Data>,
+  ): ServerWebSocket<Data> {
+    const { socket } = pending;
+    socket.write(formatAcceptResponse(accepted, auth.headers));
+    pending.release();
+    if (socket instanceof Socket) {
+      socket.setNoDelay(true);
+      socket.setTimeout(0);
+    }
+    const ws = new ServerWebSocket<Data>({
+      socket,
+      request,
+      path,
+      protocol: accepted.protocol,
+      extensionsHeader: accepted.extensionsHeader,
+      extensions: accepted.extensions,
+      data: auth.data as Data,
+      settings: this.settings,
+      onLeaveOpen: () => {
+        this.openClients.delete(ws);
+        this.heartbeat?.delete(ws);
+      },
+      onClosed: () => this.forget(ws),
+    });
+    this.connections.add(ws);
+    this.openClients.add(ws);
+    if (this.heartbeat !== null) {
+      const heartbeat = this.heartbeat;
+      heartbeat.add(ws);
+      socket.on('data', () => heartbeat.markAlive(ws));
+    }
+    // The early bytes and whatever follows flow from the next tick on, once 'connection' listeners are attached.
+    socket.resume();
+    this.emit('connection', ws, request);
+    return ws;
+  }
+
+  private refuse(pending: PendingUpgrade, request: IncomingMessage, error: HandshakeError): void {
+    pending.refuse(formatRejectResponse(error.status, error.headers, error.message), this.settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
+    this.emit('rejected', error, request);
+  }
+
+  /** Standalone mode: an ordinary HTTP request gets the refusal an upgrade would get (426 for a plain GET). */
+  private readonly onRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    let error: HandshakeError;
+    try {
+      const { accepted } = this.validate(request);
+      for (const extension of accepted.extensions) extension.dispose?.();
+      error = new HandshakeError('SB_ERR_NOT_UPGRADE', 400, 'expected a WebSocket upgrade');
+    } catch (caught) {
+      error = asHandshakeError(caught, 'the request');
+    }
+    response.statusCode = error.status;
+    for (const [name, value] of error.headers) response.setHeader(name, value);
+    response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    response.end(error.message);
+  };
+
+  private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    void this.handleUpgrade(request, socket, head);
+  };
+
+  // ------------------------------------------------------------ lifecycle
+
+  private listen(server: HttpServer | HttpsServer, port: number, host: string | undefined): Promise<void> {
+    const listening = new Promise<void>((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      server.once('error', onError);
+      server.once('listening', () => {
+        server.off('error', onError);
+        resolve();
+        this.emit('listening');
+      });
+    });
+    listening.catch(() => {});
+    server.on('error', (error: Error) => this.reportError(error));
+    server.listen(port, host);
+    return listening;
+  }
+
+  /** Emits 'error' when someone listens, or when nobody awaits `ready()` (then Node's unhandled-error rule applies). */
+  private reportError(error: Error): void {
+    if (this.listenerCount('error') > 0 || !this.readyObserved) this.emit('error', error);
+  }
+
+  private forget(ws: ServerWebSocket<Data>): void {
+    this.connections.delete(ws);
+    this.openClients.delete(ws);
+    this.heartbeat?.delete(ws);
+    if (this.connections.size === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  /** Resolves when no connection is left, or after `timeout` ms. */
+  private allClosed(timeout: number): Promise<void> {
+    if (this.connections.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = Number.isFinite(timeout) ? setTimeout(done, timeout) : null;
+      function done(): void {
+        if (timer !== null) clearTimeout(timer);
+        resolve();
+      }
+      this.idleWaiters.push(done);
+    });
+  }
+
+  private async shutdown(code: number, reason: string, timeout: number): Promise<void> {
+    const serverClosed = this.stopAccepting();
+    for (const pending of this.pending) pending.cancel(shuttingDown());
+    this.heartbeat?.stop();
+    for (const ws of this.connections) {
+      if (ws.readyState === ReadyState.OPEN) ws.close(code, reason);
+    }
+    await this.allClosed(timeout);
+    for (const ws of this.connections) ws.terminate();
+    await this.allClosed(Infinity);
+    if (this.httpServer !== null && this.mode === 'standalone') this.httpServer.closeAllConnections();
+    await serverClosed;
+    this.emit('close');
+  }
+
+  /** Stops taking new upgrades; resolves when the server it created has closed. */
+  private stopAccepting(): Promise<void> {
+    const server = this.httpServer;
+    if (server === null) return Promise.resolve();
+    server.off('upgrade', this.onUpgrade);
+    if (this.mode !== 'standalone') return Promise.resolve();
+    server.off('request', this.onRequest);
+    server.on('request', refuseDuringShutdown);
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+function shuttingDown(): HandshakeError {
+  return new HandshakeError('SB_ERR_REJECTED', 503, 'the server is shutting down');
+}
+
+function refuseDuringShutdown(_request: IncomingMessage, response: ServerResponse): void {
+  response.statusCode = 503;
+  response.setHeader('Connection', 'close');
+  response.end('the server is shutting down');
+}
+
+/** What `acceptHandshake` needs of a Node request. */
+function upgradeRequestOf(request: IncomingMessage): UpgradeRequest {
+  return { method: request.method ?? '', httpVersion: request.httpVersion, headers: request.headers };
+}
+
+function modeOf(options: ServerOptions<unknown>): Mode {
+  const given = [options.port !== undefined, options.server !== undefined, options.noServer === true].filter(Boolean).length;
+  if (given !== 1) throw new ServerError('SB_ERR_INVALID_OPTIONS', 'exactly one of `port`, `server` and `noServer: true` is required');
+  if (options.port !== undefined) {
+    if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+      throw new ServerError('SB_ERR_INVALID_OPTIONS', `invalid port ${options.port}`);
+    }
+    return 'standalone';
+  }
+  if (options.tls !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`tls` only applies to a server created by `port`');
+  return options.server !== undefined ? 'attached' : 'noServer';
+}
+
+const NUMERIC_OPTIONS = [
+  'maxMessageSize',
+  'maxFrameSize',
+  'maxFragments',
+  'handshakeTimeout',
+  'closeTimeout',
+  'maxBufferedAmount',
+  'highWaterMark',
+  'heartbeatInterval',
+] as const;
+
+function checkLimits(options: ServerOptions<unknown>): void {
+  for (const name of NUMERIC_OPTIONS) {
+    const value = options[name];
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && !Number.isNaN(value))) {
+      throw new ServerError('SB_ERR_INVALID_OPTIONS', `\`${name}\` must be a number >= 0`);
+    }
+  }
+  const policy = options.backpressurePolicy;
+  if (policy !== undefined && policy !== 'close' && policy !== 'drop') {
+    throw new ServerError('SB_ERR_INVALID_OPTIONS', '`backpressurePolicy` must be "close" or "drop"');
+  }
+}
