@@ -70,6 +70,7 @@ export class SocketBinding {
   private readonly maxBufferedAmount: number;
   private readonly policy: BackpressurePolicy;
   private readonly highWaterMark: number;
+  private readonly extensions: readonly Extension[];
   private corked = false;
   private closeTimer: NodeJS.Timeout | null = null;
   private needDrain = false;
@@ -83,6 +84,7 @@ export class SocketBinding {
     this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
     this.policy = options.backpressurePolicy ?? 'close';
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.extensions = options.extensions ?? [];
     this.connection = new Connection(options, {
       write: (data) => this.write(data),
       end: () => this.endSocket(),
@@ -215,6 +217,7 @@ export class SocketBinding {
     this.done = true;
     this.clearCloseTimer();
     this.connection.receiveEof();
+    for (const extension of this.extensions) extension.dispose?.();
     const status = this.connection.closeStatus;
     this.events.closed({
       code: status.code,

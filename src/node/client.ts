@@ -15,7 +15,7 @@ import { types as utilTypes } from 'node:util';
 import { MAX_CLOSE_REASON } from '../protocol/close.js';
 import { ReadyState } from '../protocol/connection.js';
 import { HandshakeError, LocalProtocolError, SwitchboardError, type HeaderList } from '../protocol/errors.js';
-import type { ClientExtension, Extension } from '../protocol/extension.js';
+import type { ClientExtension } from '../protocol/extension.js';
 import { ClientHandshake, type ClientHandshakeResult } from '../protocol/handshake.js';
 import { isToken } from '../protocol/headers.js';
 import type { MessageLimits } from '../protocol/limits.js';
@@ -287,7 +287,6 @@ export class WebSocket extends EventTarget {
 
   // Open connection
   #binding: SocketBinding | null = null;
-  #negotiated: Extension[] = [];
   #failure: Error | null = null;
   #finished = false;
 
@@ -536,7 +535,6 @@ export class WebSocket extends EventTarget {
     this.#clearHandshakeTimer();
     this.#detachHandshake();
     const socket = this.#socket!;
-    this.#negotiated = result.extensions;
     const binding = new SocketBinding(
       socket,
       null,
@@ -595,7 +593,6 @@ export class WebSocket extends EventTarget {
     this.#finished = true;
     this.#clearHandshakeTimer();
     this.#dropQueue();
-    for (const extension of this.#negotiated) extension.dispose?.();
     this.#readyState = ReadyState.CLOSED;
     if (status.code === 1006) {
       const cause = error ?? this.#failure ?? new ClientError('SB_ERR_CONNECTION_LOST', 'the connection closed without a closing handshake');

@@ -97,7 +97,6 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   readonly remoteAddress: string | undefined;
 
   private readonly binding: SocketBinding;
-  private readonly negotiated: readonly Extension[];
   private readonly onLeaveOpen: () => void;
   private readonly onClosed: () => void;
   private leftOpen = false;
@@ -113,7 +112,6 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.protocol = init.protocol;
     this.extensions = init.extensionsHeader;
     this.remoteAddress = init.socket instanceof Socket ? init.socket.remoteAddress : undefined;
-    this.negotiated = init.extensions;
     this.onLeaveOpen = init.onLeaveOpen;
     this.onClosed = init.onClosed;
     this.binding = new SocketBinding(
@@ -215,7 +213,6 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   private finish(status: ClosedStatus): void {
     this.closed = true;
     this.leaveOpen();
-    for (const extension of this.negotiated) extension.dispose?.();
     this.onClosed();
     this.emit('close', closeEventCode(status), status.reason, status.wasClean);
   }
