@@ -18,6 +18,6 @@ describe('examples', () => {
 
   it('examples/server-and-client.ts', async () => {
     const { stdout } = await tsx('examples/server-and-client.ts');
-    assert.equal(stdout, 'open, protocol: chat\ntext héllo\nbinary 1,2,3\ntext to everyone\nclosed: 1000  true\n');
+    assert.equal(stdout, 'open, protocol: chat\ntext héllo\nbinary 1,2,3\ntext to everyone\nclosed: 1000 done true\n');
   });
 });

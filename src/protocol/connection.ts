@@ -164,8 +164,9 @@ export class Connection {
     this.parser.stop();
     this.handler.closeFrame?.(close.code, close.reason);
     if (this.sentClose === null) {
-      // Echo the peer's code (§5.5.1); an empty close is answered with an empty close.
-      this.writeClose(close.code === CloseCode.NO_STATUS ? undefined : close.code, '');
+      // Echo the peer's code and reason (§5.5.1); an empty close is answered with an empty close.
+      if (close.code === CloseCode.NO_STATUS) this.writeClose(undefined, '');
+      else this.writeClose(close.code, close.reason);
     }
     this.readyState = ReadyState.CLOSING;
     if (this.role === 'server') this.endTransport();

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from '../../src/node/client.js';
+import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
 
 const BIN = 'dist/cli/main.js';
 
@@ -96,6 +97,34 @@ describe('switchboard echo', () => {
     assert.equal(other.status, 426);
     assert.equal(other.headers.get('upgrade'), 'websocket');
     await other.text();
+  });
+});
+
+describe('the echo page in Chromium', () => {
+  const chromium = chromiumStatus();
+  const options = requirePeer('chromium', chromium.available, chromium.reason);
+
+  it('opens a WebSocket, echoes text and binary, and closes cleanly', options, async () => {
+    const echo = await startEcho([]);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${echo.port}/`);
+      await page.waitForSelector('#status.open');
+      await page.fill('#text', 'héllo €');
+      await page.click('button[type=submit]');
+      await page.fill('#text', 'AB');
+      await page.click('#binary');
+      await page.waitForFunction(() => document.querySelectorAll('li.in').length === 2);
+      const received = await page.$$eval('li.in', (items) => items.map((item) => item.textContent).reverse());
+      assert.deepEqual(received, ['← text: héllo €', '← binary (2 bytes): 41 42']);
+      await page.click('#close');
+      await page.waitForSelector('#status.closed');
+      assert.match((await page.textContent('li.info')) ?? '', /closed: code 1000, reason "bye"$/);
+    } finally {
+      await browser.close();
+      await stop(echo);
+    }
   });
 });
 

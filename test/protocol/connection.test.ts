@@ -7,10 +7,10 @@ import { Opcode } from '../../src/protocol/frame.js';
 import { clientFrame, frame, Recorder } from './recorder.js';
 
 describe('§7 closing handshake, server role', () => {
-  it('the peer closes first: the server echoes the code, then closes the transport', () => {
+  it('the peer closes first: the server echoes code and reason, then closes the transport', () => {
     const rec = new Recorder('server').receive(clientFrame(Opcode.CLOSE, Buffer.from([0x03, 0xe8, 0x62, 0x79, 0x65])));
     assert.deepEqual(rec.events, [{ type: 'close', code: 1000, reason: 'bye' }, { type: 'end' }]);
-    assert.equal(rec.output(), '880203e8');
+    assert.equal(rec.output(), '880503e8627965');
     assert.equal(rec.connection.state, ReadyState.CLOSING);
     rec.connection.receiveEof();
     assert.equal(rec.connection.state, ReadyState.CLOSED);
@@ -73,7 +73,8 @@ describe('§7 closing handshake, client role', () => {
   it('the server closes first: the client echoes, masked', () => {
     const rec = new Recorder('client').receive('88050bb8627965');
     assert.deepEqual(rec.events, [{ type: 'close', code: 3000, reason: 'bye' }]);
-    assert.equal(rec.output(), '888237fa213d3c42');
+    // 0bb8 627965 masked with 37fa213d
+    assert.equal(rec.output(), '888537fa213d3c42434452');
   });
 });
 
