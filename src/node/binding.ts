@@ -130,9 +130,10 @@ export class SocketBinding {
 
   /** Sends a message, applying the buffered-bytes limit. */
   send(data: Uint8Array | string, binary: boolean, options: SendOptions = {}): SendResult {
-    if (!this.admit(typeof data === 'string' ? data.length : data.length)) return 'dropped';
-    if (binary) this.connection.sendBinary(typeof data === 'string' ? Buffer.from(data) : data, options);
-    else this.connection.sendText(data, options);
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (!this.admit(bytes.length)) return 'dropped';
+    if (binary) this.connection.sendBinary(bytes, options);
+    else this.connection.sendText(bytes, options);
     return this.sendResult();
   }
 
