@@ -1,0 +1,1771 @@
+/*
+ * loadgen: Switchboard's WebSocket load generator.
+ *
+ * One epoll loop per process, no threads. Modes:
+ *   echo       C connections, each keeping W messages in flight; every echo is
+ *              checked byte for byte against the payload that was sent, which
+ *              is recomputed from (connection id, sequence number)
+ *   broadcast  N receivers + 1 sender; the sender sends "BCAST <ts> <seq> <fill>"
+ *              keeping W broadcasts outstanding; receivers check order/content
+ *   idle       open N connections, write a ready file, hold, close
+ *   connect    K loops of connect -> handshake -> close handshake -> TCP close
+ *   serve-raw  a plain TCP echo server (the ceiling for --raw echo runs)
+ *
+ * Output: one JSON line on stdout. Progress marks on stderr ("@window-start",
+ * "@window-end") so a driver can sample the server around the measured window.
+ *
+ * Build: gcc -O2 -o loadgen loadgen.c -lz
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* ------------------------------------------------------------------ utils */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "loadgen: ");
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  exit(2);
+}
+
+static void *xmalloc(size_t n) {
+  void *p = malloc(n ? n : 1);
+  if (!p) die("out of memory (%zu bytes)", n);
+  return p;
+}
+
+static void *xrealloc(void *p, size_t n) {
+  p = realloc(p, n ? n : 1);
+  if (!p) die("out of memory (%zu bytes)", n);
+  return p;
+}
+
+/* xoshiro-style generator is overkill; a 64-bit xorshift* is plenty for
+ * masking keys and handshake nonces (seeded from getrandom). */
+static uint64_t rng_s = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rng64(void) {
+  uint64_t x = rng_s;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  rng_s = x;
+  return x * 0x2545f4914f6cdd1dull;
+}
+
+static void rng_seed(void) {
+  uint64_t s = 0;
+  if (getrandom(&s, sizeof s, 0) != sizeof s) s = now_ns() ^ ((uint64_t)getpid() << 32);
+  rng_s = s | 1;
+}
+
+/* A fixed 64-bit mixer: deterministic pattern offsets from (id, seq). */
+static uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+/* ------------------------------------------------------------ SHA-1, b64 */
+
+typedef struct {
+  uint32_t h[5];
+  uint64_t total;
+  uint8_t block[64];
+  size_t fill;
+} sha1_ctx;
+
+static uint32_t rol32(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
+
+static void sha1_block(sha1_ctx *s, const uint8_t *p) {
+  uint32_t w[80];
+  for (int i = 0; i < 16; i++)
+    w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+  for (int i = 16; i < 80; i++) w[i] = rol32(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+  uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4];
+  for (int i = 0; i < 80; i++) {
+    uint32_t f, k;
+    if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
+    else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
+    else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc; }
+    else { f = b ^ c ^ d; k = 0xca62c1d6; }
+    uint32_t t = rol32(a, 5) + f + e + k + w[i];
+    e = d; d = c; c = rol32(b, 30); b = a; a = t;
+  }
+  s->h[0] += a; s->h[1] += b; s->h[2] += c; s->h[3] += d; s->h[4] += e;
+}
+
+static void sha1_init(sha1_ctx *s) {
+  s->h[0] = 0x67452301; s->h[1] = 0xefcdab89; s->h[2] = 0x98badcfe; s->h[3] = 0x10325476; s->h[4] = 0xc3d2e1f0;
+  s->total = 0;
+  s->fill = 0;
+}
+
+static void sha1_update(sha1_ctx *s, const void *data, size_t n) {
+  const uint8_t *p = data;
+  s->total += n;
+  while (n > 0) {
+    size_t k = MIN(n, 64 - s->fill);
+    memcpy(s->block + s->fill, p, k);
+    s->fill += k; p += k; n -= k;
+    if (s->fill == 64) { sha1_block(s, s->block); s->fill = 0; }
+  }
+}
+
+static void sha1_final(sha1_ctx *s, uint8_t out[20]) {
+  uint64_t bits = s->total * 8;
+  uint8_t pad = 0x80;
+  sha1_update(s, &pad, 1);
+  uint8_t zero = 0;
+  while (s->fill != 56) sha1_update(s, &zero, 1);
+  uint8_t len[8];
+  for (int i = 0; i < 8; i++) len[i] = (uint8_t)(bits >> (56 - 8 * i));
+  sha1_update(s, len, 8);
+  for (int i = 0; i < 5; i++) {
+    out[4 * i] = (uint8_t)(s->h[i] >> 24); out[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
+    out[4 * i + 2] = (uint8_t)(s->h[i] >> 8); out[4 * i + 3] = (uint8_t)s->h[i];
+  }
+}
+
+static size_t b64_encode(const uint8_t *in, size_t n, char *out) {
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t o = 0;
+  for (size_t i = 0; i < n; i += 3) {
+    uint32_t v = (uint32_t)in[i] << 16;
+    if (i + 1 < n) v |= (uint32_t)in[i + 1] << 8;
+    if (i + 2 < n) v |= in[i + 2];
+    out[o++] = tbl[(v >> 18) & 63];
+    out[o++] = tbl[(v >> 12) & 63];
+    out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+    out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+  }
+  out[o] = 0;
+  return o;
+}
+
+/* -------------------------------------------------------------- histogram */
+/* Log-linear: values < 64 exact, then 64 sub-buckets per power of two
+ * (bucket width / value <= 1/64; reporting the midpoint halves that). */
+
+#define HSUB_BITS 6
+#define HSUB (1 << HSUB_BITS)
+#define HBUCKETS ((64 - HSUB_BITS + 1) * HSUB)
+
+typedef struct {
+  uint64_t n[HBUCKETS];
+  uint64_t count, sum, max;
+} hist_t;
+
+static int hist_index(uint64_t v) {
+  if (v < HSUB) return (int)v;
+  int e = 63 - __builtin_clzll(v);
+  return (e - HSUB_BITS + 1) * HSUB + (int)((v >> (e - HSUB_BITS)) & (HSUB - 1));
+}
+
+static double hist_value(int idx) {
+  if (idx < HSUB) return idx;
+  int e = idx / HSUB + HSUB_BITS - 1;
+  uint64_t sub = (uint64_t)(idx % HSUB);
+  double lo = (double)((HSUB + sub) << (e - HSUB_BITS));
+  double w = (double)(1ull << (e - HSUB_BITS));
+  return lo + w / 2;
+}
+
+static inline void hist_add(hist_t *h, uint64_t v) {
+  h->n[hist_index(v)]++;
+  h->count++;
+  h->sum += v;
+  if (v > h->max) h->max = v;
+}
+
+static void hist_merge(hist_t *a, const hist_t *b) {
+  for (int i = 0; i < HBUCKETS; i++) a->n[i] += b->n[i];
+  a->count += b->count;
+  a->sum += b->sum;
+  if (b->max > a->max) a->max = b->max;
+}
+
+static double hist_pct(const hist_t *h, double q) {
+  if (h->count == 0) return 0;
+  double want = q * (double)h->count;
+  uint64_t rank = (uint64_t)want;
+  if ((double)rank < want) rank++;
+  if (rank < 1) rank = 1;
+  uint64_t seen = 0;
+  for (int i = 0; i < HBUCKETS; i++) {
+    seen += h->n[i];
+    if (seen >= rank) return MIN(hist_value(i), (double)h->max);
+  }
+  return (double)h->max;
+}
+
+/* ----------------------------------------------------------------- config */
+
+enum { M_ECHO, M_BCAST, M_IDLE, M_CONNECT, M_SERVE_RAW };
+static const char *mode_names[] = {"echo", "broadcast", "idle", "connect", "serve-raw"};
+
+typedef struct {
+  int mode;
+  const char *host;
+  int port;
+  const char *path;
+  int conns;
+  int window;
+  size_t size;
+  int binary;
+  int json_payload;
+  double duration, warmup, hold;
+  int deflate, deflate_level;
+  int raw;
+  int procs;
+  int max_pending;
+  int src_addrs;
+  size_t frag;
+  const char *ready_file;
+  int verbose;
+  uint64_t max_frame;
+  double drain_timeout, close_timeout, connect_timeout;
+  int marks;
+} config_t;
+
+static config_t cfg = {
+    .mode = M_ECHO, .host = "127.0.0.1", .port = 9001, .path = "/", .conns = 100, .window = 1, .size = 32,
+    .binary = 0, .json_payload = 0, .duration = 10, .warmup = 1, .hold = 10, .deflate = 0, .deflate_level = 1,
+    .raw = 0, .procs = 0, .max_pending = 256, .src_addrs = -1, .frag = 0, .ready_file = NULL, .verbose = 0,
+    .max_frame = 64ull << 20, .drain_timeout = 10, .close_timeout = 5, .connect_timeout = 10, .marks = 1,
+};
+
+/* ------------------------------------------------------------------ stats */
+
+enum { E_CONNECT, E_HANDSHAKE, E_PROTOCOL, E_MISMATCH, E_CLOSED, E_TIMEOUT, E_ORDER, E_CLOSE, E_COUNT };
+static const char *err_names[] = {"connect", "handshake", "protocol", "mismatch", "closed", "timeout", "order", "close"};
+
+typedef struct {
+  uint64_t msgs, bytes, sent;   /* measured window */
+  uint64_t bcasts;              /* broadcasts completed in the window */
+  uint64_t handshakes, cycles;  /* connect mode, in the window */
+  uint64_t established, deflate_ok, deflate_refused, held;
+  uint64_t err[E_COUNT];
+  double cpu_s, window_s, setup_s;
+  hist_t lat;
+} stats_t;
+
+static stats_t st;
+
+/* ---------------------------------------------------------------- payload */
+
+#define PAT_SPAN 65536u
+static uint8_t *pattern;       /* PAT_SPAN + size bytes */
+static size_t hdr_len;         /* min(16, size) */
+
+static void make_pattern(size_t size, int binary, int json) {
+  size_t n = PAT_SPAN + size + 64;
+  pattern = xmalloc(n);
+  uint64_t s = 0x5eed5eed12345678ull; /* fixed: the same bytes every run */
+  if (json) {
+    static const char *words[] = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
+                                  "india", "juliet", "kilo", "lima", "mike", "november", "oscar", "papa"};
+    static const char *keys[] = {"id", "user", "room", "text", "ts", "score", "active", "tags"};
+    size_t o = 0;
+    char rec[256];
+    while (o < n) {
+      s = mix64(s);
+      int k = snprintf(rec, sizeof rec,
+                       "{\"%s\":%u,\"%s\":\"%s-%u\",\"%s\":\"%s\",\"%s\":\"%s %s %s\",\"%s\":%u.%02u,\"%s\":%s},",
+                       keys[0], (unsigned)(s % 100000), keys[1], words[s >> 8 & 15], (unsigned)(s >> 12 & 1023),
+                       keys[2], words[s >> 22 & 15], keys[3], words[s >> 26 & 15], words[s >> 30 & 15],
+                       words[s >> 34 & 15], keys[5], (unsigned)(s >> 38 & 255), (unsigned)(s >> 46 & 63), keys[6],
+                       (s >> 52 & 1) ? "true" : "false");
+      size_t kk = MIN((size_t)k, n - o);
+      memcpy(pattern + o, rec, kk);
+      o += kk;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      if ((i & 7) == 0) s = mix64(s);
+      uint8_t b = (uint8_t)(s >> ((i & 7) * 8));
+      pattern[i] = binary ? b : (uint8_t)(0x20 + b % 95); /* printable ASCII: valid UTF-8 */
+    }
+  }
+}
+
+static inline uint64_t pat_offset(uint32_t id, uint64_t seq) { return mix64(((uint64_t)id << 40) ^ seq) % PAT_SPAN; }
+
+static inline void msg_header(uint8_t hdr[16], uint32_t id, uint64_t seq) {
+  static const char hex[] = "0123456789abcdef";
+  uint32_t s32 = (uint32_t)seq;
+  for (int i = 0; i < 8; i++) hdr[i] = (uint8_t)hex[(id >> (28 - 4 * i)) & 15];
+  for (int i = 0; i < 8; i++) hdr[8 + i] = (uint8_t)hex[(s32 >> (28 - 4 * i)) & 15];
+}
+
+/* XOR-mask while copying; pos = position of dst[0] within the frame payload */
+static void mask_copy(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key, size_t pos) {
+  uint8_t k[4];
+  memcpy(k, &key, 4);
+  size_t i = 0;
+  while (i < len && ((pos + i) & 3)) { dst[i] = src[i] ^ k[(pos + i) & 3]; i++; }
+  uint64_t k64;
+  memcpy(&k64, k, 4);
+  memcpy((uint8_t *)&k64 + 4, k, 4);
+  for (; i + 8 <= len; i += 8) {
+    uint64_t v;
+    memcpy(&v, src + i, 8);
+    v ^= k64;
+    memcpy(dst + i, &v, 8);
+  }
+  for (; i < len; i++) dst[i] = src[i] ^ k[(pos + i) & 3];
+}
+
+/* -------------------------------------------------------------- connection */
+
+enum { ST_IDLE, ST_CONNECTING, ST_HS, ST_OPEN, ST_CLOSING, ST_WAIT_EOF, ST_DEAD };
+
+typedef struct conn {
+  int fd;
+  uint32_t id;
+  uint8_t state;
+  uint8_t in_msg, msg_op, msg_z;
+  uint8_t deflate, client_no_ctx, counted_open;
+  int8_t client_wbits;
+  uint8_t *rbuf;
+  size_t rlen, rcap, need;
+  uint8_t *wbuf;
+  size_t woff, wlen, wcap;
+  char accept[32];
+  uint64_t t_start, deadline, retry_at;
+  /* message being received */
+  uint64_t msg_off;
+  uint8_t exp_hdr[16];
+  uint64_t exp_base;
+  uint8_t *mbuf; /* broadcast: accumulated message */
+  size_t mlen, mcap;
+  /* echo */
+  uint64_t next_send, next_recv;
+  uint64_t *sent_ts;
+  /* broadcast */
+  uint64_t bc_next;
+  /* deflate */
+  z_stream *zd, *zi;
+} conn_t;
+
+static conn_t *conns;
+static int nconns;
+static uint32_t id_base;
+static int epfd;
+static uint8_t *gbuf;
+#define GBUF_SZ (256 * 1024)
+static uint8_t *zout; /* inflate output chunk */
+#define ZOUT_SZ (64 * 1024)
+static uint8_t *scratch; /* plain message for deflate */
+static uint8_t *zsend;   /* compressed message */
+static size_t zsend_cap;
+
+enum { PH_SETUP, PH_WAIT_GO, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
+static int phase = PH_SETUP;
+static uint64_t t_go, t_ms, t_me, t_hard_end;
+static int opened, pending, active, open_count;
+static struct sockaddr_in srv_addr;
+
+/* broadcast state (single process) */
+static uint64_t bc_sent, bc_done;
+static uint32_t *bc_cnt;
+static int bc_live;
+
+static void conn_start(conn_t *c);
+static int write_full(int fd, const void *buf, size_t n);
+static void conn_kill(conn_t *c, int err);
+static void begin_close(conn_t *c, uint16_t code);
+static void echo_send(conn_t *c);
+static void bc_pump(void);
+static void bc_advance(void);
+static void open_more(void);
+
+static void wreserve(conn_t *c, size_t n) {
+  if (c->woff == c->wlen) c->woff = c->wlen = 0;
+  if (c->wcap - c->wlen >= n) return;
+  if (c->woff > 0) {
+    memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+    c->wlen -= c->woff;
+    c->woff = 0;
+    if (c->wcap - c->wlen >= n) return;
+  }
+  size_t want = MAX(c->wcap * 2, c->wlen + n);
+  want = MAX(want, 4096);
+  c->wbuf = xrealloc(c->wbuf, want);
+  c->wcap = want;
+}
+
+static void rreserve(conn_t *c, size_t total) {
+  if (c->rcap >= total) return;
+  size_t want = MAX(c->rcap * 2, total);
+  want = MAX(want, 16384);
+  c->rbuf = xrealloc(c->rbuf, want);
+  c->rcap = want;
+}
+
+static size_t put_frame_header(uint8_t *h, int fin, int rsv1, int op, uint64_t len, uint32_t key) {
+  size_t n;
+  h[0] = (uint8_t)((fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | op);
+  if (len < 126) { h[1] = (uint8_t)(0x80 | len); n = 2; }
+  else if (len < 65536) { h[1] = 0x80 | 126; h[2] = (uint8_t)(len >> 8); h[3] = (uint8_t)len; n = 4; }
+  else {
+    h[1] = 0x80 | 127;
+    for (int i = 0; i < 8; i++) h[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+    n = 10;
+  }
+  memcpy(h + n, &key, 4);
+  return n + 4;
+}
+
+/* Frame `len` contiguous bytes as one message (fragmented when --frag). */
+static void send_bytes_as_message(conn_t *c, int op, int rsv1, const uint8_t *data, size_t len) {
+  size_t frag = (cfg.frag && op < 8) ? cfg.frag : (len ? len : 1);
+  size_t off = 0;
+  int first = 1;
+  do {
+    size_t k = MIN(frag, len - off);
+    int fin = off + k == len;
+    uint32_t key = (uint32_t)rng64();
+    wreserve(c, k + 14);
+    uint8_t *h = c->wbuf + c->wlen;
+    size_t hl = put_frame_header(h, fin, first && rsv1, first ? op : 0, k, key);
+    mask_copy(h + hl, data + off, k, key, 0);
+    c->wlen += hl + k;
+    off += k;
+    first = 0;
+  } while (off < len);
+}
+
+static void flush(conn_t *c) {
+  while (c->woff < c->wlen) {
+    ssize_t n = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+    if (n > 0) { c->woff += (size_t)n; continue; }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    conn_kill(c, phase >= PH_DRAIN ? -1 : E_CLOSED);
+    return;
+  }
+  c->woff = c->wlen = 0;
+}
+
+/* ---------------------------------------------------------------- deflate */
+
+static int deflate_message(conn_t *c, const uint8_t *in, size_t len, size_t *outlen) {
+  if (!c->zd) {
+    c->zd = xmalloc(sizeof *c->zd);
+    memset(c->zd, 0, sizeof *c->zd);
+    int wb = c->client_wbits > 0 ? c->client_wbits : 15;
+    if (wb < 9) wb = 9; /* zlib cannot produce an 8-bit window; see README */
+    if (deflateInit2(c->zd, cfg.deflate_level, Z_DEFLATED, -wb, 8, Z_DEFAULT_STRATEGY) != Z_OK) die("deflateInit2");
+  }
+  size_t bound = deflateBound(c->zd, len) + 16;
+  if (zsend_cap < bound) { zsend = xrealloc(zsend, bound); zsend_cap = bound; }
+  z_stream *z = c->zd;
+  z->next_in = (Bytef *)in;
+  z->avail_in = (uInt)len;
+  size_t out = 0;
+  for (;;) {
+    z->next_out = zsend + out;
+    z->avail_out = (uInt)(zsend_cap - out);
+    int r = deflate(z, Z_SYNC_FLUSH);
+    if (r != Z_OK && r != Z_BUF_ERROR) return -1;
+    out = zsend_cap - z->avail_out;
+    if (z->avail_out != 0) break;
+    zsend_cap *= 2;
+    zsend = xrealloc(zsend, zsend_cap);
+  }
+  if (out < 4 || memcmp(zsend + out - 4, "\x00\x00\xff\xff", 4) != 0) return -1;
+  *outlen = out - 4;
+  if (c->client_no_ctx) deflateReset(z);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- handshake */
+
+static void make_request(conn_t *c) {
+  uint8_t nonce[16];
+  for (int i = 0; i < 16; i += 8) { uint64_t r = rng64(); memcpy(nonce + i, &r, 8); }
+  char key[32];
+  b64_encode(nonce, 16, key);
+  sha1_ctx s;
+  sha1_init(&s);
+  sha1_update(&s, key, strlen(key));
+  sha1_update(&s, "258EAFA5-E914-47DA-95CA-C5AB0DC85B11", 36);
+  uint8_t dig[20];
+  sha1_final(&s, dig);
+  b64_encode(dig, 20, c->accept);
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   cfg.path, cfg.host, cfg.port, key,
+                   cfg.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
+  wreserve(c, (size_t)n);
+  memcpy(c->wbuf + c->wlen, req, (size_t)n);
+  c->wlen += (size_t)n;
+}
+
+static int has_token(const char *v, const char *tok) {
+  size_t tl = strlen(tok);
+  const char *p = v;
+  while (*p) {
+    while (*p == ' ' || *p == '\t' || *p == ',') p++;
+    const char *s = p;
+    while (*p && *p != ',') p++;
+    const char *e = p;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    if ((size_t)(e - s) == tl && strncasecmp(s, tok, tl) == 0) return 1;
+  }
+  return 0;
+}
+
+static void trim(char **s) {
+  while (**s == ' ' || **s == '\t') (*s)++;
+  char *e = *s + strlen(*s);
+  while (e > *s && (e[-1] == ' ' || e[-1] == '\t')) *--e = 0;
+}
+
+/* permessage-deflate response parameters */
+static int parse_extensions(conn_t *c, char *v) {
+  if (strchr(v, ',')) return -1; /* we offered one extension */
+  char *save = NULL;
+  char *part = strtok_r(v, ";", &save);
+  if (!part) return -1;
+  trim(&part);
+  if (strcasecmp(part, "permessage-deflate") != 0) return -1;
+  while ((part = strtok_r(NULL, ";", &save))) {
+    trim(&part);
+    char *eq = strchr(part, '=');
+    char *val = NULL;
+    if (eq) { *eq = 0; val = eq + 1; trim(&val); trim(&part); if (*val == '"') { val++; char *q = strchr(val, '"'); if (q) *q = 0; } }
+    if (strcasecmp(part, "server_no_context_takeover") == 0 && !val) continue;
+    if (strcasecmp(part, "client_no_context_takeover") == 0 && !val) { c->client_no_ctx = 1; continue; }
+    if (strcasecmp(part, "server_max_window_bits") == 0 && val) {
+      int b = atoi(val);
+      if (b < 8 || b > 15) return -1;
+      continue;
+    }
+    if (strcasecmp(part, "client_max_window_bits") == 0) {
+      if (!val) continue;
+      int b = atoi(val);
+      if (b < 8 || b > 15) return -1;
+      c->client_wbits = (int8_t)b;
+      continue;
+    }
+    return -1;
+  }
+  c->deflate = 1;
+  return 0;
+}
+
+/* returns bytes consumed (0 = need more), or -1 on failure (conn killed) */
+static long handle_handshake(conn_t *c, uint8_t *buf, size_t len) {
+  uint8_t *end = memmem(buf, len, "\r\n\r\n", 4);
+  if (!end) {
+    if (len > 16384) { conn_kill(c, E_HANDSHAKE); return -1; }
+    return 0;
+  }
+  size_t hlen = (size_t)(end - buf) + 4;
+  char *head = xmalloc(hlen + 1);
+  memcpy(head, buf, hlen);
+  head[hlen] = 0;
+  int ok = 1, up = 0, conn_hdr = 0, acc = 0;
+  const char *why = "";
+  char *save = NULL;
+  char *line = strtok_r(head, "\r\n", &save);
+  if (!line || strncmp(line, "HTTP/1.1 101", 12) != 0 || (line[12] != ' ' && line[12] != 0)) { ok = 0; why = "status"; }
+  while (ok && (line = strtok_r(NULL, "\r\n", &save))) {
+    char *colon = strchr(line, ':');
+    if (!colon) { ok = 0; why = "header line"; break; }
+    *colon = 0;
+    char *name = line, *val = colon + 1;
+    trim(&name);
+    trim(&val);
+    if (strcasecmp(name, "upgrade") == 0) up = has_token(val, "websocket");
+    else if (strcasecmp(name, "connection") == 0) conn_hdr = has_token(val, "upgrade");
+    else if (strcasecmp(name, "sec-websocket-accept") == 0) acc = strcmp(val, c->accept) == 0;
+    else if (strcasecmp(name, "sec-websocket-extensions") == 0) {
+      if (!cfg.deflate || c->deflate || parse_extensions(c, val) != 0) { ok = 0; why = "extensions"; }
+    } else if (strcasecmp(name, "sec-websocket-protocol") == 0) { ok = 0; why = "subprotocol"; }
+  }
+  if (ok && !up) { ok = 0; why = "Upgrade"; }
+  if (ok && !conn_hdr) { ok = 0; why = "Connection"; }
+  if (ok && !acc) { ok = 0; why = "Sec-WebSocket-Accept"; }
+  if (!ok) {
+    if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: bad handshake (%s): %.80s\n", c->id, why, (char *)buf);
+    free(head);
+    conn_kill(c, E_HANDSHAKE);
+    return -1;
+  }
+  free(head);
+  return (long)hlen;
+}
+
+/* ----------------------------------------------------------- message check */
+
+static inline void expect_begin(conn_t *c, uint64_t seq) {
+  msg_header(c->exp_hdr, c->id, seq);
+  c->exp_base = pat_offset(c->id, seq);
+  c->msg_off = 0;
+}
+
+static inline int expect_chunk(conn_t *c, const uint8_t *p, size_t n) {
+  uint64_t off = c->msg_off;
+  if (off + n > cfg.size) return -1;
+  if (off < hdr_len) {
+    size_t k = MIN(n, hdr_len - off);
+    if (memcmp(p, c->exp_hdr + off, k) != 0) return -1;
+    p += k; n -= k; off += k;
+  }
+  if (n && memcmp(p, pattern + c->exp_base + (off - hdr_len), n) != 0) return -1;
+  c->msg_off = off + n;
+  return 0;
+}
+
+static void build_plain(uint8_t *dst, uint32_t id, uint64_t seq) {
+  uint8_t hdr[16];
+  msg_header(hdr, id, seq);
+  memcpy(dst, hdr, hdr_len);
+  memcpy(dst + hdr_len, pattern + pat_offset(id, seq), cfg.size - hdr_len);
+}
+
+static void echo_send(conn_t *c) {
+  uint64_t seq = c->next_send++;
+  c->sent_ts[seq % (uint64_t)cfg.window] = now_ns();
+  if (phase == PH_MEASURE) st.sent++;
+  int op = cfg.binary ? 2 : 1;
+  if (cfg.raw) {
+    wreserve(c, cfg.size);
+    build_plain(c->wbuf + c->wlen, c->id, seq);
+    c->wlen += cfg.size;
+    return;
+  }
+  if (c->deflate) {
+    build_plain(scratch, c->id, seq);
+    size_t zl;
+    if (deflate_message(c, scratch, cfg.size, &zl) != 0) { conn_kill(c, E_PROTOCOL); return; }
+    send_bytes_as_message(c, op, 1, zsend, zl);
+    return;
+  }
+  if (cfg.frag) {
+    build_plain(scratch, c->id, seq);
+    send_bytes_as_message(c, op, 0, scratch, cfg.size);
+    return;
+  }
+  /* common path: mask straight from the header and the pattern */
+  uint8_t hdr[16];
+  msg_header(hdr, c->id, seq);
+  uint32_t key = (uint32_t)rng64();
+  wreserve(c, cfg.size + 14);
+  uint8_t *h = c->wbuf + c->wlen;
+  size_t hl = put_frame_header(h, 1, 0, op, cfg.size, key);
+  mask_copy(h + hl, hdr, hdr_len, key, 0);
+  mask_copy(h + hl + hdr_len, pattern + pat_offset(c->id, seq), cfg.size - hdr_len, key, hdr_len);
+  c->wlen += hl + cfg.size;
+}
+
+static void echo_done(conn_t *c, uint64_t now) {
+  uint64_t seq = c->next_recv++;
+  if (phase == PH_MEASURE) {
+    st.msgs++;
+    st.bytes += cfg.size;
+    hist_add(&st.lat, now - c->sent_ts[seq % (uint64_t)cfg.window]);
+  }
+  if (phase == PH_WARMUP || phase == PH_MEASURE) echo_send(c);
+  else if (phase >= PH_DRAIN && c->next_recv == c->next_send && c->state == ST_OPEN) {
+    if (cfg.raw) conn_kill(c, -1);
+    else begin_close(c, 1000);
+  }
+}
+
+/* ---------------------------------------------------------------- broadcast */
+
+static size_t bc_prefix(char *out, uint64_t ts, uint64_t seq) {
+  return (size_t)sprintf(out, "%" PRIu64 " %" PRIu64 " ", ts, seq);
+}
+
+static void bc_send_one(void) {
+  conn_t *s = &conns[0];
+  uint64_t seq = bc_sent++;
+  char pre[64];
+  size_t pl = bc_prefix(pre, now_ns(), seq);
+  size_t total = 6 + cfg.size;
+  memcpy(scratch, "BCAST ", 6);
+  memcpy(scratch + 6, pre, pl);
+  memcpy(scratch + 6 + pl, pattern + (seq * 131) % PAT_SPAN, cfg.size - pl);
+  if (s->deflate) {
+    size_t zl;
+    if (deflate_message(s, scratch, total, &zl) != 0) { conn_kill(s, E_PROTOCOL); return; }
+    send_bytes_as_message(s, 1, 1, zsend, zl);
+  } else {
+    send_bytes_as_message(s, 1, 0, scratch, total);
+  }
+}
+
+static void bc_pump(void) {
+  conn_t *s = &conns[0];
+  if (s->state != ST_OPEN) return;
+  int sent = 0;
+  while ((phase == PH_WARMUP || phase == PH_MEASURE) && bc_sent - bc_done < (uint64_t)cfg.window) {
+    bc_send_one();
+    sent = 1;
+    if (s->state != ST_OPEN) return;
+  }
+  if (sent) flush(s);
+}
+
+static void bc_advance(void) {
+  while (bc_done < bc_sent && (int)bc_cnt[bc_done % (uint64_t)cfg.window] >= bc_live) {
+    bc_cnt[bc_done % (uint64_t)cfg.window] = 0;
+    bc_done++;
+    if (phase == PH_MEASURE) st.bcasts++;
+  }
+  bc_pump();
+}
+
+static int bc_deliver(conn_t *c, uint64_t now) {
+  const uint8_t *m = c->mbuf;
+  size_t n = c->mlen, i = 0;
+  uint64_t ts = 0, seq = 0;
+  if (n != cfg.size) return E_MISMATCH;
+  while (i < n && m[i] >= '0' && m[i] <= '9') ts = ts * 10 + (m[i++] - '0');
+  if (i == 0 || i >= n || m[i] != ' ') return E_MISMATCH;
+  size_t j = ++i;
+  while (i < n && m[i] >= '0' && m[i] <= '9') seq = seq * 10 + (m[i++] - '0');
+  if (i == j || i >= n || m[i] != ' ') return E_MISMATCH;
+  i++;
+  if (memcmp(m + i, pattern + (seq * 131) % PAT_SPAN, n - i) != 0) return E_MISMATCH;
+  if (seq != c->bc_next) return E_ORDER;
+  c->bc_next++;
+  if (phase == PH_MEASURE) {
+    st.msgs++;
+    st.bytes += n;
+    hist_add(&st.lat, now > ts ? now - ts : 0);
+  }
+  bc_cnt[seq % (uint64_t)cfg.window]++;
+  if (seq == bc_done) bc_advance();
+  return -1;
+}
+
+/* ----------------------------------------------------------------- frames */
+
+static void send_control(conn_t *c, int op, const uint8_t *data, size_t len) {
+  send_bytes_as_message(c, op, 0, data, len);
+}
+
+static void begin_close(conn_t *c, uint16_t code) {
+  if (c->state != ST_OPEN) return;
+  uint8_t p[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+  send_control(c, 8, p, 2);
+  c->state = ST_CLOSING;
+  c->deadline = now_ns() + (uint64_t)(cfg.close_timeout * 1e9);
+  flush(c);
+}
+
+/* deliver a piece of (decoded) message payload */
+static int deliver(conn_t *c, const uint8_t *p, size_t n) {
+  if (cfg.mode == M_ECHO) return expect_chunk(c, p, n) == 0 ? -1 : E_MISMATCH;
+  if (cfg.mode == M_BCAST) {
+    if (c->mlen + n > cfg.size) return E_MISMATCH;
+    if (c->mcap < cfg.size) { c->mbuf = xrealloc(c->mbuf, cfg.size); c->mcap = cfg.size; }
+    memcpy(c->mbuf + c->mlen, p, n);
+    c->mlen += n;
+    return -1;
+  }
+  return -1; /* idle/connect: data is unexpected but harmless */
+}
+
+static int inflate_piece(conn_t *c, const uint8_t *p, size_t n) {
+  z_stream *z = c->zi;
+  z->next_in = (Bytef *)p;
+  z->avail_in = (uInt)n;
+  for (;;) {
+    z->next_out = zout;
+    z->avail_out = ZOUT_SZ;
+    int r = inflate(z, Z_SYNC_FLUSH);
+    if (r != Z_OK && r != Z_BUF_ERROR) return E_PROTOCOL;
+    size_t got = ZOUT_SZ - z->avail_out;
+    if (got) {
+      int e = deliver(c, zout, got);
+      if (e >= 0) return e;
+    }
+    if (z->avail_in == 0 && z->avail_out != 0) return -1;
+    if (r == Z_BUF_ERROR && got == 0) return -1;
+  }
+}
+
+static int message_end(conn_t *c, uint64_t now) {
+  int want_op = cfg.binary ? 2 : 1;
+  if (cfg.mode == M_ECHO) {
+    if (c->msg_op != want_op || c->msg_off != cfg.size) return E_MISMATCH;
+    if (c->next_recv >= c->next_send) return E_PROTOCOL; /* an echo of nothing */
+    echo_done(c, now);
+    if (c->state == ST_OPEN && c->next_recv < c->next_send) expect_begin(c, c->next_recv);
+    return -1;
+  }
+  if (cfg.mode == M_BCAST) {
+    if (c->msg_op != 1) return E_MISMATCH;
+    int e = bc_deliver(c, now);
+    c->mlen = 0;
+    return e;
+  }
+  return -1;
+}
+
+/* returns -1 ok, else error code */
+static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, size_t n) {
+  if (op >= 8) {
+    if (!fin || n > 125 || rsv) return E_PROTOCOL;
+    if (op == 9) { /* ping -> pong */
+      if (c->state == ST_OPEN) send_control(c, 10, p, n);
+      return -1;
+    }
+    if (op == 10) return -1;
+    if (op != 8) return E_PROTOCOL;
+    if (n == 1) return E_PROTOCOL;
+    uint16_t code = n >= 2 ? (uint16_t)(p[0] << 8 | p[1]) : 1005;
+    if (c->state == ST_CLOSING) { /* reply to ours */
+      c->state = ST_WAIT_EOF;
+      c->deadline = now_ns() + 1000000000ull;
+      return -1;
+    }
+    /* the server started the close */
+    int err = (phase >= PH_DRAIN) ? -1 : E_CLOSED;
+    if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: server closed with %u\n", c->id, code);
+    uint8_t rp[2] = {(uint8_t)(code >> 8), (uint8_t)code};
+    if (code == 1005) send_control(c, 8, NULL, 0);
+    else send_control(c, 8, rp, 2);
+    c->state = ST_WAIT_EOF;
+    c->deadline = now_ns() + 1000000000ull;
+    if (err >= 0) st.err[err]++;
+    if (cfg.mode == M_BCAST && c->counted_open) { c->counted_open = 0; bc_live--; bc_advance(); }
+    return -1;
+  }
+  if (op == 0) {
+    if (!c->in_msg || rsv) return E_PROTOCOL;
+  } else if (op == 1 || op == 2) {
+    if (c->in_msg) return E_PROTOCOL;
+    if ((rsv & 3) || ((rsv & 4) && !c->deflate)) return E_PROTOCOL;
+    c->in_msg = 1;
+    c->msg_op = (uint8_t)op;
+    c->msg_z = (rsv & 4) != 0;
+    c->mlen = 0;
+    if (cfg.mode == M_ECHO) {
+      if (c->next_recv >= c->next_send) return E_PROTOCOL;
+      expect_begin(c, c->next_recv);
+    }
+    if (c->msg_z && !c->zi) {
+      c->zi = xmalloc(sizeof *c->zi);
+      memset(c->zi, 0, sizeof *c->zi);
+      if (inflateInit2(c->zi, -15) != Z_OK) die("inflateInit2");
+    }
+  } else {
+    return E_PROTOCOL;
+  }
+  if (c->state != ST_OPEN && c->state != ST_CLOSING) return -1; /* discard after close */
+  int e;
+  if (c->msg_z) {
+    if (n && (e = inflate_piece(c, p, n)) >= 0) return e;
+    if (fin && (e = inflate_piece(c, (const uint8_t *)"\x00\x00\xff\xff", 4)) >= 0) return e;
+  } else if (n && (e = deliver(c, p, n)) >= 0) {
+    return e;
+  }
+  if (fin) {
+    c->in_msg = 0;
+    return message_end(c, now_ns());
+  }
+  return -1;
+}
+
+/* parse frames; returns bytes consumed. Stops when the conn dies. */
+static size_t parse_frames(conn_t *c, const uint8_t *buf, size_t len) {
+  size_t off = 0;
+  c->need = 0;
+  while (c->state == ST_OPEN || c->state == ST_CLOSING || c->state == ST_WAIT_EOF) {
+    size_t avail = len - off;
+    const uint8_t *h = buf + off;
+    if (avail < 2) { c->need = 2; break; }
+    int fin = h[0] >> 7, rsv = (h[0] >> 4) & 7, op = h[0] & 15;
+    if (h[1] & 0x80) { conn_kill(c, E_PROTOCOL); break; } /* servers must not mask */
+    uint64_t plen = h[1] & 0x7f;
+    size_t hl = 2;
+    if (plen == 126) {
+      if (avail < 4) { c->need = 4; break; }
+      plen = (uint64_t)h[2] << 8 | h[3];
+      hl = 4;
+    } else if (plen == 127) {
+      if (avail < 10) { c->need = 10; break; }
+      plen = 0;
+      for (int i = 0; i < 8; i++) plen = plen << 8 | h[2 + i];
+      hl = 10;
+    }
+    if (plen > cfg.max_frame) { conn_kill(c, E_PROTOCOL); break; }
+    if (avail < hl + plen) { c->need = hl + (size_t)plen; break; }
+    int e = handle_frame(c, fin, rsv, op, h + hl, (size_t)plen);
+    off += hl + (size_t)plen;
+    if (e >= 0) {
+      if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: %s error (op %d, len %" PRIu64 ")\n", c->id, err_names[e], op, plen);
+      conn_kill(c, e);
+      break;
+    }
+  }
+  return off;
+}
+
+/* raw TCP echo: the stream is the concatenation of the messages */
+static size_t parse_raw(conn_t *c, const uint8_t *buf, size_t len) {
+  size_t off = 0;
+  while (off < len && c->state == ST_OPEN) {
+    if (c->next_recv >= c->next_send) { conn_kill(c, E_PROTOCOL); break; }
+    size_t k = MIN(len - off, cfg.size - c->msg_off);
+    if (expect_chunk(c, buf + off, k) != 0) { conn_kill(c, E_MISMATCH); break; }
+    off += k;
+    if (c->msg_off == cfg.size) {
+      echo_done(c, now_ns());
+      if (c->state == ST_OPEN && c->next_recv < c->next_send) expect_begin(c, c->next_recv);
+    }
+  }
+  return off;
+}
+
+static void conn_opened(conn_t *c);
+
+static size_t consume(conn_t *c, uint8_t *buf, size_t len) {
+  size_t off = 0;
+  if (c->state == ST_HS) {
+    long r = handle_handshake(c, buf, len);
+    if (r <= 0) return 0;
+    off = (size_t)r;
+    conn_opened(c);
+    if (c->state != ST_OPEN) return off;
+  }
+  if (cfg.raw) return off + parse_raw(c, buf + off, len - off);
+  return off + parse_frames(c, buf + off, len - off);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static void conn_reset(conn_t *c) {
+  c->rlen = c->need = 0;
+  c->woff = c->wlen = 0;
+  c->in_msg = 0;
+  c->deflate = 0;
+  c->client_no_ctx = 0;
+  c->client_wbits = 0;
+  c->mlen = 0;
+  c->next_send = c->next_recv = 0;
+  c->bc_next = 0;
+  c->counted_open = 0;
+  if (c->zd) { deflateEnd(c->zd); free(c->zd); c->zd = NULL; }
+  if (c->zi) { inflateEnd(c->zi); free(c->zi); c->zi = NULL; }
+}
+
+static void conn_kill(conn_t *c, int err) {
+  if (c->state == ST_DEAD || c->state == ST_IDLE) return;
+  if (err >= 0) st.err[err]++;
+  int was = c->state;
+  close(c->fd);
+  c->fd = -1;
+  c->state = ST_DEAD;
+  active--;
+  if (was == ST_CONNECTING || was == ST_HS) {
+    if (cfg.mode != M_CONNECT) { pending--; open_more(); }
+  }
+  if (c->counted_open) {
+    c->counted_open = 0;
+    open_count--;
+    if (cfg.mode == M_BCAST) { bc_live--; bc_advance(); }
+  }
+  if (cfg.mode == M_CONNECT && (phase == PH_WARMUP || phase == PH_MEASURE))
+    c->retry_at = now_ns() + (err >= 0 ? 10000000ull : 0);
+  /* free big buffers; keep the struct */
+  if (c->rcap > 65536) { free(c->rbuf); c->rbuf = NULL; c->rcap = 0; }
+  if (c->wcap > 65536) { free(c->wbuf); c->wbuf = NULL; c->wcap = 0; }
+  if (c->zd) { deflateEnd(c->zd); free(c->zd); c->zd = NULL; }
+  if (c->zi) { inflateEnd(c->zi); free(c->zi); c->zi = NULL; }
+}
+
+static void conn_opened(conn_t *c) {
+  uint64_t now = now_ns();
+  c->state = ST_OPEN;
+  if (cfg.deflate) { if (c->deflate) st.deflate_ok++; else st.deflate_refused++; }
+  if (cfg.mode == M_CONNECT) {
+    if (phase == PH_MEASURE) { st.handshakes++; hist_add(&st.lat, now - c->t_start); }
+    begin_close(c, 1000);
+    return;
+  }
+  pending--;
+  st.established++;
+  open_count++;
+  c->counted_open = 1;
+  if (cfg.mode == M_BCAST) bc_live++;
+  open_more();
+}
+
+
+static void conn_start(conn_t *c) {
+  conn_reset(c);
+  uint64_t now = now_ns();
+  c->t_start = now;
+  c->deadline = now + (uint64_t)(cfg.connect_timeout * 1e9);
+  c->retry_at = 0;
+  c->state = ST_DEAD;
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) goto fail;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (cfg.src_addrs > 0) {
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(0x7f000002u + (c->id % (uint32_t)cfg.src_addrs));
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) goto fail_fd;
+  }
+  if (connect(fd, (struct sockaddr *)&srv_addr, sizeof srv_addr) != 0 && errno != EINPROGRESS) goto fail_fd;
+  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) != 0) goto fail_fd;
+  c->fd = fd;
+  c->state = ST_CONNECTING;
+  active++;
+  if (cfg.mode != M_CONNECT) pending++;
+  return;
+fail_fd:
+  if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: connect: %s\n", c->id, strerror(errno));
+  close(fd);
+fail:
+  st.err[E_CONNECT]++;
+  c->fd = -1;
+  if (cfg.mode == M_CONNECT) c->retry_at = now + 10000000ull;
+}
+
+static void open_more(void) {
+  if (phase != PH_SETUP || cfg.mode == M_CONNECT) return;
+  while (opened < nconns && pending < cfg.max_pending) conn_start(&conns[opened++]);
+}
+
+static void on_eof(conn_t *c) {
+  if (c->state == ST_WAIT_EOF) {
+    if (cfg.mode == M_CONNECT && phase == PH_MEASURE) st.cycles++;
+    conn_kill(c, -1);
+    return;
+  }
+  if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: unexpected EOF in state %d\n", c->id, c->state);
+  conn_kill(c, c->state == ST_CLOSING ? E_CLOSE : (c->state == ST_HS ? E_HANDSHAKE : E_CLOSED));
+}
+
+static void on_readable(conn_t *c, uint32_t ev) {
+  int hup = (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+  for (;;) {
+    int direct = c->rlen == 0 && c->state >= ST_OPEN;
+    uint8_t *dst;
+    size_t room;
+    if (direct) {
+      dst = gbuf;
+      room = GBUF_SZ;
+    } else {
+      rreserve(c, MAX(c->need, c->rlen + 16384));
+      dst = c->rbuf + c->rlen;
+      room = c->rcap - c->rlen;
+    }
+    ssize_t n = recv(c->fd, dst, room, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: recv: %s\n", c->id, strerror(errno));
+      conn_kill(c, c->state == ST_WAIT_EOF ? -1 : (phase >= PH_DRAIN ? E_CLOSE : E_CLOSED));
+      return;
+    }
+    if (n == 0) { on_eof(c); return; }
+    if (direct) {
+      size_t used = consume(c, gbuf, (size_t)n);
+      if (c->state == ST_DEAD) return;
+      if (used < (size_t)n) {
+        size_t left = (size_t)n - used;
+        rreserve(c, MAX(left, c->need));
+        memcpy(c->rbuf, gbuf + used, left);
+        c->rlen = left;
+      }
+    } else {
+      c->rlen += (size_t)n;
+      size_t used = consume(c, c->rbuf, c->rlen);
+      if (c->state == ST_DEAD) return;
+      if (used) {
+        memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+        c->rlen -= used;
+      }
+    }
+    if ((size_t)n < room && !hup) break; /* drained; edge-triggered epoll will tell us about more */
+  }
+  if (c->state != ST_DEAD) flush(c);
+}
+
+static void on_event(conn_t *c, uint32_t ev) {
+  if (c->state == ST_DEAD || c->state == ST_IDLE) return;
+  if (c->state == ST_CONNECTING) {
+    if (!(ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return;
+    int err = 0;
+    socklen_t l = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err || (ev & EPOLLERR)) {
+      if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: connect: %s\n", c->id, strerror(err));
+      conn_kill(c, E_CONNECT);
+      return;
+    }
+    if (cfg.raw) {
+      conn_opened(c);
+      if (c->state != ST_OPEN) return;
+    } else {
+      make_request(c);
+      c->state = ST_HS;
+      flush(c);
+      if (c->state == ST_DEAD) return;
+    }
+  }
+  if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) on_readable(c, ev);
+  if (c->state != ST_DEAD && (ev & EPOLLOUT) && c->woff < c->wlen) flush(c);
+}
+
+/* ------------------------------------------------------------------ phases */
+
+static int sync_in = -1, sync_out = -1; /* pipes to the parent when forked */
+static struct rusage ru0;
+static uint64_t t_ms_real, drain_deadline;
+static uint64_t setup_t0;
+
+static double ru_seconds(const struct rusage *r) {
+  return (double)r->ru_utime.tv_sec + r->ru_utime.tv_usec / 1e6 + (double)r->ru_stime.tv_sec + r->ru_stime.tv_usec / 1e6;
+}
+
+static void mark(const char *what) {
+  if (!cfg.marks || sync_out >= 0) return;
+  fprintf(stderr, "@%s %.6f\n", what, now_ns() / 1e9);
+  fflush(stderr);
+}
+
+static void write_ready_file(uint64_t established) {
+  if (!cfg.ready_file) return;
+  char tmp[4096];
+  snprintf(tmp, sizeof tmp, "%s.tmp", cfg.ready_file);
+  FILE *f = fopen(tmp, "w");
+  if (!f) die("cannot write %s: %s", tmp, strerror(errno));
+  fprintf(f, "{\"established\":%" PRIu64 "}\n", established);
+  fclose(f);
+  if (rename(tmp, cfg.ready_file) != 0) die("rename %s: %s", tmp, strerror(errno));
+}
+
+static void go(uint64_t t0) {
+  t_go = t0;
+  if (cfg.mode == M_IDLE) {
+    t_ms = t0;
+    t_me = t0 + (uint64_t)(cfg.hold * 1e9);
+  } else {
+    t_ms = t0 + (uint64_t)(cfg.warmup * 1e9);
+    t_me = t_ms + (uint64_t)(cfg.duration * 1e9);
+  }
+  phase = PH_WARMUP;
+  if (sync_out < 0 && cfg.mode == M_IDLE) write_ready_file(st.established);
+  if (cfg.mode == M_ECHO) {
+    for (int i = 0; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state != ST_OPEN) continue;
+      expect_begin(c, 0);
+      for (int k = 0; k < cfg.window && c->state == ST_OPEN; k++) echo_send(c);
+      if (c->state == ST_OPEN) flush(c);
+    }
+  } else if (cfg.mode == M_BCAST) {
+    bc_pump();
+  } else if (cfg.mode == M_CONNECT) {
+    for (int i = 0; i < nconns; i++) conn_start(&conns[i]);
+  }
+}
+
+static void enter_measure(uint64_t now) {
+  getrusage(RUSAGE_SELF, &ru0);
+  t_ms_real = now;
+  phase = PH_MEASURE;
+  mark("window-start");
+}
+
+static void close_all(void) {
+  for (int i = 0; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    if (c->state == ST_OPEN) {
+      if (cfg.raw) conn_kill(c, -1);
+      else begin_close(c, 1000);
+    } else if (c->state == ST_CONNECTING || c->state == ST_HS) {
+      conn_kill(c, -1);
+    }
+  }
+}
+
+static void enter_drain(uint64_t now) {
+  struct rusage ru1;
+  getrusage(RUSAGE_SELF, &ru1);
+  st.cpu_s = ru_seconds(&ru1) - ru_seconds(&ru0);
+  st.window_s = (double)(now - t_ms_real) / 1e9;
+  phase = PH_DRAIN;
+  mark("window-end");
+  drain_deadline = now + (uint64_t)(cfg.drain_timeout * 1e9);
+  t_hard_end = drain_deadline + (uint64_t)((cfg.close_timeout + 2) * 1e9);
+  if (cfg.mode == M_IDLE) {
+    st.held = (uint64_t)open_count;
+    close_all();
+  } else if (cfg.mode == M_ECHO) {
+    for (int i = 0; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state == ST_OPEN && c->next_recv == c->next_send) {
+        if (cfg.raw) conn_kill(c, -1);
+        else begin_close(c, 1000);
+      }
+    }
+  } else if (cfg.mode == M_BCAST) {
+    if (bc_done == bc_sent) close_all();
+  }
+}
+
+static void drain_check(uint64_t now) {
+  if (cfg.mode == M_BCAST && bc_done == bc_sent && bc_live > 0) {
+    int any_open = 0;
+    for (int i = 0; i < nconns && !any_open; i++) any_open = conns[i].state == ST_OPEN;
+    if (any_open) close_all();
+  }
+  if (now >= drain_deadline && drain_deadline) {
+    drain_deadline = 0;
+    for (int i = 0; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state != ST_OPEN) continue;
+      if (cfg.mode == M_ECHO) st.err[E_TIMEOUT] += c->next_send - c->next_recv;
+      if (cfg.mode == M_BCAST && bc_sent > c->bc_next) st.err[E_TIMEOUT] += bc_sent - c->bc_next;
+    }
+    close_all();
+  }
+  if (now >= t_hard_end) {
+    for (int i = 0; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state == ST_DEAD || c->state == ST_IDLE) continue;
+      conn_kill(c, c->state == ST_CLOSING ? E_CLOSE : -1);
+    }
+  }
+}
+
+static void sweep(uint64_t now) {
+  for (int i = 0; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    switch (c->state) {
+    case ST_CONNECTING:
+      if (now > c->deadline) conn_kill(c, E_CONNECT);
+      break;
+    case ST_HS:
+      if (now > c->deadline) conn_kill(c, E_HANDSHAKE);
+      break;
+    case ST_CLOSING:
+      if (now > c->deadline) conn_kill(c, E_CLOSE);
+      break;
+    case ST_WAIT_EOF:
+      if (now > c->deadline) {
+        if (cfg.mode == M_CONNECT && phase == PH_MEASURE) st.cycles++;
+        conn_kill(c, -1);
+      }
+      break;
+    default:
+      break;
+    }
+  }
+}
+
+static void run_worker(void) {
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) die("epoll_create1: %s", strerror(errno));
+  if (sync_in >= 0) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+    epoll_ctl(epfd, EPOLL_CTL_ADD, sync_in, &ev);
+  }
+  gbuf = xmalloc(GBUF_SZ);
+  zout = xmalloc(ZOUT_SZ);
+  scratch = xmalloc(cfg.size + 64);
+  for (int i = 0; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    c->id = id_base + (uint32_t)i;
+    c->fd = -1;
+    c->state = ST_IDLE;
+    if (cfg.mode == M_ECHO) c->sent_ts = xmalloc(sizeof(uint64_t) * (size_t)cfg.window);
+  }
+  if (cfg.mode == M_BCAST) {
+    bc_cnt = xmalloc(sizeof(uint32_t) * (size_t)cfg.window);
+    memset(bc_cnt, 0, sizeof(uint32_t) * (size_t)cfg.window);
+  }
+  setup_t0 = now_ns();
+  phase = PH_SETUP;
+  open_more();
+  struct epoll_event evs[512];
+  uint64_t next_sweep = now_ns() + 50000000ull;
+  int setup_reported = 0;
+  for (;;) {
+    uint64_t now = now_ns();
+    /* phase transitions */
+    if (phase == PH_SETUP) {
+      int done = cfg.mode == M_CONNECT || (opened == nconns && pending == 0);
+      if (done && !setup_reported) {
+        setup_reported = 1;
+        st.setup_s = (double)(now - setup_t0) / 1e9;
+        if (cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
+        if (sync_out >= 0) {
+          uint8_t r[9] = {'R'};
+          memcpy(r + 1, &st.established, 8);
+          if (write_full(sync_out, r, sizeof r) != 0) die("sync write");
+          phase = PH_WAIT_GO;
+        } else {
+          go(now);
+        }
+      }
+    }
+    if (phase == PH_WARMUP && now >= t_ms) enter_measure(now);
+    if (phase == PH_MEASURE && now >= t_me) enter_drain(now);
+    if (phase == PH_DRAIN) {
+      drain_check(now);
+      if (active == 0) break;
+    }
+    if (cfg.mode == M_CONNECT && (phase == PH_WARMUP || phase == PH_MEASURE)) {
+      for (int i = 0; i < nconns; i++)
+        if (conns[i].state == ST_DEAD && conns[i].retry_at <= now) conn_start(&conns[i]);
+    }
+    if (now >= next_sweep) {
+      sweep(now);
+      next_sweep = now + 50000000ull;
+    }
+    /* wait */
+    uint64_t wake = next_sweep;
+    if (phase == PH_WARMUP) wake = MIN(wake, t_ms);
+    if (phase == PH_MEASURE) wake = MIN(wake, t_me);
+    if (cfg.mode == M_CONNECT) wake = MIN(wake, now + 10000000ull);
+    int timeout = wake > now ? (int)((wake - now + 999999) / 1000000) : 0;
+    int n = epoll_wait(epfd, evs, 512, timeout);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      die("epoll_wait: %s", strerror(errno));
+    }
+    for (int i = 0; i < n; i++) {
+      conn_t *c = evs[i].data.ptr;
+      if (!c) {
+        uint64_t t0;
+        ssize_t r = read(sync_in, &t0, sizeof t0);
+        if (r != sizeof t0) die("lost the parent process");
+        epoll_ctl(epfd, EPOLL_CTL_DEL, sync_in, NULL);
+        go(t0);
+        continue;
+      }
+      on_event(c, evs[i].events);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- output */
+
+static void print_json(int procs, int total_conns) {
+  double w = st.window_s > 0 ? st.window_s : 1e-9;
+  const hist_t *h = &st.lat;
+  uint64_t total_err = 0;
+  for (int i = 0; i < E_COUNT; i++) total_err += st.err[i];
+  printf("{\"mode\":\"%s\",\"port\":%d,\"conns\":%d,\"procs\":%d,\"established\":%" PRIu64, mode_names[cfg.mode], cfg.port,
+         total_conns, procs, st.established);
+  if (cfg.mode == M_ECHO || cfg.mode == M_BCAST)
+    printf(",\"window\":%d,\"size\":%zu,\"type\":\"%s\",\"payload\":\"%s\"", cfg.window, cfg.size,
+           cfg.mode == M_BCAST ? "text" : (cfg.binary ? "binary" : "text"), cfg.json_payload ? "json" : "random");
+  printf(",\"raw\":%s,\"deflate\":%s,\"deflate_negotiated\":%" PRIu64 ",\"deflate_refused\":%" PRIu64, cfg.raw ? "true" : "false",
+         cfg.deflate ? "true" : "false", st.deflate_ok, st.deflate_refused);
+  printf(",\"warmup_s\":%.3f,\"duration_s\":%.3f,\"setup_s\":%.3f", cfg.mode == M_IDLE ? 0.0 : cfg.warmup, st.window_s, st.setup_s);
+  if (cfg.mode == M_ECHO || cfg.mode == M_BCAST)
+    printf(",\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"bytes\":%" PRIu64 ",\"mb_per_s\":%.3f", st.msgs, st.msgs / w, st.bytes,
+           st.bytes / w / 1e6);
+  if (cfg.mode == M_ECHO) printf(",\"sent\":%" PRIu64, st.sent);
+  if (cfg.mode == M_BCAST)
+    printf(",\"receivers\":%d,\"broadcasts\":%" PRIu64 ",\"broadcasts_per_s\":%.1f,\"deliveries_per_s\":%.1f", total_conns,
+           st.bcasts, st.bcasts / w, st.msgs / w);
+  if (cfg.mode == M_CONNECT)
+    printf(",\"handshakes\":%" PRIu64 ",\"handshakes_per_s\":%.1f,\"cycles\":%" PRIu64, st.handshakes, st.handshakes / w, st.cycles);
+  if (cfg.mode == M_IDLE) printf(",\"held\":%" PRIu64 ",\"hold_s\":%.3f", st.held, cfg.hold);
+  printf(",\"latency_us\":{\"count\":%" PRIu64 ",\"mean\":%.1f,\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"p999\":%.1f,\"max\":%.1f}",
+         h->count, h->count ? (double)h->sum / h->count / 1e3 : 0.0, hist_pct(h, 0.5) / 1e3, hist_pct(h, 0.9) / 1e3,
+         hist_pct(h, 0.99) / 1e3, hist_pct(h, 0.999) / 1e3, h->max / 1e3);
+  printf(",\"client_cpu_s\":%.3f,\"client_cpu_pct\":%.1f", st.cpu_s, 100.0 * st.cpu_s / w);
+  printf(",\"errors\":{\"total\":%" PRIu64, total_err);
+  for (int i = 0; i < E_COUNT; i++) printf(",\"%s\":%" PRIu64, err_names[i], st.err[i]);
+  printf("}}\n");
+  fflush(stdout);
+}
+
+/* ------------------------------------------------------- multi-process run */
+
+static int read_full(int fd, void *buf, size_t n) {
+  uint8_t *p = buf;
+  while (n) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t n) {
+  const uint8_t *p = buf;
+  while (n) {
+    ssize_t r = write(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+static void sleep_until(uint64_t t) {
+  for (;;) {
+    uint64_t now = now_ns();
+    if (now >= t) return;
+    uint64_t d = t - now;
+    struct timespec ts = {.tv_sec = (time_t)(d / 1000000000ull), .tv_nsec = (long)(d % 1000000000ull)};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static int run_forked(int procs, int total) {
+  int per = (total + procs - 1) / procs;
+  int *up = xmalloc(sizeof(int) * (size_t)procs), *down = xmalloc(sizeof(int) * (size_t)procs);
+  pid_t *pids = xmalloc(sizeof(pid_t) * (size_t)procs);
+  fflush(stdout);
+  fflush(stderr);
+  for (int i = 0; i < procs; i++) {
+    int u[2], d[2];
+    if (pipe2(u, O_CLOEXEC) || pipe2(d, O_CLOEXEC)) die("pipe: %s", strerror(errno));
+    pid_t pid = fork();
+    if (pid < 0) die("fork: %s", strerror(errno));
+    if (pid == 0) {
+      close(u[0]);
+      close(d[1]);
+      for (int j = 0; j < i; j++) { close(up[j]); close(down[j]); }
+      rng_seed();
+      id_base = (uint32_t)(i * per);
+      nconns = MIN(per, total - i * per);
+      if (nconns < 0) nconns = 0;
+      conns = xmalloc(sizeof(conn_t) * (size_t)MAX(nconns, 1));
+      memset(conns, 0, sizeof(conn_t) * (size_t)MAX(nconns, 1));
+      sync_out = u[1];
+      sync_in = d[0];
+      run_worker();
+      if (write_full(sync_out, &st, sizeof st) != 0) _exit(1);
+      _exit(0);
+    }
+    close(u[1]);
+    close(d[0]);
+    up[i] = u[0];
+    down[i] = d[1];
+    pids[i] = pid;
+  }
+  uint64_t established = 0;
+  for (int i = 0; i < procs; i++) {
+    uint8_t r[9];
+    if (read_full(up[i], r, sizeof r) != 0 || r[0] != 'R') die("worker %d failed during setup", i);
+    uint64_t e;
+    memcpy(&e, r + 1, 8);
+    established += e;
+  }
+  uint64_t t0 = now_ns() + 2000000ull;
+  for (int i = 0; i < procs; i++)
+    if (write_full(down[i], &t0, sizeof t0) != 0) die("worker %d went away", i);
+  uint64_t ms = cfg.mode == M_IDLE ? t0 : t0 + (uint64_t)(cfg.warmup * 1e9);
+  uint64_t me = cfg.mode == M_IDLE ? t0 + (uint64_t)(cfg.hold * 1e9) : ms + (uint64_t)(cfg.duration * 1e9);
+  stats_t *all = xmalloc(sizeof(stats_t) * (size_t)procs);
+  if (cfg.mode == M_IDLE) write_ready_file(established);
+  sleep_until(ms);
+  if (cfg.marks) { fprintf(stderr, "@window-start %.6f\n", now_ns() / 1e9); fflush(stderr); }
+  sleep_until(me);
+  if (cfg.marks) { fprintf(stderr, "@window-end %.6f\n", now_ns() / 1e9); fflush(stderr); }
+  memset(&st, 0, sizeof st);
+  double wsum = 0;
+  int failed = 0;
+  for (int i = 0; i < procs; i++) {
+    if (read_full(up[i], &all[i], sizeof(stats_t)) != 0) { failed++; continue; }
+    stats_t *s = &all[i];
+    st.msgs += s->msgs; st.bytes += s->bytes; st.sent += s->sent; st.bcasts += s->bcasts;
+    st.handshakes += s->handshakes; st.cycles += s->cycles; st.established += s->established;
+    st.deflate_ok += s->deflate_ok; st.deflate_refused += s->deflate_refused; st.held += s->held;
+    for (int e = 0; e < E_COUNT; e++) st.err[e] += s->err[e];
+    st.cpu_s += s->cpu_s;
+    wsum += s->window_s;
+    st.setup_s = MAX(st.setup_s, s->setup_s);
+    hist_merge(&st.lat, &s->lat);
+  }
+  for (int i = 0; i < procs; i++) waitpid(pids[i], NULL, 0);
+  if (failed) die("%d worker(s) failed", failed);
+  st.window_s = wsum / procs;
+  return 0;
+}
+
+/* -------------------------------------------------------------- serve-raw */
+
+typedef struct {
+  int fd;
+  uint8_t *buf;
+  size_t off, len, cap;
+} rawc_t;
+
+static void raw_close(rawc_t *r) {
+  close(r->fd);
+  free(r->buf);
+  free(r);
+}
+
+/* echo what can be read; stash what cannot be written yet */
+static void raw_pump(rawc_t *r) {
+  for (;;) {
+    while (r->off < r->len) {
+      ssize_t n = send(r->fd, r->buf + r->off, r->len - r->off, MSG_NOSIGNAL);
+      if (n > 0) { r->off += (size_t)n; continue; }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return; /* wait for EPOLLOUT */
+      raw_close(r);
+      return;
+    }
+    r->off = r->len = 0;
+    ssize_t n = recv(r->fd, gbuf, GBUF_SZ, 0);
+    if (n == 0) { raw_close(r); return; }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      raw_close(r);
+      return;
+    }
+    ssize_t w = send(r->fd, gbuf, (size_t)n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) { raw_close(r); return; }
+      w = 0;
+    }
+    if (w < n) {
+      size_t left = (size_t)(n - w);
+      if (r->cap < left) { r->buf = xrealloc(r->buf, left); r->cap = left; }
+      memcpy(r->buf, gbuf + w, left);
+      r->len = left;
+    }
+  }
+}
+
+static int serve_raw(void) {
+  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(ls, (struct sockaddr *)&srv_addr, sizeof srv_addr) != 0) die("bind: %s", strerror(errno));
+  if (listen(ls, 4096) != 0) die("listen: %s", strerror(errno));
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  gbuf = xmalloc(GBUF_SZ);
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  epoll_ctl(epfd, EPOLL_CTL_ADD, ls, &ev);
+  struct epoll_event evs[512];
+  for (;;) {
+    int n = epoll_wait(epfd, evs, 512, -1);
+    for (int i = 0; i < n; i++) {
+      rawc_t *r = evs[i].data.ptr;
+      if (!r) {
+        for (;;) {
+          int fd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd < 0) break;
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          rawc_t *c = xmalloc(sizeof *c);
+          memset(c, 0, sizeof *c);
+          c->fd = fd;
+          struct epoll_event e2 = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+          epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e2);
+        }
+        continue;
+      }
+      raw_pump(r);
+    }
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------- main */
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: loadgen --mode echo|broadcast|idle|connect|serve-raw [options]\n"
+          "  -h, --host ADDR         server address (127.0.0.1)\n"
+          "  -p, --port PORT         server port (9001)\n"
+          "      --path PATH         request path (/)\n"
+          "  -c, --conns N           connections (echo, idle), receivers (broadcast), churners (connect)\n"
+          "  -w, --window W          echo: messages in flight per connection; broadcast: broadcasts outstanding\n"
+          "  -s, --size BYTES        message size (k/m suffixes); broadcast: size each receiver gets\n"
+          "      --text | --binary   message type for echo (text)\n"
+          "      --payload KIND      random | json (random)\n"
+          "  -d, --duration S        measured window in seconds (10)\n"
+          "      --warmup S          unmeasured traffic before the window (1)\n"
+          "  -H, --hold S            idle: how long to hold the connections (10)\n"
+          "      --ready-file FILE   idle: written once every connection is open\n"
+          "      --deflate           offer permessage-deflate; client_max_window_bits\n"
+          "      --deflate-level N   zlib level for what the client compresses (1)\n"
+          "      --frag BYTES        fragment client messages into frames of at most BYTES\n"
+          "      --raw               echo over plain TCP, no WebSocket (use with serve-raw)\n"
+          "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs)\n"
+          "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto above 25000 connections)\n"
+          "      --max-pending N     handshakes in progress at once while connecting (256)\n"
+          "      --drain-timeout S   how long to wait for outstanding echoes after the window (10)\n"
+          "      --no-marks          do not print @window-start/@window-end on stderr\n"
+          "  -v, --verbose           log errors as they happen\n");
+}
+
+static size_t parse_size(const char *s) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || v < 0) die("bad size '%s'", s);
+  if (*end == 'k' || *end == 'K') v *= 1024;
+  else if (*end == 'm' || *end == 'M') v *= 1024 * 1024;
+  else if (*end) die("bad size '%s'", s);
+  return (size_t)v;
+}
+
+int main(int argc, char **argv) {
+  enum { OPT_PATH = 256, OPT_TEXT, OPT_BIN, OPT_PAYLOAD, OPT_WARMUP, OPT_READY, OPT_DEFLATE, OPT_DLEVEL, OPT_FRAG, OPT_RAW, OPT_PROCS,
+         OPT_SRC, OPT_MAXP, OPT_DRAIN, OPT_NOMARKS, OPT_MODE, OPT_HELP };
+  static struct option opts[] = {
+      {"mode", required_argument, 0, OPT_MODE},       {"host", required_argument, 0, 'h'},
+      {"port", required_argument, 0, 'p'},          {"path", required_argument, 0, OPT_PATH},
+      {"conns", required_argument, 0, 'c'},         {"window", required_argument, 0, 'w'},
+      {"size", required_argument, 0, 's'},          {"text", no_argument, 0, OPT_TEXT},
+      {"binary", no_argument, 0, OPT_BIN},            {"payload", required_argument, 0, OPT_PAYLOAD},
+      {"duration", required_argument, 0, 'd'},      {"warmup", required_argument, 0, OPT_WARMUP},
+      {"hold", required_argument, 0, 'H'},          {"ready-file", required_argument, 0, OPT_READY},
+      {"deflate", no_argument, 0, OPT_DEFLATE},       {"deflate-level", required_argument, 0, OPT_DLEVEL},
+      {"frag", required_argument, 0, OPT_FRAG},       {"raw", no_argument, 0, OPT_RAW},
+      {"procs", required_argument, 0, OPT_PROCS},     {"src-addrs", required_argument, 0, OPT_SRC},
+      {"max-pending", required_argument, 0, OPT_MAXP}, {"drain-timeout", required_argument, 0, OPT_DRAIN},
+      {"no-marks", no_argument, 0, OPT_NOMARKS},      {"verbose", no_argument, 0, 'v'},
+      {"help", no_argument, 0, OPT_HELP},             {0, 0, 0, 0}};
+  int o;
+  while ((o = getopt_long(argc, argv, "h:p:c:w:s:d:H:v", opts, NULL)) != -1) {
+    switch (o) {
+    case OPT_MODE: {
+      int m = -1;
+      for (int i = 0; i < 5; i++) if (strcmp(optarg, mode_names[i]) == 0) m = i;
+      if (m < 0) die("unknown mode '%s'", optarg);
+      cfg.mode = m;
+      break;
+    }
+    case 'h': cfg.host = optarg; break;
+    case 'p': cfg.port = atoi(optarg); break;
+    case OPT_PATH: cfg.path = optarg; break;
+    case 'c': cfg.conns = atoi(optarg); break;
+    case 'w': cfg.window = atoi(optarg); break;
+    case 's': cfg.size = parse_size(optarg); break;
+    case OPT_TEXT: cfg.binary = 0; break;
+    case OPT_BIN: cfg.binary = 1; break;
+    case OPT_PAYLOAD:
+      if (strcmp(optarg, "json") == 0) cfg.json_payload = 1;
+      else if (strcmp(optarg, "random") == 0) cfg.json_payload = 0;
+      else die("--payload is random or json");
+      break;
+    case 'd': cfg.duration = atof(optarg); break;
+    case OPT_WARMUP: cfg.warmup = atof(optarg); break;
+    case 'H': cfg.hold = atof(optarg); break;
+    case OPT_READY: cfg.ready_file = optarg; break;
+    case OPT_DEFLATE: cfg.deflate = 1; break;
+    case OPT_DLEVEL: cfg.deflate_level = atoi(optarg); break;
+    case OPT_FRAG: cfg.frag = parse_size(optarg); break;
+    case OPT_RAW: cfg.raw = 1; break;
+    case OPT_PROCS: cfg.procs = atoi(optarg); break;
+    case OPT_SRC: cfg.src_addrs = atoi(optarg); break;
+    case OPT_MAXP: cfg.max_pending = atoi(optarg); break;
+    case OPT_DRAIN: cfg.drain_timeout = atof(optarg); break;
+    case OPT_NOMARKS: cfg.marks = 0; break;
+    case 'v': cfg.verbose = 1; break;
+    case OPT_HELP: usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (optind < argc) die("unexpected argument '%s'", argv[optind]);
+  if (cfg.conns < 1 || cfg.window < 1 || cfg.max_pending < 1) die("conns, window and max-pending must be >= 1");
+  if (cfg.json_payload && cfg.binary) die("--payload json is text");
+  if (cfg.raw && (cfg.mode != M_ECHO || cfg.deflate || cfg.frag)) die("--raw is for echo without --deflate/--frag");
+  if (cfg.mode == M_BCAST && cfg.size < 48) die("broadcast needs --size >= 48 (timestamp and sequence number)");
+  if (cfg.mode == M_ECHO && cfg.size < 1) die("--size must be >= 1");
+  if (cfg.deflate_level < 0 || cfg.deflate_level > 9) die("--deflate-level is 0..9");
+  if (cfg.duration <= 0) die("--duration must be > 0");
+  signal(SIGPIPE, SIG_IGN);
+  rng_seed();
+
+  memset(&srv_addr, 0, sizeof srv_addr);
+  srv_addr.sin_family = AF_INET;
+  srv_addr.sin_port = htons((uint16_t)cfg.port);
+  if (inet_pton(AF_INET, cfg.host, &srv_addr.sin_addr) != 1) die("--host must be an IPv4 address");
+
+  hdr_len = MIN(cfg.size, 16);
+  make_pattern(MAX(cfg.size, 64), cfg.binary, cfg.json_payload);
+  if (cfg.mode == M_SERVE_RAW) return serve_raw();
+
+  /* descriptors: raise the soft limit to the hard one */
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  long per_proc = (long)rl.rlim_cur - 32;
+  int total = cfg.mode == M_BCAST ? cfg.conns + 1 : cfg.conns;
+  int procs = cfg.procs;
+  if (procs <= 0) procs = (int)((total + per_proc - 1) / per_proc);
+  if (procs < 1) procs = 1;
+  if (cfg.mode == M_BCAST && procs > 1) die("broadcast runs in one process: at most %ld connections here", per_proc);
+  if (cfg.src_addrs < 0) cfg.src_addrs = total > 25000 ? (total + 24999) / 25000 : 0;
+  if (cfg.mode == M_IDLE) cfg.warmup = 0;
+
+  if (procs == 1) {
+    nconns = total;
+    conns = xmalloc(sizeof(conn_t) * (size_t)total);
+    memset(conns, 0, sizeof(conn_t) * (size_t)total);
+    run_worker();
+  } else {
+    run_forked(procs, total);
+  }
+  print_json(procs, total);
+  uint64_t e = 0;
+  for (int i = 0; i < E_COUNT; i++) e += st.err[i];
+  return e ? 1 : 0;
+}

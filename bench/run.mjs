@@ -1,0 +1,857 @@
+#!/usr/bin/env node
+// Switchboard benchmark driver: servers × scenarios × runs, each cell a fresh
+// server pinned to CPU 0 and the load generator (bench/loadgen) pinned to CPU 1.
+// Writes bench/results/<time>/{results.json,report.md,ratios.svg}; see bench/README.md.
+//
+//   npm run bench                                   # everything, 1 run each
+//   npm run bench -- --quick                        # ~2-minute smoke run
+//   npm run bench -- --runs 3 --servers switchboard,ws,uws --scenarios echo-pipelined,broadcast
+//   npm run bench -- --write-docs                   # also copy the report into docs/benchmarks*
+//   node bench/run.mjs --report bench/results/<time> [--write-docs]   # rebuild a report
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const LOADGEN = path.join(ROOT, 'bench', 'loadgen', 'loadgen');
+const require = createRequire(path.join(ROOT, 'package.json'));
+
+// ------------------------------------------------------------------ servers
+
+const SERVERS = {
+  switchboard: {
+    argv: ['node', 'bench/servers/switchboard.mjs'],
+    note: 'this project: `WebSocketServer` from dist/, broadcast with `wss.broadcast()` (framed once)',
+  },
+  ws: {
+    argv: ['node', 'bench/servers/ws.mjs'],
+    env: { WS_NO_BUFFER_UTIL: '1', WS_NO_UTF_8_VALIDATE: '1' },
+    note: 'npm `ws`, pure JavaScript; broadcast = loop over clients',
+  },
+  'ws+native': {
+    argv: ['node', 'bench/servers/ws.mjs'],
+    unset: ['WS_NO_BUFFER_UTIL', 'WS_NO_UTF_8_VALIDATE'],
+    note: 'npm `ws` with `bufferutil` and `utf-8-validate` installed',
+  },
+  uws: {
+    argv: ['node', 'bench/servers/uws.mjs'],
+    note: 'uWebSockets.js (npm `@trufflesuite/uws-js-unofficial`), C++; broadcast = pub/sub `app.publish`',
+  },
+  'raw-tcp': {
+    argv: [LOADGEN, '--mode', 'serve-raw', '-p', '$PORT'],
+    raw: true,
+    note: 'not WebSocket: a C epoll TCP echo (`loadgen --mode serve-raw`), run with `loadgen --raw`: the ceiling of the load generator',
+  },
+};
+const DEFAULT_SERVERS = ['switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp'];
+
+// ---------------------------------------------------------------- scenarios
+
+const SCENARIOS = {
+  'echo-rr-small': { mode: 'echo', conns: 100, window: 1, size: 32, type: 'text', payload: 'random', deflate: false },
+  'echo-pipelined': { mode: 'echo', conns: 100, window: 16, size: 1024, type: 'binary', payload: 'random', deflate: false },
+  'echo-large': { mode: 'echo', conns: 4, window: 1, size: 1048576, type: 'binary', payload: 'random', deflate: false },
+  'echo-deflate': { mode: 'echo', conns: 100, window: 16, size: 1024, type: 'text', payload: 'json', deflate: true },
+  broadcast: { mode: 'broadcast', conns: 5000, window: 8, size: 64, deflate: false },
+  idle: { mode: 'idle', conns: 20000, deflate: false },
+  connect: { mode: 'connect', conns: 50, deflate: false },
+};
+const QUICK = {
+  duration: 2,
+  warmup: 0.5,
+  set: { 'broadcast.conns': 1000, 'idle.conns': 2000, 'echo-large.conns': 2 },
+};
+const HEADLINE = {
+  echo: { key: 'msgs_per_s', label: 'msgs/s', better: 'higher' },
+  broadcast: { key: 'deliveries_per_s', label: 'deliveries/s', better: 'higher' },
+  idle: { key: 'kib_per_conn', label: 'KiB/conn', better: 'lower' },
+  connect: { key: 'handshakes_per_s', label: 'handshakes/s', better: 'higher' },
+};
+
+// -------------------------------------------------------------------- args
+
+function usage() {
+  return `usage: node bench/run.mjs [options]   (npm run bench -- [options])
+  --quick                 smoke run (~2 min): ${QUICK.duration} s windows, fewer broadcast/idle connections
+  --runs N                runs per cell; the report shows medians (1)
+  --servers a,b           from: ${Object.keys(SERVERS).join(', ')} (default: ${DEFAULT_SERVERS.join(',')})
+  --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
+  --duration S            measured window per cell (10)
+  --warmup S              unmeasured warm-up before it (1)
+  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate), e.g. --set broadcast.conns=2000
+  --no-pin                do not pin with taskset (machines with one CPU)
+  --out DIR               results directory (bench/results/<time>)
+  --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
+  --write-docs            copy the report, results.json and ratios.svg to docs/benchmarks.md and docs/benchmarks/
+  --list                  print servers and scenarios, run nothing`;
+}
+
+function parseArgs(argv) {
+  const o = { runs: 1, duration: 10, warmup: 1, set: {}, pin: true, quick: false, writeDocs: false };
+  const userSet = {};
+  let durationGiven = false;
+  let warmupGiven = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const val = () => {
+      if (i + 1 >= argv.length) fail(`${a} needs a value`);
+      return argv[++i];
+    };
+    if (a === '--quick') o.quick = true;
+    else if (a === '--runs') o.runs = Math.max(1, parseInt(val(), 10) || 1);
+    else if (a === '--servers') o.servers = val().split(',').filter(Boolean);
+    else if (a === '--scenarios') o.scenarios = val().split(',').filter(Boolean);
+    else if (a === '--duration') { o.duration = Number(val()); durationGiven = true; }
+    else if (a === '--warmup') { o.warmup = Number(val()); warmupGiven = true; }
+    else if (a === '--set') {
+      const m = /^([\w-]+)\.(\w+)=(.*)$/.exec(val());
+      if (!m) fail('--set wants SCENARIO.KEY=VALUE');
+      userSet[`${m[1]}.${m[2]}`] = m[3];
+    } else if (a === '--no-pin') o.pin = false;
+    else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--report') o.report = path.resolve(val());
+    else if (a === '--write-docs') o.writeDocs = true;
+    else if (a === '--list') o.list = true;
+    else if (a === '--help' || a === '-h') { console.log(usage()); process.exit(0); }
+    else fail(`unknown option ${a}\n${usage()}`);
+  }
+  if (o.quick) {
+    if (!durationGiven) o.duration = QUICK.duration;
+    if (!warmupGiven) o.warmup = QUICK.warmup;
+    Object.assign(o.set, QUICK.set);
+  }
+  Object.assign(o.set, userSet);
+  o.servers ??= DEFAULT_SERVERS;
+  o.scenarios ??= Object.keys(SCENARIOS);
+  for (const s of o.servers) if (!SERVERS[s]) fail(`unknown server ${s}`);
+  for (const s of o.scenarios) if (!SCENARIOS[s]) fail(`unknown scenario ${s}`);
+  if (!(o.duration > 0) || !(o.warmup >= 0)) fail('--duration must be > 0 and --warmup >= 0');
+  return o;
+}
+
+function fail(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(2);
+}
+
+// ------------------------------------------------------------------ /proc
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+function procCpuTicks(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]); // utime + stime
+  } catch {
+    return null;
+  }
+}
+
+function procStatus(pid) {
+  try {
+    const s = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const get = (k) => Number((new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s) ?? [])[1] ?? NaN);
+    return { rss: get('VmRSS'), hwm: get('VmHWM') };
+  } catch {
+    return { rss: NaN, hwm: NaN };
+  }
+}
+
+/** busy jiffies per CPU ("all", 0, 1, ...) from /proc/stat */
+function cpuBusy() {
+  const out = {};
+  for (const line of fs.readFileSync('/proc/stat', 'utf8').split('\n')) {
+    const m = /^cpu(\d*)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const v = m[2].split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal (guest is counted in user)
+    out[m[1] === '' ? 'all' : m[1]] = v[0] + v[1] + v[2] + v[5] + v[6] + (v[7] || 0);
+  }
+  return out;
+}
+
+function hardNofile() {
+  const r = spawnSync('sh', ['-c', 'ulimit -Hn']);
+  const v = r.stdout?.toString().trim();
+  return v === 'unlimited' ? Infinity : Number(v) || 1024;
+}
+
+function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function portAccepts(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+// ---------------------------------------------------------------- machine
+
+function machineInfo() {
+  const cpus = os.cpus();
+  const read = (f) => {
+    try {
+      return fs.readFileSync(f, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).stdout?.toString().trim() || null;
+  const version = (name) => {
+    try {
+      return require(`${name}/package.json`).version;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    nproc: Number(spawnSync('nproc').stdout?.toString().trim()) || cpus.length,
+    cpu_model: cpus[0]?.model ?? 'unknown',
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    memory_gib: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    sched_autogroup: read('/proc/sys/kernel/sched_autogroup_enabled'),
+    nofile_hard: hardNofile(),
+    git,
+    // the build measured is the working tree: say when src/ differs from the commit
+    src_dirty: (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).stdout?.toString().trim() ?? '') !== '',
+    versions: { ws: version('ws'), uWebSockets: version('uWebSockets.js'), bufferutil: version('bufferutil') },
+  };
+}
+
+// ------------------------------------------------------------------ cells
+
+function scenarioParams(name, opts) {
+  const p = { ...SCENARIOS[name] };
+  for (const [k, v] of Object.entries(opts.set)) {
+    const [s, key] = k.split('.');
+    if (s !== name) continue;
+    if (['conns', 'window', 'size'].includes(key)) p[key] = Number(v);
+    else if (key === 'deflate') p[key] = v === 'true' || v === '1';
+    else p[key] = v;
+  }
+  p.duration = opts.duration;
+  p.warmup = opts.warmup;
+  if (p.mode === 'idle') {
+    p.hold = Math.max(3, opts.duration);
+    const limit = hardNofile() - 200;
+    if (p.conns > limit) {
+      p.requested = p.conns;
+      p.conns = limit;
+      p.clamped = `clamped from ${p.requested} to ${limit}: RLIMIT_NOFILE hard limit ${limit + 200}`;
+    }
+  }
+  return p;
+}
+
+function loadgenArgs(p, port, raw, readyFile) {
+  const a = ['--mode', p.mode, '-p', String(port), '-c', String(p.conns)];
+  if (p.mode === 'echo' || p.mode === 'broadcast') a.push('-w', String(p.window), '-s', String(p.size));
+  if (p.mode === 'echo') {
+    a.push(p.type === 'binary' ? '--binary' : '--text');
+    if (p.payload) a.push('--payload', p.payload);
+    if (raw) a.push('--raw');
+  }
+  if (p.deflate) a.push('--deflate');
+  if (p.mode === 'idle') a.push('-H', String(p.hold), '--ready-file', readyFile);
+  else a.push('-d', String(p.duration), '--warmup', String(p.warmup));
+  return a;
+}
+
+function applicable(server, p) {
+  if (SERVERS[server].raw && (p.mode !== 'echo' || p.deflate)) return false;
+  return true;
+}
+
+// children of this run, ended on Ctrl-C (and only these)
+const children = new Set();
+function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const c of children) c.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+let nextPort = 21000 + (process.pid % 500) * 8;
+
+async function freePort() {
+  for (;;) {
+    const p = nextPort++;
+    if (nextPort > 32000) nextPort = 21000;
+    if (!(await portAccepts(p))) return p;
+  }
+}
+
+function startServer(name, port, p, pin) {
+  const def = SERVERS[name];
+  const env = { ...process.env, ...(def.env ?? {}), PORT: String(port), DEFLATE: p.deflate ? '1' : '0' };
+  for (const k of def.unset ?? []) delete env[k];
+  const argv = def.argv.map((x) => (x === '$PORT' ? String(port) : x));
+  const full = pin ? ['taskset', '-c', '0', ...argv] : argv;
+  const child = track(spawn(full[0], full.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let tail = '';
+  const keep = (d) => {
+    tail = (tail + d.toString()).slice(-4000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return { child, exited, tail: () => tail };
+}
+
+async function stopServer(srv) {
+  if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
+  srv.child.kill('SIGTERM');
+  const t = setTimeout(() => srv.child.kill('SIGKILL'), 3000);
+  await srv.exited;
+  clearTimeout(t);
+}
+
+async function runCell(server, scenario, run, opts) {
+  const p = scenarioParams(scenario, opts);
+  const cell = { server, scenario, run, params: p, status: 'ok' };
+  const port = await freePort();
+  const srv = startServer(server, port, p, opts.pin);
+  let exitInfo = null;
+  srv.exited.then((e) => (exitInfo = e));
+  // wait until the port accepts
+  const t0 = Date.now();
+  for (;;) {
+    if (exitInfo) break;
+    if (await portAccepts(port)) break;
+    if (Date.now() - t0 > 15000) break;
+    await sleep(50);
+  }
+  if (exitInfo || !(await portAccepts(port))) {
+    await stopServer(srv);
+    const code = exitInfo?.code;
+    cell.status = code === 3 ? 'n/a' : 'failed';
+    cell.reason = code === 3 ? 'not supported by this server (exit 3)' : `server did not start (exit ${code}): ${srv.tail().trim().slice(-300)}`;
+    return cell;
+  }
+  const pid = srv.child.pid;
+  await sleep(500);
+  const before = procStatus(pid);
+  cell.rss_before_kib = before.rss;
+
+  const readyFile = path.join(os.tmpdir(), `sb-bench-ready-${process.pid}-${port}.json`);
+  fs.rmSync(readyFile, { force: true });
+  const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile);
+  cell.loadgen_args = args.join(' ');
+  const lgArgv = opts.pin ? ['taskset', '-c', '1', LOADGEN, ...args] : [LOADGEN, ...args];
+  const lg = track(spawn(lgArgv[0], lgArgv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let stdout = '';
+  let stderrTail = '';
+  const marks = {};
+  const sample = () => ({ t: process.hrtime.bigint(), srv: procCpuTicks(pid), cpu: cpuBusy() });
+  lg.stdout.on('data', (d) => (stdout += d));
+  let buf = '';
+  lg.stderr.on('data', (d) => {
+    buf += d;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line.startsWith('@window-start')) marks.start = sample();
+      else if (line.startsWith('@window-end')) marks.end = sample();
+      else stderrTail = (stderrTail + line + '\n').slice(-2000);
+    }
+  });
+  const lgExit = new Promise((resolve) => lg.once('exit', (code) => resolve(code)));
+  const limitMs = (p.mode === 'idle' ? p.hold + 120 : p.duration + p.warmup + 90) * 1000;
+  const killer = setTimeout(() => lg.kill('SIGKILL'), limitMs);
+  // idle: sample the server's RSS one second before the hold ends
+  let heldSampler = null;
+  if (p.mode === 'idle') {
+    heldSampler = (async () => {
+      while (!fs.existsSync(readyFile)) {
+        if (lg.exitCode !== null) return;
+        await sleep(50);
+      }
+      await sleep(Math.max(500, (p.hold - 1) * 1000));
+      cell.rss_held_kib = procStatus(pid).rss;
+    })();
+  }
+  const code = await lgExit;
+  clearTimeout(killer);
+  if (heldSampler) await heldSampler;
+  fs.rmSync(readyFile, { force: true });
+  const after = procStatus(pid);
+  cell.rss_peak_kib = after.hwm;
+  const serverAlive = srv.child.exitCode === null && srv.child.signalCode === null;
+  await stopServer(srv);
+
+  const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!line) {
+    cell.status = 'failed';
+    cell.reason = `loadgen exit ${code}: ${stderrTail.trim().slice(-300)}`;
+    return cell;
+  }
+  const r = JSON.parse(line);
+  cell.loadgen = r;
+  cell.loadgen_exit = code;
+  if (!serverAlive) cell.server_died = srv.tail().trim().slice(-300);
+  if (p.deflate && r.deflate_negotiated === 0) {
+    cell.status = 'n/a';
+    cell.reason = 'permessage-deflate not negotiated';
+  }
+  if (marks.start && marks.end) {
+    const secs = Number(marks.end.t - marks.start.t) / 1e9;
+    cell.window_s = secs;
+    const srvTicks = marks.end.srv !== null && marks.start.srv !== null ? marks.end.srv - marks.start.srv : NaN;
+    cell.server_cpu_s = srvTicks / CLK_TCK;
+    cell.server_cpu_pct = (100 * cell.server_cpu_s) / secs;
+    const d = (k) => (marks.end.cpu[k] ?? 0) - (marks.start.cpu[k] ?? 0);
+    cell.cpu0_pct = (100 * d('0')) / CLK_TCK / secs;
+    cell.cpu1_pct = (100 * d('1')) / CLK_TCK / secs;
+    const bg = d('all') / CLK_TCK - cell.server_cpu_s - r.client_cpu_s;
+    cell.bg_cores = Math.max(0, bg / secs);
+  }
+  cell.client_cpu_pct = r.client_cpu_pct;
+  cell.errors = r.errors?.total ?? 0;
+  if (p.mode === 'echo' || p.mode === 'broadcast') {
+    cell.msgs_per_s = r.msgs_per_s;
+    cell.mb_per_s = r.mb_per_s;
+    cell.msgs_per_cpu_s = cell.server_cpu_s > 0 ? r.msgs / cell.server_cpu_s : NaN;
+    cell.p50_ms = r.latency_us.p50 / 1000;
+    cell.p99_ms = r.latency_us.p99 / 1000;
+  }
+  if (p.mode === 'broadcast') {
+    cell.deliveries_per_s = r.deliveries_per_s;
+    cell.broadcasts_per_s = r.broadcasts_per_s;
+  }
+  if (p.mode === 'connect') {
+    cell.handshakes_per_s = r.handshakes_per_s;
+    cell.handshakes_per_cpu_s = cell.server_cpu_s > 0 ? r.handshakes / cell.server_cpu_s : NaN;
+    cell.p50_ms = r.latency_us.p50 / 1000;
+    cell.p99_ms = r.latency_us.p99 / 1000;
+  }
+  if (p.mode === 'idle') {
+    cell.established = r.established;
+    cell.held = r.held;
+    if (r.established > 0 && cell.rss_held_kib > 0) cell.kib_per_conn = (cell.rss_held_kib - cell.rss_before_kib) / r.established;
+  }
+  return cell;
+}
+
+// ------------------------------------------------------------- aggregation
+
+const NUMERIC = [
+  'msgs_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'server_cpu_s', 'server_cpu_pct', 'msgs_per_cpu_s', 'rss_before_kib',
+  'rss_peak_kib', 'rss_held_kib', 'kib_per_conn', 'client_cpu_pct', 'bg_cores', 'cpu0_pct', 'cpu1_pct', 'errors',
+  'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
+];
+
+function median(xs) {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return NaN;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+function aggregate(cells) {
+  const groups = new Map();
+  for (const c of cells) {
+    const k = `${c.scenario}\u0000${c.server}`;
+    if (!groups.has(k)) groups.set(k, []);
+    groups.get(k).push(c);
+  }
+  const out = {};
+  for (const [k, list] of groups) {
+    const [scenario, server] = k.split('\u0000');
+    const ok = list.filter((c) => c.status === 'ok');
+    const agg = { scenario, server, runs: list.length, ok_runs: ok.length, params: list[0].params };
+    if (ok.length === 0) {
+      agg.status = list[0].status;
+      agg.reason = list[0].reason;
+    } else {
+      agg.status = 'ok';
+      for (const key of NUMERIC) agg[key] = median(ok.map((c) => c[key]));
+      agg.errors = ok.reduce((s, c) => s + (c.errors || 0), 0);
+      const hk = HEADLINE[agg.params.mode].key;
+      const hv = ok.map((c) => c[hk]).filter(Number.isFinite);
+      if (hv.length > 1) agg.spread = (Math.max(...hv) - Math.min(...hv)) / median(hv);
+      if (list.some((c) => c.server_died)) agg.server_died = true;
+    }
+    (out[scenario] ??= {})[server] = agg;
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ report
+
+const f = {
+  int: (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–'),
+  n1: (x) => (Number.isFinite(x) ? x.toFixed(1) : '–'),
+  n2: (x) => (Number.isFinite(x) ? x.toFixed(2) : '–'),
+  ms: (x) => (!Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x >= 1 ? x.toFixed(2) : x.toFixed(3)),
+  mib: (kib) => (Number.isFinite(kib) ? (kib / 1024).toFixed(0) : '–'),
+  ratio: (x) => (Number.isFinite(x) ? `${x >= 10 ? x.toFixed(1) : x.toFixed(2)}×` : '–'),
+  pct: (x) => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '–'),
+};
+
+function ratio(agg, scenario, server, base) {
+  const a = agg[scenario]?.[server];
+  const b = agg[scenario]?.[base];
+  if (!a || !b || a.status !== 'ok' || b.status !== 'ok') return NaN;
+  const k = HEADLINE[a.params.mode].key;
+  return a[k] / b[k];
+}
+
+/** ‡ = the load generator's core was (nearly) full; † = the server's core was not */
+function flags(a) {
+  let s = '';
+  if (a.client_cpu_pct >= 90 || a.cpu1_pct >= 95) s += '‡';
+  if (a.params.mode !== 'idle' && a.server_cpu_pct < 75) s += '†';
+  return s;
+}
+
+function buildReport(data) {
+  const { meta, cells } = data;
+  const agg = aggregate(cells);
+  const scenarios = meta.scenarios.filter((s) => agg[s]);
+  const servers = meta.servers;
+  const L = [];
+  L.push(`# Switchboard benchmarks`);
+  L.push('');
+  L.push(`Command: \`${meta.command}\``);
+  L.push('');
+  const m = meta.machine;
+  L.push(
+    `Machine: ${m.nproc} CPUs (${m.cpu_model}), ${m.memory_gib} GiB, ${m.kernel}, Node ${m.node}; ` +
+      `load average ${m.loadavg.join(' ')} before the run, ${meta.loadavg_after?.join(' ') ?? '?'} after; ` +
+      `RLIMIT_NOFILE hard ${m.nofile_hard}; sched_autogroup ${m.sched_autogroup ?? '?'}; ` +
+      `${meta.pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}. ` +
+      `Started ${m.date}, commit ${m.git ?? '?'}${m.src_dirty ? ' (src/ with uncommitted changes)' : ''}; ws ${m.versions.ws}, uWebSockets.js ${m.versions.uWebSockets}, bufferutil ${m.versions.bufferutil}. ` +
+      `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}, ${meta.duration} s measured after ${meta.warmup} s warm-up.`,
+  );
+  L.push('');
+  // summary
+  L.push('## Summary');
+  L.push('');
+  L.push('Headline figure per scenario (idle: server memory per connection, lower is better; everything else higher is better).');
+  L.push('');
+  L.push(`| scenario | figure | ${servers.join(' | ')} | ${servers.filter((s) => s !== 'ws').map((s) => `${s} ÷ ws`).join(' | ')} |`);
+  L.push(`|---|---|${servers.map(() => '---:').join('|')}|${servers.filter((s) => s !== 'ws').map(() => '---:').join('|')}|`);
+  for (const s of scenarios) {
+    const mode = SCENARIOS[s].mode;
+    const h = HEADLINE[mode];
+    const cellsRow = servers.map((sv) => {
+      const a = agg[s][sv];
+      if (!a) return '';
+      if (a.status !== 'ok') return a.status;
+      return (mode === 'idle' ? f.n1(a[h.key]) : f.int(a[h.key])) + flags(a);
+    });
+    const ratios = servers.filter((sv) => sv !== 'ws').map((sv) => f.ratio(ratio(agg, s, sv, 'ws')));
+    L.push(`| ${s} | ${h.label} | ${cellsRow.join(' | ')} | ${ratios.join(' | ')} |`);
+  }
+  L.push('');
+  L.push(
+    '‡ the load generator\'s core was (nearly) full: the figure is a lower bound for the server. ' +
+      '† the server used < 75 % of its core in the window: it was not the bottleneck. ' +
+      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only.',
+  );
+  L.push('');
+  // details
+  for (const s of scenarios) {
+    const p = Object.values(agg[s])[0].params;
+    L.push(`## ${s}`);
+    L.push('');
+    L.push(describe(s, p));
+    L.push('');
+    const rows = servers.map((sv) => agg[s][sv]).filter(Boolean);
+    if (p.mode === 'echo' || p.mode === 'broadcast') {
+      const head = p.mode === 'echo' ? 'msgs/s' : 'deliveries/s';
+      L.push(`| server | ${head} | ÷ ws | ÷ uws | MB/s | p50 ms | p99 ms | server CPU-s | msgs per CPU-s | server CPU | peak RSS MiB | loadgen CPU | CPU1 busy | bg cores | errors |`);
+      L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const a of rows) {
+        if (a.status !== 'ok') { L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | | ${a.reason ?? ''} |`); continue; }
+        L.push(
+          `| ${a.server} | ${f.int(a.msgs_per_s)}${flags(a)} | ${f.ratio(ratio(agg, s, a.server, 'ws'))} | ${f.ratio(ratio(agg, s, a.server, 'uws'))} | ` +
+            `${f.n1(a.mb_per_s)} | ${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${f.int(a.msgs_per_cpu_s)} | ` +
+            `${f.pct(a.server_cpu_pct)} | ${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.cpu1_pct)} | ${f.n2(a.bg_cores)} | ${f.int(a.errors)} |`,
+        );
+      }
+      if (p.mode === 'broadcast') {
+        L.push('');
+        L.push(
+          'Broadcasts completed per second (every receiver got it): ' +
+            rows.filter((a) => a.status === 'ok').map((a) => `${a.server} ${f.int(a.broadcasts_per_s)}`).join(', ') + '.',
+        );
+      }
+    } else if (p.mode === 'idle') {
+      L.push('| server | connections held | KiB/conn | ÷ ws | ÷ uws | RSS before MiB | RSS held MiB | peak RSS MiB | errors |');
+      L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const a of rows) {
+        if (a.status !== 'ok') { L.push(`| ${a.server} | ${a.status} | | | | | | | ${a.reason ?? ''} |`); continue; }
+        L.push(
+          `| ${a.server} | ${f.int(a.held)} | ${f.n1(a.kib_per_conn)} | ${f.ratio(ratio(agg, s, a.server, 'ws'))} | ${f.ratio(ratio(agg, s, a.server, 'uws'))} | ` +
+            `${f.mib(a.rss_before_kib)} | ${f.mib(a.rss_held_kib)} | ${f.mib(a.rss_peak_kib)} | ${f.int(a.errors)} |`,
+        );
+      }
+    } else if (p.mode === 'connect') {
+      L.push('| server | handshakes/s | ÷ ws | ÷ uws | p50 ms | p99 ms | server CPU-s | handshakes per CPU-s | server CPU | peak RSS MiB | loadgen CPU | CPU1 busy | bg cores | errors |');
+      L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+      for (const a of rows) {
+        if (a.status !== 'ok') { L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | ${a.reason ?? ''} |`); continue; }
+        L.push(
+          `| ${a.server} | ${f.int(a.handshakes_per_s)}${flags(a)} | ${f.ratio(ratio(agg, s, a.server, 'ws'))} | ${f.ratio(ratio(agg, s, a.server, 'uws'))} | ` +
+            `${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${f.int(a.handshakes_per_cpu_s)} | ${f.pct(a.server_cpu_pct)} | ` +
+            `${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.cpu1_pct)} | ${f.n2(a.bg_cores)} | ${f.int(a.errors)} |`,
+        );
+      }
+    }
+    const spreads = rows.filter((a) => Number.isFinite(a.spread));
+    if (spreads.length) {
+      L.push('');
+      L.push(`Spread of the headline over runs ((max − min) ÷ median): ${spreads.map((a) => `${a.server} ${(a.spread * 100).toFixed(0)} %`).join(', ')}.`);
+    }
+    L.push('');
+  }
+  L.push('## Servers');
+  L.push('');
+  for (const sv of servers) L.push(`* **${sv}**: ${SERVERS[sv]?.note ?? ''}`);
+  L.push('');
+  L.push('## How to read this');
+  L.push('');
+  L.push(
+    '* msgs/s and MB/s count echoed (or delivered) messages and their payload bytes, one direction, inside the measured window; ' +
+      'MB = 10^6 bytes. Latency: from queueing a message on the client to having its echo verified (echo), from the send ' +
+      'timestamp inside the message to its verified delivery (broadcast), from `connect()` to a verified `101` (connect). ' +
+      'Closed loop: with W messages in flight per connection, latency includes queueing.',
+  );
+  L.push(
+    '* server CPU-s: user + system time of the server process in the window (from /proc/PID/stat); 100 % = its whole pinned core. ' +
+      'msgs per CPU-s = messages ÷ server CPU-seconds: efficiency, less sensitive to a saturated load generator than msgs/s. ' +
+      'peak RSS = VmHWM at the end of the cell.',
+  );
+  L.push(
+    '* loadgen CPU: the load generator\'s own CPU in the window (getrusage); CPU1 busy: everything on the generator\'s core; ' +
+      'bg cores: CPU used in the window by processes other than the server and the generator (other users of the machine), in cores.',
+  );
+  L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
+  L.push('');
+  return L.join('\n');
+}
+
+function describe(s, p) {
+  const kib = (n) => (n >= 1048576 ? `${n / 1048576} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
+  switch (p.mode) {
+    case 'echo':
+      return `${p.conns} connections × ${p.window} message${p.window > 1 ? 's' : ''} in flight, ${kib(p.size)} ${p.payload === 'json' ? 'JSON-like ' : ''}${p.type}${p.deflate ? ', permessage-deflate' : ''}; echo.`;
+    case 'broadcast':
+      return `${p.conns} receivers + 1 sender; the sender keeps ${p.window} broadcasts of ${kib(p.size)} outstanding (until every client has it); each is delivered to all ${p.conns + 1} clients.`;
+    case 'idle':
+      return `${p.conns} connections opened and held ${p.hold} s${p.clamped ? ` (${p.clamped})` : ''}; KiB/conn = (RSS held − RSS before) ÷ connections held.`;
+    case 'connect':
+      return `${p.conns} parallel loops of connect → handshake → close handshake → TCP close.`;
+    default:
+      return '';
+  }
+}
+
+// --------------------------------------------------------------------- SVG
+
+const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669' };
+
+function esc(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+}
+
+function buildSvg(data) {
+  const agg = aggregate(data.cells);
+  const scenarios = data.meta.scenarios.filter((s) => agg[s]);
+  const servers = data.meta.servers.filter((s) => s !== 'ws');
+  // higher is better everywhere: idle is plotted as ws memory ÷ server memory
+  const value = (s, sv) => {
+    const r = ratio(agg, s, sv, 'ws');
+    return SCENARIOS[s].mode === 'idle' ? 1 / r : r;
+  };
+  const vals = [];
+  for (const s of scenarios) for (const sv of servers) if (agg[s][sv]) vals.push(value(s, sv));
+  const finite = vals.filter((v) => Number.isFinite(v) && v > 0);
+  let lo = Math.min(0.5, ...finite);
+  let hi = Math.max(2, ...finite);
+  lo = 2 ** Math.floor(Math.log2(lo * 0.75)); // room for the value labels
+  hi = 2 ** Math.ceil(Math.log2(hi * 1.3));
+  const W = 920;
+  const left = 190;
+  const right = W - 80;
+  const x = (v) => left + ((Math.log2(v) - Math.log2(lo)) / (Math.log2(hi) - Math.log2(lo))) * (right - left);
+  const barH = 14;
+  const gap = 4;
+  const top = 78;
+  const rowsPer = scenarios.map((s) => servers.filter((sv) => agg[s][sv]).length);
+  const H = top + rowsPer.reduce((a, n) => a + 26 + n * (barH + gap), 0) + 40;
+  const o = [];
+  o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
+  o.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Relative to ws (= 1×), log scale: right of the line is better</text>`);
+  o.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#444">${esc(`throughput ratio (idle: ws memory per connection ÷ the server's); ${data.meta.runs} run(s), ${data.meta.duration} s windows; ${data.meta.machine.nproc} CPUs, ${data.meta.machine.cpu_model}, Node ${data.meta.machine.node}`)}</text>`);
+  // legend
+  let lx = left;
+  for (const sv of servers) {
+    o.push(`<rect x="${lx}" y="50" width="12" height="12" fill="${COLORS[sv] ?? '#333'}"/><text x="${lx + 16}" y="60">${esc(sv)}</text>`);
+    lx += 24 + sv.length * 7 + 20;
+  }
+  // grid
+  const gridBottom = H - 30;
+  for (let v = lo; v <= hi * 1.0001; v *= 2) {
+    const gx = x(v).toFixed(1);
+    const isOne = Math.abs(v - 1) < 1e-9;
+    o.push(`<line x1="${gx}" y1="${top - 8}" x2="${gx}" y2="${gridBottom}" stroke="${isOne ? '#111' : '#ddd'}" stroke-width="${isOne ? 1.5 : 1}"/>`);
+    const label = v >= 1 ? `${v}×` : `1/${1 / v}×`;
+    o.push(`<text x="${gx}" y="${gridBottom + 16}" text-anchor="middle" fill="#555">${label}</text>`);
+  }
+  let y = top;
+  for (const s of scenarios) {
+    o.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(s)}</text>`);
+    o.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end" fill="#666">${esc(HEADLINE[SCENARIOS[s].mode].label)}</text>`);
+    y += 20;
+    for (const sv of servers) {
+      const a = agg[s][sv];
+      if (!a) continue;
+      const v = value(s, sv);
+      o.push(`<text x="${left - 8}" y="${y + barH - 3}" text-anchor="end">${esc(sv)}</text>`);
+      if (Number.isFinite(v) && v > 0) {
+        const x1 = x(1);
+        const x2 = x(Math.min(Math.max(v, lo), hi));
+        const bx = Math.min(x1, x2);
+        const bw = Math.max(1, Math.abs(x2 - x1));
+        o.push(`<rect x="${bx.toFixed(1)}" y="${y}" width="${bw.toFixed(1)}" height="${barH}" fill="${COLORS[sv] ?? '#333'}"/>`);
+        const tx = v >= 1 ? x2 + 4 : x2 - 4;
+        o.push(`<text x="${tx.toFixed(1)}" y="${y + barH - 3}" text-anchor="${v >= 1 ? 'start' : 'end'}">${v >= 10 ? v.toFixed(1) : v.toFixed(2)}×${esc(flags(a))}</text>`);
+      } else {
+        o.push(`<text x="${(x(1) + 4).toFixed(1)}" y="${y + barH - 3}" fill="#888">${esc(a.status === 'ok' ? '–' : a.status)}</text>`);
+      }
+      y += barH + gap;
+    }
+    y += 6;
+  }
+  o.push('</svg>');
+  return o.join('\n') + '\n';
+}
+
+// -------------------------------------------------------------------- docs
+
+function writeDocs(dir, data, report, svg) {
+  const docs = path.join(ROOT, 'docs');
+  const sub = path.join(docs, 'benchmarks');
+  fs.mkdirSync(sub, { recursive: true });
+  fs.writeFileSync(path.join(sub, 'results.json'), JSON.stringify(data, null, 1) + '\n');
+  fs.writeFileSync(path.join(sub, 'ratios.svg'), svg);
+  const body = report.replace(/^# Switchboard benchmarks\n/, '');
+  const md = [
+    '# Benchmarks',
+    '',
+    'Switchboard\'s server against `ws` (pure JS and with its native add-ons), uWebSockets.js and a raw TCP echo, ',
+    'driven by the project\'s own load generator (`bench/loadgen`, C, epoll). How to run them, what is measured and the ',
+    'caveats: [bench/README.md](../bench/README.md). Raw data: [benchmarks/results.json](benchmarks/results.json).',
+    '',
+    'These figures come from a shared 2-core machine (one core for the server, one for the load generator, other',
+    'users present: see the bg cores columns) and are indicative, not publication numbers.',
+    '',
+    '![ratios against ws](benchmarks/ratios.svg)',
+    '',
+    body.trimStart(),
+  ].join('\n');
+  fs.writeFileSync(path.join(docs, 'benchmarks.md'), md);
+  console.error(`bench: wrote docs/benchmarks.md, docs/benchmarks/results.json, docs/benchmarks/ratios.svg (from ${path.relative(ROOT, dir)})`);
+}
+
+function emit(dir, data, opts) {
+  const report = buildReport(data);
+  const svg = buildSvg(data);
+  fs.writeFileSync(path.join(dir, 'report.md'), report);
+  fs.writeFileSync(path.join(dir, 'ratios.svg'), svg);
+  console.log(report);
+  console.error(`bench: results in ${path.relative(process.cwd(), dir) || dir}/ (results.json, report.md, ratios.svg)`);
+  if (opts.writeDocs) writeDocs(dir, data, report, svg);
+}
+
+// -------------------------------------------------------------------- main
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const opts = parseArgs(argv);
+  if (opts.list) {
+    for (const [k, v] of Object.entries(SERVERS)) console.log(`server   ${k.padEnd(14)} ${v.note}`);
+    for (const k of Object.keys(SCENARIOS)) console.log(`scenario ${k.padEnd(14)} ${describe(k, scenarioParams(k, opts))}`);
+    return;
+  }
+  if (opts.report) {
+    const data = JSON.parse(fs.readFileSync(path.join(opts.report, 'results.json'), 'utf8'));
+    emit(opts.report, data, opts);
+    return;
+  }
+  if (!fs.existsSync(LOADGEN)) fail('bench/loadgen/loadgen is missing: run `make -C bench/loadgen` (npm run bench does)');
+  if (opts.servers.includes('switchboard') && !fs.existsSync(path.join(ROOT, 'dist/node/server-index.js')))
+    fail('dist/ is missing: run `npm run build` (npm run bench does)');
+  const nproc = Number(spawnSync('nproc').stdout?.toString().trim()) || os.cpus().length;
+  if (opts.pin && (nproc < 2 || spawnSync('taskset', ['-c', '0', 'true']).status !== 0)) {
+    console.error('bench: taskset or a second CPU is missing: running unpinned');
+    opts.pin = false;
+  }
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-').replace(/Z$/, '');
+  const dir = opts.out ?? path.join(ROOT, 'bench', 'results', stamp);
+  fs.mkdirSync(dir, { recursive: true });
+  const meta = {
+    command: `npm run bench${argv.length ? ' -- ' + argv.join(' ') : ''}`,
+    machine: machineInfo(),
+    servers: opts.servers,
+    scenarios: opts.scenarios,
+    runs: opts.runs,
+    duration: opts.duration,
+    warmup: opts.warmup,
+    set: opts.set,
+    pinned: opts.pin,
+  };
+  const data = { meta, cells: [] };
+  const save = () => fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(data, null, 1) + '\n');
+  const plan = [];
+  for (let run = 1; run <= opts.runs; run++)
+    for (const scenario of opts.scenarios)
+      for (const server of opts.servers)
+        if (applicable(server, scenarioParams(scenario, opts))) plan.push({ server, scenario, run });
+  console.error(`bench: ${plan.length} cells → ${path.relative(process.cwd(), dir)}/`);
+  const started = Date.now();
+  for (const [i, { server, scenario, run }] of plan.entries()) {
+    const cell = await runCell(server, scenario, run, opts);
+    data.cells.push(cell);
+    save();
+    const h = HEADLINE[cell.params.mode];
+    const head = cell.status === 'ok' ? `${h.label} ${f.n1(cell[h.key])}` : `${cell.status}: ${cell.reason ?? ''}`;
+    console.error(
+      `[${i + 1}/${plan.length}] ${scenario} ${server} run ${run}: ${head}; server CPU ${f.pct(cell.server_cpu_pct)}, ` +
+        `loadgen CPU ${f.pct(cell.client_cpu_pct)}, bg ${f.n2(cell.bg_cores)} cores, errors ${cell.errors ?? '–'} ` +
+        `(${((Date.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  }
+  meta.loadavg_after = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  meta.elapsed_s = Math.round((Date.now() - started) / 1000);
+  save();
+  emit(dir, data, opts);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
