@@ -854,6 +854,7 @@ static int message_end(conn_t *c, uint64_t now) {
 
 /* returns -1 ok, else error code */
 static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, size_t n) {
+  if (c->state == ST_WAIT_EOF) return -1; /* the closing handshake is over: ignore the rest */
   if (op >= 8) {
     if (!fin || n > 125 || rsv) return E_PROTOCOL;
     if (op == 9) { /* ping -> pong */

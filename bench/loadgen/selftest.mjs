@@ -1,0 +1,213 @@
+#!/usr/bin/env node
+// Checks bench/loadgen against a small hand-written WebSocket server that
+// misbehaves on purpose: every kind of fault must show up in loadgen's error
+// counts, and a correct but awkward server (fragmented replies, pings in the
+// middle of messages, permessage-deflate) must give none.
+//
+//   make -C bench/loadgen && node bench/loadgen/selftest.mjs
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+
+const LOADGEN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen');
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+
+function frame(op, payload, { fin = true, rsv1 = false, mask = false } = {}) {
+  const n = payload.length;
+  const head = [(fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | op];
+  const m = mask ? 0x80 : 0;
+  if (n < 126) head.push(m | n);
+  else if (n < 65536) head.push(m | 126, n >> 8, n & 255);
+  else {
+    head.push(m | 127, 0, 0, 0, 0);
+    head.push((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
+  }
+  if (!mask) return Buffer.concat([Buffer.from(head), payload]);
+  const key = crypto.randomBytes(4);
+  const body = Buffer.from(payload);
+  for (let i = 0; i < body.length; i++) body[i] ^= key[i & 3];
+  return Buffer.concat([Buffer.from(head), key, body]);
+}
+
+/** A minimal server; `fault` picks the misbehaviour. */
+function startServer(fault) {
+  const clients = new Set();
+  let count = 0; // messages over all connections: each fault happens once
+  const stats = { pongs: 0 };
+  const server = net.createServer((sock) => {
+    sock.setNoDelay(true);
+    let buf = Buffer.alloc(0);
+    let open = false;
+    let closing = false;
+    let deflate = false;
+    let fragments = [];
+    let fragOp = 0;
+    let fragZ = false;
+    const peer = { sock, delivered: 0 };
+    const send = (op, payload, opts) => sock.write(frame(op, payload, opts));
+    const sendMessage = (op, payload) => {
+      let rsv1 = false;
+      if (deflate) {
+        const z = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        payload = z.subarray(0, z.length - 4);
+        rsv1 = true;
+      }
+      if (fault === 'good' && payload.length >= 3) {
+        // three fragments with a ping between them
+        const a = Math.floor(payload.length / 3);
+        send(op, payload.subarray(0, a), { fin: false, rsv1 });
+        send(9, Buffer.from('hi'));
+        send(0, payload.subarray(a, 2 * a), { fin: false });
+        send(0, payload.subarray(2 * a), { fin: true });
+        return;
+      }
+      send(op, payload, { rsv1 });
+    };
+    sock.on('error', () => {});
+    sock.on('close', () => clients.delete(peer));
+    sock.on('data', (chunk) => {
+      buf = Buffer.concat([buf, chunk]);
+      if (!open) {
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const head = buf.subarray(0, end).toString('latin1');
+        buf = buf.subarray(end + 4);
+        const key = /sec-websocket-key:\s*(\S+)/i.exec(head)[1];
+        let accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
+        if (fault === 'bad-accept') accept = accept.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
+        let ext = '';
+        if (fault === 'good' && /sec-websocket-extensions:\s*permessage-deflate/i.test(head)) {
+          deflate = true;
+          ext = 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits=10\r\n';
+        }
+        const up = fault === 'no-upgrade' ? '' : 'Upgrade: websocket\r\n';
+        sock.write(`HTTP/1.1 101 Switching Protocols\r\n${up}Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${ext}\r\n`);
+        open = true;
+        clients.add(peer);
+      }
+      for (;;) {
+        if (buf.length < 2) return;
+        const fin = (buf[0] & 0x80) !== 0;
+        const rsv1 = (buf[0] & 0x40) !== 0;
+        const op = buf[0] & 15;
+        let len = buf[1] & 0x7f;
+        let off = 2;
+        if (len === 126) {
+          if (buf.length < 4) return;
+          len = buf.readUInt16BE(2);
+          off = 4;
+        } else if (len === 127) {
+          if (buf.length < 10) return;
+          len = Number(buf.readBigUInt64BE(2));
+          off = 10;
+        }
+        if (!(buf[1] & 0x80)) throw new Error('client frame not masked');
+        if (buf.length < off + 4 + len) return;
+        const key = buf.subarray(off, off + 4);
+        const payload = Buffer.from(buf.subarray(off + 4, off + 4 + len));
+        for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
+        buf = buf.subarray(off + 4 + len);
+        if (op === 8) {
+          if (!closing) send(8, payload.subarray(0, 2));
+          sock.end();
+          return;
+        }
+        if (closing) continue;
+        if (op === 10) stats.pongs++;
+        if (op === 9 || op === 10) continue;
+        if (op !== 0) {
+          fragOp = op;
+          fragZ = rsv1;
+          fragments = [];
+        }
+        fragments.push(payload);
+        if (!fin) continue;
+        let msg = Buffer.concat(fragments);
+        // a 10-bit window: fails if the client ignored client_max_window_bits=10
+        if (fragZ) msg = zlib.inflateRawSync(Buffer.concat([msg, Buffer.from([0, 0, 255, 255])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH, windowBits: 10 });
+        count++;
+        if (fragOp === 1 && msg.subarray(0, 6).toString() === 'BCAST ') {
+          const rest = msg.subarray(6);
+          for (const c of clients) {
+            c.delivered++;
+            if (fault === 'bcast-drop' && c.delivered === 50 && c !== peer) continue;
+            c.sock.write(frame(1, rest));
+          }
+          continue;
+        }
+        if (fault === 'corrupt' && count === 500) msg[msg.length - 1] ^= 1;
+        if (fault === 'drop' && count === 500) continue;
+        if (fault === 'masked' && count === 500) {
+          send(fragOp, msg, { mask: true });
+          continue;
+        }
+        if (fault === 'close' && count === 500) {
+          send(8, Buffer.from([0x03, 0xe9]));
+          closing = true;
+          continue;
+        }
+        if (fault === 'rsv' && count === 500) {
+          send(fragOp, msg, { rsv1: true });
+          continue;
+        }
+        const outOp = fault === 'wrong-type' && count === 500 ? (fragOp === 1 ? 2 : 1) : fragOp;
+        sendMessage(outOp, msg);
+      }
+    });
+  });
+  server.stats = stats;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+function runLoadgen(port, args) {
+  return new Promise((resolve) => {
+    const p = spawn(LOADGEN, ['-p', String(port), '--no-marks', '-d', '1', '--warmup', '0.2', '--drain-timeout', '2', ...args]);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => {
+      try {
+        resolve({ code, r: JSON.parse(out.trim().split('\n').pop()) });
+      } catch {
+        resolve({ code, r: null, err });
+      }
+    });
+  });
+}
+
+const echo = ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '300'];
+const CASES = [
+  ['correct server: fragmented replies, pings inside messages', 'good', echo, (r, s) => r.errors.total === 0 && r.msgs > 1000 && s.pongs > 1000],
+  ['correct server, binary 70 KiB messages, client fragments', 'good', ['--mode', 'echo', '-c', '2', '-w', '2', '-s', '70k', '--binary', '--frag', '10000'], (r) => r.errors.total === 0 && r.msgs > 10],
+  ['correct server, permessage-deflate (client_no_context_takeover, 10-bit window)', 'good', ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '8k', '--payload', 'json', '--deflate'], (r) => r.errors.total === 0 && r.deflate_negotiated === 4 && r.msgs > 100],
+  ['one flipped byte is a mismatch', 'corrupt', echo, (r) => r.errors.mismatch === 1],
+  ['a dropped echo is detected', 'drop', echo, (r) => r.errors.mismatch + r.errors.timeout >= 1],
+  ['a wrong message type is a mismatch', 'wrong-type', echo, (r) => r.errors.mismatch === 1],
+  ['a masked server frame is a protocol error', 'masked', echo, (r) => r.errors.protocol === 1],
+  ['RSV1 without an extension is a protocol error', 'rsv', echo, (r) => r.errors.protocol === 1],
+  ['a close from the server mid-run counts', 'close', echo, (r) => r.errors.closed === 1],
+  ['a wrong Sec-WebSocket-Accept fails every handshake', 'bad-accept', echo, (r) => r.errors.handshake === 4 && r.established === 0],
+  ['a missing Upgrade header fails every handshake', 'no-upgrade', echo, (r) => r.errors.handshake === 4],
+  ['broadcast: correct server', 'good', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.total === 0 && r.broadcasts > 50],
+  ['broadcast: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.order >= 1],
+  ['connect: handshake + close handshake loops', 'good', ['--mode', 'connect', '-c', '4'], (r) => r.errors.total === 0 && r.handshakes > 20],
+  ['idle: hold and close', 'good', ['--mode', 'idle', '-c', '50', '-H', '0.5'], (r) => r.errors.total === 0 && r.held === 50],
+];
+
+let passed = 0;
+let failed = 0;
+for (const [name, fault, args, check] of CASES) {
+  const server = await startServer(fault);
+  const { code, r, err } = await runLoadgen(server.address().port, args);
+  server.close();
+  const ok = r !== null && check(r, server.stats);
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : `\n     exit ${code}: ${r ? JSON.stringify({ msgs: r.msgs, established: r.established, errors: r.errors }) : err}`}`);
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
