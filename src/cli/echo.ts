@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from '../node/server.js';
-import { parseCommandLine, parsePort, parseSize, UsageError } from './args.js';
+import { parseCommandLine, parsePort, parseSize } from './args.js';
 import { ECHO_PAGE } from './echo-page.js';
 
 export const ECHO_HELP = `Usage: switchboard echo [options]
@@ -20,7 +20,7 @@ Options:
   --subprotocol NAME    accept this subprotocol when offered (repeatable)
   --max-message BYTES   largest message accepted (default 16m; k and m suffixes)
   --max-fragments N     most frames in one message (default 65536)
-  --deflate             negotiate permessage-deflate (not available in this version)
+  --deflate             negotiate permessage-deflate (RFC 7692) when offered
   --quiet               do not log connections
   -h, --help            show this help
 `;
@@ -31,6 +31,8 @@ export interface EchoServerOptions {
   subprotocols: string[];
   maxMessageSize: number;
   maxFragments: number;
+  /** Negotiate permessage-deflate when offered. Default false. */
+  deflate?: boolean;
   log: (line: string) => void;
 }
 
@@ -43,6 +45,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ por
     maxMessageSize: options.maxMessageSize,
     maxFrameSize: options.maxMessageSize,
     maxFragments: options.maxFragments,
+    perMessageDeflate: options.deflate ?? false,
   });
   wss.on('connection', (ws, req) => {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
@@ -95,7 +98,6 @@ export async function runEcho(argv: string[]): Promise<void> {
     process.stdout.write(ECHO_HELP);
     return;
   }
-  if (values.deflate) throw new UsageError('--deflate: permessage-deflate is not available in this version yet');
   const quiet = values.quiet ?? false;
   const server = await startEchoServer({
     port: parsePort(values.port, Number(process.env.PORT ?? 8080)),
@@ -103,6 +105,7 @@ export async function runEcho(argv: string[]): Promise<void> {
     subprotocols: values.subprotocol ?? [],
     maxMessageSize: parseSize('max-message', values['max-message'], 16 * 1024 * 1024),
     maxFragments: parseSize('max-fragments', values['max-fragments'], 65536),
+    deflate: values.deflate ?? false,
     log: quiet ? () => {} : (line) => console.log(line),
   });
   const host = values.host ?? '127.0.0.1';

@@ -1,33 +1,49 @@
 /**
- * Broadcast: a message is framed once and the very same bytes are written to
- * every recipient, instead of being framed (and copied) once per connection.
- * Server frames are unmasked, so one encoding is valid for all connections.
+ * Broadcast: a message is framed (and compressed) once and the very same
+ * bytes are written to every recipient, instead of being encoded once per
+ * connection. Server frames are unmasked, so one encoding is valid for all
+ * connections that negotiated the same extension parameters.
  */
 import { ReadyState } from '../protocol/connection.js';
-import { encodeFrameToBuffer, Opcode } from '../protocol/frame.js';
 import { bindingOf, messagePayload, type MessageData, type ServerWebSocket } from './server-connection.js';
 
-/** Encodes a complete, unmasked, uncompressed data frame for a message. */
-export function encodeMessageFrame(data: MessageData, binary: boolean): Buffer {
+/** The bytes of a message as frames carry them. */
+export function messageBytes(data: MessageData, binary: boolean): Uint8Array {
   const payload = messagePayload(data, binary);
-  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-  return encodeFrameToBuffer(binary ? Opcode.BINARY : Opcode.TEXT, bytes);
+  return typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
 }
 
 /**
- * Writes a pre-encoded frame to every OPEN recipient that passes `filter`.
- * Returns how many took it (a recipient over its buffer limit does not).
+ * Sends one message to every OPEN recipient that passes `filter`, encoding it
+ * once per distinct encoding: recipients without extensions share one
+ * uncompressed frame, recipients whose compression keeps no per-connection
+ * state share one compressed frame per parameter set, and only recipients
+ * with per-connection compression state (context takeover) are encoded one by
+ * one. Returns how many took it (a recipient over its buffer limit does not).
  */
-export function deliverFrame<W extends ServerWebSocket<unknown>>(
+export function broadcastMessage<W extends ServerWebSocket<unknown>>(
   recipients: Iterable<W>,
-  frame: Uint8Array,
+  data: MessageData,
+  binary: boolean,
   filter?: (ws: W) => boolean,
 ): number {
+  const bytes = messageBytes(data, binary);
+  const frames = new Map<string, Buffer>();
   let delivered = 0;
   for (const ws of recipients) {
     if (filter !== undefined && !filter(ws)) continue;
     if (ws.readyState !== ReadyState.OPEN) continue;
-    if (bindingOf(ws).sendFrames(frame) !== 'dropped') delivered++;
+    const binding = bindingOf(ws);
+    const key = binding.connection.sharedEncodingKey;
+    let result;
+    if (key === null) {
+      result = binding.send(bytes, binary);
+    } else {
+      let frame = frames.get(key);
+      if (frame === undefined) frames.set(key, (frame = binding.connection.encodeMessage(bytes, binary)));
+      result = binding.sendFrames(frame);
+    }
+    if (result !== 'dropped') delivered++;
   }
   return delivered;
 }

@@ -27,3 +27,4 @@ export {
   type LocalErrorCode,
 } from '../protocol/errors.js';
 export type { ClientExtension, Extension } from '../protocol/extension.js';
+export { PerMessageDeflateClient, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';

@@ -16,6 +16,8 @@ import { MAX_CLOSE_REASON } from '../protocol/close.js';
 import { ReadyState } from '../protocol/connection.js';
 import { HandshakeError, LocalProtocolError, SwitchboardError, type HeaderList } from '../protocol/errors.js';
 import type { ClientExtension } from '../protocol/extension.js';
+import { PerMessageDeflateClient, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
+import { isSyncZlibAvailable } from '../protocol/zlib-engine.js';
 import { ClientHandshake, type ClientHandshakeResult } from '../protocol/handshake.js';
 import { isToken } from '../protocol/headers.js';
 import type { MessageLimits } from '../protocol/limits.js';
@@ -60,7 +62,12 @@ export interface ClientOptions extends MessageLimits {
   handshakeTimeout?: number;
   /** Wait this long for the server to end the closing handshake, then drop the socket. Default 5000 ms. */
   closeTimeout?: number;
-  /** Extensions to offer, in order of preference. */
+  /**
+   * Offer permessage-deflate (RFC 7692), as browsers do: `true` (default) for
+   * the defaults, options, or `false` not to offer it.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** More extensions to offer, in order of preference (after permessage-deflate). */
   extensions?: readonly ClientExtension[];
   /**
    * Fail the connection (close 1006 + error, as the standard's "buffer full")
@@ -321,7 +328,7 @@ export class WebSocket extends EventTarget {
       host: headers.host ?? record.host,
       path: `${record.pathname || '/'}${record.search}`,
       protocols: offered,
-      extensions: options.extensions ?? [],
+      extensions: offeredExtensions(options),
       origin: headers.origin,
       headers: headers.list,
     });
@@ -751,6 +758,14 @@ Object.defineProperties(WebSocket.prototype, {
 });
 
 // ---------------------------------------------------------------- helpers
+
+/** The extensions the client offers: permessage-deflate unless turned off, then the others. */
+function offeredExtensions(options: ClientOptions): ClientExtension[] {
+  const deflate = options.perMessageDeflate ?? true;
+  const offered: ClientExtension[] = [];
+  if (deflate !== false && isSyncZlibAvailable()) offered.push(new PerMessageDeflateClient(deflate === true ? {} : deflate));
+  return [...offered, ...(options.extensions ?? [])];
+}
 
 function resolveOptions(options: ClientOptions): ResolvedOptions {
   return {

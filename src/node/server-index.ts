@@ -19,6 +19,7 @@ export {
   type BroadcastOptions,
   type OriginCheck,
   type ServerCloseOptions,
+  type ServerDeflateOptions,
   type ServerOptions,
   type SubprotocolChoice,
   type WebSocketServerEvents,
@@ -47,3 +48,4 @@ export {
 export { ReadyState } from '../protocol/connection.js';
 export type { Extension, ServerExtension } from '../protocol/extension.js';
 export { DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_MESSAGE_SIZE, type MessageLimits } from '../protocol/limits.js';
+export { PerMessageDeflateServer, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';

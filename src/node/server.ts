@@ -27,8 +27,9 @@ import {
   type UpgradeRequest,
 } from '../protocol/handshake.js';
 import type { MessageLimits } from '../protocol/limits.js';
+import { PerMessageDeflateServer, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
 import { DEFAULT_CLOSE_TIMEOUT, type BackpressurePolicy } from './binding.js';
-import { deliverFrame, encodeMessageFrame } from './broadcast.js';
+import { broadcastMessage } from './broadcast.js';
 import { Heartbeat } from './heartbeat.js';
 import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
@@ -85,8 +86,22 @@ export interface ServerOptions<Data = undefined> extends MessageLimits {
   highWaterMark?: number;
   /** Ping every connection this often and terminate those that stayed silent since the last ping. Default 30000 ms; 0 = off. */
   heartbeatInterval?: number;
-  /** Extensions the server can negotiate, in the order they apply. */
+  /**
+   * permessage-deflate (RFC 7692): `true` for the defaults, or options. Off by
+   * default. By default the server asks for no context takeover both ways, so
+   * an idle connection holds no zlib memory and broadcasts are compressed once.
+   */
+  perMessageDeflate?: boolean | ServerDeflateOptions;
+  /** More extensions the server can negotiate, in the order they apply (after permessage-deflate). */
   extensions?: readonly ServerExtension[];
+}
+
+export interface ServerDeflateOptions extends PerMessageDeflateOptions {
+  /**
+   * Clients whose `User-Agent` matches are not offered compression (e.g. a
+   * browser release with broken compressed frames).
+   */
+  refuseUserAgent?: RegExp;
 }
 
 export interface BroadcastOptions<Data> {
@@ -129,6 +144,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
   private readonly authenticate: Authenticate<Data> | undefined;
   private readonly extensions: readonly ServerExtension[];
+  private readonly deflate: PerMessageDeflateServer | null;
+  private readonly refuseDeflate: RegExp | null;
   private readonly handshakeTimeout: number;
   private readonly settings: ConnectionSettings;
   private readonly heartbeat: Heartbeat<ServerWebSocket<Data>> | null;
@@ -151,6 +168,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.allowedOrigins = options.allowedOrigins;
     this.authenticate = options.authenticate;
     this.extensions = options.extensions ?? [];
+    const deflate = options.perMessageDeflate;
+    this.deflate = deflate ? new PerMessageDeflateServer(deflate === true ? {} : deflate) : null;
+    this.refuseDeflate = typeof deflate === 'object' ? (deflate.refuseUserAgent ?? null) : null;
     this.handshakeTimeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     this.settings = {
       maxMessageSize: options.maxMessageSize,
@@ -236,8 +256,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * once and writing the same bytes to each. Returns how many took it.
    */
   broadcast(data: MessageData, options: BroadcastOptions<Data> = {}): number {
-    const frame = encodeMessageFrame(data, options.binary ?? typeof data !== 'string');
-    return deliverFrame(this.openClients, frame, options.filter);
+    return broadcastMessage(this.openClients, data, options.binary ?? typeof data !== 'string', options.filter);
   }
 
   /**
@@ -260,6 +279,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   // ------------------------------------------------------------ handshake
 
   /** Path, origin and RFC 6455 checks (synchronous); throws `HandshakeError`. */
+  /** The extensions offered to this client: permessage-deflate unless refused for its user agent, then the others. */
+  private extensionsFor(request: IncomingMessage): readonly ServerExtension[] {
+    if (this.deflate === null) return this.extensions;
+    const userAgent = request.headers['user-agent'];
+    if (this.refuseDeflate !== null && userAgent !== undefined && this.refuseDeflate.test(userAgent)) return this.extensions;
+    return [this.deflate, ...this.extensions];
+  }
+
   private validate(request: IncomingMessage): { path: string; accepted: AcceptedHandshake } {
     const path = requestPath(request.url);
     if (this.paths !== null && !this.paths.has(path)) {
@@ -273,7 +300,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     if (!allowed) throw new HandshakeError('SB_ERR_FORBIDDEN_ORIGIN', 403, 'origin not allowed');
     try {
-      return { path, accepted: acceptHandshake(upgradeRequestOf(request), { subprotocols: this.selector(request), extensions: this.extensions }) };
+      const extensions = this.extensionsFor(request);
+      return { path, accepted: acceptHandshake(upgradeRequestOf(request), { subprotocols: this.selector(request), extensions }) };
     } catch (error) {
       throw asHandshakeError(error, 'subprotocol selection');
     }

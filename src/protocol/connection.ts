@@ -18,7 +18,7 @@
 import { decodeClosePayload, encodeClosePayload } from './close.js';
 import { CloseCode, LocalProtocolError, type RemoteProtocolError } from './errors.js';
 import type { Extension } from './extension.js';
-import { encodeFrame, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import { encodeFrame, encodeFrameToBuffer, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import type { MessageLimits } from './limits.js';
 import { randomMaskKey } from './mask-keys.js';
 import { FrameParser } from './parser.js';
@@ -84,6 +84,8 @@ export class Connection {
   private readonly autoPong: boolean;
   private readonly maskKeySource: (() => Uint8Array) | null;
 
+  /** See `sharedEncodingKey`. */
+  private readonly encodingKey: string | null;
   private readyState: ReadyState = ReadyState.OPEN;
   private ended = false;
   private sendingOpcode = 0;
@@ -100,6 +102,9 @@ export class Connection {
     this.extensions = options.extensions ?? [];
     this.autoPong = options.autoPong ?? true;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
+    this.encodingKey = this.extensions.every((extension) => extension.sharedEncodingKey !== null)
+      ? this.extensions.map((extension) => extension.sharedEncodingKey).join('|')
+      : null;
     this.parser = new FrameParser(
       {
         expectMasked: options.role === 'server',
@@ -114,6 +119,17 @@ export class Connection {
         onViolation: (error) => this.onViolation(error),
       },
     );
+  }
+
+  /**
+   * Names how this connection encodes a message when that depends on the
+   * message alone: '' without extensions, the extensions' keys otherwise.
+   * Server connections with equal keys can share the frames of
+   * `encodeMessage` (a broadcast framed and compressed once). Null when an
+   * extension keeps per-connection state (e.g. deflate context takeover).
+   */
+  get sharedEncodingKey(): string | null {
+    return this.encodingKey;
   }
 
   get state(): ReadyState {
@@ -213,18 +229,31 @@ export class Connection {
     this.requireOpen();
     if (this.sendingOpcode !== 0) throw new LocalProtocolError('SB_ERR_IN_MESSAGE', 'a fragmented message is being sent');
     const fin = options.fin ?? true;
-    let rsv = 0;
-    if (fin && this.extensions.length > 0) {
-      // Extensions transform whole messages; fragments started by the caller go as they are.
-      const binary = opcode === Opcode.BINARY;
-      for (const extension of this.extensions) {
-        const encoded = extension.encode(data, binary, { compress: options.compress });
-        data = encoded.data;
-        rsv |= encoded.rsv;
-      }
-    }
-    this.writeFrame(opcode, data, fin, rsv);
+    // Extensions transform whole messages; fragments started by the caller go as they are.
+    const encoded = fin ? this.applyExtensions(data, opcode === Opcode.BINARY, options.compress) : { data, rsv: 0 };
+    this.writeFrame(opcode, encoded.data, fin, encoded.rsv);
     if (!fin) this.sendingOpcode = opcode;
+  }
+
+  private applyExtensions(data: Uint8Array, binary: boolean, compress: boolean | undefined): { data: Uint8Array; rsv: number } {
+    let rsv = 0;
+    for (const extension of this.extensions) {
+      const encoded = extension.encode(data, binary, { compress });
+      data = encoded.data;
+      rsv |= encoded.rsv;
+    }
+    return { data, rsv };
+  }
+
+  /**
+   * The frame of a complete message as this (server) connection would send
+   * it, without sending it. When `sharedEncodingKey` is not null, the bytes
+   * are valid for every server connection with the same key (`sendFrames`).
+   */
+  encodeMessage(data: Uint8Array, binary: boolean): Buffer {
+    if (this.role !== 'server') throw new LocalProtocolError('SB_ERR_INVALID_STATE', 'only server frames can be shared');
+    const encoded = this.applyExtensions(data, binary, undefined);
+    return encodeFrameToBuffer(binary ? Opcode.BINARY : Opcode.TEXT, encoded.data, { rsv: encoded.rsv });
   }
 
   /**

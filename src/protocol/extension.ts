@@ -13,14 +13,23 @@ export interface Extension {
   readonly rsvBits: number;
   /**
    * Transforms a received message. `rsv` holds the RSV bits of its first
-   * frame. Throws `RemoteProtocolError` on invalid data. Runs synchronously.
+   * frame; the result may not exceed `maxSize` bytes (check while decoding,
+   * never allocate past it). Throws `RemoteProtocolError` on invalid or
+   * oversized data. Runs synchronously.
    */
-  decode(data: Buffer, rsv: number, binary: boolean): Buffer;
+  decode(data: Buffer, rsv: number, binary: boolean, maxSize: number): Buffer;
   /**
    * Transforms an outgoing message; returns the payload to frame and the RSV
    * bits of its first frame. `compress: false` asks to send it as is.
    */
   encode(data: Uint8Array, binary: boolean, options: { compress?: boolean }): { data: Uint8Array; rsv: number };
+  /**
+   * When `encode`'s output depends only on its input (no state kept between
+   * messages), a key naming the encoding: connections whose extensions have
+   * equal keys can share encoded frames (a broadcast compressed once). Null
+   * when the output depends on per-connection state.
+   */
+  readonly sharedEncodingKey: string | null;
   /** Releases resources when the connection ends. */
   dispose?(): void;
 }

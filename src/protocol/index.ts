@@ -14,3 +14,5 @@ export * from './limits.js';
 export * from './parser.js';
 export * from './connection.js';
 export { randomMaskKey } from './mask-keys.js';
+export * from './permessage-deflate.js';
+export { isSyncZlibAvailable } from './zlib-engine.js';

@@ -321,7 +321,7 @@ export class FrameParser {
   /** Runs the negotiated extensions in reverse order; null after a violation. */
   private decode(data: Buffer, rsv: number, binary: boolean): Buffer | null {
     try {
-      for (let i = this.extensions.length - 1; i >= 0; i--) data = this.extensions[i]!.decode(data, rsv, binary);
+      for (let i = this.extensions.length - 1; i >= 0; i--) data = this.extensions[i]!.decode(data, rsv, binary, this.maxMessageSize);
     } catch (error) {
       if (error instanceof RemoteProtocolError) this.violation(error.code, error.message);
       else this.violation('SB_ERR_EXTENSION', `extension failed: ${(error as Error).message}`);

@@ -658,7 +658,7 @@ describe('handshake', () => {
 
   const rejected: Array<[string, (key: string) => string, string, number]> = [
     ['a subprotocol that was not offered', (key) => switchingProtocols(key, ['Sec-WebSocket-Protocol: other']), 'SB_ERR_UNEXPECTED_SUBPROTOCOL', 101],
-    ['an extension that was not offered', (key) => switchingProtocols(key, ['Sec-WebSocket-Extensions: permessage-deflate']), 'SB_ERR_UNEXPECTED_EXTENSION', 101],
+    ['an extension that was not offered', (key) => switchingProtocols(key, ['Sec-WebSocket-Extensions: x-webkit-deflate-frame']), 'SB_ERR_UNEXPECTED_EXTENSION', 101],
     ['a wrong Sec-WebSocket-Accept', () => switchingProtocols('AAAAAAAAAAAAAAAAAAAAAA=='), 'SB_ERR_INVALID_ACCEPT', 101],
     ['status 403', () => 'HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n', 'SB_ERR_UNEXPECTED_STATUS', 403],
     ['status 200', () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 'SB_ERR_UNEXPECTED_STATUS', 200],

@@ -121,6 +121,7 @@ describe('§9 extension negotiation framework', () => {
   const fake = (name: string, rsvBits: number): Extension => ({
     name,
     rsvBits,
+    sharedEncodingKey: null,
     decode: (data) => data,
     encode: (data) => ({ data, rsv: 0 }),
   });
