@@ -129,6 +129,8 @@ function parseArgs(argv) {
   o.scenarios ??= Object.keys(SCENARIOS);
   for (const s of o.servers) if (!SERVERS[s]) fail(`unknown server ${s}`);
   for (const s of o.scenarios) if (!SCENARIOS[s]) fail(`unknown scenario ${s}`);
+  o.scenarios = Object.keys(SCENARIOS).filter((s) => o.scenarios.includes(s)); // report order
+  o.servers = Object.keys(SERVERS).filter((s) => o.servers.includes(s));
   if (!(o.duration > 0) || !(o.warmup >= 0)) fail('--duration must be > 0 and --warmup >= 0');
   return o;
 }
@@ -724,7 +726,8 @@ function buildSvg(data) {
   let y = top;
   for (const s of scenarios) {
     o.push(`<text x="10" y="${y + 12}" font-weight="bold">${esc(s)}</text>`);
-    o.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end" fill="#666">${esc(HEADLINE[SCENARIOS[s].mode].label)}</text>`);
+    const unit = SCENARIOS[s].mode === 'idle' ? 'less memory/conn' : HEADLINE[SCENARIOS[s].mode].label;
+    o.push(`<text x="${left - 8}" y="${y + 12}" text-anchor="end" fill="#666">${esc(unit)}</text>`);
     y += 20;
     for (const sv of servers) {
       const a = agg[s][sv];

@@ -1647,7 +1647,7 @@ static void usage(FILE *f) {
           "      --frag BYTES        fragment client messages into frames of at most BYTES\n"
           "      --raw               echo over plain TCP, no WebSocket (use with serve-raw)\n"
           "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs)\n"
-          "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto above 25000 connections)\n"
+          "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto: one per 4000 connections above 4000)\n"
           "      --max-pending N     handshakes in progress at once while connecting (256)\n"
           "      --drain-timeout S   how long to wait for outstanding echoes after the window (10)\n"
           "      --no-marks          do not print @window-start/@window-end on stderr\n"
@@ -1754,7 +1754,9 @@ int main(int argc, char **argv) {
   if (procs <= 0) procs = (int)((total + per_proc - 1) / per_proc);
   if (procs < 1) procs = 1;
   if (cfg.mode == M_BCAST && procs > 1) die("broadcast runs in one process: at most %ld connections here", per_proc);
-  if (cfg.src_addrs < 0) cfg.src_addrs = total > 25000 ? (total + 24999) / 25000 : 0;
+  /* connect() gets slow when most of the ephemeral port range is in use (the
+   * kernel searches it for a free port): spread big runs over source addresses */
+  if (cfg.src_addrs < 0) cfg.src_addrs = total > 4000 ? (total + 3999) / 4000 : 0;
   if (cfg.mode == M_IDLE) cfg.warmup = 0;
 
   if (procs == 1) {
