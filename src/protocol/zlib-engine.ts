@@ -155,6 +155,9 @@ export class SyncDeflater extends SyncZlibStream {
   /** The compressed form of one message (RFC 7692 §7.2.1). */
   compress(data: Uint8Array): Buffer {
     const { output } = this.process(data, Number.MAX_SAFE_INTEGER, data.length + 64);
+    // Nothing new to flush (an empty message after others): the message is then
+    // an empty stored block, 00 00 00 ff ff, which is 00 without its tail.
+    if (output.length === 0) return Buffer.from([0x00]);
     // A sync flush ends with an empty stored block, 00 00 ff ff, that the wire format leaves out.
     const end = output.length - 4;
     if (end >= 0 && output[end] === 0 && output[end + 1] === 0 && output[end + 2] === 0xff && output[end + 3] === 0xff) {

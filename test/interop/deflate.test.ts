@@ -41,7 +41,7 @@ describe('Chromium with our server', () => {
         const sent: Array<string | Uint8Array> = ['Hello', text.slice(0, 3000), text, new Uint8Array(Array.from({ length: 256 }, (_, i) => i)), 'héllo €𝄞'];
         const echoed: boolean[] = [];
         for (const message of sent) {
-          const reply = new Promise<string | ArrayBuffer>((resolve) => (socket.onmessage = (event) => resolve(event.data)));
+          const reply = new Promise<string | ArrayBuffer>((resolve) => (socket.onmessage = (event) => resolve(event.data as string | ArrayBuffer)));
           socket.send(message);
           const data = await reply;
           echoed.push(typeof message === 'string' ? data === message : new Uint8Array(data as ArrayBuffer).join() === message.join());

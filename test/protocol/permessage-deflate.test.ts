@@ -264,3 +264,51 @@ describe('memory', () => {
     assert.equal(extension.holdsZlibMemory, false);
   });
 });
+
+describe('empty messages', () => {
+  it('an empty message after others is one 00 byte (an empty stored block without its tail)', () => {
+    const rec = new Recorder('server', { extensions: [deflate()] });
+    rec.connection.sendText('');
+    rec.connection.sendText('');
+    assert.equal(rec.output(), 'c10100' + 'c10100');
+    const reader = new Recorder('client', { extensions: [deflate()] }).receive('c10100c10100').receive('c107f248cdc9c90700');
+    assert.deepEqual(reader.events, [{ type: 'text', data: '' }, { type: 'text', data: '' }, { type: 'text', data: 'Hello' }]);
+  });
+});
+
+describe('properties', () => {
+  it('any chunking of a stream of compressed messages gives the same messages, with or without context takeover', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'grapheme', maxLength: 400 }), { minLength: 1, maxLength: 6 }),
+        fc.boolean(),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (texts, takeover, cuts) => {
+          // The peer compresses like a client would, keeping its window across messages or not;
+          // without takeover, Node's one-shot zlib (an independent encoder) makes each message.
+          const compress = (text: string): Buffer => {
+            const out = zlib.deflateRawSync(Buffer.from(text), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+            return out.subarray(0, out.length - 4);
+          };
+          let stream = Buffer.alloc(0);
+          const peer = deflate({ compress: { noContextTakeover: !takeover, windowBits: 15 } });
+          for (const text of texts) {
+            const encoded = takeover ? peer.encode(Buffer.from(text), false, {}) : { data: compress(text), rsv: RSV1 };
+            stream = Buffer.concat([stream, frame(Opcode.TEXT, encoded.data, { rsv: encoded.rsv, maskKey: [9, 8, 7, 6] })]);
+          }
+          peer.dispose();
+          const rec = new Recorder('server', { extensions: [deflate({ decompress: { noContextTakeover: !takeover, windowBits: 15 } })] });
+          const points = [...new Set(cuts.map((cut) => cut % (stream.length + 1)))].sort((a, b) => a - b);
+          let start = 0;
+          for (const point of [...points, stream.length]) {
+            rec.receive(stream.subarray(start, point));
+            start = point;
+          }
+          assert.deepEqual(rec.events, texts.map((data) => ({ type: 'text', data })));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
