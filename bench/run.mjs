@@ -426,6 +426,9 @@ async function runCell(server, scenario, run, opts) {
     cell.cpu1_pct = (100 * d('1')) / CLK_TCK / secs;
     const bg = d('all') / CLK_TCK - cell.server_cpu_s - r.client_cpu_s;
     cell.bg_cores = Math.max(0, bg / secs);
+    // what others took from each pinned core (the server runs on CPU 0, the generator on CPU 1)
+    cell.bg_cpu0_pct = Math.max(0, cell.cpu0_pct - cell.server_cpu_pct);
+    cell.bg_cpu1_pct = Math.max(0, cell.cpu1_pct - r.client_cpu_pct);
   }
   cell.client_cpu_pct = r.client_cpu_pct;
   cell.errors = r.errors?.total ?? 0;
@@ -460,6 +463,7 @@ const NUMERIC = [
   'msgs_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'server_cpu_s', 'server_cpu_pct', 'msgs_per_cpu_s', 'rss_before_kib',
   'rss_peak_kib', 'rss_held_kib', 'kib_per_conn', 'client_cpu_pct', 'bg_cores', 'cpu0_pct', 'cpu1_pct', 'errors',
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
+  'bg_cpu0_pct', 'bg_cpu1_pct',
 ];
 
 function median(xs) {

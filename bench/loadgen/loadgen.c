@@ -823,11 +823,16 @@ static int inflate_piece(conn_t *c, const uint8_t *p, size_t n) {
     z->next_out = zout;
     z->avail_out = ZOUT_SZ;
     int r = inflate(z, Z_SYNC_FLUSH);
-    if (r != Z_OK && r != Z_BUF_ERROR) return E_PROTOCOL;
+    if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) return E_PROTOCOL;
     size_t got = ZOUT_SZ - z->avail_out;
     if (got) {
       int e = deliver(c, zout, got);
       if (e >= 0) return e;
+    }
+    if (r == Z_STREAM_END) { /* a final block (BFINAL) ended the stream: what follows starts a new one */
+      inflateReset(z);
+      if (z->avail_in == 0) return -1;
+      continue;
     }
     if (z->avail_in == 0 && z->avail_out != 0) return -1;
     if (r == Z_BUF_ERROR && got == 0) return -1;
@@ -879,7 +884,11 @@ static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, s
     c->state = ST_WAIT_EOF;
     c->deadline = now_ns() + 1000000000ull;
     if (err >= 0) st.err[err]++;
-    if (cfg.mode == M_BCAST && c->counted_open) { c->counted_open = 0; bc_live--; bc_advance(); }
+    if (c->counted_open) {
+      c->counted_open = 0;
+      open_count--;
+      if (cfg.mode == M_BCAST) { bc_live--; bc_advance(); }
+    }
     return -1;
   }
   if (op == 0) {

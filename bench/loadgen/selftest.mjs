@@ -12,7 +12,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
-const LOADGEN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen');
+const LOADGEN = process.env.LOADGEN ?? path.join(path.dirname(fileURLToPath(import.meta.url)), 'loadgen');
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 function frame(op, payload, { fin = true, rsv1 = false, mask = false } = {}) {
@@ -50,7 +50,11 @@ function startServer(fault) {
     const send = (op, payload, opts) => sock.write(frame(op, payload, opts));
     const sendMessage = (op, payload) => {
       let rsv1 = false;
-      if (deflate) {
+      if (deflate && fault === 'bfinal') {
+        // each message a complete stream ending in a BFINAL block (RFC 7692 allows it)
+        payload = zlib.deflateRawSync(payload);
+        rsv1 = true;
+      } else if (deflate) {
         const z = zlib.deflateRawSync(payload, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
         payload = z.subarray(0, z.length - 4);
         rsv1 = true;
@@ -79,7 +83,7 @@ function startServer(fault) {
         let accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
         if (fault === 'bad-accept') accept = accept.replace(/^./, (c) => (c === 'A' ? 'B' : 'A'));
         let ext = '';
-        if (fault === 'good' && /sec-websocket-extensions:\s*permessage-deflate/i.test(head)) {
+        if ((fault === 'good' || fault === 'bfinal') && /sec-websocket-extensions:\s*permessage-deflate/i.test(head)) {
           deflate = true;
           ext = 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits=10\r\n';
         }
@@ -184,6 +188,7 @@ const CASES = [
   ['correct server: fragmented replies, pings inside messages', 'good', echo, (r, s) => r.errors.total === 0 && r.msgs > 1000 && s.pongs > 1000],
   ['correct server, binary 70 KiB messages, client fragments', 'good', ['--mode', 'echo', '-c', '2', '-w', '2', '-s', '70k', '--binary', '--frag', '10000'], (r) => r.errors.total === 0 && r.msgs > 10],
   ['correct server, permessage-deflate (client_no_context_takeover, 10-bit window)', 'good', ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '8k', '--payload', 'json', '--deflate'], (r) => r.errors.total === 0 && r.deflate_negotiated === 4 && r.msgs > 100],
+  ['permessage-deflate, server messages ending in a BFINAL block', 'bfinal', ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '2k', '--payload', 'json', '--deflate'], (r) => r.errors.total === 0 && r.deflate_negotiated === 4 && r.msgs > 100],
   ['one flipped byte is a mismatch', 'corrupt', echo, (r) => r.errors.mismatch === 1],
   ['a dropped echo is detected', 'drop', echo, (r) => r.errors.mismatch + r.errors.timeout >= 1],
   ['a wrong message type is a mismatch', 'wrong-type', echo, (r) => r.errors.mismatch === 1],
