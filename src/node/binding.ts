@@ -32,6 +32,13 @@ export interface BindingOptions extends MessageLimits {
 }
 
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Frames queued in one turn are copied into one buffer up to this many bytes. */
+const COALESCE_LIMIT = 64 * 1024;
+
+function flushPending(binding: SocketBinding): void {
+  binding.flush();
+}
+
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
@@ -71,7 +78,10 @@ export class SocketBinding {
   private readonly policy: BackpressurePolicy;
   private readonly highWaterMark: number;
   private readonly extensions: readonly Extension[];
-  private corked = false;
+  /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushScheduled = false;
   private closeTimer: NodeJS.Timeout | null = null;
   private needDrain = false;
   private failure: Error | null = null;
@@ -123,9 +133,9 @@ export class SocketBinding {
     return this.connection.state;
   }
 
-  /** Bytes handed to the socket and not yet passed to the kernel. */
+  /** Bytes queued for the socket and not yet passed to the kernel. */
   get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.pendingBytes;
   }
 
   /** Sends a message, applying the buffered-bytes limit. */
@@ -177,22 +187,46 @@ export class SocketBinding {
     this.terminate();
   }
 
+  /**
+   * Queues bytes for the socket. Everything written during one event-loop
+   * turn goes out together at the end of it: small frames are copied into one
+   * buffer (one stream write, one system call, one TCP segment when they fit),
+   * large ones are written as they are.
+   */
   private write(data: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    this.pending.push(data);
+    this.pendingBytes += data.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushPending, this);
+    }
+  }
+
+  /** Hands the queued bytes to the socket. */
+  flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    const size = this.pendingBytes;
+    if (pending.length === 0) return;
+    this.pending = [];
+    this.pendingBytes = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
+    if (pending.length === 1) {
+      socket.write(pending[0]!);
+    } else if (size <= COALESCE_LIMIT) {
+      socket.write(Buffer.concat(pending, size));
+    } else {
       socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
+      for (const chunk of pending) socket.write(chunk);
+      socket.uncork();
     }
-    socket.write(data);
   }
 
   private endSocket(): void {
     this.startCloseTimer();
+    this.flush();
     if (!this.socket.destroyed) this.socket.end();
   }
 

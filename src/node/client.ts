@@ -623,16 +623,15 @@ export class WebSocket extends EventTarget {
       return;
     }
     this.#settleInFlight();
-    const socket = binding.socket;
-    const before = socket.writableLength;
+    const before = binding.bufferedAmount;
     try {
       binding.send(item.kind === 'text' ? item.text : item.bytes, item.kind === 'bytes');
     } catch (error) {
       this.#abort(new ClientError('SB_ERR_SEND_FAILED', `could not send a message: ${asError(error).message}`, { cause: error }));
       return;
     }
-    // The binding corks the socket for the rest of the tick, so the growth is this message's frames.
-    const framed = socket.writableLength - before;
+    // The binding queues frames until the end of the tick, so the growth is this message's frames.
+    const framed = binding.bufferedAmount - before;
     if (framed > 0) {
       this.#wireTotal += framed;
       this.#inFlight.push({ size: item.size, wireEnd: this.#wireTotal });
@@ -690,15 +689,15 @@ export class WebSocket extends EventTarget {
   }
 
   /**
-   * Forgets sent messages whose bytes have left the socket's buffer. The
-   * socket buffer holds the last `writableLength` bytes written, so messages
-   * that ended before that point are gone (control frames in the buffer make
-   * this err towards counting a message as still buffered).
+   * Forgets sent messages whose bytes have left the binding's and the
+   * socket's buffers. Those hold the last `bufferedAmount` bytes written, so
+   * messages that ended before that point are gone (control frames in the
+   * buffer make this err towards counting a message as still buffered).
    */
   #settleInFlight(): void {
-    const socket = this.#binding?.socket;
-    if (socket === undefined || this.#finished) return;
-    const flushedUpTo = this.#wireTotal - socket.writableLength;
+    const binding = this.#binding;
+    if (binding === null || this.#finished) return;
+    const flushedUpTo = this.#wireTotal - binding.bufferedAmount;
     const queue = this.#inFlight;
     let head = this.#inFlightHead;
     while (head < queue.length && queue[head]!.wireEnd <= flushedUpTo) {

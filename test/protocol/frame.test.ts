@@ -1,6 +1,7 @@
 // RFC 6455 §5.2 / §5.7: frame encoding, byte for byte, starting with the RFC's own examples.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { applyMask, encodeFrame, encodeFrameToBuffer, headerSize, Opcode, RSV1 } from '../../src/protocol/frame.js';
 import { hex, Recorder } from './recorder.js';
 
@@ -78,6 +79,34 @@ describe('§5.3 masking', () => {
     applyMask(masked, 0, 2, out, 0, RFC_KEY, 0);
     applyMask(masked, 2, 5, out, 2, RFC_KEY, 2);
     assert.equal(out.toString(), 'Hello');
+  });
+
+  it('word-at-a-time masking equals byte-wise XOR for any alignment, length, key offset, in place or not (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 7 }),
+        fc.nat({ max: 3 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.boolean(),
+        (data, sourcePad, targetPad, keyOffset, key, inPlace) => {
+          const expected = data.map((byte, i) => byte ^ key[(keyOffset + i) & 3]!);
+          const source = new Uint8Array(sourcePad + data.length);
+          source.set(data, sourcePad);
+          if (inPlace) {
+            applyMask(source, sourcePad, sourcePad + data.length, source, sourcePad, key, keyOffset);
+            assert.deepEqual(source.subarray(sourcePad), expected);
+          } else {
+            const target = new Uint8Array(targetPad + data.length);
+            applyMask(source, sourcePad, sourcePad + data.length, target, targetPad, key, keyOffset);
+            assert.deepEqual(target.subarray(targetPad), expected);
+            assert.deepEqual(source.subarray(sourcePad), data, 'the source is left alone');
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 
   it('in place, every length 0..40 round-trips', () => {
