@@ -365,7 +365,7 @@ typedef struct conn {
   uint32_t id;
   uint8_t state;
   uint8_t in_msg, msg_op, msg_z;
-  uint8_t deflate, client_no_ctx, counted_open;
+  uint8_t deflate, client_no_ctx, counted_open, z_ended;
   int8_t client_wbits;
   uint8_t *rbuf;
   size_t rlen, rcap, need;
@@ -817,22 +817,28 @@ static int deliver(conn_t *c, const uint8_t *p, size_t n) {
 
 static int inflate_piece(conn_t *c, const uint8_t *p, size_t n) {
   z_stream *z = c->zi;
+  if (c->z_ended) return -1;
   z->next_in = (Bytef *)p;
   z->avail_in = (uInt)n;
   for (;;) {
     z->next_out = zout;
     z->avail_out = ZOUT_SZ;
     int r = inflate(z, Z_SYNC_FLUSH);
-    if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) return E_PROTOCOL;
+    if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) {
+      if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: inflate: %d %s\n", c->id, r, z->msg ? z->msg : "");
+      return E_PROTOCOL;
+    }
     size_t got = ZOUT_SZ - z->avail_out;
     if (got) {
       int e = deliver(c, zout, got);
       if (e >= 0) return e;
     }
-    if (r == Z_STREAM_END) { /* a final block (BFINAL) ended the stream: what follows starts a new one */
+    if (r == Z_STREAM_END) {
+      /* the message ended with a final (BFINAL) block: the next message starts
+       * a new stream, and the rest of this one (our 00 00 ff ff) is not data */
       inflateReset(z);
-      if (z->avail_in == 0) return -1;
-      continue;
+      c->z_ended = 1;
+      return -1;
     }
     if (z->avail_in == 0 && z->avail_out != 0) return -1;
     if (r == Z_BUF_ERROR && got == 0) return -1;
@@ -899,6 +905,7 @@ static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, s
     c->in_msg = 1;
     c->msg_op = (uint8_t)op;
     c->msg_z = (rsv & 4) != 0;
+    c->z_ended = 0;
     c->mlen = 0;
     if (cfg.mode == M_ECHO) {
       if (c->next_recv >= c->next_send) return E_PROTOCOL;

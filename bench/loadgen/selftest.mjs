@@ -168,14 +168,14 @@ function startServer(fault) {
 
 function runLoadgen(port, args) {
   return new Promise((resolve) => {
-    const p = spawn(LOADGEN, ['-p', String(port), '--no-marks', '-d', '1', '--warmup', '0.2', '--drain-timeout', '2', ...args]);
+    const p = spawn(LOADGEN, [...(process.env.LG_VERBOSE ? ['-v'] : []), '-p', String(port), '--no-marks', '-d', '1', '--warmup', '0.2', '--drain-timeout', '2', ...args]);
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => {
       try {
-        resolve({ code, r: JSON.parse(out.trim().split('\n').pop()) });
+        resolve({ code, r: JSON.parse(out.trim().split('\n').pop()), err });
       } catch {
         resolve({ code, r: null, err });
       }
@@ -212,7 +212,7 @@ for (const [name, fault, args, check] of CASES) {
   const ok = r !== null && check(r, server.stats);
   if (ok) passed++;
   else failed++;
-  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : `\n     exit ${code}: ${r ? JSON.stringify({ msgs: r.msgs, established: r.established, errors: r.errors }) : err}`}`);
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${ok ? '' : `\n     exit ${code}: ${r ? JSON.stringify({ msgs: r.msgs, established: r.established, errors: r.errors }) : ''} ${err.trim().split('\n').slice(0, 5).join(' | ')}`}`);
 }
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
