@@ -476,6 +476,10 @@ function median(xs) {
 function aggregate(cells) {
   const groups = new Map();
   for (const c of cells) {
+    if (c.bg_cpu0_pct === undefined && Number.isFinite(c.cpu0_pct)) {
+      c.bg_cpu0_pct = Math.max(0, c.cpu0_pct - c.server_cpu_pct);
+      c.bg_cpu1_pct = Math.max(0, c.cpu1_pct - c.client_cpu_pct);
+    }
     const k = `${c.scenario}\u0000${c.server}`;
     if (!groups.has(k)) groups.set(k, []);
     groups.get(k).push(c);
@@ -522,11 +526,13 @@ function ratio(agg, scenario, server, base) {
   return a[k] / b[k];
 }
 
-/** ‡ = the load generator's core was (nearly) full; † = the server's core was not */
+/** ‡ the load generator was (nearly) saturated; † the server was not; § other processes took a share of a pinned core */
 function flags(a) {
   let s = '';
-  if (a.client_cpu_pct >= 90 || a.cpu1_pct >= 95) s += '‡';
-  if (a.params.mode !== 'idle' && a.server_cpu_pct < 75) s += '†';
+  if (a.params.mode === 'idle') return ''; // memory, not CPU
+  if (a.client_cpu_pct >= 90) s += '‡';
+  if (a.server_cpu_pct < 75) s += '†';
+  if (a.bg_cpu0_pct >= 25 || a.bg_cpu1_pct >= 25) s += '§';
   return s;
 }
 
@@ -555,8 +561,9 @@ function buildReport(data) {
   L.push('');
   L.push('Headline figure per scenario (idle: server memory per connection, lower is better; everything else higher is better).');
   L.push('');
-  L.push(`| scenario | figure | ${servers.join(' | ')} | ${servers.filter((s) => s !== 'ws').map((s) => `${s} ÷ ws`).join(' | ')} |`);
-  L.push(`|---|---|${servers.map(() => '---:').join('|')}|${servers.filter((s) => s !== 'ws').map(() => '---:').join('|')}|`);
+  const vsUws = servers.includes('switchboard') && servers.includes('uws');
+  L.push(`| scenario | figure | ${servers.join(' | ')} | ${servers.filter((s) => s !== 'ws').map((s) => `${s} ÷ ws`).join(' | ')} |${vsUws ? ' switchboard ÷ uws |' : ''}`);
+  L.push(`|---|---|${servers.map(() => '---:').join('|')}|${servers.filter((s) => s !== 'ws').map(() => '---:').join('|')}|${vsUws ? '---:|' : ''}`);
   for (const s of scenarios) {
     const mode = SCENARIOS[s].mode;
     const h = HEADLINE[mode];
@@ -567,13 +574,15 @@ function buildReport(data) {
       return (mode === 'idle' ? f.n1(a[h.key]) : f.int(a[h.key])) + flags(a);
     });
     const ratios = servers.filter((sv) => sv !== 'ws').map((sv) => f.ratio(ratio(agg, s, sv, 'ws')));
-    L.push(`| ${s} | ${h.label} | ${cellsRow.join(' | ')} | ${ratios.join(' | ')} |`);
+    L.push(`| ${s} | ${h.label} | ${cellsRow.join(' | ')} | ${ratios.join(' | ')} |${vsUws ? ` ${f.ratio(ratio(agg, s, 'switchboard', 'uws'))} |` : ''}`);
   }
   L.push('');
   L.push(
-    '‡ the load generator\'s core was (nearly) full: the figure is a lower bound for the server. ' +
-      '† the server used < 75 % of its core in the window: it was not the bottleneck. ' +
-      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only.',
+    '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
+      '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
+      '§ other processes on the machine took ≥ 25 % of the server\'s or the generator\'s pinned core: noisy. ' +
+      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only. ' +
+      'Ratios are of the headline figures (for idle: memory per connection).',
   );
   L.push('');
   // details
@@ -586,14 +595,14 @@ function buildReport(data) {
     const rows = servers.map((sv) => agg[s][sv]).filter(Boolean);
     if (p.mode === 'echo' || p.mode === 'broadcast') {
       const head = p.mode === 'echo' ? 'msgs/s' : 'deliveries/s';
-      L.push(`| server | ${head} | ÷ ws | ÷ uws | MB/s | p50 ms | p99 ms | server CPU-s | msgs per CPU-s | server CPU | peak RSS MiB | loadgen CPU | CPU1 busy | bg cores | errors |`);
+      L.push(`| server | ${head} | ÷ ws | ÷ uws | MB/s | p50 ms | p99 ms | server CPU-s | msgs per CPU-s | server CPU | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |`);
       L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
       for (const a of rows) {
         if (a.status !== 'ok') { L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | | ${a.reason ?? ''} |`); continue; }
         L.push(
           `| ${a.server} | ${f.int(a.msgs_per_s)}${flags(a)} | ${f.ratio(ratio(agg, s, a.server, 'ws'))} | ${f.ratio(ratio(agg, s, a.server, 'uws'))} | ` +
             `${f.n1(a.mb_per_s)} | ${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${f.int(a.msgs_per_cpu_s)} | ` +
-            `${f.pct(a.server_cpu_pct)} | ${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.cpu1_pct)} | ${f.n2(a.bg_cores)} | ${f.int(a.errors)} |`,
+            `${f.pct(a.server_cpu_pct)} | ${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ${f.pct(a.bg_cpu1_pct)} | ${f.int(a.errors)} |`,
         );
       }
       if (p.mode === 'broadcast') {
@@ -614,14 +623,14 @@ function buildReport(data) {
         );
       }
     } else if (p.mode === 'connect') {
-      L.push('| server | handshakes/s | ÷ ws | ÷ uws | p50 ms | p99 ms | server CPU-s | handshakes per CPU-s | server CPU | peak RSS MiB | loadgen CPU | CPU1 busy | bg cores | errors |');
+      L.push('| server | handshakes/s | ÷ ws | ÷ uws | p50 ms | p99 ms | server CPU-s | handshakes per CPU-s | server CPU | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |');
       L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
       for (const a of rows) {
         if (a.status !== 'ok') { L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | ${a.reason ?? ''} |`); continue; }
         L.push(
           `| ${a.server} | ${f.int(a.handshakes_per_s)}${flags(a)} | ${f.ratio(ratio(agg, s, a.server, 'ws'))} | ${f.ratio(ratio(agg, s, a.server, 'uws'))} | ` +
             `${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${f.int(a.handshakes_per_cpu_s)} | ${f.pct(a.server_cpu_pct)} | ` +
-            `${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.cpu1_pct)} | ${f.n2(a.bg_cores)} | ${f.int(a.errors)} |`,
+            `${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ${f.pct(a.bg_cpu1_pct)} | ${f.int(a.errors)} |`,
         );
       }
     }
@@ -650,8 +659,9 @@ function buildReport(data) {
       'peak RSS = VmHWM at the end of the cell.',
   );
   L.push(
-    '* loadgen CPU: the load generator\'s own CPU in the window (getrusage); CPU1 busy: everything on the generator\'s core; ' +
-      'bg cores: CPU used in the window by processes other than the server and the generator (other users of the machine), in cores.',
+    '* loadgen CPU: the load generator\'s own CPU in the window (getrusage). bg CPU0 / bg CPU1: the share of the server\'s / ' +
+      'the generator\'s pinned core that other processes on the machine took in the window (from /proc/stat). ' +
+      'results.json also has bg_cores, the CPU that everything else used on all cores.',
   );
   L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
   L.push('');
@@ -774,7 +784,7 @@ function writeDocs(dir, data, report, svg) {
     'caveats: [bench/README.md](../bench/README.md). Raw data: [benchmarks/results.json](benchmarks/results.json).',
     '',
     'These figures come from a shared 2-core machine (one core for the server, one for the load generator, other',
-    'users present: see the bg cores columns) and are indicative, not publication numbers.',
+    'users present: see the bg CPU0 / bg CPU1 columns and the § marks) and are indicative, not publication numbers.',
     '',
     '![ratios against ws](benchmarks/ratios.svg)',
     '',
