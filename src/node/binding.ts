@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { CloseCode, type RemoteProtocolError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
-import { Connection, ReadyState, type Role, type SendOptions } from '../protocol/connection.js';
+import { Connection, ReadyState, type ConnectionHandler, type Role, type SendOptions } from '../protocol/connection.js';
 import type { MessageLimits } from '../protocol/limits.js';
 import { ConnectionError } from './errors.js';
 
@@ -56,6 +56,8 @@ export interface BindingEvents {
   error(error: Error): void;
   /** The socket is closed; called once. */
   closed(status: ClosedStatus): void;
+  /** The peer ended its side of the TCP connection. */
+  peerEnded?(): void;
 }
 
 export interface ClosedStatus {
@@ -69,7 +71,28 @@ export interface ClosedStatus {
   error: Error | null;
 }
 
-export class SocketBinding {
+const kBinding = Symbol('switchboard.binding');
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+type BoundSocket = Duplex & { [kBinding]: SocketBinding };
+
+// Socket listeners shared by every connection (Node calls them with the socket as `this`).
+function onSocketData(this: BoundSocket, chunk: Buffer): void {
+  this[kBinding].connection.receiveData(chunk);
+}
+function onSocketEnd(this: BoundSocket): void {
+  this[kBinding].onSocketEnd();
+}
+function onSocketError(this: BoundSocket, error: Error): void {
+  this[kBinding].onSocketError(error);
+}
+function onSocketClose(this: BoundSocket): void {
+  this[kBinding].onSocketClose();
+}
+function onSocketDrain(this: BoundSocket): void {
+  this[kBinding].onSocketDrain();
+}
+
+export class SocketBinding implements ConnectionHandler {
   readonly connection: Connection;
   readonly socket: Duplex;
   private readonly events: BindingEvents;
@@ -79,7 +102,7 @@ export class SocketBinding {
   private readonly highWaterMark: number;
   private readonly extensions: readonly Extension[];
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
-  private pending: Uint8Array[] = [];
+  private pending: Uint8Array[] | null = null;
   private pendingBytes = 0;
   private flushScheduled = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -94,39 +117,72 @@ export class SocketBinding {
     this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
     this.policy = options.backpressurePolicy ?? 'close';
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.extensions = options.extensions ?? [];
-    this.connection = new Connection(options, {
-      write: (data) => this.write(data),
-      end: () => this.endSocket(),
-      message: (data, binary) => events.message(data, binary),
-      ping: (payload) => events.ping(payload),
-      pong: (payload) => events.pong(payload),
-      closeFrame: (code, reason) => {
-        events.closeFrame(code, reason);
-        this.startCloseTimer();
-      },
-      violation: (error) => {
-        this.failure = error;
-        events.violation(error);
-      },
-    });
-    socket.on('data', (chunk: Buffer) => this.connection.receiveData(chunk));
-    socket.on('end', () => {
-      this.connection.receiveEof();
-      socket.end();
-    });
-    socket.on('error', (error: Error) => {
-      if (this.failure === null) this.failure = new ConnectionError('SB_ERR_SOCKET', error.message);
-      events.error(error);
-    });
-    socket.on('close', () => this.onSocketClose());
-    socket.on('drain', () => {
-      if (this.needDrain && this.bufferedAmount === 0) {
-        this.needDrain = false;
-        events.drain();
-      }
-    });
+    this.extensions = options.extensions ?? NO_EXTENSIONS;
+    this.connection = new Connection(options, this);
+    (socket as BoundSocket)[kBinding] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
     if (head && head.length > 0) this.connection.receiveData(head);
+  }
+
+  // ------------------------------------------------ ConnectionHandler (called by the protocol connection)
+
+  /** @internal */
+  message(data: Buffer, binary: boolean): void {
+    this.events.message(data, binary);
+  }
+
+  /** @internal */
+  ping(payload: Buffer): void {
+    this.events.ping(payload);
+  }
+
+  /** @internal */
+  pong(payload: Buffer): void {
+    this.events.pong(payload);
+  }
+
+  /** @internal */
+  closeFrame(code: number, reason: string): void {
+    this.events.closeFrame(code, reason);
+    this.startCloseTimer();
+  }
+
+  /** @internal */
+  violation(error: RemoteProtocolError): void {
+    this.failure = error;
+    this.events.violation(error);
+  }
+
+  /** @internal Close the socket once the queued bytes are flushed. */
+  end(): void {
+    this.endSocket();
+  }
+
+  // ------------------------------------------------ socket events
+
+  /** @internal */
+  onSocketEnd(): void {
+    this.connection.receiveEof();
+    this.events.peerEnded?.();
+    this.socket.end();
+  }
+
+  /** @internal */
+  onSocketError(error: Error): void {
+    if (this.failure === null) this.failure = new ConnectionError('SB_ERR_SOCKET', error.message);
+    this.events.error(error);
+  }
+
+  /** @internal */
+  onSocketDrain(): void {
+    if (this.needDrain && this.bufferedAmount === 0) {
+      this.needDrain = false;
+      this.events.drain();
+    }
   }
 
   get readyState(): ReadyState {
@@ -193,9 +249,10 @@ export class SocketBinding {
    * buffer (one stream write, one system call, one TCP segment when they fit),
    * large ones are written as they are.
    */
-  private write(data: Uint8Array): void {
+  /** @internal */
+  write(data: Uint8Array): void {
     if (this.socket.destroyed) return;
-    this.pending.push(data);
+    (this.pending ??= []).push(data);
     this.pendingBytes += data.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -208,8 +265,8 @@ export class SocketBinding {
     this.flushScheduled = false;
     const pending = this.pending;
     const size = this.pendingBytes;
-    if (pending.length === 0) return;
-    this.pending = [];
+    if (pending === null) return;
+    this.pending = null;
     this.pendingBytes = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
@@ -247,7 +304,8 @@ export class SocketBinding {
     }
   }
 
-  private onSocketClose(): void {
+  /** @internal */
+  onSocketClose(): void {
     if (this.done) return;
     this.done = true;
     this.clearCloseTimer();

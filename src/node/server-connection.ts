@@ -13,7 +13,7 @@ import { ReadyState } from '../protocol/connection.js';
 import { CloseCode, LocalProtocolError, RemoteProtocolError, SwitchboardError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
-import { SocketBinding, type BindingOptions, type ClosedStatus, type SendResult } from './binding.js';
+import { SocketBinding, type BindingEvents, type BindingOptions, type ClosedStatus, type SendResult } from './binding.js';
 import { ConnectionError } from './errors.js';
 
 /** Events of a `ServerWebSocket`, with their arguments. */
@@ -74,6 +74,43 @@ export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
   return binding;
 }
 
+/**
+ * Turns binding callbacks into the connection's events. One small object per
+ * connection instead of a closure per callback (idle connections are many).
+ */
+class ServerSocketEvents implements BindingEvents {
+  constructor(private readonly ws: ServerWebSocket<unknown>) {}
+  message(data: Buffer, binary: boolean): void {
+    this.ws.emit('message', data, binary);
+  }
+  ping(payload: Buffer): void {
+    this.ws.emit('ping', payload);
+  }
+  pong(payload: Buffer): void {
+    this.ws.emit('pong', payload);
+  }
+  closeFrame(): void {
+    this.ws._leaveOpen();
+  }
+  violation(error: RemoteProtocolError): void {
+    this.ws._leaveOpen();
+    this.ws._fail(error);
+  }
+  drain(): void {
+    this.ws.emit('drain');
+  }
+  error(error: Error): void {
+    this.ws._leaveOpen();
+    this.ws._fail(asConnectionError(error));
+  }
+  closed(status: ClosedStatus): void {
+    this.ws._finish(status);
+  }
+  peerEnded(): void {
+    this.ws._leaveOpen();
+  }
+}
+
 /** One accepted WebSocket connection. Created by `WebSocketServer`, not by users. */
 export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> {
   static readonly OPEN = ReadyState.OPEN;
@@ -83,8 +120,11 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   readonly CLOSING = ReadyState.CLOSING;
   readonly CLOSED = ReadyState.CLOSED;
 
-  /** The upgrade request. */
-  readonly request: IncomingMessage;
+  /**
+   * The request target of the upgrade (path and query). The request itself is
+   * passed to the 'connection' event and not kept, to keep idle connections small.
+   */
+  readonly url: string;
   /** Pathname of the request target, without the query. */
   readonly path: string;
   /** What `authenticate` returned as `data` (undefined without it). */
@@ -106,7 +146,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal Use `WebSocketServer`. */
   constructor(init: ServerWebSocketInit<Data>) {
     super();
-    this.request = init.request;
+    this.url = init.request.url ?? '/';
     this.path = init.path;
     this.data = init.data;
     this.protocol = init.protocol;
@@ -118,25 +158,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       init.socket,
       null,
       { ...init.settings, role: 'server', extensions: init.extensions },
-      {
-        message: (data, binary) => this.emit('message', data, binary),
-        ping: (payload) => this.emit('ping', payload),
-        pong: (payload) => this.emit('pong', payload),
-        closeFrame: () => this.leaveOpen(),
-        violation: (error) => {
-          this.leaveOpen();
-          this.fail(error);
-        },
-        drain: () => this.emit('drain'),
-        error: (error) => {
-          this.leaveOpen();
-          this.fail(asConnectionError(error));
-        },
-        closed: (status) => this.finish(status),
-      },
+      new ServerSocketEvents(this),
     );
     bindings.set(this, this.binding);
-    init.socket.on('end', () => this.leaveOpen());
   }
 
   /** 1 (OPEN), 2 (CLOSING: a close frame crossed, or the socket is ending) or 3 (CLOSED, after 'close'). */
@@ -187,32 +211,35 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   close(code?: number, reason = ''): void {
     encodeClosePayload(code, reason);
     if (this.closed) return;
-    this.leaveOpen();
+    this._leaveOpen();
     this.binding.close(code, reason);
   }
 
   /** Destroys the socket at once, without a closing handshake ('close' reports 1006). */
   terminate(): void {
     if (this.closed) return;
-    this.leaveOpen();
+    this._leaveOpen();
     this.binding.terminate();
   }
 
-  private leaveOpen(): void {
+  /** @internal */
+  _leaveOpen(): void {
     if (this.leftOpen) return;
     this.leftOpen = true;
     this.onLeaveOpen();
   }
 
-  private fail(error: Error): void {
+  /** @internal */
+  _fail(error: Error): void {
     if (this.failed) return;
     this.failed = true;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
-  private finish(status: ClosedStatus): void {
+  /** @internal */
+  _finish(status: ClosedStatus): void {
     this.closed = true;
-    this.leaveOpen();
+    this._leaveOpen();
     this.onClosed();
     this.emit('close', closeEventCode(status), status.reason, status.wasClean);
   }

@@ -21,7 +21,7 @@ import type { Extension } from './extension.js';
 import { encodeFrame, encodeFrameToBuffer, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import type { MessageLimits } from './limits.js';
 import { randomMaskKey } from './mask-keys.js';
-import { FrameParser } from './parser.js';
+import { FrameParser, type ParserSink } from './parser.js';
 
 export type Role = 'server' | 'client';
 
@@ -76,7 +76,7 @@ export interface CloseStatus {
   wasClean: boolean;
 }
 
-export class Connection {
+export class Connection implements ParserSink {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
   private readonly parser: FrameParser;
@@ -99,7 +99,7 @@ export class Connection {
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
     this.handler = handler;
-    this.extensions = options.extensions ?? [];
+    this.extensions = options.extensions ?? NO_EXTENSIONS;
     this.autoPong = options.autoPong ?? true;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
     this.encodingKey = this.extensions.every((extension) => extension.sharedEncodingKey !== null)
@@ -113,11 +113,7 @@ export class Connection {
         maxFrameSize: options.maxFrameSize,
         maxFragments: options.maxFragments,
       },
-      {
-        onMessage: (data, binary) => this.handler.message?.(data, binary),
-        onControl: (opcode, payload) => this.onControl(opcode, payload),
-        onViolation: (error) => this.onViolation(error),
-      },
+      this,
     );
   }
 
@@ -157,7 +153,13 @@ export class Connection {
     this.readyState = ReadyState.CLOSED;
   }
 
-  private onControl(opcode: number, payload: Buffer): void {
+  /** @internal The parser's sink: a complete message. */
+  onMessage(data: Buffer, binary: boolean): void {
+    this.handler.message?.(data, binary);
+  }
+
+  /** @internal The parser's sink: a complete control frame. */
+  onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.PING) {
       if (this.autoPong && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
       this.handler.ping?.(payload);
@@ -188,7 +190,8 @@ export class Connection {
     if (this.role === 'server') this.endTransport();
   }
 
-  private onViolation(error: RemoteProtocolError): void {
+  /** @internal The parser's sink: the peer broke the protocol. */
+  onViolation(error: RemoteProtocolError): void {
     if (this.error || this.readyState === ReadyState.CLOSED) return;
     this.error = error;
     this.parser.stop();
@@ -334,3 +337,4 @@ export class Connection {
 }
 
 const EMPTY_PAYLOAD = new Uint8Array(0);
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);

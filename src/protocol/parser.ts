@@ -34,6 +34,9 @@ export interface ParserOptions extends MessageLimits {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+/** Unmasking is synchronous, so one key buffer serves every parser. */
+const SCRATCH_KEY = new Uint8Array(4);
 
 const enum State {
   HEADER,
@@ -61,16 +64,19 @@ export class FrameParser {
   private fin = false;
   private opcode = 0;
   private masked = false;
-  private readonly maskKey = new Uint8Array(4);
+  /** The frame's mask key as a 32-bit big-endian number (no per-connection typed array). */
+  private maskKey = 0;
   private remaining = 0;
   private received = 0;
-  private pieces: Buffer[] = [];
+  /** Pieces of a frame payload that arrived in several chunks (allocated when needed). */
+  private pieces: Buffer[] | null = null;
 
   // Current data message.
   private messageOpcode = 0;
   private messageRsv = 0;
   private messageSize = 0;
-  private fragments: Buffer[] = [];
+  /** Frames of a fragmented message so far (allocated when needed). */
+  private fragments: Buffer[] | null = null;
   private fragmentCount = 0;
   private readonly utf8 = new Utf8Validator();
   private utf8Streaming = false;
@@ -82,7 +88,7 @@ export class FrameParser {
     this.maxMessageSize = limits.maxMessageSize;
     this.maxFrameSize = limits.maxFrameSize;
     this.maxFragments = limits.maxFragments;
-    this.extensions = options.extensions ?? [];
+    this.extensions = options.extensions ?? NO_EXTENSIONS;
     this.allowedRsv = this.extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
   }
 
@@ -94,8 +100,8 @@ export class FrameParser {
   stop(): void {
     this.state = State.STOPPED;
     this.chunks = [];
-    this.pieces = [];
-    this.fragments = [];
+    this.pieces = null;
+    this.fragments = null;
     this.buffered = 0;
   }
 
@@ -190,10 +196,7 @@ export class FrameParser {
     }
     if (masked) {
       const k = size - 4;
-      this.maskKey[0] = this.byteAt(k);
-      this.maskKey[1] = this.byteAt(k + 1);
-      this.maskKey[2] = this.byteAt(k + 2);
-      this.maskKey[3] = this.byteAt(k + 3);
+      this.maskKey = ((this.byteAt(k) << 24) | (this.byteAt(k + 1) << 16) | (this.byteAt(k + 2) << 8) | this.byteAt(k + 3)) >>> 0;
     }
     if (!this.checkHeader(fin, rsv, opcode, masked, length)) return false;
     this.skip(size);
@@ -255,7 +258,13 @@ export class FrameParser {
   private readPayload(): void {
     const count = Math.min(this.remaining, this.buffered);
     const piece = count === 0 ? EMPTY : this.take(count);
-    if (this.masked && count > 0) applyMask(piece, 0, count, piece, 0, this.maskKey, this.received);
+    if (this.masked && count > 0) {
+      SCRATCH_KEY[0] = this.maskKey >>> 24;
+      SCRATCH_KEY[1] = (this.maskKey >>> 16) & 0xff;
+      SCRATCH_KEY[2] = (this.maskKey >>> 8) & 0xff;
+      SCRATCH_KEY[3] = this.maskKey & 0xff;
+      applyMask(piece, 0, count, piece, 0, SCRATCH_KEY, this.received);
+    }
     this.received += count;
     this.remaining -= count;
     if (this.utf8Streaming && !isControlOpcode(this.opcode) && !this.utf8.write(piece)) {
@@ -263,14 +272,14 @@ export class FrameParser {
       return;
     }
     if (this.remaining > 0) {
-      this.pieces.push(piece);
+      (this.pieces ??= []).push(piece);
       return;
     }
     let payload = piece;
-    if (this.pieces.length > 0) {
+    if (this.pieces !== null) {
       this.pieces.push(piece);
       payload = Buffer.concat(this.pieces, this.received);
-      this.pieces = [];
+      this.pieces = null;
     }
     this.state = State.HEADER;
     if (isControlOpcode(this.opcode)) this.sink.onControl(this.opcode, payload);
@@ -281,18 +290,18 @@ export class FrameParser {
     this.fragmentCount++;
     this.messageSize += payload.length;
     if (!this.fin) {
-      if (payload.length > 0) this.fragments.push(payload);
+      if (payload.length > 0) (this.fragments ??= []).push(payload);
       return;
     }
     let data = payload;
-    if (this.fragments.length > 0) {
+    if (this.fragments !== null) {
       if (payload.length > 0) this.fragments.push(payload);
       data = this.fragments.length === 1 ? this.fragments[0]! : Buffer.concat(this.fragments, this.messageSize);
     }
     const binary = this.messageOpcode === Opcode.BINARY;
     const rsv = this.messageRsv;
     const streamed = this.utf8Streaming;
-    this.fragments = [];
+    this.fragments = null;
     this.fragmentCount = 0;
     this.messageSize = 0;
     this.messageOpcode = 0;

@@ -196,7 +196,7 @@ describe('handshake', () => {
     await openClient(t, urlOf(wss, '/chat?room=1'));
     const ws = await connected;
     assert.equal(ws.path, '/chat');
-    assert.equal(ws.request.url, '/chat?room=1');
+    assert.equal(ws.url, '/chat?room=1');
   });
 
   test('origin allowlist: listed origins connect, others and none get 403', async (t) => {
