@@ -81,62 +81,9 @@ export function writeHeader(
   return offset;
 }
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+export { applyMask } from './mask.js';
 
-/** Payloads shorter than this are masked byte by byte (a word view costs more than it saves). */
-const WORD_MASK_THRESHOLD = 32;
-
-/**
- * XORs `source[start, end)` with the mask key into `target` at `targetStart`.
- * `keyOffset` is the position in the payload of `source[start]`, so a payload
- * that arrives in pieces is unmasked piece by piece. Source and target may be
- * the same buffer (in-place unmasking). Long runs are XORed 32 bits at a time.
- */
-export function applyMask(
-  source: Uint8Array,
-  start: number,
-  end: number,
-  target: Uint8Array,
-  targetStart: number,
-  key: Uint8Array,
-  keyOffset: number,
-): void {
-  const inPlace = source.buffer === target.buffer && source.byteOffset + start === target.byteOffset + targetStart;
-  if (!inPlace) {
-    // Copy natively, then mask in place: the word loop needs source and target aligned alike.
-    target.set(source.subarray(start, end), targetStart);
-  }
-  maskInPlace(target, targetStart, targetStart + (end - start), key, keyOffset);
-}
-
-/** XORs `bytes[start, end)` with the key in place, where `bytes[start]` is payload byte `keyOffset`. */
-function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Array, keyOffset: number): void {
-  let i = start;
-  let k = keyOffset & 3;
-  if (end - start >= WORD_MASK_THRESHOLD) {
-    // Bytes up to a 4-byte boundary of the underlying memory, then whole words.
-    const base = bytes.byteOffset;
-    while (((base + i) & 3) !== 0) {
-      bytes[i] = bytes[i]! ^ key[k]!;
-      k = (k + 1) & 3;
-      i++;
-    }
-    const words = (end - i) >>> 2;
-    const b0 = key[k]!;
-    const b1 = key[(k + 1) & 3]!;
-    const b2 = key[(k + 2) & 3]!;
-    const b3 = key[(k + 3) & 3]!;
-    const word = LITTLE_ENDIAN ? (b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0 : ((b0 << 24) | (b1 << 16) | (b2 << 8) | b3) >>> 0;
-    const view = new Uint32Array(bytes.buffer, base + i, words);
-    for (let w = 0; w < words; w++) view[w] = view[w]! ^ word;
-    i += words << 2;
-  }
-  while (i < end) {
-    bytes[i] = bytes[i]! ^ key[k]!;
-    k = (k + 1) & 3;
-    i++;
-  }
-}
+import { applyMask } from './mask.js';
 
 export interface FrameOptions {
   /** FIN bit; false for all but the last fragment of a message. Default true. */
