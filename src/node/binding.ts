@@ -168,7 +168,8 @@ export class SocketBinding implements ConnectionHandler {
   onSocketEnd(): void {
     this.connection.receiveEof();
     this.events.peerEnded?.();
-    this.socket.end();
+    // Ending twice makes Node build (and drop) an error with a stack trace.
+    if (!this.socket.writableEnded) this.socket.end();
   }
 
   /** @internal */
@@ -205,9 +206,13 @@ export class SocketBinding implements ConnectionHandler {
 
   /** Writes pre-encoded frames (a broadcast framed once). */
   sendFrames(frames: Uint8Array): SendResult {
-    if (!this.admit(frames.length)) return 'dropped';
+    // The broadcast hot path: read the buffered size once.
+    const buffered = this.socket.writableLength + this.pendingBytes + frames.length;
+    if (buffered > this.maxBufferedAmount && !this.admit(frames.length)) return 'dropped';
     this.connection.sendFrames(frames);
-    return this.sendResult();
+    if (buffered < this.highWaterMark) return 'sent';
+    this.needDrain = true;
+    return 'backpressure';
   }
 
   private admit(size: number): boolean {
@@ -284,7 +289,7 @@ export class SocketBinding implements ConnectionHandler {
   private endSocket(): void {
     this.startCloseTimer();
     this.flush();
-    if (!this.socket.destroyed) this.socket.end();
+    if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
   private startCloseTimer(): void {

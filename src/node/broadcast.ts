@@ -4,8 +4,7 @@
  * connection. Server frames are unmasked, so one encoding is valid for all
  * connections that negotiated the same extension parameters.
  */
-import { ReadyState } from '../protocol/connection.js';
-import { bindingOf, messagePayload, type MessageData, type ServerWebSocket } from './server-connection.js';
+import { messagePayload, type MessageData, type ServerWebSocket } from './server-connection.js';
 
 /** The bytes of a message as frames carry them. */
 export function messageBytes(data: MessageData, binary: boolean): Uint8Array {
@@ -32,8 +31,8 @@ export function broadcastMessage<W extends ServerWebSocket<unknown>>(
   let delivered = 0;
   for (const ws of recipients) {
     if (filter !== undefined && !filter(ws)) continue;
-    if (ws.readyState !== ReadyState.OPEN) continue;
-    const binding = bindingOf(ws);
+    if (!ws._open) continue;
+    const binding = ws._binding;
     const key = binding.connection.sharedEncodingKey;
     let result;
     if (key === null) {

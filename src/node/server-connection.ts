@@ -65,13 +65,9 @@ export interface ServerWebSocketInit<Data> {
 }
 
 /** The binding under each connection, for the server's own modules (broadcast, heartbeat). */
-const bindings = new WeakMap<object, SocketBinding>();
-
 /** The `SocketBinding` of a connection. Internal to the Node layer; not exported by `switchboard/server`. */
 export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
-  const binding = bindings.get(ws);
-  if (binding === undefined) throw new TypeError('not a ServerWebSocket');
-  return binding;
+  return ws._binding;
 }
 
 /**
@@ -136,7 +132,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** The peer's IP address, as it was when the connection opened. */
   readonly remoteAddress: string | undefined;
 
-  private readonly binding: SocketBinding;
+  /** @internal The socket binding (broadcast and heartbeat use it directly). */
+  readonly _binding: SocketBinding;
   private readonly onLeaveOpen: () => void;
   private readonly onClosed: () => void;
   private leftOpen = false;
@@ -154,25 +151,29 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.remoteAddress = init.socket instanceof Socket ? init.socket.remoteAddress : undefined;
     this.onLeaveOpen = init.onLeaveOpen;
     this.onClosed = init.onClosed;
-    this.binding = new SocketBinding(
+    this._binding = new SocketBinding(
       init.socket,
       null,
       { ...init.settings, role: 'server', extensions: init.extensions },
       new ServerSocketEvents(this),
     );
-    bindings.set(this, this.binding);
+  }
+
+  /** @internal True while OPEN (the cheap check of the broadcast loop). */
+  get _open(): boolean {
+    return !this.closed && !this.leftOpen && this._binding.connection.state === ReadyState.OPEN;
   }
 
   /** 1 (OPEN), 2 (CLOSING: a close frame crossed, or the socket is ending) or 3 (CLOSED, after 'close'). */
   get readyState(): ReadyState {
     if (this.closed) return ReadyState.CLOSED;
-    if (this.leftOpen || this.binding.readyState !== ReadyState.OPEN) return ReadyState.CLOSING;
+    if (this.leftOpen || this._binding.readyState !== ReadyState.OPEN) return ReadyState.CLOSING;
     return ReadyState.OPEN;
   }
 
   /** Bytes written and not yet handed to the kernel. */
   get bufferedAmount(): number {
-    return this.binding.bufferedAmount;
+    return this._binding.bufferedAmount;
   }
 
   /**
@@ -187,19 +188,19 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     const binary = options.binary ?? typeof data !== 'string';
     const payload = messagePayload(data, binary);
     if (this.readyState !== ReadyState.OPEN) return 'dropped';
-    return this.binding.send(payload, binary, { compress: options.compress });
+    return this._binding.send(payload, binary, { compress: options.compress });
   }
 
   /** Sends a ping (ignored unless OPEN). Throws `LocalProtocolError` for a payload over 125 bytes. */
   ping(data: string | Uint8Array = EMPTY): void {
     const payload = controlPayload(data);
-    if (this.readyState === ReadyState.OPEN) this.binding.connection.sendPing(payload);
+    if (this.readyState === ReadyState.OPEN) this._binding.connection.sendPing(payload);
   }
 
   /** Sends an unsolicited pong (ignored unless OPEN). Throws `LocalProtocolError` for a payload over 125 bytes. */
   pong(data: string | Uint8Array = EMPTY): void {
     const payload = controlPayload(data);
-    if (this.readyState === ReadyState.OPEN) this.binding.connection.sendPong(payload);
+    if (this.readyState === ReadyState.OPEN) this._binding.connection.sendPong(payload);
   }
 
   /**
@@ -212,14 +213,14 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     encodeClosePayload(code, reason);
     if (this.closed) return;
     this._leaveOpen();
-    this.binding.close(code, reason);
+    this._binding.close(code, reason);
   }
 
   /** Destroys the socket at once, without a closing handshake ('close' reports 1006). */
   terminate(): void {
     if (this.closed) return;
     this._leaveOpen();
-    this.binding.terminate();
+    this._binding.terminate();
   }
 
   /** @internal */
