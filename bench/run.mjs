@@ -634,6 +634,20 @@ function buildReport(data) {
         );
       }
     }
+    const withErrors = cells.filter((c) => c.scenario === s && c.loadgen?.errors?.total > 0);
+    if (withErrors.length) {
+      L.push('');
+      L.push(
+        'Errors: ' +
+          withErrors
+            .map((c) => {
+              const kinds = Object.entries(c.loadgen.errors).filter(([k, v]) => k !== 'total' && v > 0);
+              return `${c.server} run ${c.run}: ${kinds.map(([k, v]) => `${k} ${f.int(v)}`).join(', ')}`;
+            })
+            .join('; ') +
+          ' (see "Errors" in bench/README.md).',
+      );
+    }
     const spreads = rows.filter((a) => Number.isFinite(a.spread));
     if (spreads.length) {
       L.push('');
