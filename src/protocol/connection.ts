@@ -102,9 +102,7 @@ export class Connection implements ParserSink {
     this.extensions = options.extensions ?? NO_EXTENSIONS;
     this.autoPong = options.autoPong ?? true;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
-    this.encodingKey = this.extensions.every((extension) => extension.sharedEncodingKey !== null)
-      ? this.extensions.map((extension) => extension.sharedEncodingKey).join('|')
-      : null;
+    this.encodingKey = encodingKeyOf(this.extensions);
     this.parser = new FrameParser(
       {
         expectMasked: options.role === 'server',
@@ -337,4 +335,12 @@ export class Connection implements ParserSink {
 }
 
 const EMPTY_PAYLOAD = new Uint8Array(0);
+
+/** The shared encoding key of a list of extensions (see `sharedEncodingKey`); one string, not one per connection. */
+function encodingKeyOf(extensions: readonly Extension[]): string | null {
+  if (extensions.length === 0) return '';
+  if (extensions.length === 1) return extensions[0]!.sharedEncodingKey;
+  if (!extensions.every((extension) => extension.sharedEncodingKey !== null)) return null;
+  return extensions.map((extension) => extension.sharedEncodingKey).join('|');
+}
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);

@@ -133,6 +133,7 @@ export interface DeflateExtensionSettings {
 }
 
 const sharedDeflaters = new Map<string, SyncDeflater>();
+const sharedParameters = new Map<string, { key: string; deflate: DeflateSettings }>();
 const sharedInflaters = new Map<number, SyncInflater>();
 
 function sharedDeflater(settings: DeflateSettings): SyncDeflater {
@@ -162,10 +163,13 @@ export class PerMessageDeflate implements Extension {
   constructor(settings: DeflateExtensionSettings) {
     this.settings = settings;
     // zlib cannot produce raw streams with a 256-byte window; 8 is only ever a peer's choice.
-    this.deflateSettings = { level: settings.level, memLevel: settings.memLevel, windowBits: Math.max(9, settings.compress.windowBits) };
-    this.sharedEncodingKey = settings.compress.noContextTakeover
-      ? `permessage-deflate;w=${this.deflateSettings.windowBits};l=${settings.level};m=${settings.memLevel};t=${settings.threshold}`
-      : null;
+    const windowBits = Math.max(9, settings.compress.windowBits);
+    const key = `permessage-deflate;w=${windowBits};l=${settings.level};m=${settings.memLevel};t=${settings.threshold}`;
+    // Shared per parameter set, not per connection: idle connections are many.
+    let shared = sharedParameters.get(key);
+    if (!shared) sharedParameters.set(key, (shared = { key, deflate: { level: settings.level, memLevel: settings.memLevel, windowBits } }));
+    this.deflateSettings = shared.deflate;
+    this.sharedEncodingKey = settings.compress.noContextTakeover ? shared.key : null;
   }
 
   /** True while this connection holds zlib memory of its own. */
