@@ -84,6 +84,13 @@ export function applyMask(
   keyOffset: number,
 ): void {
   const inPlace = source.buffer === target.buffer && source.byteOffset + start === target.byteOffset + targetStart;
+  if (!inPlace && simd !== null && end - start >= SIMD_THRESHOLD) {
+    // Through the SIMD window from source to target: two copies, no third.
+    const k = keyOffset & 3;
+    const done = maskWithSimd(simd, source, start, end, keyWord(key, k), target, targetStart);
+    for (let i = done; i < end; i++) target[targetStart + (i - start)] = source[i]! ^ key[(k + (i - start)) & 3]!;
+    return;
+  }
   if (!inPlace) {
     // Copy natively, then mask in place: the word loop needs source and target aligned alike.
     target.set(source.subarray(start, end), targetStart);
@@ -105,7 +112,7 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
   let i = start;
   let k = keyOffset & 3;
   if (simd !== null && end - start >= SIMD_THRESHOLD) {
-    i = maskWithSimd(simd, bytes, start, end, keyWord(key, k));
+    i = maskWithSimd(simd, bytes, start, end, keyWord(key, k), bytes, start);
   } else if (end - start >= WORD_THRESHOLD) {
     // Bytes up to a 4-byte boundary of the underlying memory, then whole words.
     const base = bytes.byteOffset;
@@ -135,15 +142,19 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
   }
 }
 
-/** Masks whole 16-byte blocks of `bytes[start, end)` through the SIMD window; returns where it stopped. */
-function maskWithSimd(masker: SimdMasker, bytes: Uint8Array, start: number, end: number, word: number): number {
+/**
+ * Masks the whole 16-byte blocks of `source[start, end)` through the SIMD
+ * window into `target` from `targetStart` (which may be the same place);
+ * returns the source index where it stopped.
+ */
+function maskWithSimd(masker: SimdMasker, source: Uint8Array, start: number, end: number, word: number, target: Uint8Array, targetStart: number): number {
   let i = start;
   const blocks = end - ((end - start) & 15);
   while (i < blocks) {
     const length = Math.min(SIMD_WINDOW, blocks - i);
-    masker.memory.set(bytes.subarray(i, i + length));
+    masker.memory.set(source.subarray(i, i + length));
     masker.mask(0, length, word);
-    bytes.set(masker.memory.subarray(0, length), i);
+    target.set(masker.memory.subarray(0, length), targetStart + (i - start));
     i += length;
   }
   return i;

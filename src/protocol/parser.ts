@@ -258,16 +258,18 @@ export class FrameParser {
   private readPayload(): void {
     const count = Math.min(this.remaining, this.buffered);
     const piece = count === 0 ? EMPTY : this.take(count);
-    if (this.masked && count > 0) {
-      SCRATCH_KEY[0] = this.maskKey >>> 24;
-      SCRATCH_KEY[1] = (this.maskKey >>> 16) & 0xff;
-      SCRATCH_KEY[2] = (this.maskKey >>> 8) & 0xff;
-      SCRATCH_KEY[3] = this.maskKey & 0xff;
-      applyMask(piece, 0, count, piece, 0, SCRATCH_KEY, this.received);
-    }
+    const offset = this.received;
     this.received += count;
     this.remaining -= count;
-    if (this.utf8Streaming && !isControlOpcode(this.opcode) && !this.utf8.write(piece)) {
+    const validating = this.utf8Streaming && !isControlOpcode(this.opcode);
+    // A frame arriving in pieces is unmasked once, into the buffer that assembles
+    // it, instead of piece by piece and then copied; text being validated as it
+    // arrives is the exception (the validator needs the unmasked bytes).
+    const assembleUnmasked = this.masked && !validating && (this.remaining > 0 || this.pieces !== null);
+    if (this.masked && count > 0 && !assembleUnmasked) {
+      applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
+    }
+    if (validating && !this.utf8.write(piece)) {
       this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
       return;
     }
@@ -278,12 +280,33 @@ export class FrameParser {
     let payload = piece;
     if (this.pieces !== null) {
       this.pieces.push(piece);
-      payload = Buffer.concat(this.pieces, this.received);
+      payload = assembleUnmasked ? this.unmaskInto(this.pieces, this.received) : Buffer.concat(this.pieces, this.received);
       this.pieces = null;
     }
     this.state = State.HEADER;
     if (isControlOpcode(this.opcode)) this.sink.onControl(this.opcode, payload);
     else this.onDataFrame(payload);
+  }
+
+  /** The current frame's mask key, in the shared key buffer. */
+  private loadMaskKey(): Uint8Array {
+    SCRATCH_KEY[0] = this.maskKey >>> 24;
+    SCRATCH_KEY[1] = (this.maskKey >>> 16) & 0xff;
+    SCRATCH_KEY[2] = (this.maskKey >>> 8) & 0xff;
+    SCRATCH_KEY[3] = this.maskKey & 0xff;
+    return SCRATCH_KEY;
+  }
+
+  /** Assembles masked pieces into one new buffer, unmasking on the way. */
+  private unmaskInto(pieces: Buffer[], total: number): Buffer {
+    const payload = Buffer.allocUnsafe(total);
+    const key = this.loadMaskKey();
+    let offset = 0;
+    for (const piece of pieces) {
+      applyMask(piece, 0, piece.length, payload, offset, key, offset);
+      offset += piece.length;
+    }
+    return payload;
   }
 
   private onDataFrame(payload: Buffer): void {
