@@ -5,6 +5,7 @@
  *  |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
  *  |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
  */
+import { applyMask } from './mask.js';
 
 export const Opcode = {
   CONTINUATION: 0x0,
@@ -82,8 +83,6 @@ export function writeHeader(
 }
 
 export { applyMask } from './mask.js';
-
-import { applyMask } from './mask.js';
 
 export interface FrameOptions {
   /** FIN bit; false for all but the last fragment of a message. Default true. */
