@@ -1,0 +1,2 @@
+/** Entry of the browser bundle (dist/browser/switchboard-sdk.js). */
+export {};
