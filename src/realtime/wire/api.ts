@@ -40,10 +40,15 @@ type ClientMethodsOf<A extends ApiShape> = A['clientMethods'] extends Record<str
   ? A['clientMethods']
   : Record<string, MethodSpec>;
 
-/** Channel names the API allows: `ns:${string}` per namespace, any name without `:` for `''`. */
-export type ChannelName<A extends ApiShape> = {
-  [N in keyof ChannelsOf<A> & string]: N extends '' ? string : `${N}:${string}`;
-}[keyof ChannelsOf<A> & string];
+/**
+ * Channel names the API allows: `ns:${string}` per namespace, any name without `:` for `''`,
+ * and any name at all when the namespaces are not listed (a `string` index, as in `UntypedApi`).
+ */
+export type ChannelName<A extends ApiShape> = string extends keyof ChannelsOf<A>
+  ? string
+  : {
+      [N in keyof ChannelsOf<A> & string]: N extends '' ? string : `${N}:${string}`;
+    }[keyof ChannelsOf<A> & string];
 
 /** Publication data of channel `C`. */
 export type PublicationData<A extends ApiShape, C extends string> = C extends `${infer N}:${string}`
