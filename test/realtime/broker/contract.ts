@@ -1,0 +1,435 @@
+// The Broker contract as a reusable node:test suite: every Broker
+// implementation (memory, Redis, ...) runs it through `runBrokerContract`.
+// It uses nothing but the Broker interface and real time, and it never
+// assumes that events arrive synchronously: it waits for them, and checks
+// that something did NOT happen by waiting for a later marker event.
+import assert from 'node:assert/strict';
+import { describe, test, type TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Broker, BrokerEvents, BrokerHistory, HistoryOptions } from '../../../src/realtime/broker/broker.js';
+import type { PresenceMember, Publication, StreamPosition } from '../../../src/realtime/wire/messages.js';
+
+/** Makes a fresh, unstarted broker; `cleanup` runs after the broker was closed. */
+export type BrokerFactory = () => Promise<{ broker: Broker; cleanup?: () => Promise<void> }>;
+
+/** One event a broker reported. */
+type Recorded =
+  | { kind: 'publication'; channel: string; publication: Publication }
+  | { kind: 'join' | 'leave'; channel: string; member: PresenceMember };
+
+/** How long to wait for an event that must come. */
+const EVENT_TIMEOUT = 5_000;
+/** How long to wait, after a marker arrived, for events that must not come. */
+const SETTLE = 100;
+
+/** Records a broker's events and lets a test wait for them. */
+class Recorder {
+  readonly seen: Recorded[] = [];
+  readonly events: BrokerEvents = {
+    publication: (channel, publication) => this.seen.push({ kind: 'publication', channel, publication }),
+    join: (channel, member) => this.seen.push({ kind: 'join', channel, member }),
+    leave: (channel, member) => this.seen.push({ kind: 'leave', channel, member }),
+    state: () => {},
+  };
+
+  /** The publications reported for `channel`, in arrival order. */
+  publications(channel: string): Publication[] {
+    const found: Publication[] = [];
+    for (const event of this.seen) if (event.kind === 'publication' && event.channel === channel) found.push(event.publication);
+    return found;
+  }
+
+  /** The members reported joining (or leaving) `channel`, in arrival order. */
+  members(kind: 'join' | 'leave', channel: string): PresenceMember[] {
+    const found: PresenceMember[] = [];
+    for (const event of this.seen) if (event.kind === kind && event.channel === channel) found.push(event.member);
+    return found;
+  }
+
+  /** Resolves once `condition` holds; fails the test after `timeout` ms. */
+  async until(condition: () => boolean, what: string, timeout = EVENT_TIMEOUT): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!condition()) {
+      if (Date.now() > deadline) assert.fail(`timed out after ${timeout} ms waiting for ${what}`);
+      await sleep(5);
+    }
+  }
+}
+
+/** A started broker for one test, with its recorder and channel names of its own. */
+interface Fixture {
+  broker: Broker;
+  recorder: Recorder;
+  /** A channel name unique to this test. */
+  channel(name: string): string;
+  /**
+   * Publishes to a subscribed marker channel and waits for it (plus a short
+   * settle time), so that events published before it had every chance to arrive.
+   */
+  flush(): Promise<void>;
+}
+
+let runs = 0;
+const runId = Math.random().toString(36).slice(2, 8);
+
+/** Starts a broker from `makeBroker`, closed (and cleaned up) after the test. */
+async function setup(t: TestContext, makeBroker: BrokerFactory): Promise<Fixture> {
+  const { broker, cleanup } = await makeBroker();
+  const recorder = new Recorder();
+  t.after(async () => {
+    await broker.close();
+    await cleanup?.();
+  });
+  await broker.start(recorder.events);
+  const prefix = `contract-${runId}-${++runs}-`;
+  const channel = (name: string): string => prefix + name;
+  const marker = channel('marker');
+  let markers = 0;
+  await broker.subscribe(marker);
+  const flush = async (): Promise<void> => {
+    const data = `marker ${++markers}`;
+    await broker.publish(marker, data);
+    await recorder.until(() => recorder.publications(marker).some((p) => p.data === data), 'the marker publication');
+    await sleep(SETTLE);
+  };
+  return { broker, recorder, channel, flush };
+}
+
+/** Publishes `count` publications with data 1…count, one after the other. */
+async function publishSeries(broker: Broker, channel: string, count: number, history?: HistoryOptions): Promise<Array<Publication & { epoch: string }>> {
+  const results: Array<Publication & { epoch: string }> = [];
+  for (let n = 1; n <= count; n++) results.push(await broker.publish(channel, { n }, history === undefined ? {} : { history }));
+  return results;
+}
+
+/** The offsets of publications. */
+function offsets(publications: readonly Publication[]): number[] {
+  return publications.map((publication) => publication.offset);
+}
+
+/** `from`, `from + 1`, … `to`. */
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, index) => from + index);
+}
+
+/** Asserts a history answer: its publications' offsets, completeness and position. */
+function assertHistory(history: BrokerHistory, expected: { offsets: number[]; complete: boolean; position: StreamPosition }, what: string): void {
+  assert.deepEqual(offsets(history.publications), expected.offsets, `${what}: offsets`);
+  assert.equal(history.complete, expected.complete, `${what}: complete`);
+  assert.deepEqual(history.position, expected.position, `${what}: position`);
+}
+
+/** Members sorted by client id, for order-free comparison. */
+function byClient(members: PresenceMember[]): PresenceMember[] {
+  return [...members].sort((a, b) => (a.client < b.client ? -1 : a.client > b.client ? 1 : 0));
+}
+
+/**
+ * Registers the Broker contract as a node:test suite named `name`. Each test
+ * makes its own broker with `makeBroker`, starts it, and closes it (then runs
+ * `cleanup`) afterwards.
+ */
+export function runBrokerContract(name: string, makeBroker: BrokerFactory): void {
+  describe(name, () => {
+    describe('streams', () => {
+      test('a fresh channel is at offset 0 with a stable, non-empty epoch', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const first = await broker.position(channel('fresh'));
+        assert.equal(first.offset, 0);
+        assert.equal(typeof first.epoch, 'string');
+        assert.ok(first.epoch.length > 0, 'the epoch is not empty');
+        assert.deepEqual(await broker.position(channel('fresh')), first, 'asking again changes nothing');
+        const published = await broker.publish(channel('fresh'), 'one');
+        assert.equal(published.offset, 1);
+        assert.equal(published.epoch, first.epoch, 'the first publication continues the epoch the position reported');
+      });
+
+      test('offsets start at 1 and advance by one without gaps, in one epoch', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const results = await publishSeries(broker, channel('series'), 20);
+        assert.deepEqual(offsets(results), range(1, 20));
+        assert.equal(new Set(results.map((r) => r.epoch)).size, 1, 'one epoch');
+        assert.deepEqual(results.map((r) => r.data), range(1, 20).map((n) => ({ n })), 'the result carries the data');
+        assert.deepEqual(await broker.position(channel('series')), { offset: 20, epoch: results[0]!.epoch });
+      });
+
+      test('concurrent publishes get distinct consecutive offsets', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const results = await Promise.all(range(1, 30).map((n) => broker.publish(channel('burst'), n)));
+        assert.deepEqual(offsets(results).sort((a, b) => a - b), range(1, 30));
+        assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
+      });
+
+      test('each channel has a stream of its own', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        await publishSeries(broker, channel('a'), 3);
+        const b = await broker.publish(channel('b'), 'b');
+        assert.equal(b.offset, 1);
+        assert.equal((await broker.position(channel('a'))).offset, 3);
+      });
+
+      test('without history nothing is kept, yet offsets advance', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const results = await publishSeries(broker, channel('bare'), 3);
+        const position = { offset: 3, epoch: results[0]!.epoch };
+        assertHistory(await broker.history(channel('bare')), { offsets: [], complete: false, position }, 'latest');
+        const since0 = await broker.history(channel('bare'), { since: { offset: 0, epoch: position.epoch } });
+        assertHistory(since0, { offsets: [], complete: false, position }, 'since 0');
+        const since3 = await broker.history(channel('bare'), { since: position });
+        assertHistory(since3, { offsets: [], complete: true, position }, 'since the current position');
+      });
+
+      test('history keeps the latest `size` publications, oldest first', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const results = await publishSeries(broker, channel('kept'), 5, { size: 3 });
+        const history = await broker.history(channel('kept'));
+        assert.deepEqual(offsets(history.publications), [3, 4, 5]);
+        assert.deepEqual(history.publications.map((p) => p.data), [{ n: 3 }, { n: 4 }, { n: 5 }]);
+        assert.deepEqual(history.position, { offset: 5, epoch: results[0]!.epoch });
+      });
+
+      test('data and publisher info are kept and delivered as published', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('info');
+        await broker.subscribe(ch);
+        const info = { client: 'c1', user: 'alice', info: { role: 'admin', tags: ['a', 'b'] } };
+        const data = { text: 'hi', nested: { list: [1, 2.5, 'x', null, true] } };
+        await broker.publish(ch, data, { history: { size: 10 }, info });
+        await broker.publish(ch, 'anonymous', { history: { size: 10 } });
+        await recorder.until(() => recorder.publications(ch).length === 2, 'both publications');
+        const [first, second] = recorder.publications(ch);
+        assert.deepEqual(first, { offset: 1, data, info });
+        assert.deepEqual(second, { offset: 2, data: 'anonymous' });
+        const history = await broker.history(ch);
+        assert.deepEqual(history.publications, [
+          { offset: 1, data, info },
+          { offset: 2, data: 'anonymous' },
+        ]);
+      });
+
+      test('`complete` is true exactly when every publication after `since` is returned', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const ch = channel('complete');
+        const results = await publishSeries(broker, ch, 5, { size: 3 });
+        const epoch = results[0]!.epoch;
+        const position = { offset: 5, epoch };
+        const since = async (offset: number): Promise<BrokerHistory> => broker.history(ch, { since: { offset, epoch } });
+        assertHistory(await since(2), { offsets: [3, 4, 5], complete: true, position }, 'since 2 (all kept)');
+        assertHistory(await since(4), { offsets: [5], complete: true, position }, 'since 4');
+        assertHistory(await since(5), { offsets: [], complete: true, position }, 'since 5 (nothing missed)');
+        for (const offset of [0, 1]) {
+          const history = await since(offset);
+          assert.equal(history.complete, false, `since ${offset}: publication 2 was trimmed`);
+          assert.ok(history.publications.every((p) => p.offset > offset), `since ${offset}: only later publications`);
+        }
+      });
+
+      test('`since` in another epoch or beyond the stream is never complete', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const ch = channel('foreign');
+        const results = await publishSeries(broker, ch, 3, { size: 10 });
+        const epoch = results[0]!.epoch;
+        const other = await broker.history(ch, { since: { offset: 1, epoch: `${epoch}-other` } });
+        assert.equal(other.complete, false, 'another epoch');
+        assert.deepEqual(other.position, { offset: 3, epoch });
+        const beyond = await broker.history(ch, { since: { offset: 7, epoch } });
+        assert.equal(beyond.complete, false, 'an offset the stream never reached');
+        assert.deepEqual(offsets(beyond.publications), []);
+      });
+
+      test('`limit` returns the latest without `since` and the oldest after `since`', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const ch = channel('limit');
+        const results = await publishSeries(broker, ch, 6, { size: 10 });
+        const epoch = results[0]!.epoch;
+        const position = { offset: 6, epoch };
+        assert.deepEqual(offsets((await broker.history(ch, { limit: 2 })).publications), [5, 6], 'the latest two');
+        assert.deepEqual(offsets((await broker.history(ch)).publications), range(1, 6), 'all without a limit');
+        const cut = await broker.history(ch, { since: { offset: 0, epoch }, limit: 2 });
+        assertHistory(cut, { offsets: [1, 2], complete: false, position }, 'since 0, limit 2');
+        const exact = await broker.history(ch, { since: { offset: 3, epoch }, limit: 3 });
+        assertHistory(exact, { offsets: [4, 5, 6], complete: true, position }, 'since 3, limit 3');
+        const roomy = await broker.history(ch, { since: { offset: 3, epoch }, limit: 100 });
+        assertHistory(roomy, { offsets: [4, 5, 6], complete: true, position }, 'since 3, limit 100');
+        const none = await broker.history(ch, { since: { offset: 6, epoch }, limit: 0 });
+        assertHistory(none, { offsets: [], complete: true, position }, 'since 6, limit 0');
+      });
+
+      test('publications older than the history ttl are dropped; the epoch stays', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const ch = channel('ttl');
+        const history = { size: 10, ttl: 800 };
+        const first = await broker.publish(ch, 'first', { history });
+        const epoch = first.epoch;
+        await sleep(500);
+        await broker.publish(ch, 'second', { history });
+        await sleep(450); // 'first' is ≥ 950 ms old, 'second' ≥ 450 ms
+        const position = { offset: 2, epoch };
+        assertHistory(await broker.history(ch), { offsets: [2], complete: false, position }, 'latest after the first expired');
+        const since0 = await broker.history(ch, { since: { offset: 0, epoch } });
+        assert.equal(since0.complete, false, 'since 0: the first expired');
+        const since1 = await broker.history(ch, { since: { offset: 1, epoch } });
+        assertHistory(since1, { offsets: [2], complete: true, position }, 'since 1');
+        await sleep(500); // 'second' is ≥ 950 ms old
+        assertHistory(await broker.history(ch), { offsets: [], complete: false, position }, 'latest after both expired');
+        assert.equal((await broker.history(ch, { since: { offset: 1, epoch } })).complete, false, 'since 1: the second expired');
+        const since2 = await broker.history(ch, { since: { offset: 2, epoch } });
+        assertHistory(since2, { offsets: [], complete: true, position }, 'since 2: nothing was missed');
+        const third = await broker.publish(ch, 'third', { history });
+        assert.deepEqual({ offset: third.offset, epoch: third.epoch }, { offset: 3, epoch }, 'offsets go on in the same epoch');
+      });
+    });
+
+    describe('fan-out', () => {
+      test('publications of a subscribed channel arrive once each, in offset order', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('order');
+        await broker.subscribe(ch);
+        const results = await Promise.all(range(1, 50).map((n) => broker.publish(ch, { n }, { history: { size: 100 } })));
+        await recorder.until(() => recorder.publications(ch).length >= 50, 'fifty publications');
+        const received = recorder.publications(ch);
+        assert.deepEqual(offsets(received), range(1, 50), 'in offset order, no duplicates');
+        const sent = new Map(results.map((r) => [r.offset, r.data]));
+        for (const publication of received) assert.deepEqual(publication.data, sent.get(publication.offset));
+      });
+
+      test('only subscribed channels are reported, and unsubscribe stops the reports', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const ch = channel('filter');
+        await broker.publish(ch, 'before');
+        await flush();
+        assert.deepEqual(recorder.publications(ch), [], 'nothing before subscribe');
+        await broker.subscribe(ch);
+        await broker.publish(ch, 'during');
+        await recorder.until(() => recorder.publications(ch).length === 1, 'the publication while subscribed');
+        await broker.unsubscribe(ch);
+        await broker.publish(ch, 'after');
+        await flush();
+        assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['during']);
+      });
+
+      test('subscribe and unsubscribe are idempotent', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const ch = channel('twice');
+        await broker.subscribe(ch);
+        await broker.subscribe(ch);
+        await broker.publish(ch, 'once');
+        await flush();
+        assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['once'], 'one report per publication');
+        await broker.unsubscribe(ch);
+        await broker.unsubscribe(ch);
+        await broker.unsubscribe(channel('never-subscribed'));
+        await broker.publish(ch, 'unheard');
+        await flush();
+        assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['once']);
+      });
+    });
+
+    describe('presence', () => {
+      const alice: PresenceMember = { client: 'c-alice', user: 'alice', info: { name: 'Alice' } };
+      const bob: PresenceMember = { client: 'c-bob', user: 'bob' };
+
+      test('a new member is reported with a join; adding it again refreshes it without a second join', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const ch = channel('join');
+        await broker.subscribe(ch);
+        await broker.addPresence(ch, alice, 10_000);
+        await recorder.until(() => recorder.members('join', ch).length === 1, "alice's join");
+        assert.deepEqual(recorder.members('join', ch), [alice]);
+        assert.deepEqual(await broker.presence(ch), [alice]);
+        const updated = { ...alice, info: { name: 'Alice', away: true } };
+        await broker.addPresence(ch, updated, 10_000);
+        await flush();
+        assert.equal(recorder.members('join', ch).length, 1, 'no second join');
+        assert.deepEqual(await broker.presence(ch), [updated], 'the refresh updates the member');
+      });
+
+      test('removePresence reports a leave once; removing an absent member does nothing', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const ch = channel('leave');
+        await broker.subscribe(ch);
+        await broker.addPresence(ch, alice, 10_000);
+        await broker.addPresence(ch, bob, 10_000);
+        await broker.removePresence(ch, alice.client);
+        await recorder.until(() => recorder.members('leave', ch).length === 1, "alice's leave");
+        await broker.removePresence(ch, alice.client);
+        await broker.removePresence(ch, 'c-nobody');
+        await flush();
+        assert.deepEqual(recorder.members('leave', ch), [alice]);
+        assert.deepEqual(await broker.presence(ch), [bob]);
+      });
+
+      test('presence lists every member with its info; channels are independent', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const alice2: PresenceMember = { client: 'c-alice-2', user: 'alice' };
+        await broker.addPresence(channel('room1'), alice, 10_000);
+        await broker.addPresence(channel('room1'), alice2, 10_000);
+        await broker.addPresence(channel('room1'), bob, 10_000);
+        await broker.addPresence(channel('room2'), alice, 10_000);
+        assert.deepEqual(byClient(await broker.presence(channel('room1'))), byClient([alice, alice2, bob]));
+        await broker.removePresence(channel('room2'), alice.client);
+        assert.deepEqual(await broker.presence(channel('room2')), []);
+        assert.equal((await broker.presence(channel('room1'))).length, 3, 'leaving room2 leaves room1 alone');
+        assert.deepEqual(await broker.presence(channel('empty')), []);
+      });
+
+      test('joins and leaves of channels not subscribed are not reported, but presence is kept', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const ch = channel('quiet');
+        await broker.addPresence(ch, alice, 10_000);
+        assert.deepEqual(await broker.presence(ch), [alice]);
+        await broker.removePresence(ch, alice.client);
+        await broker.subscribe(ch);
+        await broker.unsubscribe(ch);
+        await broker.addPresence(ch, bob, 10_000);
+        await flush();
+        assert.deepEqual(recorder.seen.filter((event) => event.channel === ch), []);
+        assert.deepEqual(await broker.presence(ch), [bob]);
+      });
+
+      test('a member not refreshed within its ttl expires with a leave', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('expiry');
+        await broker.subscribe(ch);
+        const started = Date.now();
+        await broker.addPresence(ch, alice, 200);
+        await broker.addPresence(ch, bob, 60_000);
+        await recorder.until(() => recorder.members('leave', ch).length === 1, "alice's expiry", 200 + EVENT_TIMEOUT);
+        assert.ok(Date.now() - started >= 190, 'not before the ttl');
+        assert.deepEqual(recorder.members('leave', ch), [alice]);
+        assert.deepEqual(await broker.presence(ch), [bob]);
+      });
+
+      test('refreshing a member keeps it past its ttl', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('refresh');
+        await broker.subscribe(ch);
+        const until = Date.now() + 1_000;
+        while (Date.now() < until) {
+          await broker.addPresence(ch, alice, 500);
+          await sleep(100);
+        }
+        assert.deepEqual(recorder.members('leave', ch), [], 'no leave while refreshed');
+        assert.deepEqual(await broker.presence(ch), [alice]);
+        assert.equal(recorder.members('join', ch).length, 1, 'one join');
+        await recorder.until(() => recorder.members('leave', ch).length === 1, 'the leave once refreshes stop', 500 + EVENT_TIMEOUT);
+        assert.deepEqual(await broker.presence(ch), []);
+      });
+    });
+
+    describe('lifecycle', () => {
+      test('close is idempotent; a closed broker rejects publishes and reports nothing', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('closing');
+        await broker.subscribe(ch);
+        await broker.addPresence(ch, { client: 'c1', user: 'u1' }, 100);
+        await broker.close();
+        await broker.close();
+        const seenAtClose = recorder.seen.length;
+        await assert.rejects(broker.publish(ch, 'too late'));
+        await sleep(300);
+        assert.equal(recorder.seen.length, seenAtClose, 'no event after close (not even an expiry)');
+      });
+    });
+  });
+}
