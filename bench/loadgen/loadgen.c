@@ -10,6 +10,12 @@
  *   idle       open N connections, write a ready file, hold, close
  *   connect    K loops of connect -> handshake -> close handshake -> TCP close
  *   serve-raw  a plain TCP echo server (the ceiling for --raw echo runs)
+ *   fanout     real-time pub/sub, spoken through a protocol profile (--profile):
+ *              N subscribers run the profile's init and subscribe scripts, one
+ *              publisher publishes with W publications outstanding; every
+ *              subscriber checks each delivery (envelope, payload, order)
+ *   rpc        request/response through a profile: C connections, W requests
+ *              in flight each, every reply checked against its request
  *
  * Output: one JSON line on stdout. Progress marks on stderr ("@window-start",
  * "@window-end") so a driver can sample the server around the measured window.
@@ -241,8 +247,9 @@ static double hist_pct(const hist_t *h, double q) {
 
 /* ----------------------------------------------------------------- config */
 
-enum { M_ECHO, M_BCAST, M_IDLE, M_CONNECT, M_SERVE_RAW };
-static const char *mode_names[] = {"echo", "broadcast", "idle", "connect", "serve-raw"};
+enum { M_ECHO, M_BCAST, M_IDLE, M_CONNECT, M_SERVE_RAW, M_FANOUT, M_RPC, M_COUNT };
+static const char *mode_names[] = {"echo", "broadcast", "idle", "connect", "serve-raw", "fanout", "rpc"};
+#define SCRIPTED (cfg.mode == M_FANOUT || cfg.mode == M_RPC)
 
 typedef struct {
   int mode;
@@ -262,6 +269,8 @@ typedef struct {
   int src_addrs;
   size_t frag;
   const char *ready_file;
+  const char *profile;
+  int path_given;
   int verbose;
   uint64_t max_frame;
   double drain_timeout, close_timeout, connect_timeout;
@@ -283,6 +292,7 @@ static const char *err_names[] = {"connect", "handshake", "protocol", "mismatch"
 typedef struct {
   uint64_t msgs, bytes, sent;   /* measured window */
   uint64_t bcasts;              /* broadcasts completed in the window */
+  uint64_t acks;                /* fanout: publish acks in the window */
   uint64_t handshakes, cycles;  /* connect mode, in the window */
   uint64_t established, deflate_ok, deflate_refused, held;
   uint64_t err[E_COUNT];
@@ -298,7 +308,7 @@ static stats_t st;
 static uint8_t *pattern;       /* PAT_SPAN + size bytes */
 static size_t hdr_len;         /* min(16, size) */
 
-static void make_pattern(size_t size, int binary, int json) {
+static void make_pattern(size_t size, int binary, int json, int alnum) {
   size_t n = PAT_SPAN + size + 64;
   pattern = xmalloc(n);
   uint64_t s = 0x5eed5eed12345678ull; /* fixed: the same bytes every run */
@@ -326,6 +336,10 @@ static void make_pattern(size_t size, int binary, int json) {
       uint8_t b = (uint8_t)(s >> ((i & 7) * 8));
       pattern[i] = binary ? b : (uint8_t)(0x20 + b % 95); /* printable ASCII: valid UTF-8 */
     }
+  }
+  if (alnum) { /* letters and digits: a JSON string as is, never escaped */
+    static const char an[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    for (size_t i = 0; i < n; i++) pattern[i] = (uint8_t)an[pattern[i] % 62];
   }
 }
 
@@ -356,6 +370,298 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key
   for (; i < len; i++) dst[i] = src[i] ^ k[(pos + i) & 3];
 }
 
+/* ---------------------------------------------------------------- profile */
+/* A protocol profile (--profile FILE) describes, as text templates, how the
+ * fanout and rpc modes speak a real-time protocol over WebSocket text
+ * messages. One directive per line ('#' starts a comment line):
+ *
+ *   path PATH               request path (unless --path is given)
+ *   subprotocol NAME        offered in Sec-WebSocket-Protocol; the server must pick it
+ *   ping GLOB               a server message that must be answered with ...
+ *   pong TEXT               ... this message
+ *   init send TEXT          script run by every connection after the handshake:
+ *   init expect GLOB        send a message / wait for one (it must match)
+ *   subscribe send TEXT     fanout: script run next by every subscriber (not by
+ *   subscribe expect GLOB   the publisher); a connection is ready at its end
+ *   publish TEXT            fanout: what the publisher sends
+ *   publish-ack GLOB        fanout: the server's answer to each publish (optional)
+ *   delivery GLOB           fanout: what a subscriber receives for each publish
+ *   request TEXT            rpc: a request
+ *   reply GLOB              rpc: its reply
+ *   ignore GLOB             server messages to accept and drop (any number)
+ *
+ * Templates: $P = the payload (--size bytes of ASCII letters, digits and spaces,
+ * so it sits in a JSON string as is), $I = the message's id (10 + its sequence
+ * number), $$ = '$'. In a GLOB, * matches any run of bytes, $* is a literal
+ * '*', $P matches exactly --size bytes (checked afterwards) and $I a decimal
+ * number (checked against the ids in flight); a GLOB must match the whole
+ * message. */
+
+enum { T_LIT, T_STAR, T_P, T_I };
+
+typedef struct {
+  uint8_t kind;
+  uint32_t len; /* T_LIT */
+  char *s;
+} tok_t;
+
+typedef struct {
+  tok_t *t;
+  int n;
+  int np, ni;
+  size_t lit; /* literal bytes */
+  char *src;
+} tmpl_t;
+
+typedef struct {
+  int send;
+  tmpl_t t;
+} step_t;
+
+#define ID_BASE 10
+
+static struct {
+  char *path, *subprotocol;
+  int has_ping, has_pong, has_publish, has_ack, has_delivery, has_request, has_reply;
+  tmpl_t ping, pong, publish, ack, delivery, request, reply;
+  step_t *init, *sub;
+  int ninit, nsub;
+  tmpl_t *ignore;
+  int nignore;
+  size_t send_max; /* the longest message a send template makes, $P included */
+} prof;
+
+static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where) {
+  memset(t, 0, sizeof *t);
+  t->src = strdup(src);
+  size_t n = strlen(src);
+  t->t = xmalloc(sizeof(tok_t) * (n + 1));
+  char *lit = xmalloc(n + 1);
+  size_t ll = 0;
+#define FLUSH_LIT()                                                            \
+  do {                                                                         \
+    if (ll) {                                                                  \
+      tok_t *k = &t->t[t->n++];                                                \
+      k->kind = T_LIT; k->len = (uint32_t)ll; k->s = xmalloc(ll);              \
+      memcpy(k->s, lit, ll); t->lit += ll; ll = 0;                             \
+    }                                                                          \
+  } while (0)
+  for (size_t i = 0; i < n; i++) {
+    char ch = src[i];
+    if (ch == '$') {
+      char nx = i + 1 < n ? src[i + 1] : 0;
+      i++;
+      if (nx == '$' || nx == '*') { lit[ll++] = nx; continue; }
+      if (nx != 'P' && nx != 'I') die("%s: '$' must be followed by P, I, $ or * in '%s'", where, src);
+      FLUSH_LIT();
+      t->t[t->n++].kind = nx == 'P' ? T_P : T_I;
+      if (nx == 'P') t->np++; else t->ni++;
+      continue;
+    }
+    if (ch == '*' && glob) {
+      FLUSH_LIT();
+      if (t->n == 0 || t->t[t->n - 1].kind != T_STAR) t->t[t->n++].kind = T_STAR;
+      continue;
+    }
+    lit[ll++] = ch;
+  }
+  FLUSH_LIT();
+#undef FLUSH_LIT
+  free(lit);
+  if (t->np > 1 || t->ni > 1) die("%s: $P and $I may appear once each in '%s'", where, src);
+}
+
+/* Does the message match g from token k on? Captures $P (position) and $I. */
+static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, const uint8_t **cap_p, uint64_t *cap_i) {
+  for (; k < g->n; k++) {
+    const tok_t *t = &g->t[k];
+    switch (t->kind) {
+    case T_LIT:
+      if (n < t->len || memcmp(s, t->s, t->len) != 0) return 0;
+      s += t->len;
+      n -= t->len;
+      break;
+    case T_P:
+      if (n < cfg.size) return 0;
+      *cap_p = s;
+      s += cfg.size;
+      n -= cfg.size;
+      break;
+    case T_I: {
+      size_t i = 0;
+      uint64_t v = 0;
+      while (i < n && i < 19 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (uint64_t)(s[i++] - '0');
+      if (i == 0) return 0;
+      *cap_i = v;
+      s += i;
+      n -= i;
+      break;
+    }
+    default: /* T_STAR */
+      if (k + 1 == g->n) return 1;
+      if (g->t[k + 1].kind == T_LIT) { /* jump between occurrences of the next literal */
+        const tok_t *nl = &g->t[k + 1];
+        size_t j = 0;
+        for (;;) {
+          const uint8_t *hit = memmem(s + j, n - j, nl->s, nl->len);
+          if (!hit) return 0;
+          j = (size_t)(hit - s);
+          if (glob_at(g, k + 1, s + j, n - j, cap_p, cap_i)) return 1;
+          j++;
+        }
+      }
+      for (size_t j = 0; j <= n; j++)
+        if (glob_at(g, k + 1, s + j, n - j, cap_p, cap_i)) return 1;
+      return 0;
+    }
+  }
+  return n == 0;
+}
+
+static int glob_match(const tmpl_t *g, const uint8_t *s, size_t n, const uint8_t **cap_p, uint64_t *cap_i) {
+  const uint8_t *p = NULL;
+  uint64_t i = 0;
+  if (!glob_at(g, 0, s, n, &p, &i)) return 0;
+  if (cap_p) *cap_p = p;
+  if (cap_i) *cap_i = i;
+  return 1;
+}
+
+/* Write a send template into dst (room: prof.send_max); returns its length. */
+static size_t tmpl_render(const tmpl_t *t, uint8_t *dst, const uint8_t *payload, uint64_t id) {
+  size_t o = 0;
+  for (int k = 0; k < t->n; k++) {
+    const tok_t *x = &t->t[k];
+    if (x->kind == T_LIT) { memcpy(dst + o, x->s, x->len); o += x->len; }
+    else if (x->kind == T_P) { memcpy(dst + o, payload, cfg.size); o += cfg.size; }
+    else o += (size_t)sprintf((char *)dst + o, "%" PRIu64, id);
+  }
+  return o;
+}
+
+static char *trim_line(char *s) {
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
+  return s;
+}
+
+static void load_profile(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) die("cannot read profile %s: %s", file, strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  int lineno = 0;
+  char where[512];
+  while (getline(&line, &cap, f) >= 0) {
+    lineno++;
+    char *l = trim_line(line);
+    while (*l == ' ' || *l == '\t') l++;
+    if (*l == 0 || *l == '#') continue;
+    snprintf(where, sizeof where, "%s:%d", file, lineno);
+    char *sp = strchr(l, ' ');
+    if (!sp) die("%s: a directive needs a value", where);
+    *sp = 0;
+    char *v = sp + 1;
+    if (strcmp(l, "init") == 0 || strcmp(l, "subscribe") == 0) {
+      int is_init = l[0] == 'i';
+      char *sp2 = strchr(v, ' ');
+      if (!sp2) die("%s: '%s send TEXT' or '%s expect GLOB'", where, l, l);
+      *sp2 = 0;
+      int send = strcmp(v, "send") == 0;
+      if (!send && strcmp(v, "expect") != 0) die("%s: '%s send TEXT' or '%s expect GLOB'", where, l, l);
+      step_t **arr = is_init ? &prof.init : &prof.sub;
+      int *cnt = is_init ? &prof.ninit : &prof.nsub;
+      *arr = xrealloc(*arr, sizeof(step_t) * (size_t)(*cnt + 1));
+      step_t *st1 = &(*arr)[(*cnt)++];
+      st1->send = send;
+      tmpl_compile(&st1->t, sp2 + 1, !send, where);
+      if (st1->t.np || st1->t.ni) die("%s: no $P or $I in scripts", where);
+      continue;
+    }
+    if (strcmp(l, "path") == 0) { prof.path = strdup(v); continue; }
+    if (strcmp(l, "subprotocol") == 0) { prof.subprotocol = strdup(v); continue; }
+    if (strcmp(l, "ignore") == 0) {
+      prof.ignore = xrealloc(prof.ignore, sizeof(tmpl_t) * (size_t)(prof.nignore + 1));
+      tmpl_compile(&prof.ignore[prof.nignore++], v, 1, where);
+      continue;
+    }
+    static const struct { const char *name; int glob; } one[] = {
+        {"ping", 1}, {"pong", 0}, {"publish", 0}, {"publish-ack", 1}, {"delivery", 1}, {"request", 0}, {"reply", 1}};
+    tmpl_t *dst[] = {&prof.ping, &prof.pong, &prof.publish, &prof.ack, &prof.delivery, &prof.request, &prof.reply};
+    int *has[] = {&prof.has_ping, &prof.has_pong, &prof.has_publish, &prof.has_ack, &prof.has_delivery, &prof.has_request, &prof.has_reply};
+    int found = 0;
+    for (int i = 0; i < 7; i++) {
+      if (strcmp(l, one[i].name) != 0) continue;
+      if (*has[i]) die("%s: '%s' given twice", where, l);
+      tmpl_compile(dst[i], v, one[i].glob, where);
+      *has[i] = 1;
+      found = 1;
+    }
+    if (!found) die("%s: unknown directive '%s'", where, l);
+  }
+  free(line);
+  fclose(f);
+  snprintf(where, sizeof where, "%s", file);
+  if (prof.has_ping != prof.has_pong) die("%s: 'ping' and 'pong' go together", where);
+  if (prof.ninit + prof.nsub > 200) die("%s: scripts of at most 200 steps", where);
+  if (prof.has_pong && (prof.pong.np || prof.pong.ni)) die("%s: no $P or $I in 'pong'", where);
+  if (prof.has_ping && (prof.ping.np || prof.ping.ni)) die("%s: no $P or $I in 'ping'", where);
+  if (cfg.mode == M_FANOUT) {
+    if (!prof.has_publish || !prof.has_delivery) die("%s: fanout needs 'publish' and 'delivery'", where);
+    if (prof.publish.np != 1 || prof.delivery.np != 1) die("%s: 'publish' and 'delivery' need $P", where);
+    if (prof.has_ack && prof.ack.np) die("%s: no $P in 'publish-ack'", where);
+  }
+  if (cfg.mode == M_RPC) {
+    if (!prof.has_request || !prof.has_reply) die("%s: rpc needs 'request' and 'reply'", where);
+    if (prof.request.np != 1 || prof.reply.np != 1) die("%s: 'request' and 'reply' need $P", where);
+  }
+  /* the longest message a send template makes */
+  tmpl_t *sends[] = {&prof.pong, &prof.publish, &prof.request};
+  for (int i = 0; i < 3; i++) prof.send_max = MAX(prof.send_max, sends[i]->lit + cfg.size + 24);
+  for (int i = 0; i < prof.ninit; i++) prof.send_max = MAX(prof.send_max, prof.init[i].t.lit);
+  for (int i = 0; i < prof.nsub; i++) prof.send_max = MAX(prof.send_max, prof.sub[i].t.lit);
+  if (prof.path && !cfg.path_given) cfg.path = prof.path;
+}
+
+/* The payload: "<send time, 16 hex digits> <sequence number, 12 hex digits> "
+ * then letters and digits from the pattern at an offset derived from (key, seq). */
+#define PAY_HDR 30
+
+static void pay_build(uint8_t *dst, uint64_t ts, uint64_t seq, uint32_t key) {
+  static const char hex[] = "0123456789abcdef";
+  for (int i = 0; i < 16; i++) dst[i] = (uint8_t)hex[(ts >> (60 - 4 * i)) & 15];
+  dst[16] = ' ';
+  for (int i = 0; i < 12; i++) dst[17 + i] = (uint8_t)hex[(seq >> (44 - 4 * i)) & 15];
+  dst[29] = ' ';
+  memcpy(dst + PAY_HDR, pattern + pat_offset(key, seq), cfg.size - PAY_HDR);
+}
+
+static int hexval(uint8_t ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  return -1;
+}
+
+/* Check a payload (cfg.size bytes) made with `key`; 0 and ts/seq when it is intact. */
+static int pay_check(const uint8_t *p, uint32_t key, uint64_t *ts, uint64_t *seq) {
+  uint64_t t = 0, q = 0;
+  for (int i = 0; i < 16; i++) {
+    int v = hexval(p[i]);
+    if (v < 0) return -1;
+    t = t << 4 | (uint64_t)v;
+  }
+  if (p[16] != ' ' || p[29] != ' ') return -1;
+  for (int i = 0; i < 12; i++) {
+    int v = hexval(p[17 + i]);
+    if (v < 0) return -1;
+    q = q << 4 | (uint64_t)v;
+  }
+  if (memcmp(p + PAY_HDR, pattern + pat_offset(key, q), cfg.size - PAY_HDR) != 0) return -1;
+  *ts = t;
+  *seq = q;
+  return 0;
+}
+
 /* -------------------------------------------------------------- connection */
 
 enum { ST_IDLE, ST_CONNECTING, ST_HS, ST_OPEN, ST_CLOSING, ST_WAIT_EOF, ST_DEAD };
@@ -382,8 +688,12 @@ typedef struct conn {
   /* echo */
   uint64_t next_send, next_recv;
   uint64_t *sent_ts;
-  /* broadcast */
+  /* broadcast, fanout */
   uint64_t bc_next;
+  uint8_t receiver; /* counted in bc_live */
+  /* profile script: next step, and whether it is still running */
+  uint8_t step, scripting;
+  uint64_t acked; /* fanout publisher: publish acks received */
   /* deflate */
   z_stream *zd, *zi;
 } conn_t;
@@ -419,6 +729,7 @@ static void echo_send(conn_t *c);
 static void bc_pump(void);
 static void bc_advance(void);
 static void open_more(void);
+static void conn_opened(conn_t *c);
 
 static void wreserve(conn_t *c, size_t n) {
   if (c->woff == c->wlen) c->woff = c->wlen = 0;
@@ -534,12 +845,15 @@ static void make_request(conn_t *c) {
   uint8_t dig[20];
   sha1_final(&s, dig);
   b64_encode(dig, 20, c->accept);
-  char req[512];
+  char req[2048];
   int n = snprintf(req, sizeof req,
                    "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n",
+                   "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s\r\n",
                    cfg.path, cfg.host, cfg.port, key,
-                   cfg.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "");
+                   cfg.deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "",
+                   prof.subprotocol ? "Sec-WebSocket-Protocol: " : "", prof.subprotocol ? prof.subprotocol : "",
+                   prof.subprotocol ? "\r\n" : "");
+  if (n < 0 || (size_t)n >= sizeof req) die("request line too long (--path?)");
   wreserve(c, (size_t)n);
   memcpy(c->wbuf + c->wlen, req, (size_t)n);
   c->wlen += (size_t)n;
@@ -609,7 +923,7 @@ static long handle_handshake(conn_t *c, uint8_t *buf, size_t len) {
   char *head = xmalloc(hlen + 1);
   memcpy(head, buf, hlen);
   head[hlen] = 0;
-  int ok = 1, up = 0, conn_hdr = 0, acc = 0;
+  int ok = 1, up = 0, conn_hdr = 0, acc = 0, proto = 0;
   const char *why = "";
   char *save = NULL;
   char *line = strtok_r(head, "\r\n", &save);
@@ -626,8 +940,12 @@ static long handle_handshake(conn_t *c, uint8_t *buf, size_t len) {
     else if (strcasecmp(name, "sec-websocket-accept") == 0) acc = strcmp(val, c->accept) == 0;
     else if (strcasecmp(name, "sec-websocket-extensions") == 0) {
       if (!cfg.deflate || c->deflate || parse_extensions(c, val) != 0) { ok = 0; why = "extensions"; }
-    } else if (strcasecmp(name, "sec-websocket-protocol") == 0) { ok = 0; why = "subprotocol"; }
+    } else if (strcasecmp(name, "sec-websocket-protocol") == 0) {
+      if (!prof.subprotocol || proto || strcmp(val, prof.subprotocol) != 0) { ok = 0; why = "subprotocol"; }
+      proto = 1;
+    }
   }
+  if (ok && prof.subprotocol && !proto) { ok = 0; why = "subprotocol (none selected)"; }
   if (ok && !up) { ok = 0; why = "Upgrade"; }
   if (ok && !conn_hdr) { ok = 0; why = "Connection"; }
   if (ok && !acc) { ok = 0; why = "Sec-WebSocket-Accept"; }
@@ -718,6 +1036,24 @@ static void echo_done(conn_t *c, uint64_t now) {
   }
 }
 
+/* text messages of the profile modes */
+
+static uint8_t *pbuf; /* one payload */
+
+static void send_text(conn_t *c, const uint8_t *data, size_t len) {
+  if (c->deflate) {
+    size_t zl;
+    if (deflate_message(c, data, len, &zl) != 0) { conn_kill(c, E_PROTOCOL); return; }
+    send_bytes_as_message(c, 1, 1, zsend, zl);
+  } else {
+    send_bytes_as_message(c, 1, 0, data, len);
+  }
+}
+
+static void send_tmpl(conn_t *c, const tmpl_t *t, const uint8_t *payload, uint64_t id) {
+  send_text(c, scratch, tmpl_render(t, scratch, payload, id));
+}
+
 /* ---------------------------------------------------------------- broadcast */
 
 static size_t bc_prefix(char *out, uint64_t ts, uint64_t seq) {
@@ -727,6 +1063,11 @@ static size_t bc_prefix(char *out, uint64_t ts, uint64_t seq) {
 static void bc_send_one(void) {
   conn_t *s = &conns[0];
   uint64_t seq = bc_sent++;
+  if (cfg.mode == M_FANOUT) {
+    pay_build(pbuf, now_ns(), seq, 0);
+    send_tmpl(s, &prof.publish, pbuf, ID_BASE + seq);
+    return;
+  }
   char pre[64];
   size_t pl = bc_prefix(pre, now_ns(), seq);
   size_t total = 6 + cfg.size;
@@ -763,6 +1104,21 @@ static void bc_advance(void) {
   bc_pump();
 }
 
+/* a delivery of publication `seq`, sent at `ts`, intact: order and counts */
+static int bc_account(conn_t *c, uint64_t ts, uint64_t seq, uint64_t now) {
+  if (seq != c->bc_next) return E_ORDER;
+  if (seq >= bc_sent) return E_MISMATCH; /* never sent */
+  c->bc_next++;
+  if (phase == PH_MEASURE) {
+    st.msgs++;
+    st.bytes += cfg.size;
+    hist_add(&st.lat, now > ts ? now - ts : 0);
+  }
+  bc_cnt[seq % (uint64_t)cfg.window]++;
+  if (seq == bc_done) bc_advance();
+  return -1;
+}
+
 static int bc_deliver(conn_t *c, uint64_t now) {
   const uint8_t *m = c->mbuf;
   size_t n = c->mlen, i = 0;
@@ -775,16 +1131,136 @@ static int bc_deliver(conn_t *c, uint64_t now) {
   if (i == j || i >= n || m[i] != ' ') return E_MISMATCH;
   i++;
   if (memcmp(m + i, pattern + (seq * 131) % PAT_SPAN, n - i) != 0) return E_MISMATCH;
-  if (seq != c->bc_next) return E_ORDER;
-  c->bc_next++;
+  return bc_account(c, ts, seq, now);
+}
+
+/* ------------------------------------------------------- profile modes */
+
+static inline int is_publisher(const conn_t *c) { return cfg.mode == M_FANOUT && c->id == 0; }
+
+static int script_len(const conn_t *c) {
+  return prof.ninit + (cfg.mode == M_FANOUT && !is_publisher(c) ? prof.nsub : 0);
+}
+
+static const step_t *script_step(int i) { return i < prof.ninit ? &prof.init[i] : &prof.sub[i - prof.ninit]; }
+
+/* Send the script's messages up to its next expect; the connection is ready
+ * (opened, in the counts) when the script ends. */
+static void script_advance(conn_t *c) {
+  int n = script_len(c);
+  while (c->step < n && script_step(c->step)->send) {
+    send_tmpl(c, &script_step(c->step)->t, NULL, 0);
+    if (c->state != ST_OPEN) return;
+    c->step++;
+  }
+  if (c->step == n) {
+    c->scripting = 0;
+    conn_opened(c);
+  }
+}
+
+static void script_begin(conn_t *c) {
+  c->state = ST_OPEN;
+  c->scripting = 1;
+  c->step = 0;
+  script_advance(c);
+}
+
+static int ignored(const uint8_t *m, size_t n) {
+  for (int i = 0; i < prof.nignore; i++)
+    if (glob_match(&prof.ignore[i], m, n, NULL, NULL)) return 1;
+  return 0;
+}
+
+static void rpc_send(conn_t *c) {
+  uint64_t seq = c->next_send++;
+  uint64_t ts = now_ns();
+  c->sent_ts[seq % (uint64_t)cfg.window] = ts;
+  if (phase == PH_MEASURE) st.sent++;
+  pay_build(pbuf, ts, seq, c->id);
+  send_tmpl(c, &prof.request, pbuf, ID_BASE + seq);
+}
+
+static void rpc_fill(conn_t *c) {
+  while (c->state == ST_OPEN && c->next_send - c->next_recv < (uint64_t)cfg.window) rpc_send(c);
+}
+
+/* A reply: its payload must be the one of a request in flight, and $I its id.
+ * Replies may come in any order; each request gets exactly one. */
+static int rpc_reply(conn_t *c, const uint8_t *p, const uint64_t *id, uint64_t now) {
+  uint64_t ts, seq;
+  if (pay_check(p, c->id, &ts, &seq) != 0) return E_MISMATCH;
+  if (id && *id != ID_BASE + seq) return E_MISMATCH;
+  if (seq < c->next_recv || seq >= c->next_send) return E_MISMATCH;
+  uint64_t *slot = &c->sent_ts[seq % (uint64_t)cfg.window];
+  if (*slot != ts) return E_MISMATCH; /* answered already, or not this request's payload */
+  *slot = 0;
   if (phase == PH_MEASURE) {
     st.msgs++;
-    st.bytes += n;
-    hist_add(&st.lat, now > ts ? now - ts : 0);
+    st.bytes += cfg.size;
+    hist_add(&st.lat, now - ts);
   }
-  bc_cnt[seq % (uint64_t)cfg.window]++;
-  if (seq == bc_done) bc_advance();
+  while (c->next_recv < c->next_send && c->sent_ts[c->next_recv % (uint64_t)cfg.window] == 0) c->next_recv++;
+  if (phase == PH_WARMUP || phase == PH_MEASURE) rpc_fill(c);
+  else if (phase >= PH_DRAIN && c->next_recv == c->next_send && c->state == ST_OPEN) begin_close(c, 1000);
   return -1;
+}
+
+static uint64_t rpc_in_flight(const conn_t *c) {
+  uint64_t k = 0;
+  for (uint64_t s = c->next_recv; s < c->next_send; s++) k += c->sent_ts[s % (uint64_t)cfg.window] != 0;
+  return k;
+}
+
+/* every publication delivered everywhere, and (with publish-ack) acknowledged */
+static int bc_complete(void) {
+  if (bc_done != bc_sent) return 0;
+  if (cfg.mode == M_FANOUT && prof.has_ack && conns[0].state == ST_OPEN && conns[0].acked != bc_sent) return 0;
+  return 1;
+}
+
+/* a whole text message in a profile mode */
+static int rt_message(conn_t *c, uint64_t now) {
+  const uint8_t *m = c->mbuf, *p = NULL;
+  size_t n = c->mlen;
+  uint64_t id = 0;
+  if (c->msg_op != 1) return c->scripting ? E_HANDSHAKE : E_MISMATCH;
+  if (prof.has_ping && glob_match(&prof.ping, m, n, NULL, NULL)) {
+    if (c->state == ST_OPEN) send_tmpl(c, &prof.pong, NULL, 0);
+    return -1;
+  }
+  if (c->scripting) {
+    if (glob_match(&script_step(c->step)->t, m, n, NULL, NULL)) {
+      c->step++;
+      script_advance(c);
+      return -1;
+    }
+    if (ignored(m, n)) return -1;
+    if (cfg.verbose)
+      fprintf(stderr, "loadgen: conn %u: script step %d wants '%s', got '%.*s'\n", c->id, c->step + 1,
+              script_step(c->step)->t.src, (int)MIN(n, 200), (const char *)m);
+    return E_HANDSHAKE;
+  }
+  if (cfg.mode == M_FANOUT && !is_publisher(c)) {
+    if (glob_match(&prof.delivery, m, n, &p, NULL)) {
+      uint64_t ts, seq;
+      if (pay_check(p, 0, &ts, &seq) != 0) return E_MISMATCH;
+      return bc_account(c, ts, seq, now);
+    }
+  } else if (cfg.mode == M_FANOUT) {
+    if (prof.has_ack && glob_match(&prof.ack, m, n, NULL, &id)) {
+      if (c->acked >= bc_sent) return E_MISMATCH;             /* an ack of nothing */
+      if (prof.ack.ni && id != ID_BASE + c->acked) return E_ORDER; /* acks come in order */
+      c->acked++;
+      if (phase == PH_MEASURE) st.acks++;
+      return -1;
+    }
+  } else if (glob_match(&prof.reply, m, n, &p, &id)) {
+    return rpc_reply(c, p, prof.reply.ni ? &id : NULL, now);
+  }
+  if (ignored(m, n)) return -1;
+  if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: unexpected message '%.*s'\n", c->id, (int)MIN(n, 200), (const char *)m);
+  return E_MISMATCH;
 }
 
 /* ----------------------------------------------------------------- frames */
@@ -808,6 +1284,17 @@ static int deliver(conn_t *c, const uint8_t *p, size_t n) {
   if (cfg.mode == M_BCAST) {
     if (c->mlen + n > cfg.size) return E_MISMATCH;
     if (c->mcap < cfg.size) { c->mbuf = xrealloc(c->mbuf, cfg.size); c->mcap = cfg.size; }
+    memcpy(c->mbuf + c->mlen, p, n);
+    c->mlen += n;
+    return -1;
+  }
+  if (SCRIPTED) { /* whole messages, bounded */
+    size_t lim = MAX((size_t)65536, 2 * cfg.size + 4096);
+    if (c->mlen + n > lim) return c->scripting ? E_HANDSHAKE : E_MISMATCH;
+    if (c->mcap < c->mlen + n) {
+      c->mcap = MIN(lim, MAX(c->mlen + n, MAX(2 * c->mcap, (size_t)256)));
+      c->mbuf = xrealloc(c->mbuf, c->mcap);
+    }
     memcpy(c->mbuf + c->mlen, p, n);
     c->mlen += n;
     return -1;
@@ -860,6 +1347,11 @@ static int message_end(conn_t *c, uint64_t now) {
     c->mlen = 0;
     return e;
   }
+  if (SCRIPTED) {
+    int e = rt_message(c, now);
+    c->mlen = 0;
+    return e;
+  }
   return -1;
 }
 
@@ -893,7 +1385,7 @@ static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, s
     if (c->counted_open) {
       c->counted_open = 0;
       open_count--;
-      if (cfg.mode == M_BCAST) { bc_live--; bc_advance(); }
+      if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
     }
     return -1;
   }
@@ -993,7 +1485,8 @@ static size_t consume(conn_t *c, uint8_t *buf, size_t len) {
     long r = handle_handshake(c, buf, len);
     if (r <= 0) return 0;
     off = (size_t)r;
-    conn_opened(c);
+    if (SCRIPTED) script_begin(c);
+    else conn_opened(c);
     if (c->state != ST_OPEN) return off;
   }
   if (cfg.raw) return off + parse_raw(c, buf + off, len - off);
@@ -1012,6 +1505,9 @@ static void conn_reset(conn_t *c) {
   c->mlen = 0;
   c->next_send = c->next_recv = 0;
   c->bc_next = 0;
+  c->receiver = 0;
+  c->step = c->scripting = 0;
+  c->acked = 0;
   c->counted_open = 0;
   if (c->zd) { deflateEnd(c->zd); free(c->zd); c->zd = NULL; }
   if (c->zi) { inflateEnd(c->zi); free(c->zi); c->zi = NULL; }
@@ -1025,13 +1521,14 @@ static void conn_kill(conn_t *c, int err) {
   c->fd = -1;
   c->state = ST_DEAD;
   active--;
-  if (was == ST_CONNECTING || was == ST_HS) {
+  if (was == ST_CONNECTING || was == ST_HS || c->scripting) {
+    c->scripting = 0;
     if (cfg.mode != M_CONNECT) { pending--; open_more(); }
   }
   if (c->counted_open) {
     c->counted_open = 0;
     open_count--;
-    if (cfg.mode == M_BCAST) { bc_live--; bc_advance(); }
+    if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
   }
   if (cfg.mode == M_CONNECT && (phase == PH_WARMUP || phase == PH_MEASURE))
     c->retry_at = now_ns() + (err >= 0 ? 10000000ull : 0);
@@ -1055,7 +1552,10 @@ static void conn_opened(conn_t *c) {
   st.established++;
   open_count++;
   c->counted_open = 1;
-  if (cfg.mode == M_BCAST) bc_live++;
+  if (cfg.mode == M_BCAST || (cfg.mode == M_FANOUT && !is_publisher(c))) {
+    c->receiver = 1;
+    bc_live++;
+  }
   open_more();
 }
 
@@ -1228,7 +1728,14 @@ static void go(uint64_t t0) {
       for (int k = 0; k < cfg.window && c->state == ST_OPEN; k++) echo_send(c);
       if (c->state == ST_OPEN) flush(c);
     }
-  } else if (cfg.mode == M_BCAST) {
+  } else if (cfg.mode == M_RPC) {
+    for (int i = 0; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state != ST_OPEN) continue;
+      rpc_fill(c);
+      if (c->state == ST_OPEN) flush(c);
+    }
+  } else if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
     bc_pump();
   } else if (cfg.mode == M_CONNECT) {
     for (int i = 0; i < nconns; i++) conn_start(&conns[i]);
@@ -1266,7 +1773,7 @@ static void enter_drain(uint64_t now) {
   if (cfg.mode == M_IDLE) {
     st.held = (uint64_t)open_count;
     close_all();
-  } else if (cfg.mode == M_ECHO) {
+  } else if (cfg.mode == M_ECHO || cfg.mode == M_RPC) {
     for (int i = 0; i < nconns; i++) {
       conn_t *c = &conns[i];
       if (c->state == ST_OPEN && c->next_recv == c->next_send) {
@@ -1274,13 +1781,13 @@ static void enter_drain(uint64_t now) {
         else begin_close(c, 1000);
       }
     }
-  } else if (cfg.mode == M_BCAST) {
-    if (bc_done == bc_sent) close_all();
+  } else if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
+    if (bc_complete()) close_all();
   }
 }
 
 static void drain_check(uint64_t now) {
-  if (cfg.mode == M_BCAST && bc_done == bc_sent && bc_live > 0) {
+  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && bc_complete() && bc_live > 0) {
     int any_open = 0;
     for (int i = 0; i < nconns && !any_open; i++) any_open = conns[i].state == ST_OPEN;
     if (any_open) close_all();
@@ -1291,7 +1798,9 @@ static void drain_check(uint64_t now) {
       conn_t *c = &conns[i];
       if (c->state != ST_OPEN) continue;
       if (cfg.mode == M_ECHO) st.err[E_TIMEOUT] += c->next_send - c->next_recv;
-      if (cfg.mode == M_BCAST && bc_sent > c->bc_next) st.err[E_TIMEOUT] += bc_sent - c->bc_next;
+      if (cfg.mode == M_RPC) st.err[E_TIMEOUT] += rpc_in_flight(c);
+      if (c->receiver && bc_sent > c->bc_next) st.err[E_TIMEOUT] += bc_sent - c->bc_next;
+      if (is_publisher(c) && prof.has_ack && bc_sent > c->acked) st.err[E_TIMEOUT] += bc_sent - c->acked;
     }
     close_all();
   }
@@ -1317,6 +1826,12 @@ static void sweep(uint64_t now) {
     case ST_CLOSING:
       if (now > c->deadline) conn_kill(c, E_CLOSE);
       break;
+    case ST_OPEN: /* a profile script that never finished */
+      if (c->scripting && now > c->deadline) {
+        if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: script step %d timed out\n", c->id, c->step + 1);
+        conn_kill(c, E_HANDSHAKE);
+      }
+      break;
     case ST_WAIT_EOF:
       if (now > c->deadline) {
         if (cfg.mode == M_CONNECT && phase == PH_MEASURE) st.cycles++;
@@ -1338,15 +1853,19 @@ static void run_worker(void) {
   }
   gbuf = xmalloc(GBUF_SZ);
   zout = xmalloc(ZOUT_SZ);
-  scratch = xmalloc(cfg.size + 64);
+  scratch = xmalloc(MAX(cfg.size + 64, prof.send_max + 64));
+  pbuf = xmalloc(cfg.size + 1);
   for (int i = 0; i < nconns; i++) {
     conn_t *c = &conns[i];
     c->id = id_base + (uint32_t)i;
     c->fd = -1;
     c->state = ST_IDLE;
-    if (cfg.mode == M_ECHO) c->sent_ts = xmalloc(sizeof(uint64_t) * (size_t)cfg.window);
+    if (cfg.mode == M_ECHO || cfg.mode == M_RPC) {
+      c->sent_ts = xmalloc(sizeof(uint64_t) * (size_t)cfg.window);
+      memset(c->sent_ts, 0, sizeof(uint64_t) * (size_t)cfg.window);
+    }
   }
-  if (cfg.mode == M_BCAST) {
+  if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
     bc_cnt = xmalloc(sizeof(uint32_t) * (size_t)cfg.window);
     memset(bc_cnt, 0, sizeof(uint32_t) * (size_t)cfg.window);
   }
@@ -1365,6 +1884,7 @@ static void run_worker(void) {
         setup_reported = 1;
         st.setup_s = (double)(now - setup_t0) / 1e9;
         if (cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
+        if (cfg.mode == M_FANOUT && conns[0].state != ST_OPEN) die("the publisher could not connect");
         if (sync_out >= 0) {
           uint8_t r[9] = {'R'};
           memcpy(r + 1, &st.established, 8);
@@ -1427,13 +1947,26 @@ static void print_json(int procs, int total_conns) {
   if (cfg.mode == M_ECHO || cfg.mode == M_BCAST)
     printf(",\"window\":%d,\"size\":%zu,\"type\":\"%s\",\"payload\":\"%s\"", cfg.window, cfg.size,
            cfg.mode == M_BCAST ? "text" : (cfg.binary ? "binary" : "text"), cfg.json_payload ? "json" : "random");
+  if (SCRIPTED) {
+    printf(",\"window\":%d,\"size\":%zu,\"type\":\"text\",\"profile\":\"", cfg.window, cfg.size);
+    for (const char *q = cfg.profile; *q; q++) {
+      if (*q == '"' || *q == '\\') putchar('\\');
+      if ((unsigned char)*q >= 0x20) putchar(*q);
+    }
+    putchar('"');
+  }
   printf(",\"raw\":%s,\"deflate\":%s,\"deflate_negotiated\":%" PRIu64 ",\"deflate_refused\":%" PRIu64, cfg.raw ? "true" : "false",
          cfg.deflate ? "true" : "false", st.deflate_ok, st.deflate_refused);
   printf(",\"warmup_s\":%.3f,\"duration_s\":%.3f,\"setup_s\":%.3f", cfg.mode == M_IDLE ? 0.0 : cfg.warmup, st.window_s, st.setup_s);
-  if (cfg.mode == M_ECHO || cfg.mode == M_BCAST)
+  if (cfg.mode == M_ECHO || cfg.mode == M_BCAST || SCRIPTED)
     printf(",\"msgs\":%" PRIu64 ",\"msgs_per_s\":%.1f,\"bytes\":%" PRIu64 ",\"mb_per_s\":%.3f", st.msgs, st.msgs / w, st.bytes,
            st.bytes / w / 1e6);
-  if (cfg.mode == M_ECHO) printf(",\"sent\":%" PRIu64, st.sent);
+  if (cfg.mode == M_ECHO || cfg.mode == M_RPC) printf(",\"sent\":%" PRIu64, st.sent);
+  if (cfg.mode == M_RPC) printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f", st.msgs, st.msgs / w);
+  if (cfg.mode == M_FANOUT)
+    printf(",\"subscribers\":%d,\"publications\":%" PRIu64 ",\"publications_per_s\":%.1f,\"publish_acks\":%" PRIu64
+           ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.1f",
+           total_conns - 1, st.bcasts, st.bcasts / w, st.acks, st.msgs, st.msgs / w);
   if (cfg.mode == M_BCAST)
     printf(",\"receivers\":%d,\"broadcasts\":%" PRIu64 ",\"broadcasts_per_s\":%.1f,\"deliveries_per_s\":%.1f", total_conns,
            st.bcasts, st.bcasts / w, st.msgs / w);
@@ -1544,7 +2077,7 @@ static int run_forked(int procs, int total) {
   for (int i = 0; i < procs; i++) {
     if (read_full(up[i], &all[i], sizeof(stats_t)) != 0) { failed++; continue; }
     stats_t *s = &all[i];
-    st.msgs += s->msgs; st.bytes += s->bytes; st.sent += s->sent; st.bcasts += s->bcasts;
+    st.msgs += s->msgs; st.bytes += s->bytes; st.sent += s->sent; st.bcasts += s->bcasts; st.acks += s->acks;
     st.handshakes += s->handshakes; st.cycles += s->cycles; st.established += s->established;
     st.deflate_ok += s->deflate_ok; st.deflate_refused += s->deflate_refused; st.held += s->held;
     for (int e = 0; e < E_COUNT; e++) st.err[e] += s->err[e];
@@ -1645,13 +2178,16 @@ static int serve_raw(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: loadgen --mode echo|broadcast|idle|connect|serve-raw [options]\n"
+          "usage: loadgen --mode echo|broadcast|idle|connect|serve-raw|fanout|rpc [options]\n"
           "  -h, --host ADDR         server address (127.0.0.1)\n"
           "  -p, --port PORT         server port (9001)\n"
           "      --path PATH         request path (/)\n"
-          "  -c, --conns N           connections (echo, idle), receivers (broadcast), churners (connect)\n"
-          "  -w, --window W          echo: messages in flight per connection; broadcast: broadcasts outstanding\n"
-          "  -s, --size BYTES        message size (k/m suffixes); broadcast: size each receiver gets\n"
+          "  -c, --conns N           connections (echo, idle, rpc), receivers (broadcast), subscribers (fanout),\n"
+          "                          churners (connect)\n"
+          "  -w, --window W          echo, rpc: messages in flight per connection; broadcast, fanout: outstanding\n"
+          "  -s, --size BYTES        message size (k/m suffixes); broadcast: size each receiver gets;\n"
+          "                          fanout, rpc: the payload ($P) inside each message, >= 32\n"
+          "      --profile FILE      fanout, rpc: the protocol profile (templates; see bench/loadgen/profiles)\n"
           "      --text | --binary   message type for echo (text)\n"
           "      --payload KIND      random | json (random)\n"
           "  -d, --duration S        measured window in seconds (10)\n"
@@ -1681,7 +2217,7 @@ static size_t parse_size(const char *s) {
 }
 
 int main(int argc, char **argv) {
-  enum { OPT_PATH = 256, OPT_TEXT, OPT_BIN, OPT_PAYLOAD, OPT_WARMUP, OPT_READY, OPT_DEFLATE, OPT_DLEVEL, OPT_FRAG, OPT_RAW, OPT_PROCS,
+  enum { OPT_PATH = 256, OPT_PROFILE, OPT_TEXT, OPT_BIN, OPT_PAYLOAD, OPT_WARMUP, OPT_READY, OPT_DEFLATE, OPT_DLEVEL, OPT_FRAG, OPT_RAW, OPT_PROCS,
          OPT_SRC, OPT_MAXP, OPT_DRAIN, OPT_NOMARKS, OPT_MODE, OPT_HELP };
   static struct option opts[] = {
       {"mode", required_argument, 0, OPT_MODE},       {"host", required_argument, 0, 'h'},
@@ -1696,20 +2232,22 @@ int main(int argc, char **argv) {
       {"procs", required_argument, 0, OPT_PROCS},     {"src-addrs", required_argument, 0, OPT_SRC},
       {"max-pending", required_argument, 0, OPT_MAXP}, {"drain-timeout", required_argument, 0, OPT_DRAIN},
       {"no-marks", no_argument, 0, OPT_NOMARKS},      {"verbose", no_argument, 0, 'v'},
+      {"profile", required_argument, 0, OPT_PROFILE},
       {"help", no_argument, 0, OPT_HELP},             {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "h:p:c:w:s:d:H:v", opts, NULL)) != -1) {
     switch (o) {
     case OPT_MODE: {
       int m = -1;
-      for (int i = 0; i < 5; i++) if (strcmp(optarg, mode_names[i]) == 0) m = i;
+      for (int i = 0; i < M_COUNT; i++) if (strcmp(optarg, mode_names[i]) == 0) m = i;
       if (m < 0) die("unknown mode '%s'", optarg);
       cfg.mode = m;
       break;
     }
     case 'h': cfg.host = optarg; break;
     case 'p': cfg.port = atoi(optarg); break;
-    case OPT_PATH: cfg.path = optarg; break;
+    case OPT_PATH: cfg.path = optarg; cfg.path_given = 1; break;
+    case OPT_PROFILE: cfg.profile = optarg; break;
     case 'c': cfg.conns = atoi(optarg); break;
     case 'w': cfg.window = atoi(optarg); break;
     case 's': cfg.size = parse_size(optarg); break;
@@ -1744,6 +2282,9 @@ int main(int argc, char **argv) {
   if (cfg.raw && (cfg.mode != M_ECHO || cfg.deflate || cfg.frag)) die("--raw is for echo without --deflate/--frag");
   if (cfg.mode == M_BCAST && cfg.size < 48) die("broadcast needs --size >= 48 (timestamp and sequence number)");
   if (cfg.mode == M_ECHO && cfg.size < 1) die("--size must be >= 1");
+  if (SCRIPTED && !cfg.profile) die("%s needs --profile FILE", mode_names[cfg.mode]);
+  if (!SCRIPTED && cfg.profile) die("--profile is for the fanout and rpc modes");
+  if (SCRIPTED && cfg.size < PAY_HDR + 2) die("%s needs --size >= %d (timestamp and sequence number)", mode_names[cfg.mode], PAY_HDR + 2);
   if (cfg.deflate_level < 0 || cfg.deflate_level > 9) die("--deflate-level is 0..9");
   if (cfg.duration <= 0) die("--duration must be > 0");
   signal(SIGPIPE, SIG_IGN);
@@ -1755,8 +2296,9 @@ int main(int argc, char **argv) {
   if (inet_pton(AF_INET, cfg.host, &srv_addr.sin_addr) != 1) die("--host must be an IPv4 address");
 
   hdr_len = MIN(cfg.size, 16);
-  make_pattern(MAX(cfg.size, 64), cfg.binary, cfg.json_payload);
+  make_pattern(MAX(cfg.size, 64), cfg.binary, cfg.json_payload, SCRIPTED);
   if (cfg.mode == M_SERVE_RAW) return serve_raw();
+  if (SCRIPTED) load_profile(cfg.profile);
 
   /* descriptors: raise the soft limit to the hard one */
   struct rlimit rl;
@@ -1765,11 +2307,12 @@ int main(int argc, char **argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   getrlimit(RLIMIT_NOFILE, &rl);
   long per_proc = (long)rl.rlim_cur - 32;
-  int total = cfg.mode == M_BCAST ? cfg.conns + 1 : cfg.conns;
+  int total = cfg.mode == M_BCAST || cfg.mode == M_FANOUT ? cfg.conns + 1 : cfg.conns;
   int procs = cfg.procs;
   if (procs <= 0) procs = (int)((total + per_proc - 1) / per_proc);
   if (procs < 1) procs = 1;
-  if (cfg.mode == M_BCAST && procs > 1) die("broadcast runs in one process: at most %ld connections here", per_proc);
+  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && procs > 1)
+    die("%s runs in one process: at most %ld connections here", mode_names[cfg.mode], per_proc);
   /* connect() gets slow when most of the ephemeral port range is in use (the
    * kernel searches it for a free port): spread big runs over source addresses */
   if (cfg.src_addrs < 0) cfg.src_addrs = total > 4000 ? (total + 3999) / 4000 : 0;

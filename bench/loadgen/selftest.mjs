@@ -2,11 +2,14 @@
 // Checks bench/loadgen against a small hand-written WebSocket server that
 // misbehaves on purpose: every kind of fault must show up in loadgen's error
 // counts, and a correct but awkward server (fragmented replies, pings in the
-// middle of messages, permessage-deflate) must give none.
+// middle of messages, permessage-deflate) must give none. The fanout and rpc
+// modes run against a toy text protocol described by a profile written here.
 //
 //   make -C bench/loadgen && node bench/loadgen/selftest.mjs
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -59,7 +62,7 @@ function startServer(fault) {
         payload = z.subarray(0, z.length - 4);
         rsv1 = true;
       }
-      if (fault === 'good' && payload.length >= 3) {
+      if ((fault === 'good' || fault === 'rt-good') && payload.length >= 3) {
         // three fragments with a ping between them
         const a = Math.floor(payload.length / 3);
         send(op, payload.subarray(0, a), { fin: false, rsv1 });
@@ -88,9 +91,17 @@ function startServer(fault) {
           ext = 'Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover; client_max_window_bits=10\r\n';
         }
         const up = fault === 'no-upgrade' ? '' : 'Upgrade: websocket\r\n';
-        sock.write(`HTTP/1.1 101 Switching Protocols\r\n${up}Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${ext}\r\n`);
+        const proto = /sec-websocket-protocol:\s*rt\.test/i.test(head) ? 'Sec-WebSocket-Protocol: rt.test\r\n' : '';
+        sock.write(`HTTP/1.1 101 Switching Protocols\r\n${up}Connection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${ext}${proto}\r\n`);
         open = true;
         clients.add(peer);
+        if (fault.startsWith('rt')) {
+          send(1, Buffer.from('hello'));
+          if (fault === 'rt-good') {
+            const t = setInterval(() => (closing || sock.destroyed ? clearInterval(t) : send(1, Buffer.from('ping!'))), 20);
+            sock.on('close', () => clearInterval(t));
+          }
+        }
       }
       for (;;) {
         if (buf.length < 2) return;
@@ -133,6 +144,10 @@ function startServer(fault) {
         // a 10-bit window: fails if the client ignored client_max_window_bits=10
         if (fragZ) msg = zlib.inflateRawSync(Buffer.concat([msg, Buffer.from([0, 0, 255, 255])]), { finishFlush: zlib.constants.Z_SYNC_FLUSH, windowBits: 10 });
         count++;
+        if (fault.startsWith('rt')) {
+          toyProtocol(fault, peer, msg.toString(), (text) => (fault === 'rt-good' ? sendMessage(1, Buffer.from(text)) : send(1, Buffer.from(text))), clients, stats);
+          continue;
+        }
         if (fragOp === 1 && msg.subarray(0, 6).toString() === 'BCAST ') {
           const rest = msg.subarray(6);
           for (const c of clients) {
@@ -166,6 +181,90 @@ function startServer(fault) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** The toy real-time protocol of PROFILE (below); faults happen once. */
+function toyProtocol(fault, peer, s, reply, clients, stats) {
+  if (s === 'hi') return reply(fault === 'rt-script' ? 'nope' : 'ok');
+  if (s === 'sub') {
+    peer.sub = true;
+    return reply('subbed');
+  }
+  if (s === 'pong!') {
+    stats.pongs++;
+    return;
+  }
+  let m = /^pub:(\d+):(.*)$/s.exec(s);
+  if (m) {
+    stats.pubs = (stats.pubs ?? 0) + 1;
+    if (!(fault === 'rt-no-ack' && stats.pubs === 50)) reply(`ack:${m[1]}`);
+    let k = 0;
+    for (const c of clients) {
+      if (!c.sub) continue;
+      k++;
+      let out = `msg:${m[2]}`;
+      if (stats.pubs === 50 && k === 3) {
+        if (fault === 'rt-drop') continue;
+        if (fault === 'rt-corrupt') out = out.slice(0, -1) + (out.endsWith('A') ? 'B' : 'A');
+        if (fault === 'rt-envelope') out = `msh:${m[2]}`;
+      }
+      c.sock.write(frame(1, Buffer.from(out)));
+    }
+    return;
+  }
+  m = /^req:(\d+):(.*)$/s.exec(s);
+  if (m) {
+    stats.reqs = (stats.reqs ?? 0) + 1;
+    let out = `rep:${m[1]}:${m[2]}`;
+    if (fault === 'rt-bad-id' && stats.reqs === 500) out = `rep:${Number(m[1]) + 1}:${m[2]}`;
+    if (fault === 'rt-good') {
+      // answer out of order: hold every other reply until the next one (or 2 ms)
+      if (peer.held) {
+        reply(out);
+        reply(peer.held);
+        peer.held = null;
+        return;
+      }
+      if (stats.reqs % 2) {
+        peer.held = out;
+        setTimeout(() => {
+          if (peer.held === out) {
+            peer.held = null;
+            reply(out);
+          }
+        }, 2);
+        return;
+      }
+    }
+    reply(out);
+    if (fault === 'rt-dup' && stats.reqs === 500) reply(out);
+    return;
+  }
+  reply(`what? ${s.slice(0, 20)}`);
+}
+
+const PROFILE = path.join(os.tmpdir(), `loadgen-selftest-${process.pid}.profile`);
+fs.writeFileSync(
+  PROFILE,
+  [
+    '# the toy protocol of toyProtocol()',
+    'subprotocol rt.test',
+    'ping ping!',
+    'pong pong!',
+    'init expect hello',
+    'init send hi',
+    'init expect ok',
+    'subscribe send sub',
+    'subscribe expect subbed',
+    'publish pub:$I:$P',
+    'publish-ack ack:$I',
+    'delivery msg:$P',
+    'request req:$I:$P',
+    'reply rep:$I:$P',
+    'ignore what? *',
+    '',
+  ].join('\n'),
+);
+process.on('exit', () => fs.rmSync(PROFILE, { force: true }));
+
 function runLoadgen(port, args) {
   return new Promise((resolve) => {
     const p = spawn(LOADGEN, [...(process.env.LG_VERBOSE ? ['-v'] : []), '-p', String(port), '--no-marks', '-d', '1', '--warmup', '0.2', '--drain-timeout', '2', ...args]);
@@ -184,6 +283,8 @@ function runLoadgen(port, args) {
 }
 
 const echo = ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '300'];
+const fanout = ['--mode', 'fanout', '--profile', PROFILE, '-c', '20', '-w', '4', '-s', '64'];
+const rpc = ['--mode', 'rpc', '--profile', PROFILE, '-c', '4', '-w', '2', '-s', '48'];
 const CASES = [
   ['correct server: fragmented replies, pings inside messages', 'good', echo, (r, s) => r.errors.total === 0 && r.msgs > 1000 && s.pongs > 1000],
   ['correct server, binary 70 KiB messages, client fragments', 'good', ['--mode', 'echo', '-c', '2', '-w', '2', '-s', '70k', '--binary', '--frag', '10000'], (r) => r.errors.total === 0 && r.msgs > 10],
@@ -201,6 +302,15 @@ const CASES = [
   ['broadcast: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.order >= 1],
   ['connect: handshake + close handshake loops', 'good', ['--mode', 'connect', '-c', '4'], (r) => r.errors.total === 0 && r.handshakes > 20],
   ['idle: hold and close', 'good', ['--mode', 'idle', '-c', '50', '-H', '0.5'], (r) => r.errors.total === 0 && r.held === 50],
+  ['fanout: correct server (script, subprotocol, pings, fragments)', 'rt-good', [...fanout], (r, s) => r.errors.total === 0 && r.publications > 50 && r.publish_acks > 50 && r.deliveries === 20 * r.publications && s.pongs > 20],
+  ['fanout: a lost delivery is an order error', 'rt-drop', fanout, (r) => r.errors.order === 1],
+  ['fanout: a changed payload byte is a mismatch', 'rt-corrupt', fanout, (r) => r.errors.mismatch === 1],
+  ['fanout: a wrong envelope is a mismatch', 'rt-envelope', fanout, (r) => r.errors.mismatch === 1],
+  ['fanout: a missing publish ack is an order error', 'rt-no-ack', fanout, (r) => r.errors.order === 1],
+  ['a profile script step that does not match fails the connection', 'rt-script', rpc, (r) => r.errors.handshake === 4 && r.established === 0],
+  ['rpc: correct server, replies out of order', 'rt-good', ['--mode', 'rpc', '--profile', PROFILE, '-c', '4', '-w', '4', '-s', '40'], (r) => r.errors.total === 0 && r.round_trips > 1000],
+  ['rpc: a duplicate reply is a mismatch', 'rt-dup', rpc, (r) => r.errors.mismatch === 1],
+  ['rpc: a reply with the wrong id is a mismatch', 'rt-bad-id', rpc, (r) => r.errors.mismatch === 1],
 ];
 
 let passed = 0;
