@@ -46,8 +46,23 @@ const SERVERS = {
     raw: true,
     note: 'not WebSocket: a C epoll TCP echo (`loadgen --mode serve-raw`), run with `loadgen --raw`: the ceiling of the load generator',
   },
+  // real-time servers: the rt-* scenarios only, spoken through a loadgen profile
+  'switchboard-rt': {
+    argv: ['node', 'bench/servers/switchboard-rt.mjs'],
+    profile: 'bench/loadgen/profiles/switchboard-rt.profile',
+    needs: 'dist/realtime/server/index.js',
+    note: 'this project: `createRealtimeServer` from dist/ (JSON subprotocol), a namespace any client may publish to, method `echo`; rate limit off',
+  },
+  socketio: {
+    argv: ['node', 'bench/servers/socketio.mjs'],
+    profile: 'bench/loadgen/profiles/socketio.profile',
+    note: 'npm `socket.io` v4, default `ws` engine (with `bufferutil` installed), WebSocket transport only; `io.to(room).emit`, ack callbacks',
+  },
 };
-const DEFAULT_SERVERS = ['switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp'];
+const DEFAULT_SERVERS = ['switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'socketio'];
+/** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
+const RT_BASE = 'socketio';
+const isRealtimeServer = (name) => Boolean(SERVERS[name]?.profile);
 
 // ---------------------------------------------------------------- scenarios
 
@@ -59,24 +74,30 @@ const SCENARIOS = {
   broadcast: { mode: 'broadcast', conns: 5000, window: 8, size: 64, deflate: false },
   idle: { mode: 'idle', conns: 20000, deflate: false },
   connect: { mode: 'connect', conns: 50, deflate: false },
+  // the real-time layer against Socket.IO (servers with a profile)
+  'rt-fanout': { mode: 'fanout', conns: 5000, window: 8, size: 64, deflate: false },
+  'rt-rpc': { mode: 'rpc', conns: 100, window: 1, size: 32, deflate: false },
 };
+const isRealtimeScenario = (name) => ['fanout', 'rpc'].includes(SCENARIOS[name]?.mode);
 const QUICK = {
   duration: 2,
   warmup: 0.5,
-  set: { 'broadcast.conns': 1000, 'idle.conns': 2000, 'echo-large.conns': 2 },
+  set: { 'broadcast.conns': 1000, 'idle.conns': 2000, 'echo-large.conns': 2, 'rt-fanout.conns': 1000 },
 };
 const HEADLINE = {
   echo: { key: 'msgs_per_s', label: 'msgs/s', better: 'higher' },
   broadcast: { key: 'deliveries_per_s', label: 'deliveries/s', better: 'higher' },
   idle: { key: 'kib_per_conn', label: 'KiB/conn', better: 'lower' },
   connect: { key: 'handshakes_per_s', label: 'handshakes/s', better: 'higher' },
+  fanout: { key: 'deliveries_per_s', label: 'deliveries/s', better: 'higher' },
+  rpc: { key: 'round_trips_per_s', label: 'round trips/s', better: 'higher' },
 };
 
 // -------------------------------------------------------------------- args
 
 function usage() {
   return `usage: node bench/run.mjs [options]   (npm run bench -- [options])
-  --quick                 smoke run (~2 min): ${QUICK.duration} s windows, fewer broadcast/idle connections
+  --quick                 smoke run (~2 min): ${QUICK.duration} s windows, fewer broadcast/idle/rt-fanout connections
   --runs N                runs per cell; the report shows medians (1)
   --servers a,b           from: ${Object.keys(SERVERS).join(', ')} (default: ${DEFAULT_SERVERS.join(',')})
   --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
@@ -103,7 +124,7 @@ function parseArgs(argv) {
     };
     if (a === '--quick') o.quick = true;
     else if (a === '--runs') o.runs = Math.max(1, parseInt(val(), 10) || 1);
-    else if (a === '--servers') o.servers = val().split(',').filter(Boolean);
+    else if (a === '--servers') { o.servers = val().split(',').filter(Boolean); o.serversGiven = true; }
     else if (a === '--scenarios') o.scenarios = val().split(',').filter(Boolean);
     else if (a === '--duration') { o.duration = Number(val()); durationGiven = true; }
     else if (a === '--warmup') { o.warmup = Number(val()); warmupGiven = true; }
@@ -230,7 +251,7 @@ function machineInfo() {
     git,
     // the build measured is the working tree: say when src/ differs from the commit
     src_dirty: (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).stdout?.toString().trim() ?? '') !== '',
-    versions: { ws: version('ws'), uWebSockets: version('uWebSockets.js'), bufferutil: version('bufferutil') },
+    versions: { ws: version('ws'), uWebSockets: version('uWebSockets.js'), bufferutil: version('bufferutil'), 'socket.io': version('socket.io') },
   };
 }
 
@@ -259,9 +280,10 @@ function scenarioParams(name, opts) {
   return p;
 }
 
-function loadgenArgs(p, port, raw, readyFile) {
+function loadgenArgs(p, port, raw, readyFile, profile) {
   const a = ['--mode', p.mode, '-p', String(port), '-c', String(p.conns)];
-  if (p.mode === 'echo' || p.mode === 'broadcast') a.push('-w', String(p.window), '-s', String(p.size));
+  if (['echo', 'broadcast', 'fanout', 'rpc'].includes(p.mode)) a.push('-w', String(p.window), '-s', String(p.size));
+  if (p.mode === 'fanout' || p.mode === 'rpc') a.push('--profile', profile);
   if (p.mode === 'echo') {
     a.push(p.type === 'binary' ? '--binary' : '--text');
     if (p.payload) a.push('--payload', p.payload);
@@ -274,6 +296,8 @@ function loadgenArgs(p, port, raw, readyFile) {
 }
 
 function applicable(server, p) {
+  // real-time servers run the real-time scenarios, and only they do
+  if (isRealtimeServer(server) !== (p.mode === 'fanout' || p.mode === 'rpc')) return false;
   if (SERVERS[server].raw && (p.mode !== 'echo' || p.deflate)) return false;
   return true;
 }
@@ -356,7 +380,7 @@ async function runCell(server, scenario, run, opts) {
 
   const readyFile = path.join(os.tmpdir(), `sb-bench-ready-${process.pid}-${port}.json`);
   fs.rmSync(readyFile, { force: true });
-  const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile);
+  const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile, SERVERS[server].profile);
   cell.loadgen_args = args.join(' ');
   const lgArgv = opts.pin ? ['taskset', '-c', '1', LOADGEN, ...args] : [LOADGEN, ...args];
   const lg = track(spawn(lgArgv[0], lgArgv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -432,7 +456,7 @@ async function runCell(server, scenario, run, opts) {
   }
   cell.client_cpu_pct = r.client_cpu_pct;
   cell.errors = r.errors?.total ?? 0;
-  if (p.mode === 'echo' || p.mode === 'broadcast') {
+  if (['echo', 'broadcast', 'fanout', 'rpc'].includes(p.mode)) {
     cell.msgs_per_s = r.msgs_per_s;
     cell.mb_per_s = r.mb_per_s;
     cell.msgs_per_cpu_s = cell.server_cpu_s > 0 ? r.msgs / cell.server_cpu_s : NaN;
@@ -443,6 +467,11 @@ async function runCell(server, scenario, run, opts) {
     cell.deliveries_per_s = r.deliveries_per_s;
     cell.broadcasts_per_s = r.broadcasts_per_s;
   }
+  if (p.mode === 'fanout') {
+    cell.deliveries_per_s = r.deliveries_per_s;
+    cell.publications_per_s = r.publications_per_s;
+  }
+  if (p.mode === 'rpc') cell.round_trips_per_s = r.round_trips_per_s;
   if (p.mode === 'connect') {
     cell.handshakes_per_s = r.handshakes_per_s;
     cell.handshakes_per_cpu_s = cell.server_cpu_s > 0 ? r.handshakes / cell.server_cpu_s : NaN;
@@ -463,7 +492,7 @@ const NUMERIC = [
   'msgs_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'server_cpu_s', 'server_cpu_pct', 'msgs_per_cpu_s', 'rss_before_kib',
   'rss_peak_kib', 'rss_held_kib', 'kib_per_conn', 'client_cpu_pct', 'bg_cores', 'cpu0_pct', 'cpu1_pct', 'errors',
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
-  'bg_cpu0_pct', 'bg_cpu1_pct',
+  'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s',
 ];
 
 function median(xs) {
@@ -518,11 +547,12 @@ const f = {
   pct: (x) => (Number.isFinite(x) ? `${x.toFixed(0)}%` : '–'),
 };
 
-function ratio(agg, scenario, server, base) {
+/** server ÷ base for the headline figure (or `key`) of a scenario */
+function ratio(agg, scenario, server, base, key) {
   const a = agg[scenario]?.[server];
   const b = agg[scenario]?.[base];
   if (!a || !b || a.status !== 'ok' || b.status !== 'ok') return NaN;
-  const k = HEADLINE[a.params.mode].key;
+  const k = key ?? HEADLINE[a.params.mode].key;
   return a[k] / b[k];
 }
 
@@ -541,6 +571,10 @@ function buildReport(data) {
   const agg = aggregate(cells);
   const scenarios = meta.scenarios.filter((s) => agg[s]);
   const servers = meta.servers;
+  const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s));
+  const rtScenarios = scenarios.filter(isRealtimeScenario);
+  const wsServers = servers.filter((s) => !isRealtimeServer(s));
+  const rtServers = servers.filter(isRealtimeServer);
   const L = [];
   L.push(`# Switchboard benchmarks`);
   L.push('');
@@ -552,41 +586,76 @@ function buildReport(data) {
       `load average ${m.loadavg.join(' ')} before the run, ${meta.loadavg_after?.join(' ') ?? '?'} after; ` +
       `RLIMIT_NOFILE hard ${m.nofile_hard}; sched_autogroup ${m.sched_autogroup ?? '?'}; ` +
       `${meta.pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}. ` +
-      `Started ${m.date}, commit ${m.git ?? '?'}${m.src_dirty ? ' (src/ with uncommitted changes)' : ''}; ws ${m.versions.ws}, uWebSockets.js ${m.versions.uWebSockets}, bufferutil ${m.versions.bufferutil}. ` +
+      `Started ${m.date}, commit ${m.git ?? '?'}${m.src_dirty ? ' (src/ with uncommitted changes)' : ''}; ws ${m.versions.ws}, uWebSockets.js ${m.versions.uWebSockets}, bufferutil ${m.versions.bufferutil}${rtScenarios.length ? `, socket.io ${m.versions['socket.io'] ?? '?'}` : ''}. ` +
       `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}, ${meta.duration} s measured after ${meta.warmup} s warm-up.`,
   );
   L.push('');
   // summary
-  L.push('## Summary');
-  L.push('');
-  L.push('Headline figure per scenario (idle: server memory per connection, lower is better; everything else higher is better).');
-  L.push('');
-  const vsUws = servers.includes('switchboard') && servers.includes('uws');
-  L.push(`| scenario | figure | ${servers.join(' | ')} | ${servers.filter((s) => s !== 'ws').map((s) => `${s} ÷ ws`).join(' | ')} |${vsUws ? ' switchboard ÷ uws |' : ''}`);
-  L.push(`|---|---|${servers.map(() => '---:').join('|')}|${servers.filter((s) => s !== 'ws').map(() => '---:').join('|')}|${vsUws ? '---:|' : ''}`);
-  for (const s of scenarios) {
-    const mode = SCENARIOS[s].mode;
-    const h = HEADLINE[mode];
-    const cellsRow = servers.map((sv) => {
-      const a = agg[s][sv];
-      if (!a) return '';
-      if (a.status !== 'ok') return a.status;
-      return (mode === 'idle' ? f.n1(a[h.key]) : f.int(a[h.key])) + flags(a);
-    });
-    const ratios = servers.filter((sv) => sv !== 'ws').map((sv) => f.ratio(ratio(agg, s, sv, 'ws')));
-    L.push(`| ${s} | ${h.label} | ${cellsRow.join(' | ')} | ${ratios.join(' | ')} |${vsUws ? ` ${f.ratio(ratio(agg, s, 'switchboard', 'uws'))} |` : ''}`);
+  if (wsScenarios.length) {
+    L.push('## Summary');
+    L.push('');
+    L.push('Headline figure per scenario (idle: server memory per connection, lower is better; everything else higher is better).');
+    L.push('');
+    const vsUws = wsServers.includes('switchboard') && wsServers.includes('uws');
+    L.push(`| scenario | figure | ${wsServers.join(' | ')} | ${wsServers.filter((s) => s !== 'ws').map((s) => `${s} ÷ ws`).join(' | ')} |${vsUws ? ' switchboard ÷ uws |' : ''}`);
+    L.push(`|---|---|${wsServers.map(() => '---:').join('|')}|${wsServers.filter((s) => s !== 'ws').map(() => '---:').join('|')}|${vsUws ? '---:|' : ''}`);
+    for (const s of wsScenarios) {
+      const mode = SCENARIOS[s].mode;
+      const h = HEADLINE[mode];
+      const cellsRow = wsServers.map((sv) => {
+        const a = agg[s][sv];
+        if (!a) return '';
+        if (a.status !== 'ok') return a.status;
+        return (mode === 'idle' ? f.n1(a[h.key]) : f.int(a[h.key])) + flags(a);
+      });
+      const ratios = wsServers.filter((sv) => sv !== 'ws').map((sv) => f.ratio(ratio(agg, s, sv, 'ws')));
+      L.push(`| ${s} | ${h.label} | ${cellsRow.join(' | ')} | ${ratios.join(' | ')} |${vsUws ? ` ${f.ratio(ratio(agg, s, 'switchboard', 'uws'))} |` : ''}`);
+    }
+    L.push('');
   }
-  L.push('');
+  if (rtScenarios.length) {
+    const others = rtServers.filter((sv) => sv !== RT_BASE);
+    L.push(`## Real-time: Switchboard vs Socket.IO`);
+    L.push('');
+    L.push(
+      'The real-time layer (`createRealtimeServer`, protocol in docs/protocol.md) against Socket.IO v4, each through its own ' +
+        'wire protocol. Throughput, and the same work per second of server CPU (less sensitive to a saturated load generator).',
+    );
+    L.push('');
+    const perCpu = (s) => `${HEADLINE[SCENARIOS[s].mode].label.replace('/s', '')} per CPU-s`;
+    const head = [...rtServers, ...others.map((sv) => `${sv} ÷ ${RT_BASE}`)];
+    const headCpu = [...rtServers, ...others.map((sv) => `${sv} ÷ ${RT_BASE}`)].map((h, i) => (i === 0 ? `per server CPU-s: ${h}` : h));
+    L.push(`| scenario | figure | ${[...head, ...headCpu].join(' | ')} |`);
+    L.push(`|---|---|${[...head, ...headCpu].map(() => '---:').join('|')}|`);
+    for (const s of rtScenarios) {
+      const h = HEADLINE[SCENARIOS[s].mode];
+      const val = (sv, key, fl) => {
+        const a = agg[s][sv];
+        if (!a) return '';
+        if (a.status !== 'ok') return a.status;
+        return f.int(a[key]) + (fl ? flags(a) : '');
+      };
+      const row = [
+        ...rtServers.map((sv) => val(sv, h.key, true)),
+        ...others.map((sv) => f.ratio(ratio(agg, s, sv, RT_BASE))),
+        ...rtServers.map((sv) => val(sv, 'msgs_per_cpu_s', false)),
+        ...others.map((sv) => f.ratio(ratio(agg, s, sv, RT_BASE, 'msgs_per_cpu_s'))),
+      ];
+      L.push(`| ${s} | ${h.label} (${perCpu(s)}) | ${row.join(' | ')} |`);
+    }
+    L.push('');
+  }
   L.push(
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
       '§ other processes on the machine took ≥ 25 % of the server\'s or the generator\'s pinned core: noisy. ' +
-      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only. ' +
+      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only' +
+      (rtScenarios.length ? '; the real-time servers run the rt-* scenarios only. ' : '. ') +
       'Ratios are of the headline figures (for idle: memory per connection).',
   );
   L.push('');
   // details
-  for (const s of scenarios) {
+  for (const s of [...wsScenarios, ...rtScenarios]) {
     const p = Object.values(agg[s])[0].params;
     L.push(`## ${s}`);
     L.push('');
@@ -622,6 +691,8 @@ function buildReport(data) {
             `${f.mib(a.rss_before_kib)} | ${f.mib(a.rss_held_kib)} | ${f.mib(a.rss_peak_kib)} | ${f.int(a.errors)} |`,
         );
       }
+    } else if (p.mode === 'fanout' || p.mode === 'rpc') {
+      rtDetails(L, agg, s, p, rows);
     } else if (p.mode === 'connect') {
       L.push('| server | handshakes/s | ÷ ws | ÷ uws | p50 ms | p99 ms | server CPU-s | handshakes per CPU-s | server CPU | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |');
       L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -677,9 +748,42 @@ function buildReport(data) {
       'the generator\'s pinned core that other processes on the machine took in the window (from /proc/stat). ' +
       'results.json also has bg_cores, the CPU that everything else used on all cores.',
   );
+  if (rtScenarios.length) {
+    L.push(
+      '* Real-time scenarios: each server speaks its own protocol (Switchboard\'s docs/protocol.md in JSON; Engine.IO/Socket.IO v4 ' +
+        'packets), driven from bench/loadgen/profiles/*.profile. Deliveries/s counts publications received by subscribers; ' +
+        'latency runs from the publisher\'s send timestamp inside the payload to the subscriber\'s check of the delivery ' +
+        '(rt-fanout), from sending a request to checking its reply (rt-rpc). Per CPU-s = deliveries (round trips) ÷ server CPU-seconds. ' +
+        `Ratios are against ${RT_BASE}.`,
+    );
+  }
   L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
   L.push('');
   return L.join('\n');
+}
+
+/** the table of a real-time scenario: ratios against Socket.IO, throughput and per CPU-s */
+function rtDetails(L, agg, s, p, rows) {
+  const h = HEADLINE[p.mode];
+  const unit = h.label.replace('/s', '');
+  const pubs = p.mode === 'fanout';
+  L.push(
+    `| server | ${h.label} | ÷ ${RT_BASE} |${pubs ? ' publications/s |' : ''} p50 ms | p99 ms | server CPU-s | ${unit} per CPU-s | ÷ ${RT_BASE} | ` +
+      'server CPU | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |',
+  );
+  L.push(`|---|---:|---:|${pubs ? '---:|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`);
+  for (const a of rows) {
+    if (a.status !== 'ok') {
+      L.push(`| ${a.server} | ${a.status} | |${pubs ? ' |' : ''} | | | | | | | | | | ${a.reason ?? ''} |`);
+      continue;
+    }
+    L.push(
+      `| ${a.server} | ${f.int(a[h.key])}${flags(a)} | ${f.ratio(ratio(agg, s, a.server, RT_BASE))} |${pubs ? ` ${f.int(a.publications_per_s)} |` : ''} ` +
+        `${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${f.int(a.msgs_per_cpu_s)} | ` +
+        `${f.ratio(ratio(agg, s, a.server, RT_BASE, 'msgs_per_cpu_s'))} | ${f.pct(a.server_cpu_pct)} | ${f.mib(a.rss_peak_kib)} | ` +
+        `${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ${f.pct(a.bg_cpu1_pct)} | ${f.int(a.errors)} |`,
+    );
+  }
 }
 
 function describe(s, p) {
@@ -693,6 +797,14 @@ function describe(s, p) {
       return `${p.conns} connections opened and held ${p.hold} s${p.clamped ? ` (${p.clamped})` : ''}; KiB/conn = (RSS held − RSS before) ÷ connections held.`;
     case 'connect':
       return `${p.conns} parallel loops of connect → handshake → close handshake → TCP close.`;
+    case 'fanout':
+      return (
+        `${p.conns} subscribers of one channel + 1 publisher (not subscribed); the publisher keeps ${p.window} publications ` +
+        `of a ${kib(p.size)} payload outstanding (until every subscriber has it); each is delivered to all ${p.conns} subscribers, ` +
+        'checked for content and order on each.'
+      );
+    case 'rpc':
+      return `${p.conns} connections × ${p.window} request${p.window > 1 ? 's' : ''} in flight, ${kib(p.size)} payload; the server's \`echo\` returns it, every reply is checked against its request.`;
     default:
       return '';
   }
@@ -700,19 +812,22 @@ function describe(s, p) {
 
 // --------------------------------------------------------------------- SVG
 
-const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669' };
+const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669', 'switchboard-rt': '#2563eb', socketio: '#6b7280' };
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 }
 
-function buildSvg(data) {
+/** Ratios against `base` (ws for the WebSocket scenarios, Socket.IO for the real-time ones); null when nothing to draw. */
+function buildSvg(data, realtime = false) {
   const agg = aggregate(data.cells);
-  const scenarios = data.meta.scenarios.filter((s) => agg[s]);
-  const servers = data.meta.servers.filter((s) => s !== 'ws');
+  const base = realtime ? RT_BASE : 'ws';
+  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime);
+  const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime);
+  if (scenarios.length === 0) return null;
   // higher is better everywhere: idle is plotted as ws memory ÷ server memory
   const value = (s, sv) => {
-    const r = ratio(agg, s, sv, 'ws');
+    const r = ratio(agg, s, sv, base);
     return SCENARIOS[s].mode === 'idle' ? 1 / r : r;
   };
   const vals = [];
@@ -734,8 +849,9 @@ function buildSvg(data) {
   const o = [];
   o.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
   o.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
-  o.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Relative to ws (= 1×), log scale: right of the line is better</text>`);
-  o.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#444">${esc(`throughput ratio (idle: ws memory per connection ÷ the server's); ${data.meta.runs} run(s), ${data.meta.duration} s windows; ${data.meta.machine.nproc} CPUs, ${data.meta.machine.cpu_model}, Node ${data.meta.machine.node}`)}</text>`);
+  o.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">Relative to ${esc(base)} (= 1×), log scale: right of the line is better</text>`);
+  const what = realtime ? 'throughput ratio' : "throughput ratio (idle: ws memory per connection ÷ the server's)";
+  o.push(`<text x="${W / 2}" y="40" text-anchor="middle" fill="#444">${esc(`${what}; ${data.meta.runs} run(s), ${data.meta.duration} s windows; ${data.meta.machine.nproc} CPUs, ${data.meta.machine.cpu_model}, Node ${data.meta.machine.node}`)}</text>`);
   // legend
   let lx = left;
   for (const sv of servers) {
@@ -783,39 +899,57 @@ function buildSvg(data) {
 
 // -------------------------------------------------------------------- docs
 
-function writeDocs(dir, data, report, svg) {
+function writeDocs(dir, data, report, svg, rtSvg) {
   const docs = path.join(ROOT, 'docs');
   const sub = path.join(docs, 'benchmarks');
   fs.mkdirSync(sub, { recursive: true });
   fs.writeFileSync(path.join(sub, 'results.json'), JSON.stringify(data, null, 1) + '\n');
-  fs.writeFileSync(path.join(sub, 'ratios.svg'), svg);
+  const written = ['docs/benchmarks.md', 'docs/benchmarks/results.json'];
+  if (svg) {
+    fs.writeFileSync(path.join(sub, 'ratios.svg'), svg);
+    written.push('docs/benchmarks/ratios.svg');
+  }
+  if (rtSvg) {
+    fs.writeFileSync(path.join(sub, 'ratios-realtime.svg'), rtSvg);
+    written.push('docs/benchmarks/ratios-realtime.svg');
+  }
   const body = report.replace(/^# Switchboard benchmarks\n/, '');
   const md = [
     '# Benchmarks',
     '',
     'Switchboard\'s server against `ws` (pure JS and with its native add-ons), uWebSockets.js and a raw TCP echo, ',
+    ...(rtSvg ? ['and its real-time layer against Socket.IO, '] : []),
     'driven by the project\'s own load generator (`bench/loadgen`, C, epoll). How to run them, what is measured and the ',
     'caveats: [bench/README.md](../bench/README.md). Raw data: [benchmarks/results.json](benchmarks/results.json).',
     '',
     'These figures come from a shared 2-core machine (one core for the server, one for the load generator, other',
     'users present: see the bg CPU0 / bg CPU1 columns and the § marks) and are indicative, not publication numbers.',
     '',
-    '![ratios against ws](benchmarks/ratios.svg)',
-    '',
+    ...(svg ? ['![ratios against ws](benchmarks/ratios.svg)', ''] : []),
+    ...(rtSvg ? ['![real-time ratios against Socket.IO](benchmarks/ratios-realtime.svg)', ''] : []),
     body.trimStart(),
   ].join('\n');
   fs.writeFileSync(path.join(docs, 'benchmarks.md'), md);
-  console.error(`bench: wrote docs/benchmarks.md, docs/benchmarks/results.json, docs/benchmarks/ratios.svg (from ${path.relative(ROOT, dir)})`);
+  console.error(`bench: wrote ${written.join(', ')} (from ${path.relative(ROOT, dir)})`);
 }
 
 function emit(dir, data, opts) {
   const report = buildReport(data);
   const svg = buildSvg(data);
+  const rtSvg = buildSvg(data, true);
+  const files = ['results.json', 'report.md'];
   fs.writeFileSync(path.join(dir, 'report.md'), report);
-  fs.writeFileSync(path.join(dir, 'ratios.svg'), svg);
+  if (svg) {
+    fs.writeFileSync(path.join(dir, 'ratios.svg'), svg);
+    files.push('ratios.svg');
+  }
+  if (rtSvg) {
+    fs.writeFileSync(path.join(dir, 'ratios-realtime.svg'), rtSvg);
+    files.push('ratios-realtime.svg');
+  }
   console.log(report);
-  console.error(`bench: results in ${path.relative(process.cwd(), dir) || dir}/ (results.json, report.md, ratios.svg)`);
-  if (opts.writeDocs) writeDocs(dir, data, report, svg);
+  console.error(`bench: results in ${path.relative(process.cwd(), dir) || dir}/ (${files.join(', ')})`);
+  if (opts.writeDocs) writeDocs(dir, data, report, svg, rtSvg);
 }
 
 // -------------------------------------------------------------------- main
@@ -836,6 +970,13 @@ async function main() {
   if (!fs.existsSync(LOADGEN)) fail('bench/loadgen/loadgen is missing: run `make -C bench/loadgen` (npm run bench does)');
   if (opts.servers.includes('switchboard') && !fs.existsSync(path.join(ROOT, 'dist/node/server-index.js')))
     fail('dist/ is missing: run `npm run build` (npm run bench does)');
+  for (const sv of opts.servers) {
+    const needs = SERVERS[sv].needs;
+    if (!needs || fs.existsSync(path.join(ROOT, needs))) continue;
+    if (opts.serversGiven) fail(`${sv} needs ${needs}: run \`npm run build\` (npm run bench does)`);
+    console.error(`bench: skipping ${sv}: ${needs} is missing after the build`);
+    opts.servers = opts.servers.filter((x) => x !== sv);
+  }
   const nproc = Number(spawnSync('nproc').stdout?.toString().trim()) || os.cpus().length;
   if (opts.pin && (nproc < 2 || spawnSync('taskset', ['-c', '0', 'true']).status !== 0)) {
     console.error('bench: taskset or a second CPU is missing: running unpinned');
