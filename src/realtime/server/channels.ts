@@ -1,0 +1,159 @@
+/**
+ * Local fan-out: which connections of this process are subscribed to which
+ * channel, and the delivery of the broker's publications and presence events
+ * to them. A push is encoded once per codec and framed once for all the
+ * connections that share an encoding (`broadcastMessage`).
+ *
+ * A new subscriber starts *pending* (docs/protocol.md §4.3): it is registered
+ * before the channel's position is read, and what arrives for the channel is
+ * queued until the subscribe reply is written. Then only publications after
+ * the reply's offset are written, and a floor keeps out any publication at or
+ * below that offset that a slower broker delivers late. The first
+ * publication above the floor moves the subscriber into the shared group.
+ */
+import type { Codec } from '../wire/codec.js';
+import type { JoinPush, LeavePush, PresenceMember, Publication, PublicationPush, ServerMessage } from '../wire/messages.js';
+import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
+import type { ProcessSubscriptions } from './process-subscriptions.js';
+
+interface PendingSubscriber {
+  /** Null while the subscribe reply is not written; then its offset. */
+  floor: number | null;
+  /** Pushes that arrived before the reply, in order. */
+  queue: Array<PublicationPush | JoinPush | LeavePush>;
+}
+
+/** The local subscribers of one channel. */
+class LocalChannel {
+  /** Live subscribers' sockets, one set per codec. */
+  readonly groups = new Map<Codec, Set<RealtimeSocket>>();
+  readonly pending = new Map<Subscriber, PendingSubscriber>();
+  size = 0;
+
+  join(subscriber: Subscriber): void {
+    let group = this.groups.get(subscriber.codec);
+    if (group === undefined) this.groups.set(subscriber.codec, (group = new Set()));
+    group.add(subscriber.ws);
+  }
+
+  has(subscriber: Subscriber): boolean {
+    return this.pending.has(subscriber) || this.groups.get(subscriber.codec)?.has(subscriber.ws) === true;
+  }
+}
+
+function publicationPush(channel: string, publication: Publication): PublicationPush {
+  const push: PublicationPush = { type: 'publication', channel, offset: publication.offset, data: publication.data };
+  if (publication.info !== undefined) push.info = publication.info;
+  return push;
+}
+
+/** Every channel with local subscribers, and the fan-out to them. */
+export class ChannelHub {
+  private readonly channels = new Map<string, LocalChannel>();
+
+  constructor(private readonly subscriptions: ProcessSubscriptions) {}
+
+  /** Number of channels with local subscribers. */
+  get size(): number {
+    return this.channels.size;
+  }
+
+  /**
+   * Registers a pending subscriber (its pushes are queued) and resolves once
+   * the broker reports the channel to this process. On rejection the
+   * subscriber is still registered: call `remove`.
+   */
+  add(channel: string, subscriber: Subscriber): Promise<void> {
+    let local = this.channels.get(channel);
+    if (local === undefined) this.channels.set(channel, (local = new LocalChannel()));
+    if (local.has(subscriber)) throw new Error(`already registered in ${channel}`);
+    local.pending.set(subscriber, { floor: null, queue: [] });
+    local.size++;
+    return this.subscriptions.acquire(channel);
+  }
+
+  /**
+   * Called right after the subscribe reply with position `offset` was
+   * written: writes the queued pushes the client must see (publications after
+   * `offset`, presence events) and makes the subscriber live.
+   */
+  activate(channel: string, subscriber: Subscriber, offset: number): void {
+    const local = this.channels.get(channel);
+    const pending = local?.pending.get(subscriber);
+    if (local === undefined || pending === undefined || pending.floor !== null) return;
+    let last = offset;
+    for (const push of pending.queue) {
+      if (push.type === 'publication') {
+        if (push.offset <= last) continue;
+        last = push.offset;
+      }
+      subscriber.push(push);
+    }
+    if (last > offset) {
+      local.pending.delete(subscriber);
+      local.join(subscriber);
+    } else {
+      pending.floor = offset;
+      pending.queue = [];
+    }
+  }
+
+  /** True when `subscriber` is registered in `channel` (pending or live). */
+  has(channel: string, subscriber: Subscriber): boolean {
+    return this.channels.get(channel)?.has(subscriber) === true;
+  }
+
+  /** Unregisters a subscriber; the last one of a channel unsubscribes the process at the broker. */
+  remove(channel: string, subscriber: Subscriber): void {
+    const local = this.channels.get(channel);
+    if (local === undefined) return;
+    const removed = local.pending.delete(subscriber) || local.groups.get(subscriber.codec)?.delete(subscriber.ws) === true;
+    if (!removed) return;
+    local.size--;
+    if (local.size === 0) this.channels.delete(channel);
+    this.subscriptions.release(channel);
+  }
+
+  /** A publication from the broker: to every local subscriber of the channel. */
+  publication(channel: string, publication: Publication): void {
+    const local = this.channels.get(channel);
+    if (local === undefined) return;
+    const push = publicationPush(channel, publication);
+    this.broadcast(local, push);
+    // After the broadcast: a subscriber promoted here joins the group and must not get it twice.
+    if (local.pending.size > 0) this.deliverToPending(local, push);
+  }
+
+  /** A presence event from the broker: to every local subscriber of the channel. */
+  member(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
+    const local = this.channels.get(channel);
+    if (local === undefined) return;
+    const push: JoinPush | LeavePush = { type, channel, member };
+    for (const [subscriber, pending] of local.pending) {
+      if (pending.floor === null) pending.queue.push(push);
+      else subscriber.push(push);
+    }
+    this.broadcast(local, push);
+  }
+
+  private deliverToPending(local: LocalChannel, push: PublicationPush): void {
+    const promoted: Subscriber[] = [];
+    for (const [subscriber, pending] of local.pending) {
+      if (pending.floor === null) pending.queue.push(push);
+      else if (push.offset > pending.floor) promoted.push(subscriber);
+    }
+    for (const subscriber of promoted) {
+      local.pending.delete(subscriber);
+      subscriber.push(push);
+      local.join(subscriber);
+    }
+  }
+
+  /** Encodes once per codec and writes to every live subscriber. */
+  private broadcast(local: LocalChannel, push: ServerMessage): void {
+    for (const [codec, group] of local.groups) {
+      if (group.size === 0) continue;
+      broadcastTo(group, codec.encode(push), codec.binary);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * Writing one push to many connections: encoded once by the caller, framed
+ * once per distinct encoding by `broadcastMessage`, and each connection whose
+ * outbound buffer could not take it is told so (the slow-consumer policy is
+ * the connection's business).
+ */
+import { broadcastMessage } from '../../node/broadcast.js';
+import type { ServerWebSocket } from '../../node/server-index.js';
+import type { Codec } from '../wire/codec.js';
+import type { ServerMessage } from '../wire/messages.js';
+
+/** A server connection of the real-time server; `data` points back to its subscriber. */
+export type RealtimeSocket = ServerWebSocket<Subscriber | undefined>;
+
+/** What the hub needs of a connection. */
+export interface Subscriber {
+  readonly ws: RealtimeSocket;
+  readonly codec: Codec;
+  /** Scratch space of a broadcast: the connection's buffered bytes just before it. */
+  sendMark: number;
+  /** Writes one message encoded for this connection alone. */
+  push(message: ServerMessage): void;
+  /** A broadcast push could not be queued (the outbound buffer is full). */
+  overflowed(): void;
+}
+
+/** Records the buffered size before a broadcast writes to the connection. */
+function markBuffered(ws: RealtimeSocket): boolean {
+  const subscriber = ws.data;
+  if (subscriber !== undefined) subscriber.sendMark = ws.bufferedAmount;
+  return true;
+}
+
+/**
+ * Writes one encoded message to a group; the connections whose buffer did
+ * not grow (over their limit, or no longer open) are told they overflowed.
+ */
+export function broadcastTo(group: Set<RealtimeSocket>, payload: string | Uint8Array, binary: boolean): void {
+  const delivered = broadcastMessage(group, payload, binary, markBuffered);
+  if (delivered === group.size) return;
+  const overflowed: Subscriber[] = [];
+  for (const ws of group) {
+    const subscriber = ws.data;
+    if (subscriber !== undefined && ws.bufferedAmount === subscriber.sendMark) overflowed.push(subscriber);
+  }
+  for (const subscriber of overflowed) subscriber.overflowed();
+}
+

@@ -1,0 +1,103 @@
+/**
+ * Protocol heartbeats (docs/protocol.md §6), driven by one server-level
+ * interval timer: every `ping` ms, `{"type":"ping"}` is encoded once per
+ * codec and broadcast to every connected session; a session that has not
+ * answered a ping `pong` ms after it was sent is told it timed out.
+ */
+import type { Codec } from '../wire/codec.js';
+import type { PingMessage } from '../wire/messages.js';
+import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
+
+/** A connection the heartbeat watches. */
+export interface HeartbeatMember extends Subscriber {
+  /** The round of the oldest unanswered ping, or 0 when every ping was answered. */
+  unansweredRound: number;
+  /** No pong in time. */
+  heartbeatTimeout(): void;
+}
+
+const PING: PingMessage = { type: 'ping' };
+
+export class ProtocolHeartbeat {
+  private readonly members = new Set<HeartbeatMember>();
+  private readonly groups = new Map<Codec, Set<RealtimeSocket>>();
+  private readonly encoded = new Map<Codec, string | Uint8Array>();
+  private readonly checks = new Set<NodeJS.Timeout>();
+  private timer: NodeJS.Timeout | null = null;
+  private round = 0;
+
+  /** `interval`: ms between pings; `timeout`: ms a ping may go unanswered. */
+  constructor(
+    readonly interval: number,
+    readonly timeout: number,
+  ) {}
+
+  /** Starts the interval timer (unref'd: it does not keep the process alive). */
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => this.tick(), this.interval);
+    this.timer.unref();
+  }
+
+  /** Stops every timer and forgets the members. */
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const check of this.checks) clearTimeout(check);
+    this.checks.clear();
+    this.members.clear();
+    this.groups.clear();
+  }
+
+  add(member: HeartbeatMember): void {
+    member.unansweredRound = 0;
+    this.members.add(member);
+    let group = this.groups.get(member.codec);
+    if (group === undefined) this.groups.set(member.codec, (group = new Set()));
+    group.add(member.ws);
+  }
+
+  delete(member: HeartbeatMember): void {
+    this.members.delete(member);
+    this.groups.get(member.codec)?.delete(member.ws);
+  }
+
+  /** A pong arrived: every ping so far is answered. */
+  pong(member: HeartbeatMember): void {
+    member.unansweredRound = 0;
+  }
+
+  private tick(): void {
+    const round = ++this.round;
+    for (const member of this.members) {
+      if (member.unansweredRound === 0) member.unansweredRound = round;
+    }
+    for (const [codec, group] of this.groups) {
+      if (group.size > 0) broadcastTo(group, this.encodedPing(codec), codec.binary);
+    }
+    const check = setTimeout(() => {
+      this.checks.delete(check);
+      this.expire(round);
+    }, this.timeout);
+    check.unref();
+    this.checks.add(check);
+  }
+
+  /** Times out the members that still owe the ping of `round` (or an older one). */
+  private expire(round: number): void {
+    const late: HeartbeatMember[] = [];
+    for (const member of this.members) {
+      if (member.unansweredRound !== 0 && member.unansweredRound <= round) late.push(member);
+    }
+    for (const member of late) {
+      this.delete(member);
+      member.heartbeatTimeout();
+    }
+  }
+
+  private encodedPing(codec: Codec): string | Uint8Array {
+    let payload = this.encoded.get(codec);
+    if (payload === undefined) this.encoded.set(codec, (payload = codec.encode(PING)));
+    return payload;
+  }
+}

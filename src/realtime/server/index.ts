@@ -1,0 +1,53 @@
+/**
+ * `switchboard/realtime`: the real-time server (channels with history and
+ * recovery, presence, RPC both ways, JWT auth) speaking the protocol of
+ * docs/protocol.md.
+ *
+ * ```ts
+ * import { createRealtimeServer } from 'switchboard/realtime';
+ * const rt = createRealtimeServer({ port: 8080, namespaces: { chat: { history: { size: 100 }, presence: true } } });
+ * rt.method('time', () => Date.now());
+ * await rt.ready();
+ * ```
+ */
+export { createRealtimeServer, RealtimeServer, selectSubprotocol, type RealtimeServerEvents } from './server.js';
+export type { Session, SessionState } from './session.js';
+export { RpcError } from './errors.js';
+export {
+  DEFAULT_CONNECT_TIMEOUT,
+  DEFAULT_MAX_HISTORY_LIMIT,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  DEFAULT_MAX_QUEUED_BYTES,
+  DEFAULT_MAX_SUBSCRIPTIONS,
+  DEFAULT_PING,
+  DEFAULT_PONG,
+  DEFAULT_PRESENCE_TTL,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_RPC_TIMEOUT,
+  type AuthenticateContext,
+  type AuthenticateHook,
+  type AuthOptions,
+  type AuthOutcome,
+  type AuthorizeAction,
+  type AuthorizeContext,
+  type LimitOptions,
+  type RealtimeServerOptions,
+  type SchemaOptions,
+} from './options.js';
+export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, type NamespaceOptions } from './namespaces.js';
+export type { RateLimitOptions } from './rate-limit.js';
+export { TokenError, type JwtOptions, type JWTPayload } from './auth.js';
+export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
+export {
+  BrokerUnavailableError,
+  type Broker,
+  type BrokerEvents,
+  type BrokerHistory,
+  type BrokerPublishOptions,
+  type HistoryOptions,
+  type HistoryQuery,
+} from '../broker/broker.js';
+export * from '../wire/messages.js';
+export { DisconnectCode, ErrorCode, shouldReconnect } from '../wire/errors.js';
+export { codecFor, DecodeError, jsonCodec, msgpackCodec, type Codec } from '../wire/codec.js';
+export type * from '../wire/api.js';

@@ -1,0 +1,106 @@
+/**
+ * Channel names and namespaces (docs/protocol.md §3). A channel name is 1 to
+ * 255 visible ASCII characters; the part before the first `:` is its
+ * namespace, `''` when there is no `:`. Each namespace has its own rules:
+ * history, presence, who may publish.
+ */
+import type { HistoryOptions } from '../broker/broker.js';
+
+/** Longest channel name, in characters. */
+export const MAX_CHANNEL_LENGTH = 255;
+
+/** How the server treats the channels of one namespace. */
+export interface NamespaceOptions {
+  /** Keep this many publications (and at most `ttl` ms) for history and recovery. Default: none. */
+  history?: { size: number; ttl?: number };
+  /** Track who is subscribed (`presence`, `presence_stats`). Default false. */
+  presence?: boolean;
+  /** Push `join` / `leave` to subscribers. Default: as `presence`. */
+  joinLeave?: boolean;
+  /** Who may publish from a client: subscribers of the channel, any client, or nobody. Default 'subscribers'. */
+  publish?: 'subscribers' | 'clients' | false;
+  /** May anonymous users subscribe (and publish, read presence and history)? Default true. */
+  anonymous?: boolean;
+  /** Add the publisher's `info` to publications from clients. Default true. */
+  publisherInfo?: boolean;
+}
+
+/** A namespace with every default applied. */
+export interface Namespace {
+  readonly name: string;
+  /** Retention, or null when the namespace keeps no history. */
+  readonly history: HistoryOptions | null;
+  readonly presence: boolean;
+  readonly joinLeave: boolean;
+  readonly publish: 'subscribers' | 'clients' | false;
+  readonly anonymous: boolean;
+  readonly publisherInfo: boolean;
+}
+
+/** The namespaces when none are configured: the default namespace with default rules. */
+export const DEFAULT_NAMESPACES: Readonly<Record<string, NamespaceOptions>> = Object.freeze({ '': {} });
+
+/** True for 1 to 255 characters in 0x21-0x7E. */
+export function isValidChannelName(name: string): boolean {
+  const length = name.length;
+  if (length === 0 || length > MAX_CHANNEL_LENGTH) return false;
+  for (let i = 0; i < length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return true;
+}
+
+/** The namespace part of a channel name: before the first `:`, or `''`. */
+export function namespaceOf(channel: string): string {
+  const colon = channel.indexOf(':');
+  return colon === -1 ? '' : channel.slice(0, colon);
+}
+
+/** Applies the defaults to one namespace's options; throws `TypeError` for invalid ones. */
+export function resolveNamespace(name: string, options: NamespaceOptions): Namespace {
+  const history = resolveHistory(name, options.history);
+  const presence = options.presence === true;
+  const publish = options.publish ?? 'subscribers';
+  if (publish !== 'subscribers' && publish !== 'clients' && publish !== false) {
+    throw new TypeError(`namespace "${name}": publish must be 'subscribers', 'clients' or false`);
+  }
+  return {
+    name,
+    history,
+    presence,
+    joinLeave: presence && (options.joinLeave ?? presence),
+    publish,
+    anonymous: options.anonymous ?? true,
+    publisherInfo: options.publisherInfo ?? true,
+  };
+}
+
+function resolveHistory(name: string, history: NamespaceOptions['history']): HistoryOptions | null {
+  if (history === undefined || history.size === 0) return null;
+  if (!Number.isInteger(history.size) || history.size < 0) {
+    throw new TypeError(`namespace "${name}": history.size must be an integer >= 0`);
+  }
+  const ttl = history.ttl ?? 0;
+  if (typeof ttl !== 'number' || !(ttl >= 0)) throw new TypeError(`namespace "${name}": history.ttl must be a number >= 0`);
+  return ttl > 0 ? { size: history.size, ttl } : { size: history.size };
+}
+
+/** The configured namespaces, looked up by channel name. */
+export class Namespaces {
+  private readonly byName = new Map<string, Namespace>();
+
+  constructor(options: Readonly<Record<string, NamespaceOptions>> = DEFAULT_NAMESPACES) {
+    for (const [name, namespace] of Object.entries(options)) {
+      if (name.includes(':') || (name !== '' && !isValidChannelName(name))) {
+        throw new TypeError(`invalid namespace name "${name}"`);
+      }
+      this.byName.set(name, resolveNamespace(name, namespace));
+    }
+  }
+
+  /** The namespace of `channel`, or undefined when it is not configured. */
+  of(channel: string): Namespace | undefined {
+    return this.byName.get(namespaceOf(channel));
+  }
+}

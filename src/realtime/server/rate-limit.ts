@@ -1,0 +1,64 @@
+/**
+ * The per-connection message rate limit (docs/protocol.md §9): a token bucket
+ * refilled at `perSecond` tokens per second up to `burst`; each command takes
+ * one. A command without a token is rejected (`rate_limited`), and
+ * `disconnectAfter` rejections in a row end the connection (4005).
+ */
+
+export interface RateLimitOptions {
+  /** Tokens added per second. */
+  perSecond: number;
+  /** Bucket size: the most commands accepted at once after a quiet period. */
+  burst: number;
+  /** Close the connection after this many rejections in a row. */
+  disconnectAfter: number;
+}
+
+export const DEFAULT_RATE_LIMIT: Readonly<RateLimitOptions> = Object.freeze({ perSecond: 100, burst: 200, disconnectAfter: 50 });
+
+/** Checks a rate limit's numbers; throws `TypeError` for invalid ones. */
+export function checkRateLimit(options: RateLimitOptions): RateLimitOptions {
+  const { perSecond, burst, disconnectAfter } = options;
+  if (!(typeof perSecond === 'number' && perSecond > 0)) throw new TypeError('limits.rate.perSecond must be a number > 0');
+  if (!(typeof burst === 'number' && burst >= 1)) throw new TypeError('limits.rate.burst must be a number >= 1');
+  if (!(Number.isInteger(disconnectAfter) && disconnectAfter >= 1)) throw new TypeError('limits.rate.disconnectAfter must be an integer >= 1');
+  return { perSecond, burst, disconnectAfter };
+}
+
+/** What happened to one command: admitted, rejected, or rejected once too often (disconnect). */
+export type RateDecision = 'ok' | 'reject' | 'disconnect';
+
+/** A token bucket with a count of consecutive rejections. `now` is injectable for tests. */
+export class TokenBucket {
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private readonly disconnectAfter: number;
+  private readonly now: () => number;
+  private tokens: number;
+  private updated: number;
+  private rejections = 0;
+
+  constructor(options: RateLimitOptions, now: () => number = performance.now.bind(performance)) {
+    this.ratePerMs = options.perSecond / 1000;
+    this.burst = options.burst;
+    this.disconnectAfter = options.disconnectAfter;
+    this.now = now;
+    this.tokens = options.burst;
+    this.updated = now();
+  }
+
+  /** Takes a token for one command. */
+  take(): RateDecision {
+    const now = this.now();
+    const tokens = Math.min(this.burst, this.tokens + (now - this.updated) * this.ratePerMs);
+    this.updated = now;
+    if (tokens >= 1) {
+      this.tokens = tokens - 1;
+      this.rejections = 0;
+      return 'ok';
+    }
+    this.tokens = tokens;
+    this.rejections++;
+    return this.rejections >= this.disconnectAfter ? 'disconnect' : 'reject';
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * `RealtimeServer`: the Switchboard real-time protocol (docs/protocol.md) on
+ * a `WebSocketServer`. It negotiates the subprotocol, makes a session per
+ * connection, relays the broker's publications and presence events to local
+ * subscribers, and drives the server-level timers: protocol pings and
+ * presence refreshes.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { HandshakeError, WebSocketServer } from '../../node/server-index.js';
+import type { Broker } from '../broker/broker.js';
+import { MemoryBroker } from '../broker/memory-broker.js';
+import type { ApiShape, ChannelName, MethodName, MethodParams, MethodResult, PublicationData, UntypedApi } from '../wire/api.js';
+import { codecFor, jsonCodec } from '../wire/codec.js';
+import { DisconnectCode } from '../wire/errors.js';
+import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } from '../wire/messages.js';
+import { ChannelHub } from './channels.js';
+import { clientInfoOf, Commands } from './commands.js';
+import { CredentialChecker } from './credentials.js';
+import { asError } from './errors.js';
+import type { RealtimeSocket, Subscriber } from './fanout.js';
+import { ProtocolHeartbeat } from './heartbeat.js';
+import { Namespaces } from './namespaces.js';
+import {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  resolveLimits,
+  resolveTimings,
+  type RealtimeServerOptions,
+  type ResolvedLimits,
+  type ResolvedTimings,
+} from './options.js';
+import { ProcessSubscriptions } from './process-subscriptions.js';
+import { MethodRegistry, type MethodHandler } from './rpc.js';
+import { ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
+
+/** Events of a `RealtimeServer`, with their arguments. */
+export interface RealtimeServerEvents<A extends ApiShape = UntypedApi> {
+  /** A client's `connect` succeeded. */
+  connect: [session: Session<A>];
+  /** A connected client left (either side closed). */
+  disconnect: [session: Session<A>, code: number, reason: string];
+  subscribe: [session: Session<A>, channel: string];
+  unsubscribe: [session: Session<A>, channel: string];
+  /** A `send` from a client. */
+  message: [session: Session<A>, data: unknown];
+  /** The broker lost or regained its backing service. */
+  broker: [state: 'up' | 'down', error?: Error];
+  /** A failure of application code (hooks, handlers) or of the broker; emitted only when listened to. */
+  error: [error: Error];
+}
+
+/** The message a client that offers only unknown subprotocols is refused with (HTTP 400). */
+const UNSUPPORTED_SUBPROTOCOL = 'none of the offered subprotocols is supported (switchboard.v1.json, switchboard.v1.msgpack)';
+
+/**
+ * Picks the first offered subprotocol the server speaks; a client that
+ * offers only others is refused with 400 (one that offers none is not asked).
+ */
+export function selectSubprotocol(offered: readonly string[]): string {
+  const supported = offered.find((name) => codecFor(name) !== undefined);
+  if (supported === undefined) throw new HandshakeError('SB_ERR_INVALID_SUBPROTOCOL', 400, UNSUPPORTED_SUBPROTOCOL);
+  return supported;
+}
+
+/** A real-time server. Create it with `createRealtimeServer`. */
+export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitter<RealtimeServerEvents<A>> {
+  /** The WebSocket server underneath. */
+  readonly wss: WebSocketServer<Subscriber | undefined>;
+  private readonly broker: Broker;
+  private readonly namespaces: Namespaces;
+  private readonly timings: ResolvedTimings;
+  private readonly limits: ResolvedLimits;
+  private readonly credentials: CredentialChecker;
+  private readonly hub: ChannelHub;
+  private readonly heartbeat: ProtocolHeartbeat;
+  private readonly methods = new MethodRegistry<Session<A>>();
+  private readonly commands: Commands<A>;
+  private readonly host: SessionHost<A>;
+  private readonly brokerStarted: Promise<void>;
+  /** Connected sessions by client id. */
+  private readonly connected = new Map<string, ServerSession<A>>();
+  /** Every session not closed yet (connected or awaiting `connect`). */
+  private readonly live = new Set<ServerSession<A>>();
+  /** Broker calls to finish before the broker closes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly presenceTimer: NodeJS.Timeout;
+  private refreshing = false;
+  private closing: Promise<void> | null = null;
+
+  constructor(options: RealtimeServerOptions<A>) {
+    super();
+    this.timings = resolveTimings(options);
+    this.limits = resolveLimits(options.limits);
+    this.namespaces = new Namespaces(options.namespaces);
+    this.credentials = new CredentialChecker(options.auth);
+    this.broker = options.broker ?? new MemoryBroker();
+    this.hub = new ChannelHub(new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))));
+    this.heartbeat = new ProtocolHeartbeat(this.timings.ping, this.timings.pong);
+    this.commands = new Commands<A>({
+      broker: this.broker,
+      hub: this.hub,
+      namespaces: this.namespaces,
+      limits: this.limits,
+      timings: this.timings,
+      methods: this.methods,
+      schemas: options.schemas ?? {},
+      authorize: options.authorize,
+      reportError: (error) => this.reportError(error),
+      track: (work) => this.track(work),
+      subscribed: (session, channel) => this.emit('subscribe', session, channel),
+      unsubscribed: (session, channel) => this.emit('unsubscribe', session, channel),
+    });
+    this.host = this.sessionHost();
+    this.wss = this.createWebSocketServer(options);
+    this.brokerStarted = this.startBroker();
+    this.heartbeat.start();
+    this.presenceTimer = setInterval(() => this.refreshPresence(), this.timings.presenceTtl / 3);
+    this.presenceTimer.unref();
+  }
+
+  /** Resolves once the server listens (standalone mode) and the broker is started. */
+  async ready(): Promise<void> {
+    await Promise.all([this.wss.ready(), this.brokerStarted]);
+  }
+
+  /** The port listened on (standalone or attached mode). */
+  get port(): number {
+    return this.wss.port;
+  }
+
+  /** Connected sessions of this process, by client id. */
+  get sessions(): ReadonlyMap<string, Session<A>> {
+    return this.connected;
+  }
+
+  /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    void this.wss.handleUpgrade(request, socket, head);
+  }
+
+  /** Registers the handler of a client-to-server method (replacing any previous one). */
+  method<M extends MethodName<A>>(name: M, handler: (params: MethodParams<A, M>, session: Session<A>) => MethodResult<A, M> | Promise<MethodResult<A, M>>): this {
+    this.methods.set(name, handler as MethodHandler<Session<A>>);
+    return this;
+  }
+
+  /** Publishes from server code (no publisher info, no schema or authorization checks). */
+  async publish<C extends ChannelName<A>>(channel: C, data: PublicationData<A, C>): Promise<PublishResult> {
+    const namespace = this.commands.namespaceOf(channel);
+    await this.brokerStarted;
+    const published = await this.broker.publish(channel, data, { history: namespace.history ?? undefined });
+    return { offset: published.offset, epoch: published.epoch };
+  }
+
+  /** The kept publications of a channel (all kept, or per `query`). */
+  async history(channel: string, query: { since?: StreamPosition; limit?: number } = {}): Promise<HistoryResult> {
+    this.commands.namespaceOf(channel);
+    await this.brokerStarted;
+    const history = await this.broker.history(channel, query);
+    return { publications: history.publications, offset: history.position.offset, epoch: history.position.epoch };
+  }
+
+  /** The presence members of a channel. */
+  async presence(channel: string): Promise<PresenceMember[]> {
+    this.commands.namespaceOf(channel);
+    await this.brokerStarted;
+    return this.broker.presence(channel);
+  }
+
+  /**
+   * Shuts down: every client gets `disconnect` 4006 (reconnect: true) and the
+   * close, the timers stop, the WebSocket server closes, then the broker.
+   * Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------ internals
+
+  private createWebSocketServer(options: RealtimeServerOptions<A>): WebSocketServer<Subscriber | undefined> {
+    const wss = new WebSocketServer<Subscriber | undefined>({
+      port: options.port,
+      host: options.host,
+      tls: options.tls,
+      server: options.server,
+      noServer: options.noServer,
+      paths: options.path === undefined ? undefined : [options.path],
+      subprotocols: selectSubprotocol,
+      allowedOrigins: options.allowedOrigins,
+      perMessageDeflate: options.perMessageDeflate,
+      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      maxBufferedAmount: this.limits.maxQueuedBytes,
+      backpressurePolicy: 'drop',
+      // Liveness is the protocol's own ping/pong (docs/protocol.md §6).
+      heartbeatInterval: 0,
+    });
+    wss.on('connection', (ws, request) => this.accept(ws, request));
+    wss.on('error', (error) => this.reportError(error));
+    return wss;
+  }
+
+  private startBroker(): Promise<void> {
+    const started = this.broker.start({
+      publication: (channel, publication) => this.hub.publication(channel, publication),
+      join: (channel, member) => this.presenceEvent('join', channel, member),
+      leave: (channel, member) => this.presenceEvent('leave', channel, member),
+      state: (state, error) => this.emit('broker', state, error),
+    });
+    started.catch((error: unknown) => this.reportError(asError(error)));
+    return started;
+  }
+
+  private presenceEvent(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
+    if (this.namespaces.of(channel)?.joinLeave === true) this.hub.member(type, channel, member);
+  }
+
+  private accept(ws: RealtimeSocket, request: IncomingMessage): void {
+    const codec = codecFor(ws.protocol) ?? jsonCodec;
+    const session = new ServerSession<A>(this.host, ws, codec, request);
+    this.live.add(session);
+    if (this.closing !== null) session.close(DisconnectCode.Shutdown, 'server shutdown');
+  }
+
+  private sessionHost(): SessionHost<A> {
+    return {
+      timings: this.timings,
+      limits: this.limits,
+      credentials: this.credentials,
+      brokerReady: () => this.brokerStarted,
+      newClientId: () => randomBytes(12).toString('base64url'),
+      runCommand: (session: ServerSession<A>, command: ChannelCommand) => this.commands.run(session, command),
+      dropSubscription: (session: ServerSession<A>, channel: string) => this.commands.drop(session, channel),
+      connected: (session: ServerSession<A>) => this.sessionConnected(session),
+      closed: (session: ServerSession<A>, code: number, reason: string, wasConnected: boolean) => this.sessionClosed(session, code, reason, wasConnected),
+      message: (session: ServerSession<A>, data: unknown) => this.emit('message', session, data),
+      reportError: (error: Error) => this.reportError(error),
+    };
+  }
+
+  private sessionConnected(session: ServerSession<A>): void {
+    this.connected.set(session.id, session);
+    this.heartbeat.add(session);
+    this.emit('connect', session);
+  }
+
+  private sessionClosed(session: ServerSession<A>, code: number, reason: string, wasConnected: boolean): void {
+    this.live.delete(session);
+    if (!wasConnected) return;
+    this.heartbeat.delete(session);
+    this.connected.delete(session.id);
+    for (const channel of [...session.subscriptions]) this.track(this.commands.drop(session, channel));
+    this.emit('disconnect', session, code, reason);
+  }
+
+  /** Re-adds every local presence member (so that it outlives its ttl), one round at a time. */
+  private refreshPresence(): void {
+    if (this.refreshing || this.closing !== null) return;
+    const ttl = this.timings.presenceTtl;
+    const refreshes: Array<Promise<void>> = [];
+    for (const session of this.connected.values()) {
+      for (const channel of session.presenceChannels) {
+        refreshes.push(this.broker.addPresence(channel, clientInfoOf(session), ttl).catch((error: unknown) => this.reportError(asError(error))));
+      }
+    }
+    if (refreshes.length === 0) return;
+    this.refreshing = true;
+    this.track(Promise.all(refreshes).finally(() => (this.refreshing = false)));
+  }
+
+  private track(work: Promise<unknown>): void {
+    const settled = work.catch((error: unknown) => this.reportError(asError(error)));
+    this.inFlight.add(settled);
+    void settled.finally(() => this.inFlight.delete(settled));
+  }
+
+  private reportError(error: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  private async shutdown(): Promise<void> {
+    this.heartbeat.stop();
+    clearInterval(this.presenceTimer);
+    for (const session of [...this.live]) session.close(DisconnectCode.Shutdown, 'server shutdown');
+    await this.wss.close({ code: DisconnectCode.Shutdown, reason: 'server shutdown' });
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    await this.brokerStarted.catch(() => {});
+    await this.broker.close();
+  }
+}
+
+/** Creates a real-time server (standalone on `port`, attached to `server`, or `noServer`). */
+export function createRealtimeServer<A extends ApiShape = UntypedApi>(options: RealtimeServerOptions<A>): RealtimeServer<A> {
+  return new RealtimeServer<A>(options);
+}

@@ -1,0 +1,474 @@
+/**
+ * One real-time connection (docs/protocol.md §2): the state machine
+ * AWAITING_CONNECT → CONNECTED → CLOSED, the decoding and validation of
+ * incoming messages, the rate limit, the queue that runs commands in arrival
+ * order (a `call` starts in order but does not hold up later commands), the
+ * connect timeout, the credential's expiry and refresh, and server-to-client
+ * calls. Channel commands are carried out by the server's `Commands`.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { ApiShape, ClientMethodName, ClientMethodParams, ClientMethodResult, UntypedApi } from '../wire/api.js';
+import type { Codec } from '../wire/codec.js';
+import { DisconnectCode, ErrorCode, shouldReconnect } from '../wire/errors.js';
+import type {
+  CallCommand,
+  ClientMessage,
+  ConnectCommand,
+  ConnectResult,
+  RefreshCommand,
+  ServerMessage,
+} from '../wire/messages.js';
+import { bearerToken, HookError, type CredentialChecker } from './credentials.js';
+import { asError, DISCONNECTED, errorBodyOf, fail, RpcError } from './errors.js';
+import type { RealtimeSocket } from './fanout.js';
+import type { HeartbeatMember } from './heartbeat.js';
+import type { AuthOutcome, ResolvedLimits, ResolvedTimings } from './options.js';
+import { TokenBucket } from './rate-limit.js';
+import { OutgoingCalls } from './rpc.js';
+import { parseClientMessage } from './validate.js';
+
+/** A connection as the application sees it (in events, hooks and handlers). */
+export interface Session<A extends ApiShape = UntypedApi> {
+  /** The connection's id (the `client` of the connect result); '' before `connect` succeeded. */
+  readonly id: string;
+  /** The user id; '' for an anonymous client. */
+  readonly user: string;
+  /** The user's info from authentication (shown in presence and publications). */
+  readonly info: unknown;
+  /** The `data` the `authenticate` hook returned (also sent in the connect result). */
+  readonly data: unknown;
+  /** Channels this connection is subscribed to. */
+  readonly subscriptions: ReadonlySet<string>;
+  readonly remoteAddress?: string;
+  /** The subprotocol spoken: 'switchboard.v1.json' or 'switchboard.v1.msgpack'. */
+  readonly protocol: string;
+  /** Calls a method the client handles; rejects with `RpcError` (the client's code, `timeout` or `disconnected`). */
+  call<M extends ClientMethodName<A>>(method: M, params: ClientMethodParams<A, M>, options?: { timeout?: number }): Promise<ClientMethodResult<A, M>>;
+  /** Sends a one-way `message` push. */
+  send(data: unknown): void;
+  /** Ends the subscription to `channel` (an `unsubscribed` push with code 'server'). */
+  unsubscribe(channel: string, reason?: string): void;
+  /** Sends `disconnect` and closes with `code` (default 4000: the client may reconnect). */
+  disconnect(code?: number, reason?: string): void;
+}
+
+export type SessionState = 'awaiting_connect' | 'connected' | 'closed';
+
+/** What a session needs from its server. */
+export interface SessionHost<A extends ApiShape> {
+  readonly timings: ResolvedTimings;
+  readonly limits: ResolvedLimits;
+  readonly credentials: CredentialChecker;
+  /** Resolves once the broker is started; rejects if it could not start. */
+  brokerReady(): Promise<void>;
+  /** A fresh id for a connection, unique across the cluster. */
+  newClientId(): string;
+  /** Runs a channel command or a `call`, and writes its reply. */
+  runCommand(session: ServerSession<A>, command: ChannelCommand): Promise<void>;
+  /** Server-side unsubscribe (from `Session.unsubscribe`); false when it was not subscribed. */
+  dropSubscription(session: ServerSession<A>, channel: string): Promise<boolean>;
+  /** `connect` succeeded and its reply is written. */
+  connected(session: ServerSession<A>): void;
+  /** The connection ended; called once. */
+  closed(session: ServerSession<A>, code: number, reason: string, wasConnected: boolean): void;
+  /** A `send` from the client. */
+  message(session: ServerSession<A>, data: unknown): void;
+  /** A failure of the application's code or the broker that the client only sees as `internal`. */
+  reportError(error: Error): void;
+}
+
+/** Commands the server's `Commands` carry out. */
+export type ChannelCommand = Extract<ClientMessage, { type: 'subscribe' | 'unsubscribe' | 'publish' | 'presence' | 'presence_stats' | 'history' | 'call' }>;
+
+/** A unit of work in the session's queue: a client message, or the server's own step. */
+type Task = ClientMessage | { type: 'invalid'; id: number; reason: string } | { type: 'internal'; run: () => Promise<void> };
+
+/** setTimeout's longest delay; longer waits are re-armed. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+/** Longest close reason in bytes (a close frame holds 123). */
+const MAX_REASON_BYTES = 123;
+/** The queue is compacted once this many finished tasks sit at its head. */
+const QUEUE_COMPACT_AT = 1024;
+
+function onSocketMessage(this: RealtimeSocket, data: Buffer, binary: boolean): void {
+  (this.data as ServerSession<ApiShape> | undefined)?.receive(data, binary);
+}
+
+function onSocketClose(this: RealtimeSocket, code: number, reason: string): void {
+  (this.data as ServerSession<ApiShape> | undefined)?.socketClosed(code, reason);
+}
+
+/** Throws a `RangeError` for a close code or reason a close frame cannot carry. */
+function checkClose(code: number, reason: string): void {
+  const allowed = code === 1000 || code === 1001 || (Number.isInteger(code) && code >= 3000 && code <= 4999);
+  if (!allowed) throw new RangeError(`invalid close code ${code} (1000, 1001 or 3000-4999)`);
+  if (Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) throw new RangeError('a close reason is at most 123 bytes');
+}
+
+/** Cuts a text to a valid close reason. */
+function shortReason(text: string): string {
+  let reason = text.slice(0, MAX_REASON_BYTES);
+  while (Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) reason = reason.slice(0, -1);
+  return reason;
+}
+
+/** The close code that follows a refused `connect`. */
+function refusalCode(code: string): number {
+  if (code === ErrorCode.TokenExpired) return DisconnectCode.TokenExpired;
+  if (code === ErrorCode.Internal || code === ErrorCode.BrokerUnavailable) return DisconnectCode.Disconnect;
+  return DisconnectCode.Unauthorized;
+}
+
+/** The server's side of one connection. */
+export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A>, HeartbeatMember {
+  readonly ws: RealtimeSocket;
+  readonly codec: Codec;
+  readonly remoteAddress: string | undefined;
+  id = '';
+  user = '';
+  info: unknown = undefined;
+  data: unknown = undefined;
+  readonly subscriptions = new Set<string>();
+  /** Channels where this connection is a presence member. */
+  readonly presenceChannels = new Set<string>();
+  /** When the credential expires (ms since the epoch), if it does. */
+  expires: number | undefined = undefined;
+  sendMark = 0;
+  unansweredRound = 0;
+  private stateValue: SessionState = 'awaiting_connect';
+  private readonly host: SessionHost<A>;
+  /** The upgrade request, kept only while an `authenticate` hook may need it. */
+  private request: IncomingMessage | undefined;
+  private headerToken: string | undefined;
+  private readonly bucket: TokenBucket | null;
+  private readonly calls = new OutgoingCalls();
+  private queue: Array<Task | undefined> = [];
+  private queueHead = 0;
+  private running = false;
+  private connectTimer: NodeJS.Timeout | null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private closeScheduled = false;
+
+  constructor(host: SessionHost<A>, ws: RealtimeSocket, codec: Codec, request: IncomingMessage) {
+    this.host = host;
+    this.ws = ws;
+    this.codec = codec;
+    this.remoteAddress = ws.remoteAddress;
+    this.request = request;
+    this.headerToken = bearerToken(request);
+    this.bucket = host.limits.rate === null ? null : new TokenBucket(host.limits.rate);
+    ws.data = this;
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    this.connectTimer = setTimeout(() => this.close(DisconnectCode.ConnectTimeout, 'connect timeout'), host.timings.connectTimeout);
+    this.connectTimer.unref();
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  get protocol(): string {
+    return this.codec.subprotocol;
+  }
+
+  /** True once the connection ended (or is ending). */
+  get isClosed(): boolean {
+    return this.stateValue === 'closed';
+  }
+
+  // ------------------------------------------------------------ public API
+
+  call<M extends ClientMethodName<A>>(method: M, params: ClientMethodParams<A, M>, options: { timeout?: number } = {}): Promise<ClientMethodResult<A, M>> {
+    if (this.stateValue !== 'connected') return Promise.reject(new RpcError(DISCONNECTED, 'the session is not connected'));
+    const timeout = options.timeout ?? this.host.timings.rpcTimeout;
+    if (!(timeout > 0)) return Promise.reject(new RangeError('timeout must be a positive number of ms'));
+    const { id, result } = this.calls.start(method, timeout);
+    this.write({ type: 'call', id, method, data: params });
+    return result as Promise<ClientMethodResult<A, M>>;
+  }
+
+  send(data: unknown): void {
+    if (this.stateValue === 'connected') this.write({ type: 'message', data });
+  }
+
+  unsubscribe(channel: string, reason = ''): void {
+    if (this.stateValue !== 'connected') return;
+    this.enqueue({
+      type: 'internal',
+      run: async () => {
+        if (await this.host.dropSubscription(this, channel)) this.write({ type: 'unsubscribed', channel, code: 'server', reason });
+      },
+    });
+  }
+
+  disconnect(code: number = DisconnectCode.Disconnect, reason = ''): void {
+    checkClose(code, reason);
+    this.close(code, reason);
+  }
+
+  // ------------------------------------------------------------ writing
+
+  /** Writes a reply, a control message or a push the client must not miss; a full buffer ends the connection (4002). */
+  write(message: ServerMessage): void {
+    if (this.stateValue === 'closed' && message.type !== 'disconnect') return;
+    const result = this.ws.send(this.codec.encode(message), { binary: this.codec.binary });
+    if (result === 'dropped' && this.ws.readyState === this.ws.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
+  }
+
+  /** Writes a channel push (publication, join, leave): a full buffer is handled per `limits.slowConsumer`. */
+  push(message: ServerMessage): void {
+    if (this.stateValue === 'closed') return;
+    const result = this.ws.send(this.codec.encode(message), { binary: this.codec.binary });
+    if (result === 'dropped') this.overflowed();
+  }
+
+  /** A push could not be queued: disconnect (4002) or let the client see the gap, per `limits.slowConsumer`. */
+  overflowed(): void {
+    if (this.host.limits.slowConsumer === 'disconnect' && this.ws.readyState === this.ws.OPEN) {
+      this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
+    }
+  }
+
+  reply(id: number, result: unknown): void {
+    this.write({ type: 'reply', id, result });
+  }
+
+  /** Writes an error reply; a failure that is not an `RpcError` is reported and sent as `internal`. */
+  replyError(id: number, error: unknown): void {
+    if (!(error instanceof RpcError)) this.host.reportError(asError(error));
+    else if (error instanceof HookError) this.host.reportError(asError(error.cause));
+    this.write({ type: 'reply', id, error: errorBodyOf(error) });
+  }
+
+  heartbeatTimeout(): void {
+    this.close(DisconnectCode.HeartbeatTimeout, 'heartbeat timeout');
+  }
+
+  // ------------------------------------------------------------ closing
+
+  /** Sends `disconnect`, closes the WebSocket with `code`, and cleans up at once. */
+  close(code: number, reason: string): void {
+    if (this.stateValue === 'closed') return;
+    const wasConnected = this.stateValue === 'connected';
+    this.stateValue = 'closed';
+    this.write({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
+    this.ws.close(code, reason);
+    this.finish(code, reason, wasConnected);
+  }
+
+  /** Closes on the next tick (from inside a fan-out loop, which must not see the subscriber sets change). */
+  private closeLater(code: number, reason: string): void {
+    if (this.closeScheduled) return;
+    this.closeScheduled = true;
+    process.nextTick(() => this.close(code, reason));
+  }
+
+  /** @internal The WebSocket closed (the client closed it, or the socket failed). */
+  socketClosed(code: number, reason: string): void {
+    if (this.stateValue === 'closed') return;
+    const wasConnected = this.stateValue === 'connected';
+    this.stateValue = 'closed';
+    this.finish(code, reason, wasConnected);
+  }
+
+  private finish(code: number, reason: string, wasConnected: boolean): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.connectTimer = this.expiryTimer = null;
+    this.request = undefined;
+    this.queue = [];
+    this.queueHead = 0;
+    this.calls.rejectAll();
+    this.host.closed(this, code, reason, wasConnected);
+  }
+
+  // ------------------------------------------------------------ receiving
+
+  /** @internal One WebSocket message. */
+  receive(data: Buffer, binary: boolean): void {
+    if (this.stateValue === 'closed') return;
+    if (binary !== this.codec.binary) {
+      this.close(DisconnectCode.BadRequest, binary ? 'binary frames are not expected' : 'text frames are not expected');
+      return;
+    }
+    let fields: Record<string, unknown>;
+    try {
+      fields = this.codec.decode(binary ? data : data.toString('utf8'));
+    } catch {
+      this.close(DisconnectCode.BadRequest, 'malformed message');
+      return;
+    }
+    const parsed = parseClientMessage(fields);
+    if (!parsed.ok) {
+      if (parsed.id === undefined) this.close(DisconnectCode.BadRequest, shortReason(parsed.reason));
+      else if (this.admit(parsed.id)) this.enqueue({ type: 'invalid', id: parsed.id, reason: parsed.reason });
+      return;
+    }
+    const message = parsed.message;
+    if (message.type === 'pong') this.unansweredRound = 0;
+    else if (message.type === 'reply') this.calls.settle(message.id, 'error' in message ? { error: message.error } : { result: message.result });
+    else if (this.admit('id' in message ? message.id : undefined)) this.enqueue(message);
+  }
+
+  /** Applies the rate limit to one command; answers `rate_limited` or closes 4005 when over it. */
+  private admit(id: number | undefined): boolean {
+    if (this.bucket === null) return true;
+    const decision = this.bucket.take();
+    if (decision === 'ok') return true;
+    if (decision === 'disconnect') this.close(DisconnectCode.RateLimited, 'rate limited');
+    else if (id !== undefined) this.write({ type: 'reply', id, error: { code: ErrorCode.RateLimited, message: 'too many messages' } });
+    return false;
+  }
+
+  private enqueue(task: Task): void {
+    this.queue.push(task);
+    if (!this.running) void this.drain();
+  }
+
+  /** Runs the queued tasks one after the other. */
+  private async drain(): Promise<void> {
+    this.running = true;
+    try {
+      while (this.queueHead < this.queue.length && this.stateValue !== 'closed') {
+        const task = this.queue[this.queueHead]!;
+        this.queue[this.queueHead++] = undefined;
+        if (this.queueHead >= QUEUE_COMPACT_AT) {
+          this.queue = this.queue.slice(this.queueHead);
+          this.queueHead = 0;
+        }
+        try {
+          await this.execute(task);
+        } catch (error) {
+          this.host.reportError(asError(error));
+        }
+      }
+    } finally {
+      this.running = false;
+      if (this.queueHead >= this.queue.length) {
+        this.queue = [];
+        this.queueHead = 0;
+      }
+    }
+  }
+
+  private async execute(task: Task): Promise<void> {
+    if (this.stateValue === 'closed') return;
+    switch (task.type) {
+      case 'internal':
+        return task.run();
+      case 'invalid':
+        this.write({ type: 'reply', id: task.id, error: { code: ErrorCode.BadRequest, message: task.reason } });
+        return;
+      case 'connect':
+        return this.stateValue === 'connected' ? this.replyError(task.id, fail.badRequest('already connected')) : this.connect(task);
+      case 'pong':
+      case 'reply':
+        return;
+    }
+    if (this.stateValue !== 'connected') {
+      if (task.type !== 'send') this.write({ type: 'reply', id: task.id, error: { code: ErrorCode.NotConnected, message: 'send connect first' } });
+      return;
+    }
+    switch (task.type) {
+      case 'send':
+        this.host.message(this, task.data);
+        return;
+      case 'refresh':
+        return this.refresh(task);
+      case 'call':
+        void this.runCall(task);
+        return;
+      default:
+        return this.host.runCommand(this, task);
+    }
+  }
+
+  private async runCall(command: CallCommand): Promise<void> {
+    try {
+      await this.host.runCommand(this, command);
+    } catch (error) {
+      this.host.reportError(asError(error));
+    }
+  }
+
+  // ------------------------------------------------------------ connect, refresh, expiry
+
+  private async connect(command: ConnectCommand): Promise<void> {
+    let outcome: AuthOutcome;
+    try {
+      await this.host.brokerReady().catch(() => {
+        throw fail.brokerUnavailable();
+      });
+      outcome = await this.host.credentials.check({
+        token: command.token ?? this.headerToken,
+        data: command.data,
+        request: this.request,
+        remoteAddress: this.remoteAddress,
+      });
+    } catch (error) {
+      if (this.stateValue === 'awaiting_connect') this.refuse(command.id, error);
+      return;
+    }
+    if (this.stateValue !== 'awaiting_connect') return;
+    this.accept(command.id, outcome);
+  }
+
+  private accept(id: number, outcome: AuthOutcome): void {
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
+    this.headerToken = undefined;
+    if (!this.host.credentials.needsRequest) this.request = undefined;
+    this.id = this.host.newClientId();
+    this.user = outcome.user;
+    this.info = outcome.info;
+    this.data = outcome.data;
+    this.expires = outcome.expires;
+    this.stateValue = 'connected';
+    const { ping, pong } = this.host.timings;
+    const result: ConnectResult = { client: this.id, user: this.user, ping, pong };
+    if (outcome.expires !== undefined) result.expires = outcome.expires;
+    if (outcome.data !== undefined) result.data = outcome.data;
+    this.reply(id, result);
+    this.scheduleExpiry();
+    this.host.connected(this);
+  }
+
+  private refuse(id: number, error: unknown): void {
+    const body = errorBodyOf(error);
+    this.replyError(id, error);
+    this.close(refusalCode(body.code), shortReason(body.message));
+  }
+
+  private async refresh(command: RefreshCommand): Promise<void> {
+    let outcome: AuthOutcome;
+    try {
+      outcome = await this.host.credentials.check({ token: command.token, data: undefined, request: this.request, remoteAddress: this.remoteAddress });
+    } catch (error) {
+      this.replyError(command.id, error);
+      return;
+    }
+    if (this.stateValue !== 'connected') return;
+    if (outcome.user !== this.user) {
+      this.replyError(command.id, fail.forbidden('the new credential belongs to another user'));
+      return;
+    }
+    this.expires = outcome.expires;
+    this.scheduleExpiry();
+    this.reply(command.id, outcome.expires === undefined ? {} : { expires: outcome.expires });
+  }
+
+  /** Arms the timer that ends the connection when the credential expires (4001). */
+  private scheduleExpiry(): void {
+    if (this.expiryTimer !== null) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (this.expires === undefined || this.stateValue !== 'connected') return;
+    const delay = Math.max(0, this.expires - Date.now());
+    this.expiryTimer = setTimeout(() => {
+      this.expiryTimer = null;
+      if (this.expires !== undefined && this.expires > Date.now()) this.scheduleExpiry();
+      else this.close(DisconnectCode.TokenExpired, 'token expired');
+    }, Math.min(delay, MAX_TIMER_DELAY));
+    this.expiryTimer.unref();
+  }
+}
