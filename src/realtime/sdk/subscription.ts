@@ -1,0 +1,313 @@
+/**
+ * A client's subscription to one channel: its state, its position in the
+ * channel's stream, and the events of the channel (publications, presence).
+ * The client creates subscriptions (`RealtimeClient.subscribe`) and drives
+ * them through a `SubscriptionControl`; the subscription itself keeps the
+ * per-channel rules — dedupe and gap detection by offset, recovery position.
+ */
+import type {
+  ClientInfo,
+  HistoryResult,
+  PresenceMember,
+  PresenceStatsResult,
+  PublicationPush,
+  PublishResult,
+  StreamPosition,
+  SubscribeResult,
+} from '../wire/messages.js';
+import { Emitter } from './emitter.js';
+import { RealtimeError } from './errors.js';
+
+export type SubscriptionState = 'unsubscribed' | 'subscribing' | 'subscribed';
+
+/** A publication with its data typed as the channel's. */
+export interface TypedPublication<T> {
+  offset: number;
+  data: T;
+  /** The publisher, when a client published and the namespace shows it. */
+  info?: ClientInfo;
+}
+
+/** A 'publication' event: a publication of the subscription's channel. */
+export interface PublicationEvent<T> extends TypedPublication<T> {
+  channel: string;
+}
+
+/** A 'subscribed' event: the server accepted a (re)subscription. */
+export interface SubscribedEvent {
+  /**
+   * Absent on a first subscription without `since`. On a resubscription: true
+   * when every missed publication was recovered (and is emitted right after
+   * this event), false when some may be lost — reload what you derive from the channel.
+   */
+  recovered?: boolean;
+  /** The channel keeps history, so a later resubscription can recover. */
+  recoverable: boolean;
+  /** The channel's position the server reported. */
+  position: StreamPosition;
+}
+
+/** An 'unsubscribed' event: the subscription ended. */
+export interface UnsubscribedEvent {
+  /**
+   * Why: 'client' (`unsubscribe()`), 'closed' (the client was closed), the
+   * server's code of an `unsubscribed` push, or the error code of a refused subscribe.
+   */
+  code: string;
+  reason: string;
+}
+
+/** Events of a `Subscription<T>`. */
+export interface SubscriptionEvents<T> {
+  publication: [publication: PublicationEvent<T>];
+  subscribed: [event: SubscribedEvent];
+  unsubscribed: [event: UnsubscribedEvent];
+  /** A subscribe attempt failed (the subscription retries unless an 'unsubscribed' event follows). */
+  error: [error: RealtimeError];
+  join: [member: PresenceMember];
+  leave: [member: PresenceMember];
+  state: [state: SubscriptionState, previous: SubscriptionState];
+}
+
+/** Options of `RealtimeClient.subscribe`. */
+export interface SubscribeOptions {
+  /** Recover the publications after this position on the first subscribe (e.g. one stored from an earlier session). */
+  since?: StreamPosition;
+  /** Free-form data for the server's `authorize` hook. */
+  data?: unknown;
+}
+
+/** Options of a single request. */
+export interface RequestOptions {
+  /** Reply timeout in ms, queue time included (default: the client's `timeout`). */
+  timeout?: number;
+}
+
+/** A history query: the latest `limit` publications, or those after `since`. */
+export interface HistoryQuery {
+  since?: StreamPosition;
+  limit?: number;
+}
+
+/** A history result with the channel's data type. */
+export interface TypedHistory<T> extends Omit<HistoryResult, 'publications'> {
+  publications: Array<TypedPublication<T>>;
+}
+
+/** What a subscription asks of its client. */
+export interface SubscriptionHost {
+  unsubscribe(subscription: Subscription<unknown>): void;
+  publishTo(channel: string, data: unknown, options?: RequestOptions): Promise<PublishResult>;
+  presenceOf(channel: string, options?: RequestOptions): Promise<PresenceMember[]>;
+  presenceStatsOf(channel: string, options?: RequestOptions): Promise<PresenceStatsResult>;
+  historyOf(channel: string, query?: HistoryQuery, options?: RequestOptions): Promise<HistoryResult>;
+}
+
+/** What a publication push did to the subscription. */
+export type PublicationVerdict = 'accepted' | 'duplicate' | 'gap' | 'ignored';
+
+/** The fields of a subscribe command for the next attempt. */
+export interface SubscribeFields {
+  channel: string;
+  since?: StreamPosition;
+  data?: unknown;
+}
+
+/** How the client drives a subscription (not part of the public API). */
+export interface SubscriptionControl {
+  readonly subscription: Subscription<unknown>;
+  /** The next subscribe command's fields; `recover` forces `since` (a gap was seen). */
+  subscribeFields(recover: boolean): SubscribeFields;
+  /** A subscribe command is on its way, or will be once connected. */
+  subscribing(): void;
+  /** The server accepted the subscribe command built by the last `subscribeFields`. */
+  subscribed(result: SubscribeResult): void;
+  /** A publication push of the channel. */
+  publication(push: PublicationPush): PublicationVerdict;
+  join(member: PresenceMember): void;
+  leave(member: PresenceMember): void;
+  /** A subscribe attempt failed and will be retried. */
+  failed(error: RealtimeError): void;
+  /** The subscription is over; `error` rejects `ready()` if it never succeeded. */
+  ended(code: string, reason: string, error?: RealtimeError): void;
+}
+
+interface ReadyWaiter {
+  resolve(): void;
+  reject(error: RealtimeError): void;
+}
+
+/**
+ * A subscription to one channel, created by `RealtimeClient.subscribe()`.
+ * It resubscribes by itself after reconnects (recovering missed publications
+ * when the channel keeps history) until `unsubscribe()` or `close()`.
+ */
+export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
+  readonly channel: string;
+  readonly #host: SubscriptionHost;
+  readonly #options: SubscribeOptions;
+  #state: SubscriptionState = 'subscribing';
+  #position: StreamPosition | undefined;
+  #recoverable = false;
+  /** Whether the last subscribe command carried `since`. */
+  #sentSince = false;
+  #everSubscribed = false;
+  #failure: RealtimeError | undefined;
+  #waiters: ReadyWaiter[] = [];
+
+  /** Not for applications: use `RealtimeClient.subscribe()`. */
+  constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions, attach: (control: SubscriptionControl) => void) {
+    super();
+    this.channel = channel;
+    this.#host = host;
+    this.#options = options;
+    this.#position = options.since === undefined ? undefined : { ...options.since };
+    attach(this.#control());
+  }
+
+  get state(): SubscriptionState {
+    return this.#state;
+  }
+
+  /** The offset of the last publication seen and its stream's epoch (undefined before the first subscribe). */
+  get position(): StreamPosition | undefined {
+    return this.#position === undefined ? undefined : { ...this.#position };
+  }
+
+  /** Whether the channel keeps history, as the last subscribe reply said. */
+  get recoverable(): boolean {
+    return this.#recoverable;
+  }
+
+  /** Resolves on the first successful subscribe; rejects when the subscription ends before one. */
+  ready(): Promise<void> {
+    if (this.#everSubscribed) return Promise.resolve();
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Ends the subscription (an 'unsubscribed' event with code 'client' follows). */
+  unsubscribe(): void {
+    this.#host.unsubscribe(this as Subscription<unknown>);
+  }
+
+  /** Publishes `data` in the channel. */
+  publish(data: T, options?: RequestOptions): Promise<PublishResult> {
+    return this.#host.publishTo(this.channel, data, options);
+  }
+
+  /** The channel's presence set. */
+  presence(options?: RequestOptions): Promise<PresenceMember[]> {
+    return this.#host.presenceOf(this.channel, options);
+  }
+
+  /** The number of clients and distinct users in the channel's presence set. */
+  presenceStats(options?: RequestOptions): Promise<PresenceStatsResult> {
+    return this.#host.presenceStatsOf(this.channel, options);
+  }
+
+  /** The channel's history: the latest `limit` publications, or those after `since`. */
+  history(query?: HistoryQuery, options?: RequestOptions): Promise<TypedHistory<T>> {
+    return this.#host.historyOf(this.channel, query, options) as Promise<TypedHistory<T>>;
+  }
+
+  // ------------------------------------------------------------ driven by the client
+
+  #control(): SubscriptionControl {
+    return {
+      subscription: this as Subscription<unknown>,
+      subscribeFields: (recover) => this.#subscribeFields(recover),
+      subscribing: () => this.#setState('subscribing'),
+      subscribed: (result) => this.#onSubscribed(result),
+      publication: (push) => this.#onPublication(push),
+      join: (member) => {
+        if (this.#state === 'subscribed') this.emit('join', member);
+      },
+      leave: (member) => {
+        if (this.#state === 'subscribed') this.emit('leave', member);
+      },
+      failed: (error) => this.emit('error', error),
+      ended: (code, reason, error) => this.#onEnded(code, reason, error),
+    };
+  }
+
+  #setState(state: SubscriptionState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.emit('state', state, previous);
+  }
+
+  #subscribeFields(recover: boolean): SubscribeFields {
+    const fields: SubscribeFields = { channel: this.channel };
+    const fromStart = !this.#everSubscribed && this.#options.since !== undefined;
+    const since = this.#position !== undefined && (recover || this.#recoverable || fromStart) ? this.#position : undefined;
+    if (since !== undefined) fields.since = { offset: since.offset, epoch: since.epoch };
+    if (this.#options.data !== undefined) fields.data = this.#options.data;
+    this.#sentSince = since !== undefined;
+    return fields;
+  }
+
+  #onSubscribed(result: SubscribeResult): void {
+    const resubscription = this.#everSubscribed;
+    const recovered = this.#sentSince ? result.recovered === true : resubscription ? false : undefined;
+    const missed = recovered === true && Array.isArray(result.publications) ? result.publications : [];
+    const epoch = String(result.epoch);
+    this.#recoverable = result.recoverable === true;
+    // Without a full recovery, the stream restarts at the server's position; with one, the
+    // missed publications move it forward one by one.
+    if (recovered !== true || this.#position === undefined) this.#position = { offset: Number(result.offset), epoch };
+    else this.#position = { offset: this.#position.offset, epoch };
+    this.#everSubscribed = true;
+    this.#setState('subscribed');
+    const event: SubscribedEvent = { recoverable: this.#recoverable, position: { offset: Number(result.offset), epoch } };
+    if (recovered !== undefined) event.recovered = recovered;
+    this.emit('subscribed', event);
+    this.#settleWaiters(undefined);
+    for (const publication of missed) {
+      if (this.#state !== 'subscribed') return;
+      if (publication.offset > this.#position.offset) this.#deliver(publication);
+    }
+    if (this.#state === 'subscribed') this.#position = { offset: Math.max(this.#position.offset, Number(result.offset)), epoch };
+  }
+
+  #onPublication(push: PublicationPush): PublicationVerdict {
+    if (this.#state !== 'subscribed' || this.#position === undefined) return 'ignored';
+    const last = this.#position.offset;
+    if (typeof push.offset === 'number') {
+      if (push.offset <= last) return 'duplicate';
+      if (push.offset > last + 1) return 'gap';
+    }
+    this.#deliver(push);
+    return 'accepted';
+  }
+
+  #deliver(publication: { offset: number; data: unknown; info?: ClientInfo }): void {
+    if (typeof publication.offset === 'number' && this.#position !== undefined) {
+      this.#position = { offset: publication.offset, epoch: this.#position.epoch };
+    }
+    const event: PublicationEvent<T> = { channel: this.channel, offset: publication.offset, data: publication.data as T };
+    if (publication.info !== undefined) event.info = publication.info;
+    this.emit('publication', event);
+  }
+
+  #onEnded(code: string, reason: string, error: RealtimeError | undefined): void {
+    if (this.#state === 'unsubscribed') return;
+    if (error !== undefined) this.emit('error', error);
+    this.#setState('unsubscribed');
+    this.emit('unsubscribed', { code, reason });
+    if (!this.#everSubscribed) {
+      this.#failure = error ?? new RealtimeError(code, reason);
+      this.#settleWaiters(this.#failure);
+    }
+  }
+
+  #settleWaiters(error: RealtimeError | undefined): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) {
+      if (error === undefined) waiter.resolve();
+      else waiter.reject(error);
+    }
+  }
+}
