@@ -436,6 +436,7 @@ static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where
   t->src = strdup(src);
   size_t n = strlen(src);
   t->t = xmalloc(sizeof(tok_t) * (n + 1));
+  memset(t->t, 0, sizeof(tok_t) * (n + 1));
   char *lit = xmalloc(n + 1);
   size_t ll = 0;
 #define FLUSH_LIT()                                                            \
