@@ -13,6 +13,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { types as utilTypes } from 'node:util';
 import { MAX_CLOSE_REASON } from '../protocol/close.js';
+import { MAX_CONTROL_PAYLOAD } from '../protocol/frame.js';
 import { ReadyState } from '../protocol/connection.js';
 import { HandshakeError, LocalProtocolError, SwitchboardError, type HeaderList } from '../protocol/errors.js';
 import type { ClientExtension } from '../protocol/extension.js';
@@ -41,6 +42,8 @@ export interface WebSocketEventMap {
   message: MessageEvent<MessageData>;
   error: ErrorEvent;
   close: CloseEvent;
+  /** Node extra: the peer answered a `ping()`; `data` is the pong's payload. */
+  pong: MessageEvent<Buffer>;
 }
 
 /** An `on*` event handler attribute value. */
@@ -466,6 +469,23 @@ export class WebSocket extends EventTarget {
     else this.#binding?.close(checked.code, checked.reason);
   }
 
+  /**
+   * Sends a ping (a Node extra: browsers cannot); the peer's answer arrives as
+   * a 'pong' event whose `data` is its payload (a Buffer). Throws an
+   * "InvalidStateError" DOMException while CONNECTING and `LocalProtocolError`
+   * for a payload over 125 bytes; does nothing once the closing handshake started.
+   */
+  ping(data: string | Uint8Array = ''): void {
+    if (this.#readyState === ReadyState.CONNECTING) {
+      throw new DOMException('ping() called before the connection is open', 'InvalidStateError');
+    }
+    const payload = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    if (payload.length > MAX_CONTROL_PAYLOAD) {
+      throw new LocalProtocolError('SB_ERR_CONTROL_PAYLOAD_TOO_LONG', `ping payload of ${payload.length} bytes (max ${MAX_CONTROL_PAYLOAD})`);
+    }
+    if (this.#readyState === ReadyState.OPEN && this.#wireOpen()) this.#binding!.connection.sendPing(payload);
+  }
+
   // ------------------------------------------------------------ opening handshake
 
   #connect(url: URL): void {
@@ -570,7 +590,7 @@ export class WebSocket extends EventTarget {
     return {
       message: (data, binary) => this.#onMessage(data, binary),
       ping: () => undefined,
-      pong: () => undefined,
+      pong: (payload) => this.#onPong(payload),
       closeFrame: () => this.#onClosingStarted(),
       violation: () => this.#onClosingStarted(),
       drain: () => undefined,
@@ -585,6 +605,11 @@ export class WebSocket extends EventTarget {
     // The standard drops messages that arrive once the state is no longer OPEN (e.g. after close()).
     if (this.#readyState !== ReadyState.OPEN) return;
     this.dispatchEvent(new MessageEvent('message', { data: toMessageData(data, binary, this.#binaryType), origin: this.#origin }));
+  }
+
+  #onPong(payload: Buffer): void {
+    if (this.#finished) return;
+    this.dispatchEvent(new MessageEvent('pong', { data: payload, origin: this.#origin }));
   }
 
   /** The peer's close frame arrived, or the peer broke the protocol: nothing more is sent. */

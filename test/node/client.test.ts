@@ -779,6 +779,34 @@ describe('control frames and closing', () => {
     });
   });
 
+  test('ping() reaches the server and its pong comes back as a "pong" event', async () => {
+    const serverSide = once(peer.wss, 'connection') as Promise<[WsSocket]>;
+    await withClient(peer.url, async (ws) => {
+      const [socket] = await serverSide;
+      const pinged = once(socket, 'ping') as Promise<[Buffer]>;
+      const pong = nextEvent<MessageEvent<Buffer>>(ws, 'pong');
+      ws.ping('hé');
+      assert.equal((await pinged)[0].toString(), 'hé');
+      const event = await pong;
+      assert.ok(Buffer.isBuffer(event.data));
+      assert.equal(event.data.toString(), 'hé');
+      const empty = nextEvent<MessageEvent<Buffer>>(ws, 'pong');
+      ws.ping(new Uint8Array(0));
+      assert.equal((await empty).data.length, 0);
+      assert.throws(() => ws.ping('x'.repeat(126)), (error: unknown) => error instanceof LocalProtocolError && error.code === 'SB_ERR_CONTROL_PAYLOAD_TOO_LONG');
+    });
+  });
+
+  test('ping() throws while connecting and does nothing once closing', async () => {
+    const ws = new WebSocket(peer.url);
+    throwsDom(() => ws.ping(), 'InvalidStateError');
+    await opened(ws);
+    const done = closed(ws);
+    ws.close();
+    ws.ping('late');
+    assert.equal((await done).code, 1005);
+  });
+
   test('server close with code and reason', async () => {
     const serverSide = once(peer.wss, 'connection') as Promise<[WsSocket]>;
     const ws = new WebSocket(peer.url);
