@@ -297,6 +297,8 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   readonly #fixedToken: boolean;
   /** The current token was found expired: fetch a new one before the next connect. */
   #tokenStale = false;
+  /** When the current token expires, as the server said (ms since the epoch). */
+  #tokenExpires: number | undefined;
   #clientId: string | undefined;
   #user: string | undefined;
 
@@ -627,6 +629,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
    * last one a refresh installed).
    */
   #fetchToken(): Promise<TokenOutcome> {
+    if (this.#tokenExpires !== undefined && this.#now() >= this.#tokenExpires) this.#tokenStale = true;
     if (this.#getToken !== undefined && (!this.#fixedToken || this.#tokenStale)) return this.#callGetToken();
     return Promise.resolve({ ok: true, token: this.#token });
   }
@@ -649,6 +652,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     if (outcome.token !== this.#token) {
       this.#token = outcome.token;
       this.#tokenStale = false;
+      this.#tokenExpires = undefined;
     }
     this.#sendConnect(connection, outcome.token);
     for (const record of this.#subscriptions.values()) {
@@ -685,6 +689,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#clientId = result.client;
     this.#user = result.user;
     this.#backoff?.reset();
+    this.#tokenExpires = typeof result.expires === 'number' ? result.expires : undefined;
     this.#armHeartbeat(connection, result);
     this.#scheduleRefresh(connection, result.expires);
     // Before any listener runs, so that commands issued from listeners queue behind these.
@@ -829,7 +834,9 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
       onResult: (result) => {
         this.#token = token;
         this.#tokenStale = false;
-        this.#scheduleRefresh(connection, (result as RefreshResult).expires);
+        const expires = (result as RefreshResult).expires;
+        this.#tokenExpires = typeof expires === 'number' ? expires : undefined;
+        this.#scheduleRefresh(connection, expires);
       },
       onError: (error) => {
         if (error.code === ClientErrorCode.Disconnected || error.code === ClientErrorCode.Closed) return;

@@ -339,6 +339,16 @@ describe('sdk client: tokens', () => {
     assert.equal(network.last.take('connect')['token'], 'fresh1');
   });
 
+  it('a fixed token known to have expired is replaced by getToken before reconnecting', async () => {
+    const { network, clock, socket } = await connected({ token: 'fixed', getToken: () => 'fresh' }, { expires: 1_000_000 + 5000, ping: 0 });
+    clock.advance(6000);
+    socket.drop(1006);
+    clock.advance(5000);
+    network.last.accept();
+    await settle();
+    assert.equal(network.last.take('connect')['token'], 'fresh');
+  });
+
   it('with a fixed token and no getToken, 4001 ends the reconnects (the token cannot get fresher)', async () => {
     const { client, socket } = await connected({ token: 'fixed' });
     socket.drop(4001, 'token expired');
