@@ -593,7 +593,9 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     try {
       ws = new this.#WebSocket(this.url, offeredSubprotocols(this.#protocol));
     } catch (error) {
+      // The class refused the URL or the subprotocols: no attempt can succeed.
       this.#setState('disconnected');
+      this.#rejectQueue(new RealtimeError(ClientErrorCode.Disconnected, `cannot open a WebSocket: ${asError(error).message}`));
       if (first) throw error;
       this.emit('error', asError(error));
       return;
@@ -737,14 +739,17 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#user = undefined;
     if (this.#state === 'closed') return;
     const reconnect = this.#mayReconnect(code, info.reconnect ?? pushed?.reconnect);
-    if (wasConnected || !reconnect) this.emit('disconnected', { code, reason, reconnect });
-    if (this.#stateNow() === 'closed' || this.#connection !== undefined) return;
-    if (reconnect) {
-      this.#scheduleReconnect(code, reason);
-    } else {
+    if (!reconnect) {
+      // State first, so that a 'disconnected' listener may call connect() again.
       this.#setState('disconnected');
       this.#rejectQueue(lost);
+      this.emit('disconnected', { code, reason, reconnect });
+      return;
     }
+    this.#setState('connecting');
+    if (wasConnected) this.emit('disconnected', { code, reason, reconnect });
+    if (this.#stateNow() !== 'connecting' || this.#connection !== undefined) return;
+    this.#scheduleReconnect(code, reason);
   }
 
   #mayReconnect(code: number, override: boolean | undefined): boolean {

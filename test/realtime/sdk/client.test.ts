@@ -111,6 +111,20 @@ describe('sdk client: connecting', () => {
     assert.throws(() => client.connect(), (error: RealtimeError) => error.code === 'closed');
   });
 
+  it('connect() throws when the WebSocket class refuses the URL', async () => {
+    const { client } = setup({
+      WebSocket: class {
+        constructor() {
+          throw new SyntaxError('bad URL');
+        }
+      } as unknown as RealtimeClientOptions['WebSocket'],
+    });
+    const queued = client.publish('a', 1);
+    assert.throws(() => client.connect(), SyntaxError);
+    assert.equal(client.state, 'disconnected');
+    assert.equal((await rejection(queued)).code, 'disconnected');
+  });
+
   it('needs a WebSocket implementation', () => {
     const saved = (globalThis as { WebSocket?: unknown }).WebSocket;
     (globalThis as { WebSocket?: unknown }).WebSocket = undefined;
@@ -245,6 +259,19 @@ describe('sdk client: reconnecting', () => {
     socket.drop(4503, 'kicked');
     clock.advance(60_000);
     assert.equal(network.sockets.length, 1);
+  });
+
+  it('a "disconnected" listener may connect again', async () => {
+    const { client, network, socket } = await connected({ reconnect: false });
+    const states: string[] = [];
+    client.on('disconnected', () => {
+      states.push(client.state);
+      client.connect();
+    });
+    socket.drop(1006);
+    assert.deepEqual(states, ['disconnected']);
+    assert.equal(client.state, 'connecting');
+    assert.equal(network.sockets.length, 2);
   });
 
   it('reconnect: false never reconnects', async () => {
