@@ -1,0 +1,239 @@
+/**
+ * Limits and liveness end to end: protocol heartbeats (ping/pong, timeout
+ * 4003), the rate limit (rate_limited, then 4005), the message size (1009),
+ * slow consumers on a raw socket that stops reading (4002, or dropped
+ * publications with a gap), and shutdown (4006).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { describe, test } from 'node:test';
+import type { RealtimeServer } from '../../../src/realtime/server/index.js';
+import { isPush, sleep, startServer, WireClient, type TestServerOptions } from './wire-client.js';
+
+async function withServer(options: TestServerOptions, run: (url: string, server: RealtimeServer) => Promise<void>): Promise<void> {
+  const { server, url } = await startServer(options);
+  try {
+    await run(url, server);
+  } finally {
+    await server.close();
+  }
+}
+
+// ------------------------------------------------------------ a raw client that can stop reading
+
+interface Frame {
+  opcode: number;
+  payload: Buffer;
+}
+
+/** A WebSocket client on a bare TCP socket: hand-made handshake, masked text frames out, frames parsed in. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  private buffer = Buffer.alloc(0);
+  private waiters: Array<() => void> = [];
+
+  private constructor(readonly socket: net.Socket) {
+    socket.on('data', (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.parse();
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+  }
+
+  static async open(port: number): Promise<RawClient> {
+    const socket = net.connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
+        'Sec-WebSocket-Protocol: switchboard.v1.json\r\n\r\n',
+    );
+    let head = Buffer.alloc(0);
+    while (!head.includes('\r\n\r\n')) {
+      const [chunk] = (await once(socket, 'data')) as [Buffer];
+      head = Buffer.concat([head, chunk]);
+    }
+    const end = head.indexOf('\r\n\r\n') + 4;
+    assert.match(head.subarray(0, end).toString(), /^HTTP\/1\.1 101 /);
+    const client = new RawClient(socket);
+    if (end < head.length) socket.unshift(head.subarray(end));
+    return client;
+  }
+
+  sendText(message: object): void {
+    const payload = Buffer.from(JSON.stringify(message));
+    assert.ok(payload.length < 126);
+    const mask = Buffer.from([1, 2, 3, 4]);
+    const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+    this.socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+  }
+
+  /** Parsed text messages. */
+  messages(): Array<Record<string, unknown>> {
+    return this.frames.filter((frame) => frame.opcode === 1).map((frame) => JSON.parse(frame.payload.toString()) as Record<string, unknown>);
+  }
+
+  async until(check: () => boolean, timeout = 10_000): Promise<void> {
+    const deadline = Date.now() + timeout;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 50);
+      });
+    }
+  }
+
+  closeFrame(): { code: number; reason: string } | undefined {
+    const frame = this.frames.find((candidate) => candidate.opcode === 8);
+    return frame === undefined ? undefined : { code: frame.payload.readUInt16BE(0), reason: frame.payload.subarray(2).toString() };
+  }
+
+  private parse(): void {
+    for (;;) {
+      const buffer = this.buffer;
+      if (buffer.length < 2) return;
+      let length = buffer[1]! & 0x7f;
+      let offset = 2;
+      if (length === 126) {
+        if (buffer.length < 4) return;
+        length = buffer.readUInt16BE(2);
+        offset = 4;
+      } else if (length === 127) {
+        if (buffer.length < 10) return;
+        length = Number(buffer.readBigUInt64BE(2));
+        offset = 10;
+      }
+      if (buffer.length < offset + length) return;
+      this.frames.push({ opcode: buffer[0]! & 0x0f, payload: Buffer.from(buffer.subarray(offset, offset + length)) });
+      this.buffer = buffer.subarray(offset + length);
+    }
+  }
+}
+
+/** Publishes large publications, yielding between them, until `stop()` or `max`. */
+async function flood(server: RealtimeServer, channel: string, stop: () => boolean, max: number): Promise<number> {
+  const data = 'x'.repeat(32 * 1024);
+  let count = 0;
+  while (!stop() && count < max) {
+    await server.publish(channel, { n: ++count, data });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return count;
+}
+
+describe('heartbeat', () => {
+  test('pings every `ping` ms; a client that answers stays', async () => {
+    await withServer({ ping: 80, pong: 60 }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      await sleep(450);
+      assert.ok(client.pushes.filter(isPush('ping')).length >= 3);
+      assert.equal(client.ws.readyState, 1);
+      await client.close();
+    });
+  });
+
+  test('no pong within `pong` ms → disconnect and close 4003', async () => {
+    await withServer({ ping: 80, pong: 60 }, async (url, server) => {
+      const { client } = await WireClient.connect(url, {}, { autoPong: false });
+      const started = Date.now();
+      const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_session, code) => resolve(code)));
+      const closed = await client.closed;
+      assert.equal(closed.code, 4003);
+      assert.ok(Date.now() - started < 400);
+      assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4003, reason: 'heartbeat timeout', reconnect: true });
+      assert.equal(await disconnected, 4003);
+    });
+  });
+});
+
+describe('rate and size limits', () => {
+  test('over the rate: rate_limited replies, then close 4005 after disconnectAfter rejections in a row', async () => {
+    await withServer({ limits: { rate: { perSecond: 1, burst: 3, disconnectAfter: 4 } } }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      for (let i = 0; i < 8; i++) void client.command('subscribe', { channel: `c${i}` });
+      const closed = await client.closed;
+      assert.equal(closed.code, 4005);
+      const replies = client.received.filter((message) => message.type === 'reply') as Array<{ id: number; error?: { code: string } }>;
+      // connect = 1, c0 = 2, c1 = 3 take the burst; 4, 5, 6 are refused; the 4th refusal (7) closes.
+      const limited = replies.filter((reply) => reply.error?.code === 'rate_limited').map((reply) => reply.id);
+      assert.deepEqual(limited, [4, 5, 6]);
+      assert.ok(replies.every((reply) => reply.id < 7));
+      assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4005, reason: 'rate limited', reconnect: true });
+    });
+  });
+
+  test('a message over maxMessageSize → close 1009', async () => {
+    await withServer({ maxMessageSize: 1024 }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      client.send({ type: 'send', data: 'x'.repeat(2000) });
+      assert.equal((await client.closed).code, 1009);
+    });
+  });
+});
+
+describe('slow consumers', () => {
+  test("a client that stops reading is disconnected with 4002 ('disconnect' policy)", async () => {
+    await withServer({ limits: { maxQueuedBytes: 256 * 1024 } }, async (_url, server) => {
+      const raw = await RawClient.open(server.port);
+      raw.sendText({ type: 'connect', id: 1 });
+      raw.sendText({ type: 'subscribe', id: 2, channel: 'firehose' });
+      await raw.until(() => raw.messages().some((message) => message.id === 2));
+      raw.socket.pause();
+      let code = 0;
+      server.once('disconnect', (_session, closeCode) => (code = closeCode));
+      const published = await flood(server, 'firehose', () => code !== 0, 3000);
+      assert.equal(code, 4002, `no disconnect after ${published} publications`);
+      raw.socket.resume();
+      await raw.until(() => raw.closeFrame() !== undefined);
+      assert.deepEqual(raw.closeFrame(), { code: 4002, reason: 'slow consumer' });
+      const offsets = raw.messages().filter((message) => message.type === 'publication').map((message) => message.offset as number);
+      assert.deepEqual(offsets, Array.from({ length: offsets.length }, (_, i) => i + 1));
+      raw.socket.destroy();
+    });
+  });
+
+  test("'drop' policy: publications are dropped, the client sees the gap and stays connected", async () => {
+    await withServer({ limits: { maxQueuedBytes: 128 * 1024, slowConsumer: 'drop' } }, async (_url, server) => {
+      const raw = await RawClient.open(server.port);
+      raw.sendText({ type: 'connect', id: 1 });
+      raw.sendText({ type: 'subscribe', id: 2, channel: 'firehose' });
+      await raw.until(() => raw.messages().some((message) => message.id === 2));
+      raw.socket.pause();
+      let disconnected = false;
+      server.once('disconnect', () => (disconnected = true));
+      const published = await flood(server, 'firehose', () => false, 600);
+      raw.socket.resume();
+      await server.publish('firehose', { n: 'last' });
+      await raw.until(() => raw.messages().some((message) => message.type === 'publication' && message.offset === published + 1));
+      const offsets = raw.messages().filter((message) => message.type === 'publication').map((message) => message.offset as number);
+      assert.ok(offsets.length < published + 1, 'nothing was dropped');
+      assert.ok(offsets.every((offset, i) => i === 0 || offset > offsets[i - 1]!), 'offsets out of order');
+      raw.sendText({ type: 'presence', id: 3, channel: 'firehose' });
+      await raw.until(() => raw.messages().some((message) => message.id === 3));
+      assert.equal(disconnected, false);
+      raw.socket.destroy();
+    });
+  });
+});
+
+describe('shutdown', () => {
+  test('close(): every client gets disconnect 4006 (reconnect) and the close; the server stops', async () => {
+    const { server, url } = await startServer({});
+    const { client: a } = await WireClient.connect(url);
+    const { client: b } = await WireClient.connect(url);
+    await a.request('subscribe', { channel: 'x' });
+    const waiting = await WireClient.open(url);
+    const closing = server.close();
+    assert.equal(server.close(), closing);
+    await closing;
+    for (const client of [a, b, waiting]) {
+      assert.deepEqual(await client.closed, { code: 4006, reason: 'server shutdown' });
+      assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4006, reason: 'server shutdown', reconnect: true });
+    }
+    assert.equal(server.sessions.size, 0);
+    await assert.rejects(WireClient.open(url));
+    await assert.rejects(server.publish('x', 1));
+  });
+});

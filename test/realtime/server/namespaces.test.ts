@@ -1,0 +1,47 @@
+/** Channel names, namespaces and their defaults. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isValidChannelName, namespaceOf, Namespaces, resolveNamespace } from '../../../src/realtime/server/namespaces.js';
+
+describe('namespaces', () => {
+  test('channel names: 1 to 255 visible ASCII characters', () => {
+    assert.equal(isValidChannelName('chat:lobby'), true);
+    assert.equal(isValidChannelName('!~'), true);
+    assert.equal(isValidChannelName('x'.repeat(255)), true);
+    for (const bad of ['', 'x'.repeat(256), 'a b', 'tab\t', 'é', 'a\u007f']) assert.equal(isValidChannelName(bad), false, JSON.stringify(bad));
+  });
+
+  test('the namespace is the part before the first colon', () => {
+    assert.equal(namespaceOf('chat:lobby:1'), 'chat');
+    assert.equal(namespaceOf('lobby'), '');
+    assert.equal(namespaceOf(':x'), '');
+  });
+
+  test('defaults: no history, no presence, subscribers publish, anonymous allowed, publisher info shown', () => {
+    assert.deepEqual(resolveNamespace('', {}), {
+      name: '',
+      history: null,
+      presence: false,
+      joinLeave: false,
+      publish: 'subscribers',
+      anonymous: true,
+      publisherInfo: true,
+    });
+    assert.equal(resolveNamespace('p', { presence: true }).joinLeave, true);
+    assert.equal(resolveNamespace('p', { presence: true, joinLeave: false }).joinLeave, false);
+    assert.deepEqual(resolveNamespace('h', { history: { size: 10, ttl: 5000 } }).history, { size: 10, ttl: 5000 });
+    assert.equal(resolveNamespace('h', { history: { size: 0 } }).history, null);
+    assert.throws(() => resolveNamespace('h', { history: { size: -1 } }), TypeError);
+  });
+
+  test('lookup by channel; unknown namespaces are undefined; only the default namespace by default', () => {
+    const namespaces = new Namespaces({ '': {}, chat: { presence: true } });
+    assert.equal(namespaces.of('chat:1')?.presence, true);
+    assert.equal(namespaces.of('lobby')?.name, '');
+    assert.equal(namespaces.of('other:1'), undefined);
+    const defaults = new Namespaces();
+    assert.equal(defaults.of('lobby')?.name, '');
+    assert.equal(defaults.of('chat:1'), undefined);
+    assert.throws(() => new Namespaces({ 'a:b': {} }), TypeError);
+  });
+});
