@@ -28,6 +28,11 @@ export function checkRateLimit(options: RateLimitOptions): RateLimitOptions {
 /** What happened to one command: admitted, rejected, or rejected once too often (disconnect). */
 export type RateDecision = 'ok' | 'reject' | 'disconnect';
 
+/** Monotonic milliseconds. */
+function monotonicNow(): number {
+  return performance.now();
+}
+
 /** A token bucket with a count of consecutive rejections. `now` is injectable for tests. */
 export class TokenBucket {
   private readonly ratePerMs: number;
@@ -38,7 +43,7 @@ export class TokenBucket {
   private updated: number;
   private rejections = 0;
 
-  constructor(options: RateLimitOptions, now: () => number = performance.now.bind(performance)) {
+  constructor(options: RateLimitOptions, now: () => number = monotonicNow) {
     this.ratePerMs = options.perSecond / 1000;
     this.burst = options.burst;
     this.disconnectAfter = options.disconnectAfter;

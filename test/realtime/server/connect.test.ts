@@ -5,9 +5,11 @@
  * subprotocol negotiation (JSON, MessagePack, none, unknown).
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { HandshakeError } from '../../../src/node/client-index.js';
-import type { AuthOutcome, RealtimeServer } from '../../../src/realtime/server/index.js';
+import { createRealtimeServer, type AuthOutcome, type RealtimeServer } from '../../../src/realtime/server/index.js';
 import {
   epochSeconds,
   isPush,
@@ -290,6 +292,41 @@ describe('before and around connect', () => {
       });
     });
   }
+});
+
+describe('transport modes', () => {
+  test('attached to an HTTP server, on one path: other paths get 404', async () => {
+    const http = createServer((_request, response) => response.end('plain http'));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const port = (http.address() as AddressInfo).port;
+    const server = createRealtimeServer({ server: http, path: '/rt' });
+    try {
+      await server.ready();
+      const { client, result } = await WireClient.connect(`ws://127.0.0.1:${port}/rt`);
+      assert.equal(typeof result.client, 'string');
+      await client.close();
+      await assert.rejects(WireClient.open(`ws://127.0.0.1:${port}/elsewhere`), (error: unknown) => error instanceof HandshakeError && error.status === 404);
+    } finally {
+      await server.close();
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
+
+  test('noServer: upgrades handed over by the application', async () => {
+    const server = createRealtimeServer({ noServer: true });
+    const http = createServer();
+    http.on('upgrade', (request, socket, head) => server.handleUpgrade(request, socket, head));
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      await server.ready();
+      const { client } = await WireClient.connect(`ws://127.0.0.1:${(http.address() as AddressInfo).port}/any`);
+      await client.request('subscribe', { channel: 'x' });
+      await client.close();
+    } finally {
+      await server.close();
+      await new Promise((resolve) => http.close(resolve));
+    }
+  });
 });
 
 describe('subprotocols', () => {
