@@ -271,7 +271,9 @@ function checkTimeout(name: string, value: number): number {
  * ```
  */
 export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<ClientEvents> {
-  readonly url: string;
+  /** The endpoints, tried in turn: each reconnect attempt moves to the next one. */
+  readonly urls: readonly string[];
+  #urlIndex = 0;
   readonly #WebSocket: WebSocketConstructor;
   readonly #protocol: ProtocolName;
   readonly #getToken: (() => string | Promise<string>) | undefined;
@@ -303,16 +305,19 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   #user: string | undefined;
 
   /**
-   * A client for the real-time endpoint at `url` (ws:// or wss://). It does
-   * nothing until `connect()`; commands issued before are queued.
+   * A client for the real-time endpoint at `url` (ws:// or wss://), or for
+   * several equivalent endpoints (e.g. the nodes of a cluster), of which each
+   * reconnect attempt tries the next. It does nothing until `connect()`;
+   * commands issued before are queued.
    */
-  constructor(url: string, options: RealtimeClientOptions = {}) {
+  constructor(url: string | readonly string[], options: RealtimeClientOptions = {}) {
     super();
     const WebSocketClass = options.WebSocket ?? globalWebSocket();
     if (WebSocketClass === undefined) {
       throw new TypeError('no WebSocket implementation: pass options.WebSocket (this platform has no globalThis.WebSocket)');
     }
-    this.url = url;
+    this.urls = typeof url === 'string' ? [url] : [...url];
+    if (this.urls.length === 0) throw new TypeError('at least one URL is needed');
     this.#WebSocket = WebSocketClass;
     this.#protocol = options.protocol ?? DEFAULT_PROTOCOL;
     if (this.#protocol !== 'json' && this.#protocol !== 'msgpack') throw new RangeError(`protocol must be 'json' or 'msgpack'`);
@@ -586,9 +591,15 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.emit('state', state, previous);
   }
 
+  /** The endpoint of the current (or next) connection attempt. */
+  get url(): string {
+    return this.urls[this.#urlIndex] as string;
+  }
+
   /** Opens a WebSocket and starts fetching the token alongside. */
   #open(first: boolean): void {
     this.#reconnectTimer = undefined;
+    if (!first) this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
     let ws: WebSocketLike;
     try {
       ws = new this.#WebSocket(this.url, offeredSubprotocols(this.#protocol));

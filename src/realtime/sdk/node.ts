@@ -29,7 +29,7 @@ export function nodeWebSocket(options?: NodeWebSocketOptions): WebSocketConstruc
 
 /** `RealtimeClient` with Switchboard's Node WebSocket as the default transport. */
 export class RealtimeClient<A extends ApiShape = UntypedApi> extends PlatformRealtimeClient<A> {
-  constructor(url: string, options: NodeRealtimeClientOptions = {}) {
+  constructor(url: string | readonly string[], options: NodeRealtimeClientOptions = {}) {
     const { webSocketOptions, ...rest } = options;
     super(url, { ...rest, WebSocket: options.WebSocket ?? nodeWebSocket(webSocketOptions) });
   }

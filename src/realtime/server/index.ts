@@ -38,6 +38,7 @@ export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf
 export type { RateLimitOptions } from './rate-limit.js';
 export { TokenError, type JwtOptions, type JWTPayload } from './auth.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';
+export { RedisBroker, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_CONNECT_TIMEOUT, DEFAULT_STREAM_META_TTL, DEFAULT_PRESENCE_SWEEP_INTERVAL, type RedisBrokerOptions } from '../broker/redis-broker.js';
 export {
   BrokerUnavailableError,
   type Broker,

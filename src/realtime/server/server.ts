@@ -87,6 +87,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly presenceTimer: NodeJS.Timeout;
   private refreshing = false;
+  private brokerDown = false;
   private closing: Promise<void> | null = null;
 
   constructor(options: RealtimeServerOptions<A>) {
@@ -208,10 +209,26 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       publication: (channel, publication) => this.hub.publication(channel, publication),
       join: (channel, member) => this.presenceEvent('join', channel, member),
       leave: (channel, member) => this.presenceEvent('leave', channel, member),
-      state: (state, error) => this.emit('broker', state, error),
+      state: (state, error) => this.brokerState(state, error),
     });
     started.catch((error: unknown) => this.reportError(asError(error)));
     return started;
+  }
+
+  /**
+   * The broker lost its backing service (Redis) and got it back. Publications
+   * fanned out meanwhile never reached this process, so every client is sent
+   * away with 4000 (reconnect): it comes back, resubscribes with its last
+   * positions and recovers what it missed from history — or learns
+   * `recovered: false` when the history itself was lost.
+   */
+  private brokerState(state: 'up' | 'down', error?: Error): void {
+    if (state === 'down') this.brokerDown = true;
+    else if (this.brokerDown) {
+      this.brokerDown = false;
+      for (const session of [...this.connected.values()]) session.disconnect(DisconnectCode.Disconnect, 'broker reconnected');
+    }
+    this.emit('broker', state, error);
   }
 
   private presenceEvent(type: 'join' | 'leave', channel: string, member: PresenceMember): void {
