@@ -182,7 +182,7 @@ interface RequestHeaders {
 }
 
 /** Validates the `headers` option; throws `LocalProtocolError` (SB_ERR_INVALID_ARGUMENT). */
-function buildRequestHeaders(headers: Record<string, string> | undefined, origin: string | undefined): RequestHeaders {
+export function buildRequestHeaders(headers: Record<string, string> | undefined, origin: string | undefined): RequestHeaders {
   const result: RequestHeaders = { host: undefined, origin, list: [] };
   for (const [name, rawValue] of Object.entries(headers ?? {})) {
     const value = String(rawValue);

@@ -1,0 +1,47 @@
+/**
+ * What the two modes of `switchboard connect` (interactive and JSON lines)
+ * share: the parsed options, how a close maps to the exit status, and how a
+ * failure is reported.
+ */
+import type { CloseEvent } from '../node/events.js';
+import { explainConnectFailure } from './failure.js';
+
+/** The parsed command line of `switchboard connect`. */
+export interface ConnectOptions {
+  url: URL;
+  protocols: string[];
+  headers: Record<string, string>;
+  /** Accept any TLS certificate (self-signed, expired, wrong name). */
+  insecure: boolean;
+  /** JSON lines even when stdin is a terminal. */
+  json: boolean;
+  /** Print messages only: no open/close notices. */
+  quiet: boolean;
+  /** After stdin ends (JSON mode), wait this many ms for replies before closing. */
+  waitMs: number;
+}
+
+/** Status 1000 (normal closure) and 1001 (going away) end a session normally. */
+const NORMAL_CODES = new Set([1000, 1001]);
+
+/**
+ * The exit status after the connection closed: 0 for a normal close, or a
+ * clean one this side started (e.g. `/close 4000 bye`); 1 for an abnormal
+ * close (no closing handshake, or an error code from the server).
+ */
+export function exitStatusAfterClose(event: CloseEvent, closeStartedHere: boolean): number {
+  if (NORMAL_CODES.has(event.code)) return 0;
+  return closeStartedHere && event.wasClean ? 0 : 1;
+}
+
+/** A line for stderr when the connection never opened. */
+export function connectFailureLine(error: unknown, url: URL): string {
+  return `switchboard connect: ${explainConnectFailure(error ?? new Error('the connection failed'), url)}\n`;
+}
+
+/** A line for stderr when an open connection ended abnormally, or null when it ended properly. */
+export function lostConnectionLine(event: CloseEvent, error: unknown): string | null {
+  if (event.code !== 1006) return null;
+  const cause = error instanceof Error ? `: ${error.message}` : '';
+  return `switchboard connect: the connection was lost without a closing handshake${cause}\n`;
+}
