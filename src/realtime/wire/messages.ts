@@ -73,7 +73,7 @@ export interface SubscribeCommand {
   channel: string;
   /** Recover the publications after this position (a resubscription). */
   since?: StreamPosition;
-  /** Free-form data for the server's `authorize` hook and the presence `info`. */
+  /** Free-form data for the server's `authorize` hook (presence `info` comes from authentication, not from here). */
   data?: unknown;
 }
 
