@@ -20,4 +20,21 @@ describe('examples', () => {
     const { stdout } = await tsx('examples/server-and-client.ts');
     assert.equal(stdout, 'open, protocol: chat\ntext héllo\nbinary 1,2,3\ntext to everyone\nclosed: 1000 done true\n');
   });
+
+  it('examples/realtime-chat.ts', async () => {
+    const { stdout } = await tsx('examples/realtime-chat.ts');
+    const lines = stdout.trim().split('\n');
+    for (const line of [
+      'members: alice, bob',
+      'alice is asked: create games?',
+      'created: room-games',
+      'refused: invalid_room',
+      'bob resubscribed, recovered: true',
+    ]) {
+      assert.ok(lines.includes(line), `missing line ${line} in:\n${stdout}`);
+    }
+    const bobs = lines.filter((line) => line.startsWith('bob got'));
+    assert.deepEqual(bobs, ['bob got #1 from alice: hello', 'bob got #2 from alice: while you were away', 'bob got #3 from alice: still away?']);
+    assert.ok(lines.indexOf('bob resubscribed, recovered: true') < lines.indexOf('bob got #2 from alice: while you were away'));
+  });
 });
