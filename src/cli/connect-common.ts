@@ -23,15 +23,18 @@ export interface ConnectOptions {
 
 /** Status 1000 (normal closure) and 1001 (going away) end a session normally. */
 const NORMAL_CODES = new Set([1000, 1001]);
+/** A close frame without a code (reported as 1005). */
+const NO_STATUS = 1005;
 
 /**
- * The exit status after the connection closed: 0 for a normal close, or a
- * clean one this side started (e.g. `/close 4000 bye`); 1 for an abnormal
- * close (no closing handshake, or an error code from the server).
+ * The exit status after the connection closed: 0 for a normal close (1000,
+ * 1001, or a clean close frame without a code), or a clean one this side
+ * started (e.g. `/close 4000 bye`); 1 for an abnormal close (no closing
+ * handshake, or an error code from the server).
  */
 export function exitStatusAfterClose(event: CloseEvent, closeStartedHere: boolean): number {
   if (NORMAL_CODES.has(event.code)) return 0;
-  return closeStartedHere && event.wasClean ? 0 : 1;
+  return event.wasClean && (closeStartedHere || event.code === NO_STATUS) ? 0 : 1;
 }
 
 /** A line for stderr when the connection never opened. */

@@ -80,7 +80,11 @@ export function runJsonSession(ws: WebSocket, options: ConnectOptions, streams: 
       if (ws.readyState === ws.OPEN) waitTimer = setTimeout(closeNormally, options.waitMs);
     });
   };
-  const onSigint = (): void => closeNormally();
+  // Ctrl-C closes properly once open; while connecting (or already closing) it quits at once.
+  const onSigint = (): void => {
+    if (ws.readyState === ws.OPEN && !closeStartedHere) closeNormally();
+    else process.exit(130);
+  };
   process.on('SIGINT', onSigint);
 
   return new Promise((resolve) => {

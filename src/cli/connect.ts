@@ -37,9 +37,9 @@ Options:
                         (default 1000)
   -h, --help            show this help
 
-Exit status: 0 after a normal close (1000 or 1001, or a clean close you
-started), 1 after an abnormal close or when the connection failed, 2 for a
-usage error.
+Exit status: 0 after a normal close (1000 or 1001, a clean close without a
+code, or a clean close you started), 1 after an abnormal close or when the
+connection failed, 2 for a usage error.
 
 Examples:
   switchboard connect ws://127.0.0.1:8080/

@@ -67,6 +67,11 @@ export function explainConnectFailure(error: unknown, url: URL): string {
     case 'ECONNRESET':
     case 'SB_ERR_CONNECTION_LOST':
       return `${where} closed the connection during the handshake${url.protocol === 'ws:' ? ' — does it expect wss://?' : ''}`;
+    case 'EMFILE':
+    case 'ENFILE':
+      return 'too many open files — raise the limit (ulimit -n) or open fewer connections';
+    case 'EADDRNOTAVAIL':
+      return `no local port left to reach ${where} — open fewer connections, or wait for closed ones to time out`;
     case 'EPROTO':
     case 'ERR_SSL_WRONG_VERSION_NUMBER':
       return `TLS handshake with ${where} failed (${errorMessage(error)}) — does the server speak plain ws:// instead of wss://?`;
