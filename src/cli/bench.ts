@@ -86,7 +86,7 @@ export interface BenchSummary {
   elapsedS: number;
 }
 
-/** Most messages a worker pool gets: the main thread only coordinates. */
+/** Most worker threads `--threads` accepts. */
 const MAX_THREADS = 64;
 /** CPU share of its threads above which the generator may be the bottleneck. */
 const SATURATION = 0.9;
@@ -153,14 +153,22 @@ export function splitConfigs(options: BenchOptions): LoadConfig[] {
   return configs;
 }
 
+/** Adds up the counters of several generators. */
+export function sumCounters(parts: readonly LoadCounters[]): LoadCounters {
+  const total = emptyCounters();
+  for (const part of parts) {
+    for (const key of Object.keys(total) as Array<keyof LoadCounters>) total[key] += part[key];
+  }
+  return total;
+}
+
 /** Adds up the results of several generators. */
 export function mergeResults(results: readonly LoadResult[]): LoadResult {
-  const counters = emptyCounters();
+  const counters = sumCounters(results);
   const latency = new Histogram();
   const errors = new Map<string, number>();
   let elapsedMs = 0;
   for (const result of results) {
-    for (const key of Object.keys(counters) as Array<keyof LoadCounters>) counters[key] += result[key];
     latency.merge(result.latency);
     for (const [message, count] of result.errors) errors.set(message, (errors.get(message) ?? 0) + count);
     elapsedMs = Math.max(elapsedMs, result.elapsedMs);
@@ -233,7 +241,7 @@ class ThreadedLoad implements LoadSource {
   }
 
   counters(): LoadCounters {
-    return mergeResults(this.#latest.map((counters) => ({ ...counters, errors: [], latency: new Histogram().toData(), elapsedMs: 0 })));
+    return sumCounters(this.#latest);
   }
 
   stop(): void {

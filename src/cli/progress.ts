@@ -35,7 +35,7 @@ export function renderBar(fraction: number, width = BAR_WIDTH): string {
 export function describeProgress(state: ProgressState): string {
   const rate = state.elapsedS > 0 ? state.received / state.elapsedS : 0;
   const failed = state.failed > 0 ? `, ${formatCount(state.failed)} failed` : '';
-  return `${state.elapsedS.toFixed(1)}/${state.durationS} s  ${formatCount(rate)} msgs/s  ${formatCount(state.open)}/${formatCount(state.connections)} connections open${failed}`;
+  return `${state.elapsedS.toFixed(1)}/${state.durationS} s  ${formatCount(rate)} msgs/s  ${formatCount(state.open)}/${formatCount(state.connections)} open${failed}`;
 }
 
 /** Shows progress on a terminal (in place) or as periodic lines. */
@@ -59,7 +59,8 @@ export class ProgressReporter {
   update(state: ProgressState): void {
     if (this.#stream.isTTY) {
       const line = `${renderBar(state.elapsedS / state.durationS)} ${describeProgress(state)}`;
-      const width = (this.#stream.columns ?? 80) - 1;
+      // A terminal of unknown size (0 columns, as in some pseudo-terminals) is taken as 80 wide.
+      const width = (this.#stream.columns !== undefined && this.#stream.columns > 0 ? this.#stream.columns : 80) - 1;
       this.#stream.write(`\r${line.slice(0, width)}\x1b[K`);
       this.#drawn = true;
       return;
