@@ -16,6 +16,7 @@ import { Histogram } from './histogram.js';
 import { ProgressReporter, type ProgressState } from './progress.js';
 import { formatCount, formatDecimal, formatMicros, renderTable } from './table.js';
 
+/** The text of `switchboard bench --help`. */
 export const BENCH_HELP = `Usage: switchboard bench <url> [options]
 
 A quick load test of an echo server (one that sends every message back as it
@@ -86,6 +87,8 @@ export interface BenchSummary {
   elapsedS: number;
 }
 
+/** Most messages `--in-flight` keeps outstanding per connection. */
+const MAX_IN_FLIGHT = 10_000;
 /** Most worker threads `--threads` accepts. */
 const MAX_THREADS = 64;
 /** CPU share of its threads above which the generator may be the bottleneck. */
@@ -118,7 +121,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | null {
     connections,
     size: parseSize('size', values.size, 32),
     durationS: parseSeconds('duration', values.duration, 10),
-    inFlight: parseInteger('in-flight', values['in-flight'], 1, 1, 1_000_000),
+    inFlight: parseInteger('in-flight', values['in-flight'], 1, 1, MAX_IN_FLIGHT),
     binary: values.binary ?? false,
     threads: Math.min(parseInteger('threads', values.threads, 1, 1, MAX_THREADS), connections),
     protocols: values.protocol ?? [],

@@ -11,6 +11,7 @@ import type { ConnectOptions } from './connect-common.js';
 import { runInteractiveSession } from './connect-interactive.js';
 import { runJsonSession } from './connect-json.js';
 
+/** The text of `switchboard connect --help`. */
 export const CONNECT_HELP = `Usage: switchboard connect <url> [options]
 
 A WebSocket client. On a terminal: a prompt; each line you type is sent as a

@@ -137,7 +137,7 @@ describe('switchboard bench failures', () => {
       [['bench', 'ws://127.0.0.1:1/', '--size', 'big'], /--size expects a number \(e\.g\. 1048576, 512k or 16m\), got "big"/],
       [['bench', 'ws://127.0.0.1:1/', '--duration=-1'], /--duration expects a number of seconds above 0/],
       [['bench', 'ws://127.0.0.1:1/', '--duration', '0'], /--duration expects a number of seconds above 0/],
-      [['bench', 'ws://127.0.0.1:1/', '--in-flight', '1.5'], /--in-flight expects a whole number from 1 to 1000000/],
+      [['bench', 'ws://127.0.0.1:1/', '--in-flight', '1.5'], /--in-flight expects a whole number from 1 to 10000/],
       [['bench', 'ws://127.0.0.1:1/', '--threads', '0'], /--threads expects a whole number from 1 to 64/],
       [['bench', 'ws://127.0.0.1:1/', '--protocol', 'a,b'], /--protocol: invalid subprotocol "a,b"/],
       [['bench', 'ws://127.0.0.1:1/', '--rate', '5'], /Unknown option '--rate'/],
