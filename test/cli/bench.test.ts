@@ -42,7 +42,7 @@ describe('switchboard bench against an echo server', () => {
     assert.equal(count(stdout, 'unanswered at the end'), sent - received);
     assert.equal(sent, received, 'every echo is awaited at the end');
     const elapsed = Number(row(stdout, 'elapsed').replace(' s', ''));
-    assert.ok(elapsed >= 2 && elapsed < 4, `elapsed ${elapsed}`);
+    assert.ok(elapsed >= 2 && elapsed < 6, `elapsed ${elapsed}`);
     const rate = count(stdout, 'msgs/s');
     assert.ok(Math.abs(rate - received / elapsed) <= Math.max(2, rate * 0.01), `msgs/s ${rate} ≈ ${received} / ${elapsed}`);
     assert.ok(Math.abs(Number(row(stdout, 'MB/s')) - (rate * 32) / 1e6) < 0.011);
@@ -52,7 +52,7 @@ describe('switchboard bench against an echo server', () => {
     assert.equal(count(stdout, 'errors'), 0);
     assert.match(row(stdout, 'generator CPU'), /^\d+% \(1 thread, \d+ cores\)$/);
     assert.match(stderr, /^switchboard bench: ws:\/\/.* \(Ctrl-C stops early\)$/m);
-    assert.match(stderr, /^bench: 1\.\d\/2 s {2}[\d,]+ msgs\/s {2}4\/4 open$/m, 'a plain progress line when stderr is not a terminal');
+    assert.match(stderr, /^bench: [12]\.\d\/2 s {2}[\d,]+ msgs\/s {2}4\/4 open$/m, 'a plain progress line when stderr is not a terminal');
   });
 
   it('--json over 2 threads with binary messages: a parseable summary with consistent numbers', async () => {
