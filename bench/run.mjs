@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Switchboard benchmark driver: servers × scenarios × runs, each cell a fresh
 // server pinned to CPU 0 and the load generator (bench/loadgen) pinned to CPU 1.
+// The scale-out cells (rt-cluster-fanout) also get a redis-server of the driver's
+// own, on a free port and CPU 0, flushed before each of them.
 // Writes bench/results/<time>/{results.json,report.md,ratios.svg}; see bench/README.md.
 //
 //   npm run bench                                   # everything, 1 run each
@@ -58,11 +60,31 @@ const SERVERS = {
     profile: 'bench/loadgen/profiles/socketio.profile',
     note: 'npm `socket.io` v4, default `ws` engine (with `bufferutil` installed), WebSocket transport only; `io.to(room).emit`, ack callbacks',
   },
+  // scale-out: a node:cluster primary + NODES workers behind one port, joined through
+  // the driver's redis-server; the scale-out scenario (rt-cluster-fanout) only
+  'switchboard-rt-cluster': {
+    argv: ['node', 'bench/servers/switchboard-rt-cluster.mjs'],
+    profile: 'bench/loadgen/profiles/switchboard-rt.profile',
+    needs: 'dist/realtime/server/index.js',
+    cluster: true,
+    note: 'node:cluster primary + workers (round-robin) behind one port, each worker the switchboard-rt server with `broker: new RedisBroker({ url })`',
+  },
+  'socketio-cluster': {
+    argv: ['node', 'bench/servers/socketio-cluster.mjs'],
+    profile: 'bench/loadgen/profiles/socketio.profile',
+    cluster: true,
+    note: 'node:cluster primary + workers (round-robin) behind one port, each worker the socketio server with `@socket.io/redis-adapter` (ioredis); no sticky sessions (WebSocket transport only)',
+  },
 };
-const DEFAULT_SERVERS = ['switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'socketio'];
+const DEFAULT_SERVERS = [
+  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
+];
 /** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
 const RT_BASE = 'socketio';
 const isRealtimeServer = (name) => Boolean(SERVERS[name]?.profile);
+/** several processes joined through Redis: runs the scale-out scenario only */
+const isClusterServer = (name) => Boolean(SERVERS[name]?.cluster);
+const REDIS_BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
 // ---------------------------------------------------------------- scenarios
 
@@ -77,8 +99,13 @@ const SCENARIOS = {
   // the real-time layer against Socket.IO (servers with a profile)
   'rt-fanout': { mode: 'fanout', conns: 5000, window: 8, size: 64, deflate: false },
   'rt-rpc': { mode: 'rpc', conns: 100, window: 1, size: 32, deflate: false },
+  'rt-rpc-pipelined': { mode: 'rpc', conns: 100, window: 16, size: 32, deflate: false },
+  // scale-out: the cluster servers with `nodes` workers through Redis, the single-node
+  // real-time servers alone on the same load (the baseline)
+  'rt-cluster-fanout': { mode: 'fanout', conns: 3000, window: 8, size: 64, deflate: false, nodes: 3 },
 };
 const isRealtimeScenario = (name) => ['fanout', 'rpc'].includes(SCENARIOS[name]?.mode);
+const isScaleOutScenario = (name) => SCENARIOS[name]?.nodes !== undefined;
 const QUICK = {
   duration: 2,
   warmup: 0.5,
@@ -103,7 +130,7 @@ function usage() {
   --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
   --duration S            measured window per cell (10)
   --warmup S              unmeasured warm-up before it (1)
-  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate), e.g. --set broadcast.conns=2000
+  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout), e.g. --set broadcast.conns=2000
   --no-pin                do not pin with taskset (machines with one CPU)
   --out DIR               results directory (bench/results/<time>)
   --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
@@ -185,6 +212,42 @@ function procStatus(pid) {
   }
 }
 
+/** the PIDs of a process's descendants (a cluster primary's workers), from /proc */
+function descendants(pid) {
+  const parent = new Map();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const s = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift();
+    for (const [child, pp] of parent) {
+      if (pp === p) {
+        out.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+function fdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+const pidAlive = (pid) => fs.existsSync(`/proc/${pid}`);
+
 /** busy jiffies per CPU ("all", 0, 1, ...) from /proc/stat */
 function cpuBusy() {
   const out = {};
@@ -202,6 +265,10 @@ function hardNofile() {
   const r = spawnSync('sh', ['-c', 'ulimit -Hn']);
   const v = r.stdout?.toString().trim();
   return v === 'unlimited' ? Infinity : Number(v) || 1024;
+}
+
+function sumOf(xs, fn) {
+  return xs.reduce((a, x) => a + fn(x), 0);
 }
 
 function sleep(ms) {
@@ -251,7 +318,10 @@ function machineInfo() {
     git,
     // the build measured is the working tree: say when src/ differs from the commit
     src_dirty: (spawnSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT }).stdout?.toString().trim() ?? '') !== '',
-    versions: { ws: version('ws'), uWebSockets: version('uWebSockets.js'), bufferutil: version('bufferutil'), 'socket.io': version('socket.io') },
+    versions: {
+      ws: version('ws'), uWebSockets: version('uWebSockets.js'), bufferutil: version('bufferutil'), 'socket.io': version('socket.io'),
+      '@socket.io/redis-adapter': version('@socket.io/redis-adapter'), ioredis: version('ioredis'),
+    },
   };
 }
 
@@ -262,7 +332,7 @@ function scenarioParams(name, opts) {
   for (const [k, v] of Object.entries(opts.set)) {
     const [s, key] = k.split('.');
     if (s !== name) continue;
-    if (['conns', 'window', 'size'].includes(key)) p[key] = Number(v);
+    if (['conns', 'window', 'size', 'nodes'].includes(key)) p[key] = Number(v);
     else if (key === 'deflate') p[key] = v === 'true' || v === '1';
     else p[key] = v;
   }
@@ -296,6 +366,8 @@ function loadgenArgs(p, port, raw, readyFile, profile) {
 }
 
 function applicable(server, p) {
+  // cluster servers run the scale-out scenario and nothing else
+  if (isClusterServer(server) && p.nodes === undefined) return false;
   // real-time servers run the real-time scenarios, and only they do
   if (isRealtimeServer(server) !== (p.mode === 'fanout' || p.mode === 'rpc')) return false;
   if (SERVERS[server].raw && (p.mode !== 'echo' || p.deflate)) return false;
@@ -312,6 +384,7 @@ function track(child) {
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     for (const c of children) c.kill('SIGKILL');
+    if (redis.dir) fs.rmSync(redis.dir, { recursive: true, force: true });
     process.exit(130);
   });
 }
@@ -326,57 +399,179 @@ async function freePort() {
   }
 }
 
-function startServer(name, port, p, pin) {
+// ------------------------------------------------------------------ Redis
+// The scale-out cells share one redis-server of the driver's own (never a
+// shared one on 6379): started on a free port at the first such cell, pinned
+// like the servers, flushed before each cell, stopped at the end of the run.
+
+const redis = { child: null, port: 0, dir: null, tail: '' };
+
+function redisVersion() {
+  const r = spawnSync(REDIS_BINARY, ['--version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  return /v=(\S+)/.exec(r.stdout)?.[1] ?? r.stdout.trim();
+}
+
+/** one command over RESP; resolves with the first reply line (simple replies only) */
+function redisCommand(port, ...args) {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    s.setTimeout(10000, () => {
+      s.destroy();
+      reject(new Error(`redis ${args[0]}: time-out`));
+    });
+    s.once('connect', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.on('data', (d) => {
+      buf += d;
+      const i = buf.indexOf('\r\n');
+      if (i < 0) return;
+      s.destroy();
+      const line = buf.slice(0, i);
+      if (line.startsWith('-')) reject(new Error(`redis ${args[0]}: ${line.slice(1)}`));
+      else resolve(line);
+    });
+    s.once('error', reject);
+  });
+}
+
+/** a running redis-server (started, or restarted if it died), flushed */
+async function readyRedis(pin) {
+  if (redis.child && redis.child.exitCode === null && redis.child.signalCode === null) {
+    await redisCommand(redis.port, 'FLUSHALL');
+    return redis;
+  }
+  redis.port = await freePort();
+  redis.dir ??= fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-redis-'));
+  const argv = [REDIS_BINARY, '--port', String(redis.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+    '--dir', redis.dir, '--protected-mode', 'no'];
+  const full = pin ? ['taskset', '-c', '0', ...argv] : argv;
+  const child = track(spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  redis.child = child;
+  const keep = (d) => (redis.tail = (redis.tail + d.toString()).slice(-2000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const t0 = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited (${child.exitCode}): ${redis.tail.trim().slice(-300)}`);
+    if ((await redisCommand(redis.port, 'PING').catch(() => null)) === '+PONG') break;
+    if (Date.now() - t0 > 10000) throw new Error(`redis-server did not answer on port ${redis.port}: ${redis.tail.trim().slice(-300)}`);
+    await sleep(50);
+  }
+  await redisCommand(redis.port, 'FLUSHALL');
+  return redis;
+}
+
+async function stopRedis() {
+  const child = redis.child;
+  redis.child = null;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(t);
+  }
+  if (redis.dir) fs.rmSync(redis.dir, { recursive: true, force: true });
+  redis.dir = null;
+}
+
+function startServer(name, port, p, pin, extraEnv) {
   const def = SERVERS[name];
   const env = { ...process.env, ...(def.env ?? {}), PORT: String(port), DEFLATE: p.deflate ? '1' : '0' };
   for (const k of def.unset ?? []) delete env[k];
+  // the real-time servers join others through Redis when REDIS_URL is set: only the cluster ones get it
+  delete env.REDIS_URL;
+  Object.assign(env, extraEnv ?? {});
   const argv = def.argv.map((x) => (x === '$PORT' ? String(port) : x));
   const full = pin ? ['taskset', '-c', '0', ...argv] : argv;
   const child = track(spawn(full[0], full.slice(1), { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] }));
   let tail = '';
+  let ready = false; // a cluster primary prints `ready <worker pids>` once every worker is up
   const keep = (d) => {
     tail = (tail + d.toString()).slice(-4000);
   };
-  child.stdout.on('data', keep);
+  child.stdout.on('data', (d) => {
+    keep(d);
+    if (!ready && /^ready\b/m.test(tail)) ready = true;
+  });
   child.stderr.on('data', keep);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, exited, tail: () => tail };
+  return { child, exited, tail: () => tail, ready: () => ready };
 }
 
-async function stopServer(srv) {
-  if (srv.child.exitCode !== null || srv.child.signalCode !== null) return;
-  srv.child.kill('SIGTERM');
-  const t = setTimeout(() => srv.child.kill('SIGKILL'), 3000);
-  await srv.exited;
-  clearTimeout(t);
+async function stopServer(srv, workers = []) {
+  if (srv.child.exitCode === null && srv.child.signalCode === null) {
+    srv.child.kill('SIGTERM');
+    const t = setTimeout(() => srv.child.kill('SIGKILL'), 3000);
+    await srv.exited;
+    clearTimeout(t);
+  }
+  // a cluster primary stops its workers before it exits; make sure, so that none runs into the next cell
+  const t0 = Date.now();
+  while (workers.some(pidAlive)) {
+    if (Date.now() - t0 > 3000) {
+      for (const w of workers.filter(pidAlive)) {
+        try {
+          process.kill(w, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      break;
+    }
+    await sleep(50);
+  }
 }
 
 async function runCell(server, scenario, run, opts) {
   const p = scenarioParams(scenario, opts);
   const cell = { server, scenario, run, params: p, status: 'ok' };
+  const cluster = isClusterServer(server);
+  let extraEnv = null;
+  if (cluster) {
+    try {
+      await readyRedis(opts.pin);
+    } catch (e) {
+      cell.status = 'failed';
+      cell.reason = String(e.message ?? e);
+      return cell;
+    }
+    extraEnv = { REDIS_URL: `redis://127.0.0.1:${redis.port}`, NODES: String(p.nodes) };
+    cell.redis_port = redis.port;
+  }
   const port = await freePort();
-  const srv = startServer(server, port, p, opts.pin);
+  const srv = startServer(server, port, p, opts.pin, extraEnv);
   let exitInfo = null;
   srv.exited.then((e) => (exitInfo = e));
-  // wait until the port accepts
+  // wait until the port accepts (and a cluster's every worker is ready)
   const t0 = Date.now();
   for (;;) {
     if (exitInfo) break;
-    if (await portAccepts(port)) break;
-    if (Date.now() - t0 > 15000) break;
+    if ((!cluster || srv.ready()) && (await portAccepts(port))) break;
+    if (Date.now() - t0 > (cluster ? 30000 : 15000)) break;
     await sleep(50);
   }
-  if (exitInfo || !(await portAccepts(port))) {
-    await stopServer(srv);
+  if (exitInfo || (cluster && !srv.ready()) || !(await portAccepts(port))) {
+    await stopServer(srv, cluster ? descendants(srv.child.pid) : []);
     const code = exitInfo?.code;
     cell.status = code === 3 ? 'n/a' : 'failed';
     cell.reason = code === 3 ? 'not supported by this server (exit 3)' : `server did not start (exit ${code}): ${srv.tail().trim().slice(-300)}`;
     return cell;
   }
   const pid = srv.child.pid;
+  // a cluster: the primary, its workers and redis-server are all measured
+  const workers = cluster ? descendants(pid) : [];
+  const nodePids = [pid, ...workers];
+  const redisPid = cluster ? redis.child.pid : null;
+  if (cluster) {
+    cell.pids = { primary: pid, workers, redis: redisPid };
+    cell.nodes = workers.length;
+  }
   await sleep(500);
   const before = procStatus(pid);
-  cell.rss_before_kib = before.rss;
+  cell.rss_before_kib = cluster ? sumOf(nodePids, (x) => procStatus(x).rss) : before.rss;
+  const fdsBefore = cluster ? workers.map(fdCount) : null;
 
   const readyFile = path.join(os.tmpdir(), `sb-bench-ready-${process.pid}-${port}.json`);
   fs.rmSync(readyFile, { force: true });
@@ -387,7 +582,14 @@ async function runCell(server, scenario, run, opts) {
   let stdout = '';
   let stderrTail = '';
   const marks = {};
-  const sample = () => ({ t: process.hrtime.bigint(), srv: procCpuTicks(pid), cpu: cpuBusy() });
+  const sample = cluster
+    ? () => {
+        const parts = nodePids.map(procCpuTicks);
+        const rds = procCpuTicks(redisPid);
+        const nodes = parts.some((x) => x === null) ? null : parts.reduce((a, b) => a + b, 0);
+        return { t: process.hrtime.bigint(), srv: nodes === null || rds === null ? null : nodes + rds, nodes, rds, parts, cpu: cpuBusy() };
+      }
+    : () => ({ t: process.hrtime.bigint(), srv: procCpuTicks(pid), cpu: cpuBusy() });
   lg.stdout.on('data', (d) => (stdout += d));
   let buf = '';
   lg.stderr.on('data', (d) => {
@@ -396,7 +598,11 @@ async function runCell(server, scenario, run, opts) {
     while ((i = buf.indexOf('\n')) >= 0) {
       const line = buf.slice(0, i);
       buf = buf.slice(i + 1);
-      if (line.startsWith('@window-start')) marks.start = sample();
+      if (line.startsWith('@window-start')) {
+        marks.start = sample();
+        // connections per worker: its open descriptors now, less those it had before the load
+        if (cluster) cell.worker_conns = workers.map((w, i) => fdCount(w) - fdsBefore[i]);
+      }
       else if (line.startsWith('@window-end')) marks.end = sample();
       else stderrTail = (stderrTail + line + '\n').slice(-2000);
     }
@@ -421,9 +627,10 @@ async function runCell(server, scenario, run, opts) {
   if (heldSampler) await heldSampler;
   fs.rmSync(readyFile, { force: true });
   const after = procStatus(pid);
-  cell.rss_peak_kib = after.hwm;
-  const serverAlive = srv.child.exitCode === null && srv.child.signalCode === null;
-  await stopServer(srv);
+  cell.rss_peak_kib = cluster ? sumOf(nodePids, (x) => procStatus(x).hwm) : after.hwm;
+  if (cluster) cell.redis_rss_kib = procStatus(redisPid).rss;
+  const serverAlive = srv.child.exitCode === null && srv.child.signalCode === null && workers.every(pidAlive);
+  await stopServer(srv, workers);
 
   const line = stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
   if (!line) {
@@ -453,6 +660,15 @@ async function runCell(server, scenario, run, opts) {
     // what others took from each pinned core (the server runs on CPU 0, the generator on CPU 1)
     cell.bg_cpu0_pct = Math.max(0, cell.cpu0_pct - cell.server_cpu_pct);
     cell.bg_cpu1_pct = Math.max(0, cell.cpu1_pct - r.client_cpu_pct);
+    if (cluster) {
+      cell.node_cpu_s = (marks.end.nodes - marks.start.nodes) / CLK_TCK;
+      cell.redis_cpu_s = (marks.end.rds - marks.start.rds) / CLK_TCK;
+      cell.redis_cpu_pct = (100 * cell.redis_cpu_s) / secs;
+      cell.process_cpu_s = {
+        primary: (marks.end.parts[0] - marks.start.parts[0]) / CLK_TCK,
+        workers: workers.map((_, i) => (marks.end.parts[i + 1] - marks.start.parts[i + 1]) / CLK_TCK),
+      };
+    }
   }
   cell.client_cpu_pct = r.client_cpu_pct;
   cell.errors = r.errors?.total ?? 0;
@@ -460,6 +676,7 @@ async function runCell(server, scenario, run, opts) {
     cell.msgs_per_s = r.msgs_per_s;
     cell.mb_per_s = r.mb_per_s;
     cell.msgs_per_cpu_s = cell.server_cpu_s > 0 ? r.msgs / cell.server_cpu_s : NaN;
+    if (cluster) cell.msgs_per_node_cpu_s = cell.node_cpu_s > 0 ? r.msgs / cell.node_cpu_s : NaN;
     cell.p50_ms = r.latency_us.p50 / 1000;
     cell.p99_ms = r.latency_us.p99 / 1000;
   }
@@ -493,6 +710,7 @@ const NUMERIC = [
   'rss_peak_kib', 'rss_held_kib', 'kib_per_conn', 'client_cpu_pct', 'bg_cores', 'cpu0_pct', 'cpu1_pct', 'errors',
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
   'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s',
+  'node_cpu_s', 'redis_cpu_s', 'redis_cpu_pct', 'msgs_per_node_cpu_s', 'redis_rss_kib', 'nodes',
 ];
 
 function median(xs) {
@@ -572,9 +790,10 @@ function buildReport(data) {
   const scenarios = meta.scenarios.filter((s) => agg[s]);
   const servers = meta.servers;
   const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s));
-  const rtScenarios = scenarios.filter(isRealtimeScenario);
+  const rtScenarios = scenarios.filter((s) => isRealtimeScenario(s) && !isScaleOutScenario(s));
+  const scaleScenarios = scenarios.filter(isScaleOutScenario);
   const wsServers = servers.filter((s) => !isRealtimeServer(s));
-  const rtServers = servers.filter(isRealtimeServer);
+  const rtServers = servers.filter((s) => isRealtimeServer(s) && !isClusterServer(s));
   const L = [];
   L.push(`# Switchboard benchmarks`);
   L.push('');
@@ -645,12 +864,15 @@ function buildReport(data) {
     }
     L.push('');
   }
+  for (const s of scaleScenarios) scaleOutSection(L, agg, s, meta, cells);
   L.push(
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
       '§ other processes on the machine took ≥ 25 % of the server\'s or the generator\'s pinned core: noisy. ' +
       'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only' +
-      (rtScenarios.length ? '; the real-time servers run the rt-* scenarios only. ' : '. ') +
+      (rtScenarios.length || scaleScenarios.length
+        ? `; the real-time servers run the rt-* scenarios only${scaleScenarios.length ? ', the -cluster servers rt-cluster-fanout only' : ''}. `
+        : '. ') +
       'Ratios are of the headline figures (for idle: memory per connection).',
   );
   L.push('');
@@ -705,25 +927,7 @@ function buildReport(data) {
         );
       }
     }
-    const withErrors = cells.filter((c) => c.scenario === s && c.loadgen?.errors?.total > 0);
-    if (withErrors.length) {
-      L.push('');
-      L.push(
-        'Errors: ' +
-          withErrors
-            .map((c) => {
-              const kinds = Object.entries(c.loadgen.errors).filter(([k, v]) => k !== 'total' && v > 0);
-              return `${c.server} run ${c.run}: ${kinds.map(([k, v]) => `${k} ${f.int(v)}`).join(', ')}`;
-            })
-            .join('; ') +
-          ' (see "Errors" in bench/README.md).',
-      );
-    }
-    const spreads = rows.filter((a) => Number.isFinite(a.spread));
-    if (spreads.length) {
-      L.push('');
-      L.push(`Spread of the headline over runs ((max − min) ÷ median): ${spreads.map((a) => `${a.server} ${(a.spread * 100).toFixed(0)} %`).join(', ')}.`);
-    }
+    errorsAndSpread(L, cells, s, rows);
     L.push('');
   }
   L.push('## Servers');
@@ -760,6 +964,125 @@ function buildReport(data) {
   L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
   L.push('');
   return L.join('\n');
+}
+
+/** a scenario's errors per cell and the spread of its headline over runs */
+function errorsAndSpread(L, cells, s, rows) {
+  const withErrors = cells.filter((c) => c.scenario === s && c.loadgen?.errors?.total > 0);
+  if (withErrors.length) {
+    L.push('');
+    L.push(
+      'Errors: ' +
+        withErrors
+          .map((c) => {
+            const kinds = Object.entries(c.loadgen.errors).filter(([k, v]) => k !== 'total' && v > 0);
+            return `${c.server} run ${c.run}: ${kinds.map(([k, v]) => `${k} ${f.int(v)}`).join(', ')}`;
+          })
+          .join('; ') +
+        ' (see "Errors" in bench/README.md).',
+    );
+  }
+  const spreads = rows.filter((a) => Number.isFinite(a.spread));
+  if (spreads.length) {
+    L.push('');
+    L.push(`Spread of the headline over runs ((max − min) ÷ median): ${spreads.map((a) => `${a.server} ${(a.spread * 100).toFixed(0)} %`).join(', ')}.`);
+  }
+}
+
+/** the cluster's single-node counterpart */
+const SINGLE_NODE = { 'switchboard-rt-cluster': 'switchboard-rt', 'socketio-cluster': 'socketio' };
+
+/** "Scale-out": the cluster servers against the single-node ones on the same fan-out, and against each other */
+function scaleOutSection(L, agg, s, meta, cells) {
+  const rows = meta.servers.map((sv) => agg[s][sv]).filter(Boolean);
+  const p = rows[0].params;
+  const v = meta.machine.versions ?? {};
+  L.push(`## Scale-out: ${p.nodes} nodes through Redis`);
+  L.push('');
+  L.push(`${s}: ${describe(s, p)}`);
+  L.push('');
+  L.push(
+    `Each -cluster server is a node:cluster primary and ${p.nodes} workers behind one port, with round-robin scheduling: the ` +
+      'primary accepts each connection and hands it to the next worker, so the load generator\'s connections spread evenly ' +
+      'over the workers without its help (connections per worker below). The workers are joined through one redis-server ' +
+      `(Redis ${meta.redis?.version ?? '?'}) that the driver starts on a free port and flushes before each cell: ` +
+      '`switchboard-rt-cluster` through `RedisBroker` (a Lua script per publication, fanned out with SPUBLISH), ' +
+      `\`socketio-cluster\` through @socket.io/redis-adapter ${v['@socket.io/redis-adapter'] ?? '?'} over ioredis ${v.ioredis ?? '?'} ` +
+      '(PUBLISH), with no sticky sessions (WebSocket transport only: a session is one connection, which stays on its worker). ' +
+      'The single-node servers carry the same load alone, without Redis: the baseline.',
+  );
+  L.push('');
+  L.push(
+    `Pinning: ${meta.pinned ? 'the primary, its workers and redis-server all on CPU 0, the load generator on CPU 1' : 'none (--no-pin)'}. ` +
+      'The cluster gets the single node\'s one core, so these rows measure what a delivery costs when it goes through ' +
+      'Redis and three processes, not the throughput of three machines; deliveries per CPU-s is the figure that carries over. ' +
+      'Server CPU-s = primary + workers + redis-server (also shown without Redis).',
+  );
+  L.push('');
+  L.push(
+    '| server | nodes | deliveries/s | publications/s | p50 ms | p99 ms | server CPU-s | of it Redis | deliveries per CPU-s | ' +
+      'without Redis | server CPU | Redis CPU | peak RSS MiB | Redis RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |',
+  );
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const a of rows) {
+    if (a.status !== 'ok') {
+      L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | | | | | ${a.reason ?? ''} |`);
+      continue;
+    }
+    const cl = isClusterServer(a.server);
+    L.push(
+      `| ${a.server} | ${cl ? f.int(a.nodes) : 1} | ${f.int(a.deliveries_per_s)}${flags(a)} | ${f.int(a.publications_per_s)} | ` +
+        `${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${cl ? f.n2(a.redis_cpu_s) : '–'} | ` +
+        `${f.int(a.msgs_per_cpu_s)} | ${f.int(perNodeCpu(a))} | ${f.pct(a.server_cpu_pct)} | ${cl ? f.pct(a.redis_cpu_pct) : '–'} | ` +
+        `${f.mib(a.rss_peak_kib)} | ${cl ? f.mib(a.redis_rss_kib) : '–'} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ` +
+        `${f.pct(a.bg_cpu1_pct)} | ${f.int(a.errors)} |`,
+    );
+  }
+  L.push('');
+  const pairs = [];
+  for (const [c, single] of Object.entries(SINGLE_NODE)) pairs.push([c, single, `${p.nodes} nodes vs 1`]);
+  pairs.push(['switchboard-rt-cluster', 'socketio-cluster', `Switchboard vs Socket.IO, ${p.nodes} nodes`]);
+  pairs.push(['switchboard-rt', 'socketio', 'Switchboard vs Socket.IO, 1 node']);
+  const shown = pairs.filter(([x, y]) => agg[s][x] && agg[s][y]);
+  if (shown.length) {
+    L.push('| ratio | | deliveries/s | deliveries per CPU-s | without Redis |');
+    L.push('|---|---|---:|---:|---:|');
+    for (const [x, y, what] of shown) {
+      const a = agg[s][x];
+      const b = agg[s][y];
+      const ok = a.status === 'ok' && b.status === 'ok';
+      const r = (fa, fb) => f.ratio(ok ? fa / fb : NaN);
+      L.push(
+        `| ${x} ÷ ${y} | ${what} | ${r(a.deliveries_per_s, b.deliveries_per_s)} | ${r(a.msgs_per_cpu_s, b.msgs_per_cpu_s)} | ` +
+          `${r(perNodeCpu(a), perNodeCpu(b))} |`,
+      );
+    }
+    L.push('');
+  }
+  const split = cells.filter((c) => c.scenario === s && c.status === 'ok' && c.worker_conns);
+  if (split.length) {
+    L.push(
+      'Per process: connections per worker (its open descriptors at the window start less those before the load) and CPU-s in the window.',
+    );
+    L.push('');
+    L.push('| server | connections per worker | CPU-s primary | CPU-s per worker | CPU-s Redis |');
+    L.push('|---|---:|---:|---:|---:|');
+    for (const c of split) {
+      const pc = c.process_cpu_s;
+      L.push(
+        `| ${c.server}${meta.runs > 1 ? ` run ${c.run}` : ''} | ${c.worker_conns.join(' / ')} | ${f.n2(pc?.primary)} | ` +
+          `${pc ? pc.workers.map(f.n2).join(' / ') : '–'} | ${f.n2(c.redis_cpu_s)} |`,
+      );
+    }
+    L.push('');
+  }
+  errorsAndSpread(L, cells, s, rows);
+  if (L[L.length - 1] !== '') L.push('');
+}
+
+/** deliveries per CPU-s of the server processes without Redis (a single node has none) */
+function perNodeCpu(a) {
+  return Number.isFinite(a.msgs_per_node_cpu_s) ? a.msgs_per_node_cpu_s : a.msgs_per_cpu_s;
 }
 
 /** the table of a real-time scenario: ratios against Socket.IO, throughput and per CPU-s */
@@ -801,7 +1124,8 @@ function describe(s, p) {
       return (
         `${p.conns} subscribers of one channel + 1 publisher (not subscribed); the publisher keeps ${p.window} publications ` +
         `of a ${kib(p.size)} payload outstanding (until every subscriber has it); each is delivered to all ${p.conns} subscribers, ` +
-        'checked for content and order on each.'
+        'checked for content and order on each.' +
+        (p.nodes !== undefined ? ` The -cluster servers run ${p.nodes} nodes through Redis behind one port; the single-node servers run it alone.` : '')
       );
     case 'rpc':
       return `${p.conns} connections × ${p.window} request${p.window > 1 ? 's' : ''} in flight, ${kib(p.size)} payload; the server's \`echo\` returns it, every reply is checked against its request.`;
@@ -822,8 +1146,9 @@ function esc(s) {
 function buildSvg(data, realtime = false) {
   const agg = aggregate(data.cells);
   const base = realtime ? RT_BASE : 'ws';
-  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime);
-  const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime);
+  // the scale-out scenario and its cluster servers have their own section, and no chart
+  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime && !isScaleOutScenario(s));
+  const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime && !isClusterServer(s));
   if (scenarios.length === 0) return null;
   // higher is better everywhere: idle is plotted as ws memory ÷ server memory
   const value = (s, sv) => {
@@ -977,6 +1302,13 @@ async function main() {
     console.error(`bench: skipping ${sv}: ${needs} is missing after the build`);
     opts.servers = opts.servers.filter((x) => x !== sv);
   }
+  const redisVer = opts.servers.some(isClusterServer) && opts.scenarios.some(isScaleOutScenario) ? redisVersion() : null;
+  for (const sv of opts.servers.filter(isClusterServer)) {
+    if (redisVer || !opts.scenarios.some(isScaleOutScenario)) continue;
+    if (opts.serversGiven) fail(`${sv} needs redis-server (${REDIS_BINARY}, or set REDIS_SERVER)`);
+    console.error(`bench: skipping ${sv}: no redis-server at ${REDIS_BINARY} (set REDIS_SERVER)`);
+    opts.servers = opts.servers.filter((x) => x !== sv);
+  }
   const nproc = Number(spawnSync('nproc').stdout?.toString().trim()) || os.cpus().length;
   if (opts.pin && (nproc < 2 || spawnSync('taskset', ['-c', '0', 'true']).status !== 0)) {
     console.error('bench: taskset or a second CPU is missing: running unpinned');
@@ -995,6 +1327,7 @@ async function main() {
     warmup: opts.warmup,
     set: opts.set,
     pinned: opts.pin,
+    ...(redisVer ? { redis: { binary: REDIS_BINARY, version: redisVer } } : {}),
   };
   const data = { meta, cells: [] };
   const save = () => fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(data, null, 1) + '\n');
@@ -1011,12 +1344,14 @@ async function main() {
     save();
     const h = HEADLINE[cell.params.mode];
     const head = cell.status === 'ok' ? `${h.label} ${f.n1(cell[h.key])}` : `${cell.status}: ${cell.reason ?? ''}`;
+    const redisPart = cell.redis_cpu_pct !== undefined ? ` (redis ${f.pct(cell.redis_cpu_pct)})` : '';
     console.error(
-      `[${i + 1}/${plan.length}] ${scenario} ${server} run ${run}: ${head}; server CPU ${f.pct(cell.server_cpu_pct)}, ` +
+      `[${i + 1}/${plan.length}] ${scenario} ${server} run ${run}: ${head}; server CPU ${f.pct(cell.server_cpu_pct)}${redisPart}, ` +
         `loadgen CPU ${f.pct(cell.client_cpu_pct)}, bg ${f.n2(cell.bg_cores)} cores, errors ${cell.errors ?? '–'} ` +
         `(${((Date.now() - started) / 1000).toFixed(0)} s)`,
     );
   }
+  await stopRedis();
   meta.loadavg_after = os.loadavg().map((x) => Math.round(x * 100) / 100);
   meta.elapsed_s = Math.round((Date.now() - started) / 1000);
   save();
@@ -1025,5 +1360,7 @@ async function main() {
 
 main().catch((e) => {
   console.error(e);
+  for (const c of children) c.kill('SIGKILL');
+  if (redis.dir) fs.rmSync(redis.dir, { recursive: true, force: true });
   process.exit(1);
 });

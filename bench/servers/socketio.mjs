@@ -4,10 +4,16 @@
 //                       waits for the ack before the run starts)
 //   pub(room, data)     io.to(room).emit('msg', data): every socket in the room
 //   echo(data, ack)     ack(data): request/response
+//
+// With REDIS_URL set, the server is one node of several joined through Redis
+// (`@socket.io/redis-adapter` over two ioredis connections: publish, subscribe);
+// bench/servers/socketio-cluster.mjs runs it that way as a node:cluster worker.
+// run.mjs removes REDIS_URL for the single-node server.
 import http from 'node:http';
 import { Server } from 'socket.io';
 
 const port = Number(process.env.PORT ?? 9001);
+const redisUrl = process.env.REDIS_URL;
 
 const io = new Server({
   transports: ['websocket'],
@@ -16,6 +22,15 @@ const io = new Server({
   maxHttpBufferSize: 1e6,
   // heartbeats stay on (25 s / 20 s, the defaults): the load generator answers them
 });
+
+if (redisUrl) {
+  const [{ Redis }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
+  const pubClient = new Redis(redisUrl);
+  const subClient = pubClient.duplicate();
+  for (const client of [pubClient, subClient]) client.on('error', (error) => console.error('socketio redis:', error.message));
+  await Promise.all([pubClient, subClient].map((client) => new Promise((resolve) => client.once('ready', resolve))));
+  io.adapter(createAdapter(pubClient, subClient));
+}
 
 io.on('connection', (socket) => {
   socket.on('join', (room, ack) => {
@@ -35,4 +50,5 @@ const httpServer = http.createServer((_req, res) => {
   res.end();
 });
 io.attach(httpServer);
-httpServer.listen(port, '127.0.0.1');
+// as a cluster worker: tell the primary once listening
+httpServer.listen(port, '127.0.0.1', () => process.send?.('ready'));

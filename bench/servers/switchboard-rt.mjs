@@ -7,9 +7,14 @@
 // Limits that would throttle a benchmark are off or raised: the per-connection
 // rate limit (100 commands/s by default) and the outbound queue. Heartbeats stay
 // on at their defaults; the load generator answers them.
-import { createRealtimeServer } from '../../dist/realtime/server/index.js';
+//
+// With REDIS_URL set, the server is one node of several joined through Redis
+// (RedisBroker); bench/servers/switchboard-rt-cluster.mjs runs it that way as a
+// node:cluster worker. run.mjs removes REDIS_URL for the single-node server.
+import { createRealtimeServer, RedisBroker } from '../../dist/realtime/server/index.js';
 
 const port = Number(process.env.PORT ?? 9001);
+const redisUrl = process.env.REDIS_URL;
 
 const server = createRealtimeServer({
   port,
@@ -21,9 +26,12 @@ const server = createRealtimeServer({
     rate: false,
     maxQueuedBytes: 64 * 1024 * 1024,
   },
+  ...(redisUrl ? { broker: new RedisBroker({ url: redisUrl }) } : {}),
 });
 
 server.method('echo', (params) => params);
 server.on('error', (error) => console.error('switchboard-rt:', error));
 
 await server.ready();
+// as a cluster worker: listening, and the broker connected
+process.send?.('ready');
