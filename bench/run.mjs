@@ -1003,8 +1003,8 @@ function scaleOutSection(L, agg, s, meta, cells) {
   L.push('');
   L.push(
     `Each -cluster server is a node:cluster primary and ${p.nodes} workers behind one port, with round-robin scheduling: the ` +
-      'primary accepts each connection and hands it to the next worker, so the load generator\'s connections spread evenly ' +
-      'over the workers without its help (connections per worker below). The workers are joined through one redis-server ' +
+      'primary accepts each connection and hands it to the workers in turn (the next one that is free), so the load generator\'s ' +
+      'connections spread over the workers without its help (connections per worker below). The workers are joined through one redis-server ' +
       `(Redis ${meta.redis?.version ?? '?'}) that the driver starts on a free port and flushes before each cell: ` +
       '`switchboard-rt-cluster` through `RedisBroker` (a Lua script per publication, fanned out with SPUBLISH), ' +
       `\`socketio-cluster\` through @socket.io/redis-adapter ${v['@socket.io/redis-adapter'] ?? '?'} over ioredis ${v.ioredis ?? '?'} ` +

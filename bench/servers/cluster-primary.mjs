@@ -1,9 +1,9 @@
 // The node:cluster primary of the scale-out scenario (see bench/README.md):
 // forks NODES workers (3 by default) of a single-node bench server, each joined
 // to the others through Redis (REDIS_URL), all behind one port. Round-robin
-// scheduling: the primary accepts every connection and hands it to the next
-// worker in turn, so the load generator's connections spread evenly over the
-// workers without any help from it.
+// scheduling: the primary accepts every connection and hands it to the workers
+// in turn (the next one that has taken its previous connection), so the load
+// generator's connections spread over the workers without any help from it.
 //
 // Prints `ready <worker pids>` on stdout once every worker listens and has its
 // Redis connections; on SIGTERM/SIGINT stops the workers and waits for them.
