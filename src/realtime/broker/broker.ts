@@ -5,6 +5,10 @@
  * subscriber sets; the broker tells it what happened in the channels it
  * serves. `MemoryBroker` is the single-process default; a Redis broker makes
  * many processes one system.
+ *
+ * Besides channels, a broker relays point-to-point messages between
+ * processes (`listen`, `relay`): the HTTP fallback transport uses it to hand
+ * a request that reached one process to the process that holds the session.
  */
 import type { ClientInfo, PresenceMember, Publication, StreamPosition } from '../wire/messages.js';
 
@@ -52,6 +56,8 @@ export interface BrokerEvents {
   leave(channel: string, member: PresenceMember): void;
   /** The broker lost or regained its backing service (Redis): `state` says which; `error` why. */
   state?(state: 'up' | 'down', error?: Error): void;
+  /** A message `relay`ed (by any process) to a target this process listens to (`Broker.listen`). */
+  relay?(target: string, message: string): void;
 }
 
 /**
@@ -84,6 +90,22 @@ export interface Broker {
   removePresence(channel: string, client: string): Promise<void>;
   /** The current members of `channel`. */
   presence(channel: string): Promise<PresenceMember[]>;
+  /**
+   * This process wants the messages relayed to `target` (an opaque string,
+   * e.g. the id of a session it holds), reported through `events.relay`
+   * (idempotent). Resolves once a `relay` from any process reaches it.
+   */
+  listen(target: string): Promise<void>;
+  /** This process no longer wants the messages of `target` (idempotent). */
+  unlisten(target: string): Promise<void>;
+  /**
+   * Hands `message` to every process listening to `target`: each gets it
+   * once, and the messages one process relays to one target arrive in the
+   * order relayed. Nothing is kept: a process that listens later does not
+   * get it. Resolves how many processes it reached (0: nobody listens);
+   * rejects (e.g. `BrokerUnavailableError`) when it cannot tell.
+   */
+  relay(target: string, message: string): Promise<number>;
 }
 
 /** The broker's backing service is unreachable; nothing was done. */

@@ -23,6 +23,9 @@
  * presence expiry (armed for the earliest deadline) and the sweep of idle
  * streams; `close()` stops it.
  *
+ * Relayed messages reach `events.relay` synchronously too, when this broker
+ * listens to their target; there is no other process to reach.
+ *
  * A listener of `events` that throws does not disturb the broker: the error
  * is rethrown on a microtask (an uncaught exception, as a bug should be),
  * and the publish or presence change it was told about stands.
@@ -92,6 +95,7 @@ export class MemoryBroker implements Broker {
   #events: BrokerEvents | undefined;
   readonly #streams = new Map<string, ChannelStream>();
   readonly #subscribed = new Set<string>();
+  readonly #listening = new Set<string>();
   readonly #presence = new PresenceRegistry();
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -127,6 +131,7 @@ export class MemoryBroker implements Broker {
     this.#nextStreamSweep = Infinity;
     this.#streams.clear();
     this.#subscribed.clear();
+    this.#listening.clear();
     this.#presence.clear();
   }
 
@@ -201,6 +206,27 @@ export class MemoryBroker implements Broker {
     this.#checkStarted();
     this.#expirePresence(now());
     return this.#presence.members(channel);
+  }
+
+  /** Reports the messages relayed to `target` from now on (idempotent). */
+  async listen(target: string): Promise<void> {
+    this.#checkStarted();
+    this.#listening.add(target);
+  }
+
+  /** Stops reporting the messages of `target` (idempotent). */
+  async unlisten(target: string): Promise<void> {
+    this.#checkStarted();
+    this.#listening.delete(target);
+  }
+
+  /** Delivers `message` before resolving when this broker listens to `target` (1), else resolves 0. */
+  async relay(target: string, message: string): Promise<number> {
+    this.#checkStarted();
+    if (!this.#listening.has(target)) return 0;
+    const events = this.#events;
+    if (events?.relay !== undefined) deliver(() => events.relay!(target, message));
+    return 1;
   }
 
   #checkStarted(): void {

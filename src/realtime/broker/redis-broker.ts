@@ -12,6 +12,10 @@
  * - Presence: a hash of members and a sorted set of expiry times per channel;
  *   the process holding a member refreshes it, so members of a dead process
  *   expire after the TTL and a `leave` is published for them.
+ * - Relay: a process that listens to a target SSUBSCRIBEs to the target's
+ *   own shard channel; `relay` is a plain SPUBLISH to it, whose answer (the
+ *   number of subscribers reached) tells whether anyone holds the target.
+ *   Nothing is stored.
  * - Failures: commands are not queued while Redis is unreachable — they fail
  *   at once with `BrokerUnavailableError` (nothing vanishes silently); the
  *   subscriber connection reconnects and resubscribes by itself, and the
@@ -117,6 +121,8 @@ export class RedisBroker implements Broker {
   private subscriber: Redis | undefined;
   private events: BrokerEvents | undefined;
   private readonly channels = new Set<string>();
+  /** Relay targets this process listens to. */
+  private readonly targets = new Set<string>();
   private readonly presenceTtls = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private state: 'up' | 'down' = 'down';
@@ -202,10 +208,18 @@ export class RedisBroker implements Broker {
     return { meta: `${base}:m`, stream: `${base}:s`, members: `${base}:p`, expiry: `${base}:pe`, shard: `${base}:bus` };
   }
 
-  private channelOfShard(shard: string): string | undefined {
+  /** The shard channel of a relay target: its own hash slot, apart from every channel's keys. */
+  private relayShard(target: string): string {
+    return `${this.prefix}:{${target}}:relay`;
+  }
+
+  /** The channel or relay target a shard channel stands for. */
+  private parseShard(shard: string): { kind: 'bus' | 'relay'; name: string } | undefined {
     const start = this.prefix.length + 2;
-    if (!shard.endsWith('}:bus')) return undefined;
-    return shard.slice(start, shard.length - 5);
+    if (!shard.startsWith(`${this.prefix}:{`)) return undefined;
+    if (shard.endsWith('}:bus')) return { kind: 'bus', name: shard.slice(start, shard.length - 5) };
+    if (shard.endsWith('}:relay')) return { kind: 'relay', name: shard.slice(start, shard.length - 7) };
+    return undefined;
   }
 
   // ------------------------------------------------------------ commands
@@ -247,6 +261,39 @@ export class RedisBroker implements Broker {
       await this.subscriber?.sunsubscribe(this.keys(channel).shard);
     } catch {
       // The subscription dies with the connection; after a reconnect it is not replayed.
+    }
+  }
+
+  async listen(target: string): Promise<void> {
+    if (this.targets.has(target)) return;
+    this.targets.add(target);
+    try {
+      await this.subscriber?.ssubscribe(this.relayShard(target));
+    } catch (error) {
+      this.targets.delete(target);
+      throw new BrokerUnavailableError(`cannot listen to ${target} in Redis: ${(error as Error).message}`);
+    }
+  }
+
+  async unlisten(target: string): Promise<void> {
+    if (!this.targets.delete(target)) return;
+    try {
+      await this.subscriber?.sunsubscribe(this.relayShard(target));
+    } catch {
+      // The subscription dies with the connection; after a reconnect it is not replayed.
+    }
+  }
+
+  /** SPUBLISH to the target's shard channel; resolves the number of processes that got it. */
+  async relay(target: string, message: string): Promise<number> {
+    const connection = this.command;
+    if (connection === undefined || this.closed) throw new BrokerUnavailableError('the Redis broker is not started');
+    if (connection.status !== 'ready') throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable`);
+    try {
+      return Number(await connection.spublish(this.relayShard(target), message));
+    } catch (error) {
+      if (isConnectionError(error)) throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable: ${(error as Error).message}`);
+      throw error;
     }
   }
 
@@ -320,8 +367,14 @@ export class RedisBroker implements Broker {
   private receive(shard: Buffer, payload: Buffer): void {
     const events = this.events;
     if (events === undefined) return;
-    const channel = this.channelOfShard(shard.toString());
-    if (channel === undefined || !this.channels.has(channel)) return;
+    const parsed = this.parseShard(shard.toString());
+    if (parsed === undefined) return;
+    if (parsed.kind === 'relay') {
+      if (this.targets.has(parsed.name)) events.relay?.(parsed.name, payload.toString());
+      return;
+    }
+    const channel = parsed.name;
+    if (!this.channels.has(channel)) return;
     let message: BusMessage;
     try {
       message = JSON.parse(payload.toString()) as BusMessage;

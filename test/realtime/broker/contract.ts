@@ -15,7 +15,8 @@ export type BrokerFactory = () => Promise<{ broker: Broker; cleanup?: () => Prom
 /** One event a broker reported. */
 type Recorded =
   | { kind: 'publication'; channel: string; publication: Publication }
-  | { kind: 'join' | 'leave'; channel: string; member: PresenceMember };
+  | { kind: 'join' | 'leave'; channel: string; member: PresenceMember }
+  | { kind: 'relay'; target: string; message: string };
 
 /** How long to wait for an event that must come. */
 const EVENT_TIMEOUT = 5_000;
@@ -30,7 +31,15 @@ class Recorder {
     join: (channel, member) => this.seen.push({ kind: 'join', channel, member }),
     leave: (channel, member) => this.seen.push({ kind: 'leave', channel, member }),
     state: () => {},
+    relay: (target, message) => this.seen.push({ kind: 'relay', target, message }),
   };
+
+  /** The messages relayed to `target`, in arrival order. */
+  relayed(target: string): string[] {
+    const found: string[] = [];
+    for (const event of this.seen) if (event.kind === 'relay' && event.target === target) found.push(event.message);
+    return found;
+  }
 
   /** The publications reported for `channel`, in arrival order. */
   publications(channel: string): Publication[] {
@@ -387,7 +396,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         await broker.unsubscribe(ch);
         await broker.addPresence(ch, bob, 10_000);
         await flush();
-        assert.deepEqual(recorder.seen.filter((event) => event.channel === ch), []);
+        assert.deepEqual(recorder.seen.filter((event) => event.kind !== 'relay' && event.channel === ch), []);
         assert.deepEqual(await broker.presence(ch), [bob]);
       });
 
@@ -418,6 +427,49 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         assert.equal(recorder.members('join', ch).length, 1, 'one join');
         await recorder.until(() => recorder.members('leave', ch).length === 1, 'the leave once refreshes stop', 500 + EVENT_TIMEOUT);
         assert.deepEqual(await broker.presence(ch), []);
+      });
+    });
+
+    describe('relay', () => {
+      test('a message relayed to a target this process listens to arrives once, in order, and counts one process', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const target = channel('session-a');
+        await broker.listen(target);
+        const messages = range(1, 20).map((n) => JSON.stringify({ n, text: 'ünïcödé ✓' }));
+        const reached: number[] = [];
+        for (const message of messages) reached.push(await broker.relay(target, message));
+        assert.deepEqual(reached, messages.map(() => 1), 'each relay reached one process');
+        await recorder.until(() => recorder.relayed(target).length >= messages.length, 'the relayed messages');
+        assert.deepEqual(recorder.relayed(target), messages, 'once each, in the order relayed, unchanged');
+      });
+
+      test('nobody listening: relay resolves 0 and nothing is reported; unlisten stops the reports; both are idempotent', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const target = channel('session-b');
+        assert.equal(await broker.relay(target, 'unheard'), 0, 'nobody listens yet');
+        await broker.listen(target);
+        await broker.listen(target);
+        assert.equal(await broker.relay(target, 'heard'), 1, 'listening twice is listening once');
+        await recorder.until(() => recorder.relayed(target).length === 1, 'the relayed message');
+        await broker.unlisten(target);
+        await broker.unlisten(target);
+        await broker.unlisten(channel('never-listened'));
+        assert.equal(await broker.relay(target, 'after unlisten'), 0);
+        await flush();
+        assert.deepEqual(recorder.relayed(target), ['heard']);
+        assert.deepEqual(recorder.relayed(channel('other')), []);
+      });
+
+      test('relay targets and channels do not mix: a publication is not a relay and a relay is not a publication', async (t) => {
+        const { broker, recorder, channel, flush } = await setup(t, makeBroker);
+        const name = channel('same-name');
+        await broker.subscribe(name);
+        await broker.listen(name);
+        await broker.publish(name, 'a publication');
+        assert.equal(await broker.relay(name, 'a relay'), 1);
+        await flush();
+        assert.deepEqual(recorder.publications(name).map((p) => p.data), ['a publication']);
+        assert.deepEqual(recorder.relayed(name), ['a relay']);
       });
     });
 

@@ -21,15 +21,17 @@ interface Recorded {
   joins: Array<[string, PresenceMember]>;
   leaves: Array<[string, PresenceMember]>;
   states: string[];
+  relayed: Array<[string, string]>;
 }
 
 function recorder(): { events: BrokerEvents; seen: Recorded } {
-  const seen: Recorded = { publications: [], joins: [], leaves: [], states: [] };
+  const seen: Recorded = { publications: [], joins: [], leaves: [], states: [], relayed: [] };
   const events: BrokerEvents = {
     publication: (channel, publication) => seen.publications.push([channel, publication]),
     join: (channel, member) => seen.joins.push([channel, member]),
     leave: (channel, member) => seen.leaves.push([channel, member]),
     state: (state) => seen.states.push(state),
+    relay: (target, message) => seen.relayed.push([target, message]),
   };
   return { events, seen };
 }
@@ -114,6 +116,24 @@ describe('RedisBroker', peer, () => {
     }
   });
 
+  it('relays a message from one node to the node that listens to its target, and only to it', async () => {
+    const a = recorder();
+    const b = recorder();
+    const nodeA = await node(a.events, 'relay');
+    const nodeB = await node(b.events, 'relay');
+    await nodeA.listen('session-1');
+    await nodeB.listen('session-2');
+    const messages = Array.from({ length: 50 }, (_, i) => `{"seq":${i}}`);
+    const reached = await Promise.all(messages.map((message) => nodeB.relay('session-1', message)));
+    assert.deepEqual(reached, messages.map(() => 1));
+    await until(() => a.seen.relayed.length === messages.length, 5_000, 'the relayed messages on node A');
+    assert.deepEqual(a.seen.relayed, messages.map((message) => ['session-1', message]), 'in the order relayed');
+    assert.equal(b.seen.relayed.length, 0, 'node B listens to another target');
+    assert.equal(await nodeB.relay('session-3', 'nobody'), 0);
+    await nodeA.unlisten('session-1');
+    assert.equal(await nodeB.relay('session-1', 'gone'), 0, 'after unlisten nobody holds the target');
+  });
+
   it('lets a node that serves no client publish and read history', async () => {
     const reader = await node(recorder().events, 'headless');
     const headless = await node(recorder().events, 'headless');
@@ -147,12 +167,21 @@ describe('RedisBroker', peer, () => {
       await nodeA.start(a.events);
       try {
         await nodeA.subscribe('ticks');
+        await nodeA.listen('target');
         const before = await nodeA.publish('ticks', 'before', { history: { size: 10 } });
         await restartable.kill();
         await until(() => a.seen.states.includes('down'), 5_000, 'the down report');
         await assert.rejects(nodeA.publish('ticks', 'lost?'), BrokerUnavailableError);
+        await assert.rejects(nodeA.relay('target', 'lost?'), BrokerUnavailableError);
         await restartable.resume();
         await until(() => a.seen.states.at(-1) === 'up', 10_000, 'the up report');
+        // The relay target was listened to before the outage: it is listened to again.
+        const deadline = Date.now() + 5_000;
+        while ((await nodeA.relay('target', 'after')) !== 1) {
+          if (Date.now() > deadline) assert.fail('the relay target was not listened to again after the restart');
+          await sleep(20);
+        }
+        await until(() => a.seen.relayed.some(([, message]) => message === 'after'), 5_000, 'the relay after the restart');
         const afterRestart = await nodeA.publish('ticks', 'after', { history: { size: 10 } });
         assert.notEqual(afterRestart.epoch, before.epoch, 'Redis kept nothing, so the stream starts a new epoch');
         await until(() => a.seen.publications.some(([, p]) => p.data === 'after'), 5_000, 'delivery after the restart');

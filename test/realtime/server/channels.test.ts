@@ -81,6 +81,15 @@ class LaggingBroker implements Broker {
   presence(channel: string): ReturnType<Broker['presence']> {
     return this.inner.presence(channel);
   }
+  listen(target: string): Promise<void> {
+    return this.inner.listen(target);
+  }
+  unlisten(target: string): Promise<void> {
+    return this.inner.unlisten(target);
+  }
+  relay(target: string, message: string): Promise<number> {
+    return this.inner.relay(target, message);
+  }
 }
 
 describe('subscribe, publish, unsubscribe', () => {
