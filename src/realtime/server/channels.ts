@@ -15,6 +15,7 @@ import type { Codec } from '../wire/codec.js';
 import type { JoinPush, LeavePush, PresenceMember, Publication, PublicationPush, ServerMessage } from '../wire/messages.js';
 import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
 import type { ProcessSubscriptions } from './process-subscriptions.js';
+import type { Traffic } from './stats.js';
 
 interface PendingSubscriber {
   /** Null while the subscribe reply is not written; then its offset. */
@@ -51,11 +52,21 @@ function publicationPush(channel: string, publication: Publication): Publication
 export class ChannelHub {
   private readonly channels = new Map<string, LocalChannel>();
 
-  constructor(private readonly subscriptions: ProcessSubscriptions) {}
+  constructor(
+    private readonly subscriptions: ProcessSubscriptions,
+    private readonly traffic?: Traffic,
+  ) {}
 
   /** Number of channels with local subscribers. */
   get size(): number {
     return this.channels.size;
+  }
+
+  /** Local subscribers (pending or live) per channel. */
+  subscriberCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const [channel, local] of this.channels) counts.set(channel, local.size);
+    return counts;
   }
 
   /**
@@ -153,7 +164,7 @@ export class ChannelHub {
   private broadcast(local: LocalChannel, push: ServerMessage): void {
     for (const [codec, group] of local.groups) {
       if (group.size === 0) continue;
-      broadcastTo(group, codec.encode(push), codec.binary);
+      broadcastTo(group, codec.encode(push), codec.binary, this.traffic);
     }
   }
 }

@@ -8,6 +8,7 @@ import { broadcastMessage } from '../../node/broadcast.js';
 import type { ServerWebSocket } from '../../node/server-index.js';
 import type { Codec } from '../wire/codec.js';
 import type { ServerMessage } from '../wire/messages.js';
+import type { Traffic } from './stats.js';
 
 /** A server connection of the real-time server; `data` points back to its subscriber. */
 export type RealtimeSocket = ServerWebSocket<Subscriber | undefined>;
@@ -34,9 +35,11 @@ function markBuffered(ws: RealtimeSocket): boolean {
 /**
  * Writes one encoded message to a group; the connections whose buffer did
  * not grow (over their limit, or no longer open) are told they overflowed.
+ * `traffic` counts the deliveries.
  */
-export function broadcastTo(group: Set<RealtimeSocket>, payload: string | Uint8Array, binary: boolean): void {
+export function broadcastTo(group: Set<RealtimeSocket>, payload: string | Uint8Array, binary: boolean, traffic?: Traffic): void {
   const delivered = broadcastMessage(group, payload, binary, markBuffered);
+  traffic?.sent(payload, delivered);
   if (delivered === group.size) return;
   const overflowed: Subscriber[] = [];
   for (const ws of group) {

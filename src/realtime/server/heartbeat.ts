@@ -7,6 +7,7 @@
 import type { Codec } from '../wire/codec.js';
 import type { PingMessage } from '../wire/messages.js';
 import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
+import type { Traffic } from './stats.js';
 
 /** A connection the heartbeat watches. */
 export interface HeartbeatMember extends Subscriber {
@@ -26,10 +27,11 @@ export class ProtocolHeartbeat {
   private timer: NodeJS.Timeout | null = null;
   private round = 0;
 
-  /** `interval`: ms between pings; `timeout`: ms a ping may go unanswered. */
+  /** `interval`: ms between pings; `timeout`: ms a ping may go unanswered; `traffic` counts the pings. */
   constructor(
     readonly interval: number,
     readonly timeout: number,
+    private readonly traffic?: Traffic,
   ) {}
 
   /** Starts the interval timer (unref'd: it does not keep the process alive). */
@@ -73,7 +75,7 @@ export class ProtocolHeartbeat {
       if (member.unansweredRound === 0) member.unansweredRound = round;
     }
     for (const [codec, group] of this.groups) {
-      if (group.size > 0) broadcastTo(group, this.encodedPing(codec), codec.binary);
+      if (group.size > 0) broadcastTo(group, this.encodedPing(codec), codec.binary, this.traffic);
     }
     const check = setTimeout(() => {
       this.checks.delete(check);

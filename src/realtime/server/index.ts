@@ -12,6 +12,7 @@
  */
 export { createRealtimeServer, RealtimeServer, selectSubprotocol, type RealtimeServerEvents } from './server.js';
 export type { Session, SessionState } from './session.js';
+export type { RealtimeStats } from './stats.js';
 export { RpcError } from './errors.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,

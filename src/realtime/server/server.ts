@@ -34,6 +34,7 @@ import {
 import { ProcessSubscriptions } from './process-subscriptions.js';
 import { MethodRegistry, type MethodHandler } from './rpc.js';
 import { ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
+import { Traffic, type RealtimeStats } from './stats.js';
 
 /** Events of a `RealtimeServer`, with their arguments. */
 export interface RealtimeServerEvents<A extends ApiShape = UntypedApi> {
@@ -76,6 +77,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private readonly hub: ChannelHub;
   private readonly heartbeat: ProtocolHeartbeat;
   private readonly methods = new MethodRegistry<Session<A>>();
+  private readonly traffic = new Traffic();
   private readonly commands: Commands<A>;
   private readonly host: SessionHost<A>;
   private readonly brokerStarted: Promise<void>;
@@ -97,8 +99,8 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.namespaces = new Namespaces(options.namespaces);
     this.credentials = new CredentialChecker(options.auth);
     this.broker = options.broker ?? new MemoryBroker();
-    this.hub = new ChannelHub(new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))));
-    this.heartbeat = new ProtocolHeartbeat(this.timings.ping, this.timings.pong);
+    this.hub = new ChannelHub(new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))), this.traffic);
+    this.heartbeat = new ProtocolHeartbeat(this.timings.ping, this.timings.pong, this.traffic);
     this.commands = new Commands<A>({
       broker: this.broker,
       hub: this.hub,
@@ -134,6 +136,12 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   /** Connected sessions of this process, by client id. */
   get sessions(): ReadonlyMap<string, Session<A>> {
     return this.connected;
+  }
+
+  /** Connections, messages and bytes in and out since start, and local subscribers per channel. */
+  stats(): RealtimeStats {
+    const { messagesIn, bytesIn, messagesOut, bytesOut } = this.traffic;
+    return { connections: this.connected.size, messagesIn, bytesIn, messagesOut, bytesOut, channels: this.hub.subscriberCounts() };
   }
 
   /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */
@@ -247,6 +255,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       timings: this.timings,
       limits: this.limits,
       credentials: this.credentials,
+      traffic: this.traffic,
       brokerReady: () => this.brokerStarted,
       newClientId: () => randomBytes(12).toString('base64url'),
       runCommand: (session: ServerSession<A>, command: ChannelCommand) => this.commands.run(session, command),

@@ -24,6 +24,7 @@ import type { RealtimeSocket } from './fanout.js';
 import type { HeartbeatMember } from './heartbeat.js';
 import type { AuthOutcome, ResolvedLimits, ResolvedTimings } from './options.js';
 import { TokenBucket } from './rate-limit.js';
+import type { Traffic } from './stats.js';
 import { OutgoingCalls } from './rpc.js';
 import { parseClientMessage } from './validate.js';
 
@@ -59,6 +60,8 @@ export interface SessionHost<A extends ApiShape> {
   readonly timings: ResolvedTimings;
   readonly limits: ResolvedLimits;
   readonly credentials: CredentialChecker;
+  /** Counts the messages in and out. */
+  readonly traffic: Traffic;
   /** Resolves once the broker is started; rejects if it could not start. */
   brokerReady(): Promise<void>;
   /** A fresh id for a connection, unique across the cluster. */
@@ -212,15 +215,19 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** Writes a reply, a control message or a push the client must not miss; a full buffer ends the connection (4002). */
   write(message: ServerMessage): void {
     if (this.stateValue === 'closed' && message.type !== 'disconnect') return;
-    const result = this.ws.send(this.codec.encode(message), { binary: this.codec.binary });
+    const payload = this.codec.encode(message);
+    const result = this.ws.send(payload, { binary: this.codec.binary });
+    if (result !== 'dropped') this.host.traffic.sent(payload);
     if (result === 'dropped' && this.ws.readyState === this.ws.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
   /** Writes a channel push (publication, join, leave): a full buffer is handled per `limits.slowConsumer`. */
   push(message: ServerMessage): void {
     if (this.stateValue === 'closed') return;
-    const result = this.ws.send(this.codec.encode(message), { binary: this.codec.binary });
+    const payload = this.codec.encode(message);
+    const result = this.ws.send(payload, { binary: this.codec.binary });
     if (result === 'dropped') this.overflowed();
+    else this.host.traffic.sent(payload);
   }
 
   /** A push could not be queued: disconnect (4002) or let the client see the gap, per `limits.slowConsumer`. */
@@ -288,6 +295,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** @internal One WebSocket message. */
   receive(data: Buffer, binary: boolean): void {
     if (this.stateValue === 'closed') return;
+    this.host.traffic.received(data.length);
     if (binary !== this.codec.binary) {
       this.close(DisconnectCode.BadRequest, binary ? 'binary frames are not expected' : 'text frames are not expected');
       return;
