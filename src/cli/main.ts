@@ -8,11 +8,13 @@ import { BENCH_HELP, runBench } from './bench.js';
 import type { Command } from './command.js';
 import { CONNECT_HELP, runConnect } from './connect.js';
 import { ECHO_HELP, runEcho } from './echo.js';
+import { runServe, SERVE_HELP } from './serve.js';
 import { closest } from './suggest.js';
 
 /** Every command, in the order `switchboard help` lists them. */
 const COMMANDS: readonly Command[] = [
   { name: 'echo', summary: 'run an echo server (any path; GET / serves a page that talks to it)', example: 'switchboard echo --port 8080', help: ECHO_HELP, run: runEcho },
+  { name: 'serve', summary: 'run the real-time server with the demo apps (chat, dashboard, whiteboard)', example: 'switchboard serve --port 8080', help: SERVE_HELP, run: runServe },
   { name: 'connect', summary: 'talk to a WebSocket server from the terminal, or script it with JSON lines', example: 'switchboard connect ws://127.0.0.1:8080/', help: CONNECT_HELP, run: runConnect },
   { name: 'bench', summary: 'load-test an echo server: throughput, latency, checked echoes', example: 'switchboard bench ws://127.0.0.1:8080/ --connections 50 --duration 5', help: BENCH_HELP, run: runBench },
 ];

@@ -1,0 +1,181 @@
+/**
+ * What every demo page's script shares (served as /apps/common.js): loading
+ * the SDK bundle, the nickname, the client and its connection badge, and
+ * small DOM helpers.
+ */
+import type * as Sdk from '../../../realtime/sdk/index.js';
+import type { DemoApi, DemoConnectData, GuestHello } from './api.js';
+
+/** The SDK bundle's exports. */
+export type SdkModule = typeof Sdk;
+/** A client of the demo API. */
+export type DemoClient = Sdk.RealtimeClient<DemoApi>;
+
+const SDK_URL = '/switchboard-sdk.js';
+const NAME_KEY = 'switchboard-demo-name';
+const ID_KEY = 'switchboard-demo-id';
+
+/** Loads the browser SDK (one ES module served by the same server). */
+export async function loadSdk(): Promise<SdkModule> {
+  const url: string = SDK_URL;
+  return (await import(url)) as SdkModule;
+}
+
+/** The element with this id; throws when the page lacks it. */
+export function byId<E extends HTMLElement = HTMLElement>(id: string): E {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`#${id} is missing`);
+  return element as E;
+}
+
+/** Creates an element with a class and text. */
+export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className = '', text = ''): HTMLElementTagNameMap[K] {
+  const created = document.createElement(tag);
+  if (className !== '') created.className = className;
+  if (text !== '') created.textContent = text;
+  return created;
+}
+
+/** A round avatar with the first letter of `name` on `color`. */
+export function avatar(name: string, color: string, small = false): HTMLSpanElement {
+  const badge = element('span', small ? 'avatar small' : 'avatar', [...name][0] ?? '?');
+  badge.style.setProperty('--c', color);
+  badge.setAttribute('aria-hidden', 'true');
+  return badge;
+}
+
+/** A search parameter of the page's URL that is a valid room or board name, else `fallback`. */
+export function nameFromUrl(param: string, pattern: RegExp, fallback: string): string {
+  const value = new URLSearchParams(location.search).get(param);
+  return value !== null && pattern.test(value) ? value : fallback;
+}
+
+/** Sets (or removes) a search parameter of the address bar without reloading. */
+export function setUrlParam(param: string, value: string | null): void {
+  const url = new URL(location.href);
+  if (value === null) url.searchParams.delete(param);
+  else url.searchParams.set(param, value);
+  history.replaceState(null, '', url);
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return Array.from(bytes, (byte) => byte.toString(36).padStart(2, '0')).join('').slice(0, 16);
+}
+
+/** Opens the nickname dialog; resolves with what was entered. */
+export function askNickname(current = ''): Promise<string> {
+  const dialog = byId<HTMLDialogElement>('nickname-dialog');
+  const input = byId<HTMLInputElement>('nickname-input');
+  input.value = current;
+  return new Promise((resolve) => {
+    const submitted = (event: Event): void => {
+      event.preventDefault();
+      const name = input.value.trim();
+      if (name === '') return;
+      byId('nickname-form').removeEventListener('submit', submitted);
+      dialog.close();
+      resolve(name);
+    };
+    byId('nickname-form').addEventListener('submit', submitted);
+    dialog.addEventListener('cancel', (event) => event.preventDefault());
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+/**
+ * Who this browser is: a random id kept in localStorage, and a nickname —
+ * from `?name=`, from an earlier visit, or asked for now.
+ */
+export async function guestIdentity(): Promise<GuestHello> {
+  let id = localStorage.getItem(ID_KEY);
+  if (id === null || !/^[A-Za-z0-9_-]{6,40}$/.test(id)) localStorage.setItem(ID_KEY, (id = randomId()));
+  const fromUrl = new URLSearchParams(location.search).get('name');
+  let name = fromUrl?.trim() || localStorage.getItem(NAME_KEY) || '';
+  if (name === '') name = await askNickname();
+  localStorage.setItem(NAME_KEY, name);
+  return { id, name };
+}
+
+function realtimeUrl(): string {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/rt`;
+}
+
+/** The badge text for a client state. */
+function connectionText(state: Sdk.ClientState, attempt: number): string {
+  if (state === 'connected') return 'live';
+  if (state === 'connecting') return attempt === 0 ? 'connecting…' : `reconnecting… (attempt ${attempt})`;
+  return 'offline';
+}
+
+/** Keeps the top bar's badge (and `body[data-connection]`) in step with the client's state. */
+function showConnection(client: DemoClient): void {
+  const badge = byId('connection');
+  const label = badge.querySelector('span')!;
+  let attempt = 0;
+  const render = (): void => {
+    badge.dataset.state = client.state;
+    document.body.dataset.connection = client.state;
+    label.textContent = connectionText(client.state, attempt);
+  };
+  client.on('connecting', (event) => {
+    attempt = event.attempt;
+    render();
+  });
+  client.on('state', render);
+  client.on('connected', (result) => {
+    const data = result.data as DemoConnectData | undefined;
+    badge.title = data === undefined ? 'Connected' : `Connected to worker ${data.worker} as ${result.user}`;
+    render();
+  });
+  client.on('disconnected', (event) => {
+    if (!event.reconnect) badge.title = `Disconnected: ${event.code} ${event.reason}`;
+    render();
+  });
+  render();
+}
+
+/** Shows the user in the top bar; clicking it changes the nickname (the page reloads with it). */
+function showUser(client: DemoClient, hello: GuestHello): void {
+  const chip = byId<HTMLButtonElement>('me');
+  client.on('connected', (result) => {
+    const data = result.data as DemoConnectData | undefined;
+    chip.replaceChildren(avatar(data?.name ?? hello.name, data?.color ?? '#4f46e5', true), element('span', '', data?.name ?? hello.name));
+    chip.hidden = false;
+  });
+  chip.addEventListener('click', async () => {
+    const name = await askNickname(localStorage.getItem(NAME_KEY) ?? '');
+    localStorage.setItem(NAME_KEY, name);
+    setUrlParam('name', null);
+    location.reload();
+  });
+}
+
+/**
+ * Connects to /rt as this browser's guest (or with `?token=` when the
+ * server wants a JWT), with the connection badge and user chip wired up.
+ * `connected` resolves with the first connect result.
+ */
+export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
+  const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity()]);
+  const token = new URLSearchParams(location.search).get('token');
+  const options: Sdk.RealtimeClientOptions = { data: hello };
+  if (token !== null) options.token = token;
+  const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);
+  const connected = new Promise<Sdk.ConnectResult>((resolve) => client.once('connected', resolve));
+  showConnection(client);
+  showUser(client, hello);
+  client.connect();
+  return { sdk, client, hello, connected };
+}
+
+/** The connect data of the current connection (after 'connected'). */
+export function connectData(result: Sdk.ConnectResult): DemoConnectData | undefined {
+  return result.data as DemoConnectData | undefined;
+}
+
+/** `count` of `unit`, pluralised. */
+export function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}

@@ -1,0 +1,155 @@
+/**
+ * Helpers for the tests of `switchboard serve`: the built command as a child
+ * process (its port read from the banner), a TCP proxy that can cut the
+ * network between a browser and the server, and the Node SDK pointed at it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { RealtimeClient } from '../../src/realtime/sdk/node.js';
+import type { DemoApi, DemoConnectData } from '../../src/cli/apps/web/api.js';
+import type { ConnectResult } from '../../src/realtime/wire/messages.js';
+import { BIN } from './cli-helpers.js';
+
+/** A running `switchboard serve`. */
+export interface ServeProcess {
+  child: ChildProcess;
+  port: number;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves once the output matches `pattern`. */
+  waitFor(pattern: RegExp, timeout?: number): Promise<RegExpMatchArray>;
+  /** SIGTERM (or `signal`); resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `switchboard serve --quiet` with `args`; resolves once it prints its address. */
+export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let output = '';
+  const watchers = new Set<() => void>();
+  const collect = (chunk: Buffer): void => {
+    output += chunk.toString();
+    for (const watcher of [...watchers]) watcher();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = once(child, 'exit');
+  const waitFor = (pattern: RegExp, timeout = 20_000): Promise<RegExpMatchArray> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const match = pattern.exec(output);
+        if (match === null) return;
+        cleanup();
+        resolve(match);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`no ${pattern} within ${timeout} ms; output:\n${output}`));
+      }, timeout);
+      const gone = (): void => {
+        if (pattern.exec(output) !== null) return check();
+        cleanup();
+        reject(new Error(`serve exited before ${pattern}; output:\n${output}`));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        watchers.delete(check);
+        child.off('exit', gone);
+      };
+      watchers.add(check);
+      child.once('exit', gone);
+      check();
+    });
+  const match = await waitFor(/listening on https?:\/\/[^\s]+:(\d+)\//);
+  return {
+    child,
+    port: Number(match[1]),
+    output: () => output,
+    waitFor,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** A Node SDK client of the demo API, connected as guest `name`. */
+export async function guest(port: number, name: string, id = `test-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`): Promise<{ client: RealtimeClient<DemoApi>; connected: ConnectResult & { data: DemoConnectData } }> {
+  const client = new RealtimeClient<DemoApi>(`ws://127.0.0.1:${port}/rt`, { data: { name, id }, reconnect: { minDelay: 100, maxDelay: 1000 } });
+  const connected = new Promise<ConnectResult>((resolve, reject) => {
+    client.once('connected', resolve);
+    client.once('disconnected', (event) => reject(new Error(`disconnected ${event.code} ${event.reason}`)));
+  });
+  client.connect();
+  return { client, connected: (await connected) as ConnectResult & { data: DemoConnectData } };
+}
+
+/**
+ * A TCP proxy from a local port to the server: `cut()` drops every
+ * connection and refuses new ones (the network is down), `restore()` lets
+ * them through again.
+ */
+export class TcpProxy {
+  private readonly sockets = new Set<Socket>();
+  private server: Server | null = null;
+  private up = true;
+  port = 0;
+
+  constructor(private readonly target: number) {}
+
+  async start(): Promise<void> {
+    this.server = createServer((socket) => this.accept(socket));
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.port = (this.server.address() as AddressInfo).port;
+  }
+
+  cut(): void {
+    this.up = false;
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  restore(): void {
+    this.up = true;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    if (this.server !== null) await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    if (!this.up) {
+      socket.destroy();
+      return;
+    }
+    const upstream = connect(this.target, '127.0.0.1');
+    for (const end of [socket, upstream]) {
+      this.sockets.add(end);
+      end.on('error', () => {});
+      end.on('close', () => {
+        this.sockets.delete(end);
+        socket.destroy();
+        upstream.destroy();
+      });
+    }
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined (or throws after `timeout`). */
+export async function eventually<T>(check: () => T | undefined | Promise<T | undefined>, timeout = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
