@@ -86,13 +86,15 @@ export function askNickname(current = ''): Promise<string> {
 
 /**
  * Who this browser is: a random id kept in localStorage, and a nickname —
- * from `?name=`, from an earlier visit, or asked for now.
+ * from `?name=`, from an earlier visit, or asked for now (unless `ask` is
+ * false: a page with a token is named by it).
  */
-export async function guestIdentity(): Promise<GuestHello> {
+export async function guestIdentity(ask = true): Promise<GuestHello> {
   let id = localStorage.getItem(ID_KEY);
   if (id === null || !/^[A-Za-z0-9_-]{6,40}$/.test(id)) localStorage.setItem(ID_KEY, (id = randomId()));
   const fromUrl = new URLSearchParams(location.search).get('name');
   let name = fromUrl?.trim() || localStorage.getItem(NAME_KEY) || '';
+  if (name === '' && !ask) return { id, name: 'guest' };
   if (name === '') name = await askNickname();
   localStorage.setItem(NAME_KEY, name);
   return { id, name };
@@ -158,8 +160,8 @@ function showUser(client: DemoClient, hello: GuestHello): void {
  * `connected` resolves with the first connect result.
  */
 export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
-  const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity()]);
   const token = new URLSearchParams(location.search).get('token');
+  const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity(token === null)]);
   const options: Sdk.RealtimeClientOptions = { data: hello };
   if (token !== null) options.token = token;
   const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);
