@@ -15,6 +15,9 @@ import { signJwt } from '../realtime/server/wire-client.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
+import { resolveSettings } from '../../src/cli/serve-config.js';
+import { busiestChannels } from '../../src/cli/serve-metrics.js';
+import { cleanName, colorOf } from '../../src/cli/serve-server.js';
 import { freePort, runCli } from './cli-helpers.js';
 import { eventually, guest, startServe, type ServeProcess } from './serve-helpers.js';
 
@@ -218,6 +221,45 @@ describe('switchboard serve: the real-time endpoint', () => {
     assert.deepEqual({ offset: snapshot.offset, epoch: snapshot.epoch }, last);
     await assert.rejects(client.call('board.snapshot', { board: '../x' }), (error: RealtimeError) => error.code === 'invalid_data');
     client.close();
+  });
+});
+
+describe('switchboard serve: settings and helpers', () => {
+  it('takes flags over the config file over $PORT and the defaults', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '9100';
+    try {
+      const defaults = resolveSettings({});
+      assert.equal(defaults.port, 9100);
+      assert.equal(defaults.host, '127.0.0.1');
+      assert.equal(defaults.workers, 1);
+      assert.equal(defaults.redis, undefined);
+      assert.deepEqual(Object.keys(defaults.namespaces).sort(), ['board', 'chat', 'cursor', 'metrics', 'typing']);
+      const file = { port: 9200, host: '0.0.0.0', workers: 3, redis: 'redis://r:6379', namespaces: { chat: { presence: true }, news: {} } };
+      const fromFile = resolveSettings({}, file);
+      assert.deepEqual([fromFile.port, fromFile.host, fromFile.workers, fromFile.redis], [9200, '0.0.0.0', 3, 'redis://r:6379']);
+      assert.deepEqual(fromFile.namespaces.chat, { presence: true }, 'a namespace of the file replaces the demo one');
+      assert.deepEqual(fromFile.namespaces.news, {});
+      assert.equal(fromFile.namespaces.metrics?.history?.size, 360, 'two minutes of samples per worker');
+      const flags = resolveSettings({ port: '9300', host: '::1', workers: '2', redis: 'redis://flag:6379' }, file);
+      assert.deepEqual([flags.port, flags.host, flags.workers, flags.redis], [9300, '::1', 2, 'redis://flag:6379']);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  it('cleans nicknames and picks stable colours', () => {
+    assert.equal(cleanName('  Ada\u0000 Lovelace\n', 'guest'), 'Ada Lovelace');
+    assert.equal(cleanName('   ', 'guest'), 'guest');
+    assert.equal(cleanName(42, 'guest'), 'guest');
+    assert.equal(cleanName('x'.repeat(40), 'guest').length, 24);
+    assert.equal(colorOf('guest-abc'), colorOf('guest-abc'));
+  });
+
+  it('lists the busiest channels first', () => {
+    const channels = new Map([['b', 1], ['a', 1], ['c', 5]]);
+    assert.deepEqual(busiestChannels(channels, 2), [['c', 5], ['a', 1]]);
   });
 });
 

@@ -12,7 +12,7 @@
  */
 import type { Subscription, PresenceMember, TypedPublication } from '../../../realtime/sdk/index.js';
 import { ROOM_NAME, type ChatMessage, type DemoUserInfo, type TypingSignal } from './api.js';
-import { avatar, byId, connectDemo, element, nameFromUrl, setUrlParam, type DemoClient } from './common.js';
+import { avatar, byId, connectDemo, element, nameFromUrl, setUrlParam, whenPossible, type DemoClient } from './common.js';
 
 const HISTORY_LIMIT = 100;
 const DEFAULT_ROOMS = ['lobby', 'random', 'help'];
@@ -298,19 +298,11 @@ async function enterRoom(name: string): Promise<void> {
   byId('people').replaceChildren();
   byId('typing').textContent = '';
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;
-  const history = await loadHistory(name);
+  const history = await whenPossible(client, () => client.history(`chat:${name}`, { limit: HISTORY_LIMIT }), () => ticket === entering);
   if (ticket !== entering) return;
   const view = new RoomView(name, history);
   room = view;
   view.showHistory(history?.publications ?? [], history?.epoch ?? '');
-}
-
-async function loadHistory(name: string): Promise<{ publications: Array<TypedPublication<ChatMessage>>; offset: number; epoch: string } | null> {
-  try {
-    return await client.history(`chat:${name}`, { limit: HISTORY_LIMIT });
-  } catch {
-    return null; // no history: subscribe from now on
-  }
 }
 
 function wireComposer(): void {

@@ -177,6 +177,36 @@ export function connectData(result: Sdk.ConnectResult): DemoConnectData | undefi
   return result.data as DemoConnectData | undefined;
 }
 
+/** Failures that waiting cannot fix: the server refused the request itself. */
+const FINAL_ERRORS = new Set(['unavailable', 'forbidden', 'not_found', 'invalid_data', 'bad_request', 'unauthorized', 'closed']);
+
+/**
+ * Runs a request that a page needs before it can show anything (history, a
+ * snapshot): while it fails for a passing reason (not connected yet,
+ * timeout, broker down), waits for the next connection or 2 s, and tries
+ * again. Resolves null on a failure that waiting cannot fix, or once
+ * `stillWanted` says the page moved on.
+ */
+export async function whenPossible<T>(client: DemoClient, request: () => Promise<T>, stillWanted: () => boolean = () => true): Promise<T | null> {
+  for (;;) {
+    try {
+      return await request();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if ((typeof code === 'string' && FINAL_ERRORS.has(code)) || !stillWanted()) return null;
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          client.off('connected', done);
+          resolve();
+        };
+        const timer = setTimeout(done, 2000);
+        client.on('connected', done);
+      });
+    }
+  }
+}
+
 /** `count` of `unit`, pluralised. */
 export function plural(count: number, unit: string): string {
   return `${count} ${unit}${count === 1 ? '' : 's'}`;

@@ -7,7 +7,7 @@
  */
 import { METRICS_CHANNEL, type MetricsSample } from './api.js';
 import { drawChart, drawLegend, formatBytes, formatNumber, type ChartSeries, type Formatter } from './charts.js';
-import { byId, connectDemo, element, plural } from './common.js';
+import { byId, connectDemo, element, plural, whenPossible } from './common.js';
 
 /** Seconds shown by the charts. */
 const WINDOW = 120;
@@ -182,7 +182,7 @@ function watchFreshness(): void {
 }
 
 const { client } = await connectDemo();
-const history = await client.history(METRICS_CHANNEL, { limit: 1000 }).catch(() => null);
+const history = await whenPossible(client, () => client.history(METRICS_CHANNEL, { limit: 1000 }));
 for (const publication of history?.publications ?? []) addSample(publication.data);
 const subscription = client.subscribe(METRICS_CHANNEL, history === null ? {} : { since: { offset: history.offset, epoch: history.epoch } });
 subscription.on('publication', ({ data }) => addSample(data));

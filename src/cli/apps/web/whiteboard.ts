@@ -10,7 +10,7 @@
  */
 import type { PresenceMember, Subscription } from '../../../realtime/sdk/index.js';
 import { BOARD_HEIGHT, BOARD_WIDTH, ROOM_NAME, type BoardEvent, type CursorPosition, type DemoUserInfo, type StrokeBatch } from './api.js';
-import { avatar, byId, connectData, connectDemo, element, nameFromUrl, type DemoClient } from './common.js';
+import { avatar, byId, connectData, connectDemo, element, nameFromUrl, whenPossible, type DemoClient } from './common.js';
 
 const BOARD = nameFromUrl('board', ROOM_NAME, 'main');
 const PALETTE = ['#1c2233', '#d93025', '#e8710a', '#f2b600', '#12a150', '#0b57d0', '#8e24aa', '#c2185b'];
@@ -309,14 +309,9 @@ function wirePointer(surface: Surface, recorder: StrokeRecorder, sendCursor: (po
 
 /** Loads the board so far; returns the position to subscribe from. */
 async function loadSnapshot(client: DemoClient, state: BoardState): Promise<{ since?: { offset: number; epoch: string } }> {
-  try {
-    const snapshot = await client.call('board.snapshot', { board: BOARD });
-    state.reset(snapshot.events);
-    return { since: { offset: snapshot.offset, epoch: snapshot.epoch } };
-  } catch {
-    state.reset([]);
-    return {};
-  }
+  const snapshot = await whenPossible(client, () => client.call('board.snapshot', { board: BOARD }));
+  state.reset(snapshot?.events ?? []);
+  return snapshot === null ? {} : { since: { offset: snapshot.offset, epoch: snapshot.epoch } };
 }
 
 /** Keeps the board in step with its channel; reloads the snapshot when the server could not replay what was missed. */
@@ -329,14 +324,9 @@ function followBoard(client: DemoClient, board: Subscription<BoardEvent>, state:
   board.on('subscribed', async ({ recovered }) => {
     if (recovered !== false || resync !== null) return;
     const buffered: BoardEntry[] = (resync = []);
-    try {
-      const snapshot = await client.call('board.snapshot', { board: BOARD });
-      state.reset([...snapshot.events, ...buffered.filter((entry) => entry.offset > snapshot.offset)]);
-    } catch {
-      state.reset(buffered);
-    } finally {
-      resync = null;
-    }
+    const snapshot = await whenPossible(client, () => client.call('board.snapshot', { board: BOARD }));
+    state.reset(snapshot === null ? buffered : [...snapshot.events, ...buffered.filter((entry) => entry.offset > snapshot.offset)]);
+    resync = null;
   });
 }
 
