@@ -10,6 +10,7 @@ import type { Extension } from '../protocol/extension.js';
 import { Connection, ReadyState, type ConnectionHandler, type Role, type SendOptions } from '../protocol/connection.js';
 import type { MessageLimits } from '../protocol/limits.js';
 import { ConnectionError } from './errors.js';
+import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
 export type BackpressurePolicy = 'close' | 'drop';
@@ -28,7 +29,12 @@ export interface BindingOptions extends MessageLimits {
   backpressurePolicy?: BackpressurePolicy;
   /** `send()` reports 'backpressure' above this many buffered bytes. Default 64 KiB. */
   highWaterMark?: number;
+  /** Answer pings with pongs. Default true. */
   autoPong?: boolean;
+  /** Pings answered per second; the others go unanswered. Default 20; 0 = no limit. */
+  maxPingsPerSecond?: number;
+  /** Pings over the rate for this long (ms) close the connection with 1008. Default 3000. */
+  pingFloodTimeout?: number;
 }
 
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
@@ -101,6 +107,11 @@ export class SocketBinding implements ConnectionHandler {
   private readonly policy: BackpressurePolicy;
   private readonly highWaterMark: number;
   private readonly extensions: readonly Extension[];
+  private readonly autoPong: boolean;
+  private readonly maxPingsPerSecond: number;
+  private readonly pingFloodTimeout: number;
+  /** Allocated on the first ping. */
+  private pingLimiter: PingLimiter | null = null;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
   private pending: Uint8Array[] | null = null;
   private pendingBytes = 0;
@@ -118,7 +129,11 @@ export class SocketBinding implements ConnectionHandler {
     this.policy = options.backpressurePolicy ?? 'close';
     this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.connection = new Connection(options, this);
+    this.autoPong = options.autoPong ?? true;
+    this.maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
+    this.pingFloodTimeout = options.pingFloodTimeout ?? DEFAULT_PING_FLOOD_TIMEOUT;
+    // Pongs are answered here, where the rate and the buffered-bytes limits apply.
+    this.connection = new Connection({ ...options, autoPong: false }, this);
     (socket as BoundSocket)[kBinding] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
@@ -137,7 +152,27 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   ping(payload: Buffer): void {
+    if (this.autoPong) this.answerPing(payload);
     this.events.ping(payload);
+  }
+
+  /**
+   * Answers a ping while OPEN, unless the peer pings faster than
+   * `maxPingsPerSecond` (then it gets no pong, and a sustained flood closes
+   * the connection with 1008) or the pong would not fit under
+   * `maxBufferedAmount` (a peer that pings but never reads).
+   */
+  private answerPing(payload: Buffer): void {
+    if (this.connection.state !== ReadyState.OPEN) return;
+    if (this.maxPingsPerSecond > 0) {
+      const decision = (this.pingLimiter ??= new PingLimiter(this.maxPingsPerSecond, this.pingFloodTimeout)).admit();
+      if (decision === 'ignore') return;
+      if (decision === 'flood') {
+        this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${this.maxPingsPerSecond}/s for ${this.pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
+        return;
+      }
+    }
+    if (this.admit(payload.length + 2)) this.connection.sendPong(payload);
   }
 
   /** @internal */
@@ -246,6 +281,30 @@ export class SocketBinding implements ConnectionHandler {
     if (this.failure === null) this.failure = error;
     this.events.error(error);
     this.terminate();
+  }
+
+  /**
+   * Ends the connection because of a local policy: reports `error`, sends a
+   * close frame with its close code, stops reading and closes the socket
+   * once the frame is written (or after `closeTimeout`).
+   */
+  fail(error: ConnectionError, reason: string): void {
+    if (this.done || this.connection.state === ReadyState.CLOSED) return;
+    if (this.failure === null) this.failure = error;
+    this.events.error(error);
+    this.connection.fail(error.closeCode, reason);
+  }
+
+  /**
+   * Starts the closing handshake because of a local policy (e.g. an idle
+   * timeout): reports `error` and sends a close frame with its close code;
+   * the peer may still answer with its own.
+   */
+  closeWith(error: ConnectionError, reason: string): void {
+    if (this.done || this.connection.state === ReadyState.CLOSED) return;
+    if (this.failure === null) this.failure = error;
+    this.events.error(error);
+    this.close(error.closeCode, reason);
   }
 
   /**

@@ -7,6 +7,8 @@ import { SwitchboardError } from '../protocol/errors.js';
 export type NodeErrorCode =
   | 'SB_ERR_SLOW_CONSUMER'
   | 'SB_ERR_HEARTBEAT_TIMEOUT'
+  | 'SB_ERR_PING_FLOOD'
+  | 'SB_ERR_IDLE_TIMEOUT'
   | 'SB_ERR_CLOSE_TIMEOUT'
   | 'SB_ERR_SOCKET';
 

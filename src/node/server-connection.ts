@@ -77,12 +77,15 @@ export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
 class ServerSocketEvents implements BindingEvents {
   constructor(private readonly ws: ServerWebSocket<unknown>) {}
   message(data: Buffer, binary: boolean): void {
+    this.ws.idleTicks = 0;
     this.ws.emit('message', data, binary);
   }
   ping(payload: Buffer): void {
+    this.ws.idleTicks = 0;
     this.ws.emit('ping', payload);
   }
   pong(payload: Buffer): void {
+    this.ws.idleTicks = 0;
     this.ws.emit('pong', payload);
   }
   closeFrame(): void {
@@ -132,6 +135,8 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** The peer's IP address, as it was when the connection opened. */
   readonly remoteAddress: string | undefined;
 
+  /** @internal Idle-timeout ticks since the last frame from the peer (see `IdleSweeper`). */
+  idleTicks = 0;
   /** @internal The socket binding (broadcast and heartbeat use it directly). */
   readonly _binding: SocketBinding;
   private readonly onLeaveOpen: () => void;

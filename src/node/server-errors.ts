@@ -10,7 +10,9 @@ export type ServerErrorCode =
   /** The server has no address: it does not listen (yet), or runs in `noServer` mode. */
   | 'SB_ERR_NOT_LISTENING'
   /** The server was closed. */
-  | 'SB_ERR_SERVER_CLOSED';
+  | 'SB_ERR_SERVER_CLOSED'
+  /** `reloadTls` on a server that does not serve TLS. */
+  | 'SB_ERR_NOT_TLS';
 
 /** A misuse or state error of a `WebSocketServer`. */
 export class ServerError extends SwitchboardError {

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HandshakeError, type HeaderList } from '../protocol/errors.js';
-import { headerValue, isToken } from '../protocol/headers.js';
+import { headerValue, isToken, parseHost, type HostParts } from '../protocol/headers.js';
 
 /** Decides whether an `Origin` (undefined when the request has none) may connect. */
 export type OriginCheck = (origin: string | undefined, request: IncomingMessage) => boolean;
@@ -60,6 +60,52 @@ export function isOriginAllowed(
   if (origin === undefined) return false;
   const wanted = origin.trim().toLowerCase();
   return allowed.some((entry) => entry.toLowerCase() === wanted);
+}
+
+/** Decides whether a `Host` (well-formed, as the client sent it) may be served. */
+export type HostCheck = (host: string, request: IncomingMessage) => boolean;
+
+/**
+ * Matches a host against allowlist entries: `example.com` (any port),
+ * `example.com:8443` (that port only), `.example.com` (the domain and its
+ * subdomains), `[::1]` (an IPv6 literal); case-insensitive.
+ */
+export function hostMatches(entries: readonly string[], host: HostParts): boolean {
+  const withPort = host.port === '' ? host.hostname : `${host.hostname}:${host.port}`;
+  for (const raw of entries) {
+    const entry = raw.toLowerCase();
+    if (entry === host.hostname || entry === withPort) return true;
+    if (entry.startsWith('.') && (host.hostname === entry.slice(1) || host.hostname.endsWith(entry))) return true;
+  }
+  return false;
+}
+
+/** How many `Host` fields the request carried (Node keeps only the first in `headers`). */
+function hostFieldCount(request: IncomingMessage): number {
+  const raw = request.rawHeaders;
+  let count = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 4 && raw[i]!.toLowerCase() === 'host') count++;
+  return count;
+}
+
+/**
+ * Checks the request's `Host`: exactly one, well-formed (400 otherwise), and
+ * in `allowed` when there is an allowlist (421 Misdirected Request
+ * otherwise). Throws `HandshakeError`.
+ */
+export function checkRequestHost(allowed: readonly string[] | HostCheck | undefined, request: IncomingMessage): void {
+  const value = headerValue(request.headers, 'host');
+  if (!value) throw new HandshakeError('SB_ERR_MISSING_HOST', 400, 'missing Host header');
+  const host = parseHost(value);
+  if (host === null || hostFieldCount(request) > 1) throw new HandshakeError('SB_ERR_INVALID_HOST', 400, 'invalid Host header');
+  if (allowed === undefined) return;
+  let ok: boolean;
+  try {
+    ok = typeof allowed === 'function' ? allowed(value, request) === true : hostMatches(allowed, host);
+  } catch (error) {
+    throw internalError('allowedHosts', error);
+  }
+  if (!ok) throw new HandshakeError('SB_ERR_FORBIDDEN_HOST', 421, 'host not served here');
 }
 
 /** A 500 refusal for a failure of the server's own code (a hook that threw). */

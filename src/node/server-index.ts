@@ -11,12 +11,14 @@ export {
   WebSocketServer,
   DEFAULT_HANDSHAKE_TIMEOUT,
   DEFAULT_HEARTBEAT_INTERVAL,
+  DEFAULT_MAX_PENDING_HANDSHAKES,
   DEFAULT_SHUTDOWN_TIMEOUT,
   type AuthAccept,
   type AuthReject,
   type AuthResult,
   type Authenticate,
   type BroadcastOptions,
+  type HostCheck,
   type OriginCheck,
   type ServerCloseOptions,
   type ServerDeflateOptions,
@@ -27,6 +29,10 @@ export {
 export { ServerWebSocket, type MessageData, type ServerSendOptions, type ServerWebSocketEvents } from './server-connection.js';
 export { ServerError, type ServerErrorCode } from './server-errors.js';
 export { ConnectionError, type NodeErrorCode } from './errors.js';
+export { DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress, type AddressExemption } from './address-limit.js';
+export { DEFAULT_TLS_MIN_VERSION } from './http-server.js';
+export { DEFAULT_IDLE_TIMEOUT } from './idle.js';
+export { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT } from './ping-limit.js';
 export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,

@@ -10,10 +10,11 @@
  * `ServerWebSocket` on a `SocketBinding`.
  */
 import { EventEmitter } from 'node:events';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import { encodeClosePayload } from '../protocol/close.js';
 import { ReadyState } from '../protocol/connection.js';
 import { CloseCode, HandshakeError } from '../protocol/errors.js';
@@ -28,14 +29,19 @@ import {
 } from '../protocol/handshake.js';
 import type { MessageLimits } from '../protocol/limits.js';
 import { PerMessageDeflateServer, type PerMessageDeflateOptions } from '../protocol/permessage-deflate.js';
+import { AddressLimiter, DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress, type AddressExemption } from './address-limit.js';
 import { DEFAULT_CLOSE_TIMEOUT, type BackpressurePolicy } from './binding.js';
 import { broadcastMessage } from './broadcast.js';
+import { ConnectionError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
+import { createStandaloneServer } from './http-server.js';
+import { DEFAULT_IDLE_TIMEOUT, IdleSweeper } from './idle.js';
 import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
 import {
   asHandshakeError,
   checkedHeaders,
+  checkRequestHost,
   internalError,
   isOriginAllowed,
   PendingUpgrade,
@@ -43,10 +49,11 @@ import {
   requestPath,
   type AuthAccept,
   type Authenticate,
+  type HostCheck,
   type OriginCheck,
 } from './server-handshake.js';
 
-export type { AuthAccept, AuthReject, AuthResult, Authenticate, OriginCheck } from './server-handshake.js';
+export type { AuthAccept, AuthReject, AuthResult, Authenticate, HostCheck, OriginCheck } from './server-handshake.js';
 
 /** Picks a subprotocol among those the client offered (in its order); null or undefined for none. */
 export type SubprotocolChoice = readonly string[] | ((offered: string[], request: IncomingMessage) => string | null | undefined);
@@ -54,6 +61,8 @@ export type SubprotocolChoice = readonly string[] | ((offered: string[], request
 export const DEFAULT_HEARTBEAT_INTERVAL = 30_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT = 5_000;
+/** Upgrade requests waiting for their 101 at once (e.g. in `authenticate`) before new ones get 503. */
+export const DEFAULT_MAX_PENDING_HANDSHAKES = 1024;
 
 export interface ServerOptions<Data = undefined> extends MessageLimits {
   /** Standalone mode: create a server listening on this port (0 for any free port). */
@@ -72,10 +81,42 @@ export interface ServerOptions<Data = undefined> extends MessageLimits {
   subprotocols?: SubprotocolChoice;
   /** Origins that may connect (others get 403), or a function deciding. Default: any origin. */
   allowedOrigins?: readonly string[] | OriginCheck;
+  /**
+   * `Host` values served (others get 421): `example.com` (any port),
+   * `example.com:8443`, `.example.com` (the domain and its subdomains), or a
+   * function deciding. Default: any well-formed host (a missing, repeated or
+   * malformed `Host` always gets 400). Guards against DNS rebinding.
+   */
+  allowedHosts?: readonly string[] | HostCheck;
   /** Runs last before the 101; decides whether to accept and what `ws.data` holds. */
   authenticate?: Authenticate<Data>;
-  /** Most time between the upgrade request and the 101 (the `authenticate` run); then 503. Default 10000 ms. */
+  /**
+   * Most time between the upgrade request and the 101 (the `authenticate`
+   * run); then 503. Standalone mode also gives the request head this long to
+   * arrive after the connection opened (Node's `headersTimeout`); then 408.
+   * Default 10000 ms.
+   */
   handshakeTimeout?: number;
+  /** Upgrade requests awaiting their 101 at once; more get 503 with `Retry-After`. Default 1024. */
+  maxPendingHandshakes?: number;
+  /**
+   * Connections (open, or in their handshake) per client address; more get
+   * 429. Default 256; 0 = no limit. Addresses for which
+   * `connectionLimitExempt` returns true are not counted.
+   */
+  maxConnectionsPerIp?: number;
+  /** Addresses exempt from `maxConnectionsPerIp`. Default: loopback, private and link-local addresses (where proxies sit). */
+  connectionLimitExempt?: AddressExemption;
+  /** Pings answered per second and connection; the others get no pong. Default 20; 0 = no limit. */
+  maxPingsPerSecond?: number;
+  /** A peer whose pings stay over `maxPingsPerSecond` for this long is closed with 1008. Default 3000 ms. */
+  pingFloodTimeout?: number;
+  /**
+   * Close a connection with 1001 when no frame (message, ping or pong) came
+   * from the peer for this long. Default 120000 ms (longer than two
+   * heartbeat intervals, so live peers always answer a ping before); 0 = off.
+   */
+  idleTimeout?: number;
   /** Wait this long for the peer during a closing handshake, then destroy. Default 5000 ms. */
   closeTimeout?: number;
   /** Most bytes buffered for one connection before `backpressurePolicy` applies. Default 16 MiB. */
@@ -149,6 +190,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly handshakeTimeout: number;
   private readonly settings: ConnectionSettings;
   private readonly heartbeat: Heartbeat<ServerWebSocket<Data>> | null;
+  private readonly idle: IdleSweeper<ServerWebSocket<Data>> | null;
+  private readonly allowedHosts: readonly string[] | HostCheck | undefined;
+  private readonly maxPendingHandshakes: number;
+  private readonly addressLimiter: AddressLimiter | null;
   private readonly listening: Promise<void>;
   /** Every connection not yet closed. */
   private readonly connections = new Set<ServerWebSocket<Data>>();
@@ -166,6 +211,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.paths = options.paths ? new Set(options.paths) : null;
     this.subprotocols = options.subprotocols;
     this.allowedOrigins = options.allowedOrigins;
+    this.allowedHosts = options.allowedHosts;
     this.authenticate = options.authenticate;
     this.extensions = options.extensions ?? [];
     const deflate = options.perMessageDeflate;
@@ -180,12 +226,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       maxBufferedAmount: options.maxBufferedAmount,
       backpressurePolicy: options.backpressurePolicy,
       highWaterMark: options.highWaterMark,
+      maxPingsPerSecond: options.maxPingsPerSecond,
+      pingFloodTimeout: options.pingFloodTimeout,
     };
     const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
     this.heartbeat = interval > 0 ? new Heartbeat(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error) }) : null;
+    const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
+    this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }) : null;
+    this.maxPendingHandshakes = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
+    this.addressLimiter = perAddress > 0 ? new AddressLimiter(perAddress, options.connectionLimitExempt ?? isLocalNetworkAddress) : null;
 
     if (this.mode === 'standalone') {
-      const server = options.tls ? createHttpsServer(options.tls) : createHttpServer();
+      const server = createStandaloneServer(options.tls, this.handshakeTimeout);
       this.httpServer = server;
       this.listening = this.listen(server, options.port!, options.host);
       server.on('request', this.onRequest);
@@ -228,8 +281,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<ServerWebSocket<Data> | null> {
     const pending = new PendingUpgrade(socket, head, this.handshakeTimeout);
-    if (this.closing !== null) {
-      this.refuse(pending, request, shuttingDown());
+    const refusal = this.closing !== null ? shuttingDown() : this.admission(socket);
+    if (refusal !== null) {
+      this.refuse(pending, request, refusal);
       return null;
     }
     let step: { path: string; accepted: AcceptedHandshake } | null = null;
@@ -249,6 +303,19 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.pending.delete(pending);
     }
     return this.open(request, pending, step.path, step.accepted, auth);
+  }
+
+  /**
+   * Replaces the TLS credentials (`key`, `cert`, `ca`, … any secure context
+   * option) of the server without a restart: new connections get them, open
+   * ones keep theirs. Works in standalone `tls` mode and when attached to an
+   * `https` server. Throws `ServerError` SB_ERR_NOT_TLS otherwise; Node throws
+   * for credentials it cannot load (the old ones then stay in use).
+   */
+  reloadTls(options: SecureContextOptions): void {
+    const server = this.httpServer;
+    if (!(server instanceof TlsServer)) throw new ServerError('SB_ERR_NOT_TLS', 'the server does not serve TLS');
+    server.setSecureContext(options);
   }
 
   /**
@@ -278,7 +345,27 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   // ------------------------------------------------------------ handshake
 
-  /** Path, origin and RFC 6455 checks (synchronous); throws `HandshakeError`. */
+  /**
+   * The limits on connections a new upgrade must fit in: pending handshakes
+   * (503) and connections per client address (429). Returns the refusal, or
+   * null once the upgrade is counted against its address.
+   */
+  private admission(socket: Duplex): HandshakeError | null {
+    if (this.pending.size >= this.maxPendingHandshakes) {
+      return new HandshakeError('SB_ERR_TOO_MANY_HANDSHAKES', 503, 'too many handshakes in progress', [['Retry-After', '1']]);
+    }
+    let admitted = true;
+    try {
+      admitted = this.addressLimiter?.admit(socket) ?? true;
+    } catch (error) {
+      return internalError('connectionLimitExempt', error);
+    }
+    if (!admitted) {
+      return new HandshakeError('SB_ERR_TOO_MANY_CONNECTIONS', 429, 'too many connections from this address', [['Retry-After', '5']]);
+    }
+    return null;
+  }
+
   /** The extensions offered to this client: permessage-deflate unless refused for its user agent, then the others. */
   private extensionsFor(request: IncomingMessage): readonly ServerExtension[] {
     if (this.deflate === null) return this.extensions;
@@ -287,11 +374,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return [this.deflate, ...this.extensions];
   }
 
+  /** Path, host, origin and RFC 6455 checks (synchronous); throws `HandshakeError`. */
   private validate(request: IncomingMessage): { path: string; accepted: AcceptedHandshake } {
     const path = requestPath(request.url);
     if (this.paths !== null && !this.paths.has(path)) {
       throw new HandshakeError('SB_ERR_REJECTED', 404, `no WebSocket endpoint at ${path}`);
     }
+    checkRequestHost(this.allowedHosts, request);
     let allowed: boolean;
     try {
       allowed = isOriginAllowed(this.allowedOrigins, request);
@@ -351,11 +440,13 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       onLeaveOpen: () => {
         this.openClients.delete(ws);
         this.heartbeat?.delete(ws);
+        this.idle?.delete(ws);
       },
       onClosed: () => this.forget(ws),
     });
     this.connections.add(ws);
     this.openClients.add(ws);
+    this.idle?.add(ws);
     if (this.heartbeat !== null) {
       const heartbeat = this.heartbeat;
       heartbeat.add(ws);
@@ -419,6 +510,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.connections.delete(ws);
     this.openClients.delete(ws);
     this.heartbeat?.delete(ws);
+    this.idle?.delete(ws);
     if (this.connections.size === 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
@@ -441,6 +533,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const serverClosed = this.stopAccepting();
     for (const pending of this.pending) pending.cancel(shuttingDown());
     this.heartbeat?.stop();
+    this.idle?.stop();
     for (const ws of this.connections) {
       if (ws.readyState === ReadyState.OPEN) ws.close(code, reason);
     }
@@ -462,6 +555,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     server.on('request', refuseDuringShutdown);
     return new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+/** Closes a connection that sent no frame for `timeout` ms: 1001, with the closing handshake. */
+function expireIdle(ws: ServerWebSocket<unknown>, timeout: number): void {
+  bindingOf(ws).closeWith(new ConnectionError('SB_ERR_IDLE_TIMEOUT', `no frame from the peer for ${timeout} ms`, CloseCode.GOING_AWAY), 'idle timeout');
 }
 
 function shuttingDown(): HandshakeError {
@@ -501,6 +599,11 @@ const NUMERIC_OPTIONS = [
   'maxBufferedAmount',
   'highWaterMark',
   'heartbeatInterval',
+  'maxPendingHandshakes',
+  'maxConnectionsPerIp',
+  'maxPingsPerSecond',
+  'pingFloodTimeout',
+  'idleTimeout',
 ] as const;
 
 function checkLimits(options: ServerOptions<unknown>): void {

@@ -145,6 +145,11 @@ export class Connection implements ParserSink {
     this.parser.write(chunk);
   }
 
+  /** Bytes of input held until a frame or message completes (see `FrameParser.heldBytes`). */
+  get bufferedInput(): number {
+    return this.parser.heldBytes;
+  }
+
   /** The transport reached end of input, or closed. */
   receiveEof(): void {
     this.parser.stop();

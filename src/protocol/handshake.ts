@@ -16,6 +16,7 @@ import {
   isToken,
   listHasToken,
   parseExtensions,
+  parseHost,
   parseList,
   type ExtensionOffer,
   type ExtensionParam,
@@ -112,7 +113,7 @@ export function acceptHandshake<R extends UpgradeRequest>(request: R, options: S
   if (!listHasToken(headerValue(headers, 'connection'), 'upgrade')) {
     reject('SB_ERR_NOT_UPGRADE', 400, 'expected "Connection: Upgrade"');
   }
-  if (!headerValue(headers, 'host')) reject('SB_ERR_MISSING_HOST', 400, 'missing Host header');
+  checkHost(headerValue(headers, 'host'));
   const version = headerValue(headers, 'sec-websocket-version');
   if (version?.trim() !== WEBSOCKET_VERSION) {
     reject('SB_ERR_UNSUPPORTED_VERSION', 426, `unsupported Sec-WebSocket-Version "${version ?? ''}"`, [
@@ -134,6 +135,15 @@ export function acceptHandshake<R extends UpgradeRequest>(request: R, options: S
   const extensionsHeader = offers.length > 0 ? formatExtensions(offers) : '';
   if (extensionsHeader) responseHeaders.push(['Sec-WebSocket-Extensions', extensionsHeader]);
   return { key, protocol, extensions, extensionsHeader, headers: responseHeaders };
+}
+
+/**
+ * A request needs exactly one well-formed `Host` (RFC 9112 §3.2): none, an
+ * empty one, several (joined by a comma) or a malformed one get 400.
+ */
+function checkHost(host: string | undefined): void {
+  if (!host) reject('SB_ERR_MISSING_HOST', 400, 'missing Host header');
+  if (parseHost(host) === null) reject('SB_ERR_INVALID_HOST', 400, 'invalid Host header');
 }
 
 function selectSubprotocol<R extends UpgradeRequest>(request: R, choice: ServerHandshakeOptions<R>['subprotocols']): string {
@@ -189,6 +199,7 @@ const REASONS: Record<number, string> = {
   405: 'Method Not Allowed',
   408: 'Request Timeout',
   414: 'URI Too Long',
+  421: 'Misdirected Request',
   426: 'Upgrade Required',
   429: 'Too Many Requests',
   431: 'Request Header Fields Too Large',

@@ -120,3 +120,36 @@ export function formatExtensions(offers: ExtensionOffer[]): string {
     )
     .join(', ');
 }
+
+/** A `Host` header value split into its parts (RFC 9110 §7.2, RFC 3986 §3.2.2). */
+export interface HostParts {
+  /** The host in lower case: a registered name, an IPv4 address, or an IPv6 literal with its brackets. */
+  hostname: string;
+  /** The port as written ('' when absent). */
+  port: string;
+}
+
+const IP_LITERAL = /^\[[0-9A-Fa-f:.]+\]$/;
+/** RFC 3986 reg-name: unreserved, sub-delims and percent-encoded octets. */
+const REG_NAME = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$/;
+const PORT = /^[0-9]{0,5}$/;
+
+/**
+ * Parses a `Host` header value (`uri-host [":" port]`); null when it is not
+ * one, e.g. two values joined by a comma and a space, a userinfo part, a path,
+ * whitespace, or a port over 65535.
+ */
+export function parseHost(value: string): HostParts | null {
+  if (value.length === 0) return null;
+  let host = value;
+  let port = '';
+  const bracket = value.lastIndexOf(']');
+  const colon = value.lastIndexOf(':');
+  if (colon > bracket) {
+    host = value.slice(0, colon);
+    port = value.slice(colon + 1);
+    if (!PORT.test(port) || Number(port) > 65535) return null;
+  }
+  const valid = host.startsWith('[') ? IP_LITERAL.test(host) : REG_NAME.test(host);
+  return valid ? { hostname: host.toLowerCase(), port } : null;
+}

@@ -47,6 +47,7 @@ export interface ParsedHead<T> {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
 
 function syntaxError(message: string): HandshakeError {
   return new HandshakeError('SB_ERR_HTTP_SYNTAX', 400, message);
@@ -54,8 +55,16 @@ function syntaxError(message: string): HandshakeError {
 
 /** Incremental head parser: call `feed` with each chunk until it returns a head. */
 abstract class HeadParser<T> {
-  private chunks: Buffer[] = [];
+  /**
+   * The bytes received so far, `size` of them, in a buffer that grows by
+   * doubling: a head sent one byte at a time costs linear, not quadratic, time.
+   */
+  private buffer: Buffer = EMPTY;
   private size = 0;
+  /** True once `buffer` is our own allocation (before that it may be the caller's first chunk). */
+  private owned = false;
+  /** Whether the start line's CRLF was seen (the 414 check stops then). */
+  private startLineDone = false;
   protected readonly limits: Required<HttpHeadLimits>;
 
   constructor(limits: HttpHeadLimits = {}) {
@@ -64,15 +73,13 @@ abstract class HeadParser<T> {
 
   /** Returns the head once complete, else null. Throws `HandshakeError` on bad input. */
   feed(chunk: Uint8Array): ParsedHead<T> | null {
-    const buffer = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
-    this.chunks.push(buffer);
-    this.size += buffer.length;
-    const all = this.chunks.length === 1 ? buffer : Buffer.concat(this.chunks, this.size);
-    this.chunks = [all];
-    const searchFrom = Math.max(0, this.size - buffer.length - 3);
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const searchFrom = Math.max(0, this.size - 3);
+    this.append(bytes);
+    const all = this.buffer.subarray(0, this.size);
     const end = all.indexOf(CRLFCRLF, searchFrom);
     if (end === -1) {
-      this.checkIncomplete(all);
+      this.checkIncomplete(all, searchFrom);
       return null;
     }
     if (end + 4 > this.limits.maxHeadSize) this.tooLarge();
@@ -80,9 +87,29 @@ abstract class HeadParser<T> {
     return { head, rest: all.subarray(end + 4) };
   }
 
-  private checkIncomplete(all: Buffer): void {
-    const firstLineEnd = all.indexOf('\r\n');
-    if (firstLineEnd === -1 && all.length > this.limits.maxRequestLine) this.startLineTooLong();
+  private append(bytes: Buffer): void {
+    if (this.size === 0) {
+      // The usual case, a head in one chunk: no copy.
+      this.buffer = bytes;
+      this.size = bytes.length;
+      return;
+    }
+    const needed = this.size + bytes.length;
+    if (!this.owned || needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, this.size * 2, 256));
+      this.buffer.copy(grown, 0, 0, this.size);
+      this.buffer = grown;
+      this.owned = true;
+    }
+    bytes.copy(this.buffer, this.size);
+    this.size = needed;
+  }
+
+  private checkIncomplete(all: Buffer, searchFrom: number): void {
+    if (!this.startLineDone) {
+      this.startLineDone = all.indexOf('\r\n', Math.max(0, searchFrom - 1)) !== -1;
+      if (!this.startLineDone && all.length > this.limits.maxRequestLine) this.startLineTooLong();
+    }
     if (all.length > this.limits.maxHeadSize) this.tooLarge();
   }
 
@@ -98,7 +125,8 @@ abstract class HeadParser<T> {
     const lines = text.split('\r\n');
     const startLine = lines[0]!;
     const rawHeaders: HeaderList = [];
-    const headers: HeaderMap = {};
+    // No prototype: a field named __proto__ or constructor is a field like any other.
+    const headers: HeaderMap = Object.create(null) as HeaderMap;
     if (lines.length - 1 > this.limits.maxHeaders) {
       throw new HandshakeError('SB_ERR_HTTP_HEADERS_TOO_LARGE', 431, `more than ${this.limits.maxHeaders} header fields`);
     }

@@ -35,6 +35,7 @@ export interface ParserOptions extends MessageLimits {
 
 const EMPTY = Buffer.alloc(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+const NO_BUFFERS: readonly Buffer[] = Object.freeze([]);
 /** Unmasking is synchronous, so one key buffer serves every parser. */
 const SCRATCH_KEY = new Uint8Array(4);
 
@@ -94,6 +95,19 @@ export class FrameParser {
 
   get stopped(): boolean {
     return this.state === State.STOPPED;
+  }
+
+  /**
+   * Bytes the parser holds: input not parsed yet, the pieces of a frame still
+   * arriving and the fragments of a message still incomplete. Bounded by the
+   * limits: at most a frame header plus `maxMessageSize` (with the last
+   * chunk fed, which is consumed before `write` returns).
+   */
+  get heldBytes(): number {
+    let held = this.buffered;
+    for (const piece of this.pieces ?? NO_BUFFERS) held += piece.length;
+    for (const fragment of this.fragments ?? NO_BUFFERS) held += fragment.length;
+    return held;
   }
 
   /** Stops parsing and drops everything buffered; later input is ignored. */

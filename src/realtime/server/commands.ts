@@ -27,6 +27,7 @@ import { isValidChannelName, type Namespace, type Namespaces } from './namespace
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
 import { checkSchema } from './schema.js';
+import { encodedSize } from './validate.js';
 import type { ChannelCommand, ServerSession, Session } from './session.js';
 
 /** What the commands work with. */
@@ -199,6 +200,8 @@ export class Commands<A extends ApiShape> {
   private async publish(session: ServerSession<A>, command: PublishCommand): Promise<PublishResult> {
     const { channel } = command;
     const namespace = this.namespaceOf(channel);
+    const maxSize = this.deps.limits.maxPublishSize;
+    if (encodedSize(session.codec, command.data) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
     if (namespace.publish === false) throw fail.forbidden(`clients may not publish in ${channel}`);
     if (namespace.publish === 'subscribers' && !session.subscriptions.has(channel)) {
       throw fail.forbidden(`subscribe to ${channel} to publish in it`);

@@ -22,6 +22,8 @@ export const DEFAULT_PRESENCE_TTL = 60_000;
 export const DEFAULT_MAX_SUBSCRIPTIONS = 128;
 export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_HISTORY_LIMIT = 1000;
+/** Largest `data` of a client's `publish`, encoded, in bytes. */
+export const DEFAULT_MAX_PUBLISH_SIZE = 32 * 1024;
 export { DEFAULT_RATE_LIMIT, DEFAULT_RPC_TIMEOUT };
 
 /** What a successful authentication says about the client. */
@@ -84,6 +86,8 @@ export interface LimitOptions {
   slowConsumer?: 'disconnect' | 'drop';
   /** Most publications one `history` command returns. Default 1000. */
   maxHistoryLimit?: number;
+  /** Largest `data` of a client's `publish` in bytes, as its codec encodes it; larger gets `limit_exceeded`. Default 32 KiB. */
+  maxPublishSize?: number;
 }
 
 export interface SchemaOptions<A extends ApiShape = UntypedApi> {
@@ -136,6 +140,7 @@ export interface ResolvedLimits {
   readonly maxQueuedBytes: number;
   readonly slowConsumer: 'disconnect' | 'drop';
   readonly maxHistoryLimit: number;
+  readonly maxPublishSize: number;
 }
 
 /** The timing options with their defaults applied. */
@@ -172,6 +177,7 @@ export function resolveLimits(limits: LimitOptions = {}): ResolvedLimits {
     maxQueuedBytes: positiveInteger('limits.maxQueuedBytes', limits.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES),
     slowConsumer,
     maxHistoryLimit: positiveInteger('limits.maxHistoryLimit', limits.maxHistoryLimit, DEFAULT_MAX_HISTORY_LIMIT),
+    maxPublishSize: positiveInteger('limits.maxPublishSize', limits.maxPublishSize, DEFAULT_MAX_PUBLISH_SIZE),
   };
 }
 

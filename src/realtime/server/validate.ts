@@ -3,7 +3,11 @@
  * or says what is wrong with it and whether it has an `id` to answer to
  * (docs/protocol.md §3, §4, §8): a malformed command with a usable id gets a
  * `bad_request` reply; a message without one closes the connection (4500).
+ * Nesting is bounded (`MAX_MESSAGE_DEPTH`) so that whatever passes can be
+ * encoded again for subscribers, and `encodedSize` measures publication data
+ * for the publish size limit.
  */
+import type { Codec } from '../wire/codec.js';
 import type { ClientMessage, ErrorBody, StreamPosition } from '../wire/messages.js';
 
 /** A valid message, or why it is not one (with its id when the id itself is valid). */
@@ -11,6 +15,44 @@ export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id
 
 type Fields = Record<string, unknown>;
 type Parser = (fields: Fields, id: number) => ClientMessage | string;
+
+/**
+ * How deeply objects and arrays may nest in a client message (the message
+ * itself is level 1, its `data` level 2). Deeper data could not travel on:
+ * MessagePack encodes at most 100 levels and JSON.stringify recurses, and a
+ * publication is nested a few levels deeper in a history reply.
+ */
+export const MAX_MESSAGE_DEPTH = 64;
+
+/** True when objects or arrays in `value` nest more than `max` levels deep (iterative: no recursion on hostile input). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: unknown[] = [value];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    const depth = depths.pop()!;
+    if (typeof current !== 'object' || current === null || ArrayBuffer.isView(current)) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) {
+        pending.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
+/**
+ * The size in bytes of `value` as `codec` encodes it: what `limits.maxPublishSize`
+ * bounds. Measured inside a one-element array (any value encodes there), whose
+ * own bytes are taken off: "[" and "]" in JSON, the fixarray byte in MessagePack.
+ */
+export function encodedSize(codec: Codec, value: unknown): number {
+  const encoded = codec.encode([value]);
+  const bytes = typeof encoded === 'string' ? Buffer.byteLength(encoded, 'utf8') : encoded.length;
+  return bytes - (codec.binary ? 1 : 2);
+}
 
 /** True for an integer in 1 … 2^53−1 (a command id). */
 export function isCommandId(value: unknown): value is number {
@@ -130,6 +172,9 @@ function parseReply(fields: Fields): ParseResult {
  */
 export function parseClientMessage(fields: Fields): ParseResult {
   const { type } = fields;
+  if (nestsDeeperThan(fields, MAX_MESSAGE_DEPTH)) {
+    return { ok: false, id: type === 'reply' ? undefined : usableId(fields), reason: `nested more than ${MAX_MESSAGE_DEPTH} levels deep` };
+  }
   if (typeof type !== 'string') return { ok: false, id: usableId(fields), reason: 'type must be a string' };
   if (type === 'pong') return { ok: true, message: { type: 'pong' } };
   if (type === 'send') return { ok: true, message: { type: 'send', data: fields.data } };

@@ -1,0 +1,79 @@
+/**
+ * The per-address connection limit (`maxConnectionsPerIp`): one client
+ * address may hold at most so many WebSocket connections, counting those
+ * still in their handshake. A connection counts from its upgrade request
+ * until its socket closes; over the limit the upgrade gets 429.
+ *
+ * Clients behind one proxy or NAT share an address, so addresses where
+ * proxies and load balancers usually sit — loopback and private networks —
+ * are not counted by default (`connectionLimitExempt`).
+ */
+import { BlockList, isIPv6 } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** Connections (open or in their handshake) per client address, by default. */
+export const DEFAULT_MAX_CONNECTIONS_PER_IP = 256;
+
+/** Decides whether an address escapes the per-address limit. */
+export type AddressExemption = (address: string) => boolean;
+
+const LOCAL_NETWORKS = new BlockList();
+LOCAL_NETWORKS.addSubnet('127.0.0.0', 8, 'ipv4');
+LOCAL_NETWORKS.addSubnet('10.0.0.0', 8, 'ipv4');
+LOCAL_NETWORKS.addSubnet('172.16.0.0', 12, 'ipv4');
+LOCAL_NETWORKS.addSubnet('192.168.0.0', 16, 'ipv4');
+LOCAL_NETWORKS.addSubnet('169.254.0.0', 16, 'ipv4');
+LOCAL_NETWORKS.addAddress('::1', 'ipv6');
+LOCAL_NETWORKS.addSubnet('fc00::', 7, 'ipv6');
+LOCAL_NETWORKS.addSubnet('fe80::', 10, 'ipv6');
+
+/**
+ * True for loopback, private (RFC 1918, RFC 4193) and link-local addresses,
+ * IPv4-mapped ones included: the default exemption from the per-address limit.
+ */
+export function isLocalNetworkAddress(address: string): boolean {
+  return LOCAL_NETWORKS.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+/** The address a socket connects from, if it has one (a TCP or TLS socket). */
+export function remoteAddressOf(socket: Duplex): string | undefined {
+  const address = (socket as Duplex & { remoteAddress?: unknown }).remoteAddress;
+  return typeof address === 'string' ? address : undefined;
+}
+
+export class AddressLimiter {
+  readonly max: number;
+  private readonly exempt: AddressExemption;
+  private readonly counts = new Map<string, number>();
+
+  constructor(max: number, exempt: AddressExemption) {
+    this.max = max;
+    this.exempt = exempt;
+  }
+
+  /** Connections counted for `address` now. */
+  countOf(address: string): number {
+    return this.counts.get(address) ?? 0;
+  }
+
+  /**
+   * Counts the socket's connection against its address until the socket
+   * closes. False (and nothing counted) when the address already holds `max`.
+   * Sockets without an address, closed ones and exempt addresses pass, uncounted.
+   */
+  admit(socket: Duplex): boolean {
+    const address = remoteAddressOf(socket);
+    if (address === undefined || socket.closed || this.exempt(address)) return true;
+    const count = this.countOf(address);
+    if (count >= this.max) return false;
+    this.counts.set(address, count + 1);
+    socket.once('close', () => this.release(address));
+    return true;
+  }
+
+  private release(address: string): void {
+    const count = this.countOf(address) - 1;
+    if (count > 0) this.counts.set(address, count);
+    else this.counts.delete(address);
+  }
+}
