@@ -179,7 +179,7 @@ describe('switchboard help', () => {
     assert.match(typo.stderr, /Run "switchboard help" for the list of commands/);
     const far = await runCli(['help', 'frobnicate']);
     assert.equal(far.code, 2);
-    assert.match(far.stderr, /unknown command "frobnicate" — the commands are echo, connect, bench/);
+    assert.match(far.stderr, /unknown command "frobnicate" — the commands are echo, serve, connect, bench/);
     assert.equal(closest('conect', ['echo', 'connect', 'bench']), 'connect');
     assert.equal(closest('con', ['echo', 'connect', 'bench']), 'connect');
     assert.equal(closest('ECHO', ['echo', 'connect', 'bench']), 'echo');
