@@ -11,6 +11,11 @@
  * The server's `ping` is answered with `pong`, and a connection that has been
  * silent for `ping + pong` ms is considered dead. Tokens come from `token` or
  * `getToken()` and are refreshed before they expire.
+ *
+ * Transports: WebSocket first, then the HTTP fallback (docs/protocol.md §11)
+ * when a WebSocket cannot get through; the choice is remembered for a while
+ * (transport-choice.ts). Both are `WebSocketLike`, so everything above works
+ * the same over either.
  */
 import type {
   ApiShape,
@@ -43,6 +48,7 @@ import type {
 import { Backoff, type BackoffOptions } from './backoff.js';
 import { Emitter } from './emitter.js';
 import { ClientErrorCode, isErrorBody, RealtimeError, toErrorBody } from './errors.js';
+import { globalFetch, HttpSocket, type FetchLike } from './http-transport.js';
 import { DEFAULT_MAX_OFFLINE_QUEUE, OfflineQueue } from './offline-queue.js';
 import {
   Subscription,
@@ -64,6 +70,7 @@ import {
   type WebSocketConstructor,
   type WebSocketLike,
 } from './transport.js';
+import { checkTransports, DEFAULT_WEBSOCKET_RETRY_AFTER, TransportChoice, type TransportName } from './transport-choice.js';
 
 // ---------------------------------------------------------------- options
 
@@ -80,6 +87,8 @@ export const DEFAULT_REFRESH_RATIO = 0.1;
 export const MIN_REFRESH_MARGIN = 1000;
 /** A refresh that failed for a reason other than the token itself is tried again after this many ms. */
 export const DEFAULT_REFRESH_RETRY = 5000;
+/** How long a WebSocket attempt may wait for its `connect` reply before the next transport is tried (ms). */
+export const DEFAULT_FALLBACK_TIMEOUT = 5_000;
 /** setTimeout's largest delay; longer waits are taken in steps. */
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 
@@ -111,6 +120,19 @@ export interface RealtimeClientOptions {
   protocol?: ProtocolName;
   /** The WebSocket class. Default: the platform's (`globalThis.WebSocket`; Switchboard's in the Node entry). */
   WebSocket?: WebSocketConstructor;
+  /**
+   * The transports to use, preferred first: 'websocket', and 'http' — the
+   * HTTP fallback (Server-Sent Events down, POST up) for networks that block
+   * WebSockets. Default ['websocket', 'http'] (WebSocket only where there is
+   * no `fetch`).
+   */
+  transports?: readonly TransportName[];
+  /** How long (ms) a WebSocket attempt may take to get its `connect` reply before the next transport is tried. Default 5000 (at most `timeout`). */
+  fallbackTimeout?: number;
+  /** After falling back, how long (ms) the client keeps the fallback before trying WebSocket again at a reconnect. Default 300000. */
+  websocketRetryAfter?: number;
+  /** The `fetch` of the HTTP transport. Default: the platform's (`globalThis.fetch`). */
+  fetch?: FetchLike;
   /** Reconnect backoff (full jitter), or false never to reconnect on its own. */
   reconnect?: BackoffOptions | false;
   /** Reply timeout (ms) of publish/call/presence/history, queue time included; also bounds each connect. */
@@ -154,6 +176,8 @@ export interface DisconnectedEvent {
 
 export interface ClientEvents {
   state: [state: ClientState, previous: ClientState];
+  /** A connection succeeded over another transport than the previous one (emitted before 'connected'). */
+  transport: [transport: TransportName, previous: TransportName | undefined];
   connecting: [event: ConnectingEvent];
   connected: [result: ConnectResult];
   disconnected: [event: DisconnectedEvent];
@@ -212,6 +236,9 @@ interface SubscriptionRecord {
  */
 interface Connection {
   ws: WebSocketLike;
+  transport: TransportName;
+  /** Something came back over it (a transport that answered works, whatever it said), or the attempt failed for a reason of its own. */
+  heard: boolean;
   codec: Codec;
   phase: 'opening' | 'handshaking' | 'connected';
   nextId: number;
@@ -274,7 +301,14 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   /** The endpoints, tried in turn: each reconnect attempt moves to the next one. */
   readonly urls: readonly string[];
   #urlIndex = 0;
-  readonly #WebSocket: WebSocketConstructor;
+  readonly #WebSocket: WebSocketConstructor | undefined;
+  readonly #fetch: FetchLike | undefined;
+  readonly #transports: TransportChoice;
+  readonly #fallbackTimeout: number;
+  /** The transport of the last connection that succeeded. */
+  #connectedTransport: TransportName | undefined;
+  /** The transport of the last connection attempt. */
+  #lastTransport: TransportName | undefined;
   readonly #protocol: ProtocolName;
   readonly #getToken: (() => string | Promise<string>) | undefined;
   readonly #data: unknown;
@@ -313,12 +347,16 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   constructor(url: string | readonly string[], options: RealtimeClientOptions = {}) {
     super();
     const WebSocketClass = options.WebSocket ?? globalWebSocket();
-    if (WebSocketClass === undefined) {
+    const fetchFunction = options.fetch ?? globalFetch();
+    const transports = checkTransports(options.transports ?? (fetchFunction === undefined ? ['websocket'] : ['websocket', 'http']));
+    if (WebSocketClass === undefined && transports.includes('websocket')) {
       throw new TypeError('no WebSocket implementation: pass options.WebSocket (this platform has no globalThis.WebSocket)');
     }
+    if (fetchFunction === undefined && transports.includes('http')) throw new TypeError('the http transport needs fetch: pass options.fetch');
     this.urls = typeof url === 'string' ? [url] : [...url];
     if (this.urls.length === 0) throw new TypeError('at least one URL is needed');
     this.#WebSocket = WebSocketClass;
+    this.#fetch = fetchFunction;
     this.#protocol = options.protocol ?? DEFAULT_PROTOCOL;
     if (this.#protocol !== 'json' && this.#protocol !== 'msgpack') throw new RangeError(`protocol must be 'json' or 'msgpack'`);
     this.#token = options.token;
@@ -331,6 +369,8 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#timers = options.timers ?? defaultTimers;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
+    this.#transports = new TransportChoice(transports, options.websocketRetryAfter ?? DEFAULT_WEBSOCKET_RETRY_AFTER, this.#now);
+    this.#fallbackTimeout = Math.min(this.#timeout, checkTimeout('fallbackTimeout', options.fallbackTimeout ?? DEFAULT_FALLBACK_TIMEOUT));
     this.#reconnectOptions = options.reconnect === false ? {} : (options.reconnect ?? {});
     this.#backoff = options.reconnect === false ? undefined : new Backoff(this.#reconnectOptions, this.#random);
     this.#queue = new OfflineQueue(options.maxOfflineQueue ?? DEFAULT_MAX_OFFLINE_QUEUE);
@@ -357,6 +397,11 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   /** The user id the server assigned ('' when anonymous; while connected). */
   get user(): string | undefined {
     return this.#user;
+  }
+
+  /** The transport of the current connection (or attempt), else of the last one; undefined before the first. */
+  get transport(): TransportName | undefined {
+    return this.#connection?.transport ?? this.#lastTransport;
   }
 
   /** Connects; from then on the client reconnects by itself until `close()`. No-op unless disconnected. */
@@ -596,13 +641,19 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     return this.urls[this.#urlIndex] as string;
   }
 
-  /** Opens a WebSocket and starts fetching the token alongside. */
-  #open(first: boolean): void {
+  /**
+   * Opens a connection over the transport `TransportChoice` picks, and
+   * starts fetching the token alongside. A reconnect moves to the next
+   * endpoint; a fallback (`sameEndpoint`) tries another transport at the same one.
+   */
+  #open(first: boolean, sameEndpoint = false): void {
     this.#reconnectTimer = undefined;
-    if (!first) this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
+    if (!first && !sameEndpoint) this.#urlIndex = (this.#urlIndex + 1) % this.urls.length;
+    const transport = this.#transports.next();
+    this.#lastTransport = transport;
     let ws: WebSocketLike;
     try {
-      ws = new this.#WebSocket(this.url, offeredSubprotocols(this.#protocol));
+      ws = this.#createSocket(transport);
     } catch (error) {
       // The class refused the URL or the subprotocols: no attempt can succeed.
       this.#setState('disconnected');
@@ -614,6 +665,8 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     ws.binaryType = 'arraybuffer';
     const connection: Connection = {
       ws,
+      transport,
+      heard: false,
       codec: negotiatedCodec('')!,
       phase: 'opening',
       nextId: 1,
@@ -630,10 +683,17 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     ws.onmessage = (event: MessageEventLike) => this.#onMessage(connection, event);
     ws.onclose = (event: CloseEventLike) => this.#lose(connection, { code: event.code, reason: event.reason });
     ws.onerror = (event: unknown) => this.#onSocketError(connection, event);
+    const connectTimeout = this.#transports.hasAlternative(transport) ? this.#fallbackTimeout : this.#timeout;
     connection.connectTimer = this.#timers.setTimeout(
-      () => this.#lose(connection, { code: 4004, reason: `not connected within ${this.#timeout} ms` }),
-      this.#timeout,
+      () => this.#lose(connection, { code: 4004, reason: `not connected within ${connectTimeout} ms` }),
+      connectTimeout,
     );
+  }
+
+  /** A socket of `transport` to the current endpoint. */
+  #createSocket(transport: TransportName): WebSocketLike {
+    if (transport === 'http') return new HttpSocket(this.url, { fetch: this.#fetch!, timers: this.#timers, now: this.#now });
+    return new this.#WebSocket!(this.url, offeredSubprotocols(this.#protocol));
   }
 
   /**
@@ -676,6 +736,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
 
   #onTokenFailure(connection: Connection, error: unknown): void {
     const failure = asError(error);
+    connection.heard = true; // the token failed, not the transport
     this.emit('error', failure);
     const refused = failure instanceof RealtimeError && failure.code === ErrorCode.Unauthorized;
     this.#lose(connection, refused
@@ -702,6 +763,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#clientId = result.client;
     this.#user = result.user;
     this.#backoff?.reset();
+    this.#transports.succeeded(connection.transport);
     this.#tokenExpires = typeof result.expires === 'number' ? result.expires : undefined;
     this.#armHeartbeat(connection, result);
     this.#scheduleRefresh(connection, result.expires);
@@ -709,7 +771,15 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#flushQueue(connection);
     if (connection !== this.#connection) return;
     this.#setState('connected');
+    this.#announceTransport(connection.transport);
+    if (connection !== this.#connection) return;
     this.emit('connected', result);
+  }
+
+  #announceTransport(transport: TransportName): void {
+    const previous = this.#connectedTransport;
+    this.#connectedTransport = transport;
+    if (previous !== transport) this.emit('transport', transport, previous);
   }
 
   /** `connect` was refused: the server closes next (4501, or 4001 for an expired token). */
@@ -749,6 +819,10 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     this.#clientId = undefined;
     this.#user = undefined;
     if (this.#state === 'closed') return;
+    if (!connection.heard && this.#transports.failed(connection.transport)) {
+      this.#fallBack(code, reason);
+      return;
+    }
     const reconnect = this.#mayReconnect(code, info.reconnect ?? pushed?.reconnect);
     if (!reconnect) {
       // State first, so that a 'disconnected' listener may call connect() again.
@@ -788,6 +862,14 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     const pending = [...connection.pending.values()];
     connection.pending.clear();
     for (const entry of pending) entry.onError(error);
+  }
+
+  /** The transport failed before anything came back: try the next one at once, at the same endpoint. */
+  #fallBack(code: number, reason: string): void {
+    this.#setState('connecting');
+    this.emit('connecting', { attempt: this.#backoff?.attempt ?? 0, delay: 0, code, reason });
+    if (this.#stateNow() !== 'connecting' || this.#connection !== undefined || this.#reconnectTimer !== undefined) return;
+    this.#reconnectTimer = this.#timers.setTimeout(() => this.#open(false, true), 0);
   }
 
   #scheduleReconnect(code: number, reason: string): void {
@@ -953,6 +1035,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   #onMessage(connection: Connection, event: MessageEventLike): void {
     if (connection !== this.#connection) return;
     connection.lastActivity = this.#now();
+    connection.heard = true;
     const payload = toPayload(event.data);
     let message: Record<string, unknown>;
     try {

@@ -7,6 +7,7 @@
 export {
   RealtimeClient,
   DEFAULT_CLIENT_NAME,
+  DEFAULT_FALLBACK_TIMEOUT,
   DEFAULT_PROTOCOL,
   DEFAULT_REFRESH_RATIO,
   DEFAULT_REFRESH_RETRY,
@@ -48,6 +49,8 @@ export {
 } from './backoff.js';
 export { DEFAULT_MAX_OFFLINE_QUEUE } from './offline-queue.js';
 export type { CloseEventLike, MessageEventLike, ProtocolName, WebSocketConstructor, WebSocketLike } from './transport.js';
+export { DEFAULT_WEBSOCKET_RETRY_AFTER, type TransportName } from './transport-choice.js';
+export { HttpSocket, type FetchInitLike, type FetchLike, type FetchResponseLike, type HttpSocketOptions } from './http-transport.js';
 export { DisconnectCode, ErrorCode, shouldReconnect } from '../wire/errors.js';
 export { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../wire/messages.js';
 export type {

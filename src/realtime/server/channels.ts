@@ -28,17 +28,38 @@ interface PendingSubscriber {
 class LocalChannel {
   /** Live subscribers' sockets, one set per codec. */
   readonly groups = new Map<Codec, Set<RealtimeSocket>>();
+  /** Live subscribers without a WebSocket (HTTP fallback), one set per codec; empty sets are removed. */
+  readonly streams = new Map<Codec, Set<Subscriber>>();
   readonly pending = new Map<Subscriber, PendingSubscriber>();
   size = 0;
 
   join(subscriber: Subscriber): void {
-    let group = this.groups.get(subscriber.codec);
-    if (group === undefined) this.groups.set(subscriber.codec, (group = new Set()));
-    group.add(subscriber.ws);
+    const { ws, codec } = subscriber;
+    if (ws === null) {
+      let streams = this.streams.get(codec);
+      if (streams === undefined) this.streams.set(codec, (streams = new Set()));
+      streams.add(subscriber);
+      return;
+    }
+    let group = this.groups.get(codec);
+    if (group === undefined) this.groups.set(codec, (group = new Set()));
+    group.add(ws);
+  }
+
+  /** Takes a live subscriber out of its set; false when it was not live. */
+  leave(subscriber: Subscriber): boolean {
+    const { ws, codec } = subscriber;
+    if (ws !== null) return this.groups.get(codec)?.delete(ws) === true;
+    const streams = this.streams.get(codec);
+    if (streams === undefined || !streams.delete(subscriber)) return false;
+    if (streams.size === 0) this.streams.delete(codec);
+    return true;
   }
 
   has(subscriber: Subscriber): boolean {
-    return this.pending.has(subscriber) || this.groups.get(subscriber.codec)?.has(subscriber.ws) === true;
+    if (this.pending.has(subscriber)) return true;
+    const { ws, codec } = subscriber;
+    return ws === null ? this.streams.get(codec)?.has(subscriber) === true : this.groups.get(codec)?.has(ws) === true;
   }
 }
 
@@ -118,7 +139,7 @@ export class ChannelHub {
   remove(channel: string, subscriber: Subscriber): void {
     const local = this.channels.get(channel);
     if (local === undefined) return;
-    const removed = local.pending.delete(subscriber) || local.groups.get(subscriber.codec)?.delete(subscriber.ws) === true;
+    const removed = local.pending.delete(subscriber) || local.leave(subscriber);
     if (!removed) return;
     local.size--;
     if (local.size === 0) this.channels.delete(channel);
@@ -162,9 +183,22 @@ export class ChannelHub {
 
   /** Encodes once per codec and writes to every live subscriber. */
   private broadcast(local: LocalChannel, push: ServerMessage): void {
+    const encoded = local.streams.size === 0 ? null : new Map<Codec, string | Uint8Array>();
     for (const [codec, group] of local.groups) {
       if (group.size === 0) continue;
-      broadcastTo(group, codec.encode(push), codec.binary, this.traffic);
+      const payload = codec.encode(push);
+      encoded?.set(codec, payload);
+      broadcastTo(group, payload, codec.binary, this.traffic);
     }
+    if (encoded !== null) broadcastToStreams(local, push, encoded);
+  }
+}
+
+/** The HTTP fallback's share of a broadcast: the same encoding, written to each subscriber. */
+function broadcastToStreams(local: LocalChannel, push: ServerMessage, encoded: Map<Codec, string | Uint8Array>): void {
+  for (const [codec, subscribers] of local.streams) {
+    let payload = encoded.get(codec);
+    if (payload === undefined) encoded.set(codec, (payload = codec.encode(push)));
+    for (const subscriber of subscribers) subscriber.pushPayload(payload);
   }
 }

@@ -2,10 +2,11 @@
  * Writing one push to many connections: encoded once by the caller, framed
  * once per distinct encoding by `broadcastMessage`, and each connection whose
  * outbound buffer could not take it is told so (the slow-consumer policy is
- * the connection's business).
+ * the connection's business). Connections of the HTTP fallback transport have
+ * no WebSocket: they take the same encoded payload one by one.
  */
 import { broadcastMessage } from '../../node/broadcast.js';
-import type { ServerWebSocket } from '../../node/server-index.js';
+import type { SendResult, ServerWebSocket } from '../../node/server-index.js';
 import type { Codec } from '../wire/codec.js';
 import type { ServerMessage } from '../wire/messages.js';
 import type { Traffic } from './stats.js';
@@ -13,14 +14,32 @@ import type { Traffic } from './stats.js';
 /** A server connection of the real-time server; `data` points back to its subscriber. */
 export type RealtimeSocket = ServerWebSocket<Subscriber | undefined>;
 
+/**
+ * What a session writes to: its WebSocket (which has exactly these members),
+ * or the event stream of the HTTP fallback transport.
+ */
+export interface SessionLink {
+  readonly remoteAddress: string | undefined;
+  /** `OPEN` while messages may be sent. */
+  readonly readyState: number;
+  readonly OPEN: number;
+  /** Queues one encoded message; 'dropped' when the connection is not open or its outbound buffer is full. */
+  send(data: string | Uint8Array, options: { binary: boolean }): SendResult;
+  /** Ends the connection with a close code and reason. */
+  close(code: number, reason: string): void;
+}
+
 /** What the hub needs of a connection. */
 export interface Subscriber {
-  readonly ws: RealtimeSocket;
+  /** The connection's WebSocket; null for the HTTP fallback, whose pushes go through `pushPayload`. */
+  readonly ws: RealtimeSocket | null;
   readonly codec: Codec;
   /** Scratch space of a broadcast: the connection's buffered bytes just before it. */
   sendMark: number;
   /** Writes one message encoded for this connection alone. */
   push(message: ServerMessage): void;
+  /** Writes one push already encoded with `codec` (a broadcast's share for a connection without a WebSocket). */
+  pushPayload(payload: string | Uint8Array): void;
   /** A broadcast push could not be queued (the outbound buffer is full). */
   overflowed(): void;
 }

@@ -1,7 +1,8 @@
 /**
  * Protocol heartbeats (docs/protocol.md §6), driven by one server-level
  * interval timer: every `ping` ms, `{"type":"ping"}` is encoded once per
- * codec and broadcast to every connected session; a session that has not
+ * codec and broadcast to every connected session (sessions of the HTTP
+ * fallback take the same payload one by one); a session that has not
  * answered a ping `pong` ms after it was sent is told it timed out.
  */
 import type { Codec } from '../wire/codec.js';
@@ -22,6 +23,8 @@ const PING: PingMessage = { type: 'ping' };
 export class ProtocolHeartbeat {
   private readonly members = new Set<HeartbeatMember>();
   private readonly groups = new Map<Codec, Set<RealtimeSocket>>();
+  /** Members without a WebSocket (HTTP fallback). */
+  private readonly streams = new Set<HeartbeatMember>();
   private readonly encoded = new Map<Codec, string | Uint8Array>();
   private readonly checks = new Set<NodeJS.Timeout>();
   private timer: NodeJS.Timeout | null = null;
@@ -49,11 +52,16 @@ export class ProtocolHeartbeat {
     this.checks.clear();
     this.members.clear();
     this.groups.clear();
+    this.streams.clear();
   }
 
   add(member: HeartbeatMember): void {
     member.unansweredRound = 0;
     this.members.add(member);
+    if (member.ws === null) {
+      this.streams.add(member);
+      return;
+    }
     let group = this.groups.get(member.codec);
     if (group === undefined) this.groups.set(member.codec, (group = new Set()));
     group.add(member.ws);
@@ -61,7 +69,8 @@ export class ProtocolHeartbeat {
 
   delete(member: HeartbeatMember): void {
     this.members.delete(member);
-    this.groups.get(member.codec)?.delete(member.ws);
+    if (member.ws === null) this.streams.delete(member);
+    else this.groups.get(member.codec)?.delete(member.ws);
   }
 
   /** A pong arrived: every ping so far is answered. */
@@ -77,6 +86,7 @@ export class ProtocolHeartbeat {
     for (const [codec, group] of this.groups) {
       if (group.size > 0) broadcastTo(group, this.encodedPing(codec), codec.binary, this.traffic);
     }
+    for (const member of this.streams) member.pushPayload(this.encodedPing(member.codec));
     const check = setTimeout(() => {
       this.checks.delete(check);
       this.expire(round);

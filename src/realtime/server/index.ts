@@ -11,7 +11,8 @@
  * ```
  */
 export { createRealtimeServer, RealtimeServer, selectSubprotocol, type RealtimeServerEvents } from './server.js';
-export type { Session, SessionState } from './session.js';
+export type { Session, SessionState, SessionTransport } from './session.js';
+export { DEFAULT_DOWNLINK_TIMEOUT, type HttpFallbackOptions } from './http-transport.js';
 export type { RealtimeStats } from './stats.js';
 export { RpcError } from './errors.js';
 export {

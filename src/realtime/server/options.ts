@@ -9,6 +9,7 @@ import type { OriginCheck, ServerDeflateOptions } from '../../node/server-index.
 import type { Broker } from '../broker/broker.js';
 import type { ApiShape, MethodName, StandardSchema, UntypedApi } from '../wire/api.js';
 import type { JwtOptions } from './auth.js';
+import type { HttpFallbackOptions } from './http-transport.js';
 import type { NamespaceOptions } from './namespaces.js';
 import { checkRateLimit, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
 import { DEFAULT_RPC_TIMEOUT } from './rpc.js';
@@ -125,6 +126,12 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   pong?: number;
   /** How long after the WebSocket opened `connect` must arrive (ms); then close 4004. Default 10000. */
   connectTimeout?: number;
+  /**
+   * The HTTP fallback transport for clients whose network blocks WebSockets
+   * (docs/protocol.md §11), under `{path}/http`: on by default (with
+   * `noServer`, pass requests to `handleRequest`); false turns it off.
+   */
+  httpFallback?: boolean | HttpFallbackOptions;
   /** Time limit of method handlers and default timeout of `Session.call` (ms). Default 30000. */
   rpcTimeout?: number;
   limits?: LimitOptions;

@@ -3,24 +3,29 @@
  * a `WebSocketServer`. It negotiates the subprotocol, makes a session per
  * connection, relays the broker's publications and presence events to local
  * subscribers, and drives the server-level timers: protocol pings and
- * presence refreshes.
+ * presence refreshes. Next to the WebSocket endpoint it serves the HTTP
+ * fallback transport (http-transport.ts) on the same HTTP server.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
-import { HandshakeError, WebSocketServer } from '../../node/server-index.js';
+import { createStandaloneServer } from '../../node/http-server.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, HandshakeError, WebSocketServer } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import type { ApiShape, ChannelName, MethodName, MethodParams, MethodResult, PublicationData, UntypedApi } from '../wire/api.js';
-import { codecFor, jsonCodec } from '../wire/codec.js';
+import { codecFor, jsonCodec, type Codec } from '../wire/codec.js';
 import { DisconnectCode } from '../wire/errors.js';
 import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } from '../wire/messages.js';
 import { ChannelHub } from './channels.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { CredentialChecker } from './credentials.js';
 import { asError } from './errors.js';
-import type { RealtimeSocket, Subscriber } from './fanout.js';
+import type { SessionLink, Subscriber } from './fanout.js';
+import { closeServer, interceptRequests, listen, refusePlainRequest } from './http-mount.js';
+import { HttpTransport, resolveDownlinkTimeout } from './http-transport.js';
 import { ProtocolHeartbeat } from './heartbeat.js';
 import { Namespaces } from './namespaces.js';
 import {
@@ -69,6 +74,12 @@ export function selectSubprotocol(offered: readonly string[]): string {
 export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitter<RealtimeServerEvents<A>> {
   /** The WebSocket server underneath. */
   readonly wss: WebSocketServer<Subscriber | undefined>;
+  /** The HTTP fallback transport, unless `httpFallback: false`. */
+  private readonly http: HttpTransport | null;
+  /** The HTTP server created in standalone mode when the fallback is on. */
+  private readonly ownServer: HttpServer | HttpsServer | null;
+  private readonly listening: Promise<void>;
+  private readonly unmount: () => void;
   private readonly broker: Broker;
   private readonly namespaces: Namespaces;
   private readonly timings: ResolvedTimings;
@@ -116,7 +127,11 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       unsubscribed: (session, channel) => this.emit('unsubscribe', session, channel),
     });
     this.host = this.sessionHost();
+    this.http = this.createHttpTransport(options);
+    this.ownServer = this.http !== null && options.port !== undefined ? createStandaloneServer(options.tls, DEFAULT_HANDSHAKE_TIMEOUT) : null;
     this.wss = this.createWebSocketServer(options);
+    this.listening = this.ownServer === null ? Promise.resolve() : this.listenOwnServer(this.ownServer, options);
+    this.unmount = this.mountHttpTransport(options);
     this.brokerStarted = this.startBroker();
     this.heartbeat.start();
     this.presenceTimer = setInterval(() => this.refreshPresence(), this.timings.presenceTtl / 3);
@@ -125,7 +140,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
 
   /** Resolves once the server listens (standalone mode) and the broker is started. */
   async ready(): Promise<void> {
-    await Promise.all([this.wss.ready(), this.brokerStarted]);
+    await Promise.all([this.wss.ready(), this.listening, this.brokerStarted]);
   }
 
   /** The port listened on (standalone or attached mode). */
@@ -147,6 +162,16 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     void this.wss.handleUpgrade(request, socket, head);
+  }
+
+  /**
+   * Serves a request of the HTTP fallback transport (`{path}/http…`) and
+   * returns true; returns false, touching nothing, for any other request.
+   * Needed only in `noServer` mode: with `port` or `server`, the real-time
+   * server sees the HTTP server's requests itself.
+   */
+  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    return this.http?.handle(request, response) ?? false;
   }
 
   /** Registers the handler of a client-to-server method (replacing any previous one). */
@@ -191,12 +216,9 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   // ------------------------------------------------------------ internals
 
   private createWebSocketServer(options: RealtimeServerOptions<A>): WebSocketServer<Subscriber | undefined> {
+    const own = this.ownServer;
     const wss = new WebSocketServer<Subscriber | undefined>({
-      port: options.port,
-      host: options.host,
-      tls: options.tls,
-      server: options.server,
-      noServer: options.noServer,
+      ...(own === null ? { port: options.port, host: options.host, tls: options.tls, server: options.server, noServer: options.noServer } : { server: own }),
       paths: options.path === undefined ? undefined : [options.path],
       subprotocols: selectSubprotocol,
       allowedOrigins: options.allowedOrigins,
@@ -207,9 +229,40 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       // Liveness is the protocol's own ping/pong (docs/protocol.md §6).
       heartbeatInterval: 0,
     });
-    wss.on('connection', (ws, request) => this.accept(ws, request));
+    wss.on('connection', (ws, request) => this.accept(ws, codecFor(ws.protocol) ?? jsonCodec, request));
     wss.on('error', (error) => this.reportError(error));
     return wss;
+  }
+
+  private createHttpTransport(options: RealtimeServerOptions<A>): HttpTransport | null {
+    if (options.httpFallback === false) return null;
+    const fallback = typeof options.httpFallback === 'object' ? options.httpFallback : {};
+    return new HttpTransport({
+      broker: this.broker,
+      basePath: options.path ?? '',
+      maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
+      maxQueuedBytes: this.limits.maxQueuedBytes,
+      allowedOrigins: options.allowedOrigins,
+      downlinkTimeout: resolveDownlinkTimeout(fallback),
+      brokerReady: () => this.brokerStarted,
+      openSession: (link, request) => this.accept(link, jsonCodec, request),
+      reportError: (error) => this.reportError(error),
+    });
+  }
+
+  /** Standalone mode with the fallback: the server's own HTTP server, which refuses other plain requests as a WebSocket endpoint does. */
+  private listenOwnServer(server: HttpServer | HttpsServer, options: RealtimeServerOptions<A>): Promise<void> {
+    server.on('request', refusePlainRequest(options.path));
+    server.on('error', (error: Error) => this.reportError(error));
+    return listen(server, options.port!, options.host);
+  }
+
+  /** Lets the transport see the requests of the HTTP server (its own, or the application's); returns the undo. */
+  private mountHttpTransport(options: RealtimeServerOptions<A>): () => void {
+    const http = this.http;
+    const server = this.ownServer ?? options.server;
+    if (http === null || server === undefined) return () => {};
+    return interceptRequests(server, (request, response) => http.handle(request, response));
   }
 
   private startBroker(): Promise<void> {
@@ -218,6 +271,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       join: (channel, member) => this.presenceEvent('join', channel, member),
       leave: (channel, member) => this.presenceEvent('leave', channel, member),
       state: (state, error) => this.brokerState(state, error),
+      relay: (target, message) => this.http?.relayed(target, message),
     });
     started.catch((error: unknown) => this.reportError(asError(error)));
     return started;
@@ -243,11 +297,12 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     if (this.namespaces.of(channel)?.joinLeave === true) this.hub.member(type, channel, member);
   }
 
-  private accept(ws: RealtimeSocket, request: IncomingMessage): void {
-    const codec = codecFor(ws.protocol) ?? jsonCodec;
-    const session = new ServerSession<A>(this.host, ws, codec, request);
+  /** A new session on `link` (a WebSocket, or the HTTP fallback's event stream). */
+  private accept(link: SessionLink, codec: Codec, request: IncomingMessage): ServerSession<A> {
+    const session = new ServerSession<A>(this.host, link, codec, request);
     this.live.add(session);
     if (this.closing !== null) session.close(DisconnectCode.Shutdown, 'server shutdown');
+    return session;
   }
 
   private sessionHost(): SessionHost<A> {
@@ -311,7 +366,10 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.heartbeat.stop();
     clearInterval(this.presenceTimer);
     for (const session of [...this.live]) session.close(DisconnectCode.Shutdown, 'server shutdown');
+    this.http?.close();
+    this.unmount();
     await this.wss.close({ code: DisconnectCode.Shutdown, reason: 'server shutdown' });
+    if (this.ownServer !== null) await closeServer(this.ownServer);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.brokerStarted.catch(() => {});
     await this.broker.close();

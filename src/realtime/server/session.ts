@@ -5,8 +5,13 @@
  * order (a `call` starts in order but does not hold up later commands), the
  * connect timeout, the credential's expiry and refresh, and server-to-client
  * calls. Channel commands are carried out by the server's `Commands`.
+ *
+ * A session writes to a `SessionLink`: its WebSocket, or the event stream of
+ * the HTTP fallback transport (which hands it decoded messages through
+ * `receiveMessage`); the protocol is the same over both.
  */
 import type { IncomingMessage } from 'node:http';
+import { ServerWebSocket } from '../../node/server-index.js';
 import type { ApiShape, ClientMethodName, ClientMethodParams, ClientMethodResult, UntypedApi } from '../wire/api.js';
 import type { Codec } from '../wire/codec.js';
 import { DisconnectCode, ErrorCode, shouldReconnect } from '../wire/errors.js';
@@ -20,7 +25,7 @@ import type {
 } from '../wire/messages.js';
 import { bearerToken, HookError, type CredentialChecker } from './credentials.js';
 import { asError, DISCONNECTED, errorBodyOf, fail, RpcError } from './errors.js';
-import type { RealtimeSocket } from './fanout.js';
+import type { RealtimeSocket, SessionLink } from './fanout.js';
 import type { HeartbeatMember } from './heartbeat.js';
 import type { AuthOutcome, ResolvedLimits, ResolvedTimings } from './options.js';
 import { TokenBucket } from './rate-limit.js';
@@ -43,6 +48,8 @@ export interface Session<A extends ApiShape = UntypedApi> {
   readonly remoteAddress?: string;
   /** The subprotocol spoken: 'switchboard.v1.json' or 'switchboard.v1.msgpack'. */
   readonly protocol: string;
+  /** 'websocket', or 'http' for the HTTP fallback transport (docs/protocol.md §11). */
+  readonly transport: SessionTransport;
   /** Calls a method the client handles; rejects with `RpcError` (the client's code, `timeout` or `disconnected`). */
   call<M extends ClientMethodName<A>>(method: M, params: ClientMethodParams<A, M>, options?: { timeout?: number }): Promise<ClientMethodResult<A, M>>;
   /** Sends a one-way `message` push. */
@@ -54,6 +61,9 @@ export interface Session<A extends ApiShape = UntypedApi> {
 }
 
 export type SessionState = 'awaiting_connect' | 'connected' | 'closed';
+
+/** How a session's messages travel. */
+export type SessionTransport = 'websocket' | 'http';
 
 /** What a session needs from its server. */
 export interface SessionHost<A extends ApiShape> {
@@ -101,6 +111,11 @@ function onSocketClose(this: RealtimeSocket, code: number, reason: string): void
   (this.data as ServerSession<ApiShape> | undefined)?.socketClosed(code, reason);
 }
 
+/** The link as a WebSocket of the real-time server, or null when it is another transport. */
+function webSocketOf(link: SessionLink): RealtimeSocket | null {
+  return link instanceof ServerWebSocket ? (link as RealtimeSocket) : null;
+}
+
 /** Throws a `RangeError` for a close code or reason a close frame cannot carry. */
 function checkClose(code: number, reason: string): void {
   const allowed = code === 1000 || code === 1001 || (Number.isInteger(code) && code >= 3000 && code <= 4999);
@@ -124,7 +139,10 @@ function refusalCode(code: string): number {
 
 /** The server's side of one connection. */
 export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A>, HeartbeatMember {
-  readonly ws: RealtimeSocket;
+  /** What the session writes to. */
+  readonly link: SessionLink;
+  /** The link when it is a WebSocket (the broadcasts' fast path), else null. */
+  readonly ws: RealtimeSocket | null;
   readonly codec: Codec;
   readonly remoteAddress: string | undefined;
   id = '';
@@ -152,17 +170,20 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   private expiryTimer: NodeJS.Timeout | null = null;
   private closeScheduled = false;
 
-  constructor(host: SessionHost<A>, ws: RealtimeSocket, codec: Codec, request: IncomingMessage) {
+  constructor(host: SessionHost<A>, link: SessionLink, codec: Codec, request: IncomingMessage) {
     this.host = host;
-    this.ws = ws;
+    this.link = link;
+    this.ws = webSocketOf(link);
     this.codec = codec;
-    this.remoteAddress = ws.remoteAddress;
+    this.remoteAddress = link.remoteAddress;
     this.request = request;
     this.headerToken = bearerToken(request);
     this.bucket = host.limits.rate === null ? null : new TokenBucket(host.limits.rate);
-    ws.data = this;
-    ws.on('message', onSocketMessage);
-    ws.on('close', onSocketClose);
+    if (this.ws !== null) {
+      this.ws.data = this;
+      this.ws.on('message', onSocketMessage);
+      this.ws.on('close', onSocketClose);
+    }
     this.connectTimer = setTimeout(() => this.close(DisconnectCode.ConnectTimeout, 'connect timeout'), host.timings.connectTimeout);
     this.connectTimer.unref();
   }
@@ -173,6 +194,10 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
 
   get protocol(): string {
     return this.codec.subprotocol;
+  }
+
+  get transport(): SessionTransport {
+    return this.ws === null ? 'http' : 'websocket';
   }
 
   /** True once the connection ended (or is ending). */
@@ -216,23 +241,27 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   write(message: ServerMessage): void {
     if (this.stateValue === 'closed' && message.type !== 'disconnect') return;
     const payload = this.codec.encode(message);
-    const result = this.ws.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, { binary: this.codec.binary });
     if (result !== 'dropped') this.host.traffic.sent(payload);
-    if (result === 'dropped' && this.ws.readyState === this.ws.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
+    if (result === 'dropped' && this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
   /** Writes a channel push (publication, join, leave): a full buffer is handled per `limits.slowConsumer`. */
   push(message: ServerMessage): void {
+    this.pushPayload(this.codec.encode(message));
+  }
+
+  /** Writes a push already encoded with `codec`: a full buffer is handled per `limits.slowConsumer`. */
+  pushPayload(payload: string | Uint8Array): void {
     if (this.stateValue === 'closed') return;
-    const payload = this.codec.encode(message);
-    const result = this.ws.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, { binary: this.codec.binary });
     if (result === 'dropped') this.overflowed();
     else this.host.traffic.sent(payload);
   }
 
   /** A push could not be queued: disconnect (4002) or let the client see the gap, per `limits.slowConsumer`. */
   overflowed(): void {
-    if (this.host.limits.slowConsumer === 'disconnect' && this.ws.readyState === this.ws.OPEN) {
+    if (this.host.limits.slowConsumer === 'disconnect' && this.link.readyState === this.link.OPEN) {
       this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
     }
   }
@@ -260,7 +289,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     const wasConnected = this.stateValue === 'connected';
     this.stateValue = 'closed';
     this.write({ type: 'disconnect', code, reason, reconnect: shouldReconnect(code) });
-    this.ws.close(code, reason);
+    this.link.close(code, reason);
     this.finish(code, reason, wasConnected);
   }
 
@@ -271,7 +300,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     process.nextTick(() => this.close(code, reason));
   }
 
-  /** @internal The WebSocket closed (the client closed it, or the socket failed). */
+  /** @internal The WebSocket closed (the client closed it, or the socket failed), or the HTTP fallback's client left. */
   socketClosed(code: number, reason: string): void {
     if (this.stateValue === 'closed') return;
     const wasConnected = this.stateValue === 'connected';
@@ -307,6 +336,18 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       this.close(DisconnectCode.BadRequest, 'malformed message');
       return;
     }
+    this.handle(fields);
+  }
+
+  /** @internal One message of the HTTP fallback, which decodes its batches itself; `bytes`: its encoded size. */
+  receiveMessage(fields: Record<string, unknown>, bytes: number): void {
+    if (this.stateValue === 'closed') return;
+    this.host.traffic.received(bytes);
+    this.handle(fields);
+  }
+
+  /** Validates one decoded message and answers, settles or queues it. */
+  private handle(fields: Record<string, unknown>): void {
     const parsed = parseClientMessage(fields);
     if (!parsed.ok) {
       if (parsed.id === undefined) this.close(DisconnectCode.BadRequest, shortReason(parsed.reason));

@@ -15,7 +15,8 @@ const URL = 'ws://realtime.test/rt';
 function setup(options: RealtimeClientOptions = {}) {
   const network = new FakeNetwork();
   const clock = new FakeClock();
-  const client = new RealtimeClient(URL, { WebSocket: network.WebSocket, timers: clock, now: clock.now, random: () => 0.5, ...options });
+  // WebSocket only: these tests script a WebSocket's server side (the HTTP fallback has tests of its own).
+  const client = new RealtimeClient(URL, { WebSocket: network.WebSocket, transports: ['websocket'], timers: clock, now: clock.now, random: () => 0.5, ...options });
   return { network, clock, client };
 }
 

@@ -1,0 +1,264 @@
+/**
+ * The downlink of one session of the HTTP fallback transport (docs/protocol.md
+ * §11): the `SessionLink` its `ServerSession` writes to. Each message becomes
+ * a Server-Sent Event numbered 1, 2, 3 … and is written to the session's
+ * current event-stream response, or queued while it has none.
+ *
+ * Written events stay kept (up to `replayBytes`, less what the client
+ * acknowledged), so that a client whose stream broke comes back with its
+ * `Last-Event-ID` and gets exactly the events after it — none lost, none
+ * twice. A stream that stays away longer than `downlinkTimeout` ends the
+ * session, as a dropped WebSocket would. A session closed while its stream
+ * is away keeps its last events and the close event for that long, so a
+ * client that comes back still learns how it ended.
+ *
+ * Flow control mirrors a WebSocket's: the bytes not yet handed to the socket
+ * (the response's buffer, or the queue while detached) may not pass
+ * `maxQueuedBytes`; a message that does not fit is 'dropped' and the session
+ * applies its slow-consumer policy.
+ */
+import type { ServerResponse } from 'node:http';
+import type { SendResult } from '../../node/server-index.js';
+import { formatCloseEvent, formatMessageEvent } from '../wire/event-stream.js';
+import type { SessionLink } from './fanout.js';
+
+/** One numbered event, framed. */
+interface Frame {
+  id: number;
+  text: string;
+  bytes: number;
+}
+
+export interface EventStreamLinkOptions {
+  readonly remoteAddress: string | undefined;
+  /** Bytes that may wait unwritten; a message that would pass it is 'dropped'. */
+  readonly maxQueuedBytes: number;
+  /** Bytes of written events kept for a resume. */
+  readonly replayBytes: number;
+  /** How long (ms) the session waits for a lost stream to come back. */
+  readonly downlinkTimeout: number;
+  /** The stream stayed away too long: the session ends as if its socket closed. */
+  lost(): void;
+  /** Nothing is left to deliver: the link is done, forget the session. */
+  ended(): void;
+}
+
+const OPEN = 1;
+const CLOSING = 2;
+const CLOSED = 3;
+/** The frame array is compacted once this many dropped frames sit at its head. */
+const COMPACT_AT = 1024;
+
+const utf8 = new TextDecoder();
+
+export class EventStreamLink implements SessionLink {
+  readonly OPEN = OPEN;
+  readonly remoteAddress: string | undefined;
+  private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
+  private readonly options: EventStreamLinkOptions;
+  /** Kept frames, oldest first, from `head` on (dropped ones before it are undefined). */
+  private frames: Array<Frame | undefined> = [];
+  private head = 0;
+  private lastId = 0;
+  /** Frames up to this id were written to a response. */
+  private writtenId = 0;
+  private unwrittenBytes = 0;
+  private keptWrittenBytes = 0;
+  private response: ServerResponse | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Set once the session closed: the close event, still to be delivered. */
+  private closeFrame: string | null = null;
+  private finished = false;
+
+  constructor(options: EventStreamLinkOptions) {
+    this.options = options;
+    this.remoteAddress = options.remoteAddress;
+  }
+
+  get readyState(): number {
+    return this.state;
+  }
+
+  /** Bytes not yet handed to the socket. */
+  get bufferedAmount(): number {
+    return this.response === null ? this.unwrittenBytes : this.response.writableLength;
+  }
+
+  /** True while an event-stream response is attached. */
+  get attached(): boolean {
+    return this.response !== null;
+  }
+
+  /** The id of the last event queued or written. */
+  get lastEventId(): number {
+    return this.lastId;
+  }
+
+  /** True once the link delivered its close event, gave up waiting, or was terminated. */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
+    if (this.state !== OPEN) return 'dropped';
+    const id = this.lastId + 1;
+    const text = formatMessageEvent(id, typeof data === 'string' ? data : utf8.decode(data));
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
+    this.lastId = id;
+    this.frames.push({ id, text, bytes });
+    if (this.response === null) {
+      this.unwrittenBytes += bytes;
+      return 'sent';
+    }
+    this.response.write(text);
+    this.writtenId = id;
+    this.keptWrittenBytes += bytes;
+    this.trimReplay();
+    return 'sent';
+  }
+
+  /** The session ends: the close event follows the events queued before it. */
+  close(code: number, reason: string): void {
+    if (this.state !== OPEN) return;
+    this.state = CLOSING;
+    this.closeFrame = formatCloseEvent(code, reason);
+    if (this.response !== null) this.deliverClose(this.response);
+  }
+
+  /**
+   * True when a stream resuming after event `after` can get every event
+   * after it: they are all still kept, and the client cannot have seen more
+   * than was written.
+   */
+  canResume(after: number): boolean {
+    if (this.finished || !Number.isSafeInteger(after) || after < 0) return false;
+    return after <= this.writtenId && after >= this.firstKeptId() - 1;
+  }
+
+  /**
+   * Makes `response` (its headers already written) the session's stream:
+   * writes every event after `after` and whatever comes next. A stream still
+   * attached is ended first: its client gave up on it. Returns false, writing
+   * nothing, when `canResume(after)` does not hold.
+   */
+  attach(response: ServerResponse, after: number): boolean {
+    if (!this.canResume(after)) return false;
+    this.acknowledge(after);
+    this.clearTimer();
+    const previous = this.response;
+    this.response = response;
+    if (previous !== null) previous.end();
+    response.on('close', () => this.detached(response));
+    this.writePending(response);
+    if (this.closeFrame !== null) this.deliverClose(response);
+    return true;
+  }
+
+  /** The client received every event up to `id`: they need not be kept for a resume. */
+  acknowledge(id: number): void {
+    const upTo = Math.min(id, this.writtenId);
+    while (this.headId() <= upTo) this.dropHead();
+    this.compact();
+  }
+
+  /** Ends the link now, delivering nothing more (the client left, or the server shuts down). */
+  terminate(): void {
+    if (this.finished) return;
+    const response = this.response;
+    this.response = null;
+    response?.end();
+    this.finish();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  /** The id of the oldest kept event (one past the last when none is kept). */
+  private firstKeptId(): number {
+    return this.frames[this.head]?.id ?? this.lastId + 1;
+  }
+
+  /** The id of the oldest kept event, or Infinity when none is kept. */
+  private headId(): number {
+    return this.frames[this.head]?.id ?? Infinity;
+  }
+
+  /** Writes the kept events the response has not seen (all after the acknowledged ones). */
+  private writePending(response: ServerResponse): void {
+    const texts: string[] = [];
+    for (let index = this.head; index < this.frames.length; index++) texts.push(this.frames[index]!.text);
+    if (texts.length > 0) response.write(texts.join(''));
+    this.writtenId = this.lastId;
+    this.keptWrittenBytes += this.unwrittenBytes;
+    this.unwrittenBytes = 0;
+    this.trimReplay();
+  }
+
+  /** Writes the close event and ends the response: the link is done. */
+  private deliverClose(response: ServerResponse): void {
+    this.response = null;
+    response.end(this.closeFrame ?? undefined);
+    this.finish();
+  }
+
+  /** The response ended (the client went away, or a newer stream replaced it). */
+  private detached(response: ServerResponse): void {
+    if (response !== this.response) return;
+    this.response = null;
+    if (this.finished) return;
+    this.clearTimer();
+    this.timer = setTimeout(() => this.expire(), this.options.downlinkTimeout);
+    this.timer.unref();
+  }
+
+  /** No stream came back in time. */
+  private expire(): void {
+    this.timer = null;
+    if (this.response !== null || this.finished) return;
+    if (this.state === OPEN) {
+      this.state = CLOSED;
+      this.options.lost();
+    }
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.state = CLOSED;
+    this.clearTimer();
+    this.frames = [];
+    this.head = 0;
+    this.unwrittenBytes = this.keptWrittenBytes = 0;
+    this.options.ended();
+  }
+
+  /** Forgets the oldest written events beyond the replay budget. */
+  private trimReplay(): void {
+    while (this.keptWrittenBytes > this.options.replayBytes && this.headId() <= this.writtenId) this.dropHead();
+    this.compact();
+  }
+
+  /** Forgets the oldest kept event (a written one). */
+  private dropHead(): void {
+    const frame = this.frames[this.head];
+    if (frame === undefined) return;
+    this.frames[this.head++] = undefined;
+    this.keptWrittenBytes -= frame.bytes;
+  }
+
+  private compact(): void {
+    if (this.head === this.frames.length) {
+      this.frames = [];
+      this.head = 0;
+    } else if (this.head >= COMPACT_AT) {
+      this.frames = this.frames.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}

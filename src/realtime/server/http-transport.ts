@@ -1,0 +1,345 @@
+/**
+ * The HTTP fallback transport of the real-time server (docs/protocol.md §11),
+ * for clients whose network blocks WebSockets: the same protocol messages,
+ * down as a Server-Sent Events stream and up as JSON batches in POSTs.
+ *
+ *   POST   {path}/http         opens a session: the body holds the first messages
+ *                              (`connect` with the token); the response is the
+ *                              session's event stream, its id in X-Switchboard-Session
+ *   GET    {path}/http/stream  the event stream again after a lost one (Last-Event-ID)
+ *   POST   {path}/http/send    a numbered batch of messages (X-Switchboard-Seq)
+ *   DELETE {path}/http         the client ends the session
+ *
+ * No sticky sessions (docs/scaling.md §4): a session lives on the process
+ * that serves its event stream, and listens to its id on the broker's relay.
+ * A batch or a DELETE that reaches another process is relayed to it. A
+ * stream that comes back to another process ends the session there (through
+ * the relay) and is answered 404: the client opens a new session and
+ * resubscribes with its positions, exactly as after a WebSocket reconnect.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress } from '../../node/address-limit.js';
+import { checkRequestHost, requestPath, type OriginCheck } from '../../node/server-handshake.js';
+import { HandshakeError } from '../../node/server-index.js';
+import type { Broker } from '../broker/broker.js';
+import { DisconnectCode } from '../wire/errors.js';
+import { HTTP_BODY_FACTOR, HTTP_ENDPOINTS, HTTP_HEADERS } from '../wire/http.js';
+import { asError } from './errors.js';
+import { EventStreamLink } from './event-stream-link.js';
+import type { SessionLink } from './fanout.js';
+import { decodeRelay, encodeRelay, type RelayMessage, type UplinkMessage } from './http-relay.js';
+import { answer, answerPreflight, corsHeaders, countHeader, eventStreamHeaders, isJsonBody, parseBatch, readBody, sessionIdOf } from './http-request.js';
+import { FallbackSession, type ProtocolSession } from './http-session.js';
+
+/** Options of the HTTP fallback transport (`RealtimeServerOptions.httpFallback`). */
+export interface HttpFallbackOptions {
+  /**
+   * How long (ms) a session waits for its lost event stream to come back. A
+   * stream back within it resumes where it broke, nothing lost; later, the
+   * session is over (the client opens a new one and recovers). Default 10000.
+   */
+  downlinkTimeout?: number;
+}
+
+export const DEFAULT_DOWNLINK_TIMEOUT = 10_000;
+/** How long an uplink batch may wait for an earlier one that is missing (ms). */
+export const UPLINK_GAP_TIMEOUT = 5_000;
+
+/** What the transport needs of its real-time server. */
+export interface HttpTransportHost {
+  readonly broker: Broker;
+  /** The real-time path ('' when the server has none). */
+  readonly basePath: string;
+  /** Largest client message, in bytes of compact JSON (as `maxMessageSize` on WebSocket). */
+  readonly maxMessageSize: number;
+  /** Outbound bytes a session may have waiting (as on WebSocket). */
+  readonly maxQueuedBytes: number;
+  readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
+  readonly downlinkTimeout: number;
+  /** Resolves once the broker is started. */
+  brokerReady(): Promise<void>;
+  /** A new protocol session that writes to `link`, for the request that opened it. */
+  openSession(link: SessionLink, request: IncomingMessage): ProtocolSession;
+  reportError(error: Error): void;
+}
+
+type Route = keyof typeof HTTP_ENDPOINTS;
+
+/** The methods of each endpoint (for 405 and CORS preflights). */
+const METHODS: Record<Route, string> = { session: 'POST, DELETE', stream: 'GET', send: 'POST' };
+
+/** Resolves a `downlinkTimeout` option. */
+export function resolveDownlinkTimeout(options: HttpFallbackOptions): number {
+  const value = options.downlinkTimeout ?? DEFAULT_DOWNLINK_TIMEOUT;
+  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`httpFallback.downlinkTimeout must be a positive, finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+export class HttpTransport {
+  private readonly sessions = new Map<string, FallbackSession>();
+  /** Sessions per client address (as WebSocket connections are limited per address; local networks are exempt). */
+  private readonly perAddress = new Map<string, number>();
+  private readonly routes: ReadonlyMap<string, Route>;
+  private readonly bodyLimit: number;
+  private closed = false;
+
+  constructor(private readonly host: HttpTransportHost) {
+    const base = host.basePath.replace(/\/+$/, '');
+    this.routes = new Map(Object.entries(HTTP_ENDPOINTS).map(([route, suffix]) => [base + suffix, route as Route]));
+    this.bodyLimit = HTTP_BODY_FACTOR * host.maxMessageSize;
+  }
+
+  /** Sessions this process holds. */
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Serves `request` when it is one of the fallback's (true); leaves it alone otherwise (false). */
+  handle(request: IncomingMessage, response: ServerResponse): boolean {
+    const route = this.routes.get(requestPath(request.url));
+    if (route === undefined) return false;
+    let cors: OutgoingHttpHeaders | null;
+    try {
+      checkRequestHost(undefined, request);
+      cors = corsHeaders(request, this.host.allowedOrigins);
+    } catch (error) {
+      if (error instanceof HandshakeError) answer(response, error.status, error.message);
+      else {
+        this.host.reportError(asError(error));
+        answer(response, 500, 'allowedOrigins failed');
+      }
+      return true;
+    }
+    if (cors === null) answer(response, 403, 'this origin may not connect');
+    else {
+      this.serve(route, request, response, cors).catch((error: unknown) => {
+        this.host.reportError(asError(error));
+        answer(response, 500, 'internal server error', cors ?? {});
+      });
+    }
+    return true;
+  }
+
+  /** A relay message for a session this process holds (the broker's `relay` event). */
+  relayed(target: string, text: string): void {
+    const fallback = this.sessions.get(target);
+    const message = fallback === undefined ? undefined : decodeRelay(text);
+    if (fallback === undefined || message === undefined) return;
+    this.apply(fallback, message);
+  }
+
+  /** Stops taking requests and ends what is left of every session (call after the sessions were closed). */
+  close(): void {
+    this.closed = true;
+    for (const fallback of [...this.sessions.values()]) fallback.link.terminate();
+  }
+
+  // ------------------------------------------------------------ routes
+
+  private async serve(route: Route, request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
+    const method = request.method;
+    if (method === 'OPTIONS') return answerPreflight(response, cors, METHODS[route]);
+    if (route === 'session' && method === 'POST') return this.open(request, response, cors);
+    if (route === 'session' && method === 'DELETE') return this.end(request, response, cors);
+    if (route === 'stream' && method === 'GET') return this.resume(request, response, cors);
+    if (route === 'send' && method === 'POST') return this.uplink(request, response, cors);
+    answer(response, 405, `use ${METHODS[route]}`, { ...cors, Allow: METHODS[route] });
+  }
+
+  /** POST {path}/http: a new session; the response is its event stream. */
+  private async open(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
+    const messages = await this.readBatch(request, response, cors, undefined);
+    if (messages === undefined) return;
+    if (this.closed) return answer(response, 503, 'the server is shutting down', cors);
+    const address = request.socket.remoteAddress;
+    if (!this.admit(address)) return answer(response, 429, 'too many sessions from this address', cors);
+    const id = randomBytes(16).toString('base64url');
+    try {
+      await this.host.brokerReady();
+      await this.host.broker.listen(id);
+    } catch (error) {
+      this.release(address);
+      this.host.reportError(asError(error));
+      return answer(response, 503, 'the broker is unavailable', cors);
+    }
+    if (this.closed || response.destroyed) {
+      this.release(address);
+      this.unlisten(id);
+      return answer(response, 503, 'the server is shutting down', cors);
+    }
+    response.writeHead(200, {
+      ...eventStreamHeaders(cors),
+      [HTTP_HEADERS.session]: id,
+      [HTTP_HEADERS.downlinkTimeout]: String(this.host.downlinkTimeout),
+    });
+    startStream(request, response);
+    this.createSession(id, request, response).open(messages);
+  }
+
+  /** GET {path}/http/stream: the session's event stream again, from `Last-Event-ID` on. */
+  private resume(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): void {
+    const id = sessionIdOf(request);
+    const after = countHeader(request, HTTP_HEADERS.lastEventId) ?? 0;
+    if (id === undefined || Number.isNaN(after)) return answer(response, 400, 'X-Switchboard-Session and Last-Event-ID are required', cors);
+    const fallback = this.sessions.get(id);
+    if (fallback === undefined) {
+      // The client gave up on its old stream, so the session ends where it lives; the client opens a new one.
+      this.relay(id, { kind: 'gone', code: 1006, reason: 'the event stream moved to another server' });
+      return answer(response, 404, 'no such session here: open a new one', cors);
+    }
+    if (!fallback.link.canResume(after)) {
+      fallback.leave(1006, 'the event stream cannot resume');
+      return answer(response, 410, 'the session cannot resume: open a new one', cors);
+    }
+    response.writeHead(200, eventStreamHeaders(cors));
+    startStream(request, response);
+    fallback.link.attach(response, after);
+  }
+
+  /** POST {path}/http/send: an uplink batch, for this process or relayed to the session's. */
+  private async uplink(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
+    const id = sessionIdOf(request);
+    const seq = countHeader(request, HTTP_HEADERS.seq);
+    const ack = countHeader(request, HTTP_HEADERS.ack);
+    if (id === undefined || seq === undefined || !(seq >= 1) || Number.isNaN(ack)) {
+      return answer(response, 400, 'X-Switchboard-Session and X-Switchboard-Seq (1, 2, …) are required', cors);
+    }
+    const messages = await this.readBatch(request, response, cors, id);
+    if (messages === undefined) return;
+    const fallback = this.sessions.get(id);
+    if (fallback !== undefined) {
+      fallback.deliver(seq, messages, ack);
+      return answer(response, 204, '', cors);
+    }
+    return this.answerRelay(response, cors, id, { kind: 'send', seq, ack, messages });
+  }
+
+  /** DELETE {path}/http: the client ends its session. */
+  private async end(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
+    const id = sessionIdOf(request);
+    if (id === undefined) return answer(response, 400, 'X-Switchboard-Session is required', cors);
+    request.resume();
+    const fallback = this.sessions.get(id);
+    if (fallback !== undefined) {
+      fallback.leave(1000, 'client closed');
+      return answer(response, 204, '', cors);
+    }
+    return this.answerRelay(response, cors, id, { kind: 'gone', code: 1000, reason: 'client closed' });
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  private createSession(id: string, request: IncomingMessage, response: ServerResponse): FallbackSession {
+    let fallback: FallbackSession | undefined;
+    const link = new EventStreamLink({
+      remoteAddress: request.socket.remoteAddress,
+      maxQueuedBytes: this.host.maxQueuedBytes,
+      replayBytes: this.host.maxQueuedBytes,
+      downlinkTimeout: this.host.downlinkTimeout,
+      lost: () => fallback?.session.socketClosed(1006, 'the event stream did not come back'),
+      ended: () => this.forget(id, fallback),
+    });
+    fallback = new FallbackSession(id, link, this.host.openSession(link, request), UPLINK_GAP_TIMEOUT);
+    this.sessions.set(id, fallback);
+    link.attach(response, 0);
+    return fallback;
+  }
+
+  private forget(id: string, fallback: FallbackSession | undefined): void {
+    if (fallback === undefined || this.sessions.get(id) !== fallback) return;
+    this.sessions.delete(id);
+    this.release(fallback.link.remoteAddress);
+    fallback.ended();
+    this.unlisten(id);
+  }
+
+  /** Counts a new session of `address`; false when the address has too many. */
+  private admit(address: string | undefined): boolean {
+    if (address === undefined || isLocalNetworkAddress(address)) return true;
+    const count = this.perAddress.get(address) ?? 0;
+    if (count >= DEFAULT_MAX_CONNECTIONS_PER_IP) return false;
+    this.perAddress.set(address, count + 1);
+    return true;
+  }
+
+  private release(address: string | undefined): void {
+    if (address === undefined || isLocalNetworkAddress(address)) return;
+    const count = (this.perAddress.get(address) ?? 1) - 1;
+    if (count > 0) this.perAddress.set(address, count);
+    else this.perAddress.delete(address);
+  }
+
+  private unlisten(id: string): void {
+    this.host.broker.unlisten(id).catch((error: unknown) => this.host.reportError(asError(error)));
+  }
+
+  private apply(fallback: FallbackSession, message: RelayMessage): void {
+    if (message.kind === 'send') fallback.deliver(message.seq, message.messages, message.ack);
+    else if (message.kind === 'gone') fallback.leave(message.code, message.reason);
+    else fallback.close(message.code, message.reason);
+  }
+
+  /** Applies `message` to the session here, or relays it to the process that holds it. */
+  private toSession(id: string, message: RelayMessage): void {
+    const fallback = this.sessions.get(id);
+    if (fallback !== undefined) this.apply(fallback, message);
+    else this.relay(id, message);
+  }
+
+  /** Relays without waiting (failures are reported). */
+  private relay(id: string, message: RelayMessage): void {
+    this.host.broker.relay(id, encodeRelay(message)).catch((error: unknown) => this.host.reportError(asError(error)));
+  }
+
+  /** Relays and answers 204 when a process holds the session, 404 when none does, 503 when the broker failed. */
+  private async answerRelay(response: ServerResponse, cors: OutgoingHttpHeaders, id: string, message: RelayMessage): Promise<void> {
+    let reached: number;
+    try {
+      reached = await this.host.broker.relay(id, encodeRelay(message));
+    } catch (error) {
+      this.host.reportError(asError(error));
+      return answer(response, 503, 'the broker is unavailable', cors);
+    }
+    if (reached > 0) answer(response, 204, '', cors);
+    else answer(response, 404, 'no such session: open a new one', cors);
+  }
+
+  // ------------------------------------------------------------ bodies
+
+  /**
+   * The batch of a request, or undefined when the request was answered with
+   * an error. A body that breaks the protocol's rules also ends the session
+   * it names, as on WebSocket: 1009 for a message over the size limit, 4500
+   * for one that is malformed.
+   */
+  private async readBatch(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders, id: string | undefined): Promise<UplinkMessage[] | undefined> {
+    if (!isJsonBody(request)) {
+      answer(response, 415, 'the body must be application/json', cors);
+      return undefined;
+    }
+    const body = await readBody(request, this.bodyLimit);
+    if (body === 'aborted') return undefined;
+    if (body === 'too_large') {
+      if (id !== undefined) this.toSession(id, { kind: 'close', code: 1009, reason: 'message too big' });
+      answer(response, 413, `a request body is at most ${this.bodyLimit} bytes`, cors, true);
+      return undefined;
+    }
+    const batch = parseBatch(body, this.host.maxMessageSize);
+    if (batch.ok) return batch.messages;
+    if (id !== undefined) {
+      const code = batch.status === 413 ? 1009 : DisconnectCode.BadRequest;
+      this.toSession(id, { kind: 'close', code, reason: batch.status === 413 ? 'message too big' : 'malformed message' });
+    }
+    answer(response, batch.status, batch.reason, cors);
+    return undefined;
+  }
+}
+
+/** Sends the stream's headers now and writes its events without delay. */
+function startStream(request: IncomingMessage, response: ServerResponse): void {
+  request.socket.setNoDelay(true);
+  response.flushHeaders();
+}
