@@ -39,6 +39,7 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f
 .button:hover { border-color: #c9cdd8; }
 .button.primary { background: var(--accent); border-color: var(--accent); color: #fff; }
 .button.primary:hover { background: #4338ca; }
+.button:disabled, input:disabled { opacity: .55; cursor: default; }
 input[type=text], input:not([type]) { font: inherit; padding: 8px 12px; border: 1px solid var(--line); border-radius: 8px; background: #fff; color: var(--ink); min-width: 0; }
 input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent); }
 .notice { font-size: 13px; color: #7a4d00; background: #fff6e0; border: 1px solid #f6dfa6; padding: 6px 10px; border-radius: 8px; }

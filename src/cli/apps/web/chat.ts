@@ -298,11 +298,21 @@ async function enterRoom(name: string): Promise<void> {
   byId('people').replaceChildren();
   byId('typing').textContent = '';
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;
+  enableComposer(false);
   const history = await whenPossible(client, () => client.history(`chat:${name}`, { limit: HISTORY_LIMIT }), () => ticket === entering);
   if (ticket !== entering) return;
   const view = new RoomView(name, history);
   room = view;
   view.showHistory(history?.publications ?? [], history?.epoch ?? '');
+  enableComposer(true);
+}
+
+/** The composer works once a room is shown (before, there is nowhere to send to). */
+function enableComposer(enabled: boolean): void {
+  const input = byId<HTMLInputElement>('message-input');
+  input.disabled = !enabled;
+  byId('composer').querySelector('button')!.disabled = !enabled;
+  if (enabled && document.activeElement === document.body) input.focus();
 }
 
 function wireComposer(): void {

@@ -371,10 +371,12 @@ const recorder = new StrokeRecorder(surface, (batch) => {
 followBoard(client, board, state);
 followCursors(client, cursorChannel, cursors);
 void connected.then((result) => buildToolbar(recorder, connectData(result)?.color ?? PALETTE[0]!));
-byId('clear').addEventListener('click', () => void board.publish({ type: 'clear' }).catch(() => {}));
-wirePointer(surface, recorder, cursorSender(cursorChannel, () => client.state === 'connected'));
 window.addEventListener('resize', () => {
   surface.fit();
   state.redraw();
 });
+// Drawing starts once strokes can be shared (publishing needs the subscription).
+await Promise.all([board.ready(), cursorChannel.ready()]).catch(() => {});
+byId('clear').addEventListener('click', () => void board.publish({ type: 'clear' }).catch(() => {}));
+wirePointer(surface, recorder, cursorSender(cursorChannel, () => client.state === 'connected'));
 document.body.dataset.board = 'ready';
