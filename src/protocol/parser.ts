@@ -35,7 +35,8 @@ export interface ParserOptions extends MessageLimits {
 
 const EMPTY = Buffer.alloc(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
-const NO_BUFFERS: readonly Buffer[] = Object.freeze([]);
+/** Pieces of a frame shorter than this are copied together (see `keepPiece`). */
+const SMALL_PIECE = 4096;
 /** Unmasking is synchronous, so one key buffer serves every parser. */
 const SCRATCH_KEY = new Uint8Array(4);
 
@@ -71,6 +72,9 @@ export class FrameParser {
   private received = 0;
   /** Pieces of a frame payload that arrived in several chunks (allocated when needed). */
   private pieces: Buffer[] | null = null;
+  /** The block small pieces are copied into (its filled part is the last of `pieces`), and how full it is. */
+  private tail: Buffer | null = null;
+  private tailUsed = 0;
 
   // Current data message.
   private messageOpcode = 0;
@@ -100,14 +104,12 @@ export class FrameParser {
   /**
    * Bytes the parser holds: input not parsed yet, the pieces of a frame still
    * arriving and the fragments of a message still incomplete. Bounded by the
-   * limits: at most a frame header plus `maxMessageSize` (with the last
-   * chunk fed, which is consumed before `write` returns).
+   * limits once `write` returns: `maxMessageSize`, plus a control frame
+   * (125 bytes) arriving between fragments, plus an incomplete frame header.
    */
   get heldBytes(): number {
-    let held = this.buffered;
-    for (const piece of this.pieces ?? NO_BUFFERS) held += piece.length;
-    for (const fragment of this.fragments ?? NO_BUFFERS) held += fragment.length;
-    return held;
+    // The pieces hold the current frame's bytes received so far; the fragments, the message's so far.
+    return this.buffered + (this.pieces !== null ? this.received : 0) + (this.fragments !== null ? this.messageSize : 0);
   }
 
   /** Stops parsing and drops everything buffered; later input is ignored. */
@@ -115,6 +117,7 @@ export class FrameParser {
     this.state = State.STOPPED;
     this.chunks = [];
     this.pieces = null;
+    this.tail = null;
     this.fragments = null;
     this.buffered = 0;
   }
@@ -288,7 +291,7 @@ export class FrameParser {
       return;
     }
     if (this.remaining > 0) {
-      (this.pieces ??= []).push(piece);
+      this.keepPiece(piece);
       return;
     }
     let payload = piece;
@@ -296,10 +299,37 @@ export class FrameParser {
       this.pieces.push(piece);
       payload = assembleUnmasked ? this.unmaskInto(this.pieces, this.received) : Buffer.concat(this.pieces, this.received);
       this.pieces = null;
+      this.tail = null;
     }
     this.state = State.HEADER;
     if (isControlOpcode(this.opcode)) this.sink.onControl(this.opcode, payload);
     else this.onDataFrame(payload);
+  }
+
+  /**
+   * Keeps a piece of a frame still arriving. A peer may send a frame a few
+   * bytes per TCP segment, and each chunk read from a socket is an object
+   * of its own: small pieces are copied into blocks of up to
+   * `SMALL_PIECE` bytes (never past the frame's end), so that memory stays
+   * close to the bytes received instead of an object per chunk. Large
+   * pieces are kept as they are.
+   */
+  private keepPiece(piece: Buffer): void {
+    const pieces = (this.pieces ??= []);
+    if (piece.length >= SMALL_PIECE) {
+      this.tail = null;
+      pieces.push(piece);
+      return;
+    }
+    let tail = this.tail;
+    if (tail === null || this.tailUsed + piece.length > tail.length) {
+      tail = this.tail = Buffer.allocUnsafe(Math.max(piece.length, Math.min(SMALL_PIECE, piece.length + this.remaining)));
+      this.tailUsed = 0;
+      pieces.push(EMPTY);
+    }
+    piece.copy(tail, this.tailUsed);
+    this.tailUsed += piece.length;
+    pieces[pieces.length - 1] = tail.subarray(0, this.tailUsed);
   }
 
   /** The current frame's mask key, in the shared key buffer. */

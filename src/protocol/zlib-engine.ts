@@ -51,6 +51,11 @@ export class ZlibDataError extends Error {}
 export class ZlibLimitError extends Error {}
 
 const MAX_OUTPUT_CHUNK = 64 * 1024;
+/**
+ * The engines write into buffers of their own, so the stream's own output
+ * buffer (16 KiB by default, per stream) is made as small as zlib allows.
+ */
+const STREAM_CHUNK_SIZE = zlib.constants.Z_MIN_CHUNK;
 
 abstract class SyncZlibStream {
   private stream: NativeZlibStream | null = null;
@@ -66,8 +71,11 @@ abstract class SyncZlibStream {
   private open(): NativeZlibStream {
     if (this.stream) return this.stream;
     const stream = this.create();
+    // zlib reports a failure by destroying the stream at once and emitting
+    // 'error' a tick later, when this engine may already run a new stream:
+    // only an error of the current stream counts.
     stream.on('error', (error) => {
-      this.error = error;
+      if (this.stream === stream) this.error = error;
     });
     this.stream = stream;
     return stream;
@@ -149,7 +157,7 @@ export class SyncDeflater extends SyncZlibStream {
   }
 
   protected create(): NativeZlibStream {
-    return zlib.createDeflateRaw(this.settings) as unknown as NativeZlibStream;
+    return zlib.createDeflateRaw({ ...this.settings, chunkSize: STREAM_CHUNK_SIZE }) as unknown as NativeZlibStream;
   }
 
   /** The compressed form of one message (RFC 7692 §7.2.1). */
@@ -177,7 +185,7 @@ export class SyncInflater extends SyncZlibStream {
   }
 
   protected create(): NativeZlibStream {
-    return zlib.createInflateRaw({ windowBits: this.windowBits }) as unknown as NativeZlibStream;
+    return zlib.createInflateRaw({ windowBits: this.windowBits, chunkSize: STREAM_CHUNK_SIZE }) as unknown as NativeZlibStream;
   }
 
   /**

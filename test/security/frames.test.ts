@@ -253,6 +253,29 @@ describe('decompression', () => {
     assert.equal(((await over.error) as RemoteProtocolError).code, 'SB_ERR_MESSAGE_TOO_LARGE');
   });
 
+  test("a client's corrupt compressed message does not fail another client's valid one", async (t) => {
+    const { deflateRawSync, constants } = await import('node:zlib');
+    const wss = await startEcho(t, { perMessageDeflate: true });
+    const headers = { 'Sec-WebSocket-Extensions': 'permessage-deflate' };
+    const compressedFrame = (payload: Buffer): Buffer => {
+      const frame = clientFrame(Opcode.BINARY, payload);
+      frame[0] = frame[0]! | 0x40;
+      return frame;
+    };
+    const valid = deflateRawSync(Buffer.from('a valid message'), { finishFlush: constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    for (let round = 0; round < 5; round++) {
+      const attacker = await attach(wss, headers);
+      t.after(() => attacker.peer.destroy());
+      attacker.peer.send(compressedFrame(Buffer.from([0xff, 0xff, 0xff, 0x01])));
+      assert.equal((await closeCodeFrom(attacker.peer)).code, 1007);
+      const victim = await attach(wss, headers);
+      t.after(() => victim.peer.destroy());
+      const received = once(victim.ws, 'message');
+      victim.peer.send(compressedFrame(valid));
+      assert.equal(((await received) as [Buffer])[0].toString(), 'a valid message', `round ${round}`);
+    }
+  });
+
   test('a 256 MiB bomb in ~256 KiB closes with 1009; memory stays bounded; others are served', async (t) => {
     const bomb = await deflateBomb(256 * 1024 * 1024);
     const frame = clientFrame(Opcode.BINARY, bomb);
