@@ -78,7 +78,6 @@ export function httpRootOf(url: string): URL {
   if (root.protocol === 'ws:') root.protocol = 'http:';
   else if (root.protocol === 'wss:') root.protocol = 'https:';
   if (root.protocol !== 'http:' && root.protocol !== 'https:') throw new TypeError(`not a ws(s) or http(s) URL: ${url}`);
-  root.pathname = root.pathname.replace(/\/+$/, '');
   root.hash = '';
   return root;
 }
@@ -86,7 +85,7 @@ export function httpRootOf(url: string): URL {
 /** The URL of one of the fallback's endpoints under a real-time endpoint (ws://host/rt → http://host/rt/http…). */
 export function httpEndpointOf(url: string | URL, endpoint: keyof typeof HTTP_ENDPOINTS = 'session'): string {
   const target = typeof url === 'string' ? httpRootOf(url) : new URL(url);
-  target.pathname += HTTP_ENDPOINTS[endpoint];
+  target.pathname = target.pathname.replace(/\/+$/, '') + HTTP_ENDPOINTS[endpoint];
   return target.toString();
 }
 
@@ -178,11 +177,11 @@ export class HttpSocket implements WebSocketLike {
     this.#call(this.onclose, close);
   }
 
-  /** The session is lost (unreachable, gone, or refused): report an error and close. */
-  #fail(code: number, reason: string): void {
+  /** The session is lost (unreachable, gone, or refused): report an error and close; `tellServer` unless the server said it is gone. */
+  #fail(code: number, reason: string, tellServer = true): void {
     if (this.readyState === CLOSED) return;
     this.#call(this.onerror, { error: new Error(reason) });
-    this.#finish({ code, reason }, true);
+    this.#finish({ code, reason }, tellServer);
   }
 
   #endSession(session: string): void {
@@ -267,7 +266,7 @@ export class HttpSocket implements WebSocketLike {
       }
       if (status >= 200 && status < 300) break;
       if (status === 413) return this.#fail(1009, 'message too big');
-      if (status < 500) return this.#fail(1006, `the session is gone (HTTP ${status})`);
+      if (status < 500) return this.#fail(1006, `the session is gone (HTTP ${status})`, status !== 404);
     }
     this.#sending = false;
     this.#flush();
@@ -359,7 +358,7 @@ export class HttpSocket implements WebSocketLike {
       }
       void response.body?.cancel().catch(() => undefined);
       // The session ended, or lives on another server: open a new one (the client recovers).
-      if (response.status < 500) return this.#fail(1006, `the session cannot resume (HTTP ${response.status})`);
+      if (response.status < 500) return this.#fail(1006, `the session cannot resume (HTTP ${response.status})`, false);
     }
   }
 

@@ -52,6 +52,8 @@ export class BlockingProxy {
   upgradesBlocked = 0;
   /** While true, every request gets 502: the backends look unreachable. */
   backendsDown = false;
+  /** Picks the backend of a request (an index); undefined, or no function: round robin. */
+  route: ((request: IncomingMessage) => number | undefined) | undefined;
   private next = 0;
   private readonly streams = new Set<{ upstream: IncomingMessage; response: ServerResponse }>();
   /** Upgraded sockets held open (hanging or tunneled), destroyed at close. */
@@ -159,7 +161,7 @@ export class BlockingProxy {
   }
 
   private forwardRaw(request: IncomingMessage, response: ServerResponse | FakeResponseSocket): void {
-    const backend = this.pick();
+    const backend = this.route?.(request) ?? this.pick();
     const { host, port } = this.backends[backend]!;
     const session = request.headers['x-switchboard-session'];
     const entry: ProxiedRequest = { method: request.method ?? 'GET', path: request.url ?? '/', session: typeof session === 'string' ? session : undefined, backend };

@@ -1,0 +1,309 @@
+// The server's HTTP fallback transport spoken by hand (docs/protocol.md §11):
+// the open request and its event stream, numbered events, ordered and
+// deduplicated uplink batches, resuming a stream with Last-Event-ID, the
+// limits as on WebSocket (message size, rate, connect timeout, heartbeat,
+// slow consumer, downlink timeout), authentication, CORS and origins, bad
+// requests, mounting (standalone, attached, noServer, off) and shutdown.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/server/index.js';
+import type { ServerMessage } from '../../../src/realtime/wire/messages.js';
+import { epochSeconds, signJwt } from '../server/wire-client.js';
+import { RawSession, request } from './http-client.js';
+
+const SECRET = 'fallback-secret-of-a-decent-length-0123456789';
+
+type Options = Omit<RealtimeServerOptions, 'port' | 'server' | 'noServer'>;
+
+/** Runs `test` against a standalone server on /rt; `base` is its fallback endpoint. */
+async function withServer(options: Options, test: (base: string, server: RealtimeServer) => Promise<void>): Promise<void> {
+  const server = createRealtimeServer({ port: 0, host: '127.0.0.1', path: '/rt', namespaces: { chat: { history: { size: 100 }, publish: 'clients' } }, ...options });
+  await server.ready();
+  try {
+    await test(`http://127.0.0.1:${server.port}/rt/http`, server);
+  } finally {
+    await server.close();
+  }
+}
+
+const isType = (type: string) => (message: ServerMessage) => message.type === type;
+
+describe('HTTP fallback: sessions and messages', () => {
+  it('opens a session with the first messages; the response is its event stream of numbered events', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:a' }]);
+      assert.match(session.id, /^[A-Za-z0-9_-]{22}$/);
+      assert.match(session.openHeaders.get('content-type') ?? '', /^text\/event-stream/);
+      assert.equal(session.openHeaders.get('x-switchboard-downlink-timeout'), '10000');
+      assert.match(session.openHeaders.get('cache-control') ?? '', /no-store/);
+      const connected = await session.reply(1);
+      assert.ok('result' in connected);
+      const client = (connected.result as { client: string }).client;
+      await session.reply(2);
+      assert.deepEqual(session.events.map((event) => event.id), [1, 2]);
+      assert.equal(server.sessions.get(client)?.transport, 'http');
+      assert.equal(server.sessions.get(client)?.protocol, 'switchboard.v1.json');
+      assert.equal(await session.send([{ type: 'publish', id: 3, channel: 'chat:a', data: { text: 'hi' } }]), 204);
+      const publication = await session.message(isType('publication'));
+      assert.deepEqual(publication, { type: 'publication', channel: 'chat:a', offset: 1, data: { text: 'hi' }, info: { client, user: '' } });
+      assert.equal(await session.end(), 204);
+      await sleep(50);
+      assert.equal(server.sessions.size, 0, 'DELETE ended the session');
+    });
+  });
+
+  it('runs uplink batches in their order, each once, whatever order they arrive in', async () => {
+    await withServer({}, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:order' }]);
+      await session.reply(2);
+      const publish = (id: number) => ({ type: 'publish', id, channel: 'chat:order', data: { id } });
+      assert.equal(await session.send([publish(12)], { seq: 2 }), 204, 'an early batch waits');
+      assert.equal(await session.send([publish(13)], { seq: 3 }), 204);
+      await sleep(50);
+      assert.equal(session.messages.filter(isType('publication')).length, 0, 'nothing ran before batch 1');
+      assert.equal(await session.send([publish(11)], { seq: 1 }), 204);
+      assert.equal(await session.send([publish(99)], { seq: 2 }), 204, 'a repeated batch is taken and ignored');
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 3 ? true : undefined), 'three publications');
+      await sleep(50);
+      const data = session.messages.filter(isType('publication')).map((m) => (m as { data: { id: number } }).data.id);
+      assert.deepEqual(data, [11, 12, 13]);
+    });
+  });
+
+  it('resumes a cut stream after Last-Event-ID with exactly the events that followed', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:resume' }]);
+      await session.reply(2);
+      for (let n = 1; n <= 3; n++) await server.publish('chat:resume', { n });
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 3 ? true : undefined), 'three');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      for (let n = 4; n <= 8; n++) await server.publish('chat:resume', { n });
+      // Resume as if the last two events had not arrived: they come again, then the rest, each once.
+      const keep = session.events.length - 2;
+      const after = session.events[keep - 1]!.id;
+      session.events.splice(keep);
+      assert.equal(await session.resume(after), 200);
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 8 ? true : undefined), 'all eight');
+      await sleep(50);
+      assert.deepEqual(session.events.map((event) => event.id), Array.from({ length: session.events.length }, (_, i) => i + 1));
+      const offsets = session.messages.filter(isType('publication')).map((m) => (m as { offset: number }).offset);
+      assert.deepEqual(offsets, [1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+  });
+
+  it('refuses a resume it cannot serve (events no longer kept) with 410 and ends the session; an unknown session gets 404', async () => {
+    await withServer({ limits: { maxQueuedBytes: 4096 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:big' }]);
+      await session.reply(2);
+      const closed = new Promise((resolve) => server.once('disconnect', (_s, code) => resolve(code)));
+      for (let n = 1; n <= 20; n++) {
+        await server.publish('chat:big', { n, pad: 'x'.repeat(500) });
+        await sleep(2); // let the socket take each event: the stream keeps up, only the replay budget is small
+      }
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 20 ? true : undefined), 'twenty');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      assert.equal(await session.resume(1), 410, 'event 2 on fell out of the 4 KiB replay budget');
+      assert.equal(await closed, 1006);
+      assert.equal(await session.resume(), 404);
+      assert.equal(await session.send([{ type: 'pong' }]), 404);
+    });
+  });
+
+  it('ends a session whose stream stays away longer than the downlink timeout', async () => {
+    await withServer({ httpFallback: { downlinkTimeout: 200 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      const disconnected = new Promise<[number, string]>((resolve) => server.once('disconnect', (_s, code, reason) => resolve([code, reason])));
+      const started = Date.now();
+      session.cut();
+      const [code, reason] = await disconnected;
+      assert.equal(code, 1006);
+      assert.match(reason, /did not come back/);
+      assert.ok(Date.now() - started >= 190);
+      assert.equal(await session.resume(), 404);
+    });
+  });
+
+  it('a stream back within the timeout keeps the session (a close event queued meanwhile still arrives)', async () => {
+    await withServer({ httpFallback: { downlinkTimeout: 2_000 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      const connected = await session.reply(1);
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      server.sessions.get((connected as { result: { client: string } }).result.client)!.disconnect(4503, 'kicked');
+      assert.equal(await session.resume(), 200);
+      assert.deepEqual(await session.closed(), { code: 4503, reason: 'kicked' });
+      const disconnect = await session.message(isType('disconnect'));
+      assert.deepEqual(disconnect, { type: 'disconnect', code: 4503, reason: 'kicked', reconnect: false });
+    });
+  });
+});
+
+describe('HTTP fallback: limits and authentication as on WebSocket', () => {
+  it('a message over maxMessageSize: 413, and the session ends with 1009', async () => {
+    await withServer({ maxMessageSize: 1024 }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send([{ type: 'send', data: 'x'.repeat(2000) }]), 413);
+      assert.deepEqual(await session.closed(), { code: 1009, reason: 'message too big' });
+      const open = await request(base, { method: 'POST', body: JSON.stringify([{ type: 'connect', id: 1, data: 'y'.repeat(20_000) }]) });
+      assert.equal(open.status, 413, 'a body over 16 × maxMessageSize');
+    });
+  });
+
+  it('the rate limit: rate_limited replies, then 4005', async () => {
+    await withServer({ limits: { rate: { perSecond: 1, burst: 3, disconnectAfter: 3 } } }, async (base) => {
+      const publishes = Array.from({ length: 8 }, (_, i) => ({ type: 'presence_stats', id: 10 + i, channel: 'chat:x' }));
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, ...publishes]);
+      const limited = await session.reply(13);
+      assert.equal('error' in limited && limited.error.code, 'rate_limited');
+      assert.equal((await session.closed()).code, 4005);
+    });
+  });
+
+  it('the connect timeout: 4004 when no connect came', async () => {
+    await withServer({ connectTimeout: 150 }, async (base) => {
+      const session = await RawSession.open(base, []);
+      assert.deepEqual(await session.closed(), { code: 4004, reason: 'connect timeout' });
+    });
+  });
+
+  it('heartbeats: pings arrive as events, pongs go up in batches; an unanswered ping ends with 4003', async () => {
+    await withServer({ ping: 100, pong: 150 }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      for (let round = 0; round < 3; round++) {
+        const seen = session.messages.filter(isType('ping')).length;
+        await session.waitFor(() => (session.messages.filter(isType('ping')).length > seen ? true : undefined), 'a ping');
+        assert.equal(await session.send([{ type: 'pong' }]), 204);
+      }
+      assert.equal(session.closeEvent, undefined, 'answered pings keep it alive');
+      assert.equal((await session.closed()).code, 4003);
+    });
+  });
+
+  it('a slow consumer: events that pile up while the stream is away end the session with 4002', async () => {
+    await withServer({ limits: { maxQueuedBytes: 8192 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:flood' }]);
+      await session.reply(2);
+      const disconnected = new Promise((resolve) => server.once('disconnect', (_s, code) => resolve(code)));
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      for (let n = 0; n < 40; n++) await server.publish('chat:flood', { n, pad: 'z'.repeat(400) });
+      assert.equal(await disconnected, 4002);
+    });
+  });
+
+  it('authenticates with the token in connect or in an Authorization header of the open request; refusals end with 4501', async () => {
+    await withServer({ auth: { jwt: { secret: SECRET } } }, async (base, server) => {
+      const token = signJwt({ sub: 'alice', exp: epochSeconds(3600) }, SECRET);
+      const inBody = await RawSession.open(base, [{ type: 'connect', id: 1, token }]);
+      assert.equal(((await inBody.reply(1)) as { result: { user: string } }).result.user, 'alice');
+      const inHeader = await RawSession.open(base, [{ type: 'connect', id: 1 }], { authorization: `Bearer ${signJwt({ sub: 'bob', exp: epochSeconds(3600) }, SECRET)}` });
+      assert.equal(((await inHeader.reply(1)) as { result: { user: string } }).result.user, 'bob');
+      const refused = await RawSession.open(base, [{ type: 'connect', id: 1, token: 'forged' }]);
+      const reply = await refused.reply(1);
+      assert.equal('error' in reply && reply.error.code, 'unauthorized');
+      assert.equal((await refused.closed()).code, 4501);
+      assert.equal(server.sessions.size, 2);
+    });
+  });
+});
+
+describe('HTTP fallback: requests, origins, mounting', () => {
+  it('answers malformed requests without touching other sessions', async () => {
+    await withServer({}, async (base) => {
+      assert.equal((await request(base, { method: 'POST', body: '[]', headers: { 'content-type': 'text/plain' } })).status, 415);
+      assert.equal((await request(base, { method: 'POST', body: '{"type":"connect"}' })).status, 400, 'not an array');
+      assert.equal((await request(base, { method: 'POST', body: '[1]' })).status, 400, 'not objects');
+      assert.equal((await request(base, { method: 'POST', body: '[{' })).status, 400, 'not JSON');
+      assert.equal((await request(base, { method: 'GET' })).status, 405);
+      assert.equal((await request(`${base}/send`, { method: 'POST', body: [] })).status, 400, 'no session header');
+      const unknown = { 'x-switchboard-session': 'AAAAAAAAAAAAAAAAAAAAAA', 'x-switchboard-seq': '1' };
+      assert.equal((await request(`${base}/send`, { method: 'POST', body: [], headers: unknown })).status, 404);
+      assert.equal((await request(`${base}/stream`, { method: 'GET', headers: unknown })).status, 404);
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send([], { body: '{"not":"an array"}' }), 400);
+      assert.deepEqual(await session.closed(), { code: 4500, reason: 'malformed message' }, 'a malformed batch ends its session, as on WebSocket');
+    });
+  });
+
+  it('CORS: preflights and answers of allowed origins carry the headers; other origins get 403', async () => {
+    await withServer({ allowedOrigins: ['https://app.example'] }, async (base) => {
+      const preflight = await request(base, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+      assert.equal(preflight.status, 204);
+      assert.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example');
+      assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /X-Switchboard-Session/);
+      assert.equal(preflight.headers.get('access-control-allow-credentials'), null, 'no cookies');
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }], { origin: 'https://app.example' });
+      assert.equal(session.openHeaders.get('access-control-allow-origin'), 'https://app.example');
+      assert.match(session.openHeaders.get('access-control-expose-headers') ?? '', /X-Switchboard-Session/);
+      const refused = await request(base, { method: 'POST', body: [{ type: 'connect', id: 1 }], headers: { origin: 'https://evil.example' } });
+      assert.equal(refused.status, 403);
+    });
+  });
+
+  it('httpFallback: false leaves only the WebSocket endpoint', async () => {
+    await withServer({ httpFallback: false }, async (base) => {
+      assert.equal((await request(base, { method: 'POST', body: [{ type: 'connect', id: 1 }] })).status, 404);
+    });
+  });
+
+  it('attached: takes the fallback’s requests before the application’s listener, which gets every other request', async () => {
+    const seen: string[] = [];
+    const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(req.url ?? '');
+      res.writeHead(404).end();
+    });
+    const server = createRealtimeServer({ server: http, path: '/rt' });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/rt/http`;
+    try {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal((await request(`http://127.0.0.1:${(http.address() as AddressInfo).port}/other`, { method: 'GET' })).status, 404);
+      assert.deepEqual(seen, ['/other']);
+    } finally {
+      await server.close();
+      http.closeAllConnections();
+      http.close();
+    }
+  });
+
+  it('noServer: handleRequest serves the fallback’s requests and leaves the others', async () => {
+    const server = createRealtimeServer({ noServer: true, path: '/rt' });
+    const http = createServer((req, res) => {
+      if (!server.handleRequest(req, res)) res.writeHead(418).end();
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    try {
+      const session = await RawSession.open(`${origin}/rt/http`, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal((await request(`${origin}/elsewhere`, { method: 'GET' })).status, 418);
+    } finally {
+      await server.close();
+      http.closeAllConnections();
+      http.close();
+    }
+  });
+
+  it('shutdown: open streams get disconnect 4006 and the close event', async () => {
+    const server = createRealtimeServer({ port: 0, host: '127.0.0.1', path: '/rt' });
+    await server.ready();
+    const session = await RawSession.open(`http://127.0.0.1:${server.port}/rt/http`, [{ type: 'connect', id: 1 }]);
+    await session.reply(1);
+    await server.close();
+    assert.deepEqual(await session.closed(), { code: 4006, reason: 'server shutdown' });
+    assert.equal((await session.message(isType('disconnect')) as { code: number }).code, 4006);
+  });
+});

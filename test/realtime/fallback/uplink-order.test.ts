@@ -1,0 +1,55 @@
+// The order of a fallback session's uplink batches, and the relay messages
+// that carry batches and ends between processes.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeRelay, encodeRelay, type RelayMessage } from '../../../src/realtime/server/http-relay.js';
+import { MAX_WAITING_BATCHES, UplinkOrder } from '../../../src/realtime/server/uplink-order.js';
+
+describe('UplinkOrder', () => {
+  it('releases batches in order, each once', () => {
+    const order = new UplinkOrder<string>(1000, () => assert.fail('not broken'));
+    assert.deepEqual(order.accept(1, 'a'), ['a']);
+    assert.deepEqual(order.accept(3, 'c'), []);
+    assert.deepEqual(order.accept(4, 'd'), []);
+    assert.deepEqual(order.accept(3, 'c again'), [], 'a repeat of a waiting batch');
+    assert.deepEqual(order.accept(2, 'b'), ['b', 'c', 'd']);
+    assert.deepEqual(order.accept(2, 'b again'), [], 'a repeat of a released batch');
+    assert.equal(order.expected, 5);
+    order.stop();
+  });
+
+  it('is broken when a missing batch does not come in time', async () => {
+    const reasons: string[] = [];
+    const order = new UplinkOrder<string>(50, (reason) => reasons.push(reason));
+    order.accept(2, 'b');
+    await sleep(80);
+    assert.deepEqual(reasons, ['uplink request 1 missing']);
+  });
+
+  it('is broken when too many batches wait', () => {
+    const reasons: string[] = [];
+    const order = new UplinkOrder<number>(10_000, (reason) => reasons.push(reason));
+    for (let seq = 2; seq <= MAX_WAITING_BATCHES + 2; seq++) order.accept(seq, seq);
+    assert.deepEqual(reasons, ['too many uplink requests out of order']);
+    order.stop();
+  });
+});
+
+describe('relay messages', () => {
+  it('round-trip', () => {
+    const messages: RelayMessage[] = [
+      { kind: 'send', seq: 3, ack: 17, messages: [{ fields: { type: 'pong' }, bytes: 15 }, { fields: { type: 'send', data: { x: [1] } }, bytes: 30 }] },
+      { kind: 'send', seq: 1, ack: undefined, messages: [] },
+      { kind: 'gone', code: 1000, reason: 'client closed' },
+      { kind: 'close', code: 1009, reason: 'message too big' },
+    ];
+    for (const message of messages) assert.deepEqual(decodeRelay(encodeRelay(message)), message);
+  });
+
+  it('malformed ones are ignored', () => {
+    for (const text of ['', 'null', '[]', '{"t":"x"}', '{"t":"s","s":-1,"m":[],"b":[]}', '{"t":"s","s":1,"m":[{}],"b":[]}', '{"t":"s","s":1,"m":[1],"b":[1]}', '{"t":"g","c":"x","r":""}']) {
+      assert.equal(decodeRelay(text), undefined, text);
+    }
+  });
+});
