@@ -8,6 +8,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { isOriginAllowed, type OriginCheck } from '../../node/server-handshake.js';
 import { HTTP_HEADERS, SESSION_ID_PATTERN } from '../wire/http.js';
 import type { UplinkMessage } from './http-relay.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from './validate.js';
 
 /** A batch read from a request body, or why it was refused (with the HTTP status to answer). */
 export type BatchResult = { ok: true; messages: UplinkMessage[] } | { ok: false; status: 400 | 413; reason: string };
@@ -64,7 +65,8 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
 
 /**
  * A body as a batch: a JSON array (UTF-8) of objects, each one protocol
- * message of at most `maxMessageSize` bytes when encoded as compact JSON.
+ * message of at most `maxMessageSize` bytes when encoded as compact JSON and
+ * nested at most `MAX_MESSAGE_DEPTH` levels (so that it can be encoded again).
  */
 export function parseBatch(body: Buffer, maxMessageSize: number): BatchResult {
   let value: unknown;
@@ -77,6 +79,7 @@ export function parseBatch(body: Buffer, maxMessageSize: number): BatchResult {
   const messages: UplinkMessage[] = [];
   for (const item of value as unknown[]) {
     if (typeof item !== 'object' || item === null || Array.isArray(item)) return { ok: false, status: 400, reason: 'a protocol message must be an object' };
+    if (nestsDeeperThan(item, MAX_MESSAGE_DEPTH)) return { ok: false, status: 400, reason: `a message nested more than ${MAX_MESSAGE_DEPTH} levels deep` };
     const bytes = Buffer.byteLength(JSON.stringify(item), 'utf8');
     if (bytes > maxMessageSize) return { ok: false, status: 413, reason: `a message over ${maxMessageSize} bytes` };
     messages.push({ fields: item as Record<string, unknown>, bytes });

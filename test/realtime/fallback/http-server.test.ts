@@ -223,6 +223,8 @@ describe('HTTP fallback: requests, origins, mounting', () => {
       assert.equal((await request(base, { method: 'POST', body: '{"type":"connect"}' })).status, 400, 'not an array');
       assert.equal((await request(base, { method: 'POST', body: '[1]' })).status, 400, 'not objects');
       assert.equal((await request(base, { method: 'POST', body: '[{' })).status, 400, 'not JSON');
+      const deep = `[{"type":"send","data":${'['.repeat(100)}${']'.repeat(100)}}]`;
+      assert.equal((await request(base, { method: 'POST', body: deep })).status, 400, 'nested too deep');
       assert.equal((await request(base, { method: 'GET' })).status, 405);
       assert.equal((await request(`${base}/send`, { method: 'POST', body: [] })).status, 400, 'no session header');
       const unknown = { 'x-switchboard-session': 'AAAAAAAAAAAAAAAAAAAAAA', 'x-switchboard-seq': '1' };
