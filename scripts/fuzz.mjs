@@ -2,9 +2,10 @@
 // The long fuzz run: `node scripts/fuzz.mjs --cases 10000000 [--harness frame|handshake|deflate|realtime]`.
 //
 // Each harness runs in a child process (test/fuzz/worker.ts) that reports
-// progress every 5 000 cases; this script prints cases/s, the outcomes and the
+// progress every 1 000 cases; this script prints cases/s, the outcomes and the
 // child's memory, and stops with the failing case and the command that
-// reproduces it. A child that reports nothing for --stall seconds is a hang.
+// reproduces it. A child that reports nothing for --stall seconds is a hang;
+// its V8 heap is capped (--heap MiB), so unbounded growth ends the run too.
 //
 // Options:
 //   --cases N        cases per harness (default 1 000 000)
@@ -13,6 +14,7 @@
 //   --from N         first case number (default 0): with --seed, reruns a reported case
 //   --jobs J         harnesses run at once (default 1)
 //   --stall SECONDS  silence that counts as a hang (default 120)
+//   --heap MIB       V8 heap limit of each child (default 512)
 //   --json FILE      also write the totals as JSON
 import { fork } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     from: { type: 'string', default: '0' },
     jobs: { type: 'string', default: '1' },
     stall: { type: 'string', default: '120' },
+    heap: { type: 'string', default: '512' },
     json: { type: 'string' },
   },
 });
@@ -58,7 +61,7 @@ function runHarness(name) {
   return new Promise((resolve, reject) => {
     const started = Date.now();
     const totals = { harness: name, seed, from, cases: 0, seconds: 0, casesPerSecond: 0, outcomes: {}, slowestMs: 0, slowestCase: from, maxRssMiB: 0 };
-    const child = fork(WORKER, [name, String(seed), String(from), String(cases)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(WORKER, [name, String(seed), String(from), String(cases)], { execArgv: ['--import', 'tsx', `--max-old-space-size=${values.heap}`], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let lastReport = Date.now();
     let lastPrint = Date.now();
     let failed = false;

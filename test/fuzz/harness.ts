@@ -2,6 +2,7 @@
 // each with its own seeded generator, counting outcomes. A harness returns a
 // label for an acceptable outcome (a message, a documented close code, a
 // documented HTTP status) and throws for anything else.
+import { getHeapStatistics } from 'node:v8';
 import { Random } from './random.js';
 
 export type HarnessName = 'frame' | 'handshake' | 'deflate' | 'realtime';
@@ -58,6 +59,12 @@ export interface RunStats {
 
 /** Longest a single case may take before it counts as a hang (ms). */
 export const CASE_TIME_LIMIT = 5000;
+/**
+ * Most the V8 heap may grow during one case. Inputs are at most 64 KiB; a
+ * case that makes the code allocate far more (e.g. a decoder trusting a
+ * declared size) fails, even if the garbage would be collected later.
+ */
+export const CASE_HEAP_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Runs cases `from` … `from + count - 1` (or until `deadline`, a
@@ -73,6 +80,7 @@ export function runCases(harness: Harness, seed: number, from: number, count: nu
     const caseNumber = from + done;
     if ((done & 63) === 0 && performance.now() > deadline) break;
     const caseStart = performance.now();
+    const heapBefore = getHeapStatistics().used_heap_size;
     let label: string;
     try {
       label = harness.run(new Random(seed, caseNumber));
@@ -80,6 +88,8 @@ export function runCases(harness: Harness, seed: number, from: number, count: nu
       throw new FuzzCaseError(harness.name, seed, caseNumber, error);
     }
     const caseMs = performance.now() - caseStart;
+    const heapGrowth = getHeapStatistics().used_heap_size - heapBefore;
+    if (heapGrowth > CASE_HEAP_LIMIT) throw new FuzzCaseError(harness.name, seed, caseNumber, new FuzzFailure(`the heap grew by ${(heapGrowth / 1048576).toFixed(0)} MiB`));
     if (caseMs > slowestMs) {
       slowestMs = caseMs;
       slowestCase = caseNumber;

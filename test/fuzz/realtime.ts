@@ -82,9 +82,24 @@ function payloadOf(random: Random, codec: Codec): string | Uint8Array {
     }
     bytes = Buffer.from(encoded);
     if (roll > 5) bytes = mutate(random, bytes);
+    if (codec === msgpackCodec && random.chance(0.1)) bytes = withContainerBomb(random, bytes);
   }
   // Text frames carry valid UTF-8 (the frame parser checked); a session decodes them with toString.
   return codec === jsonCodec ? bytes.toString('utf8') : bytes;
+}
+
+/** Splices in array or map headers that declare far more items than follow (nested, sometimes). */
+function withContainerBomb(random: Random, bytes: Buffer): Buffer {
+  const headers: Buffer[] = [];
+  for (let i = random.range(1, 4); i > 0; i--) {
+    const size = random.pick([16, 0xffff, 0x10000, 0x0162a66d, 0x7fffffff, 0xffffffff, bytes.length, bytes.length + 1]);
+    const header = Buffer.alloc(5);
+    header[0] = random.pick([0xdd, 0xdf]);
+    header.writeUInt32BE(size >>> 0, 1);
+    headers.push(header);
+  }
+  const at = random.int(bytes.length + 1);
+  return Buffer.concat([bytes.subarray(0, at), ...headers, bytes.subarray(at)]);
 }
 
 /** What subscribers would receive: the data inside a history reply, in both codecs. */

@@ -5,6 +5,7 @@
  */
 import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Subprotocol } from './messages.js';
+import { msgpackSizeProblem } from './msgpack-guard.js';
 
 /** A payload could not be decoded (not JSON / MessagePack, or not an object). */
 export class DecodeError extends Error {
@@ -61,6 +62,8 @@ export const msgpackCodec: Codec = {
   },
   decode(payload: string | Uint8Array): Record<string, unknown> {
     if (typeof payload === 'string') throw new DecodeError('MessagePack messages travel in binary frames');
+    // Declared sizes are checked first: the decoder allocates them before reading the items.
+    if (msgpackSizeProblem(payload) !== null) throw new DecodeError('the payload is not MessagePack');
     let value: unknown;
     try {
       value = decodeMsgpack(payload);
