@@ -190,6 +190,17 @@ describe('SDK over the HTTP fallback (Node)', () => {
     }
   });
 
+  it('falls back when the proxy strips Upgrade (the server sees a plain GET and answers 426)', async () => {
+    proxy.policy = 'strip';
+    try {
+      const client = await connect();
+      assert.equal(client.transport, 'http');
+      assert.ok(proxy.log.some((entry) => entry.method === 'GET' && entry.path === '/rt' && entry.status === 426), 'the stripped upgrade reached the server');
+    } finally {
+      proxy.policy = 'refuse';
+    }
+  });
+
   it('falls back when the upgrade hangs: no connect reply within fallbackTimeout', async () => {
     proxy.policy = 'hang';
     try {
