@@ -175,7 +175,7 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
   });
 
   it('heartbeats: pings arrive as events, pongs go up in batches; an unanswered ping ends with 4003', async () => {
-    await withServer({ ping: 100, pong: 150 }, async (base) => {
+    await withServer({ ping: 100, pong: 500 }, async (base) => {
       const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
       await session.reply(1);
       for (let round = 0; round < 3; round++) {
