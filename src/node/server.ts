@@ -97,7 +97,7 @@ export interface ServerOptions<Data = undefined> extends MessageLimits {
    * Default 10000 ms.
    */
   handshakeTimeout?: number;
-  /** Upgrade requests awaiting their 101 at once; more get 503 with `Retry-After`. Default 1024. */
+  /** Upgrade requests awaiting their 101 at once; more get 503 with `Retry-After`. Default 1024; 0 = no limit. */
   maxPendingHandshakes?: number;
   /**
    * Connections (open, or in their handshake) per client address; more get
@@ -233,7 +233,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.heartbeat = interval > 0 ? new Heartbeat(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error) }) : null;
     const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }) : null;
-    this.maxPendingHandshakes = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    const pendingLimit = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
+    this.maxPendingHandshakes = pendingLimit > 0 ? pendingLimit : Infinity;
     const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
     this.addressLimiter = perAddress > 0 ? new AddressLimiter(perAddress, options.connectionLimitExempt ?? isLocalNetworkAddress) : null;
 
