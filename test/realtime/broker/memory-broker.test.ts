@@ -179,10 +179,12 @@ describe('MemoryBroker', () => {
 
     test('forgets a stream once its publications expired by ttl and it stayed idle', async (t) => {
       const { broker } = await started(t, { streamIdleTimeout: 100 });
-      await broker.publish('fading', 1, { history: { size: 10, ttl: 300 } });
+      const published = Date.now();
+      await broker.publish('fading', 1, { history: { size: 10, ttl: 1_500 } });
       await sleep(200);
-      assert.equal(broker.streamCount, 1, 'still kept: its publication has not expired');
-      await until(() => broker.streamCount === 0, 'the stream to be forgotten after its history expired');
+      // Checked only while the publication is surely alive (a loaded machine may sleep much longer than asked).
+      if (Date.now() - published < 1_400) assert.equal(broker.streamCount, 1, 'still kept: its publication has not expired');
+      await until(() => broker.streamCount === 0, 'the stream to be forgotten after its history expired', 6_000);
     });
 
     test('an unsubscribed stream becomes forgettable', async (t) => {
