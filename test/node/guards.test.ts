@@ -65,8 +65,10 @@ describe('IdleSweeper', () => {
     sweeper.add(busy);
     assert.equal(quiet.idleTicks, 0, 'adding counts as activity');
     const keepBusy = setInterval(() => (busy.idleTicks = 0), 5);
-    await new Promise((resolve) => setTimeout(resolve, 160));
+    const started = performance.now();
+    while (!expired.includes('quiet') && performance.now() - started < 3000) await new Promise((resolve) => setTimeout(resolve, 10));
     clearInterval(keepBusy);
+    assert.ok(performance.now() - started >= 70, 'not before ⅞ of the timeout');
     assert.deepEqual(expired, ['quiet']);
     assert.equal(sweeper.size, 1);
     sweeper.stop();
