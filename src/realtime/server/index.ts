@@ -36,6 +36,7 @@ export {
   type LimitOptions,
   type RealtimeServerOptions,
   type SchemaOptions,
+  type WebSocketGuardOptions,
 } from './options.js';
 export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, type NamespaceOptions } from './namespaces.js';
 export type { RateLimitOptions } from './rate-limit.js';

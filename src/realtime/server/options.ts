@@ -5,7 +5,7 @@
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import type { JWTPayload } from 'jose';
-import type { OriginCheck, ServerDeflateOptions } from '../../node/server-index.js';
+import type { OriginCheck, ServerDeflateOptions, ServerOptions } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import type { ApiShape, MethodName, StandardSchema, UntypedApi } from '../wire/api.js';
 import type { JwtOptions } from './auth.js';
@@ -26,6 +26,21 @@ export const DEFAULT_MAX_HISTORY_LIMIT = 1000;
 /** Largest `data` of a client's `publish`, encoded, in bytes. */
 export const DEFAULT_MAX_PUBLISH_SIZE = 32 * 1024;
 export { DEFAULT_RATE_LIMIT, DEFAULT_RPC_TIMEOUT };
+
+/** The guards of the underlying `WebSocketServer` a real-time server passes through. */
+export type WebSocketGuardOptions = Pick<
+  ServerOptions<unknown>,
+  | 'allowedHosts'
+  | 'handshakeTimeout'
+  | 'maxPendingHandshakes'
+  | 'maxConnectionsPerIp'
+  | 'connectionLimitExempt'
+  | 'maxPingsPerSecond'
+  | 'pingFloodTimeout'
+  | 'idleTimeout'
+  | 'maxFragments'
+  | 'closeTimeout'
+>;
 
 /** What a successful authentication says about the client. */
 export interface AuthOutcome {
@@ -110,6 +125,14 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   /** The accepted request path. Default: every path. */
   path?: string;
   allowedOrigins?: readonly string[] | OriginCheck;
+  /**
+   * The WebSocket server's own guards (docs/security.md), passed through:
+   * `allowedHosts`, `handshakeTimeout`, `maxPendingHandshakes`,
+   * `maxConnectionsPerIp`, `connectionLimitExempt`, `maxPingsPerSecond`,
+   * `pingFloodTimeout`, `idleTimeout`, `maxFragments`, `closeTimeout`.
+   * Unset ones keep their safe defaults.
+   */
+  websocket?: WebSocketGuardOptions;
   perMessageDeflate?: boolean | ServerDeflateOptions;
   /** Largest WebSocket message accepted (bytes); above it the connection closes with 1009. Default 65536. */
   maxMessageSize?: number;

@@ -218,6 +218,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private createWebSocketServer(options: RealtimeServerOptions<A>): WebSocketServer<Subscriber | undefined> {
     const own = this.ownServer;
     const wss = new WebSocketServer<Subscriber | undefined>({
+      ...options.websocket,
       ...(own === null ? { port: options.port, host: options.host, tls: options.tls, server: options.server, noServer: options.noServer } : { server: own }),
       paths: options.path === undefined ? undefined : [options.path],
       subprotocols: selectSubprotocol,
