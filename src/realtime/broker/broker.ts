@@ -10,7 +10,8 @@
  * processes (`listen`, `relay`): the HTTP fallback transport uses it to hand
  * a request that reached one process to the process that holds the session.
  */
-import type { ClientInfo, PresenceMember, Publication, StreamPosition } from '../wire/messages.js';
+import type { EncodedPublication, EncodedPublicationBody } from '../wire/encoded.js';
+import type { PresenceMember, StreamPosition } from '../wire/messages.js';
 
 /** How a channel keeps history. `size` 0 (or absent) keeps none. */
 export interface HistoryOptions {
@@ -23,8 +24,14 @@ export interface HistoryOptions {
 export interface BrokerPublishOptions {
   /** Retention for this channel's stream; without it, nothing is kept (offsets still advance). */
   history?: HistoryOptions;
-  /** The publisher, when shown to subscribers. */
-  info?: ClientInfo;
+}
+
+/** Where `publish` put a publication. */
+export interface PublishedPosition {
+  /** The offset it was given. */
+  offset: number;
+  /** The epoch of the stream it went into. */
+  epoch: string;
 }
 
 export interface HistoryQuery {
@@ -32,24 +39,43 @@ export interface HistoryQuery {
   since?: StreamPosition;
   /** At most this many (the oldest first). Default: all that are kept. */
   limit?: number;
+  /**
+   * At most about this many bytes of data and info (as kept): the
+   * publications stop before the one that would pass it, but the first is
+   * always given. Default: no bound.
+   */
+  maxBytes?: number;
 }
 
 export interface BrokerHistory {
-  /** The publications asked for, oldest first. */
-  publications: Publication[];
-  /** The stream's position when the query ran. */
+  /** The publications asked for, oldest first, encoded as they were published. */
+  publications: EncodedPublication[];
+  /**
+   * The stream's position when the query ran. A channel that was never
+   * published to (or was forgotten) is at offset 0 with the epoch `''`:
+   * reading creates no state (docs/protocol.md §3).
+   */
   position: StreamPosition;
   /**
    * With `since`: true when `publications` are exactly all publications after
-   * `since` (same epoch, none expired or trimmed, and `limit` not reached).
+   * `since` (same epoch, none expired or trimmed, and neither `limit` nor
+   * `maxBytes` cut them short).
    */
   complete: boolean;
+  /**
+   * True when `limit` or `maxBytes` cut the answer short: more kept
+   * publications follow the last one given.
+   */
+  truncated: boolean;
 }
 
 /** What the broker reports to the server that started it. */
 export interface BrokerEvents {
-  /** A publication in a channel this process subscribed to (`Broker.subscribe`). */
-  publication(channel: string, publication: Publication): void;
+  /**
+   * A publication in a channel this process subscribed to (`Broker.subscribe`),
+   * with the epoch of its stream. The data is the broker's own: read it, never change it.
+   */
+  publication(channel: string, publication: EncodedPublication, epoch: string): void;
   /** A member joined a channel this process subscribed to. */
   join(channel: string, member: PresenceMember): void;
   /** A member left a channel this process subscribed to. */
@@ -75,14 +101,17 @@ export interface Broker {
   /** This process no longer wants them (idempotent). */
   unsubscribe(channel: string): Promise<void>;
   /**
-   * Appends a publication to the channel's stream (assigning the next offset),
-   * keeps it per `options.history`, and fans it out to every subscribed process.
-   * Rejects (e.g. `BrokerUnavailableError`) rather than losing it silently.
+   * Appends a publication (its data and publisher info, already encoded: the
+   * broker keeps and forwards those bytes as they are) to the channel's
+   * stream, assigning the next offset; keeps it per `options.history`, and
+   * fans it out to every subscribed process. The stream and its epoch are
+   * created by the first publication. Rejects (e.g.
+   * `BrokerUnavailableError`) rather than losing it silently.
    */
-  publish(channel: string, data: unknown, options?: BrokerPublishOptions): Promise<Publication & { epoch: string }>;
-  /** The publications kept for `channel`, per `query`. */
+  publish(channel: string, publication: EncodedPublicationBody, options?: BrokerPublishOptions): Promise<PublishedPosition>;
+  /** The publications kept for `channel`, per `query`. Creates nothing. */
   history(channel: string, query?: HistoryQuery): Promise<BrokerHistory>;
-  /** The channel's current position (offset 0 and a fresh epoch for a new channel). */
+  /** The channel's current position: offset 0 and epoch `''` for a channel without a stream. Creates nothing. */
   position(channel: string): Promise<StreamPosition>;
   /** Adds (or refreshes) a presence member of `channel` and reports a `join` when it is new; `ttl` (ms) bounds how long it stays without a refresh. */
   addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void>;
@@ -111,4 +140,14 @@ export interface Broker {
 /** The broker's backing service is unreachable; nothing was done. */
 export class BrokerUnavailableError extends Error {
   override readonly name = 'BrokerUnavailableError';
+}
+
+/**
+ * True when a client that reached `since` is in the stream now at
+ * `position`: the same epoch, or offset 0 read before the stream existed
+ * (epoch `''`), which has seen nothing and so continues any stream from its
+ * first publication.
+ */
+export function continuesStream(since: StreamPosition, position: StreamPosition): boolean {
+  return since.epoch === position.epoch || (since.offset === 0 && since.epoch === '');
 }

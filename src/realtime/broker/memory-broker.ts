@@ -5,8 +5,13 @@
  * `events.publication` before `publish` returns its promise, so the events of
  * a channel come in offset order and `publish` resolves after delivery.
  *
- * Bounded memory. A channel's stream is created on its first publish,
- * `history` or `position`. Keeping a stream forever for every channel name
+ * Publications are kept as the encoded bytes they were published with (one
+ * flat entry per publication: its data, its publisher info, its offset and
+ * time), and handed to subscribers and history readers as those very bytes.
+ *
+ * Bounded memory. A channel's stream is created on its first publish;
+ * reading (`history`, `position`) a channel without one creates nothing and
+ * answers offset 0 with the epoch `''`. Keeping a stream forever for every channel name
  * ever used would let memory grow without bound, so a stream is forgotten
  * when all of these hold:
  *   - it keeps no publications (none were kept, or they expired by `ttl`),
@@ -30,17 +35,20 @@
  * is rethrown on a microtask (an uncaught exception, as a bug should be),
  * and the publish or presence change it was told about stands.
  */
-import type { PresenceMember, Publication, StreamPosition } from '../wire/messages.js';
+import type { EncodedPublication, EncodedPublicationBody } from '../wire/encoded.js';
+import type { PresenceMember, StreamPosition } from '../wire/messages.js';
 import {
   BrokerUnavailableError,
+  continuesStream,
   type Broker,
   type BrokerEvents,
   type BrokerHistory,
   type BrokerPublishOptions,
   type HistoryQuery,
+  type PublishedPosition,
 } from './broker.js';
 import { PresenceRegistry } from './presence.js';
-import { ChannelStream, checkHistoryQuery, copyPublication } from './stream.js';
+import { ChannelStream, checkHistoryQuery } from './stream.js';
 
 /** Options of `MemoryBroker`. */
 export interface MemoryBrokerOptions {
@@ -82,10 +90,8 @@ function checkTimeout(name: string, value: number): void {
   }
 }
 
-/** A publication as `publish` returns it: a copy with the stream's epoch. */
-function publishResult(publication: Publication, epoch: string): Publication & { epoch: string } {
-  return { ...copyPublication(publication), epoch };
-}
+/** The position of a channel that has no stream: nothing was published, and reading creates nothing. */
+const NO_STREAM: StreamPosition = Object.freeze({ offset: 0, epoch: '' });
 
 /** The single-process broker: streams, history and presence in memory. */
 export class MemoryBroker implements Broker {
@@ -148,18 +154,13 @@ export class MemoryBroker implements Broker {
   }
 
   /** Appends to the channel's stream and delivers the publication before resolving. */
-  async publish(
-    channel: string,
-    data: unknown,
-    options: BrokerPublishOptions = {},
-  ): Promise<Publication & { epoch: string }> {
+  async publish(channel: string, body: EncodedPublicationBody, options: BrokerPublishOptions = {}): Promise<PublishedPosition> {
     this.#checkStarted();
     const time = now();
     const stream = this.#stream(channel, time);
-    const publication = stream.append(data, options.info, options.history, time);
-    const result = publishResult(publication, stream.epoch);
-    if (this.#subscribed.has(channel)) this.#emitPublication(channel, copyPublication(publication));
-    return result;
+    const publication = stream.append(body, options.history, time);
+    if (this.#subscribed.has(channel)) this.#emitPublication(channel, publication, stream.epoch);
+    return { offset: publication.offset, epoch: stream.epoch };
   }
 
   /**
@@ -171,15 +172,19 @@ export class MemoryBroker implements Broker {
     this.#checkStarted();
     checkHistoryQuery(query);
     const time = now();
-    return this.#stream(channel, time).query(query, time);
+    const stream = this.#streams.get(channel);
+    if (stream !== undefined) return stream.query(query, time);
+    const since = query.since;
+    const complete = since === undefined || (continuesStream(since, NO_STREAM) && since.offset === 0);
+    return { publications: [], position: { ...NO_STREAM }, complete, truncated: false };
   }
 
-  /** The channel's position; a channel without a stream gets one (offset 0, a new epoch). */
+  /** The channel's position: offset 0 and the epoch `''` for a channel without a stream (which this does not create). */
   async position(channel: string): Promise<StreamPosition> {
     this.#checkStarted();
-    const time = now();
-    const stream = this.#stream(channel, time);
-    stream.lastUsed = time;
+    const stream = this.#streams.get(channel);
+    if (stream === undefined) return { ...NO_STREAM };
+    stream.lastUsed = now();
     return stream.position;
   }
 
@@ -248,9 +253,9 @@ export class MemoryBroker implements Broker {
     return stream;
   }
 
-  #emitPublication(channel: string, publication: Publication): void {
+  #emitPublication(channel: string, publication: EncodedPublication, epoch: string): void {
     const events = this.#events;
-    if (events !== undefined) deliver(() => events.publication(channel, publication));
+    if (events !== undefined) deliver(() => events.publication(channel, publication, epoch));
   }
 
   #emitMember(kind: 'join' | 'leave', channel: string, member: PresenceMember): void {

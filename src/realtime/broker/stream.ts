@@ -6,13 +6,23 @@
  * Times are monotonic milliseconds (`performance.now()`), passed in by the
  * caller so that a stream never reads a clock of its own.
  */
-import type { ClientInfo, Publication, StreamPosition } from '../wire/messages.js';
-import type { BrokerHistory, HistoryOptions, HistoryQuery } from './broker.js';
+import { encodedBytes, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
+import type { StreamPosition } from '../wire/messages.js';
+import { continuesStream, type BrokerHistory, type HistoryOptions, type HistoryQuery } from './broker.js';
 
-/** A kept publication and when it was published. */
-interface Entry {
-  readonly publication: Publication;
-  readonly at: number;
+/**
+ * A kept publication: its encoded data and info as given (never decoded),
+ * when it was published, and its size. One flat object per publication, so
+ * that a kept publication costs its bytes and little more.
+ */
+class Entry implements EncodedPublication {
+  constructor(
+    readonly offset: number,
+    readonly data: EncodedValue,
+    readonly info: EncodedValue | undefined,
+    readonly at: number,
+    readonly bytes: number,
+  ) {}
 }
 
 /** Compact the entry array once this many slots before `head` are dead. */
@@ -27,20 +37,6 @@ export function newEpoch(): string {
   let binary = '';
   for (const byte of bytes) binary += String.fromCharCode(byte);
   return globalThis.btoa(binary).replace(/\+/g, '-').replace(/\//g, '_');
-}
-
-/** A copy of the publisher info without absent fields. */
-export function copyClientInfo(info: ClientInfo): ClientInfo {
-  const copy: ClientInfo = { client: info.client, user: info.user };
-  if (info.info !== undefined) copy.info = info.info;
-  return copy;
-}
-
-/** A copy of a publication, so that callers cannot change what the stream keeps. */
-export function copyPublication(publication: Publication): Publication {
-  const copy: Publication = { offset: publication.offset, data: publication.data };
-  if (publication.info !== undefined) copy.info = copyClientInfo(publication.info);
-  return copy;
 }
 
 /** Throws a RangeError unless `history` is a usable retention setting. */
@@ -59,6 +55,10 @@ export function checkHistoryQuery(query: HistoryQuery): void {
   const { since, limit } = query;
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0)) {
     throw new RangeError(`limit must be a non-negative integer, got ${String(limit)}`);
+  }
+  const { maxBytes } = query;
+  if (maxBytes !== undefined && (typeof maxBytes !== 'number' || !(maxBytes > 0))) {
+    throw new RangeError(`maxBytes must be a positive number, got ${String(maxBytes)}`);
   }
   if (since !== undefined) {
     if (!Number.isSafeInteger(since.offset) || since.offset < 0) {
@@ -109,19 +109,20 @@ export class ChannelStream {
 
   /**
    * Assigns the next offset to a publication, keeps it per `history` and
-   * returns it (the object kept, which callers must not change).
+   * returns it (the object kept: its bytes are shared, never to be changed).
    */
-  append(data: unknown, info: ClientInfo | undefined, history: HistoryOptions | undefined, now: number): Publication {
+  append(body: EncodedPublicationBody, history: HistoryOptions | undefined, now: number): EncodedPublication {
     if (history !== undefined) checkHistoryOptions(history);
     this.#size = history?.size ?? 0;
     this.#ttl = history?.ttl ?? 0;
-    const publication: Publication = { offset: ++this.#offset, data };
-    if (info !== undefined) publication.info = copyClientInfo(info);
-    if (this.#size > 0) this.#entries.push({ publication, at: now });
+    const { data, info } = body;
+    const bytes = encodedBytes(data) + (info === undefined ? 0 : encodedBytes(info));
+    const entry = new Entry(++this.#offset, data, info, now, bytes);
+    if (this.#size > 0) this.#entries.push(entry);
     this.lastUsed = now;
     this.#trimToSize();
     this.prune(now);
-    return publication;
+    return entry;
   }
 
   /** Drops the publications older than the ttl. */
@@ -139,33 +140,40 @@ export class ChannelStream {
     this.lastUsed = now;
     this.prune(now);
     const position = this.position;
-    const { since, limit } = query;
-    if (since === undefined) return this.#latest(limit, position);
-    if (since.epoch !== this.epoch || since.offset > this.#offset) {
-      return { publications: [], position, complete: false };
+    const { since, limit, maxBytes } = query;
+    if (since === undefined) return this.#latest(limit, maxBytes, position);
+    if (!continuesStream(since, position) || since.offset > this.#offset) {
+      return { publications: [], position, complete: false, truncated: false };
     }
     const oldest = this.#offset - this.retained + 1;
     const start = Math.max(since.offset + 1, oldest);
     const available = this.#offset - start + 1;
-    const count = limit === undefined ? available : Math.min(limit, available);
-    const publications = this.#slice(start - oldest, count);
-    return { publications, position, complete: count === this.#offset - since.offset };
+    const wanted = limit === undefined ? available : Math.min(limit, available);
+    const publications = this.#slice(start - oldest, wanted, maxBytes);
+    const truncated = publications.length < available;
+    return { publications, position, complete: !truncated && start === since.offset + 1, truncated };
   }
 
-  /** The latest `limit` kept publications; complete when they are the whole stream. */
-  #latest(limit: number | undefined, position: StreamPosition): BrokerHistory {
+  /** The latest `limit` kept publications (from the oldest of them, up to `maxBytes`); complete when they are the whole stream. */
+  #latest(limit: number | undefined, maxBytes: number | undefined, position: StreamPosition): BrokerHistory {
     const retained = this.retained;
-    const count = limit === undefined ? retained : Math.min(limit, retained);
-    const publications = this.#slice(retained - count, count);
-    return { publications, position, complete: count === this.#offset };
+    const wanted = limit === undefined ? retained : Math.min(limit, retained);
+    const publications = this.#slice(retained - wanted, wanted, maxBytes);
+    // Newer kept publications follow the last one given only when maxBytes cut the page.
+    const truncated = publications.length < wanted;
+    return { publications, position, complete: !truncated && publications.length === this.#offset, truncated };
   }
 
-  /** Copies of `count` kept publications from the `from`-th kept one. */
-  #slice(from: number, count: number): Publication[] {
+  /** Up to `count` kept publications from the `from`-th kept one, stopping before `maxBytes` would be passed (the first always goes). */
+  #slice(from: number, count: number, maxBytes = Infinity): EncodedPublication[] {
     const begin = this.#head + from;
-    const publications: Publication[] = [];
+    const publications: EncodedPublication[] = [];
+    let bytes = 0;
     for (let index = begin; index < begin + count; index++) {
-      publications.push(copyPublication(this.#entries[index]!.publication));
+      const entry = this.#entries[index]!;
+      bytes += entry.bytes;
+      if (publications.length > 0 && bytes > maxBytes) break;
+      publications.push(entry);
     }
     return publications;
   }

@@ -8,6 +8,7 @@ import { describe, test, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Broker, BrokerEvents, BrokerHistory, HistoryOptions } from '../../../src/realtime/broker/broker.js';
 import type { PresenceMember, Publication, StreamPosition } from '../../../src/realtime/wire/messages.js';
+import { decodePublication, decodePublications, publishValue } from './encoded-helpers.js';
 
 /** Makes a fresh, unstarted broker; `cleanup` runs after the broker was closed. */
 export type BrokerFactory = () => Promise<{ broker: Broker; cleanup?: () => Promise<void> }>;
@@ -27,7 +28,7 @@ const SETTLE = 100;
 class Recorder {
   readonly seen: Recorded[] = [];
   readonly events: BrokerEvents = {
-    publication: (channel, publication) => this.seen.push({ kind: 'publication', channel, publication }),
+    publication: (channel, publication) => this.seen.push({ kind: 'publication', channel, publication: decodePublication(publication) }),
     join: (channel, member) => this.seen.push({ kind: 'join', channel, member }),
     leave: (channel, member) => this.seen.push({ kind: 'leave', channel, member }),
     state: () => {},
@@ -97,7 +98,7 @@ async function setup(t: TestContext, makeBroker: BrokerFactory): Promise<Fixture
   await broker.subscribe(marker);
   const flush = async (): Promise<void> => {
     const data = `marker ${++markers}`;
-    await broker.publish(marker, data);
+    await publishValue(broker, marker, data);
     await recorder.until(() => recorder.publications(marker).some((p) => p.data === data), 'the marker publication');
     await sleep(SETTLE);
   };
@@ -105,14 +106,14 @@ async function setup(t: TestContext, makeBroker: BrokerFactory): Promise<Fixture
 }
 
 /** Publishes `count` publications with data 1…count, one after the other. */
-async function publishSeries(broker: Broker, channel: string, count: number, history?: HistoryOptions): Promise<Array<Publication & { epoch: string }>> {
-  const results: Array<Publication & { epoch: string }> = [];
-  for (let n = 1; n <= count; n++) results.push(await broker.publish(channel, { n }, history === undefined ? {} : { history }));
+async function publishSeries(broker: Broker, channel: string, count: number, history?: HistoryOptions): Promise<Array<{ offset: number; epoch: string; data: unknown }>> {
+  const results: Array<{ offset: number; epoch: string; data: unknown }> = [];
+  for (let n = 1; n <= count; n++) results.push(await publishValue(broker, channel, { n }, history === undefined ? {} : { history }));
   return results;
 }
 
 /** The offsets of publications. */
-function offsets(publications: readonly Publication[]): number[] {
+function offsets(publications: ReadonlyArray<{ offset: number }>): number[] {
   return publications.map((publication) => publication.offset);
 }
 
@@ -145,16 +146,75 @@ function byClient(members: PresenceMember[]): PresenceMember[] {
 export function runBrokerContract(name: string, makeBroker: BrokerFactory): void {
   describe(name, () => {
     describe('streams', () => {
-      test('a fresh channel is at offset 0 with a stable, non-empty epoch', async (t) => {
+      test('a fresh channel is at offset 0 with the epoch "" until its first publication creates the stream', async (t) => {
         const { broker, channel } = await setup(t, makeBroker);
         const first = await broker.position(channel('fresh'));
-        assert.equal(first.offset, 0);
-        assert.equal(typeof first.epoch, 'string');
-        assert.ok(first.epoch.length > 0, 'the epoch is not empty');
-        assert.deepEqual(await broker.position(channel('fresh')), first, 'asking again changes nothing');
-        const published = await broker.publish(channel('fresh'), 'one');
+        assert.deepEqual(first, { offset: 0, epoch: '' });
+        const read = await broker.history(channel('fresh'), { since: first, limit: 10 });
+        assert.deepEqual(read, { publications: [], position: first, complete: true, truncated: false }, 'nothing to recover, nothing missed');
+        assert.deepEqual(await broker.position(channel('fresh')), first, 'reading created no stream');
+        const published = await publishValue(broker, channel('fresh'), 'one', { history: { size: 10 } });
         assert.equal(published.offset, 1);
-        assert.equal(published.epoch, first.epoch, 'the first publication continues the epoch the position reported');
+        assert.ok(published.epoch.length > 0, 'the first publication creates an epoch');
+        const recovered = await broker.history(channel('fresh'), { since: first });
+        assert.deepEqual(offsets(recovered.publications), [1], 'a client at {0, ""} recovers from the first publication');
+        assert.equal(recovered.complete, true);
+        assert.deepEqual(recovered.position, { offset: 1, epoch: published.epoch });
+        const foreign = await broker.history(channel('fresh'), { since: { offset: 1, epoch: '' } });
+        assert.equal(foreign.complete, false, 'only offset 0 continues an epoch it never saw');
+      });
+
+      test('maxBytes pages a history: each page stops before the budget, the first publication always fits', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const ch = channel('paged');
+        const results = [];
+        for (let n = 1; n <= 20; n++) results.push(await publishValue(broker, ch, 'x'.repeat(98), { history: { size: 100 } }));
+        const epoch = results[0]!.epoch;
+        // Each publication is 100 bytes of JSON text.
+        const page = await broker.history(ch, { since: { offset: 0, epoch }, maxBytes: 350 });
+        assert.deepEqual(offsets(page.publications), [1, 2, 3]);
+        assert.equal(page.truncated, true);
+        assert.equal(page.complete, false);
+        const tiny = await broker.history(ch, { since: { offset: 3, epoch }, maxBytes: 1 });
+        assert.deepEqual(offsets(tiny.publications), [4], 'at least one');
+        const seen: number[] = [];
+        let since = { offset: 0, epoch };
+        for (;;) {
+          const next = await broker.history(ch, { since, maxBytes: 700 });
+          seen.push(...offsets(next.publications));
+          if (!next.truncated) {
+            assert.equal(next.complete, true, 'the last page completes the recovery');
+            break;
+          }
+          since = { offset: next.publications.at(-1)!.offset, epoch };
+        }
+        assert.deepEqual(seen, range(1, 20), 'paging gives each publication once, in order');
+        const latest = await broker.history(ch, { limit: 10, maxBytes: 250 });
+        assert.deepEqual(offsets(latest.publications), [11, 12], 'the latest ten, paged from their oldest');
+        assert.equal(latest.truncated, true);
+        const all = await broker.history(ch, { limit: 5 });
+        assert.equal(all.truncated, false, 'a limit alone cuts older publications, none after the last');
+      });
+
+      test('data is kept and returned as the very bytes published, JSON or MessagePack', async (t) => {
+        const { broker, recorder, channel } = await setup(t, makeBroker);
+        const ch = channel('bytes');
+        await broker.subscribe(ch);
+        // A MessagePack bin16 of every byte value.
+        const binary = Uint8Array.from([0xc5, 0x01, 0x00, ...Array.from({ length: 256 }, (_, index) => index)]);
+        const packed = Uint8Array.of(0x82, 0xa1, 0x62, 0xc4, 0x02, 0x00, 0xff, 0xa1, 0x74, 0xa3, 0xe2, 0x82, 0xac);
+        const text = '{"text":"caf\u00e9 ☕ 𝄞","n":1.5e300}';
+        await broker.publish(ch, { data: packed, info: Uint8Array.of(0x80) }, { history: { size: 10 } });
+        await broker.publish(ch, { data: text }, { history: { size: 10 } });
+        await broker.publish(ch, { data: binary }, { history: { size: 10 } });
+        const history = await broker.history(ch);
+        assert.equal(history.publications.length, 3);
+        assert.deepEqual(Buffer.from(history.publications[0]!.data as Uint8Array), Buffer.from(packed));
+        assert.deepEqual(Buffer.from(history.publications[0]!.info as Uint8Array), Buffer.from([0x80]));
+        assert.equal(history.publications[1]!.data, text);
+        assert.equal(history.publications[1]!.info, undefined);
+        assert.deepEqual(Buffer.from(history.publications[2]!.data as Uint8Array), Buffer.from(binary));
+        await recorder.until(() => recorder.publications(ch).length === 3, 'three publications');
       });
 
       test('offsets start at 1 and advance by one without gaps, in one epoch', async (t) => {
@@ -168,7 +228,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
 
       test('concurrent publishes get distinct consecutive offsets', async (t) => {
         const { broker, channel } = await setup(t, makeBroker);
-        const results = await Promise.all(range(1, 30).map((n) => broker.publish(channel('burst'), n)));
+        const results = await Promise.all(range(1, 30).map((n) => publishValue(broker, channel('burst'), n)));
         assert.deepEqual(offsets(results).sort((a, b) => a - b), range(1, 30));
         assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
       });
@@ -176,7 +236,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
       test('each channel has a stream of its own', async (t) => {
         const { broker, channel } = await setup(t, makeBroker);
         await publishSeries(broker, channel('a'), 3);
-        const b = await broker.publish(channel('b'), 'b');
+        const b = await publishValue(broker, channel('b'), 'b');
         assert.equal(b.offset, 1);
         assert.equal((await broker.position(channel('a'))).offset, 3);
       });
@@ -197,7 +257,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const results = await publishSeries(broker, channel('kept'), 5, { size: 3 });
         const history = await broker.history(channel('kept'));
         assert.deepEqual(offsets(history.publications), [3, 4, 5]);
-        assert.deepEqual(history.publications.map((p) => p.data), [{ n: 3 }, { n: 4 }, { n: 5 }]);
+        assert.deepEqual(decodePublications(history.publications).map((p) => p.data), [{ n: 3 }, { n: 4 }, { n: 5 }]);
         assert.deepEqual(history.position, { offset: 5, epoch: results[0]!.epoch });
       });
 
@@ -207,14 +267,14 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         await broker.subscribe(ch);
         const info = { client: 'c1', user: 'alice', info: { role: 'admin', tags: ['a', 'b'] } };
         const data = { text: 'hi', nested: { list: [1, 2.5, 'x', null, true] } };
-        await broker.publish(ch, data, { history: { size: 10 }, info });
-        await broker.publish(ch, 'anonymous', { history: { size: 10 } });
+        await publishValue(broker, ch, data, { history: { size: 10 }, info });
+        await publishValue(broker, ch, 'anonymous', { history: { size: 10 } });
         await recorder.until(() => recorder.publications(ch).length === 2, 'both publications');
         const [first, second] = recorder.publications(ch);
         assert.deepEqual(first, { offset: 1, data, info });
         assert.deepEqual(second, { offset: 2, data: 'anonymous' });
         const history = await broker.history(ch);
-        assert.deepEqual(history.publications, [
+        assert.deepEqual(decodePublications(history.publications), [
           { offset: 1, data, info },
           { offset: 2, data: 'anonymous' },
         ]);
@@ -272,10 +332,10 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const { broker, channel } = await setup(t, makeBroker);
         const ch = channel('ttl');
         const history = { size: 10, ttl: 800 };
-        const first = await broker.publish(ch, 'first', { history });
+        const first = await publishValue(broker, ch, 'first', { history });
         const epoch = first.epoch;
         await sleep(500);
-        await broker.publish(ch, 'second', { history });
+        await publishValue(broker, ch, 'second', { history });
         await sleep(450); // 'first' is ≥ 950 ms old, 'second' ≥ 450 ms
         const position = { offset: 2, epoch };
         assertHistory(await broker.history(ch), { offsets: [2], position }, 'latest after the first expired');
@@ -288,7 +348,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         assert.equal((await broker.history(ch, { since: { offset: 1, epoch } })).complete, false, 'since 1: the second expired');
         const since2 = await broker.history(ch, { since: { offset: 2, epoch } });
         assertHistory(since2, { offsets: [], complete: true, position }, 'since 2: nothing was missed');
-        const third = await broker.publish(ch, 'third', { history });
+        const third = await publishValue(broker, ch, 'third', { history });
         assert.deepEqual({ offset: third.offset, epoch: third.epoch }, { offset: 3, epoch }, 'offsets go on in the same epoch');
       });
     });
@@ -298,7 +358,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const { broker, recorder, channel } = await setup(t, makeBroker);
         const ch = channel('order');
         await broker.subscribe(ch);
-        const results = await Promise.all(range(1, 50).map((n) => broker.publish(ch, { n }, { history: { size: 100 } })));
+        const results = await Promise.all(range(1, 50).map((n) => publishValue(broker, ch, { n }, { history: { size: 100 } })));
         await recorder.until(() => recorder.publications(ch).length >= 50, 'fifty publications');
         const received = recorder.publications(ch);
         assert.deepEqual(offsets(received), range(1, 50), 'in offset order, no duplicates');
@@ -309,14 +369,14 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
       test('only subscribed channels are reported, and unsubscribe stops the reports', async (t) => {
         const { broker, recorder, channel, flush } = await setup(t, makeBroker);
         const ch = channel('filter');
-        await broker.publish(ch, 'before');
+        await publishValue(broker, ch, 'before');
         await flush();
         assert.deepEqual(recorder.publications(ch), [], 'nothing before subscribe');
         await broker.subscribe(ch);
-        await broker.publish(ch, 'during');
+        await publishValue(broker, ch, 'during');
         await recorder.until(() => recorder.publications(ch).length === 1, 'the publication while subscribed');
         await broker.unsubscribe(ch);
-        await broker.publish(ch, 'after');
+        await publishValue(broker, ch, 'after');
         await flush();
         assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['during']);
       });
@@ -326,13 +386,13 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const ch = channel('twice');
         await broker.subscribe(ch);
         await broker.subscribe(ch);
-        await broker.publish(ch, 'once');
+        await publishValue(broker, ch, 'once');
         await flush();
         assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['once'], 'one report per publication');
         await broker.unsubscribe(ch);
         await broker.unsubscribe(ch);
         await broker.unsubscribe(channel('never-subscribed'));
-        await broker.publish(ch, 'unheard');
+        await publishValue(broker, ch, 'unheard');
         await flush();
         assert.deepEqual(recorder.publications(ch).map((p) => p.data), ['once']);
       });
@@ -465,7 +525,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const name = channel('same-name');
         await broker.subscribe(name);
         await broker.listen(name);
-        await broker.publish(name, 'a publication');
+        await publishValue(broker, name, 'a publication');
         assert.equal(await broker.relay(name, 'a relay'), 1);
         await flush();
         assert.deepEqual(recorder.publications(name).map((p) => p.data), ['a publication']);
@@ -482,7 +542,7 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         await broker.close();
         await broker.close();
         const seenAtClose = recorder.seen.length;
-        await assert.rejects(broker.publish(ch, 'too late'));
+        await assert.rejects(publishValue(broker, ch, 'too late'));
         await sleep(300);
         assert.equal(recorder.seen.length, seenAtClose, 'no event after close (not even an expiry)');
       });

@@ -1,0 +1,82 @@
+/**
+ * Publication data as bytes. Once the server has accepted a publication, its
+ * data travels encoded — kept by the broker, fanned out, replayed by history
+ * and recovery — and is never decoded again for a client that speaks the
+ * encoding it was published in (docs/protocol.md §5.2).
+ *
+ * An `EncodedValue` names its own encoding by its type: a `string` is JSON
+ * text, a `Uint8Array` is MessagePack. A client of the other codec gets the
+ * value transcoded, once per publication and codec in a fan-out, and per
+ * publication in a history page (which a byte budget bounds).
+ */
+import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
+
+/** One value in one encoding: JSON text (a string) or MessagePack bytes. */
+export type EncodedValue = string | Uint8Array;
+
+/** A publication as the broker keeps and delivers it. */
+export interface EncodedPublication {
+  /** Its offset in the channel's stream. */
+  readonly offset: number;
+  /** The data, as the publisher's codec encoded it. */
+  readonly data: EncodedValue;
+  /** The publisher (`ClientInfo`), in the same encoding as `data`. */
+  readonly info?: EncodedValue;
+}
+
+/** What a broker is given to publish: the data and, optionally, the publisher, both encoded alike. */
+export interface EncodedPublicationBody {
+  readonly data: EncodedValue;
+  readonly info?: EncodedValue;
+}
+
+/** The encoding a codec speaks: JSON (text) or MessagePack (binary). */
+export interface ValueEncoding {
+  /** True for MessagePack. */
+  readonly binary: boolean;
+}
+
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** True when `value` is in the encoding of `codec`. */
+export function isEncodedFor(value: EncodedValue, codec: ValueEncoding): boolean {
+  return (typeof value !== 'string') === codec.binary;
+}
+
+/**
+ * Encodes one value for `codec`. MessagePack bytes are copied into a buffer
+ * of their own size, so that a kept value holds no larger shared buffer.
+ */
+export function encodeValue(value: unknown, codec: ValueEncoding): EncodedValue {
+  if (!codec.binary) {
+    const text = JSON.stringify(value);
+    if (text === undefined) throw new TypeError('the value has no JSON form');
+    return text;
+  }
+  return encodeMsgpack(value, { ignoreUndefined: true }).slice();
+}
+
+/** Decodes an encoded value (the application's own reads: `RealtimeServer.history`). */
+export function decodeValue(value: EncodedValue): unknown {
+  return typeof value === 'string' ? (JSON.parse(value) as unknown) : decodeMsgpack(value);
+}
+
+/** The value in `codec`'s encoding: itself when it is already, else decoded and encoded once. */
+export function transcode(value: EncodedValue, codec: ValueEncoding): EncodedValue {
+  return isEncodedFor(value, codec) ? value : encodeValue(decodeValue(value), codec);
+}
+
+/** Bytes of an encoded value on the wire (JSON as UTF-8). */
+export function encodedBytes(value: EncodedValue): number {
+  return typeof value === 'string' ? Buffer.byteLength(value, 'utf8') : value.length;
+}
+
+/** A JSON value kept as bytes (e.g. read back from Redis) as text again. */
+export function jsonText(bytes: Uint8Array): string {
+  return utf8Decoder.decode(bytes);
+}
+
+/** A copy of MessagePack bytes in a buffer of their own size (a slice of a larger one would keep it alive). */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
