@@ -6,6 +6,15 @@
  *   out with SPUBLISH, all in one atomic step — so every process sees one
  *   channel's publications in offset order, and recovery reads (XRANGE) the
  *   same stream from any process.
+ * - Bytes: a publication's data and info are kept and fanned out as the
+ *   bytes they were published as (JSON text or MessagePack, marked per
+ *   entry), in binary-safe stream fields and a binary-safe bus frame; they
+ *   come back in the type they were given (a string for JSON, a Uint8Array
+ *   of their own for MessagePack) and are never parsed here.
+ * - History pages are cut inside Redis (by `limit` and `maxBytes`), so Redis
+ *   never ships more than a page. Reads create nothing: a channel gets its
+ *   meta (offset, epoch) with its first publication; before it, reads answer
+ *   offset 0 and the epoch ''.
  * - Each process SSUBSCRIBEs only to the channels its own clients use, so no
  *   process receives traffic for channels it does not serve. Sharded pub/sub
  *   keeps working on a Redis Cluster (each channel's keys share its hash slot).
@@ -24,14 +33,17 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { PresenceMember, Publication, StreamPosition } from '../wire/messages.js';
+import { jsonText, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
+import type { PresenceMember, StreamPosition } from '../wire/messages.js';
 import {
   BrokerUnavailableError,
+  continuesStream,
   type Broker,
   type BrokerEvents,
   type BrokerHistory,
   type BrokerPublishOptions,
   type HistoryQuery,
+  type PublishedPosition,
 } from './broker.js';
 import {
   ADD_PRESENCE_SCRIPT,
@@ -40,6 +52,7 @@ import {
   PUBLISH_SCRIPT,
   REMOVE_PRESENCE_SCRIPT,
 } from './redis-scripts.js';
+import { checkHistoryQuery } from './stream.js';
 
 export const DEFAULT_REDIS_PREFIX = 'sb';
 export const DEFAULT_REDIS_CONNECT_TIMEOUT = 5_000;
@@ -80,27 +93,85 @@ const SCRIPTS = {
   presence: script(PRESENCE_SCRIPT),
 };
 
-/** A fan-out message on a channel's shard channel. */
-type BusMessage =
-  | { t: 'p'; o: number; e: string; d: unknown; i?: Publication['info'] }
-  | { t: 'j'; m: PresenceMember }
-  | { t: 'l'; m: PresenceMember };
+/** A join or leave on a channel's shard channel (publications use the binary frame of `parseFrame`). */
+type PresenceMessage = { t: 'j'; m: PresenceMember } | { t: 'l'; m: PresenceMember };
 
-type StreamEntry = [id: string, fields: string[]];
+/** How a stream entry and a bus frame mark the encoding of data and info. */
+const JSON_MARK = 'j';
+const MSGPACK_MARK = 'm';
+
+/** The first byte of a publication frame ('p'); presence messages start with '{'. */
+const FRAME_TAG = 0x70;
+const NEWLINE = 0x0a;
 
 function freshEpoch(): string {
   return randomBytes(6).toString('base64url');
 }
 
-function entryPublication(entry: StreamEntry): Publication {
-  const [id, fields] = entry;
-  const publication: Publication = { offset: Number.parseInt(id, 10), data: undefined };
-  for (let k = 0; k < fields.length; k += 2) {
-    const value = fields[k + 1] ?? '';
-    if (fields[k] === 'd') publication.data = JSON.parse(value) as unknown;
-    else if (fields[k] === 'i' && value !== '') publication.info = JSON.parse(value) as Publication['info'];
+/** An encoded value as a command argument: JSON text as is, MessagePack bytes as a Buffer over the same memory. */
+function valueArgument(value: EncodedValue): string | Buffer {
+  return typeof value === 'string' ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** The encoding mark of a publication body; its info must be encoded alike. */
+function encodingMark(body: EncodedPublicationBody): string {
+  const binary = typeof body.data !== 'string';
+  if (body.info !== undefined && (typeof body.info !== 'string') !== binary) {
+    throw new TypeError('a publication\'s info must be encoded like its data (both JSON text or both MessagePack)');
   }
-  return publication;
+  return binary ? MSGPACK_MARK : JSON_MARK;
+}
+
+/**
+ * Bytes read from Redis (a view into a reply buffer that may be much larger)
+ * as an encoded value: JSON as text, MessagePack copied once into a
+ * Uint8Array of its own, so that nothing kept retains the reply buffer.
+ */
+function encodedValue(bytes: Uint8Array, mark: string): EncodedValue {
+  if (mark === JSON_MARK) return jsonText(bytes);
+  const own = new Uint8Array(bytes.byteLength);
+  own.set(bytes);
+  return own;
+}
+
+/** A publication from its encoding mark, info bytes (empty: none) and data bytes. */
+function encodedPublication(offset: number, mark: string, info: Uint8Array, data: Uint8Array): EncodedPublication {
+  if (info.byteLength === 0) return { offset, data: encodedValue(data, mark) };
+  return { offset, data: encodedValue(data, mark), info: encodedValue(info, mark) };
+}
+
+/** A parsed publication frame: `p <offset> <epoch> <mark> <info bytes>\n<info><data>`. */
+interface Frame {
+  publication: EncodedPublication;
+  epoch: string;
+}
+
+/** Parses a publication frame; undefined when it is not one. The data is copied once (into text or its own bytes). */
+function parseFrame(payload: Buffer): Frame | undefined {
+  if (payload[0] !== FRAME_TAG) return undefined;
+  const end = payload.indexOf(NEWLINE);
+  if (end < 0) return undefined;
+  const [tag, offsetText, epoch, mark, infoText] = payload.toString('latin1', 0, end).split(' ');
+  if (tag !== 'p' || epoch === undefined || (mark !== JSON_MARK && mark !== MSGPACK_MARK)) return undefined;
+  const offset = Number(offsetText);
+  const infoBytes = Number(infoText);
+  const infoEnd = end + 1 + infoBytes;
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(infoBytes) || infoBytes < 0 || infoEnd > payload.length) return undefined;
+  const publication = encodedPublication(offset, mark, payload.subarray(end + 1, infoEnd), payload.subarray(infoEnd));
+  return { publication, epoch };
+}
+
+/** The reply of HISTORY_SCRIPT, read with Buffers: offset, epoch, truncated, then offset/mark/info/data per publication. */
+type HistoryReply = [offset: number, epoch: Buffer, truncated: number, page: Array<number | Buffer>];
+
+/** The publications of a HISTORY_SCRIPT page. */
+function pagePublications(page: Array<number | Buffer>): EncodedPublication[] {
+  const publications: EncodedPublication[] = [];
+  for (let k = 0; k + 3 < page.length; k += 4) {
+    const mark = (page[k + 1] as Buffer).toString('latin1');
+    publications.push(encodedPublication(Number(page[k]), mark, page[k + 2] as Buffer, page[k + 3] as Buffer));
+  }
+  return publications;
 }
 
 function isConnectionError(error: unknown): boolean {
@@ -224,17 +295,31 @@ export class RedisBroker implements Broker {
 
   // ------------------------------------------------------------ commands
 
-  private async run(source: ScriptSource, keys: string[], args: (string | number)[]): Promise<unknown> {
+  /**
+   * Runs a script (EVALSHA, loading it on NOSCRIPT). With `binary`, bulk
+   * replies come back as Buffers (views into ioredis' reply buffer) instead
+   * of strings, so binary data survives.
+   */
+  private async run(source: ScriptSource, keys: string[], args: (string | number | Buffer)[], binary = false): Promise<unknown> {
+    return this.withCommand(async (connection) => {
+      const call = (command: 'EVALSHA' | 'EVAL', script: string): Promise<unknown> =>
+        binary ? connection.callBuffer(command, script, keys.length, ...keys, ...args) : connection.call(command, script, keys.length, ...keys, ...args);
+      try {
+        return await call('EVALSHA', source.sha);
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        return await call('EVAL', source.lua);
+      }
+    });
+  }
+
+  /** Runs `action` on the command connection, failing with `BrokerUnavailableError` while Redis is unreachable. */
+  private async withCommand<T>(action: (connection: Redis) => Promise<T>): Promise<T> {
     const connection = this.command;
     if (connection === undefined || this.closed) throw new BrokerUnavailableError('the Redis broker is not started');
     if (connection.status !== 'ready') throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable`);
     try {
-      try {
-        return await connection.evalsha(source.sha, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-        return await connection.eval(source.lua, keys.length, ...keys, ...args);
-      }
+      return await action(connection);
     } catch (error) {
       if (isConnectionError(error)) {
         throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable: ${(error as Error).message}`);
@@ -286,55 +371,56 @@ export class RedisBroker implements Broker {
 
   /** SPUBLISH to the target's shard channel; resolves the number of processes that got it. */
   async relay(target: string, message: string): Promise<number> {
-    const connection = this.command;
-    if (connection === undefined || this.closed) throw new BrokerUnavailableError('the Redis broker is not started');
-    if (connection.status !== 'ready') throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable`);
-    try {
-      return Number(await connection.spublish(this.relayShard(target), message));
-    } catch (error) {
-      if (isConnectionError(error)) throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable: ${(error as Error).message}`);
-      throw error;
-    }
+    return this.withCommand(async (connection) => Number(await connection.spublish(this.relayShard(target), message)));
   }
 
-  async publish(channel: string, data: unknown, options: BrokerPublishOptions = {}): Promise<Publication & { epoch: string }> {
+  async publish(channel: string, body: EncodedPublicationBody, options: BrokerPublishOptions = {}): Promise<PublishedPosition> {
     const keys = this.keys(channel);
+    const mark = encodingMark(body);
     const size = options.history?.size ?? 0;
     const ttl = options.history?.ttl ?? 0;
-    const encoded = JSON.stringify(data ?? null);
-    const info = options.info === undefined ? '' : JSON.stringify(options.info);
     const metaTtl = Math.max(this.metaTtl, ttl);
     const reply = (await this.run(SCRIPTS.publish, [keys.meta, keys.stream], [
       keys.shard,
-      encoded,
-      info,
+      mark,
+      valueArgument(body.data),
+      body.info === undefined ? '' : valueArgument(body.info),
       freshEpoch(),
       size,
       ttl,
       metaTtl,
     ])) as [number, string];
-    const publication: Publication & { epoch: string } = { offset: Number(reply[0]), epoch: String(reply[1]), data };
-    if (options.info !== undefined) publication.info = options.info;
-    return publication;
+    return { offset: Number(reply[0]), epoch: String(reply[1]) };
   }
 
+  /** A page of the channel's history, cut by `limit` and `maxBytes` inside Redis. Writes nothing. */
   async history(channel: string, query: HistoryQuery = {}): Promise<BrokerHistory> {
+    checkHistoryQuery(query);
     const keys = this.keys(channel);
-    const since = query.since;
-    const limit = query.limit ?? -1;
-    const reply = (await this.run(SCRIPTS.history, [keys.meta, keys.stream], [
-      since === undefined ? -1 : Math.max(0, since.offset),
-      limit,
-      freshEpoch(),
-      this.metaTtl,
-    ])) as [number, string, StreamEntry[]];
-    const position: StreamPosition = { offset: Number(reply[0]), epoch: String(reply[1]) };
-    const publications = reply[2].map(entryPublication);
-    return { publications, position, complete: isComplete(since, position, publications) };
+    const { since, limit, maxBytes } = query;
+    const reply = (await this.run(
+      SCRIPTS.history,
+      [keys.meta, keys.stream],
+      [
+        since === undefined ? -1 : since.offset,
+        since === undefined ? '' : since.epoch,
+        limit ?? -1,
+        maxBytes === undefined || !Number.isFinite(maxBytes) ? -1 : Math.floor(maxBytes),
+      ],
+      true,
+    )) as HistoryReply;
+    const position: StreamPosition = { offset: Number(reply[0]), epoch: reply[1].toString() };
+    const truncated = Number(reply[2]) === 1;
+    const publications = pagePublications(reply[3]);
+    return { publications, position, complete: isComplete(since, position, publications, truncated), truncated };
   }
 
+  /** The channel's position from its meta (offset 0, epoch '' without one). Writes nothing. */
   async position(channel: string): Promise<StreamPosition> {
-    return (await this.history(channel, { limit: 0 })).position;
+    const meta = this.keys(channel).meta;
+    const [offset, epoch] = await this.withCommand((connection) => connection.hmget(meta, 'offset', 'epoch'));
+    if (epoch === null || epoch === undefined) return { offset: 0, epoch: '' };
+    return { offset: Number(offset ?? 0), epoch };
   }
 
   async addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void> {
@@ -375,31 +461,37 @@ export class RedisBroker implements Broker {
     }
     const channel = parsed.name;
     if (!this.channels.has(channel)) return;
-    let message: BusMessage;
+    if (payload[0] === FRAME_TAG) {
+      const frame = parseFrame(payload);
+      if (frame !== undefined) events.publication(channel, frame.publication, frame.epoch);
+      return;
+    }
+    let message: PresenceMessage;
     try {
-      message = JSON.parse(payload.toString()) as BusMessage;
+      message = JSON.parse(payload.toString()) as PresenceMessage;
     } catch {
       return;
     }
-    if (message.t === 'p') {
-      const publication: Publication = { offset: message.o, data: message.d };
-      if (message.i !== undefined) publication.info = message.i;
-      events.publication(channel, publication);
-    } else if (message.t === 'j') {
-      events.join(channel, message.m);
-    } else if (message.t === 'l') {
-      events.leave(channel, message.m);
-    }
+    if (message.t === 'j') events.join(channel, message.m);
+    else if (message.t === 'l') events.leave(channel, message.m);
   }
 }
 
-/** True when `publications` are exactly every publication after `since` in `position`'s stream. */
-function isComplete(since: StreamPosition | undefined, position: StreamPosition, publications: Publication[]): boolean {
-  if (since === undefined) return true;
-  if (since.epoch !== position.epoch || since.offset > position.offset || since.offset < 0) return false;
-  const missed = position.offset - since.offset;
-  if (publications.length !== missed) return false;
-  return publications.every((publication, index) => publication.offset === since.offset + 1 + index);
+/**
+ * True when `publications` are exactly every publication after `since` in
+ * `position`'s stream (without `since`: the whole stream), and no limit cut them.
+ */
+function isComplete(
+  since: StreamPosition | undefined,
+  position: StreamPosition,
+  publications: EncodedPublication[],
+  truncated: boolean,
+): boolean {
+  if (truncated) return false;
+  const after = since?.offset ?? 0;
+  if (since !== undefined && (!continuesStream(since, position) || since.offset > position.offset)) return false;
+  if (publications.length !== position.offset - after) return false;
+  return publications.every((publication, index) => publication.offset === after + 1 + index);
 }
 
 async function quit(connection: Redis | undefined): Promise<void> {

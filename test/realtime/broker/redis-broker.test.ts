@@ -11,6 +11,7 @@ import { RedisBroker } from '../../../src/realtime/broker/redis-broker.js';
 import type { PresenceMember, Publication } from '../../../src/realtime/wire/messages.js';
 import { requirePeer } from '../../interop/peers.js';
 import { runBrokerContract } from './contract.js';
+import { decodePublication, decodePublications, publishValue } from './encoded-helpers.js';
 import { freePort, RedisServer, redisAvailability } from './redis-server.js';
 
 const redis = redisAvailability();
@@ -27,7 +28,7 @@ interface Recorded {
 function recorder(): { events: BrokerEvents; seen: Recorded } {
   const seen: Recorded = { publications: [], joins: [], leaves: [], states: [], relayed: [] };
   const events: BrokerEvents = {
-    publication: (channel, publication) => seen.publications.push([channel, publication]),
+    publication: (channel, publication) => seen.publications.push([channel, decodePublication(publication)]),
     join: (channel, member) => seen.joins.push([channel, member]),
     leave: (channel, member) => seen.leaves.push([channel, member]),
     state: (state) => seen.states.push(state),
@@ -76,7 +77,7 @@ describe('RedisBroker', peer, () => {
     const nodeA = await node(a.events, 'cross');
     const nodeB = await node(b.events, 'cross');
     await nodeA.subscribe('room');
-    const published = await nodeB.publish('room', { text: 'hello' }, { history: { size: 10 } });
+    const published = await publishValue(nodeB, 'room', { text: 'hello' }, { history: { size: 10 } });
     await until(() => a.seen.publications.length === 1, 5_000, 'the publication on node A');
     assert.deepEqual(a.seen.publications[0], ['room', { offset: published.offset, data: { text: 'hello' } }]);
     assert.equal(b.seen.publications.length, 0, 'node B did not subscribe, so it receives nothing');
@@ -87,11 +88,11 @@ describe('RedisBroker', peer, () => {
     const nodeA = await node(a.events, 'filter');
     const publisher = await node(recorder().events, 'filter');
     await nodeA.subscribe('mine');
-    await publisher.publish('theirs', 1);
-    await publisher.publish('mine', 2);
+    await publishValue(publisher, 'theirs', 1);
+    await publishValue(publisher, 'mine', 2);
     await until(() => a.seen.publications.length === 1);
     await nodeA.unsubscribe('mine');
-    await publisher.publish('mine', 3);
+    await publishValue(publisher, 'mine', 3);
     await sleep(100);
     assert.deepEqual(a.seen.publications.map(([channel, publication]) => [channel, publication.data]), [['mine', 2]]);
   });
@@ -104,7 +105,7 @@ describe('RedisBroker', peer, () => {
     const count = 300;
     await Promise.all(
       publishers.map(async (publisher, index) => {
-        for (let i = 0; i < count / publishers.length; i++) await publisher.publish('feed', { from: index, i });
+        for (let i = 0; i < count / publishers.length; i++) await publishValue(publisher, 'feed', { from: index, i });
       }),
     );
     await until(() => watcher.seen.publications.length === count, 10_000, 'every publication');
@@ -137,10 +138,10 @@ describe('RedisBroker', peer, () => {
   it('lets a node that serves no client publish and read history', async () => {
     const reader = await node(recorder().events, 'headless');
     const headless = await node(recorder().events, 'headless');
-    for (let i = 1; i <= 3; i++) await headless.publish('news', i, { history: { size: 10 } });
+    for (let i = 1; i <= 3; i++) await publishValue(headless, 'news', i, { history: { size: 10 } });
     const history = await reader.history('news', { since: { offset: 1, epoch: (await reader.position('news')).epoch } });
     assert.equal(history.complete, true);
-    assert.deepEqual(history.publications.map((p) => p.data), [2, 3]);
+    assert.deepEqual(decodePublications(history.publications).map((p) => p.data), [2, 3]);
   });
 
   it('forgets the members of a node that died once their TTL passes, and reports their leave', async () => {
@@ -168,10 +169,10 @@ describe('RedisBroker', peer, () => {
       try {
         await nodeA.subscribe('ticks');
         await nodeA.listen('target');
-        const before = await nodeA.publish('ticks', 'before', { history: { size: 10 } });
+        const before = await publishValue(nodeA, 'ticks', 'before', { history: { size: 10 } });
         await restartable.kill();
         await until(() => a.seen.states.includes('down'), 5_000, 'the down report');
-        await assert.rejects(nodeA.publish('ticks', 'lost?'), BrokerUnavailableError);
+        await assert.rejects(publishValue(nodeA, 'ticks', 'lost?'), BrokerUnavailableError);
         await assert.rejects(nodeA.relay('target', 'lost?'), BrokerUnavailableError);
         await restartable.resume();
         await until(() => a.seen.states.at(-1) === 'up', 10_000, 'the up report');
@@ -182,7 +183,7 @@ describe('RedisBroker', peer, () => {
           await sleep(20);
         }
         await until(() => a.seen.relayed.some(([, message]) => message === 'after'), 5_000, 'the relay after the restart');
-        const afterRestart = await nodeA.publish('ticks', 'after', { history: { size: 10 } });
+        const afterRestart = await publishValue(nodeA, 'ticks', 'after', { history: { size: 10 } });
         assert.notEqual(afterRestart.epoch, before.epoch, 'Redis kept nothing, so the stream starts a new epoch');
         await until(() => a.seen.publications.some(([, p]) => p.data === 'after'), 5_000, 'delivery after the restart');
         assert.ok(!a.seen.publications.some(([, p]) => p.data === 'lost?'));
