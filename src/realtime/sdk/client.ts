@@ -43,6 +43,7 @@ import type {
   PublishResult,
   RefreshResult,
   ServerCallMessage,
+  StreamPosition,
   SubscribeResult,
 } from '../wire/messages.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -537,10 +538,31 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     return this.#request('presence_stats', { channel }, options) as Promise<PresenceStatsResult>;
   }
 
-  #history(channel: string, query: HistoryQuery | undefined, options: RequestOptions | undefined): Promise<HistoryResult> {
+  /**
+   * A history query, paged: when the server's byte budget cuts a reply
+   * short (`more`), the next page is asked for `since` the last publication
+   * received, until the query is answered in full (docs/protocol.md §4.8).
+   */
+  async #history(channel: string, query: HistoryQuery | undefined, options: RequestOptions | undefined): Promise<HistoryResult> {
+    let page = await this.#historyPage(channel, query?.since, query?.limit, options);
+    const publications = [...page.publications];
+    const epoch = page.epoch;
+    while (page.more === true && publications.length > 0) {
+      const remaining = query?.limit === undefined ? undefined : query.limit - publications.length;
+      if (remaining !== undefined && remaining <= 0) break;
+      const since = { offset: publications[publications.length - 1]!.offset, epoch };
+      page = await this.#historyPage(channel, since, remaining, options);
+      // A stream that lost its history meanwhile ends the query where it got to.
+      if (page.epoch !== epoch) break;
+      publications.push(...page.publications);
+    }
+    return { publications, offset: page.offset, epoch };
+  }
+
+  #historyPage(channel: string, since: StreamPosition | undefined, limit: number | undefined, options: RequestOptions | undefined): Promise<HistoryResult> {
     const fields: Record<string, unknown> = { channel };
-    if (query?.since !== undefined) fields['since'] = query.since;
-    if (query?.limit !== undefined) fields['limit'] = query.limit;
+    if (since !== undefined) fields['since'] = since;
+    if (limit !== undefined) fields['limit'] = limit;
     return this.#request('history', fields, options) as Promise<HistoryResult>;
   }
 

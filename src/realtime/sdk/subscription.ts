@@ -10,6 +10,7 @@ import type {
   HistoryResult,
   PresenceMember,
   PresenceStatsResult,
+  Publication,
   PublicationPush,
   PublishResult,
   StreamPosition,
@@ -154,6 +155,10 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   #everSubscribed = false;
   #failure: RealtimeError | undefined;
   #waiters: ReadyWaiter[] = [];
+  /** While a recovery is paged in with `history`: the pushes that arrive meanwhile, in order. */
+  #recovering: { run: number; pushes: PublicationPush[] } | undefined;
+  /** Counts recoveries, so that a late page of an abandoned one is ignored. */
+  #recoveryRuns = 0;
 
   /** Not for applications: use `RealtimeClient.subscribe()`. */
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions, attach: (control: SubscriptionControl) => void) {
@@ -249,6 +254,53 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   }
 
   #onSubscribed(result: SubscribeResult): void {
+    this.#recovering = undefined;
+    if (this.#sentSince && result.recovered === true && result.more === true) {
+      this.#pageRecovery(result);
+      return;
+    }
+    this.#finishSubscribe(result);
+  }
+
+  /**
+   * The server's byte budget cut the recovery short (`more`): the rest, up
+   * to the reply's offset, comes from `history` — paged by the client — while
+   * the pushes that arrive meanwhile wait. The subscription is subscribed
+   * once every missed publication is here, in order; if the history lost
+   * some meanwhile, it is subscribed with `recovered: false`.
+   */
+  #pageRecovery(result: SubscribeResult): void {
+    const run = ++this.#recoveryRuns;
+    this.#recovering = { run, pushes: [] };
+    const first = Array.isArray(result.publications) ? result.publications : [];
+    const epoch = String(result.epoch);
+    const target = Number(result.offset);
+    const last = first.length > 0 ? first[first.length - 1]!.offset : (this.#position?.offset ?? 0);
+    const finish = (publications: Publication[] | null): void => {
+      const recovering = this.#recovering;
+      if (recovering === undefined || recovering.run !== run) return;
+      this.#recovering = undefined;
+      const whole: SubscribeResult = { ...result, more: false };
+      if (publications === null) {
+        whole.recovered = false;
+        delete whole.publications;
+      } else {
+        whole.publications = [...first, ...publications];
+      }
+      this.#finishSubscribe(whole);
+      for (const push of recovering.pushes) this.#onPublication(push);
+    };
+    this.#host.historyOf(this.channel, { since: { offset: last, epoch }, limit: target - last }).then(
+      (rest) => {
+        const consecutive = rest.epoch === epoch && rest.publications.every((publication, index) => publication.offset === last + 1 + index);
+        const reaches = rest.publications.length === target - last;
+        finish(consecutive && reaches ? rest.publications : null);
+      },
+      () => finish(null),
+    );
+  }
+
+  #finishSubscribe(result: SubscribeResult): void {
     const resubscription = this.#everSubscribed;
     const recovered = this.#sentSince ? result.recovered === true : resubscription ? false : undefined;
     const missed = recovered === true && Array.isArray(result.publications) ? result.publications : [];
@@ -272,7 +324,13 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   }
 
   #onPublication(push: PublicationPush): PublicationVerdict {
+    if (this.#recovering !== undefined) {
+      this.#recovering.pushes.push(push);
+      return 'accepted';
+    }
     if (this.#state !== 'subscribed' || this.#position === undefined) return 'ignored';
+    // The first publication of a stream names its epoch (a subscription made before the stream existed has '').
+    if (push.offset === 1 && typeof push.epoch === 'string' && push.epoch !== '') this.#position = { offset: this.#position.offset, epoch: push.epoch };
     const last = this.#position.offset;
     if (typeof push.offset === 'number') {
       if (push.offset <= last) return 'duplicate';

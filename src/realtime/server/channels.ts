@@ -12,16 +12,34 @@
  * publication above the floor moves the subscriber into the shared group.
  */
 import type { Codec } from '../wire/codec.js';
-import type { JoinPush, LeavePush, PresenceMember, Publication, PublicationPush, ServerMessage } from '../wire/messages.js';
+import type { EncodedPublication, EncodedValue } from '../wire/encoded.js';
+import type { JoinPush, LeavePush, PresenceMember } from '../wire/messages.js';
 import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
 import type { ProcessSubscriptions } from './process-subscriptions.js';
+import { publicationPush } from './splice.js';
 import type { Traffic } from './stats.js';
+
+/** A publication from the broker, with its stream's epoch, as it waits for a pending subscriber. */
+interface QueuedPublication {
+  readonly type: 'publication';
+  readonly publication: EncodedPublication;
+  readonly epoch: string;
+}
+
+type QueuedPush = QueuedPublication | JoinPush | LeavePush;
+
+/**
+ * Pushes a pending subscriber may hold before its subscribe reply. The reply
+ * normally follows within a broker round trip; a subscriber whose reply
+ * takes longer while its channel is busy gets the rest as a gap (§5.1).
+ */
+const MAX_PENDING_PUSHES = 1024;
 
 interface PendingSubscriber {
   /** Null while the subscribe reply is not written; then its offset. */
   floor: number | null;
   /** Pushes that arrived before the reply, in order. */
-  queue: Array<PublicationPush | JoinPush | LeavePush>;
+  queue: QueuedPush[];
 }
 
 /** The local subscribers of one channel. */
@@ -63,10 +81,10 @@ class LocalChannel {
   }
 }
 
-function publicationPush(channel: string, publication: Publication): PublicationPush {
-  const push: PublicationPush = { type: 'publication', channel, offset: publication.offset, data: publication.data };
-  if (publication.info !== undefined) push.info = publication.info;
-  return push;
+/** Writes a queued push to one subscriber, in its codec. */
+function pushQueued(subscriber: Subscriber, channel: string, push: QueuedPush): void {
+  if (push.type === 'publication') subscriber.pushPayload(publicationPush(subscriber.codec, channel, push.publication, push.epoch));
+  else subscriber.push(push);
 }
 
 /** Every channel with local subscribers, and the fan-out to them. */
@@ -116,10 +134,10 @@ export class ChannelHub {
     let last = offset;
     for (const push of pending.queue) {
       if (push.type === 'publication') {
-        if (push.offset <= last) continue;
-        last = push.offset;
+        if (push.publication.offset <= last) continue;
+        last = push.publication.offset;
       }
-      subscriber.push(push);
+      pushQueued(subscriber, channel, push);
     }
     if (last > offset) {
       local.pending.delete(subscriber);
@@ -146,14 +164,13 @@ export class ChannelHub {
     this.subscriptions.release(channel);
   }
 
-  /** A publication from the broker: to every local subscriber of the channel. */
-  publication(channel: string, publication: Publication): void {
+  /** A publication from the broker: to every local subscriber of the channel, encoded once per codec. */
+  publication(channel: string, publication: EncodedPublication, epoch: string): void {
     const local = this.channels.get(channel);
     if (local === undefined) return;
-    const push = publicationPush(channel, publication);
-    this.broadcast(local, push);
+    this.broadcast(local, (codec) => publicationPush(codec, channel, publication, epoch));
     // After the broadcast: a subscriber promoted here joins the group and must not get it twice.
-    if (local.pending.size > 0) this.deliverToPending(local, push);
+    if (local.pending.size > 0) this.deliverToPending(local, channel, { type: 'publication', publication, epoch });
   }
 
   /** A presence event from the broker: to every local subscriber of the channel. */
@@ -162,43 +179,48 @@ export class ChannelHub {
     if (local === undefined) return;
     const push: JoinPush | LeavePush = { type, channel, member };
     for (const [subscriber, pending] of local.pending) {
-      if (pending.floor === null) pending.queue.push(push);
+      if (pending.floor === null) enqueue(pending, push);
       else subscriber.push(push);
     }
-    this.broadcast(local, push);
+    this.broadcast(local, (codec) => codec.encode(push));
   }
 
-  private deliverToPending(local: LocalChannel, push: PublicationPush): void {
+  private deliverToPending(local: LocalChannel, channel: string, push: QueuedPublication): void {
     const promoted: Subscriber[] = [];
     for (const [subscriber, pending] of local.pending) {
-      if (pending.floor === null) pending.queue.push(push);
-      else if (push.offset > pending.floor) promoted.push(subscriber);
+      if (pending.floor === null) enqueue(pending, push);
+      else if (push.publication.offset > pending.floor) promoted.push(subscriber);
     }
     for (const subscriber of promoted) {
       local.pending.delete(subscriber);
-      subscriber.push(push);
+      pushQueued(subscriber, channel, push);
       local.join(subscriber);
     }
   }
 
-  /** Encodes once per codec and writes to every live subscriber. */
-  private broadcast(local: LocalChannel, push: ServerMessage): void {
-    const encoded = local.streams.size === 0 ? null : new Map<Codec, string | Uint8Array>();
+  /** Encodes once per codec (`encode`) and writes to every live subscriber. */
+  private broadcast(local: LocalChannel, encode: (codec: Codec) => EncodedValue): void {
+    const encoded = local.streams.size === 0 ? null : new Map<Codec, EncodedValue>();
     for (const [codec, group] of local.groups) {
       if (group.size === 0) continue;
-      const payload = codec.encode(push);
+      const payload = encode(codec);
       encoded?.set(codec, payload);
       broadcastTo(group, payload, codec.binary, this.traffic);
     }
-    if (encoded !== null) broadcastToStreams(local, push, encoded);
+    if (encoded !== null) broadcastToStreams(local, encode, encoded);
   }
 }
 
+/** Queues a push for a pending subscriber, within `MAX_PENDING_PUSHES` (later ones become a gap). */
+function enqueue(pending: PendingSubscriber, push: QueuedPush): void {
+  if (pending.queue.length < MAX_PENDING_PUSHES) pending.queue.push(push);
+}
+
 /** The HTTP fallback's share of a broadcast: the same encoding, written to each subscriber. */
-function broadcastToStreams(local: LocalChannel, push: ServerMessage, encoded: Map<Codec, string | Uint8Array>): void {
+function broadcastToStreams(local: LocalChannel, encode: (codec: Codec) => EncodedValue, encoded: Map<Codec, EncodedValue>): void {
   for (const [codec, subscribers] of local.streams) {
     let payload = encoded.get(codec);
-    if (payload === undefined) encoded.set(codec, (payload = codec.encode(push)));
+    if (payload === undefined) encoded.set(codec, (payload = encode(codec)));
     for (const subscriber of subscribers) subscriber.pushPayload(payload);
   }
 }

@@ -4,14 +4,15 @@
  * (channel name, namespace, namespace rules, the `authorize` hook, schemas),
  * then the broker, then the reply.
  */
-import type { Broker, BrokerHistory } from '../broker/broker.js';
+import type { Broker } from '../broker/broker.js';
 import type { ApiShape, StandardSchema } from '../wire/api.js';
+import type { Codec } from '../wire/codec.js';
+import { encodedBytes, encodeValue, type EncodedPublication, type EncodedValue } from '../wire/encoded.js';
 import { ErrorCode } from '../wire/errors.js';
 import type {
   CallCommand,
   ClientInfo,
   HistoryCommand,
-  HistoryResult,
   PresenceMember,
   PresenceResult,
   PresenceStatsResult,
@@ -27,8 +28,8 @@ import { isValidChannelName, type Namespace, type Namespaces } from './namespace
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
 import { checkSchema } from './schema.js';
-import { encodedSize } from './validate.js';
 import type { ChannelCommand, ServerSession, Session } from './session.js';
+import { pageOfPublications, replyWithPublications } from './splice.js';
 
 /** What the commands work with. */
 export interface CommandDeps<A extends ApiShape> {
@@ -53,7 +54,16 @@ export function clientInfoOf(session: Pick<Session<ApiShape>, 'id' | 'user' | 'i
   return session.info === undefined ? { client: session.id, user: session.user } : { client: session.id, user: session.user, info: session.info };
 }
 
+/** A subscribe result with the recovered publications still encoded, as the broker kept them. */
+interface SubscribeOutcome {
+  result: SubscribeResult;
+  publications: EncodedPublication[];
+}
+
 export class Commands<A extends ApiShape> {
+  /** Each session's publisher info, encoded once in its codec. */
+  private readonly encodedInfo = new WeakMap<ServerSession<A>, EncodedValue>();
+
   constructor(private readonly deps: CommandDeps<A>) {}
 
   /** Runs one command and writes its reply (an error reply when it fails). */
@@ -72,9 +82,9 @@ export class Commands<A extends ApiShape> {
         case 'presence_stats':
           return session.reply(command.id, await this.presenceStats(session, command.channel));
         case 'history':
-          return session.reply(command.id, await this.history(session, command));
+          return await session.replyEncoded(await this.history(session, command));
         case 'call':
-          return session.reply(command.id, { data: await this.call(session, command) });
+          return await this.replyToCall(session, command.id, await this.call(session, command));
       }
     } catch (error) {
       session.replyError(command.id, error);
@@ -140,21 +150,33 @@ export class Commands<A extends ApiShape> {
     await this.authorize(session, namespace, channel, 'subscribe', command.data);
     if (session.isClosed) return;
     session.subscriptions.add(channel);
-    let result: SubscribeResult;
+    let outcome: SubscribeOutcome;
     try {
-      result = await this.startSubscription(session, namespace, channel, command.since);
+      outcome = await this.startSubscription(session, namespace, channel, command.since);
     } catch (error) {
       await this.drop(session, channel, false);
       throw error;
     }
     if (session.isClosed || !session.subscriptions.has(channel)) return;
-    session.reply(command.id, result);
-    this.deps.hub.activate(channel, session, result.offset);
+    await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome));
+    if (session.isClosed || !session.subscriptions.has(channel)) return;
+    this.deps.hub.activate(channel, session, outcome.result.offset);
     this.deps.subscribed(session, channel);
   }
 
+  /** The subscribe reply; a recovery carries the publications that fit the byte budget, and says `more` when others follow. */
+  private subscribeReply(codec: Codec, id: number, outcome: SubscribeOutcome): EncodedValue {
+    const { result, publications } = outcome;
+    if (result.recovered !== true) return codec.encode({ type: 'reply', id, result });
+    const page = pageOfPublications(codec, publications, this.deps.limits.maxReplyBytes);
+    const head: SubscribeResult = { ...result };
+    if (result.more === true || page.count < publications.length) head.more = true;
+    else delete head.more;
+    return replyWithPublications(codec, id, head, page.entries);
+  }
+
   /** Registers the (pending) local subscriber, reads the position (and missed publications), joins presence. */
-  private async startSubscription(session: ServerSession<A>, namespace: Namespace, channel: string, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  private async startSubscription(session: ServerSession<A>, namespace: Namespace, channel: string, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
     await this.viaBroker(() => this.deps.hub.add(channel, session));
     const result = await this.viaBroker(() => this.position(namespace, channel, since));
     if (namespace.presence && !session.isClosed) {
@@ -166,20 +188,28 @@ export class Commands<A extends ApiShape> {
     return result;
   }
 
-  /** The subscribe result: the current position, and with `since` the recovery. */
-  private async position(namespace: Namespace, channel: string, since: StreamPosition | undefined): Promise<SubscribeResult> {
+  /**
+   * The subscribe result: the current position, and with `since` the
+   * recovery — its first page (by the reply's byte budget): the recovery
+   * holds when that page continues right after `since`.
+   */
+  private async position(namespace: Namespace, channel: string, since: StreamPosition | undefined): Promise<SubscribeOutcome> {
     const { broker } = this.deps;
     const recoverable = namespace.history !== null;
     if (since === undefined || !recoverable) {
       const position = await broker.position(channel);
       const result: SubscribeResult = { offset: position.offset, epoch: position.epoch, recoverable };
       if (since !== undefined) result.recovered = false;
-      return result;
+      return { result, publications: [] };
     }
-    const history: BrokerHistory = await broker.history(channel, { since });
+    const history = await broker.history(channel, { since, maxBytes: this.deps.limits.maxReplyBytes });
     const { offset, epoch } = history.position;
-    if (!history.complete) return { offset, epoch, recoverable, recovered: false };
-    return { offset, epoch, recoverable, recovered: true, publications: history.publications };
+    const first = history.publications[0];
+    const continues = history.complete || (history.truncated && first !== undefined && first.offset === since.offset + 1);
+    if (!continues) return { result: { offset, epoch, recoverable, recovered: false }, publications: [] };
+    const result: SubscribeResult = { offset, epoch, recoverable, recovered: true };
+    if (history.truncated) result.more = true;
+    return { result, publications: history.publications };
   }
 
   private async unsubscribe(session: ServerSession<A>, channel: string): Promise<void> {
@@ -197,22 +227,36 @@ export class Commands<A extends ApiShape> {
 
   // ------------------------------------------------------------ publish, presence, history
 
+  /**
+   * Validates once (size, namespace rules, authorization, schema), then
+   * hands the broker the data encoded in the publisher's codec: from here
+   * on the publication is those bytes (docs/protocol.md §5.2).
+   */
   private async publish(session: ServerSession<A>, command: PublishCommand): Promise<PublishResult> {
     const { channel } = command;
     const namespace = this.namespaceOf(channel);
     const maxSize = this.deps.limits.maxPublishSize;
-    if (encodedSize(session.codec, command.data) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
+    let encoded = encodeValue(command.data, session.codec);
+    if (encodedBytes(encoded) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
     if (namespace.publish === false) throw fail.forbidden(`clients may not publish in ${channel}`);
     if (namespace.publish === 'subscribers' && !session.subscriptions.has(channel)) {
       throw fail.forbidden(`subscribe to ${channel} to publish in it`);
     }
     await this.authorize(session, namespace, channel, 'publish', command.data);
     const schema = this.deps.schemas.channels?.[namespace.name];
-    const data = schema === undefined ? command.data : await checkSchema(schema, command.data, 'the publication data');
-    const info = namespace.publisherInfo ? clientInfoOf(session) : undefined;
+    if (schema !== undefined) encoded = encodeValue(await checkSchema(schema, command.data, 'the publication data'), session.codec);
+    const info = namespace.publisherInfo ? this.publisherInfo(session) : undefined;
     const history = namespace.history ?? undefined;
-    const published = await this.viaBroker(() => this.deps.broker.publish(channel, data, { history, info }));
+    const body = info === undefined ? { data: encoded } : { data: encoded, info };
+    const published = await this.viaBroker(() => this.deps.broker.publish(channel, body, { history }));
     return { offset: published.offset, epoch: published.epoch };
+  }
+
+  /** The session's publisher info in its codec, encoded once. */
+  private publisherInfo(session: ServerSession<A>): EncodedValue {
+    let info = this.encodedInfo.get(session);
+    if (info === undefined) this.encodedInfo.set(session, (info = encodeValue(clientInfoOf(session), session.codec)));
+    return info;
   }
 
   private async members(session: ServerSession<A>, channel: string): Promise<PresenceMember[]> {
@@ -231,7 +275,12 @@ export class Commands<A extends ApiShape> {
     return { clients: members.length, users: new Set(members.map((member) => member.user)).size };
   }
 
-  private async history(session: ServerSession<A>, command: HistoryCommand): Promise<HistoryResult> {
+  /**
+   * A history page: the publications asked for, up to the reply's byte
+   * budget, spliced into the reply as kept; `more` when the budget cut it
+   * (docs/protocol.md §4.8).
+   */
+  private async history(session: ServerSession<A>, command: HistoryCommand): Promise<EncodedValue> {
     const { channel } = command;
     const namespace = this.namespaceOf(channel);
     if (namespace.history === null) throw fail.unavailable(`no history in ${channel}`);
@@ -239,8 +288,22 @@ export class Commands<A extends ApiShape> {
     const max = this.deps.limits.maxHistoryLimit;
     const limit = Math.min(command.limit ?? max, max);
     const since = command.since;
-    const history = await this.viaBroker(() => this.deps.broker.history(channel, since === undefined ? { limit } : { since, limit }));
-    return { publications: history.publications, offset: history.position.offset, epoch: history.position.epoch };
+    const maxBytes = this.deps.limits.maxReplyBytes;
+    const history = await this.viaBroker(() => this.deps.broker.history(channel, since === undefined ? { limit, maxBytes } : { since, limit, maxBytes }));
+    const page = pageOfPublications(session.codec, history.publications, maxBytes);
+    const result: { offset: number; epoch: string; more?: boolean } = { offset: history.position.offset, epoch: history.position.epoch };
+    if (history.truncated || page.count < history.publications.length) result.more = true;
+    return replyWithPublications(session.codec, command.id, result, page.entries);
+  }
+
+  /** A method's result, unless it is over the reply's byte budget: then `limit_exceeded`, and the application hears why. */
+  private async replyToCall(session: ServerSession<A>, id: number, data: unknown): Promise<void> {
+    const payload = session.codec.encode({ type: 'reply', id, result: { data } });
+    const size = encodedBytes(payload);
+    const max = this.deps.limits.maxReplyBytes;
+    if (size <= max) return session.replyEncoded(payload);
+    this.deps.reportError(new RangeError(`a method's result took ${size} bytes, over limits.maxReplyBytes (${max}): the caller got limit_exceeded`));
+    session.replyError(id, new RpcError(ErrorCode.LimitExceeded, `the result is over ${max} bytes`));
   }
 
   // ------------------------------------------------------------ call

@@ -22,6 +22,8 @@ export interface SessionLink {
   readonly remoteAddress: string | undefined;
   /** `OPEN` while messages may be sent. */
   readonly readyState: number;
+  /** Bytes queued and not yet handed to the socket. */
+  readonly bufferedAmount: number;
   readonly OPEN: number;
   /** Queues one encoded message; 'dropped' when the connection is not open or its outbound buffer is full. */
   send(data: string | Uint8Array, options: { binary: boolean }): SendResult;

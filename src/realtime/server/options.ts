@@ -25,6 +25,8 @@ export const DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_HISTORY_LIMIT = 1000;
 /** Largest `data` of a client's `publish`, encoded, in bytes. */
 export const DEFAULT_MAX_PUBLISH_SIZE = 32 * 1024;
+/** Byte budget of one reply (history page, recovery, method result). */
+export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
 export { DEFAULT_RATE_LIMIT, DEFAULT_RPC_TIMEOUT };
 
 /** The guards of the underlying `WebSocketServer` a real-time server passes through. */
@@ -104,6 +106,14 @@ export interface LimitOptions {
   maxHistoryLimit?: number;
   /** Largest `data` of a client's `publish` in bytes, as its codec encodes it; larger gets `limit_exceeded`. Default 32 KiB. */
   maxPublishSize?: number;
+  /**
+   * Byte budget of one reply: a history page or a recovery carries
+   * publications up to it (the rest is paged, docs/protocol.md §4.8), and a
+   * method's result over it is refused with `limit_exceeded`. At most half
+   * of `maxQueuedBytes`, so that a reply fits the outbound buffer. Default
+   * 256 KiB, or a quarter of `maxQueuedBytes` when that is smaller.
+   */
+  maxReplyBytes?: number;
 }
 
 export interface SchemaOptions<A extends ApiShape = UntypedApi> {
@@ -171,6 +181,7 @@ export interface ResolvedLimits {
   readonly slowConsumer: 'disconnect' | 'drop';
   readonly maxHistoryLimit: number;
   readonly maxPublishSize: number;
+  readonly maxReplyBytes: number;
 }
 
 /** The timing options with their defaults applied. */
@@ -201,13 +212,20 @@ export function resolveLimits(limits: LimitOptions = {}): ResolvedLimits {
   const slowConsumer = limits.slowConsumer ?? 'disconnect';
   if (slowConsumer !== 'disconnect' && slowConsumer !== 'drop') throw new TypeError("limits.slowConsumer must be 'disconnect' or 'drop'");
   const rate = limits.rate === false ? null : checkRateLimit({ ...DEFAULT_RATE_LIMIT, ...limits.rate });
+  const maxQueuedBytes = positiveInteger('limits.maxQueuedBytes', limits.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES);
+  const defaultReplyBytes = Math.max(1, Math.min(DEFAULT_MAX_REPLY_BYTES, Math.floor(maxQueuedBytes / 4)));
+  const maxReplyBytes = positiveInteger('limits.maxReplyBytes', limits.maxReplyBytes, defaultReplyBytes);
+  if (maxReplyBytes > maxQueuedBytes / 2) {
+    throw new TypeError(`limits.maxReplyBytes (${maxReplyBytes}) must be at most half of limits.maxQueuedBytes (${maxQueuedBytes})`);
+  }
   return {
     maxSubscriptions: positiveInteger('limits.maxSubscriptions', limits.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS),
     rate,
-    maxQueuedBytes: positiveInteger('limits.maxQueuedBytes', limits.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES),
+    maxQueuedBytes,
     slowConsumer,
     maxHistoryLimit: positiveInteger('limits.maxHistoryLimit', limits.maxHistoryLimit, DEFAULT_MAX_HISTORY_LIMIT),
     maxPublishSize: positiveInteger('limits.maxPublishSize', limits.maxPublishSize, DEFAULT_MAX_PUBLISH_SIZE),
+    maxReplyBytes,
   };
 }
 

@@ -16,7 +16,8 @@ import { DEFAULT_HANDSHAKE_TIMEOUT, HandshakeError, WebSocketServer } from '../.
 import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import type { ApiShape, ChannelName, MethodName, MethodParams, MethodResult, PublicationData, UntypedApi } from '../wire/api.js';
-import { codecFor, jsonCodec, type Codec } from '../wire/codec.js';
+import { codecFor, jsonCodec, msgpackCodec, type Codec } from '../wire/codec.js';
+import { containsBytes, decodePublication, encodeValue } from '../wire/encoded.js';
 import { DisconnectCode } from '../wire/errors.js';
 import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } from '../wire/messages.js';
 import { ChannelHub } from './channels.js';
@@ -180,20 +181,32 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     return this;
   }
 
-  /** Publishes from server code (no publisher info, no schema or authorization checks). */
+  /**
+   * Publishes from server code (no publisher info, no schema or authorization
+   * checks). The data is encoded once, as JSON — or as MessagePack when it
+   * holds bytes (`Uint8Array`s), which JSON cannot carry.
+   */
   async publish<C extends ChannelName<A>>(channel: C, data: PublicationData<A, C>): Promise<PublishResult> {
     const namespace = this.commands.namespaceOf(channel);
     await this.brokerStarted;
-    const published = await this.broker.publish(channel, data, { history: namespace.history ?? undefined });
+    const encoded = encodeValue(data, containsBytes(data) ? msgpackCodec : jsonCodec);
+    const published = await this.broker.publish(channel, { data: encoded }, { history: namespace.history ?? undefined });
     return { offset: published.offset, epoch: published.epoch };
   }
 
-  /** The kept publications of a channel (all kept, or per `query`). */
-  async history(channel: string, query: { since?: StreamPosition; limit?: number } = {}): Promise<HistoryResult> {
+  /**
+   * Kept publications of a channel, decoded: the latest `limit`, or those
+   * after `since`, oldest first — a page of at most `maxBytes` of kept data
+   * (default `limits.maxReplyBytes`); `more` says that later ones follow:
+   * ask again `since` the last one given.
+   */
+  async history(channel: string, query: { since?: StreamPosition; limit?: number; maxBytes?: number } = {}): Promise<HistoryResult> {
     this.commands.namespaceOf(channel);
     await this.brokerStarted;
-    const history = await this.broker.history(channel, query);
-    return { publications: history.publications, offset: history.position.offset, epoch: history.position.epoch };
+    const history = await this.broker.history(channel, { ...query, maxBytes: query.maxBytes ?? this.limits.maxReplyBytes });
+    const result: HistoryResult = { publications: history.publications.map(decodePublication), offset: history.position.offset, epoch: history.position.epoch };
+    if (history.truncated) result.more = true;
+    return result;
   }
 
   /** The presence members of a channel. */
@@ -268,7 +281,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
 
   private startBroker(): Promise<void> {
     const started = this.broker.start({
-      publication: (channel, publication) => this.hub.publication(channel, publication),
+      publication: (channel, publication, epoch) => this.hub.publication(channel, publication, epoch),
       join: (channel, member) => this.presenceEvent('join', channel, member),
       leave: (channel, member) => this.presenceEvent('leave', channel, member),
       state: (state, error) => this.brokerState(state, error),

@@ -14,6 +14,7 @@ import type { IncomingMessage } from 'node:http';
 import { ServerWebSocket } from '../../node/server-index.js';
 import type { ApiShape, ClientMethodName, ClientMethodParams, ClientMethodResult, UntypedApi } from '../wire/api.js';
 import type { Codec } from '../wire/codec.js';
+import { encodedBytes, type EncodedValue } from '../wire/encoded.js';
 import { DisconnectCode, ErrorCode, shouldReconnect } from '../wire/errors.js';
 import type {
   CallCommand,
@@ -100,6 +101,8 @@ type Task = ClientMessage | { type: 'invalid'; id: number; reason: string } | { 
 const MAX_TIMER_DELAY = 2 ** 31 - 1;
 /** Longest close reason in bytes (a close frame holds 123). */
 const MAX_REASON_BYTES = 123;
+/** How often (ms) a reply waiting for room in the outbound buffer looks again. */
+const REPLY_WAIT_POLL = 10;
 /** The queue is compacted once this many finished tasks sit at its head. */
 const QUEUE_COMPACT_AT = 1024;
 
@@ -268,6 +271,30 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
 
   reply(id: number, result: unknown): void {
     this.write({ type: 'reply', id, result });
+  }
+
+  /**
+   * Writes an encoded reply once the outbound buffer has room for it, so
+   * that a reply (at most `limits.maxReplyBytes`, below the buffer's cap) is
+   * never the reason its own connection is dropped as a slow consumer: the
+   * session's later commands wait meanwhile. A client that reads nothing
+   * for a heartbeat round (`ping + pong`) is closed as a slow consumer.
+   */
+  async replyEncoded(payload: EncodedValue): Promise<void> {
+    const size = encodedBytes(payload);
+    const room = this.host.limits.maxQueuedBytes - size;
+    const deadline = Date.now() + this.host.timings.ping + this.host.timings.pong;
+    while (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) {
+      if (Date.now() > deadline) {
+        this.close(DisconnectCode.SlowConsumer, 'slow consumer');
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, REPLY_WAIT_POLL));
+    }
+    if (this.stateValue === 'closed') return;
+    const result = this.link.send(payload, { binary: this.codec.binary });
+    if (result !== 'dropped') this.host.traffic.sent(payload);
+    else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
   /** Writes an error reply; a failure that is not an `RpcError` is reported and sent as `internal`. */

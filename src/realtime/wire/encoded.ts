@@ -10,6 +10,7 @@
  * publication in a history page (which a byte budget bounds).
  */
 import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
+import type { ClientInfo, Publication } from './messages.js';
 
 /** One value in one encoding: JSON text (a string) or MessagePack bytes. */
 export type EncodedValue = string | Uint8Array;
@@ -78,5 +79,26 @@ export function jsonText(bytes: Uint8Array): string {
 
 /** A copy of MessagePack bytes in a buffer of their own size (a slice of a larger one would keep it alive). */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
+}
+
+/** A kept publication decoded into values (for server code's own reads). */
+export function decodePublication(publication: EncodedPublication): Publication {
+  const decoded: Publication = { offset: publication.offset, data: decodeValue(publication.data) };
+  if (publication.info !== undefined) decoded.info = decodeValue(publication.info) as ClientInfo;
+  return decoded;
+}
+
+/** True when `value` holds bytes (a typed array or DataView) anywhere: JSON could not carry it. */
+export function containsBytes(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current !== 'object' || current === null) continue;
+    if (ArrayBuffer.isView(current)) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) pending.push(child);
+    }
+  }
+  return false;
 }

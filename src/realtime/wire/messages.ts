@@ -183,6 +183,12 @@ export interface SubscribeResult {
   recovered?: boolean;
   /** The missed publications, in order (when recovered). */
   publications?: Publication[];
+  /**
+   * With `recovered`: true when the reply's byte budget cut the recovery
+   * short; the rest (after the last of `publications`, up to `offset`)
+   * follows from `history` with `since` (docs/protocol.md §4.3).
+   */
+  more?: boolean;
 }
 
 export interface PublishResult {
@@ -207,6 +213,11 @@ export interface HistoryResult {
   publications: Publication[];
   offset: number;
   epoch: string;
+  /**
+   * True when the reply's byte budget cut the answer short: more kept
+   * publications follow the last one given; ask again with `since` it.
+   */
+  more?: boolean;
 }
 
 // ------------------------------------------------------------ server → client
@@ -215,6 +226,8 @@ export interface PublicationPush {
   type: 'publication';
   channel: string;
   offset: number;
+  /** The stream's epoch, sent with the first publication of a stream (offset 1). */
+  epoch?: string;
   data: unknown;
   info?: ClientInfo;
 }

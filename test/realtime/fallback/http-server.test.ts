@@ -49,7 +49,9 @@ describe('HTTP fallback: sessions and messages', () => {
       assert.equal(server.sessions.get(client)?.protocol, 'switchboard.v1.json');
       assert.equal(await session.send([{ type: 'publish', id: 3, channel: 'chat:a', data: { text: 'hi' } }]), 204);
       const publication = await session.message(isType('publication'));
-      assert.deepEqual(publication, { type: 'publication', channel: 'chat:a', offset: 1, data: { text: 'hi' }, info: { client, user: '' } });
+      const epoch = (publication as { epoch?: unknown }).epoch;
+      assert.equal(typeof epoch, 'string', 'the first publication of a stream names its epoch');
+      assert.deepEqual(publication, { type: 'publication', channel: 'chat:a', offset: 1, epoch, data: { text: 'hi' }, info: { client, user: '' } });
       assert.equal(await session.end(), 204);
       await sleep(50);
       assert.equal(server.sessions.size, 0, 'DELETE ended the session');

@@ -46,8 +46,8 @@ class LaggingBroker implements Broker {
     let chain = Promise.resolve();
     return this.inner.start({
       ...events,
-      publication: (channel, publication) => {
-        chain = chain.then(() => sleep(Math.random() * this.lag)).then(() => events.publication(channel, publication));
+      publication: (channel, publication, epoch) => {
+        chain = chain.then(() => sleep(Math.random() * this.lag)).then(() => events.publication(channel, publication, epoch));
       },
     });
   }
@@ -126,12 +126,12 @@ describe('subscribe, publish, unsubscribe', () => {
       const { client, result } = await WireClient.connect(url);
       await client.request('subscribe', { channel: 'loud' });
       await client.request('subscribe', { channel: 'quiet:x' });
-      await client.request('publish', { channel: 'loud', data: 1 });
-      await client.request('publish', { channel: 'quiet:x', data: 2 });
+      const loudAt = (await client.request('publish', { channel: 'loud', data: 1 })) as { epoch: string };
+      const quietAt = (await client.request('publish', { channel: 'quiet:x', data: 2 })) as { epoch: string };
       const [loud] = await client.pushesOf(isPush('publication', 'loud'), 1);
       const [quiet] = await client.pushesOf(isPush('publication', 'quiet:x'), 1);
-      assert.deepEqual(loud, { type: 'publication', channel: 'loud', offset: 1, data: 1, info: { client: result.client, user: '' } });
-      assert.deepEqual(quiet, { type: 'publication', channel: 'quiet:x', offset: 1, data: 2 });
+      assert.deepEqual(loud, { type: 'publication', channel: 'loud', offset: 1, epoch: loudAt.epoch, data: 1, info: { client: result.client, user: '' } });
+      assert.deepEqual(quiet, { type: 'publication', channel: 'quiet:x', offset: 1, epoch: quietAt.epoch, data: 2 });
       await client.close();
     });
   });
@@ -216,7 +216,7 @@ describe('subscribe, publish, unsubscribe', () => {
       const result = await server.publish('feed:1', { hello: 'world' });
       assert.equal(result.offset, 1);
       const [push] = await client.pushesOf(isPush('publication', 'feed:1'), 1);
-      assert.deepEqual(push, { type: 'publication', channel: 'feed:1', offset: 1, data: { hello: 'world' } });
+      assert.deepEqual(push, { type: 'publication', channel: 'feed:1', offset: 1, epoch: result.epoch, data: { hello: 'world' } });
       await assert.rejects(server.publish('unknown:1', 1), (error: unknown) => (error as { code?: string }).code === 'not_found');
       const history = await server.history('feed:1');
       assert.deepEqual(history.publications, [{ offset: 1, data: { hello: 'world' } }]);
@@ -329,17 +329,21 @@ describe('history and recovery', () => {
     await withServer({ namespaces }, async (url, server) => {
       const { client } = await WireClient.connect(url);
       const first = (await client.request('subscribe', { channel: 'h:r' })) as Sub;
-      assert.deepEqual(first, { offset: 0, epoch: first.epoch, recoverable: true });
+      assert.deepEqual(first, { offset: 0, epoch: '', recoverable: true }, 'no stream yet: epoch ""');
       await server.publish('h:r', 'a');
       await server.publish('h:r', 'b');
-      await client.pushesOf(isPush('publication', 'h:r'), 2);
+      const [one, two] = await client.pushesOf(isPush('publication', 'h:r'), 2);
+      // The first publication of a stream carries its epoch, so that such a subscriber learns it.
+      const epoch = (one as { epoch: string }).epoch;
+      assert.ok(epoch.length > 0);
+      assert.equal((two as { epoch?: string }).epoch, undefined, 'later ones do not');
       await client.request('unsubscribe', { channel: 'h:r' });
       await server.publish('h:r', 'c');
       await server.publish('h:r', 'd');
-      const resumed = (await client.request('subscribe', { channel: 'h:r', since: { offset: 2, epoch: first.epoch } })) as Sub;
+      const resumed = (await client.request('subscribe', { channel: 'h:r', since: { offset: 2, epoch: epoch } })) as Sub;
       assert.deepEqual(resumed, {
         offset: 4,
-        epoch: first.epoch,
+        epoch: epoch,
         recoverable: true,
         recovered: true,
         publications: [
@@ -351,13 +355,13 @@ describe('history and recovery', () => {
       const after = await client.pushesOf(isPush('publication', 'h:r'), 3);
       assert.equal((after[2] as { offset: number }).offset, 5);
 
-      const nothingMissed = (await client.request('unsubscribe', { channel: 'h:r' }), (await client.request('subscribe', { channel: 'h:r', since: { offset: 5, epoch: first.epoch } })) as Sub);
+      const nothingMissed = (await client.request('unsubscribe', { channel: 'h:r' }), (await client.request('subscribe', { channel: 'h:r', since: { offset: 5, epoch: epoch } })) as Sub);
       assert.equal(nothingMissed.recovered, true);
       assert.deepEqual(nothingMissed.publications, []);
 
       await client.request('unsubscribe', { channel: 'h:r' });
       for (let i = 0; i < 7; i++) await server.publish('h:r', i);
-      const trimmed = (await client.request('subscribe', { channel: 'h:r', since: { offset: 5, epoch: first.epoch } })) as Sub;
+      const trimmed = (await client.request('subscribe', { channel: 'h:r', since: { offset: 5, epoch: epoch } })) as Sub;
       assert.equal(trimmed.recovered, false);
       assert.equal(trimmed.offset, 12);
       assert.equal(trimmed.publications, undefined);
@@ -365,7 +369,7 @@ describe('history and recovery', () => {
       await client.request('unsubscribe', { channel: 'h:r' });
       const otherEpoch = (await client.request('subscribe', { channel: 'h:r', since: { offset: 12, epoch: 'not-the-epoch' } })) as Sub;
       assert.equal(otherEpoch.recovered, false);
-      assert.equal(otherEpoch.epoch, first.epoch);
+      assert.equal(otherEpoch.epoch, epoch);
 
       const plain = (await client.request('subscribe', { channel: 'plain', since: { offset: 0, epoch: 'x' } })) as Sub;
       assert.equal(plain.recoverable, false);
