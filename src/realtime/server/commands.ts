@@ -28,6 +28,7 @@ import { isValidChannelName, type Namespace, type Namespaces } from './namespace
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
 import { checkSchema } from './schema.js';
+import { hasProtoKey } from './validate.js';
 import type { ChannelCommand, ServerSession, Session } from './session.js';
 import { pageOfPublications, replyWithPublications } from './splice.js';
 
@@ -238,6 +239,7 @@ export class Commands<A extends ApiShape> {
     const maxSize = this.deps.limits.maxPublishSize;
     let encoded = encodeValue(command.data, session.codec);
     if (encodedBytes(encoded) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
+    if (hasProtoKey(command.data)) throw new RpcError(ErrorCode.InvalidData, 'a "__proto__" key cannot be published (MessagePack clients could not decode it)');
     if (namespace.publish === false) throw fail.forbidden(`clients may not publish in ${channel}`);
     if (namespace.publish === 'subscribers' && !session.subscriptions.has(channel)) {
       throw fail.forbidden(`subscribe to ${channel} to publish in it`);

@@ -10,7 +10,8 @@
  */
 import { encode as encodeMsgpack } from '@msgpack/msgpack';
 import type { Codec } from '../wire/codec.js';
-import { encodedBytes, transcode, type EncodedPublication, type EncodedValue } from '../wire/encoded.js';
+import { encodedBytes, type EncodedPublication, type EncodedValue } from '../wire/encoded.js';
+import { transcode } from './transcode.js';
 
 /** A field whose value is already encoded (in the codec's encoding). */
 export type RawField = readonly [key: string, value: EncodedValue | undefined];

@@ -44,6 +44,25 @@ export function nestsDeeperThan(value: unknown, max: number): boolean {
 }
 
 /**
+ * True when an object in `value` has its own `"__proto__"` key (JSON.parse
+ * makes one from `{"__proto__":…}`). Such data is refused at publish:
+ * MessagePack decoders (the SDK's among them) refuse that key, so every
+ * MessagePack subscriber of the channel would fail on it.
+ */
+export function hasProtoKey(value: unknown): boolean {
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const current = pending.pop();
+    if (typeof current !== 'object' || current === null || ArrayBuffer.isView(current)) continue;
+    if (!Array.isArray(current) && Object.hasOwn(current, '__proto__')) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) pending.push(child);
+    }
+  }
+  return false;
+}
+
+/**
  * The size in bytes of `value` as `codec` encodes it: what `limits.maxPublishSize`
  * bounds. Measured inside a one-element array (any value encodes there), whose
  * own bytes are taken off: "[" and "]" in JSON, the fixarray byte in MessagePack.

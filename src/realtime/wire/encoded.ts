@@ -6,8 +6,9 @@
  *
  * An `EncodedValue` names its own encoding by its type: a `string` is JSON
  * text, a `Uint8Array` is MessagePack. A client of the other codec gets the
- * value transcoded, once per publication and codec in a fan-out, and per
- * publication in a history page (which a byte budget bounds).
+ * value transcoded byte to byte (server/transcode.ts), once per publication
+ * and codec in a fan-out, and per publication in a history page (which a
+ * byte budget bounds).
  */
 import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
 import type { ClientInfo, Publication } from './messages.js';
@@ -60,11 +61,6 @@ export function encodeValue(value: unknown, codec: ValueEncoding): EncodedValue 
 /** Decodes an encoded value (the application's own reads: `RealtimeServer.history`). */
 export function decodeValue(value: EncodedValue): unknown {
   return typeof value === 'string' ? (JSON.parse(value) as unknown) : decodeMsgpack(value);
-}
-
-/** The value in `codec`'s encoding: itself when it is already, else decoded and encoded once. */
-export function transcode(value: EncodedValue, codec: ValueEncoding): EncodedValue {
-  return isEncodedFor(value, codec) ? value : encodeValue(decodeValue(value), codec);
 }
 
 /** Bytes of an encoded value on the wire (JSON as UTF-8). */

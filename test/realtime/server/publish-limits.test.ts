@@ -19,6 +19,27 @@ function nested(depth: number): unknown {
   return value;
 }
 
+describe('publish data', () => {
+  test('a "__proto__" key anywhere is refused with invalid_data: MessagePack subscribers could not decode it', async () => {
+    const { server, url } = await startServer({ namespaces: { '': { publish: 'clients', history: { size: 10 } } } });
+    try {
+      const { client } = await WireClient.connect(url);
+      const reader = await WireClient.connect(url, {}, { protocols: [MSGPACK_PROTOCOL] });
+      await reader.client.request('subscribe', { channel: 'room' });
+      client.ws.send('{"type":"publish","id":99,"channel":"room","data":{"list":[{"__proto__":{"admin":true}}]}}');
+      const refused = await client.waitFor(() => client.received.find((message) => message.type === 'reply' && message.id === 99));
+      assert.equal((refused as { error?: { code: string } }).error?.code, 'invalid_data');
+      await client.request('publish', { channel: 'room', data: { proto: '__proto__' } });
+      const [push] = await reader.client.pushesOf((message) => message.type === 'publication', 1);
+      assert.deepEqual((push as { data: unknown }).data, { proto: '__proto__' }, 'the MessagePack subscriber decodes what was published');
+      await client.close();
+      await reader.client.close();
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('publish size', () => {
   test('encodedSize is the size of the data alone in either codec', () => {
     for (const value of ['', 'héllo', 12, null, { a: [1, 2, { b: 'c' }] }, 'x'.repeat(300)]) {
