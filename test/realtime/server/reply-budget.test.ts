@@ -121,6 +121,28 @@ function budgetSuite(name: string, makeBroker: () => Promise<Broker>): void {
       });
     }
 
+    it('each codec reads the other\'s publications, live and from history, as the value published', async () => {
+      const channel = 'feed:cross';
+      const packer = await WireClient.connect(setup.url, {}, { protocols: [MSGPACK_PROTOCOL] });
+      const texter = await WireClient.connect(setup.url, {}, { protocols: [JSON_PROTOCOL] });
+      await packer.client.request('subscribe', { channel });
+      await texter.client.request('subscribe', { channel });
+      const hostile = Array.from({ length: 3_000 }, () => ({}));
+      const fromPacker = { maps: hostile, n: 1.5, big: 2 ** 40, text: 'é ☕' };
+      const fromTexter = { list: [1, -2, 3.25, null, true], text: 'naïve' };
+      await packer.client.request('publish', { channel, data: fromPacker });
+      await texter.client.request('publish', { channel, data: fromTexter });
+      for (const { client } of [packer, texter]) {
+        const pushes = await client.pushesOf((message) => message.type === 'publication', 2);
+        assert.deepEqual(pushes.map((push) => (push as { data: unknown }).data), [fromPacker, fromTexter], `live, ${client.codec.subprotocol}`);
+        const history = (await client.request('history', { channel })) as { publications: Array<{ data: unknown; info?: { client: string } }> };
+        assert.deepEqual(history.publications.map((publication) => publication.data), [fromPacker, fromTexter], `history, ${client.codec.subprotocol}`);
+        assert.equal(typeof history.publications[0]!.info?.client, 'string', 'with the publisher');
+      }
+      await packer.client.close();
+      await texter.client.close();
+    });
+
     it('a reply waits for room in the outbound buffer instead of closing its connection', async () => {
       const channel = 'feed:room';
       for (let n = 1; n <= 60; n++) await setup.server.publish(channel, { n, text: text(n) });
