@@ -53,7 +53,17 @@ const SERVERS = {
     argv: ['node', 'bench/servers/switchboard-rt.mjs'],
     profile: 'bench/loadgen/profiles/switchboard-rt.profile',
     needs: 'dist/realtime/server/index.js',
+    history: true,
     note: 'this project: `createRealtimeServer` from dist/ (JSON subprotocol), a namespace any client may publish to, method `echo`; rate limit off',
+  },
+  // the history scenario only: the same server, one process, RedisBroker on the driver's redis-server
+  'switchboard-rt-redis': {
+    argv: ['node', 'bench/servers/switchboard-rt.mjs'],
+    profile: 'bench/loadgen/profiles/switchboard-rt.profile',
+    needs: 'dist/realtime/server/index.js',
+    redis: true,
+    history: true,
+    note: 'the switchboard-rt server as one process with `broker: new RedisBroker({ url })` on the driver\'s redis-server; rt-history only',
   },
   socketio: {
     argv: ['node', 'bench/servers/socketio.mjs'],
@@ -77,13 +87,17 @@ const SERVERS = {
   },
 };
 const DEFAULT_SERVERS = [
-  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
+  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
 ];
 /** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
 const RT_BASE = 'socketio';
 const isRealtimeServer = (name) => Boolean(SERVERS[name]?.profile);
 /** several processes joined through Redis: runs the scale-out scenario only */
 const isClusterServer = (name) => Boolean(SERVERS[name]?.cluster);
+/** one process with RedisBroker on the driver's redis-server (its CPU counted with the server's) */
+const isRedisServer = (name) => Boolean(SERVERS[name]?.redis);
+/** servers that run the history scenario */
+const hasHistory = (name) => Boolean(SERVERS[name]?.history);
 const REDIS_BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
 // ---------------------------------------------------------------- scenarios
@@ -103,8 +117,11 @@ const SCENARIOS = {
   // scale-out: the cluster servers with `nodes` workers through Redis, the single-node
   // real-time servers alone on the same load (the baseline)
   'rt-cluster-fanout': { mode: 'fanout', conns: 3000, window: 8, size: 64, deflate: false, nodes: 3 },
+  // history throughput: pages of a 10,000-entry history (Switchboard only: Socket.IO keeps no history)
+  'rt-history': { mode: 'history', conns: 8, window: 1, size: 64, entries: 10000, page: 1000, deflate: false },
 };
 const isRealtimeScenario = (name) => ['fanout', 'rpc'].includes(SCENARIOS[name]?.mode);
+const isHistoryScenario = (name) => SCENARIOS[name]?.mode === 'history';
 const isScaleOutScenario = (name) => SCENARIOS[name]?.nodes !== undefined;
 const QUICK = {
   duration: 2,
@@ -118,6 +135,7 @@ const HEADLINE = {
   connect: { key: 'handshakes_per_s', label: 'handshakes/s', better: 'higher' },
   fanout: { key: 'deliveries_per_s', label: 'deliveries/s', better: 'higher' },
   rpc: { key: 'round_trips_per_s', label: 'round trips/s', better: 'higher' },
+  history: { key: 'publications_per_s', label: 'publications/s', better: 'higher' },
 };
 
 // -------------------------------------------------------------------- args
@@ -130,7 +148,8 @@ function usage() {
   --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
   --duration S            measured window per cell (10)
   --warmup S              unmeasured warm-up before it (1)
-  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout), e.g. --set broadcast.conns=2000
+  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history), e.g. --set broadcast.conns=2000
+  --dist DIR              the Switchboard build the real-time servers run (default: dist/ of this tree), e.g. an older build to compare
   --no-pin                do not pin with taskset (machines with one CPU)
   --out DIR               results directory (bench/results/<time>)
   --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
@@ -161,6 +180,7 @@ function parseArgs(argv) {
       userSet[`${m[1]}.${m[2]}`] = m[3];
     } else if (a === '--no-pin') o.pin = false;
     else if (a === '--out') o.out = path.resolve(val());
+    else if (a === '--dist') o.dist = path.resolve(val());
     else if (a === '--report') o.report = path.resolve(val());
     else if (a === '--write-docs') o.writeDocs = true;
     else if (a === '--list') o.list = true;
@@ -288,6 +308,12 @@ function portAccepts(port) {
 
 // ---------------------------------------------------------------- machine
 
+/** the commit of the tree a --dist build belongs to, when it is in a git work tree */
+function distCommit(dist) {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: path.dirname(dist), encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
 function machineInfo() {
   const cpus = os.cpus();
   const read = (f) => {
@@ -332,7 +358,7 @@ function scenarioParams(name, opts) {
   for (const [k, v] of Object.entries(opts.set)) {
     const [s, key] = k.split('.');
     if (s !== name) continue;
-    if (['conns', 'window', 'size', 'nodes'].includes(key)) p[key] = Number(v);
+    if (['conns', 'window', 'size', 'nodes', 'entries', 'page'].includes(key)) p[key] = Number(v);
     else if (key === 'deflate') p[key] = v === 'true' || v === '1';
     else p[key] = v;
   }
@@ -352,7 +378,8 @@ function scenarioParams(name, opts) {
 
 function loadgenArgs(p, port, raw, readyFile, profile) {
   const a = ['--mode', p.mode, '-p', String(port), '-c', String(p.conns)];
-  if (['echo', 'broadcast', 'fanout', 'rpc'].includes(p.mode)) a.push('-w', String(p.window), '-s', String(p.size));
+  if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) a.push('-w', String(p.window), '-s', String(p.size));
+  if (p.mode === 'history') a.push('--entries', String(p.entries), '--page', String(p.page));
   if (p.mode === 'fanout' || p.mode === 'rpc') a.push('--profile', profile);
   if (p.mode === 'echo') {
     a.push(p.type === 'binary' ? '--binary' : '--text');
@@ -366,6 +393,8 @@ function loadgenArgs(p, port, raw, readyFile, profile) {
 }
 
 function applicable(server, p) {
+  // the history scenario: the servers that keep history, and it is all the Redis one runs
+  if (p.mode === 'history' || isRedisServer(server)) return p.mode === 'history' && hasHistory(server);
   // cluster servers run the scale-out scenario and nothing else
   if (isClusterServer(server) && p.nodes === undefined) return false;
   // real-time servers run the real-time scenarios, and only they do
@@ -476,12 +505,14 @@ async function stopRedis() {
   redis.dir = null;
 }
 
-function startServer(name, port, p, pin, extraEnv) {
+function startServer(name, port, p, pin, extraEnv, opts = {}) {
   const def = SERVERS[name];
   const env = { ...process.env, ...(def.env ?? {}), PORT: String(port), DEFLATE: p.deflate ? '1' : '0' };
   for (const k of def.unset ?? []) delete env[k];
   // the real-time servers join others through Redis when REDIS_URL is set: only the cluster ones get it
   delete env.REDIS_URL;
+  if (opts.dist) env.SB_DIST = opts.dist;
+  if (p.mode === 'history') Object.assign(env, { HISTORY_ENTRIES: String(p.entries), HISTORY_SIZE: String(p.size) });
   Object.assign(env, extraEnv ?? {});
   const argv = def.argv.map((x) => (x === '$PORT' ? String(port) : x));
   const full = pin ? ['taskset', '-c', '0', ...argv] : argv;
@@ -527,7 +558,10 @@ async function stopServer(srv, workers = []) {
 async function runCell(server, scenario, run, opts) {
   const p = scenarioParams(scenario, opts);
   const cell = { server, scenario, run, params: p, status: 'ok' };
-  const cluster = isClusterServer(server);
+  // a cluster, or one process with Redis: the driver's redis-server, its CPU measured with the server's
+  const cluster = isClusterServer(server) || isRedisServer(server);
+  // a server that prints `ready` once it can serve (a cluster's workers are up, the history is filled)
+  const waitReady = cluster || p.mode === 'history';
   let extraEnv = null;
   if (cluster) {
     try {
@@ -541,18 +575,18 @@ async function runCell(server, scenario, run, opts) {
     cell.redis_port = redis.port;
   }
   const port = await freePort();
-  const srv = startServer(server, port, p, opts.pin, extraEnv);
+  const srv = startServer(server, port, p, opts.pin, extraEnv, opts);
   let exitInfo = null;
   srv.exited.then((e) => (exitInfo = e));
   // wait until the port accepts (and a cluster's every worker is ready)
   const t0 = Date.now();
   for (;;) {
     if (exitInfo) break;
-    if ((!cluster || srv.ready()) && (await portAccepts(port))) break;
-    if (Date.now() - t0 > (cluster ? 30000 : 15000)) break;
+    if ((!waitReady || srv.ready()) && (await portAccepts(port))) break;
+    if (Date.now() - t0 > (waitReady ? 60000 : 15000)) break;
     await sleep(50);
   }
-  if (exitInfo || (cluster && !srv.ready()) || !(await portAccepts(port))) {
+  if (exitInfo || (waitReady && !srv.ready()) || !(await portAccepts(port))) {
     await stopServer(srv, cluster ? descendants(srv.child.pid) : []);
     const code = exitInfo?.code;
     cell.status = code === 3 ? 'n/a' : 'failed';
@@ -577,7 +611,9 @@ async function runCell(server, scenario, run, opts) {
   fs.rmSync(readyFile, { force: true });
   const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile, SERVERS[server].profile);
   cell.loadgen_args = args.join(' ');
-  const lgArgv = opts.pin ? ['taskset', '-c', '1', LOADGEN, ...args] : [LOADGEN, ...args];
+  // the history scenario has a load generator of its own (bench/history-load.mjs, Node)
+  const lgBin = p.mode === 'history' ? [process.execPath, 'bench/history-load.mjs'] : [LOADGEN];
+  const lgArgv = opts.pin ? ['taskset', '-c', '1', ...lgBin, ...args] : [...lgBin, ...args];
   const lg = track(spawn(lgArgv[0], lgArgv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderrTail = '';
@@ -672,7 +708,7 @@ async function runCell(server, scenario, run, opts) {
   }
   cell.client_cpu_pct = r.client_cpu_pct;
   cell.errors = r.errors?.total ?? 0;
-  if (['echo', 'broadcast', 'fanout', 'rpc'].includes(p.mode)) {
+  if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) {
     cell.msgs_per_s = r.msgs_per_s;
     cell.mb_per_s = r.mb_per_s;
     cell.msgs_per_cpu_s = cell.server_cpu_s > 0 ? r.msgs / cell.server_cpu_s : NaN;
@@ -689,6 +725,10 @@ async function runCell(server, scenario, run, opts) {
     cell.publications_per_s = r.publications_per_s;
   }
   if (p.mode === 'rpc') cell.round_trips_per_s = r.round_trips_per_s;
+  if (p.mode === 'history') {
+    cell.publications_per_s = r.publications_per_s;
+    cell.replies_per_s = r.replies_per_s;
+  }
   if (p.mode === 'connect') {
     cell.handshakes_per_s = r.handshakes_per_s;
     cell.handshakes_per_cpu_s = cell.server_cpu_s > 0 ? r.handshakes / cell.server_cpu_s : NaN;
@@ -709,7 +749,7 @@ const NUMERIC = [
   'msgs_per_s', 'mb_per_s', 'p50_ms', 'p99_ms', 'server_cpu_s', 'server_cpu_pct', 'msgs_per_cpu_s', 'rss_before_kib',
   'rss_peak_kib', 'rss_held_kib', 'kib_per_conn', 'client_cpu_pct', 'bg_cores', 'cpu0_pct', 'cpu1_pct', 'errors',
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
-  'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s',
+  'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s', 'replies_per_s',
   'node_cpu_s', 'redis_cpu_s', 'redis_cpu_pct', 'msgs_per_node_cpu_s', 'redis_rss_kib', 'nodes',
 ];
 
@@ -789,11 +829,12 @@ function buildReport(data) {
   const agg = aggregate(cells);
   const scenarios = meta.scenarios.filter((s) => agg[s]);
   const servers = meta.servers;
-  const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s));
+  const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s) && !isHistoryScenario(s));
+  const historyScenarios = scenarios.filter(isHistoryScenario);
   const rtScenarios = scenarios.filter((s) => isRealtimeScenario(s) && !isScaleOutScenario(s));
   const scaleScenarios = scenarios.filter(isScaleOutScenario);
   const wsServers = servers.filter((s) => !isRealtimeServer(s));
-  const rtServers = servers.filter((s) => isRealtimeServer(s) && !isClusterServer(s));
+  const rtServers = servers.filter((s) => isRealtimeServer(s) && !isClusterServer(s) && !isRedisServer(s));
   const L = [];
   L.push(`# Switchboard benchmarks`);
   L.push('');
@@ -806,7 +847,8 @@ function buildReport(data) {
       `RLIMIT_NOFILE hard ${m.nofile_hard}; sched_autogroup ${m.sched_autogroup ?? '?'}; ` +
       `${meta.pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}. ` +
       `Started ${m.date}, commit ${m.git ?? '?'}${m.src_dirty ? ' (src/ with uncommitted changes)' : ''}; ws ${m.versions.ws}, uWebSockets.js ${m.versions.uWebSockets}, bufferutil ${m.versions.bufferutil}${rtScenarios.length ? `, socket.io ${m.versions['socket.io'] ?? '?'}` : ''}. ` +
-      `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}, ${meta.duration} s measured after ${meta.warmup} s warm-up.`,
+      `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}, ${meta.duration} s measured after ${meta.warmup} s warm-up.` +
+      (meta.dist ? ` The real-time servers ran the build in \`${meta.dist}\`${meta.dist_git ? ` (${meta.dist_git})` : ''}, not this tree's dist/.` : ''),
   );
   L.push('');
   // summary
@@ -865,6 +907,7 @@ function buildReport(data) {
     L.push('');
   }
   for (const s of scaleScenarios) scaleOutSection(L, agg, s, meta, cells);
+  for (const s of historyScenarios) historySection(L, agg, s, meta, cells);
   L.push(
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
@@ -987,6 +1030,41 @@ function errorsAndSpread(L, cells, s, rows) {
     L.push('');
     L.push(`Spread of the headline over runs ((max − min) ÷ median): ${spreads.map((a) => `${a.server} ${(a.spread * 100).toFixed(0)} %`).join(', ')}.`);
   }
+}
+
+/** "History": publications served per second from a long history, memory broker and Redis */
+function historySection(L, agg, s, meta, cells) {
+  const rows = meta.servers.map((sv) => agg[s][sv]).filter(Boolean);
+  if (rows.length === 0) return;
+  const p = rows[0].params;
+  L.push(`## ${s}: history throughput`);
+  L.push('');
+  L.push(describe(s, p));
+  L.push('');
+  L.push(
+    '| server | broker | publications/s | replies/s | p50 ms | p99 ms | server CPU-s | of it Redis | publications per CPU-s | without Redis | ' +
+      'server CPU | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | errors |',
+  );
+  L.push('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const a of rows) {
+    const redisBroker = isRedisServer(a.server);
+    if (a.status !== 'ok') {
+      L.push(`| ${a.server} | ${redisBroker ? 'Redis' : 'memory'} | ${a.status} | | | | | | | | | | | | | ${a.reason ?? ''} |`);
+      continue;
+    }
+    L.push(
+      `| ${a.server} | ${redisBroker ? 'Redis' : 'memory'} | ${f.int(a.publications_per_s)}${flags(a)} | ${f.int(a.replies_per_s)} | ${f.ms(a.p50_ms)} | ` +
+        `${f.ms(a.p99_ms)} | ${f.n2(a.server_cpu_s)} | ${redisBroker ? f.n2(a.redis_cpu_s) : '–'} | ${f.int(a.msgs_per_cpu_s)} | ${f.int(perNodeCpu(a))} | ` +
+        `${f.pct(a.server_cpu_pct)} | ${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ${f.pct(a.bg_cpu1_pct)} | ${f.int(a.errors)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    'Server CPU-s of the Redis row = the server process + redis-server (both on CPU 0); "without Redis" divides by the server process alone. ' +
+      'The load generator (bench/history-load.mjs, Node) checks every reply by its bytes and every 25th in full; its CPU is the loadgen CPU column (‡ at ≥ 90 %).',
+  );
+  errorsAndSpread(L, cells, s, rows);
+  L.push('');
 }
 
 /** the cluster's single-node counterpart */
@@ -1129,6 +1207,12 @@ function describe(s, p) {
       );
     case 'rpc':
       return `${p.conns} connections × ${p.window} request${p.window > 1 ? 's' : ''} in flight, ${kib(p.size)} payload; the server's \`echo\` returns it, every reply is checked against its request.`;
+    case 'history':
+      return (
+        `A channel whose history holds ${p.entries} publications of ${kib(p.size)} (filled by the server before the run); ${p.conns} connections × ` +
+        `${p.window} \`history\` request${p.window > 1 ? 's' : ''} in flight, each walking the history from start to end in pages of ${p.page} ` +
+        '(`since` the last offset, a page cut short by the reply budget continued where it stopped). Headline: publications received per second.'
+      );
     default:
       return '';
   }
@@ -1147,8 +1231,8 @@ function buildSvg(data, realtime = false) {
   const agg = aggregate(data.cells);
   const base = realtime ? RT_BASE : 'ws';
   // the scale-out scenario and its cluster servers have their own section, and no chart
-  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime && !isScaleOutScenario(s));
-  const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime && !isClusterServer(s));
+  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime && !isScaleOutScenario(s) && !isHistoryScenario(s));
+  const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime && !isClusterServer(s) && !isRedisServer(s));
   if (scenarios.length === 0) return null;
   // higher is better everywhere: idle is plotted as ws memory ÷ server memory
   const value = (s, sv) => {
@@ -1295,16 +1379,18 @@ async function main() {
   if (!fs.existsSync(LOADGEN)) fail('bench/loadgen/loadgen is missing: run `make -C bench/loadgen` (npm run bench does)');
   if (opts.servers.includes('switchboard') && !fs.existsSync(path.join(ROOT, 'dist/node/server-index.js')))
     fail('dist/ is missing: run `npm run build` (npm run bench does)');
+  if (opts.dist && !fs.existsSync(path.join(opts.dist, 'realtime/server/index.js'))) fail(`--dist ${opts.dist}: no realtime/server/index.js there`);
   for (const sv of opts.servers) {
     const needs = SERVERS[sv].needs;
-    if (!needs || fs.existsSync(path.join(ROOT, needs))) continue;
+    if (!needs || fs.existsSync(opts.dist ? path.join(opts.dist, path.relative('dist', needs)) : path.join(ROOT, needs))) continue;
     if (opts.serversGiven) fail(`${sv} needs ${needs}: run \`npm run build\` (npm run bench does)`);
     console.error(`bench: skipping ${sv}: ${needs} is missing after the build`);
     opts.servers = opts.servers.filter((x) => x !== sv);
   }
-  const redisVer = opts.servers.some(isClusterServer) && opts.scenarios.some(isScaleOutScenario) ? redisVersion() : null;
-  for (const sv of opts.servers.filter(isClusterServer)) {
-    if (redisVer || !opts.scenarios.some(isScaleOutScenario)) continue;
+  const needsRedis = (sv) => (isClusterServer(sv) && opts.scenarios.some(isScaleOutScenario)) || (isRedisServer(sv) && opts.scenarios.some(isHistoryScenario));
+  const redisVer = opts.servers.some(needsRedis) ? redisVersion() : null;
+  for (const sv of opts.servers.filter((x) => isClusterServer(x) || isRedisServer(x))) {
+    if (redisVer || !needsRedis(sv)) continue;
     if (opts.serversGiven) fail(`${sv} needs redis-server (${REDIS_BINARY}, or set REDIS_SERVER)`);
     console.error(`bench: skipping ${sv}: no redis-server at ${REDIS_BINARY} (set REDIS_SERVER)`);
     opts.servers = opts.servers.filter((x) => x !== sv);
@@ -1327,6 +1413,7 @@ async function main() {
     warmup: opts.warmup,
     set: opts.set,
     pinned: opts.pin,
+    ...(opts.dist ? { dist: opts.dist, dist_git: distCommit(opts.dist) } : {}),
     ...(redisVer ? { redis: { binary: REDIS_BINARY, version: redisVer } } : {}),
   };
   const data = { meta, cells: [] };
