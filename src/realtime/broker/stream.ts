@@ -6,27 +6,11 @@
  * Times are monotonic milliseconds (`performance.now()`), passed in by the
  * caller so that a stream never reads a clock of its own.
  */
-import { encodedBytes, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
+import type { EncodedPublication, EncodedPublicationBody } from '../wire/encoded.js';
 import type { StreamPosition } from '../wire/messages.js';
 import { continuesStream, type BrokerHistory, type HistoryOptions, type HistoryQuery } from './broker.js';
+import { EntryLog } from './entry-log.js';
 
-/**
- * A kept publication: its encoded data and info as given (never decoded),
- * when it was published, and its size. One flat object per publication, so
- * that a kept publication costs its bytes and little more.
- */
-class Entry implements EncodedPublication {
-  constructor(
-    readonly offset: number,
-    readonly data: EncodedValue,
-    readonly info: EncodedValue | undefined,
-    readonly at: number,
-    readonly bytes: number,
-  ) {}
-}
-
-/** Compact the entry array once this many slots before `head` are dead. */
-const COMPACT_AFTER = 1024;
 
 /**
  * A fresh epoch: 12 characters (72 random bits) of base64url. An epoch only
@@ -82,8 +66,8 @@ export class ChannelStream {
   /** When the stream was last published to or read (monotonic ms). */
   lastUsed: number;
   #offset = 0;
-  #entries: Entry[] = [];
-  #head = 0;
+  /** The kept publications, oldest first, ending at `#offset`. */
+  #log = new EntryLog();
   #size = 0;
   #ttl = 0;
 
@@ -104,34 +88,34 @@ export class ChannelStream {
 
   /** How many publications are kept (expired ones included until the next `prune`). */
   get retained(): number {
-    return this.#entries.length - this.#head;
+    return this.#log.size;
   }
 
   /**
-   * Assigns the next offset to a publication, keeps it per `history` and
-   * returns it (the object kept: its bytes are shared, never to be changed).
+   * Assigns the next offset to a publication, keeps (a copy of) its bytes
+   * per `history` and returns it with the bytes given.
    */
   append(body: EncodedPublicationBody, history: HistoryOptions | undefined, now: number): EncodedPublication {
     if (history !== undefined) checkHistoryOptions(history);
     this.#size = history?.size ?? 0;
     this.#ttl = history?.ttl ?? 0;
     const { data, info } = body;
-    const bytes = encodedBytes(data) + (info === undefined ? 0 : encodedBytes(info));
-    const entry = new Entry(++this.#offset, data, info, now, bytes);
-    if (this.#size > 0) this.#entries.push(entry);
+    const offset = ++this.#offset;
+    if (this.#size > 0) this.#log.push(data, info, now);
     this.lastUsed = now;
     this.#trimToSize();
     this.prune(now);
-    return entry;
+    return info === undefined ? { offset, data } : { offset, data, info };
   }
 
   /** Drops the publications older than the ttl. */
   prune(now: number): void {
-    if (this.#ttl > 0) {
-      const oldest = now - this.#ttl;
-      while (this.#head < this.#entries.length && this.#entries[this.#head]!.at <= oldest) this.#head++;
-    }
-    this.#compact();
+    if (this.#ttl === 0) return;
+    const oldest = now - this.#ttl;
+    const log = this.#log;
+    let expired = 0;
+    while (expired < log.size && log.timeOf(expired) <= oldest) expired++;
+    if (expired > 0) log.drop(expired);
   }
 
   /** The kept publications per `query` (see `BrokerHistory.complete`). */
@@ -166,14 +150,14 @@ export class ChannelStream {
 
   /** Up to `count` kept publications from the `from`-th kept one, stopping before `maxBytes` would be passed (the first always goes). */
   #slice(from: number, count: number, maxBytes = Infinity): EncodedPublication[] {
-    const begin = this.#head + from;
+    const log = this.#log;
+    const firstOffset = this.#offset - log.size + 1;
     const publications: EncodedPublication[] = [];
     let bytes = 0;
-    for (let index = begin; index < begin + count; index++) {
-      const entry = this.#entries[index]!;
-      bytes += entry.bytes;
+    for (let index = from; index < from + count; index++) {
+      bytes += log.bytesOf(index);
       if (publications.length > 0 && bytes > maxBytes) break;
-      publications.push(entry);
+      publications.push(log.publication(index, firstOffset + index));
     }
     return publications;
   }
@@ -181,17 +165,6 @@ export class ChannelStream {
   /** Drops the oldest publications beyond `size`. */
   #trimToSize(): void {
     const excess = this.retained - this.#size;
-    if (excess > 0) this.#head += excess;
-  }
-
-  /** Releases the dead slots before `head` when there are many of them. */
-  #compact(): void {
-    if (this.#head === this.#entries.length) {
-      this.#entries = [];
-      this.#head = 0;
-    } else if (this.#head >= COMPACT_AFTER && this.#head * 2 >= this.#entries.length) {
-      this.#entries = this.#entries.slice(this.#head);
-      this.#head = 0;
-    }
+    if (excess > 0) this.#log.drop(excess);
   }
 }
