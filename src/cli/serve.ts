@@ -80,7 +80,7 @@ function browsableHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** The lines printed once the server is up (the first one is what scripts look for). */
+/** The lines printed once the server is up, warnings included (the first one is what scripts look for). */
 export function startupBanner(settings: ServeSettings, port: number, metricsPort?: number): string {
   const scheme = settings.tls === undefined ? 'http' : 'https';
   const base = `${scheme}://${browsableHost(settings.host)}:${port}`;
@@ -95,6 +95,7 @@ export function startupBanner(settings: ServeSettings, port: number, metricsPort
     `  whiteboard  ${base}/whiteboard`,
     `  real-time   ${ws}   metrics ${ops}/metrics   health ${ops}/healthz`,
     `  broker: ${broker}${workers}`,
+    ...startupWarnings(settings),
     'Press Ctrl-C to stop.',
   ]
     .map(escapeLogText)
@@ -114,10 +115,6 @@ export function startupWarnings(settings: ServeSettings): string[] {
     warnings.push(`warning: /metrics and /healthz are served to anyone who reaches ${settings.host}; give them their own port with --metrics-port`);
   }
   return warnings;
-}
-
-function printWarnings(settings: ServeSettings): void {
-  for (const warning of startupWarnings(settings)) process.stderr.write(`${escapeLogText(warning)}\n`);
 }
 
 /** Stops on SIGINT/SIGTERM: clients are told to reconnect, then the process exits 0. */
@@ -153,11 +150,9 @@ export async function runServe(argv: string[]): Promise<void> {
   if (settings.workers > 1) {
     const ports = await runPrimary(settings, log);
     process.stdout.write(startupBanner(settings, ports.port, ports.metricsPort));
-    printWarnings(settings);
     return;
   }
   const server = await startServe(settings, { worker: 1, log });
   process.stdout.write(startupBanner(settings, server.port, server.metricsPort));
-  printWarnings(settings);
   stopOnSignals(server, log);
 }

@@ -102,14 +102,11 @@ describe('switchboard serve: HTTP endpoints', () => {
     assert.equal(again.status, 304);
   });
 
-  it('answers /healthz with the process state', async () => {
+  it('answers /healthz with the process state, without the pid', async () => {
     const response = await fetch(`${base}/healthz`);
     assert.equal(response.status, 200);
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.status, 'ok');
-    assert.equal(body.broker, 'memory');
-    assert.equal(body.worker, 1);
-    assert.equal(typeof body.pid, 'number');
+    assert.deepEqual(body, { status: 'ok', worker: 1, broker: 'memory' });
   });
 
   it('serves Prometheus text at /metrics whose counters follow the traffic', async () => {
@@ -154,16 +151,17 @@ describe('switchboard serve: the real-time endpoint', () => {
     await serve.stop();
   });
 
-  it('lets guests in with their nickname: a stable user id and presence info {name, color}', async () => {
+  it('lets guests in with their nickname: a server-assigned user id, a guest token, and presence info {name, color}', async () => {
     const { client, connected } = await guest(serve.port, '  Ada\u0007 ', 'ada-browser-1');
-    assert.equal(connected.user, 'guest-ada-browser-1');
-    assert.equal(connected.data.name, 'Ada');
+    assert.match(connected.user, /^guest-[A-Za-z0-9_-]{16}$/);
+    assert.match(connected.data.name, /^Ada#[0-9a-f]{6}$/);
     assert.match(connected.data.color, /^#[0-9a-f]{6}$/);
     assert.equal(connected.data.worker, 1);
+    assert.match(connected.data.id, /^[A-Za-z0-9_-]{38}$/);
     const room = client.subscribe('chat:guests');
     await room.ready();
     const [member] = await room.presence();
-    assert.deepEqual(member?.info, { name: 'Ada', color: connected.data.color });
+    assert.deepEqual(member?.info, { name: connected.data.name, color: connected.data.color });
     client.close();
   });
 
@@ -178,7 +176,7 @@ describe('switchboard serve: the real-time endpoint', () => {
     });
     await bob.client.getSubscription('chat:relay')!.ready();
     await adaRoom.publish({ text: 'second', sent: 2 });
-    assert.deepEqual(await received, { text: 'second', from: { name: 'Ada', color: ada.connected.data.color } });
+    assert.deepEqual(await received, { text: 'second', from: { name: ada.connected.data.name, color: ada.connected.data.color } });
     const history = await bob.client.history('chat:relay', { limit: 100 });
     assert.deepEqual(history.publications.map((publication) => publication.data.text), ['first', 'second']);
     const typing = ada.client.subscribe('typing:relay');
@@ -332,7 +330,7 @@ describe('switchboard serve: command line', () => {
       client.connect();
       const result = await connected;
       assert.equal(result.user, 'u42');
-      assert.equal((result.data as { name: string }).name, 'Grace');
+      assert.match((result.data as { name: string }).name, /^Grace#[0-9a-f]{6}$/);
       const news = await client.history('news:today');
       assert.deepEqual(news.publications, [], 'a namespace added by the config file');
       client.close();
@@ -367,7 +365,7 @@ describe('switchboard serve: command line', () => {
       const client = new RealtimeClient(`wss://localhost:${serve.port}/rt`, { data: { name: 'Tls', id: 'tls-client' }, reconnect: false, webSocketOptions: { tls: { ca: cert } } });
       const connected = new Promise<{ user: string }>((resolve) => client.once('connected', resolve));
       client.connect();
-      assert.equal((await connected).user, 'guest-tls-client');
+      assert.match((await connected).user, /^guest-[A-Za-z0-9_-]{16}$/);
       client.close();
     } finally {
       await serve.stop();
@@ -385,7 +383,7 @@ describe('switchboard serve --workers with Redis', () => {
   before(async () => {
     if (!redis.available) return;
     server = await RedisServer.start();
-    serve = await startServe(['--port', '0', '--workers', '2', '--redis', server.url]);
+    serve = await startServe(['--port', '0', '--workers', '2', '--redis', server.url, '--metrics-port', '0']);
   });
   after(async () => {
     if (serve !== undefined) assert.equal(await serve.stop(), 0, 'the primary stops its workers and exits 0');
@@ -418,9 +416,23 @@ describe('switchboard serve --workers with Redis', () => {
     }
   });
 
+  it('shares the guest secret among its workers: a guest token keeps its user on either worker', options, async () => {
+    const first = await guest(serve!.port, 'Roamer');
+    const token = first.connected.data.id;
+    first.client.close();
+    const workers = new Set<number>();
+    for (let attempt = 0; attempt < 12 && workers.size < 2; attempt++) {
+      const again = await guest(serve!.port, 'Roamer', token);
+      assert.equal(again.connected.user, first.connected.user, `worker ${again.connected.data.worker}`);
+      workers.add(again.connected.data.worker);
+      again.client.close();
+    }
+    assert.deepEqual([...workers].sort(), [1, 2], 'both workers accepted the token');
+  });
+
   it('starts a worker again when it dies; its clients reconnect and recover', options, async () => {
     const viewer = await guest(serve!.port, 'Survivor');
-    const health = () => healthz(serve!.port);
+    const health = () => healthz(serve!.metricsPort);
     const seen = new Map<number, number>();
     await eventually(async () => {
       const { worker, pid } = await health();
