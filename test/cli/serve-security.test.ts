@@ -15,17 +15,18 @@ import type { RealtimeError } from '../../src/realtime/sdk/index.js';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 import type { DemoApi } from '../../src/cli/apps/web/api.js';
 import { signJwt } from '../realtime/server/wire-client.js';
+import { selfSignedCertificate } from '../node/server-helpers.js';
 import { eventually, guest, startServe, type ServeProcess } from './serve-helpers.js';
 
 const SECRET = 'a-secret-of-at-least-32-bytes-for-hs256!';
 const UPGRADE_HEADERS = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';
 
-/** A temporary directory with config files; `remove()` deletes it. */
-function configDir(): { write(name: string, config: object): string; remove(): void } {
+/** A temporary directory with config files (JSON, or text); `remove()` deletes it. */
+function configDir(): { write(name: string, content: object | string): string; remove(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'serve-security-'));
   return {
-    write(name, config) {
-      writeFileSync(join(dir, name), JSON.stringify(config));
+    write(name, content) {
+      writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content));
       return join(dir, name);
     },
     remove: () => rmSync(dir, { recursive: true, force: true }),
@@ -156,6 +157,23 @@ describe('switchboard serve: slow and piled-up sockets', () => {
       await page.text();
     } finally {
       await serve.stop();
+    }
+  });
+
+  it('applies websocket.handshakeTimeout to the TLS handshake too: a silent socket on the HTTPS port is closed then (Node’s default: 120 s)', async () => {
+    const dir = configDir();
+    const { key, cert } = selfSignedCertificate();
+    const config = dir.write('tls.json', { websocket: { handshakeTimeout: 2000 }, tls: { cert: dir.write('cert.pem', cert.toString()), key: dir.write('key.pem', key.toString()) } });
+    const serve = await startServe(['--port', '0', '--config', config]);
+    try {
+      const started = Date.now();
+      const silent = await openSocket(serve.port);
+      assert.equal(await closesWithin(silent, 8000), true, 'closed');
+      const held = Date.now() - started;
+      assert.ok(held >= 1500, `not before the timeout (${held} ms)`);
+    } finally {
+      await serve.stop();
+      dir.remove();
     }
   });
 
