@@ -247,6 +247,34 @@ describe('switchboard serve: settings and helpers', () => {
     }
   });
 
+  it('reads the Host, Origin, socket, metrics and guard settings; a JWT turns guests off unless anonymous is true', () => {
+    const defaults = resolveSettings({});
+    assert.deepEqual([defaults.allowedHosts, defaults.allowedOrigins, defaults.metrics], [undefined, undefined, undefined]);
+    assert.deepEqual([defaults.maxSockets, defaults.maxSocketsPerIp, defaults.auth.anonymous], [10_000, 512, true]);
+    const file = {
+      allowedHosts: ['a.example'],
+      allowedOrigins: true as const,
+      maxSockets: 100,
+      maxSocketsPerIp: 10,
+      metricsPort: 9100,
+      websocket: { maxConnectionsPerIp: 4, connectionLimitExempt: ['10.0.0.0/8'] },
+      auth: { jwt: { secret: 'x'.repeat(32) } },
+    };
+    const fromFile = resolveSettings({}, file);
+    assert.deepEqual(fromFile.allowedHosts, ['a.example']);
+    assert.equal(fromFile.allowedOrigins, 'any');
+    assert.deepEqual([fromFile.maxSockets, fromFile.maxSocketsPerIp], [100, 10]);
+    assert.deepEqual(fromFile.metrics, { port: 9100, host: '127.0.0.1' });
+    assert.deepEqual(fromFile.websocket, file.websocket);
+    assert.equal(fromFile.auth.anonymous, false, 'auth.jwt without anonymous: no guests');
+    assert.equal(resolveSettings({}, { auth: { jwt: { secret: 'x'.repeat(32) }, anonymous: true } }).auth.anonymous, true);
+    const flags = resolveSettings({ 'allowed-hosts': 'b.example, .c.example', 'allowed-origins': '*', 'max-sockets': '7', 'metrics-port': '0', 'metrics-host': '::1' }, file);
+    assert.deepEqual(flags.allowedHosts, ['b.example', '.c.example']);
+    assert.equal(flags.allowedOrigins, 'any');
+    assert.equal(flags.maxSockets, 7);
+    assert.deepEqual(flags.metrics, { port: 0, host: '::1' });
+  });
+
   it('cleans nicknames and picks stable colours', () => {
     assert.equal(cleanName('  Ada\u0000 Lovelace\n', 'guest'), 'Ada Lovelace');
     assert.equal(cleanName('   ', 'guest'), 'guest');
@@ -291,6 +319,16 @@ describe('switchboard serve: command line', () => {
         [['--config', write('type.json', '{"auth": {"anonymous": "no"}}')], /"auth.anonymous" must be a boolean/],
         [['--config', write('nobody.json', '{"auth": {"anonymous": false}}')], /nobody could connect/],
         [['--config', write('namespace.json', '{"namespaces": {"chat": {"history": {"size": -1}}}}')], /invalid configuration: namespace "chat"/],
+        [['--config', write('exempt.json', '{"websocket": {"connectionLimitExempt": ["10.0.0.0/33"]}}')], /"websocket.connectionLimitExempt": "10\.0\.0\.0\/33" is not an IP address or subnet/],
+        [['--config', write('ws-hosts.json', '{"websocket": {"allowedHosts": ["a.example"]}}')], /"allowedHosts" and "allowedOrigins" go at the top level/],
+        [['--config', write('ws-unknown.json', '{"websocket": {"maxConnection": 3}}')], /unknown key "websocket.maxConnection"/],
+        [['--config', write('timeout.json', '{"websocket": {"handshakeTimeout": 0}}')], /"websocket.handshakeTimeout" must be at least 100/],
+        [['--config', write('hosts.json', '{"allowedHosts": "a.example"}')], /"allowedHosts" must be a list of strings, or true for any/],
+        [['--config', write('secret.json', '{"auth": {"guestSecret": "short"}}')], /"auth.guestSecret" must be at least 32 characters/],
+        [['--metrics-host', '0.0.0.0'], /--metrics-host needs --metrics-port/],
+        [['--metrics-port', 'x'], /--metrics-port expects 0-65535/],
+        [['--max-sockets', '1.5'], /--max-sockets expects a whole number/],
+        [['--allowed-hosts', ','], /--allowed-hosts expects a comma-separated list/],
       ];
       for (const [args, message] of cases) {
         const { code, stderr } = await runCli(['serve', '--port', '0', ...args]);
