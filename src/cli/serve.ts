@@ -53,7 +53,8 @@ Options:
 
 Examples:
   switchboard serve --port 8080
-  switchboard serve --redis redis://127.0.0.1:6379 --workers 4 --host 0.0.0.0
+  switchboard serve --redis redis://127.0.0.1:6379 --workers 4 --host 0.0.0.0 \\
+    --allowed-hosts chat.example.com --metrics-port 9100
 `;
 
 const OPTIONS = {
