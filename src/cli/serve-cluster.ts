@@ -7,12 +7,16 @@
  * gracefully, then the primary.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { randomBytes } from 'node:crypto';
 import { UsageError } from './args.js';
 import type { ServeSettings } from './serve-config.js';
+import { createLog, type LogFunction } from './serve-log.js';
 import { startServe } from './serve-server.js';
 
 /** Set in each worker's environment: its number, 1 … N. */
 export const WORKER_ENV = 'SWITCHBOARD_SERVE_WORKER';
+/** Set in each worker's environment when the settings have no `auth.guestSecret`: the primary's random one, so that every worker accepts the guest tokens of the others. */
+export const GUEST_SECRET_ENV = 'SWITCHBOARD_SERVE_GUEST_SECRET';
 /** How long the primary waits for workers to stop before killing them (ms). */
 const STOP_TIMEOUT = 10_000;
 /** First delay before a dead worker is forked again (ms); it doubles while the worker keeps dying. */
@@ -22,7 +26,7 @@ const MAX_RESTART_DELAY = 30_000;
 const STABLE_AFTER = 60_000;
 
 /** What a worker tells the primary. */
-type WorkerReport = { type: 'listening'; port: number } | { type: 'failed'; message: string; code?: string; usage: boolean };
+type WorkerReport = { type: 'listening'; port: number; metricsPort?: number } | { type: 'failed'; message: string; code?: string; usage: boolean };
 
 function isReport(value: unknown): value is WorkerReport {
   return typeof value === 'object' && value !== null && ((value as WorkerReport).type === 'listening' || (value as WorkerReport).type === 'failed');
@@ -38,10 +42,14 @@ function report(message: WorkerReport): Promise<void> {
 /** A worker process: starts its server and reports to the primary. */
 export async function runWorker(settings: ServeSettings): Promise<void> {
   const worker = Number(process.env[WORKER_ENV]);
-  const log = (line: string): void => console.log(`[worker ${worker}] ${line}`);
+  const guestSecret = process.env[GUEST_SECRET_ENV];
+  delete process.env[GUEST_SECRET_ENV];
+  const log = createLog(`[worker ${worker}] `);
   try {
-    const server = await startServe(settings, { worker, log });
-    await report({ type: 'listening', port: server.port });
+    const server = await startServe(settings, { worker, log, ...(guestSecret !== undefined && { guestSecret }) });
+    const listening: WorkerReport = { type: 'listening', port: server.port };
+    if (server.metricsPort !== undefined) listening.metricsPort = server.metricsPort;
+    await report(listening);
     const stop = (): void => {
       server.close().then(
         () => process.exit(0),
@@ -80,18 +88,20 @@ class WorkerPool {
   private stopping = false;
   /** A worker could not start: the command fails (main.ts prints why and exits). */
   private failed = false;
-  private starting: { resolve(port: number): void; reject(error: Error): void } | null = null;
-  private port = 0;
+  private starting: { resolve(ports: PrimaryPorts): void; reject(error: Error): void } | null = null;
+  private ports: PrimaryPorts = { port: 0 };
+  /** Shared with the workers unless the settings have one. */
+  private readonly guestSecret = randomBytes(32).toString('base64url');
 
   constructor(
     private readonly settings: ServeSettings,
-    private readonly log: (line: string) => void,
+    private readonly log: LogFunction,
   ) {}
 
-  /** Forks every worker; resolves with the port once all listen, rejects with the first failure. */
-  start(): Promise<number> {
+  /** Forks every worker; resolves with the ports once all listen, rejects with the first failure. */
+  start(): Promise<PrimaryPorts> {
     cluster.on('exit', (worker, code, signal) => this.exited(worker, code, signal));
-    const started = new Promise<number>((resolve, reject) => (this.starting = { resolve, reject }));
+    const started = new Promise<PrimaryPorts>((resolve, reject) => (this.starting = { resolve, reject }));
     for (let index = 1; index <= this.settings.workers; index++) this.fork(index, RESTART_DELAY);
     return started;
   }
@@ -110,7 +120,9 @@ class WorkerPool {
   }
 
   private fork(index: number, restartDelay: number): void {
-    const worker = cluster.fork({ [WORKER_ENV]: String(index) });
+    const env: Record<string, string> = { [WORKER_ENV]: String(index) };
+    if (this.settings.auth.guestSecret === undefined) env[GUEST_SECRET_ENV] = this.guestSecret;
+    const worker = cluster.fork(env);
     const slot: Slot = { index, worker, ready: false, startedAt: Date.now(), restartDelay };
     this.slots.set(index, slot);
     worker.on('message', (message: unknown) => {
@@ -125,9 +137,10 @@ class WorkerPool {
       return;
     }
     slot.ready = true;
-    this.port = message.port;
+    this.ports = { port: message.port };
+    if (message.metricsPort !== undefined) this.ports.metricsPort = message.metricsPort;
     if (this.starting !== null && [...this.slots.values()].every((each) => each.ready)) {
-      this.starting.resolve(this.port);
+      this.starting.resolve(this.ports);
       this.starting = null;
     }
   }
@@ -160,11 +173,17 @@ class WorkerPool {
   }
 }
 
+/** The ports the workers listen on. */
+export interface PrimaryPorts {
+  port: number;
+  metricsPort?: number;
+}
+
 /**
- * The primary of `--workers N`: forks the workers, resolves with the port
+ * The primary of `--workers N`: forks the workers, resolves with the ports
  * once every one listens; keeps them running and stops them on a signal.
  */
-export async function runPrimary(settings: ServeSettings, log: (line: string) => void): Promise<number> {
+export async function runPrimary(settings: ServeSettings, log: LogFunction): Promise<PrimaryPorts> {
   const pool = new WorkerPool(settings, log);
   process.once('SIGINT', () => pool.stop());
   process.once('SIGTERM', () => pool.stop());

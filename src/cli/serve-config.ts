@@ -7,7 +7,9 @@ import { readFile } from 'node:fs/promises';
 import type { JwtOptions } from '../realtime/server/auth.js';
 import type { NamespaceOptions } from '../realtime/server/namespaces.js';
 import type { LimitOptions } from '../realtime/server/options.js';
-import { parsePort, UsageError } from './args.js';
+import { parseInteger, parsePort, UsageError } from './args.js';
+import { MIN_GUEST_SECRET_LENGTH } from './serve-guests.js';
+import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_IP, exemptionFor, type AllowList } from './serve-http.js';
 
 /** Most worker processes `--workers` accepts. */
 export const MAX_WORKERS = 64;
@@ -16,8 +18,32 @@ export const MAX_WORKERS = 64;
 export interface ServeAuth {
   /** Verify `connect` tokens as JWTs (their `sub` is the user id, a `name` claim the display name). */
   jwt?: JwtOptions;
-  /** Let clients without a token in as guests with the nickname they pick. Default true. */
+  /** Let clients without a token in as guests with the nickname they pick. Default: true without `jwt`, false with it. */
   anonymous: boolean;
+  /** Signs guest tokens (so that a guest stays the same user across reloads, restarts and workers). Default: random per start. */
+  guestSecret?: string;
+}
+
+/** The WebSocket server's guards, as a config file sets them (docs/security.md). */
+export interface ServeWebSocketGuards {
+  /** Request head within this long (HTTP 408), upgrade answered within it (503). Also the HTTP server's head and request timeout. Default 10000 ms. */
+  handshakeTimeout?: number;
+  maxPendingHandshakes?: number;
+  /** WebSocket connections per client address (429 over it). Default 256. */
+  maxConnectionsPerIp?: number;
+  /** Addresses and subnets exempt from `maxConnectionsPerIp` and `maxSocketsPerIp` (default: loopback, private, link-local); [] exempts none. */
+  connectionLimitExempt?: string[];
+  maxPingsPerSecond?: number;
+  pingFloodTimeout?: number;
+  idleTimeout?: number;
+  maxFragments?: number;
+  closeTimeout?: number;
+}
+
+/** The separate listener of `/metrics` and `/healthz`. */
+export interface MetricsListen {
+  port: number;
+  host: string;
 }
 
 /** Everything `switchboard serve` runs with. */
@@ -32,6 +58,17 @@ export interface ServeSettings {
   namespaces: Record<string, NamespaceOptions>;
   limits?: LimitOptions;
   auth: ServeAuth;
+  /** `Host` values served besides loopback names, or 'any'. Default: loopback names when bound to a loopback address, else any (with a warning). */
+  allowedHosts?: AllowList;
+  /** `Origin` values that may connect, or 'any'. Default: origins whose host is served. */
+  allowedOrigins?: AllowList;
+  websocket: ServeWebSocketGuards;
+  /** Sockets at once on the public port (0 = no limit). */
+  maxSockets: number;
+  /** Sockets per client address on the public port (0 = no limit), exempt addresses as `websocket.connectionLimitExempt`. */
+  maxSocketsPerIp: number;
+  /** `/metrics` and `/healthz` there, and not on the public port. */
+  metrics?: MetricsListen;
   /** Do not log connections. */
   quiet: boolean;
 }
@@ -46,7 +83,16 @@ export interface ServeConfigFile {
   /** Added to (or replacing) the demo apps' namespaces, by name. */
   namespaces?: Record<string, NamespaceOptions>;
   limits?: LimitOptions;
-  auth?: { jwt?: JwtOptions; anonymous?: boolean };
+  auth?: { jwt?: JwtOptions; anonymous?: boolean; guestSecret?: string };
+  /** `Host` values served besides loopback names; true: any. */
+  allowedHosts?: string[] | true;
+  /** `Origin` values that may connect; true: any. */
+  allowedOrigins?: string[] | true;
+  websocket?: ServeWebSocketGuards;
+  maxSockets?: number;
+  maxSocketsPerIp?: number;
+  metricsPort?: number;
+  metricsHost?: string;
 }
 
 /** The command-line flags of `switchboard serve`, as parsed. */
@@ -58,11 +104,24 @@ export interface ServeFlags {
   workers?: string;
   'tls-cert'?: string;
   'tls-key'?: string;
+  'allowed-hosts'?: string;
+  'allowed-origins'?: string;
+  'max-sockets'?: string;
+  'max-sockets-per-ip'?: string;
+  'metrics-port'?: string;
+  'metrics-host'?: string;
   quiet?: boolean;
 }
 
-const CONFIG_KEYS = ['port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth'] as const;
-const AUTH_KEYS = ['jwt', 'anonymous'] as const;
+const CONFIG_KEYS = [
+  'port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth',
+  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost',
+] as const;
+const AUTH_KEYS = ['jwt', 'anonymous', 'guestSecret'] as const;
+const WEBSOCKET_NUMBERS = ['handshakeTimeout', 'maxPendingHandshakes', 'maxConnectionsPerIp', 'maxPingsPerSecond', 'pingFloodTimeout', 'idleTimeout', 'maxFragments', 'closeTimeout'] as const;
+const WEBSOCKET_KEYS = [...WEBSOCKET_NUMBERS, 'connectionLimitExempt'] as const;
+/** Most sockets `maxSockets` and `maxSocketsPerIp` accept. */
+const MAX_SOCKETS_LIMIT = 1_000_000;
 const JWT_KEYS = ['secret', 'publicKey', 'jwks', 'algorithms', 'issuer', 'audience', 'clockTolerance'] as const;
 
 /**
@@ -105,7 +164,48 @@ function checkAuth(path: string, auth: unknown): void {
   checkKeys(path, 'auth.', auth, AUTH_KEYS);
   checkType(path, 'auth.anonymous', auth.anonymous, 'boolean');
   checkType(path, 'auth.jwt', auth.jwt, 'object');
+  checkType(path, 'auth.guestSecret', auth.guestSecret, 'string');
   if (isRecord(auth.jwt)) checkKeys(path, 'auth.jwt.', auth.jwt, JWT_KEYS);
+  if (typeof auth.guestSecret === 'string' && auth.guestSecret.length < MIN_GUEST_SECRET_LENGTH) {
+    throw configError(path, `"auth.guestSecret" must be at least ${MIN_GUEST_SECRET_LENGTH} characters (random, kept secret)`);
+  }
+}
+
+function isStringList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((entry) => typeof entry === 'string' && entry.trim() !== '');
+}
+
+function checkAllowList(path: string, key: string, value: unknown): void {
+  if (value === undefined || value === true || isStringList(value)) return;
+  throw configError(path, `"${key}" must be a list of strings, or true for any, got ${JSON.stringify(value)}`);
+}
+
+function checkWebSocket(path: string, websocket: unknown): void {
+  checkType(path, 'websocket', websocket, 'object');
+  if (!isRecord(websocket)) return;
+  if ('allowedHosts' in websocket || 'allowedOrigins' in websocket) {
+    throw configError(path, '"allowedHosts" and "allowedOrigins" go at the top level (they apply to the pages and the HTTP fallback too)');
+  }
+  checkKeys(path, 'websocket.', websocket, WEBSOCKET_KEYS);
+  for (const key of WEBSOCKET_NUMBERS) {
+    const value = websocket[key];
+    if (value !== undefined && !(typeof value === 'number' && Number.isFinite(value) && value >= 0)) {
+      throw configError(path, `"websocket.${key}" must be a number ≥ 0, got ${JSON.stringify(value)}`);
+    }
+  }
+  if (websocket.handshakeTimeout !== undefined && !((websocket.handshakeTimeout as number) >= 100)) {
+    throw configError(path, `"websocket.handshakeTimeout" must be at least 100 (ms), got ${JSON.stringify(websocket.handshakeTimeout)}`);
+  }
+  const exempt = websocket.connectionLimitExempt;
+  if (exempt === undefined) return;
+  if (!Array.isArray(exempt) || !exempt.every((entry) => typeof entry === 'string')) {
+    throw configError(path, '"websocket.connectionLimitExempt" must be a list of addresses and subnets, e.g. ["127.0.0.1", "10.0.0.0/8"]');
+  }
+  try {
+    exemptionFor(exempt);
+  } catch (error) {
+    throw configError(path, `"websocket.connectionLimitExempt": ${(error as Error).message}`);
+  }
 }
 
 function checkTls(path: string, tls: unknown): void {
@@ -128,8 +228,15 @@ export function checkConfig(path: string, value: unknown): ServeConfigFile {
   if (isRecord(value.namespaces)) {
     for (const [name, options] of Object.entries(value.namespaces)) checkType(path, `namespaces.${name}`, options, 'object');
   }
+  checkType(path, 'maxSockets', value.maxSockets, 'number');
+  checkType(path, 'maxSocketsPerIp', value.maxSocketsPerIp, 'number');
+  checkType(path, 'metricsPort', value.metricsPort, 'number');
+  checkType(path, 'metricsHost', value.metricsHost, 'string');
   checkTls(path, value.tls);
   checkAuth(path, value.auth);
+  checkAllowList(path, 'allowedHosts', value.allowedHosts);
+  checkAllowList(path, 'allowedOrigins', value.allowedOrigins);
+  checkWebSocket(path, value.websocket);
   return value as ServeConfigFile;
 }
 
@@ -173,6 +280,32 @@ function workerCount(flags: ServeFlags, file: ServeConfigFile): number {
   return workers;
 }
 
+/** A comma-separated flag (`*` alone: any) over the config file's list (true: any). */
+function allowList(flag: string | undefined, file: string[] | true | undefined, name: string): AllowList | undefined {
+  if (flag !== undefined) {
+    const entries = flag.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '');
+    if (entries.length === 0) throw new UsageError(`--${name} expects a comma-separated list (or * for any), got "${flag}"`);
+    return entries.includes('*') ? 'any' : entries;
+  }
+  if (file === undefined) return undefined;
+  return file === true ? 'any' : file;
+}
+
+function socketCount(name: string, flag: string | undefined, file: number | undefined, fallback: number): number {
+  return parseInteger(name, flag ?? (file === undefined ? undefined : String(file)), fallback, 0, MAX_SOCKETS_LIMIT);
+}
+
+function metricsListen(flags: ServeFlags, file: ServeConfigFile): MetricsListen | undefined {
+  const text = flags['metrics-port'] ?? (file.metricsPort === undefined ? undefined : String(file.metricsPort));
+  if (text === undefined) {
+    if (flags['metrics-host'] !== undefined) throw new UsageError('--metrics-host needs --metrics-port');
+    return undefined;
+  }
+  const port = Number(text);
+  if (!/^\d+$/.test(text.trim()) || port > 65535) throw new UsageError(`--metrics-port expects 0-65535, got "${text}"`);
+  return { port, host: flags['metrics-host'] ?? file.metricsHost ?? '127.0.0.1' };
+}
+
 /**
  * Settings from the flags over the config file over the defaults (port:
  * `$PORT`, else 8080; host 127.0.0.1). Throws `UsageError` for `--workers`
@@ -194,9 +327,20 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}): 
     host: flags.host ?? file.host ?? '127.0.0.1',
     workers,
     namespaces: { ...demoNamespaces(workers), ...file.namespaces },
-    auth: { anonymous: file.auth?.anonymous ?? true },
+    // A JWT turns guests off unless the file lets them in explicitly.
+    auth: { anonymous: file.auth?.anonymous ?? file.auth?.jwt === undefined },
+    websocket: { ...file.websocket },
+    maxSockets: socketCount('max-sockets', flags['max-sockets'], file.maxSockets, DEFAULT_MAX_SOCKETS),
+    maxSocketsPerIp: socketCount('max-sockets-per-ip', flags['max-sockets-per-ip'], file.maxSocketsPerIp, DEFAULT_MAX_SOCKETS_PER_IP),
     quiet: flags.quiet ?? false,
   };
+  const allowedHosts = allowList(flags['allowed-hosts'], file.allowedHosts, 'allowed-hosts');
+  if (allowedHosts !== undefined) settings.allowedHosts = allowedHosts;
+  const allowedOrigins = allowList(flags['allowed-origins'], file.allowedOrigins, 'allowed-origins');
+  if (allowedOrigins !== undefined) settings.allowedOrigins = allowedOrigins;
+  const metrics = metricsListen(flags, file);
+  if (metrics !== undefined) settings.metrics = metrics;
+  if (file.auth?.guestSecret !== undefined) settings.auth.guestSecret = file.auth.guestSecret;
   if (redis !== undefined) settings.redis = checkRedisUrl(redis);
   const tls = tlsFiles(flags, file);
   if (tls !== undefined) settings.tls = tls;

@@ -1,25 +1,42 @@
 /**
  * One process of `switchboard serve`: an HTTP(S) server with the demo apps
  * (`/`, `/chat`, `/dashboard`, `/whiteboard`), the browser SDK
- * (`/switchboard-sdk.js`), `/metrics`, `/healthz`, and the real-time server
- * on `/rt`, with the broker in memory or in Redis.
+ * (`/switchboard-sdk.js`), `/metrics`, `/healthz` (or those two on a
+ * separate listener, `metricsPort`), and the real-time server on `/rt` (its
+ * HTTP fallback under `/rt/http`), with the broker in memory or in Redis.
+ * The process dispatches every request and upgrade itself, after the
+ * `Host` check (serve-http.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { HostParts } from '../protocol/headers.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from '../node/server.js';
 import type { Broker } from '../realtime/broker/broker.js';
 import { MemoryBroker } from '../realtime/broker/memory-broker.js';
 import { RedisBroker } from '../realtime/broker/redis-broker.js';
 import { RpcError } from '../realtime/server/errors.js';
-import type { AuthenticateContext, AuthOutcome } from '../realtime/server/options.js';
+import type { AuthenticateContext, AuthorizeContext, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
 import { loadSite, notFoundPage, type Asset } from './apps/site.js';
-import { ROOM_NAME, type BoardEvent, type BoardSnapshot, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
+import { METRICS_CHANNEL, ROOM_NAME, type BoardEvent, type BoardSnapshot, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
 import type { ServeSettings } from './serve-config.js';
+import { displayName, GUEST_PREFIX, GuestIdentities, normalizeName } from './serve-guests.js';
+import {
+  createHardenedServer,
+  exemptionFor,
+  hostCheckFor,
+  hostVerdict,
+  limitSockets,
+  METRICS_MAX_SOCKETS,
+  originCheckFor,
+  wsHostCheck,
+} from './serve-http.js';
 import { ServerMetrics } from './serve-metrics.js';
 
 /** The path of the real-time endpoint. */
@@ -29,6 +46,8 @@ export const REALTIME_PATH = '/rt';
 export interface RunningServe {
   /** The port listened on. */
   port: number;
+  /** The port of the metrics listener, when there is one. */
+  metricsPort?: number;
   /** Stops: clients are told to reconnect elsewhere (4006), then the HTTP server and the broker close. */
   close(): Promise<void>;
 }
@@ -38,12 +57,17 @@ export interface ServeProcessOptions {
   /** 1 … N under `--workers N`, else 1. */
   worker: number;
   log(line: string): void;
+  /** Signs guest tokens when the settings have no `auth.guestSecret` (the primary shares one with its workers); else random. */
+  guestSecret?: string;
+}
+
+/** The connect result's `data` of a guest: its info, its process, and the token to send back as `id` next time. */
+export interface GuestConnectData extends DemoConnectData {
+  id: string;
 }
 
 /** Colours given to users, picked by a hash of the user id. */
 const USER_COLORS = ['#0b57d0', '#b3261e', '#137333', '#8e24aa', '#e8710a', '#00838f', '#c2185b', '#5f6368', '#3949ab', '#6d4c41'];
-const MAX_NAME_LENGTH = 24;
-const GUEST_ID = /^[A-Za-z0-9_-]{6,40}$/;
 
 /** A stable colour for a user id. */
 export function colorOf(user: string): string {
@@ -51,21 +75,19 @@ export function colorOf(user: string): string {
   return USER_COLORS[digest[0]! % USER_COLORS.length]!;
 }
 
-/** A display name: trimmed, without control characters, at most 24 characters; `fallback` when empty. */
-export function cleanName(value: unknown, fallback: string): string {
-  const text = typeof value === 'string' ? value.replace(/[\u0000-\u001f\u007f]/g, '').trim() : '';
-  return text === '' ? fallback : [...text].slice(0, MAX_NAME_LENGTH).join('');
-}
+/** A display name without its discriminator (serve-guests.ts): normalised, at most 24 characters; `fallback` when empty. */
+export const cleanName = normalizeName;
 
 function field(data: unknown, name: string): unknown {
   return typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[name] : undefined;
 }
 
-/** A guest: the nickname and browser id of the connect data (a random id without one). */
-function guestOutcome(data: unknown, worker: number): AuthOutcome {
-  const id = field(data, 'id');
-  const user = `guest-${typeof id === 'string' && GUEST_ID.test(id) ? id : Math.random().toString(36).slice(2, 12)}`;
-  return outcomeFor(user, cleanName(field(data, 'name'), 'guest'), worker);
+/** A guest: a server-assigned id (the same one when `id` is a token this server issued), the nickname of the connect data. */
+function guestOutcome(data: unknown, worker: number, guests: GuestIdentities): AuthOutcome {
+  const { user, token } = guests.identify(field(data, 'id'));
+  const outcome = outcomeFor(user, displayName(field(data, 'name'), user, 'guest'), worker);
+  outcome.data = { ...(outcome.data as DemoConnectData), id: token } satisfies GuestConnectData;
+  return outcome;
 }
 
 function outcomeFor(user: string, name: string, worker: number): AuthOutcome {
@@ -76,20 +98,31 @@ function outcomeFor(user: string, name: string, worker: number): AuthOutcome {
 
 /**
  * The authenticate hook: a verified JWT's `sub` (named by its `name` claim),
- * else — when guests are allowed — the nickname sent as connect data.
+ * else — when guests are allowed — a guest named by its connect data.
+ * Every display name ends with the discriminator of its user id.
  */
-export function demoAuthenticate(anonymous: boolean, worker: number): (context: AuthenticateContext) => AuthOutcome | null {
+export function demoAuthenticate(anonymous: boolean, worker: number, guests = new GuestIdentities()): (context: AuthenticateContext) => AuthOutcome | null {
   return ({ claims, token, data }) => {
     if (claims !== undefined) {
       const user = typeof claims.sub === 'string' && claims.sub !== '' ? claims.sub : null;
       if (user === null) throw new RpcError('unauthorized', 'the token has no "sub" claim');
-      const outcome = outcomeFor(user, cleanName(claims['name'], user), worker);
+      const outcome = outcomeFor(user, displayName(claims['name'], user, 'user'), worker);
       if (typeof claims.exp === 'number') outcome.expires = claims.exp * 1000;
       return outcome;
     }
-    if (token === undefined && anonymous) return guestOutcome(data, worker);
+    if (token === undefined && anonymous) return guestOutcome(data, worker, guests);
     return null;
   };
+}
+
+/**
+ * With the metrics on their own listener they are private: guests may not
+ * read `metrics:*` (subscribe, history, presence); signed-in (JWT) users may.
+ */
+export function metricsAuthorize(metricsPrivate: boolean): ((context: AuthorizeContext<DemoApi>) => boolean) | undefined {
+  if (!metricsPrivate) return undefined;
+  const namespace = `${METRICS_CHANNEL.split(':')[0]}:`;
+  return ({ session, channel }) => !(channel.startsWith(namespace) && session.user.startsWith(GUEST_PREFIX));
 }
 
 /** The board's events since its last clear, from its history, and the position to subscribe from. */
@@ -106,10 +139,15 @@ function createBroker(settings: ServeSettings): Broker {
   return settings.redis === undefined ? new MemoryBroker() : new RedisBroker({ url: settings.redis });
 }
 
+function handshakeTimeoutOf(settings: ServeSettings): number {
+  return settings.websocket.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+}
+
 async function createHttp(settings: ServeSettings): Promise<HttpServer | HttpsServer> {
-  if (settings.tls === undefined) return createHttpServer();
-  const [cert, key] = await Promise.all([settings.tls.cert, settings.tls.key].map(readTlsFile));
-  return createHttpsServer({ cert, key });
+  const tls = settings.tls === undefined ? undefined : await Promise.all([settings.tls.cert, settings.tls.key].map(readTlsFile));
+  const server = createHardenedServer(tls === undefined ? undefined : { cert: tls[0]!, key: tls[1]! }, handshakeTimeoutOf(settings));
+  limitSockets(server, { maxSockets: settings.maxSockets, maxSocketsPerIp: settings.maxSocketsPerIp, exempt: exemptionFor(settings.websocket.connectionLimitExempt) });
+  return server;
 }
 
 async function readTlsFile(path: string): Promise<Buffer> {
@@ -120,12 +158,36 @@ async function readTlsFile(path: string): Promise<Buffer> {
   }
 }
 
-/** The real-time server for the settings; a namespace or limit the server refuses is a usage error. */
-function createRealtime(settings: ServeSettings, http: HttpServer | HttpsServer, worker: number): RealtimeServer<DemoApi> {
-  const auth = { anonymous: false, authenticate: demoAuthenticate(settings.auth.anonymous, worker), ...(settings.auth.jwt && { jwt: settings.auth.jwt }) };
+/** Where the public port's `Host` and `Origin` checks come from. */
+interface Gate {
+  hostCheck: ((host: HostParts) => boolean) | undefined;
+}
+
+/** The WebSocket guards of the settings, with serve's `Host` check and address exemption. */
+function webSocketGuards(settings: ServeSettings, gate: Gate): WebSocketGuardOptions {
+  const { connectionLimitExempt, ...numbers } = settings.websocket;
+  const guards: WebSocketGuardOptions = { ...numbers, connectionLimitExempt: exemptionFor(connectionLimitExempt) };
+  const allowedHosts = wsHostCheck(gate.hostCheck);
+  if (allowedHosts !== undefined) guards.allowedHosts = allowedHosts;
+  return guards;
+}
+
+/** The real-time server for the settings (upgrades and fallback requests are handed to it); a namespace or limit the server refuses is a usage error. */
+function createRealtime(settings: ServeSettings, gate: Gate, worker: number, guests: GuestIdentities): RealtimeServer<DemoApi> {
+  const auth = { anonymous: false, authenticate: demoAuthenticate(settings.auth.anonymous, worker, guests), ...(settings.auth.jwt && { jwt: settings.auth.jwt }) };
   const broker = createBroker(settings);
   try {
-    return createRealtimeServer<DemoApi>({ server: http, path: REALTIME_PATH, namespaces: settings.namespaces, limits: settings.limits, auth, broker });
+    return createRealtimeServer<DemoApi>({
+      noServer: true,
+      path: REALTIME_PATH,
+      namespaces: settings.namespaces,
+      limits: settings.limits,
+      auth,
+      broker,
+      websocket: webSocketGuards(settings, gate),
+      allowedOrigins: originCheckFor(settings.allowedOrigins, gate.hostCheck),
+      authorize: metricsAuthorize(settings.metrics !== undefined),
+    });
   } catch (error) {
     void broker.close().catch(() => {});
     if (error instanceof TypeError) throw new UsageError(`invalid configuration: ${error.message}`);
@@ -157,32 +219,67 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): voi
   send(res, 200, asset.contentType, asset.body, { ETag: asset.etag, 'Cache-Control': 'no-cache' });
 }
 
-/** The HTTP side: pages and assets, health, metrics, and a hint for plain GETs of the real-time path. */
-function requestHandler(site: ReadonlyMap<string, Asset>, health: () => { status: number; body: object }, metrics: ServerMetrics) {
+/** What `/healthz` answers: the public one without the pid or the load. */
+type Health = (detailed: boolean) => { status: number; body: object };
+
+/** `/healthz` and `/metrics`; false for other paths. */
+function serveOps(path: string, res: ServerResponse, health: Health, metrics: ServerMetrics, detailed: boolean): boolean {
+  if (path === '/healthz') {
+    const { status, body } = health(detailed);
+    send(res, status, 'application/json', `${JSON.stringify(body)}\n`, { 'Cache-Control': 'no-store' });
+    return true;
+  }
+  if (path !== '/metrics') return false;
+  metrics.prometheus().then(
+    ({ contentType, body }) => send(res, 200, contentType, body, { 'Cache-Control': 'no-store' }),
+    (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${(error as Error).message}\n`),
+  );
+  return true;
+}
+
+/** 400 for a missing, repeated or malformed `Host`, 421 for one not served (DNS rebinding). */
+function refuseHost(res: ServerResponse, verdict: 'invalid' | 'forbidden'): void {
+  if (verdict === 'invalid') send(res, 400, 'text/plain; charset=utf-8', 'Bad Request: missing or malformed Host header.\n', { Connection: 'close' });
+  else send(res, 421, 'text/plain; charset=utf-8', 'Misdirected Request: this server does not serve that host name (see allowedHosts).\n', { Connection: 'close' });
+}
+
+function onlyGetAndHead(req: IncomingMessage, res: ServerResponse): boolean {
+  if (req.method === 'GET' || req.method === 'HEAD') return true;
+  send(res, 405, 'text/plain; charset=utf-8', 'Only GET and HEAD are served here.\n', { Allow: 'GET, HEAD' });
+  return false;
+}
+
+/**
+ * The public port's requests: the `Host` check, then the real-time
+ * server's HTTP fallback, then pages and assets, health and metrics (unless
+ * they have their own listener), and a hint for plain GETs of the real-time path.
+ */
+function requestHandler(site: ReadonlyMap<string, Asset>, gate: Gate, rt: RealtimeServer<DemoApi>, ops: { health: Health; metrics: ServerMetrics } | null) {
   return (req: IncomingMessage, res: ServerResponse): void => {
+    const verdict = hostVerdict(gate.hostCheck, req);
+    if (verdict !== 'ok') return refuseHost(res, verdict);
+    if (rt.handleRequest(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      send(res, 405, 'text/plain; charset=utf-8', 'Only GET and HEAD are served here.\n', { Allow: 'GET, HEAD' });
-      return;
-    }
+    if (!onlyGetAndHead(req, res)) return;
     const asset = site.get(path);
     if (asset !== undefined) return sendAsset(req, res, asset);
-    if (path === '/healthz') {
-      const { status, body } = health();
-      return send(res, status, 'application/json', `${JSON.stringify(body)}\n`, { 'Cache-Control': 'no-store' });
-    }
-    if (path === '/metrics') {
-      metrics.prometheus().then(
-        ({ contentType, body }) => send(res, 200, contentType, body, { 'Cache-Control': 'no-store' }),
-        (error: unknown) => send(res, 500, 'text/plain; charset=utf-8', `metrics failed: ${(error as Error).message}\n`),
-      );
-      return;
-    }
+    if (ops !== null && serveOps(path, res, ops.health, ops.metrics, false)) return;
     if (path === REALTIME_PATH) {
       send(res, 426, 'text/plain; charset=utf-8', 'This is the real-time WebSocket endpoint (docs/protocol.md): connect with the SDK.\n', { Upgrade: 'websocket' });
       return;
     }
     send(res, 404, 'text/html; charset=utf-8', notFoundPage(path));
+  };
+}
+
+/** The metrics listener's requests: `/metrics` and `/healthz` (with the pid and the load), after its own `Host` check. */
+function opsHandler(hostCheck: Gate['hostCheck'], health: Health, metrics: ServerMetrics) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    const verdict = hostVerdict(hostCheck, req);
+    if (verdict !== 'ok') return refuseHost(res, verdict);
+    if (!onlyGetAndHead(req, res)) return;
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (!serveOps(path, res, health, metrics, true)) send(res, 404, 'text/plain; charset=utf-8', 'Only /metrics and /healthz are served here.\n');
   };
 }
 
@@ -214,11 +311,28 @@ async function brokerReady(rt: RealtimeServer<DemoApi>, settings: ServeSettings)
   }
 }
 
+/** The metrics listener: plain HTTP, the same timeouts, a few sockets, loopback `Host` names when bound to loopback. */
+async function startMetricsListener(settings: ServeSettings, health: Health, metrics: ServerMetrics): Promise<{ http: HttpServer | HttpsServer; port: number } | null> {
+  if (settings.metrics === undefined) return null;
+  const http = createHardenedServer(undefined, handshakeTimeoutOf(settings));
+  limitSockets(http, { maxSockets: METRICS_MAX_SOCKETS, maxSocketsPerIp: 0, exempt: () => true });
+  http.on('request', opsHandler(hostCheckFor(settings.allowedHosts, settings.metrics.host), health, metrics));
+  const port = await listen(http, settings.metrics.port, settings.metrics.host);
+  return { http, port };
+}
+
+/** Hands upgrades to the real-time server (its WebSocket guards check `Host`, `Origin`, the path and the limits). */
+function dispatchUpgrades(http: HttpServer | HttpsServer, rt: RealtimeServer<DemoApi>): void {
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => rt.handleUpgrade(req, socket, head));
+}
+
 /** Starts one serve process; resolves once it listens. */
 export async function startServe(settings: ServeSettings, options: ServeProcessOptions): Promise<RunningServe> {
   const site = await loadSite();
   const http = await createHttp(settings);
-  const rt = createRealtime(settings, http, options.worker);
+  const gate: Gate = { hostCheck: hostCheckFor(settings.allowedHosts, settings.host) };
+  const guests = new GuestIdentities(settings.auth.guestSecret ?? options.guestSecret);
+  const rt = createRealtime(settings, gate, options.worker, guests);
   let brokerUp = true;
   rt.on('error', (error) => options.log(`error: ${error.message}`));
   rt.method('board.snapshot', ({ board }) => boardSnapshot(rt, board));
@@ -229,26 +343,35 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     options.log(state === 'up' ? 'broker: up' : `broker: down${error === undefined ? '' : ` (${error.message})`}`);
   });
   if (!settings.quiet) logSessions(rt, options.log);
-  const health = (): { status: number; body: object } => ({
-    status: brokerUp ? 200 : 503,
-    body: { status: brokerUp ? 'ok' : 'broker unavailable', worker: options.worker, pid: process.pid, connections: rt.sessions.size, broker: settings.redis === undefined ? 'memory' : 'redis' },
-  });
-  http.on('request', requestHandler(site, health, metrics));
+  const broker = settings.redis === undefined ? 'memory' : 'redis';
+  const health: Health = (detailed) => {
+    const body: Record<string, unknown> = { status: brokerUp ? 'ok' : 'broker unavailable', worker: options.worker, broker };
+    if (detailed) Object.assign(body, { pid: process.pid, connections: rt.sessions.size });
+    return { status: brokerUp ? 200 : 503, body };
+  };
+  const ops = settings.metrics === undefined ? { health, metrics } : null;
+  http.on('request', requestHandler(site, gate, rt, ops));
+  dispatchUpgrades(http, rt);
   await brokerReady(rt, settings);
   let port: number;
+  let metricsListener: { http: HttpServer | HttpsServer; port: number } | null = null;
   try {
     port = await listen(http, settings.port, settings.host);
+    metricsListener = await startMetricsListener(settings, health, metrics);
   } catch (error) {
     await rt.close().catch(() => {});
+    if (http.listening) await closeHttp(http);
     throw error;
   }
   metrics.start();
-  return {
+  const running: RunningServe = {
     port,
     async close() {
       metrics.stop();
       await rt.close();
-      await closeHttp(http);
+      await Promise.all([closeHttp(http), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);
     },
   };
+  if (metricsListener !== null) running.metricsPort = metricsListener.port;
+  return running;
 }

@@ -7,6 +7,8 @@ import cluster from 'node:cluster';
 import { parseCommandLine } from './args.js';
 import { readConfigFile, resolveSettings, type ServeFlags, type ServeSettings } from './serve-config.js';
 import { runPrimary, runWorker, WORKER_ENV } from './serve-cluster.js';
+import { isLoopbackBind } from './serve-http.js';
+import { createLog, escapeLogText, type LogFunction } from './serve-log.js';
 import { REALTIME_PATH, startServe, type RunningServe } from './serve-server.js';
 
 export const SERVE_HELP = `Usage: switchboard serve [options]
@@ -15,15 +17,32 @@ The real-time server with three demo apps on one port: a chat (rooms,
 presence, typing, recovery), a live dashboard of the server's own metrics,
 and a collaborative whiteboard. Open the printed address in a browser.
 
-Endpoints: / (the apps)  /rt (real-time WebSocket)  /switchboard-sdk.js
-           /metrics (Prometheus)  /healthz
+Endpoints: / (the apps)  /rt (real-time WebSocket)  /rt/http (its HTTP fallback)
+           /switchboard-sdk.js  /metrics (Prometheus)  /healthz
+           (/metrics and /healthz on --metrics-port instead, when given)
 
 Options:
   --port N              port to listen on (default $PORT, else 8080; 0 picks a free one)
   --host ADDR           address to listen on (default 127.0.0.1; 0.0.0.0 for all)
   --config FILE         JSON settings: port, host, redis, workers, tls, namespaces,
-                        limits, auth ({"jwt": {"secret": "…"}, "anonymous": true});
+                        limits, auth ({"jwt": {"secret": "…"}, "anonymous": true,
+                        "guestSecret": "…"}), allowedHosts, allowedOrigins,
+                        websocket (the WebSocket guards), maxSockets,
+                        maxSocketsPerIp, metricsPort, metricsHost;
                         command-line options win over the file
+  --allowed-hosts LIST  Host names served, comma-separated (example.com,
+                        .example.com, example.com:8443; * for any); loopback
+                        names always. Default: bound to loopback, only
+                        localhost, 127.0.0.1 and [::1]; otherwise any (warned)
+  --allowed-origins LIST  Origins that may connect (https://example.com,…; * for
+                        any). Default: origins whose host is served
+  --max-sockets N       sockets open at once (default 10000; 0 = no limit)
+  --max-sockets-per-ip N  sockets per client address (default 512; 0 = no limit;
+                        loopback and private addresses exempt unless
+                        websocket.connectionLimitExempt says otherwise)
+  --metrics-port N      serve /metrics and /healthz on this port only; guests
+                        then may not read metrics:server
+  --metrics-host ADDR   address of the metrics port (default 127.0.0.1)
   --redis URL           keep channels and presence in Redis (redis://host:6379)
                         instead of this process's memory
   --workers N           run N processes behind the one port (needs --redis)
@@ -34,7 +53,8 @@ Options:
 
 Examples:
   switchboard serve --port 8080
-  switchboard serve --redis redis://127.0.0.1:6379 --workers 4 --host 0.0.0.0
+  switchboard serve --redis redis://127.0.0.1:6379 --workers 4 --host 0.0.0.0 \\
+    --allowed-hosts chat.example.com --metrics-port 9100
 `;
 
 const OPTIONS = {
@@ -45,6 +65,12 @@ const OPTIONS = {
   workers: { type: 'string' },
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
+  'allowed-hosts': { type: 'string' },
+  'allowed-origins': { type: 'string' },
+  'max-sockets': { type: 'string' },
+  'max-sockets-per-ip': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -55,27 +81,45 @@ function browsableHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** The lines printed once the server is up (the first one is what scripts look for). */
-export function startupBanner(settings: ServeSettings, port: number): string {
+/** The lines printed once the server is up, warnings included (the first one is what scripts look for). */
+export function startupBanner(settings: ServeSettings, port: number, metricsPort?: number): string {
   const scheme = settings.tls === undefined ? 'http' : 'https';
   const base = `${scheme}://${browsableHost(settings.host)}:${port}`;
   const ws = `${settings.tls === undefined ? 'ws' : 'wss'}://${browsableHost(settings.host)}:${port}${REALTIME_PATH}`;
+  const ops = settings.metrics === undefined || metricsPort === undefined ? base : `http://${browsableHost(settings.metrics.host)}:${metricsPort}`;
   const broker = settings.redis === undefined ? 'in memory (this process)' : `Redis at ${settings.redis}`;
   const workers = settings.workers > 1 ? `, ${settings.workers} workers` : '';
-  return [
+  return `${[
     `switchboard serve listening on ${base}/ — open it in a browser`,
     `  chat        ${base}/chat`,
     `  dashboard   ${base}/dashboard`,
     `  whiteboard  ${base}/whiteboard`,
-    `  real-time   ${ws}   metrics ${base}/metrics   health ${base}/healthz`,
+    `  real-time   ${ws}   metrics ${ops}/metrics   health ${ops}/healthz`,
     `  broker: ${broker}${workers}`,
+    ...startupWarnings(settings),
     'Press Ctrl-C to stop.',
-    '',
-  ].join('\n');
+  ]
+    .map(escapeLogText)
+    .join('\n')}\n`;
+}
+
+/** What the settings leave open that someone reaching the port could use; one line each. */
+export function startupWarnings(settings: ServeSettings): string[] {
+  if (isLoopbackBind(settings.host)) return [];
+  const warnings: string[] = [];
+  if (settings.allowedHosts === undefined) {
+    warnings.push(
+      `warning: listening on ${settings.host} without allowedHosts: any Host name is served, which lets a web page reach this server through DNS rebinding; name yours with --allowed-hosts example.com (or * to accept any)`,
+    );
+  }
+  if (settings.metrics === undefined) {
+    warnings.push(`warning: /metrics and /healthz are served to anyone who reaches ${settings.host}; give them their own port with --metrics-port`);
+  }
+  return warnings;
 }
 
 /** Stops on SIGINT/SIGTERM: clients are told to reconnect, then the process exits 0. */
-function stopOnSignals(server: RunningServe, log: (line: string) => void): void {
+function stopOnSignals(server: RunningServe, log: LogFunction): void {
   const stop = (): void => {
     log('shutting down');
     server.close().then(
@@ -102,14 +146,14 @@ export async function runServe(argv: string[]): Promise<void> {
     process.stdout.write(SERVE_HELP);
     return;
   }
-  const log = (line: string): void => console.log(line);
+  const log = createLog();
   if (cluster.isWorker && process.env[WORKER_ENV] !== undefined) return runWorker(settings);
   if (settings.workers > 1) {
-    const port = await runPrimary(settings, log);
-    process.stdout.write(startupBanner(settings, port));
+    const ports = await runPrimary(settings, log);
+    process.stdout.write(startupBanner(settings, ports.port, ports.metricsPort));
     return;
   }
   const server = await startServe(settings, { worker: 1, log });
-  process.stdout.write(startupBanner(settings, server.port));
+  process.stdout.write(startupBanner(settings, server.port, server.metricsPort));
   stopOnSignals(server, log);
 }

@@ -58,6 +58,14 @@ function peopleNames(page: Page): Promise<string[]> {
   return page.$$eval('#people li .name', (items) => items.map((item) => item.textContent ?? ''));
 }
 
+/** Display names without the discriminator the server appends (`Ada#3f2a9c` → `Ada`); a name without one fails. */
+function withoutDiscriminators(names: string[]): string[] {
+  return names.map((name) => {
+    assert.match(name, /^.+#[0-9a-f]{6}$/, `${name} carries its discriminator`);
+    return name.slice(0, -7);
+  });
+}
+
 /** The canvas pixel at board coordinates (x, y), as [r, g, b, a]. */
 function boardPixel(page: Page, x: number, y: number): Promise<number[]> {
   return page.evaluate(
@@ -146,7 +154,7 @@ describe('the demo apps in Chromium', () => {
     const ada = await open('/chat?room=demo', 'Ada');
     const bob = await open('/chat?room=demo', 'Bob');
     await bob.page.waitForFunction(() => document.querySelectorAll('#people li').length === 2);
-    assert.deepEqual(await peopleNames(bob.page), ['Ada', 'Bob']);
+    assert.deepEqual(withoutDiscriminators(await peopleNames(bob.page)), ['Ada', 'Bob']);
 
     await send(ada.page, 'Hello Bob! Ready for the demo?');
     await waitForMessage(bob.page, 'Hello Bob! Ready for the demo?');
@@ -156,7 +164,7 @@ describe('the demo apps in Chromium', () => {
     await send(bob.page, 'Open the whiteboard in a second window and draw something.');
     await waitForMessage(ada.page, 'Open the whiteboard in a second window and draw something.');
     await ada.page.fill('#message-input', 'Let me show you the whiteboard');
-    await bob.page.waitForFunction(() => document.getElementById('typing')?.textContent === 'Ada is typing…');
+    await bob.page.waitForFunction(() => /^Ada#[0-9a-f]{6} is typing…$/.test(document.getElementById('typing')?.textContent ?? ''));
     await bob.page.screenshot({ path: `${SCREENSHOTS}/chat.png` });
     await ada.page.press('#message-input', 'Enter');
     await waitForMessage(bob.page, 'Let me show you the whiteboard');
@@ -174,8 +182,8 @@ describe('the demo apps in Chromium', () => {
 
     await carol.context.close();
     await ada.page.waitForFunction(() => document.querySelectorAll('#people li').length === 2);
-    await ada.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.system')).some((item) => item.textContent === 'Carol left'));
-    assert.deepEqual(await peopleNames(ada.page), ['Ada', 'Bob']);
+    await ada.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.system')).some((item) => /^Carol#[0-9a-f]{6} left$/.test(item.textContent ?? '')));
+    assert.deepEqual(withoutDiscriminators(await peopleNames(ada.page)), ['Ada', 'Bob']);
   });
 
   it('asks a first-time visitor for a nickname', options, async () => {

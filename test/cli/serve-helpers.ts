@@ -16,6 +16,8 @@ import { BIN } from './cli-helpers.js';
 export interface ServeProcess {
   child: ChildProcess;
   port: number;
+  /** The port the banner gives for /metrics (the public port unless --metrics-port). */
+  metricsPort: number;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
   /** Resolves once the output matches `pattern`. */
@@ -24,9 +26,9 @@ export interface ServeProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts `switchboard serve --quiet` with `args`; resolves once it prints its address. */
-export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--quiet', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/** Starts `switchboard serve --quiet` (or without `--quiet` when `quiet` is false) with `args`; resolves once it prints its address. */
+export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}, quiet = true): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...(quiet ? ['--quiet'] : []), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   const watchers = new Set<() => void>();
   const collect = (chunk: Buffer): void => {
@@ -63,9 +65,11 @@ export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): P
       check();
     });
   const match = await waitFor(/listening on https?:\/\/[^\s]+:(\d+)\//);
+  const metrics = /metrics https?:\/\/[^\s]+:(\d+)\/metrics/.exec(output);
   return {
     child,
     port: Number(match[1]),
+    metricsPort: metrics === null ? 0 : Number(metrics[1]),
     output: () => output,
     waitFor,
     async stop(signal = 'SIGTERM') {
@@ -77,15 +81,18 @@ export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): P
   };
 }
 
-/** A Node SDK client of the demo API, connected as guest `name`. */
-export async function guest(port: number, name: string, id = `test-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`): Promise<{ client: RealtimeClient<DemoApi>; connected: ConnectResult & { data: DemoConnectData } }> {
+/** The connect data of a guest: its info and process, and its guest token (to send back as `id`). */
+export type GuestData = DemoConnectData & { id: string };
+
+/** A Node SDK client of the demo API, connected as guest `name` (presenting `id`, e.g. an earlier guest token). */
+export async function guest(port: number, name: string, id = `test-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`): Promise<{ client: RealtimeClient<DemoApi>; connected: ConnectResult & { data: GuestData } }> {
   const client = new RealtimeClient<DemoApi>(`ws://127.0.0.1:${port}/rt`, { data: { name, id }, reconnect: { minDelay: 100, maxDelay: 1000 } });
   const connected = new Promise<ConnectResult>((resolve, reject) => {
     client.once('connected', resolve);
     client.once('disconnected', (event) => reject(new Error(`disconnected ${event.code} ${event.reason}`)));
   });
   client.connect();
-  return { client, connected: (await connected) as ConnectResult & { data: DemoConnectData } };
+  return { client, connected: (await connected) as ConnectResult & { data: GuestData } };
 }
 
 /**

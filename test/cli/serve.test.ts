@@ -102,14 +102,11 @@ describe('switchboard serve: HTTP endpoints', () => {
     assert.equal(again.status, 304);
   });
 
-  it('answers /healthz with the process state', async () => {
+  it('answers /healthz with the process state, without the pid', async () => {
     const response = await fetch(`${base}/healthz`);
     assert.equal(response.status, 200);
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.status, 'ok');
-    assert.equal(body.broker, 'memory');
-    assert.equal(body.worker, 1);
-    assert.equal(typeof body.pid, 'number');
+    assert.deepEqual(body, { status: 'ok', worker: 1, broker: 'memory' });
   });
 
   it('serves Prometheus text at /metrics whose counters follow the traffic', async () => {
@@ -154,16 +151,17 @@ describe('switchboard serve: the real-time endpoint', () => {
     await serve.stop();
   });
 
-  it('lets guests in with their nickname: a stable user id and presence info {name, color}', async () => {
+  it('lets guests in with their nickname: a server-assigned user id, a guest token, and presence info {name, color}', async () => {
     const { client, connected } = await guest(serve.port, '  Ada\u0007 ', 'ada-browser-1');
-    assert.equal(connected.user, 'guest-ada-browser-1');
-    assert.equal(connected.data.name, 'Ada');
+    assert.match(connected.user, /^guest-[A-Za-z0-9_-]{16}$/);
+    assert.match(connected.data.name, /^Ada#[0-9a-f]{6}$/);
     assert.match(connected.data.color, /^#[0-9a-f]{6}$/);
     assert.equal(connected.data.worker, 1);
+    assert.match(connected.data.id, /^[A-Za-z0-9_-]{38}$/);
     const room = client.subscribe('chat:guests');
     await room.ready();
     const [member] = await room.presence();
-    assert.deepEqual(member?.info, { name: 'Ada', color: connected.data.color });
+    assert.deepEqual(member?.info, { name: connected.data.name, color: connected.data.color });
     client.close();
   });
 
@@ -178,7 +176,7 @@ describe('switchboard serve: the real-time endpoint', () => {
     });
     await bob.client.getSubscription('chat:relay')!.ready();
     await adaRoom.publish({ text: 'second', sent: 2 });
-    assert.deepEqual(await received, { text: 'second', from: { name: 'Ada', color: ada.connected.data.color } });
+    assert.deepEqual(await received, { text: 'second', from: { name: ada.connected.data.name, color: ada.connected.data.color } });
     const history = await bob.client.history('chat:relay', { limit: 100 });
     assert.deepEqual(history.publications.map((publication) => publication.data.text), ['first', 'second']);
     const typing = ada.client.subscribe('typing:relay');
@@ -249,6 +247,34 @@ describe('switchboard serve: settings and helpers', () => {
     }
   });
 
+  it('reads the Host, Origin, socket, metrics and guard settings; a JWT turns guests off unless anonymous is true', () => {
+    const defaults = resolveSettings({});
+    assert.deepEqual([defaults.allowedHosts, defaults.allowedOrigins, defaults.metrics], [undefined, undefined, undefined]);
+    assert.deepEqual([defaults.maxSockets, defaults.maxSocketsPerIp, defaults.auth.anonymous], [10_000, 512, true]);
+    const file = {
+      allowedHosts: ['a.example'],
+      allowedOrigins: true as const,
+      maxSockets: 100,
+      maxSocketsPerIp: 10,
+      metricsPort: 9100,
+      websocket: { maxConnectionsPerIp: 4, connectionLimitExempt: ['10.0.0.0/8'] },
+      auth: { jwt: { secret: 'x'.repeat(32) } },
+    };
+    const fromFile = resolveSettings({}, file);
+    assert.deepEqual(fromFile.allowedHosts, ['a.example']);
+    assert.equal(fromFile.allowedOrigins, 'any');
+    assert.deepEqual([fromFile.maxSockets, fromFile.maxSocketsPerIp], [100, 10]);
+    assert.deepEqual(fromFile.metrics, { port: 9100, host: '127.0.0.1' });
+    assert.deepEqual(fromFile.websocket, file.websocket);
+    assert.equal(fromFile.auth.anonymous, false, 'auth.jwt without anonymous: no guests');
+    assert.equal(resolveSettings({}, { auth: { jwt: { secret: 'x'.repeat(32) }, anonymous: true } }).auth.anonymous, true);
+    const flags = resolveSettings({ 'allowed-hosts': 'b.example, .c.example', 'allowed-origins': '*', 'max-sockets': '7', 'metrics-port': '0', 'metrics-host': '::1' }, file);
+    assert.deepEqual(flags.allowedHosts, ['b.example', '.c.example']);
+    assert.equal(flags.allowedOrigins, 'any');
+    assert.equal(flags.maxSockets, 7);
+    assert.deepEqual(flags.metrics, { port: 0, host: '::1' });
+  });
+
   it('cleans nicknames and picks stable colours', () => {
     assert.equal(cleanName('  Ada\u0000 Lovelace\n', 'guest'), 'Ada Lovelace');
     assert.equal(cleanName('   ', 'guest'), 'guest');
@@ -293,6 +319,16 @@ describe('switchboard serve: command line', () => {
         [['--config', write('type.json', '{"auth": {"anonymous": "no"}}')], /"auth.anonymous" must be a boolean/],
         [['--config', write('nobody.json', '{"auth": {"anonymous": false}}')], /nobody could connect/],
         [['--config', write('namespace.json', '{"namespaces": {"chat": {"history": {"size": -1}}}}')], /invalid configuration: namespace "chat"/],
+        [['--config', write('exempt.json', '{"websocket": {"connectionLimitExempt": ["10.0.0.0/33"]}}')], /"websocket.connectionLimitExempt": "10\.0\.0\.0\/33" is not an IP address or subnet/],
+        [['--config', write('ws-hosts.json', '{"websocket": {"allowedHosts": ["a.example"]}}')], /"allowedHosts" and "allowedOrigins" go at the top level/],
+        [['--config', write('ws-unknown.json', '{"websocket": {"maxConnection": 3}}')], /unknown key "websocket.maxConnection"/],
+        [['--config', write('timeout.json', '{"websocket": {"handshakeTimeout": 0}}')], /"websocket.handshakeTimeout" must be at least 100/],
+        [['--config', write('hosts.json', '{"allowedHosts": "a.example"}')], /"allowedHosts" must be a list of strings, or true for any/],
+        [['--config', write('secret.json', '{"auth": {"guestSecret": "short"}}')], /"auth.guestSecret" must be at least 32 characters/],
+        [['--metrics-host', '0.0.0.0'], /--metrics-host needs --metrics-port/],
+        [['--metrics-port', 'x'], /--metrics-port expects 0-65535/],
+        [['--max-sockets', '1.5'], /--max-sockets expects a whole number/],
+        [['--allowed-hosts', ','], /--allowed-hosts expects a comma-separated list/],
       ];
       for (const [args, message] of cases) {
         const { code, stderr } = await runCli(['serve', '--port', '0', ...args]);
@@ -332,7 +368,7 @@ describe('switchboard serve: command line', () => {
       client.connect();
       const result = await connected;
       assert.equal(result.user, 'u42');
-      assert.equal((result.data as { name: string }).name, 'Grace');
+      assert.match((result.data as { name: string }).name, /^Grace#[0-9a-f]{6}$/);
       const news = await client.history('news:today');
       assert.deepEqual(news.publications, [], 'a namespace added by the config file');
       client.close();
@@ -367,7 +403,7 @@ describe('switchboard serve: command line', () => {
       const client = new RealtimeClient(`wss://localhost:${serve.port}/rt`, { data: { name: 'Tls', id: 'tls-client' }, reconnect: false, webSocketOptions: { tls: { ca: cert } } });
       const connected = new Promise<{ user: string }>((resolve) => client.once('connected', resolve));
       client.connect();
-      assert.equal((await connected).user, 'guest-tls-client');
+      assert.match((await connected).user, /^guest-[A-Za-z0-9_-]{16}$/);
       client.close();
     } finally {
       await serve.stop();
@@ -385,7 +421,7 @@ describe('switchboard serve --workers with Redis', () => {
   before(async () => {
     if (!redis.available) return;
     server = await RedisServer.start();
-    serve = await startServe(['--port', '0', '--workers', '2', '--redis', server.url]);
+    serve = await startServe(['--port', '0', '--workers', '2', '--redis', server.url, '--metrics-port', '0']);
   });
   after(async () => {
     if (serve !== undefined) assert.equal(await serve.stop(), 0, 'the primary stops its workers and exits 0');
@@ -418,9 +454,23 @@ describe('switchboard serve --workers with Redis', () => {
     }
   });
 
+  it('shares the guest secret among its workers: a guest token keeps its user on either worker', options, async () => {
+    const first = await guest(serve!.port, 'Roamer');
+    const token = first.connected.data.id;
+    first.client.close();
+    const workers = new Set<number>();
+    for (let attempt = 0; attempt < 12 && workers.size < 2; attempt++) {
+      const again = await guest(serve!.port, 'Roamer', token);
+      assert.equal(again.connected.user, first.connected.user, `worker ${again.connected.data.worker}`);
+      workers.add(again.connected.data.worker);
+      again.client.close();
+    }
+    assert.deepEqual([...workers].sort(), [1, 2], 'both workers accepted the token');
+  });
+
   it('starts a worker again when it dies; its clients reconnect and recover', options, async () => {
     const viewer = await guest(serve!.port, 'Survivor');
-    const health = () => healthz(serve!.port);
+    const health = () => healthz(serve!.metricsPort);
     const seen = new Map<number, number>();
     await eventually(async () => {
       const { worker, pid } = await health();
