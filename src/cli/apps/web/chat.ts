@@ -90,7 +90,8 @@ class RoomView {
     this.channel = `chat:${name}`;
     this.chat = client.subscribe(this.channel, history === null ? {} : { since: { offset: history.offset, epoch: history.epoch } });
     this.typing = client.subscribe(`typing:${name}`);
-    this.chat.on('publication', (publication) => this.add(publication, this.epoch));
+    // The subscription's epoch, which its first publication names when the room's stream is new.
+    this.chat.on('publication', (publication) => this.add(publication, this.chat.position?.epoch ?? this.epoch));
     this.chat.on('subscribed', (event) => this.subscribed(event.position.epoch, event.recovered));
     this.chat.on('join', (member) => this.joined(member));
     this.chat.on('leave', (member) => this.left(member));
