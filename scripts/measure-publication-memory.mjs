@@ -4,7 +4,7 @@
 //
 //   node scripts/measure-publication-memory.mjs [--trees /tmp/old-full,/work/main]
 //        [--cases hostile-msgpack,hostile-json,chat-msgpack,chat-json]
-//        [--hostile-n 2000] [--chat-n 100000] [--json]
+//        [--hostile-n 2000] [--chat-n 100000] [--repeat 1] [--json]
 //
 // For each tree × case: a server of that tree's dist/ (createRealtimeServer,
 // memory broker, namespace `board` with history size 2000, publish: 'clients',
@@ -29,6 +29,8 @@
 //   chat-msgpack     {text: <an 80-character sentence>, ts: Date.now()}, MessagePack
 //   chat-json        the same in JSON
 // hostile: N publications on one channel; chat: N over N/2000 channels.
+// --repeat R: each case R times (a fresh process each time); the table gives
+// the median per kept publication and the range.
 import { encode as encodeMsgpack } from '@msgpack/msgpack';
 import { parseArgs } from 'node:util';
 import { checkTree, connectClient, machine, startServer, treeLabel } from './measure-common.mjs';
@@ -39,9 +41,11 @@ const { values } = parseArgs({
     cases: { type: 'string', default: 'hostile-msgpack,hostile-json,chat-msgpack,chat-json' },
     'hostile-n': { type: 'string', default: '2000' },
     'chat-n': { type: 'string', default: '100000' },
+    repeat: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
 });
+const repeat = Math.max(1, Number(values.repeat) || 1);
 const trees = values.trees.split(',').filter(Boolean).map(checkTree);
 const HISTORY = 2000;
 const SENTENCE = 'The quick brown fox jumps over the lazy dog while the board keeps every stroke!!';
@@ -129,9 +133,9 @@ async function measure(tree, name) {
 
 const results = [];
 const started = machine();
-for (const tree of trees) {
+for (let round = 1; round <= repeat; round++) for (const tree of trees) {
   for (const name of cases) {
-    const r = await measure(tree, name);
+    const r = { ...(await measure(tree, name)), round };
     results.push(r);
     console.error(
       `${r.tree} ${r.case}: N ${r.n}, encoded ${r.encoded_bytes} B, RSS ${r.rss_before_mib.toFixed(1)} → ${r.rss_after_mib.toFixed(1)} MiB, ` +
@@ -141,7 +145,27 @@ for (const tree of trees) {
   }
 }
 if (values.json) console.log(JSON.stringify({ machine: { before: started, after: machine() }, results }, null, 1));
-else {
+else if (repeat > 1) {
+  console.log(`load average before ${started.loadavg.join(' ')}, after ${machine().loadavg.join(' ')}; ${repeat} fresh processes per case`);
+  console.log('| tree | case | N | encoded B | RSS per kept pub B (median) | range B | × encoded | 2nd-half slope B (median) | heapUsed per pub B (median) | bound B | median within |');
+  console.log('|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|');
+  const median = (xs) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[v.length >> 1] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  };
+  for (const tree of trees.map(treeLabel)) {
+    for (const name of cases) {
+      const rs = results.filter((r) => r.tree === tree && r.case === name);
+      const per = rs.map((r) => r.rss_per_pub_bytes);
+      const m = median(per);
+      const r0 = rs[0];
+      console.log(
+        `| ${tree} | ${name} | ${r0.n} | ${r0.encoded_bytes} | ${Math.round(m)} | ${Math.round(Math.min(...per))}–${Math.round(Math.max(...per))} | ${(m / r0.encoded_bytes).toFixed(2)} | ` +
+          `${Math.round(median(rs.map((r) => r.rss_slope_second_half_bytes)))} | ${Math.round(median(rs.map((r) => r.heap_used_per_pub_bytes)))} | ${r0.bound_bytes} | ${m <= r0.bound_bytes ? 'yes' : 'no'} |`,
+      );
+    }
+  }
+} else {
   console.log(`load average before ${started.loadavg.join(' ')}, after ${machine().loadavg.join(' ')}`);
   console.log('| tree | case | N | encoded B | RSS before MiB | RSS after MiB | RSS per kept pub B | × encoded | 2nd-half slope B | heapUsed per pub B | heapTotal per pub B | external per pub B | bound B | within |');
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
