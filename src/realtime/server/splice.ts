@@ -8,7 +8,7 @@
  * each raw field, then the brace. MessagePack: the map's header counts the
  * raw fields too, and each follows as a key string and the raw bytes.
  */
-import { encode as encodeMsgpack } from '@msgpack/msgpack';
+import { Encoder } from '@msgpack/msgpack';
 import type { Codec } from '../wire/codec.js';
 import { encodedBytes, type EncodedPublication, type EncodedValue } from '../wire/encoded.js';
 import { transcode } from './transcode.js';
@@ -16,16 +16,22 @@ import { transcode } from './transcode.js';
 /** A field whose value is already encoded (in the codec's encoding). */
 export type RawField = readonly [key: string, value: EncodedValue | undefined];
 
+/** One encoder for every head (its buffer is reused; `encode` returns a copy of what it wrote). */
+const encoder = new Encoder({ ignoreUndefined: true });
+
+function encodeMsgpack(value: unknown): Uint8Array {
+  return encoder.encode(value);
+}
+
 /** Bytes of `head` encoded as a MessagePack map, with room for `extra` more entries declared in its header. */
 function msgpackMapWithExtra(head: object, extra: number): Uint8Array {
-  const bytes = encodeMsgpack(head, { ignoreUndefined: true });
+  const bytes = encodeMsgpack(head);
   const first = bytes[0]!;
   if (first >= 0x80 && first <= 0x8f) {
     const count = (first & 0x0f) + extra;
     if (count <= 15) {
-      const copy = bytes.slice();
-      copy[0] = 0x80 | count;
-      return copy;
+      bytes[0] = 0x80 | count;
+      return bytes;
     }
     const widened = new Uint8Array(bytes.length + 2);
     widened[0] = 0xde;
@@ -35,12 +41,11 @@ function msgpackMapWithExtra(head: object, extra: number): Uint8Array {
     return widened;
   }
   // map16 and map32 (heads are small objects: these do not happen, but stay correct).
-  const copy = bytes.slice();
-  const view = new DataView(copy.buffer, copy.byteOffset, copy.byteLength);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (first === 0xde) view.setUint16(1, view.getUint16(1) + extra);
   else if (first === 0xdf) view.setUint32(1, view.getUint32(1) + extra);
   else throw new TypeError('the head of a message must encode as a map');
-  return copy;
+  return bytes;
 }
 
 /** `head` with the raw fields after its own (absent ones left out), in the codec's encoding. */
@@ -57,8 +62,20 @@ export function objectWithRaw(codec: Codec, head: object, fields: readonly RawFi
     return `${out}}`;
   }
   const parts: Uint8Array[] = [msgpackMapWithExtra(head, present.length)];
-  for (const [key, value] of present) parts.push(encodeMsgpack(key), value as Uint8Array);
+  for (const [key, value] of present) parts.push(msgpackKey(key), value as Uint8Array);
   return Buffer.concat(parts);
+}
+
+/** The few keys spliced in (data, info, result, publications), encoded once. */
+const msgpackKeys = new Map<string, Uint8Array>();
+
+function msgpackKey(key: string): Uint8Array {
+  let encoded = msgpackKeys.get(key);
+  if (encoded === undefined) {
+    encoded = encodeMsgpack(key);
+    if (msgpackKeys.size < 16) msgpackKeys.set(key, encoded);
+  }
+  return encoded;
 }
 
 /** An array of raw items, in the codec's encoding. */

@@ -3,7 +3,7 @@
  * JSON in text frames, MessagePack in binary frames. A codec is chosen by the
  * negotiated subprotocol.
  */
-import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
+import { decode as decodeMsgpack, Encoder } from '@msgpack/msgpack';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, type Subprotocol } from './messages.js';
 import { msgpackSizeProblem } from './msgpack-guard.js';
 
@@ -23,6 +23,8 @@ export interface Codec {
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
+/** One MessagePack encoder, its buffer reused (`encode` returns a copy of exactly what it wrote). */
+const msgpackEncoder = new Encoder({ ignoreUndefined: true });
 
 function asRecord(value: unknown): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -58,7 +60,7 @@ export const msgpackCodec: Codec = {
   subprotocol: SUBPROTOCOL_MSGPACK,
   binary: true,
   encode(message: object): Uint8Array {
-    return encodeMsgpack(message, { ignoreUndefined: true });
+    return msgpackEncoder.encode(message);
   },
   decode(payload: string | Uint8Array): Record<string, unknown> {
     if (typeof payload === 'string') throw new DecodeError('MessagePack messages travel in binary frames');

@@ -10,7 +10,7 @@
  * and codec in a fan-out, and per publication in a history page (which a
  * byte budget bounds).
  */
-import { decode as decodeMsgpack, encode as encodeMsgpack } from '@msgpack/msgpack';
+import { decode as decodeMsgpack, Encoder } from '@msgpack/msgpack';
 import type { ClientInfo, Publication } from './messages.js';
 
 /** One value in one encoding: JSON text (a string) or MessagePack bytes. */
@@ -39,6 +39,8 @@ export interface ValueEncoding {
 }
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
+/** One encoder, its buffer reused; `encode` returns a copy of exactly the bytes written (no larger buffer behind it). */
+const msgpackEncoder = new Encoder({ ignoreUndefined: true });
 
 /** True when `value` is in the encoding of `codec`. */
 export function isEncodedFor(value: EncodedValue, codec: ValueEncoding): boolean {
@@ -55,7 +57,7 @@ export function encodeValue(value: unknown, codec: ValueEncoding): EncodedValue 
     if (text === undefined) throw new TypeError('the value has no JSON form');
     return text;
   }
-  return encodeMsgpack(value, { ignoreUndefined: true }).slice();
+  return msgpackEncoder.encode(value);
 }
 
 /** Decodes an encoded value (the application's own reads: `RealtimeServer.history`). */

@@ -16,8 +16,12 @@ import { WebSocket } from '../../../src/node/client-index.js';
 import { startServer } from './wire-client.js';
 
 const COUNT = 1_000;
-/** Far above a healthy round trip on a loaded CI machine, far below the seconds a stalled server took. */
-const WORST_ROUND_TRIP_MS = 400;
+/**
+ * Far above a healthy round trip even on a loaded 2-core CI machine running
+ * other test files (600 ms seen there; ~45 ms on its own), below the seconds
+ * that decoding the history took before (one read of this history: ~1.3 s).
+ */
+const WORST_ROUND_TRIP_MS = 1_000;
 const redis = redisAvailability();
 const requirePeers = process.env.SWITCHBOARD_REQUIRE_PEERS === '1';
 
