@@ -251,6 +251,8 @@ interface Connection {
   refreshTimer: unknown;
   /** The server's `disconnect` message, when one came. */
   disconnect: DisconnectPush | undefined;
+  /** The largest message the server reads (from the connect result), when it said. */
+  maxMessageSize: number | undefined;
 }
 
 type TokenOutcome = { ok: true; token: string | undefined } | { ok: false; error: unknown };
@@ -602,6 +604,12 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
       this.#settle(request, new RealtimeError(ErrorCode.BadRequest, `the ${request.type} command cannot be encoded: ${asError(error).message}`));
       return;
     }
+    const size = oversize(payload, connection.maxMessageSize);
+    if (size !== null) {
+      // The server would close the connection (1009) on it: refuse it here, the connection stays.
+      this.#settle(request, new RealtimeError(ErrorCode.LimitExceeded, `the ${request.type} message is ${size} bytes; the server takes at most ${connection.maxMessageSize!}`));
+      return;
+    }
     request.connection = connection;
     request.id = id;
     connection.pending.set(id, {
@@ -699,6 +707,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
       heartbeatTimer: undefined,
       refreshTimer: undefined,
       disconnect: undefined,
+      maxMessageSize: undefined,
     };
     this.#connection = connection;
     ws.onopen = () => void this.#onOpen(connection);
@@ -782,6 +791,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     if (connection !== this.#connection) return;
     this.#clearTimer(connection.connectTimer);
     connection.phase = 'connected';
+    connection.maxMessageSize = typeof result.limits?.message === 'number' ? result.limits.message : undefined;
     this.#clientId = result.client;
     this.#user = result.user;
     this.#backoff?.reset();
@@ -1169,6 +1179,11 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
       this.#write(connection, { type: 'reply', id, error: { code: ErrorCode.Internal, message: `the result cannot be encoded: ${asError(error).message}` } });
       return;
     }
+    const size = oversize(payload, connection.maxMessageSize);
+    if (size !== null) {
+      this.#write(connection, { type: 'reply', id, error: { code: ErrorCode.LimitExceeded, message: `the result is ${size} bytes; the server takes at most ${connection.maxMessageSize!}` } });
+      return;
+    }
     this.#transmit(connection, payload);
   }
 
@@ -1209,4 +1224,31 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   #clearTimer(handle: unknown): void {
     if (handle !== undefined) this.#timers.clearTimeout(handle);
   }
+}
+
+/**
+ * The size in bytes of a payload over `limit`, or null when it fits (or
+ * there is no limit). Text is measured as UTF-8 only when it could be over.
+ */
+function oversize(payload: string | Uint8Array, limit: number | undefined): number | null {
+  if (limit === undefined) return null;
+  if (typeof payload !== 'string') return payload.length > limit ? payload.length : null;
+  if (payload.length * 3 <= limit) return null;
+  const size = utf8Length(payload);
+  return size > limit ? size : null;
+}
+
+/** Bytes of a string in UTF-8 (a lone surrogate counts as the 3 bytes of U+FFFD). */
+function utf8Length(text: string): number {
+  let bytes = 0;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) bytes += 1;
+    else if (code < 0x800) bytes += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && index + 1 < text.length && (text.charCodeAt(index + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      index++;
+    } else bytes += 3;
+  }
+  return bytes;
 }

@@ -104,10 +104,14 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private brokerDown = false;
   private closing: Promise<void> | null = null;
 
+  /** The largest message a client may send (the WebSocket's limit, and each message of a fallback batch). */
+  private readonly maxMessageSize: number;
+
   constructor(options: RealtimeServerOptions<A>) {
     super();
     this.timings = resolveTimings(options);
     this.limits = resolveLimits(options.limits);
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.namespaces = new Namespaces(options.namespaces);
     this.credentials = new CredentialChecker(options.auth);
     this.broker = options.broker ?? new MemoryBroker();
@@ -323,6 +327,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     return {
       timings: this.timings,
       limits: this.limits,
+      maxMessageSize: this.maxMessageSize,
       credentials: this.credentials,
       traffic: this.traffic,
       brokerReady: () => this.brokerStarted,

@@ -70,6 +70,8 @@ export type SessionTransport = 'websocket' | 'http';
 export interface SessionHost<A extends ApiShape> {
   readonly timings: ResolvedTimings;
   readonly limits: ResolvedLimits;
+  /** The largest message the client may send, in bytes. */
+  readonly maxMessageSize: number;
   readonly credentials: CredentialChecker;
   /** Counts the messages in and out. */
   readonly traffic: Traffic;
@@ -502,7 +504,8 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     this.expires = outcome.expires;
     this.stateValue = 'connected';
     const { ping, pong } = this.host.timings;
-    const result: ConnectResult = { client: this.id, user: this.user, ping, pong };
+    const limits = { message: this.host.maxMessageSize, publish: this.host.limits.maxPublishSize };
+    const result: ConnectResult = { client: this.id, user: this.user, ping, pong, limits };
     if (outcome.expires !== undefined) result.expires = outcome.expires;
     if (outcome.data !== undefined) result.data = outcome.data;
     this.reply(id, result);

@@ -167,6 +167,16 @@ export interface ConnectResult {
   pong: number;
   /** Data from the server's `authenticate` hook. */
   data?: unknown;
+  /** The server's size limits, so that a client can refuse a message the server would not take (docs/protocol.md §9). */
+  limits?: ConnectLimits;
+}
+
+/** Size limits of the server, in bytes. */
+export interface ConnectLimits {
+  /** The largest message the server reads; a larger one ends the connection (WebSocket close 1009). */
+  message: number;
+  /** The largest `data` of a `publish`, as the client's codec encodes it (larger: `limit_exceeded`). */
+  publish: number;
 }
 
 export interface RefreshResult {
