@@ -17,8 +17,10 @@ import type { AuthenticateContext, AuthOutcome } from '../realtime/server/option
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
-import { loadSite, notFoundPage, type Asset } from './apps/site.js';
-import { ROOM_NAME, type BoardEvent, type BoardSnapshot, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
+import { BOARD_META_OPTIONS, registerBoardMethods } from './apps/board.js';
+import { DEMO_SCHEMAS } from './apps/schemas.js';
+import { loadSite, notFoundPage, SECURITY_HEADERS, type Asset } from './apps/site.js';
+import { BOARD_META_NAMESPACE, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
 import type { ServeSettings } from './serve-config.js';
 import { ServerMetrics } from './serve-metrics.js';
 
@@ -92,16 +94,6 @@ export function demoAuthenticate(anonymous: boolean, worker: number): (context: 
   };
 }
 
-/** The board's events since its last clear, from its history, and the position to subscribe from. */
-export async function boardSnapshot(rt: RealtimeServer<DemoApi>, board: unknown): Promise<BoardSnapshot> {
-  if (typeof board !== 'string' || !ROOM_NAME.test(board)) throw new RpcError('invalid_data', 'board: 1-40 letters, digits, - or _');
-  const history = await rt.history(`board:${board}`);
-  const events = history.publications.map((publication) => ({ offset: publication.offset, data: publication.data as BoardEvent }));
-  let start = events.length;
-  while (start > 0 && events[start - 1]!.data.type !== 'clear') start--;
-  return { events: events.slice(start), offset: history.offset, epoch: history.epoch };
-}
-
 function createBroker(settings: ServeSettings): Broker {
   return settings.redis === undefined ? new MemoryBroker() : new RedisBroker({ url: settings.redis });
 }
@@ -120,12 +112,17 @@ async function readTlsFile(path: string): Promise<Buffer> {
   }
 }
 
+/** The configured namespaces, and the boards' clear marks (server-published; a config file cannot replace them). */
+function demoNamespacesWithMeta(settings: ServeSettings): ServeSettings['namespaces'] {
+  return { ...settings.namespaces, [BOARD_META_NAMESPACE]: BOARD_META_OPTIONS };
+}
+
 /** The real-time server for the settings; a namespace or limit the server refuses is a usage error. */
 function createRealtime(settings: ServeSettings, http: HttpServer | HttpsServer, worker: number): RealtimeServer<DemoApi> {
   const auth = { anonymous: false, authenticate: demoAuthenticate(settings.auth.anonymous, worker), ...(settings.auth.jwt && { jwt: settings.auth.jwt }) };
   const broker = createBroker(settings);
   try {
-    return createRealtimeServer<DemoApi>({ server: http, path: REALTIME_PATH, namespaces: settings.namespaces, limits: settings.limits, auth, broker });
+    return createRealtimeServer<DemoApi>({ server: http, path: REALTIME_PATH, namespaces: demoNamespacesWithMeta(settings), schemas: DEMO_SCHEMAS, limits: settings.limits, auth, broker });
   } catch (error) {
     void broker.close().catch(() => {});
     if (error instanceof TypeError) throw new UsageError(`invalid configuration: ${error.message}`);
@@ -144,13 +141,13 @@ function logSessions(rt: RealtimeServer<DemoApi>, log: (line: string) => void): 
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 function sendAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
   if (req.headers['if-none-match'] === asset.etag) {
-    res.writeHead(304, { ETag: asset.etag, 'Cache-Control': 'no-cache' });
+    res.writeHead(304, { ...SECURITY_HEADERS, ETag: asset.etag, 'Cache-Control': 'no-cache' });
     res.end();
     return;
   }
@@ -221,7 +218,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   const rt = createRealtime(settings, http, options.worker);
   let brokerUp = true;
   rt.on('error', (error) => options.log(`error: ${error.message}`));
-  rt.method('board.snapshot', ({ board }) => boardSnapshot(rt, board));
+  registerBoardMethods(rt, settings.namespaces['board']?.history?.size ?? 0);
   const metrics = new ServerMetrics(rt, options.worker, (error) => options.log(`metrics: ${error.message}`));
   rt.on('broker', (state, error) => {
     brokerUp = state === 'up';
