@@ -54,8 +54,9 @@ async function send(page: Page, text: string): Promise<void> {
   await page.press('#message-input', 'Enter');
 }
 
+/** The names in the people list, without their tags. */
 function peopleNames(page: Page): Promise<string[]> {
-  return page.$$eval('#people li .name', (items) => items.map((item) => item.textContent ?? ''));
+  return page.$$eval('#people li .name', (items) => items.map((item) => item.firstChild?.textContent ?? ''));
 }
 
 /** The canvas pixel at board coordinates (x, y), as [r, g, b, a]. */
@@ -156,7 +157,7 @@ describe('the demo apps in Chromium', () => {
     await send(bob.page, 'Open the whiteboard in a second window and draw something.');
     await waitForMessage(ada.page, 'Open the whiteboard in a second window and draw something.');
     await ada.page.fill('#message-input', 'Let me show you the whiteboard');
-    await bob.page.waitForFunction(() => document.getElementById('typing')?.textContent === 'Ada is typing…');
+    await bob.page.waitForFunction(() => /^Ada #[0-9a-z]{4} is typing…$/.test(document.getElementById('typing')?.textContent ?? ''));
     await bob.page.screenshot({ path: `${SCREENSHOTS}/chat.png` });
     await ada.page.press('#message-input', 'Enter');
     await waitForMessage(bob.page, 'Let me show you the whiteboard');
@@ -174,7 +175,7 @@ describe('the demo apps in Chromium', () => {
 
     await carol.context.close();
     await ada.page.waitForFunction(() => document.querySelectorAll('#people li').length === 2);
-    await ada.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.system')).some((item) => item.textContent === 'Carol left'));
+    await ada.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.system')).some((item) => /^Carol #[0-9a-z]{4} left$/.test(item.textContent ?? '')));
     assert.deepEqual(await peopleNames(ada.page), ['Ada', 'Bob']);
   });
 
