@@ -14,7 +14,7 @@ import { isBoardEvent, isChatMessage, isCursorPosition, isTypingSignal } from '.
 import { BOARD_HEIGHT, BOARD_WIDTH, MAX_BATCH_NUMBERS, MAX_CHAT_TEXT, type BoardEvent } from '../../src/cli/apps/web/api.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
-import { HOSTILE_BOARD, storeHostileHistory, stroke } from './demo-helpers.js';
+import { gridBatch, HOSTILE_BOARD, storeHostileHistory, stroke } from './demo-helpers.js';
 import { eventually, guest, startServe, type ServeProcess } from './serve-helpers.js';
 
 const isInvalid = (error: RealtimeError): boolean => error.code === 'invalid_data';
@@ -56,9 +56,9 @@ describe('switchboard serve: the demo API', () => {
   let serve: ServeProcess;
   let dir: string;
   before(async () => {
-    // Filling a board of 2,000 batches quickly needs more than 100 publications a second.
+    // Filling a board of 10,000 batches quickly needs more than 100 publications a second.
     dir = mkdtempSync(join(tmpdir(), 'switchboard-demo-api-'));
-    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ limits: { rate: { perSecond: 5000, burst: 5000, disconnectAfter: 50 } } }));
+    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ limits: { rate: { perSecond: 50_000, burst: 50_000, disconnectAfter: 50 } } }));
     serve = await startServe(['--port', '0', '--config', join(dir, 'serve.json')]);
   });
   after(async () => {
@@ -133,16 +133,19 @@ describe('switchboard serve: the demo API', () => {
     late.client.close();
   });
 
-  it('board.snapshot of a board of 2,000 batches is the same few bytes', async () => {
+  it('board.snapshot of a board of 10,000 batches (~280 B each) is the same few bytes, and the connection stays', async () => {
     const { client } = await guest(serve.port, 'Filler');
+    let disconnects = 0;
+    client.on('disconnected', () => disconnects++);
     try {
       const board = client.subscribe('board:big');
       await board.ready();
-      for (let i = 0; i < 2000; i += 100) await Promise.all(Array.from({ length: 100 }, (_, k) => board.publish(stroke(i + k))));
+      for (let i = 0; i < 10_000; i += 500) await Promise.all(Array.from({ length: 500 }, (_, k) => board.publish(gridBatch(i + k))));
       const snapshot = await client.call('board.snapshot', { board: 'big' });
       assert.deepEqual(Object.keys(snapshot).sort(), ['epoch', 'offset']);
       assert.equal(snapshot.offset, 0);
-      assert.ok(JSON.stringify(snapshot).length < 100);
+      assert.ok(Buffer.byteLength(JSON.stringify(snapshot)) < 64, `${JSON.stringify(snapshot)}`);
+      assert.equal(disconnects, 0);
     } finally {
       client.close();
     }

@@ -50,7 +50,7 @@ describe('the whiteboard: a late joiner of a board of 10,000 stroke batches', ()
     // Publishing 10,000 batches in seconds needs more than 100 publications a second;
     // every other limit (the joiner's included) keeps its default.
     dir = mkdtempSync(join(tmpdir(), 'switchboard-big-board-'));
-    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ limits: { rate: { perSecond: 10_000, burst: 10_000, disconnectAfter: 50 } } }));
+    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ limits: { rate: { perSecond: 50_000, burst: 50_000, disconnectAfter: 50 } } }));
     serve = await startServe(['--port', '0', '--config', join(dir, 'serve.json')]);
     browser = await launchChromium();
   });
