@@ -179,6 +179,7 @@ describe('the demo apps over history written before the schemas', () => {
       await painter.page.waitForSelector('body[data-board=ready]', { timeout: 15_000 });
       await painter.page.waitForFunction((skipped) => document.getElementById('canvas')?.dataset.skipped === skipped, String(HOSTILE_BOARD.length - 1));
       assert.equal(await painter.page.getAttribute('#canvas', 'data-events'), '1');
+      assert.equal(await painter.page.getAttribute('#canvas', 'data-lost'), null, 'the replay was recovered');
       assert.ok(isInk(await boardPixel(painter.page, 0, 10)), 'the valid stroke is drawn');
       await painter.page.click('#clear');
       await painter.page.waitForFunction(() => document.getElementById('canvas')?.dataset.events === '0');

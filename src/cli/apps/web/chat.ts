@@ -136,7 +136,10 @@ class RoomView {
   showHistory(publications: Array<TypedPublication<ChatMessage>>, epoch: string): void {
     this.epoch = epoch;
     for (const publication of publications) this.add(publication, epoch);
-    if (this.messages.querySelector('li.message') === null) this.messages.replaceChildren(element('li', 'empty', `No messages in #${this.name} yet. Say hello!`));
+    if (this.messages.querySelector('li.message') === null) {
+      this.messages.querySelector('.empty')?.remove();
+      this.messages.append(element('li', 'empty', `No messages in #${this.name} yet. Say hello!`));
+    }
   }
 
   async send(text: string): Promise<void> {
@@ -317,6 +320,7 @@ async function enterRoom(name: string): Promise<void> {
   byId('room-title').textContent = `# ${name}`;
   byId('room-meta').textContent = '';
   byId('messages').replaceChildren(element('li', 'empty', 'Loading…'));
+  delete byId('messages').dataset.skipped;
   byId('people').replaceChildren();
   byId('typing').textContent = '';
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;
