@@ -5,6 +5,7 @@
 // their tag, "(you)" by user id; and a whiteboard whose history is gone
 // (recovered: false). The board of 10,000 batches is whiteboard-big.test.ts.
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
@@ -96,6 +97,16 @@ describe('the demo apps: headers and CSP', () => {
         assert.equal(again.status, 304);
         checkSecurityHeaders(again.headers, `${path} (304)`);
       }
+    }
+  });
+
+  it('the pages build nothing from markup: no innerHTML, outerHTML, insertAdjacentHTML or document.write in their scripts', () => {
+    const folder = new URL('../../src/cli/apps/web/', import.meta.url);
+    const scripts = readdirSync(folder).filter((name) => name.endsWith('.ts'));
+    assert.ok(scripts.length >= 6, `the page scripts (${scripts.join(', ')})`);
+    for (const name of scripts) {
+      const source = readFileSync(new URL(name, folder), 'utf8');
+      assert.doesNotMatch(source, /\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write/, `${name} builds DOM from text only`);
     }
   });
 
