@@ -182,3 +182,57 @@ describe('switchboard serve: history written before the schemas (an older server
     client.close();
   });
 });
+
+describe('switchboard serve: board.snapshot of a board whose oldest strokes expired', () => {
+  const redis = redisAvailability();
+  const redisOptions = requirePeer('redis-server', redis.available, redis.reason);
+  /** The board keeps strokes 4 s here (a day in the demo). */
+  const TTL = 4000;
+
+  async function expiredBoard(extra: string[]): Promise<void> {
+    const dir = mkdtempSync(join(tmpdir(), 'switchboard-board-ttl-'));
+    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ namespaces: { board: { history: { size: 10_000, ttl: TTL } } } }));
+    const serve = await startServe(['--port', '0', '--config', join(dir, 'serve.json'), ...extra]);
+    const { client } = await guest(serve.port, 'Early');
+    const late = await guest(serve.port, 'Late');
+    try {
+      const board = client.subscribe('board:ttl');
+      await board.ready();
+      // 100 strokes: more than a Redis publish trims once they expired (32), so expired ones stay in
+      // its stream; a stroke half-way keeps the stream alive and is still kept at the end.
+      await Promise.all(Array.from({ length: 100 }, (_, i) => board.publish(stroke(i, 'early'))));
+      await new Promise((resolve) => setTimeout(resolve, TTL * 0.625));
+      const kept = await board.publish(stroke(1));
+      await new Promise((resolve) => setTimeout(resolve, TTL * 0.625));
+      await board.publish(stroke(2));
+      await board.publish(stroke(3));
+      const snapshot = await late.client.call('board.snapshot', { board: 'ttl' });
+      assert.equal(snapshot.offset, kept.offset - 1, 'just before the oldest stroke still kept');
+      const seen: BoardEvent[] = [];
+      const joined = late.client.subscribe('board:ttl', { since: snapshot });
+      joined.on('publication', ({ data }) => seen.push(data));
+      const recovered = await new Promise<boolean | undefined>((resolve) => joined.once('subscribed', (event) => resolve(event.recovered)));
+      assert.equal(recovered, true, 'the late joiner recovers what is kept');
+      await eventually(() => (seen.length >= 3 ? true : undefined), 5000, 'the replay');
+      assert.deepEqual(seen, [stroke(1), stroke(2), stroke(3)]);
+    } finally {
+      client.close();
+      late.client.close();
+      await serve.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('with the memory broker: the position is just before the oldest stroke kept, and the late joiner recovers', async () => {
+    await expiredBoard([]);
+  });
+
+  it('with Redis (expired entries still in its stream before the kept ones): the same', redisOptions, async () => {
+    const store = await RedisServer.start();
+    try {
+      await expiredBoard(['--redis', store.url]);
+    } finally {
+      await store.stop();
+    }
+  });
+});

@@ -3,18 +3,24 @@
  * (stroke batches, kept for a day); where it was last cleared is recorded in
  * `boardmeta:<name>`, a server-published channel that keeps one entry.
  *
- * `board.snapshot` reads that one entry and the board's position — never the
+ * `board.snapshot` reads that one entry and the board's position — not the
  * board's history — and answers where a late joiner subscribes *since*: the
- * last clear, or the oldest event the board's history can still hold. The
+ * last clear, or just before the oldest event the board still keeps. The
  * page's subscription then recovers the events after it (the SDK replays
  * them), so the reply is the same few bytes for an empty board and for one
- * of 10,000 batches, and whatever old data the history holds is never
- * decoded here.
+ * of 10,000 batches, and the data the history holds is never looked at
+ * here. Finding the oldest kept event takes one probe of one publication
+ * (its offset only); when the oldest events expired (a board older than its
+ * history's ttl) but are still in a Redis stream, a binary search over
+ * offsets, at most MAX_PROBES probes of one publication each.
  */
 import { RpcError } from '../../realtime/server/errors.js';
 import type { NamespaceOptions } from '../../realtime/server/namespaces.js';
 import type { RealtimeServer } from '../../realtime/server/server.js';
 import { BOARD_META_NAMESPACE, ROOM_NAME, type BoardClearMark, type BoardPosition, type DemoApi } from './web/api.js';
+
+/** Most one-publication probes `board.snapshot` makes to find the oldest event a board keeps. */
+export const MAX_PROBES = 40;
 
 /** How long a board's clear mark is kept (ms): as long as the demo keeps a board's strokes. */
 export const BOARD_META_TTL = 24 * 3_600_000;
@@ -34,17 +40,55 @@ function isClearMark(data: unknown): data is BoardClearMark {
 }
 
 /**
- * Where to subscribe to `board:<board>` from. `historySize` is the board
- * namespace's history size: events older than the last `historySize` are
- * gone, so the position is never before them.
+ * The offset of the first publication after `after` that `channel` still
+ * keeps (in `epoch`), or undefined when it keeps none after it. Reads at
+ * most one publication, and only its offset.
+ */
+async function firstKeptAfter(rt: RealtimeServer<DemoApi>, channel: string, after: number, epoch: string): Promise<number | undefined> {
+  const probe = await rt.history(channel, { since: { offset: after, epoch }, limit: 1 });
+  return probe.epoch === epoch ? probe.publications[0]?.offset : undefined;
+}
+
+/**
+ * Where a subscription since `from` can recover from: just before the
+ * oldest publication kept after `from` (`end`, the stream's offset, when
+ * none is). Expired publications may still sit in a Redis stream before
+ * the kept ones, so when the first probe finds nothing, a binary search
+ * finds the smallest `after` whose probe finds a kept one (kept-ness only
+ * grows with the offset: publications expire oldest first).
+ */
+async function recoverableFrom(rt: RealtimeServer<DemoApi>, channel: string, from: number, end: number, epoch: string): Promise<number> {
+  if (from >= end) return end;
+  const first = await firstKeptAfter(rt, channel, from, epoch);
+  if (first !== undefined) return first - 1;
+  const newest = await firstKeptAfter(rt, channel, end - 1, epoch);
+  if (newest === undefined) return end;
+  let low = from;
+  let high = end - 1;
+  let found = newest;
+  for (let probes = 2; low + 1 < high && probes < MAX_PROBES; probes++) {
+    const middle = Math.floor((low + high) / 2);
+    const kept = await firstKeptAfter(rt, channel, middle, epoch);
+    if (kept === undefined) low = middle;
+    else [high, found] = [middle, kept];
+  }
+  return found - 1;
+}
+
+/**
+ * Where to subscribe to `board:<board>` from: the last clear, or just
+ * before the oldest event the board keeps when that is later.
+ * `historySize` is the board namespace's history size: events older than
+ * the last `historySize` are gone whatever the probes say.
  */
 export async function boardSnapshot(rt: RealtimeServer<DemoApi>, board: unknown, historySize: number): Promise<BoardPosition> {
   const name = boardName(board);
-  const [mark, position] = await Promise.all([rt.history(`${BOARD_META_NAMESPACE}:${name}`, { limit: 1 }), rt.history(`board:${name}`, { limit: 0 })]);
-  const oldestKept = Math.max(0, position.offset - historySize);
+  const channel = `board:${name}`;
+  const [mark, position] = await Promise.all([rt.history(`${BOARD_META_NAMESPACE}:${name}`, { limit: 1 }), rt.history(channel, { limit: 0 })]);
   const clear = mark.publications[mark.publications.length - 1]?.data;
   const cleared = isClearMark(clear) && clear.epoch === position.epoch && clear.offset <= position.offset ? clear.offset : 0;
-  return { offset: Math.max(cleared, oldestKept), epoch: position.epoch };
+  const from = Math.max(cleared, position.offset - historySize, 0);
+  return { offset: await recoverableFrom(rt, channel, from, position.offset, position.epoch), epoch: position.epoch };
 }
 
 /**
