@@ -23,8 +23,10 @@ import type { AuthenticateContext, AuthorizeContext, AuthOutcome, WebSocketGuard
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
-import { loadSite, notFoundPage, type Asset } from './apps/site.js';
-import { METRICS_CHANNEL, ROOM_NAME, type BoardEvent, type BoardSnapshot, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
+import { BOARD_META_OPTIONS, registerBoardMethods } from './apps/board.js';
+import { DEMO_SCHEMAS } from './apps/schemas.js';
+import { loadSite, notFoundPage, SECURITY_HEADERS, type Asset } from './apps/site.js';
+import { BOARD_META_NAMESPACE, METRICS_CHANNEL, type DemoApi, type DemoConnectData, type DemoUserInfo } from './apps/web/api.js';
 import type { ServeSettings } from './serve-config.js';
 import { displayName, GUEST_PREFIX, GuestIdentities, normalizeName } from './serve-guests.js';
 import {
@@ -125,16 +127,6 @@ export function metricsAuthorize(metricsPrivate: boolean): ((context: AuthorizeC
   return ({ session, channel }) => !(channel.startsWith(namespace) && session.user.startsWith(GUEST_PREFIX));
 }
 
-/** The board's events since its last clear, from its history, and the position to subscribe from. */
-export async function boardSnapshot(rt: RealtimeServer<DemoApi>, board: unknown): Promise<BoardSnapshot> {
-  if (typeof board !== 'string' || !ROOM_NAME.test(board)) throw new RpcError('invalid_data', 'board: 1-40 letters, digits, - or _');
-  const history = await rt.history(`board:${board}`);
-  const events = history.publications.map((publication) => ({ offset: publication.offset, data: publication.data as BoardEvent }));
-  let start = events.length;
-  while (start > 0 && events[start - 1]!.data.type !== 'clear') start--;
-  return { events: events.slice(start), offset: history.offset, epoch: history.epoch };
-}
-
 function createBroker(settings: ServeSettings): Broker {
   return settings.redis === undefined ? new MemoryBroker() : new RedisBroker({ url: settings.redis });
 }
@@ -156,6 +148,11 @@ async function readTlsFile(path: string): Promise<Buffer> {
   } catch (error) {
     throw new UsageError(`cannot read the TLS file ${path}: ${(error as Error).message}`);
   }
+}
+
+/** The configured namespaces, and the boards' clear marks (server-published; a config file cannot replace them). */
+function demoNamespacesWithMeta(settings: ServeSettings): ServeSettings['namespaces'] {
+  return { ...settings.namespaces, [BOARD_META_NAMESPACE]: BOARD_META_OPTIONS };
 }
 
 /** Where the public port's `Host` and `Origin` checks come from. */
@@ -180,7 +177,8 @@ function createRealtime(settings: ServeSettings, gate: Gate, worker: number, gue
     return createRealtimeServer<DemoApi>({
       noServer: true,
       path: REALTIME_PATH,
-      namespaces: settings.namespaces,
+      namespaces: demoNamespacesWithMeta(settings),
+      schemas: DEMO_SCHEMAS,
       limits: settings.limits,
       auth,
       broker,
@@ -206,13 +204,13 @@ function logSessions(rt: RealtimeServer<DemoApi>, log: (line: string) => void): 
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 function sendAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): void {
   if (req.headers['if-none-match'] === asset.etag) {
-    res.writeHead(304, { ETag: asset.etag, 'Cache-Control': 'no-cache' });
+    res.writeHead(304, { ...SECURITY_HEADERS, ETag: asset.etag, 'Cache-Control': 'no-cache' });
     res.end();
     return;
   }
@@ -335,7 +333,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   const rt = createRealtime(settings, gate, options.worker, guests);
   let brokerUp = true;
   rt.on('error', (error) => options.log(`error: ${error.message}`));
-  rt.method('board.snapshot', ({ board }) => boardSnapshot(rt, board));
+  registerBoardMethods(rt, settings.namespaces['board']?.history?.size ?? 0);
   const metrics = new ServerMetrics(rt, options.worker, (error) => options.log(`metrics: ${error.message}`));
   rt.on('broker', (state, error) => {
     brokerUp = state === 'up';

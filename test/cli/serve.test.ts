@@ -204,22 +204,6 @@ describe('switchboard serve: the real-time endpoint', () => {
     assert.ok(history.publications.length >= 2, 'the dashboard starts from the kept samples');
     client.close();
   });
-
-  it('answers board.snapshot with the events since the last clear and the position to subscribe from', async () => {
-    const { client } = await guest(serve.port, 'Painter');
-    const board = client.subscribe('board:snap');
-    await board.ready();
-    const stroke = (seq: number) => ({ type: 'stroke' as const, stroke: 's1', seq, color: '#000000', size: 3, points: [seq, 0, seq + 1, 1] });
-    await board.publish(stroke(0));
-    await board.publish({ type: 'clear' });
-    await board.publish(stroke(1));
-    const last = await board.publish(stroke(2));
-    const snapshot = await client.call('board.snapshot', { board: 'snap' });
-    assert.deepEqual(snapshot.events.map((event) => event.data), [stroke(1), stroke(2)]);
-    assert.deepEqual({ offset: snapshot.offset, epoch: snapshot.epoch }, last);
-    await assert.rejects(client.call('board.snapshot', { board: '../x' }), (error: RealtimeError) => error.code === 'invalid_data');
-    client.close();
-  });
 });
 
 describe('switchboard serve: settings and helpers', () => {

@@ -36,7 +36,7 @@ const MAIN = `<div class="dash-head"><h1>Server dashboard</h1><span id="dash-met
 <section class="charts">${CHARTS.map(chart).join('')}</section>
 <section class="panel channels-panel">
   <h2 class="panel-title">Subscribers per channel</h2>
-  <table><thead><tr><th>Channel</th><th></th><th style="text-align:right">Subscribers</th></tr></thead><tbody id="channels"></tbody></table>
+  <table><thead><tr><th>Channel</th><th></th><th class="count">Subscribers</th></tr></thead><tbody id="channels"></tbody></table>
 </section>`;
 
 /** The dashboard page. */

@@ -48,7 +48,7 @@ const CARDS: readonly AppCard[] = [
     summary: 'Draw together; see everyone’s strokes and cursors live.',
     features: [
       'strokes sent as batches of points as you draw',
-      'late joiners get the board so far (a snapshot from history, then the live channel)',
+      'late joiners get the board so far: they subscribe since its last clear and the server replays the strokes',
       'other people’s cursors, throttled and never stored',
       'a clear button for everyone',
     ],

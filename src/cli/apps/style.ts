@@ -122,7 +122,7 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .channels-panel table { width: 100%; border-collapse: collapse; font-size: 14px; }
 .channels-panel td, .channels-panel th { padding: 8px 16px; text-align: left; border-top: 1px solid var(--line); }
 .channels-panel th { font-size: 12px; color: var(--muted); font-weight: 600; }
-.channels-panel td.count { width: 90px; text-align: right; font-variant-numeric: tabular-nums; font-weight: 650; }
+.channels-panel td.count, .channels-panel th.count { width: 90px; text-align: right; font-variant-numeric: tabular-nums; font-weight: 650; }
 .channels-panel .bar { height: 8px; border-radius: 4px; background: var(--accent); opacity: .75; min-width: 2px; }
 
 /* whiteboard */
@@ -144,8 +144,11 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .canvas-frame canvas { display: block; touch-action: none; cursor: crosshair; }
 .cursor { position: absolute; left: 0; top: 0; pointer-events: none; transition: transform 60ms linear, opacity .3s; z-index: 2; }
 .cursor svg { width: 22px; height: 22px; display: block; filter: drop-shadow(0 1px 1px rgba(0, 0, 0, .3)); }
-.cursor span { position: absolute; left: 16px; top: 18px; white-space: nowrap; font-size: 12px; font-weight: 600; color: #fff; background: var(--c); padding: 1px 7px; border-radius: 6px; }
+.cursor .label { position: absolute; left: 16px; top: 18px; white-space: nowrap; font-size: 12px; font-weight: 600; color: #fff; background: var(--c); padding: 1px 7px; border-radius: 6px; }
 .cursor.idle { opacity: .35; }
+.cursor .tag { color: inherit; opacity: .8; }
+.tag { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .82em; font-weight: 500; margin-left: 4px; white-space: nowrap; }
+.board-note { position: absolute; left: 50%; top: 12px; transform: translateX(-50%); z-index: 3; background: #fff8e6; color: #7a4d00; border: 1px solid #f3d48b; border-radius: 8px; padding: 6px 12px; font-size: 13px; }
 
 @media (max-width: 900px) {
   .chat { grid-template-columns: 1fr; height: auto; }

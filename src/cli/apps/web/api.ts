@@ -76,10 +76,22 @@ export interface MetricsSample {
   channels: Array<[string, number]>;
 }
 
-/** The result of `board.snapshot`: the board's events since its last clear, and the position to subscribe from. */
-export interface BoardSnapshot {
-  events: Array<{ offset: number; data: BoardEvent }>;
+/**
+ * The result of `board.snapshot`: where a late joiner subscribes *since* —
+ * the board's last clear (or the oldest event its history can hold) in the
+ * board's current epoch. The events after it arrive through the
+ * subscription's recovery; the snapshot itself reads no history.
+ */
+export interface BoardPosition {
   offset: number;
+  epoch: string;
+}
+
+/** `boardmeta:<name>` (server-published, history size 1): where the board was last cleared. */
+export interface BoardClearMark {
+  /** The offset of the clear event on `board:<name>`. */
+  offset: number;
+  /** The board stream's epoch when it was cleared. */
   epoch: string;
 }
 
@@ -91,9 +103,11 @@ export interface DemoApi {
     board: BoardEvent;
     cursor: CursorPosition;
     metrics: MetricsSample;
+    boardmeta: BoardClearMark;
   };
   methods: {
-    'board.snapshot': { params: { board: string }; result: BoardSnapshot };
+    'board.snapshot': { params: { board: string }; result: BoardPosition };
+    'board.clear': { params: { board: string }; result: BoardPosition };
   };
 }
 
@@ -106,3 +120,24 @@ export const METRICS_CHANNEL = 'metrics:server';
 
 /** Room and board names: letters, digits, '-' and '_', up to 40 characters. */
 export const ROOM_NAME = /^[A-Za-z0-9_-]{1,40}$/;
+
+/** The namespace where the server records each board's last clear (clients cannot publish there). */
+export const BOARD_META_NAMESPACE = 'boardmeta';
+
+/** Longest chat message, in UTF-16 code units. */
+export const MAX_CHAT_TEXT = 2000;
+/** Most numbers (x, y, x, y …) in one stroke batch: 256 points. Pages split longer batches. */
+export const MAX_BATCH_NUMBERS = 512;
+/** Brush sizes a stroke may use (board units). */
+export const MIN_BRUSH_SIZE = 1;
+export const MAX_BRUSH_SIZE = 64;
+/** Highest batch number within one stroke. */
+export const MAX_STROKE_SEQ = 100_000;
+/** Stroke ids: letters, digits, '-' and '_', up to 40 characters. */
+export const STROKE_ID = /^[A-Za-z0-9_-]{1,40}$/;
+/** Colours of strokes and users: '#rrggbb'. */
+export const HEX_COLOR = /^#[0-9A-Fa-f]{6}$/;
+/** Latest `sent` time accepted (ms since the epoch; the year 2100). */
+export const MAX_TIMESTAMP = 4_102_444_800_000;
+/** Longest display name a page shows (server-side names are shorter; longer ones are cut). */
+export const MAX_SHOWN_NAME = 64;

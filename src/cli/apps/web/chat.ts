@@ -11,8 +11,9 @@
  * by stream epoch and offset, so nothing is shown twice.
  */
 import type { Subscription, PresenceMember, TypedPublication } from '../../../realtime/sdk/index.js';
-import { ROOM_NAME, type ChatMessage, type DemoUserInfo, type TypingSignal } from './api.js';
-import { avatar, byId, connectDemo, element, nameFromUrl, setUrlParam, whenPossible, type DemoClient } from './common.js';
+import { ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
+import { avatar, byId, connectDemo, element, isOwnUser, nameFromUrl, nameplate, nameWithTag, plural, setUrlParam, whenPossible, type DemoClient } from './common.js';
+import { isChatMessage, isTypingSignal, userInfoOf } from './guards.js';
 
 const HISTORY_LIMIT = 100;
 const DEFAULT_ROOMS = ['lobby', 'random', 'help'];
@@ -26,11 +27,6 @@ const GROUP_WINDOW = 5 * 60_000;
 
 const { client } = await connectDemo();
 let room: RoomView | null = null;
-
-function infoOf(member: { user: string; info?: unknown }): DemoUserInfo {
-  const info = member.info as Partial<DemoUserInfo> | undefined;
-  return { name: info?.name ?? (member.user || 'someone'), color: info?.color ?? '#667085' };
-}
 
 function timeText(ms: number): string {
   return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -78,7 +74,10 @@ class RoomView {
   /** Epochs in the order first seen: messages sort by (epoch order, offset). */
   private readonly epochs: string[] = [];
   private readonly people = new Map<string, PresenceMember>();
-  private readonly typists = new Map<string, { info: DemoUserInfo; timer: number }>();
+  private readonly typists = new Map<string, { label: string; timer: number }>();
+  /** Publications that were not valid messages (old or hostile history): skipped, counted, said once. */
+  private skipped = 0;
+  private skippedNote: HTMLLIElement | null = null;
   private epoch = '';
   private lastTypingSent = 0;
   private closed = false;
@@ -96,28 +95,52 @@ class RoomView {
     this.chat.on('join', (member) => this.joined(member));
     this.chat.on('leave', (member) => this.left(member));
     this.typing.on('publication', ({ data, info }) => {
-      if (info !== undefined && info.client !== client.clientId) this.typingSignal(info, data.typing);
+      if (info !== undefined && info.client !== client.clientId && isTypingSignal(data)) this.typingSignal(info, data.typing);
     });
   }
 
-  /** Shows publications of `epoch` (history or live), each once, in stream order. */
+  /**
+   * Shows publications of `epoch` (history or live), each once, in stream
+   * order. One that is not a valid message is skipped and counted: it never
+   * stops the room from working.
+   */
   add(publication: TypedPublication<ChatMessage>, epoch: string): void {
     const key = `${epoch}:${publication.offset}`;
     if (this.closed || this.shown.has(key)) return;
     this.shown.add(key);
+    if (!isChatMessage(publication.data) || typeof publication.offset !== 'number') return this.skip();
     if (!this.epochs.includes(epoch)) this.epochs.push(epoch);
     this.messages.querySelector('.empty')?.remove();
-    const item = this.messageItem(publication, epoch);
+    let item: HTMLLIElement;
+    try {
+      item = this.messageItem(publication, epoch);
+    } catch {
+      return this.skip();
+    }
     this.insert(item);
     if (publication.info !== undefined) this.typists.delete(publication.info.user);
     this.renderTyping();
+  }
+
+  /** Counts a publication that could not be shown, and says how many there were. */
+  private skip(): void {
+    this.skipped++;
+    this.messages.dataset.skipped = String(this.skipped);
+    if (this.skippedNote === null) {
+      this.skippedNote = element('li', 'system skipped');
+      this.messages.prepend(this.skippedNote);
+    }
+    this.skippedNote.textContent = `${plural(this.skipped, 'message')} could not be shown (not a valid message).`;
   }
 
   /** Starts with the history (shown before any live message). */
   showHistory(publications: Array<TypedPublication<ChatMessage>>, epoch: string): void {
     this.epoch = epoch;
     for (const publication of publications) this.add(publication, epoch);
-    if (this.shown.size === 0) this.messages.replaceChildren(element('li', 'empty', `No messages in #${this.name} yet. Say hello!`));
+    if (this.messages.querySelector('li.message') === null) {
+      this.messages.querySelector('.empty')?.remove();
+      this.messages.append(element('li', 'empty', `No messages in #${this.name} yet. Say hello!`));
+    }
   }
 
   async send(text: string): Promise<void> {
@@ -149,19 +172,20 @@ class RoomView {
   }
 
   private messageItem(publication: TypedPublication<ChatMessage>, epoch: string): HTMLLIElement {
-    const info = publication.info === undefined ? { name: 'server', color: '#667085' } : infoOf(publication.info);
-    const sent = Number.isFinite(publication.data.sent) ? publication.data.sent : Date.now();
+    const user = typeof publication.info?.user === 'string' ? publication.info.user : '';
+    const info = publication.info === undefined ? { name: 'server', color: '#667085' } : userInfoOf(publication.info);
+    const sent = publication.data.sent;
     const item = element('li', 'message');
     item.dataset.key = `${this.epochs.indexOf(epoch)}:${publication.offset}`;
-    item.dataset.user = publication.info?.user ?? '';
+    item.dataset.user = user;
     item.dataset.sent = String(sent);
-    const author = element('span', 'author', info.name);
+    const author = nameplate(user, info, 'author');
     author.style.color = info.color;
     const time = element('time', '', timeText(sent));
     const meta = element('div', 'meta');
     meta.append(author, time);
     const body = element('div', 'body');
-    body.append(meta, element('p', 'text', String(publication.data.text)));
+    body.append(meta, element('p', 'text', publication.data.text));
     item.append(avatar(info.name, info.color), body);
     return item;
   }
@@ -220,13 +244,13 @@ class RoomView {
     const first = this.usersPresent(member.user) === 0;
     this.people.set(member.client, member);
     this.renderPeople();
-    if (first && member.client !== client.clientId) this.system(`${infoOf(member).name} joined`);
+    if (first && member.client !== client.clientId) this.system(`${nameWithTag(member)} joined`);
   }
 
   private left(member: PresenceMember): void {
     if (!this.people.delete(member.client)) return;
     this.renderPeople();
-    if (this.usersPresent(member.user) === 0 && member.user !== client.user) this.system(`${infoOf(member).name} left`);
+    if (this.usersPresent(member.user) === 0 && !isOwnUser(member.user)) this.system(`${nameWithTag(member)} left`);
     this.typingSignal(member, false);
   }
 
@@ -239,18 +263,19 @@ class RoomView {
   private renderPeople(): void {
     const byUser = new Map<string, { member: PresenceMember; tabs: number }>();
     for (const member of this.people.values()) {
+      if (typeof member.user !== 'string') continue;
       const entry = byUser.get(member.user);
       if (entry === undefined) byUser.set(member.user, { member, tabs: 1 });
       else entry.tabs++;
     }
     const items = [...byUser.values()]
-      .sort((a, b) => infoOf(a.member).name.localeCompare(infoOf(b.member).name))
+      .sort((a, b) => userInfoOf(a.member).name.localeCompare(userInfoOf(b.member).name) || a.member.user.localeCompare(b.member.user))
       .map(({ member, tabs }) => {
-        const info = infoOf(member);
+        const info = userInfoOf(member);
         const item = element('li');
         item.dataset.user = member.user;
-        item.append(avatar(info.name, info.color, true), element('span', 'name', info.name));
-        if (member.user === client.user) item.append(element('span', 'you', '(you)'));
+        item.append(avatar(info.name, info.color, true), nameplate(member.user, info));
+        if (isOwnUser(member.user)) item.append(element('span', 'you', '(you)'));
         if (tabs > 1) item.append(element('span', 'tabs', `${tabs} tabs`));
         return item;
       });
@@ -268,13 +293,13 @@ class RoomView {
         this.typists.delete(who.user);
         this.renderTyping();
       }, TYPING_SHOWN);
-      this.typists.set(who.user, { info: infoOf(who), timer });
+      this.typists.set(who.user, { label: nameWithTag(who), timer });
     }
     this.renderTyping();
   }
 
   private renderTyping(): void {
-    const names = [...this.typists.values()].map(({ info }) => info.name);
+    const names = [...this.typists.values()].map(({ label }) => label);
     const line = byId('typing');
     if (names.length === 0) line.textContent = '';
     else if (names.length === 1) line.textContent = `${names[0]} is typing…`;
@@ -296,6 +321,7 @@ async function enterRoom(name: string): Promise<void> {
   byId('room-title').textContent = `# ${name}`;
   byId('room-meta').textContent = '';
   byId('messages').replaceChildren(element('li', 'empty', 'Loading…'));
+  delete byId('messages').dataset.skipped;
   byId('people').replaceChildren();
   byId('typing').textContent = '';
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;

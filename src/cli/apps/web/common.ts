@@ -4,7 +4,8 @@
  * small DOM helpers.
  */
 import type * as Sdk from '../../../realtime/sdk/index.js';
-import type { DemoApi, DemoConnectData, GuestHello } from './api.js';
+import type { DemoApi, DemoConnectData, DemoUserInfo, GuestHello } from './api.js';
+import { userInfoOf, userTag } from './guards.js';
 
 /** The SDK bundle's exports. */
 export type SdkModule = typeof Sdk;
@@ -34,6 +35,31 @@ export function element<K extends keyof HTMLElementTagNameMap>(tag: K, className
   if (className !== '') created.className = className;
   if (text !== '') created.textContent = text;
   return created;
+}
+
+/**
+ * A display name followed by the tag of the user id (`Ada #k3f9`): two
+ * users with the same (or a look-alike) name still look different. Text
+ * only, never markup.
+ */
+export function nameplate(user: string, info: DemoUserInfo, className = 'name'): HTMLSpanElement {
+  const plate = element('span', className, info.name);
+  plate.append(element('span', 'tag', userTag(user)));
+  plate.dataset.user = user;
+  return plate;
+}
+
+/** "Ada #k3f9": a user's name and tag as plain text (typing line, join/leave lines, titles). */
+export function nameWithTag(member: { user: string; info?: unknown }): string {
+  return `${userInfoOf(member).name} ${userTag(member.user)}`;
+}
+
+/** The user id this page connected as, from the latest connect result (undefined before). */
+let ownUser: string | undefined;
+
+/** Whether `user` is this page's own user, by the user id of the connect result: the only thing marked "(you)". */
+export function isOwnUser(user: string): boolean {
+  return ownUser !== undefined && user === ownUser;
 }
 
 /** A round avatar with the first letter of `name` on `color`. */
@@ -127,7 +153,7 @@ function showConnection(client: DemoClient): void {
   });
   client.on('state', render);
   client.on('connected', (result) => {
-    const data = result.data as DemoConnectData | undefined;
+    const data = connectData(result);
     badge.title = data === undefined ? 'Connected' : `Connected to worker ${data.worker} as ${result.user}`;
     render();
   });
@@ -142,8 +168,9 @@ function showConnection(client: DemoClient): void {
 function showUser(client: DemoClient, hello: GuestHello): void {
   const chip = byId<HTMLButtonElement>('me');
   client.on('connected', (result) => {
-    const data = result.data as DemoConnectData | undefined;
-    chip.replaceChildren(avatar(data?.name ?? hello.name, data?.color ?? '#4f46e5', true), element('span', '', data?.name ?? hello.name));
+    const info = userInfoOf({ user: result.user, info: connectData(result) ?? { name: hello.name } });
+    chip.replaceChildren(avatar(info.name, info.color, true), nameplate(result.user, info, ''));
+    chip.title = `You are ${info.name} ${userTag(result.user)} (${result.user}). Click to change your nickname.`;
     chip.hidden = false;
   });
   chip.addEventListener('click', async () => {
@@ -165,6 +192,9 @@ export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClien
   const options: Sdk.RealtimeClientOptions = { data: hello };
   if (token !== null) options.token = token;
   const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);
+  client.on('connected', (result) => {
+    ownUser = typeof result.user === 'string' ? result.user : undefined;
+  });
   const connected = new Promise<Sdk.ConnectResult>((resolve) => client.once('connected', resolve));
   showConnection(client);
   showUser(client, hello);
@@ -172,28 +202,36 @@ export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClien
   return { sdk, client, hello, connected };
 }
 
-/** The connect data of the current connection (after 'connected'). */
+/** The connect data of the current connection (after 'connected'), when it is well-formed. */
 export function connectData(result: Sdk.ConnectResult): DemoConnectData | undefined {
-  return result.data as DemoConnectData | undefined;
+  const data = result.data as Partial<DemoConnectData> | undefined;
+  if (typeof data !== 'object' || data === null || typeof data.name !== 'string' || typeof data.color !== 'string') return undefined;
+  return { name: data.name, color: data.color, worker: typeof data.worker === 'number' ? data.worker : 1 };
 }
 
 /** Failures that waiting cannot fix: the server refused the request itself. */
 const FINAL_ERRORS = new Set(['unavailable', 'forbidden', 'not_found', 'invalid_data', 'bad_request', 'unauthorized', 'closed']);
 
+/** Server-side failures (not a missing connection) a page retries at most this often before it goes on without. */
+const MAX_FAILED_ATTEMPTS = 10;
+
 /**
  * Runs a request that a page needs before it can show anything (history, a
  * snapshot): while it fails for a passing reason (not connected yet,
  * timeout, broker down), waits for the next connection or 2 s, and tries
- * again. Resolves null on a failure that waiting cannot fix, or once
- * `stillWanted` says the page moved on.
+ * again. Resolves null on a failure that waiting cannot fix, after
+ * MAX_FAILED_ATTEMPTS failures while connected (the server keeps failing
+ * it), or once `stillWanted` says the page moved on.
  */
 export async function whenPossible<T>(client: DemoClient, request: () => Promise<T>, stillWanted: () => boolean = () => true): Promise<T | null> {
+  let failed = 0;
   for (;;) {
     try {
       return await request();
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      if ((typeof code === 'string' && FINAL_ERRORS.has(code)) || !stillWanted()) return null;
+      if (client.state === 'connected') failed++;
+      if ((typeof code === 'string' && FINAL_ERRORS.has(code)) || failed >= MAX_FAILED_ATTEMPTS || !stillWanted()) return null;
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);

@@ -8,6 +8,7 @@
 import { METRICS_CHANNEL, type MetricsSample } from './api.js';
 import { drawChart, drawLegend, formatBytes, formatNumber, type ChartSeries, type Formatter } from './charts.js';
 import { byId, connectDemo, element, plural, whenPossible } from './common.js';
+import { isMetricsSample } from './guards.js';
 
 /** Seconds shown by the charts. */
 const WINDOW = 120;
@@ -23,7 +24,9 @@ let lastReceived = 0;
 
 type NumericField = 'connections' | 'messagesInPerSecond' | 'messagesOutPerSecond' | 'bytesInPerSecond' | 'bytesOutPerSecond' | 'rss' | 'heapUsed' | 'heapTotal';
 
-function addSample(sample: MetricsSample): void {
+/** Adds a sample to its worker's series; anything that is not a well-formed sample is ignored. */
+function addSample(sample: unknown): void {
+  if (!isMetricsSample(sample)) return;
   lastReceived = Date.now();
   let list = samples.get(sample.worker);
   if (list === undefined) samples.set(sample.worker, (list = []));

@@ -1,16 +1,23 @@
 /**
  * The collaborative whiteboard (/apps/whiteboard.js). Strokes travel on
- * `board:<name>` as batches of points (one every 40 ms while drawing); the
- * board keeps them in its history, and the server's `board.snapshot` method
- * returns every event since the last clear together with the stream
- * position, so a late joiner draws the snapshot and subscribes *since* that
- * position (no gap, no double). Cursors travel on `cursor:<name>`: at most
- * 20 updates a second, never stored, and presence (join/leave) removes the
- * cursor of someone who left.
+ * `board:<name>` as batches of points (one every 40 ms while drawing, at
+ * most 256 points each); the board keeps them in its history. A late joiner
+ * asks `board.snapshot` where to start — the board's last clear, a few bytes
+ * whatever the board holds — and subscribes *since* that position: the
+ * SDK's recovery replays the strokes after it, then the live ones follow
+ * (no gap, no double). When the server cannot replay them (`recovered:
+ * false`: the history is gone, e.g. the server restarted), the page says so
+ * and goes on from an empty board. Clearing is the `board.clear` method.
+ * Cursors travel on `cursor:<name>`: at most 20 updates a second, never
+ * stored, and presence (join/leave) removes the cursor of someone who left.
+ *
+ * Everything received is checked (web/guards.ts) before it is drawn: an
+ * event that is not valid is skipped and counted, never thrown over.
  */
 import type { PresenceMember, Subscription } from '../../../realtime/sdk/index.js';
-import { BOARD_HEIGHT, BOARD_WIDTH, ROOM_NAME, type BoardEvent, type CursorPosition, type DemoUserInfo, type StrokeBatch } from './api.js';
-import { avatar, byId, connectData, connectDemo, element, nameFromUrl, whenPossible, type DemoClient } from './common.js';
+import { BOARD_HEIGHT, BOARD_WIDTH, MAX_BATCH_NUMBERS, MAX_STROKE_SEQ, ROOM_NAME, type BoardEvent, type BoardPosition, type CursorPosition, type StrokeBatch } from './api.js';
+import { avatar, byId, connectData, connectDemo, element, isOwnUser, nameFromUrl, nameplate, nameWithTag, whenPossible, type DemoClient } from './common.js';
+import { isBoardEvent, isBoardPosition, isCursorPosition, userInfoOf } from './guards.js';
 
 const BOARD = nameFromUrl('board', ROOM_NAME, 'main');
 const PALETTE = ['#1c2233', '#d93025', '#e8710a', '#f2b600', '#12a150', '#0b57d0', '#8e24aa', '#c2185b'];
@@ -29,11 +36,7 @@ interface BoardEntry {
   data: BoardEvent;
 }
 
-function infoOf(member: { user: string; info?: unknown }): DemoUserInfo {
-  const info = member.info as Partial<DemoUserInfo> | undefined;
-  return { name: info?.name ?? (member.user || 'someone'), color: info?.color ?? '#667085' };
-}
-
+const SVG_NS = 'http://www.w3.org/2000/svg';
 /** The canvas: board coordinates, scaling, and drawing of batches. */
 class Surface {
   readonly canvas = byId<HTMLCanvasElement>('canvas');
@@ -91,8 +94,16 @@ class Surface {
 class BoardState {
   private confirmed: BoardEntry[] = [];
   private readonly pending = new Map<string, StrokeBatch>();
+  /** Publications that were not valid board events (old or hostile history): skipped. */
+  private skipped = 0;
 
-  constructor(private readonly surface: Surface) {}
+  constructor(readonly surface: Surface) {}
+
+  /** A publication that is not a board event: not drawn, counted. */
+  skip(): void {
+    this.skipped++;
+    this.surface.canvas.dataset.skipped = String(this.skipped);
+  }
 
   get size(): number {
     return this.confirmed.length;
@@ -165,6 +176,8 @@ class StrokeRecorder {
     this.surface.draw({ color: this.color, size: this.size, points: [...last, ...point] });
     this.points.push(...point);
     this.last = point;
+    // A batch holds at most MAX_BATCH_NUMBERS numbers (the server refuses longer ones).
+    if (this.points.length >= MAX_BATCH_NUMBERS) this.flush(false);
   }
 
   end(): void {
@@ -178,6 +191,11 @@ class StrokeRecorder {
   private flush(final: boolean): void {
     // A batch needs a segment; a click without a move is sent once, as a dot.
     if (this.points.length < 4 && !(final && this.seq === 0)) return;
+    if (this.seq > MAX_STROKE_SEQ) {
+      // A very long stroke goes on as a new one.
+      this.stroke = crypto.getRandomValues(new Uint32Array(2)).join('-');
+      this.seq = 0;
+    }
     this.send({ type: 'stroke', stroke: this.stroke, seq: this.seq++, color: this.color, size: this.size, points: this.points });
     this.points = this.last === null ? [] : [...this.last];
   }
@@ -189,7 +207,8 @@ class Cursors {
 
   constructor(private readonly surface: Surface) {}
 
-  move(member: { client: string; user: string; info?: unknown }, position: CursorPosition): void {
+  move(member: { client: string; user: string; info?: unknown }, position: unknown): void {
+    if (!isCursorPosition(position)) return;
     if ('gone' in position) return this.remove(member.client);
     const cursor = this.shown.get(member.client) ?? this.create(member);
     cursor.node.style.transform = `translate(${position.x * this.surface.scale}px, ${position.y * this.surface.scale}px)`;
@@ -207,12 +226,11 @@ class Cursors {
   }
 
   private create(member: { client: string; user: string; info?: unknown }): { node: HTMLElement; timer: number } {
-    const info = infoOf(member);
+    const info = userInfoOf(member);
     const node = element('div', 'cursor');
     node.dataset.client = member.client;
     node.style.setProperty('--c', info.color);
-    node.innerHTML = `<svg viewBox="0 0 18 18"><path d="M2 1.5l13 6.2-5.6 1.6L7 15z" fill="${info.color}" stroke="#fff" stroke-width="1.3" stroke-linejoin="round"/></svg>`;
-    node.append(element('span', 'name', info.name));
+    node.append(cursorArrow(info.color), nameplate(member.user, info, 'label'));
     byId('canvas-frame').append(node);
     const cursor = { node, timer: 0 };
     this.shown.set(member.client, cursor);
@@ -220,13 +238,24 @@ class Cursors {
   }
 }
 
-function renderDrawers(members: Map<string, PresenceMember>, me: string | undefined): void {
+/** The arrow of a cursor, in the user's colour (built with DOM calls: no markup from data). */
+function cursorArrow(color: string): SVGSVGElement {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 18 18');
+  const path = document.createElementNS(SVG_NS, 'path');
+  for (const [name, value] of [['d', 'M2 1.5l13 6.2-5.6 1.6L7 15z'], ['fill', color], ['stroke', '#fff'], ['stroke-width', '1.3'], ['stroke-linejoin', 'round']]) path.setAttribute(name!, value!);
+  svg.append(path);
+  return svg;
+}
+
+function renderDrawers(members: Map<string, PresenceMember>): void {
   const users = new Map<string, PresenceMember>();
-  for (const member of members.values()) users.set(member.user, member);
+  for (const member of members.values()) if (typeof member.user === 'string') users.set(member.user, member);
   const faces = [...users.values()].slice(0, 6).map((member) => {
-    const info = infoOf(member);
+    const info = userInfoOf(member);
     const face = avatar(info.name, info.color, true);
-    face.title = member.user === me ? `${info.name} (you)` : info.name;
+    face.title = isOwnUser(member.user) ? `${nameWithTag(member)} (you)` : nameWithTag(member);
+    face.dataset.user = member.user;
     return face;
   });
   const label = element('span', '', `${users.size} here`);
@@ -307,26 +336,39 @@ function wirePointer(surface: Surface, recorder: StrokeRecorder, sendCursor: (po
   canvas.addEventListener('pointerleave', () => sendCursor({ gone: true }));
 }
 
-/** Loads the board so far; returns the position to subscribe from. */
-async function loadSnapshot(client: DemoClient, state: BoardState): Promise<{ since?: { offset: number; epoch: string } }> {
-  const snapshot = await whenPossible(client, () => client.call('board.snapshot', { board: BOARD }));
-  state.reset(snapshot?.events ?? []);
-  return snapshot === null ? {} : { since: { offset: snapshot.offset, epoch: snapshot.epoch } };
+/**
+ * Where to subscribe to the board from: the position `board.snapshot`
+ * answers (its last clear), or null when the server could not say (the page
+ * then follows the board live only).
+ */
+async function boardStart(client: DemoClient): Promise<BoardPosition | null> {
+  const position: unknown = await whenPossible(client, () => client.call('board.snapshot', { board: BOARD }));
+  return isBoardPosition(position) ? position : null;
 }
 
-/** Keeps the board in step with its channel; reloads the snapshot when the server could not replay what was missed. */
-function followBoard(client: DemoClient, board: Subscription<BoardEvent>, state: BoardState): void {
-  let resync: BoardEntry[] | null = null;
+/** Says something about the board above it (null removes it). */
+function boardNote(text: string | null): void {
+  const frame = byId('canvas-frame');
+  frame.querySelector('.board-note')?.remove();
+  if (text !== null) frame.append(element('div', 'board-note', text));
+}
+
+/**
+ * Keeps the board in step with its channel: replayed and live events are
+ * drawn in stream order; when the server could not replay what came before
+ * (`recovered: false`), the board starts over empty and says so.
+ */
+function followBoard(board: Subscription<BoardEvent>, state: BoardState, start: BoardPosition | null): void {
+  if (start === null) boardNote('This board’s earlier strokes could not be loaded; new strokes show as they are drawn.');
   board.on('publication', ({ offset, data }) => {
-    if (resync !== null) resync.push({ offset, data });
-    else state.apply({ offset, data });
+    if (isBoardEvent(data) && typeof offset === 'number') state.apply({ offset, data });
+    else state.skip();
   });
-  board.on('subscribed', async ({ recovered }) => {
-    if (recovered !== false || resync !== null) return;
-    const buffered: BoardEntry[] = (resync = []);
-    const snapshot = await whenPossible(client, () => client.call('board.snapshot', { board: BOARD }));
-    state.reset(snapshot === null ? buffered : [...snapshot.events, ...buffered.filter((entry) => entry.offset > snapshot.offset)]);
-    resync = null;
+  board.on('subscribed', ({ recovered }) => {
+    if (recovered !== false) return;
+    state.reset([]);
+    state.surface.canvas.dataset.lost = String(Number(state.surface.canvas.dataset.lost ?? 0) + 1);
+    boardNote('This board’s earlier strokes are gone (did the server restart?); new strokes show as they are drawn.');
   });
 }
 
@@ -338,20 +380,20 @@ function followCursors(client: DemoClient, channel: Subscription<CursorPosition>
     if (present === null) return;
     members.clear();
     for (const member of present) members.set(member.client, member);
-    renderDrawers(members, client.user);
+    renderDrawers(members);
   };
   channel.on('publication', ({ data, info }) => {
-    if (info !== undefined && info.client !== client.clientId) cursors.move(info, data);
+    if (info !== undefined && typeof info.client === 'string' && info.client !== client.clientId) cursors.move(info, data);
   });
   channel.on('subscribed', () => void refresh());
   channel.on('join', (member) => {
     members.set(member.client, member);
-    renderDrawers(members, client.user);
+    renderDrawers(members);
   });
   channel.on('leave', (member) => {
     members.delete(member.client);
     cursors.remove(member.client);
-    renderDrawers(members, client.user);
+    renderDrawers(members);
   });
 }
 
@@ -362,21 +404,22 @@ surface.fit();
 const state = new BoardState(surface);
 state.redraw();
 const cursors = new Cursors(surface);
-const board = client.subscribe(`board:${BOARD}`, await loadSnapshot(client, state));
+const start = await boardStart(client);
+const board = client.subscribe(`board:${BOARD}`, start === null ? {} : { since: start });
 const cursorChannel = client.subscribe(`cursor:${BOARD}`);
 const recorder = new StrokeRecorder(surface, (batch) => {
   state.sent(batch);
   board.publish(batch).catch(() => state.lost(batch));
 });
-followBoard(client, board, state);
+followBoard(board, state, start);
 followCursors(client, cursorChannel, cursors);
-void connected.then((result) => buildToolbar(recorder, connectData(result)?.color ?? PALETTE[0]!));
+void connected.then((result) => buildToolbar(recorder, userInfoOf({ user: result.user, info: connectData(result) ?? { color: PALETTE[0] } }).color));
 window.addEventListener('resize', () => {
   surface.fit();
   state.redraw();
 });
 // Drawing starts once strokes can be shared (publishing needs the subscription).
 await Promise.all([board.ready(), cursorChannel.ready()]).catch(() => {});
-byId('clear').addEventListener('click', () => void board.publish({ type: 'clear' }).catch(() => {}));
+byId('clear').addEventListener('click', () => void client.call('board.clear', { board: BOARD }).catch(() => {}));
 wirePointer(surface, recorder, cursorSender(cursorChannel, () => client.state === 'connected'));
 document.body.dataset.board = 'ready';
