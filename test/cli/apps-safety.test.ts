@@ -258,6 +258,33 @@ describe('the demo apps: telling people apart', () => {
     }
   });
 
+  it('a guest stays the same user across reloads by its server-signed token; another guest\'s id cannot be taken', options, async () => {
+    const victim = await visit(browser, base, '/chat?room=spoof', 'Ada');
+    const attacker = await visit(browser, base, '/chat?room=spoof', 'Mallory');
+    try {
+      const own = async (page: Page): Promise<string> => {
+        await page.waitForSelector('#me [data-user]');
+        return (await page.getAttribute('#me [data-user]', 'data-user')) ?? '';
+      };
+      const victimUser = await own(victim.page);
+      const token = await victim.page.evaluate(() => localStorage.getItem('switchboard-demo-id'));
+      assert.match(token ?? '', /^[A-Za-z0-9_-]{20,64}$/, 'the page keeps the token the server signed');
+      await victim.page.reload();
+      assert.equal(await own(victim.page), victimUser, 'a reload is the same user');
+      // The attacker copies the victim's user id (what the page shows) as its own id: it gets a guest of its own.
+      await attacker.page.evaluate((id) => localStorage.setItem('switchboard-demo-id', id.replace(/^guest-/, '')), victimUser);
+      await attacker.page.reload();
+      const attackerUser = await own(attacker.page);
+      assert.notEqual(attackerUser, victimUser);
+      const list = await people(victim.page);
+      assert.deepEqual(list.filter((person) => person.you).map((person) => person.user), [victimUser], 'the victim sees only itself as "(you)"');
+      assert.deepEqual([...victim.errors, ...attacker.errors], []);
+    } finally {
+      await victim.context.close();
+      await attacker.context.close();
+    }
+  });
+
   it('whiteboard: cursors carry the tag, built from text (a name with markup stays text)', options, async () => {
     const first = await visit(browser, base, '/whiteboard?board=tags', '<img src=x>');
     const second = await visit(browser, base, '/whiteboard?board=tags', 'Bob');

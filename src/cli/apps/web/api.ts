@@ -16,6 +16,8 @@ export interface DemoUserInfo {
 export interface DemoConnectData extends DemoUserInfo {
   /** 1 … N with `--workers N`, else 1. */
   worker: number;
+  /** A guest's token: send it back as the connect data's `id` to stay the same user. */
+  id?: string;
 }
 
 /** What a page sends as connect `data` when it has no token: the nickname picked and a per-browser id. */

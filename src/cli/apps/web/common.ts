@@ -117,7 +117,7 @@ export function askNickname(current = ''): Promise<string> {
  */
 export async function guestIdentity(ask = true): Promise<GuestHello> {
   let id = localStorage.getItem(ID_KEY);
-  if (id === null || !/^[A-Za-z0-9_-]{6,40}$/.test(id)) localStorage.setItem(ID_KEY, (id = randomId()));
+  if (id === null || !GUEST_TOKEN.test(id)) localStorage.setItem(ID_KEY, (id = randomId()));
   const fromUrl = new URLSearchParams(location.search).get('name');
   let name = fromUrl?.trim() || localStorage.getItem(NAME_KEY) || '';
   if (name === '' && !ask) return { id, name: 'guest' };
@@ -182,6 +182,24 @@ function showUser(client: DemoClient, hello: GuestHello): void {
 }
 
 /**
+ * A guest's identity is the server's: its connect result holds a signed
+ * token (`data.id`) that this browser keeps and sends back as its `id`, on
+ * the next reconnect (the SDK sends `hello` again) and the next visit, to
+ * stay the same user. An id the server did not sign only gets a new guest.
+ */
+function keepGuestToken(hello: GuestHello, result: Sdk.ConnectResult): void {
+  const data = result.data;
+  if (typeof data !== 'object' || data === null) return;
+  const id = (data as { id?: unknown }).id;
+  if (typeof id !== 'string' || !GUEST_TOKEN.test(id)) return;
+  hello.id = id;
+  localStorage.setItem(ID_KEY, id);
+}
+
+/** The shape of a guest token (and of the random id sent before the first one). */
+const GUEST_TOKEN = /^[A-Za-z0-9_-]{6,64}$/;
+
+/**
  * Connects to /rt as this browser's guest (or with `?token=` when the
  * server wants a JWT), with the connection badge and user chip wired up.
  * `connected` resolves with the first connect result.
@@ -194,6 +212,7 @@ export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClien
   const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);
   client.on('connected', (result) => {
     ownUser = typeof result.user === 'string' ? result.user : undefined;
+    keepGuestToken(hello, result);
   });
   const connected = new Promise<Sdk.ConnectResult>((resolve) => client.once('connected', resolve));
   showConnection(client);
