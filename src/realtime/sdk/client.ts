@@ -521,9 +521,24 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     return this.#presenceStats(channel, options);
   }
 
-  /** The history of `channel`: the latest `limit` publications, or those after `since`. */
+  /**
+   * The history of `channel`: the latest `limit` publications, or those after
+   * `since` — all of them, however many pages the server sends it in.
+   */
   history<C extends ChannelName<A>>(channel: C, query?: HistoryQuery, options?: RequestOptions): Promise<TypedHistory<PublicationData<A, C>>> {
     return this.#history(channel, query, options) as Promise<TypedHistory<PublicationData<A, C>>>;
+  }
+
+  /**
+   * The same query page by page, as the server sends it (each within its
+   * reply budget): for a history too large to hold at once.
+   *
+   * ```ts
+   * for await (const page of client.historyPages('board:main', { since })) draw(page.publications);
+   * ```
+   */
+  historyPages<C extends ChannelName<A>>(channel: C, query?: HistoryQuery, options?: RequestOptions): AsyncGenerator<TypedHistory<PublicationData<A, C>>, void, undefined> {
+    return this.#historyPages(channel, query, options) as AsyncGenerator<TypedHistory<PublicationData<A, C>>, void, undefined>;
   }
 
   // ------------------------------------------------------------ requests
@@ -546,19 +561,31 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
    * received, until the query is answered in full (docs/protocol.md §4.8).
    */
   async #history(channel: string, query: HistoryQuery | undefined, options: RequestOptions | undefined): Promise<HistoryResult> {
+    const publications: HistoryResult['publications'] = [];
+    let last: HistoryResult | undefined;
+    for await (const page of this.#historyPages(channel, query, options)) {
+      publications.push(...page.publications);
+      last = page;
+    }
+    return { publications, offset: last!.offset, epoch: last!.epoch };
+  }
+
+  /** The pages of a history query: the next one asked `since` the last publication received, while the server says `more`. */
+  async *#historyPages(channel: string, query: HistoryQuery | undefined, options: RequestOptions | undefined): AsyncGenerator<HistoryResult, void, undefined> {
     let page = await this.#historyPage(channel, query?.since, query?.limit, options);
-    const publications = [...page.publications];
     const epoch = page.epoch;
-    while (page.more === true && publications.length > 0) {
-      const remaining = query?.limit === undefined ? undefined : query.limit - publications.length;
-      if (remaining !== undefined && remaining <= 0) break;
-      const since = { offset: publications[publications.length - 1]!.offset, epoch };
+    let received = page.publications.length;
+    yield { publications: page.publications, offset: page.offset, epoch };
+    while (page.more === true && page.publications.length > 0) {
+      const remaining = query?.limit === undefined ? undefined : query.limit - received;
+      if (remaining !== undefined && remaining <= 0) return;
+      const since = { offset: page.publications[page.publications.length - 1]!.offset, epoch };
       page = await this.#historyPage(channel, since, remaining, options);
       // A stream that lost its history meanwhile ends the query where it got to.
-      if (page.epoch !== epoch) break;
-      publications.push(...page.publications);
+      if (page.epoch !== epoch) return;
+      received += page.publications.length;
+      yield { publications: page.publications, offset: page.offset, epoch };
     }
-    return { publications, offset: page.offset, epoch };
   }
 
   #historyPage(channel: string, since: StreamPosition | undefined, limit: number | undefined, options: RequestOptions | undefined): Promise<HistoryResult> {

@@ -86,6 +86,10 @@ function budgetSuite(name: string, makeBroker: () => Promise<Broker>): void {
         const all = await sdk.history(channel, { limit: 1_000 });
         assert.deepEqual(all.publications.map((publication) => (publication.data as { n: number }).n), published.map((_, index) => index + 1), 'the SDK pages transparently');
         assert.equal((all.publications[7]!.data as { text: string }).text, text(8), 'the data as published');
+        const pages: number[][] = [];
+        for await (const page of sdk.historyPages(channel, { limit: 1_000 })) pages.push(page.publications.map((publication) => publication.offset));
+        assert.ok(pages.length > 1, 'more than one page');
+        assert.deepEqual(pages.flat(), published.map((result) => result.offset), 'the pages, in order, are the whole answer');
         const few = await sdk.history(channel, { limit: 150 });
         assert.equal(few.publications.length, 150);
         assert.equal(few.publications[0]!.offset, COUNT - 149, 'a limit over several pages is the latest ones');
