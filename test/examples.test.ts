@@ -1,13 +1,36 @@
 // The runnable examples of the README and docs run and print what the docs say.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const tsx = (file: string) => run(process.execPath, ['--import', 'tsx', file], { timeout: 30_000 });
 
+/** The body of the first ```ts block under `heading` in the README. */
+async function readmeBlock(heading: string): Promise<string> {
+  const readme = await readFile('README.md', 'utf8');
+  const section = readme.indexOf(`\n## ${heading}\n`);
+  assert.notEqual(section, -1, `no section "${heading}" in README.md`);
+  const start = readme.indexOf('```ts\n', section) + '```ts\n'.length;
+  return readme.slice(start, readme.indexOf('```\n', start));
+}
+
 describe('examples', () => {
+  it('examples/realtime-in-one-screen.ts is the README\'s "Real-time in one screen", word for word', async () => {
+    assert.equal(await readmeBlock('Real-time in one screen'), await readFile('examples/realtime-in-one-screen.ts', 'utf8'));
+  });
+
+  it('examples/realtime-in-one-screen.ts prints the publication and the time, then exits by itself', async () => {
+    const before = Date.now();
+    const { stdout } = await tsx('examples/realtime-in-one-screen.ts'); // rejects if it is still running after 30 s
+    const lines = stdout.trim().split('\n');
+    assert.ok(lines.includes("1 { text: 'hi' }"), stdout);
+    const time = lines.map(Number).find((value) => Number.isInteger(value) && value > 1_000_000_000_000);
+    assert.ok(time !== undefined && time >= before && time <= Date.now(), `no server time in:\n${stdout}`);
+  });
+
   it('examples/sans-io.ts', async () => {
     const { stdout } = await tsx('examples/sans-io.ts');
     assert.match(stdout, /message: Hello/);

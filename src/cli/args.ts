@@ -4,15 +4,65 @@
  * what to do (exit code 2).
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { closest } from './suggest.js';
 
 /** A mistake in the command line; the CLI prints it with the command's help and exits with 2. */
 export class UsageError extends Error {}
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-export function parseCommandLine<O extends OptionSpec>(argv: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
+type Parsed<O extends OptionSpec> = ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
+type Token = NonNullable<ReturnType<typeof parseArgs<{ args: string[]; options: OptionSpec; allowPositionals: true; strict: false; tokens: true }>>['tokens']>[number];
+type OptionToken = Extract<Token, { kind: 'option' }>;
+
+/** "unknown option --prot — did you mean --port?" (or without the suggestion when nothing is close). */
+function unknownOption(token: OptionToken, options: OptionSpec): string {
+  const written = token.rawName;
+  const suggestion = closest(token.name, Object.keys(options));
+  return suggestion === null ? `unknown option ${written}` : `unknown option ${written} — did you mean --${suggestion}?`;
+}
+
+/**
+ * Checks one option as written: known, a value where one is expected and none
+ * where none is. A value that starts with "--" is taken for a forgotten value
+ * (write --name=--value to mean it); any other value, "-1" included, is left
+ * to the option's own parser, which says what is wrong with it.
+ */
+function checkOption(token: OptionToken, options: OptionSpec, next: Token | undefined): void {
+  const spec = options[token.name];
+  if (spec === undefined) throw new UsageError(unknownOption(token, options));
+  const name = `--${token.name}`;
+  if (spec.type === 'boolean') {
+    if (token.inlineValue === true) throw new UsageError(`${name} takes no value (got "${token.rawName}=${token.value ?? ''}")`);
+    return;
+  }
+  if (token.value === undefined) {
+    const followed = next?.kind === 'option' ? `, but ${next.rawName} follows it` : '';
+    throw new UsageError(`${name} needs a value (${name} <value> or ${name}=<value>)${followed}`);
+  }
+  if (token.inlineValue !== true && token.value.startsWith('--')) {
+    throw new UsageError(`${name} needs a value, but ${token.value} follows it (write ${name}=${token.value} if that is the value)`);
+  }
+}
+
+/**
+ * Parses a command line with `options`. Unlike parseArgs alone, mistakes come
+ * out as plain sentences: an unknown option names the closest known one, and
+ * a value that starts with a dash (`--duration -1`) reaches the option's
+ * parser instead of being refused as "ambiguous".
+ */
+export function parseCommandLine<O extends OptionSpec>(argv: string[], options: O): Parsed<O> {
+  const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, strict: false, tokens: true });
+  const normalized: string[] = [];
+  const positionals: string[] = [];
+  tokens.forEach((token, index) => {
+    if (token.kind === 'positional') positionals.push(token.value);
+    if (token.kind !== 'option') return;
+    checkOption(token, options, tokens[index + 1]);
+    normalized.push(token.value === undefined ? `--${token.name}` : `--${token.name}=${token.value}`);
+  });
   try {
-    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return parseArgs({ args: [...normalized, '--', ...positionals], options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

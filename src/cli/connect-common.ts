@@ -19,6 +19,8 @@ export interface ConnectOptions {
   quiet: boolean;
   /** After stdin ends (JSON mode), wait this many ms for replies before closing. */
   waitMs: number;
+  /** Give up when the connection and its handshake take longer than this many ms (0: never). */
+  timeoutMs: number;
 }
 
 /** Status 1000 (normal closure) and 1001 (going away) end a session normally. */
@@ -38,8 +40,8 @@ export function exitStatusAfterClose(event: CloseEvent, closeStartedHere: boolea
 }
 
 /** A line for stderr when the connection never opened. */
-export function connectFailureLine(error: unknown, url: URL): string {
-  return `switchboard connect: ${explainConnectFailure(error ?? new Error('the connection failed'), url)}\n`;
+export function connectFailureLine(error: unknown, options: Pick<ConnectOptions, 'url' | 'timeoutMs'>): string {
+  return `switchboard connect: ${explainConnectFailure(error ?? new Error('the connection failed'), options.url, options.timeoutMs)}\n`;
 }
 
 /** A line for stderr when an open connection ended abnormally, or null when it ended properly. */

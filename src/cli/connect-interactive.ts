@@ -231,7 +231,7 @@ export function runInteractiveSession(ws: WebSocket, options: ConnectOptions, st
         lines.close();
       }
       if (!opened) {
-        streams.errors.write(connectFailureLine(failure, options.url));
+        streams.errors.write(connectFailureLine(failure, options));
         resolve(1);
         return;
       }

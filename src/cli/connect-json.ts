@@ -104,7 +104,7 @@ export function runJsonSession(ws: WebSocket, options: ConnectOptions, streams: 
       lines?.removeAllListeners('close');
       lines?.close();
       if (!opened) {
-        streams.errors.write(connectFailureLine(failure, options.url));
+        streams.errors.write(connectFailureLine(failure, options));
         resolve(1);
         return;
       }

@@ -4,7 +4,7 @@
  * with stdin from a pipe or file, or with --json, it sends stdin's lines and
  * prints what arrives as JSON lines (see connect-json.ts).
  */
-import { buildRequestHeaders, parseProtocols, WebSocket, type ClientOptions } from '../node/client.js';
+import { buildRequestHeaders, DEFAULT_HANDSHAKE_TIMEOUT, parseProtocols, WebSocket, type ClientOptions } from '../node/client.js';
 import { LocalProtocolError } from '../protocol/errors.js';
 import { parseCommandLine, parseHeaders, parseInteger, parseUrlArgument, UsageError } from './args.js';
 import type { ConnectOptions } from './connect-common.js';
@@ -36,6 +36,8 @@ Options:
   --quiet               print messages only, no open/close notices
   --wait MS             after the end of stdin, wait this long for replies before closing
                         (default 1000)
+  --timeout MS          give up when connecting and the handshake take longer than this
+                        (default 10000; 0 waits for ever)
   -h, --help            show this help
 
 Exit status: 0 after a normal close (1000 or 1001, a clean close without a
@@ -59,6 +61,7 @@ export function parseConnectOptions(argv: string[]): ConnectOptions | null {
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
     wait: { type: 'string' },
+    timeout: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return null;
@@ -70,15 +73,17 @@ export function parseConnectOptions(argv: string[]): ConnectOptions | null {
     json: values.json ?? false,
     quiet: values.quiet ?? false,
     waitMs: parseInteger('wait', values.wait, DEFAULT_WAIT_MS, 0),
+    timeoutMs: parseInteger('timeout', values.timeout, DEFAULT_HANDSHAKE_TIMEOUT, 0),
   };
   checkClientArguments(options.protocols, options.headers);
   return options;
 }
 
 /** Client options for the parsed command line. */
-export function clientOptions(options: Pick<ConnectOptions, 'headers' | 'insecure'>): ClientOptions {
+export function clientOptions(options: Pick<ConnectOptions, 'headers' | 'insecure' | 'timeoutMs'>): ClientOptions {
   return {
     headers: options.headers,
+    handshakeTimeout: options.timeoutMs,
     tls: options.insecure ? { rejectUnauthorized: false } : undefined,
   };
 }

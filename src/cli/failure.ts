@@ -2,6 +2,7 @@
  * Turns the reasons a WebSocket connection fails (socket errors, TLS errors,
  * refused handshakes) into one line that says what went wrong and what to try.
  */
+import { DEFAULT_HANDSHAKE_TIMEOUT } from '../node/client.js';
 import { HandshakeError } from '../protocol/errors.js';
 
 const TLS_TRUST_CODES = new Set([
@@ -30,9 +31,14 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-function explainHandshake(error: HandshakeError, url: URL): string {
+/** A duration for people: "800 ms", "10 s", "1.5 s". */
+export function formatDuration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+function explainHandshake(error: HandshakeError, url: URL, handshakeTimeoutMs: number): string {
   if (error.code === 'SB_ERR_HANDSHAKE_TIMEOUT') {
-    return `no handshake response from ${hostPort(url)} within the timeout — is it a WebSocket server (and is the scheme right: ws:// or wss://)?`;
+    return `no handshake response from ${hostPort(url)} within ${formatDuration(handshakeTimeoutMs)} — is it a WebSocket server (and is the scheme right: ws:// or wss://)?`;
   }
   if (error.code === 'SB_ERR_UNEXPECTED_STATUS') {
     const hint =
@@ -49,9 +55,13 @@ function explainHandshake(error: HandshakeError, url: URL): string {
   return `the server's handshake response was not acceptable: ${error.message}`;
 }
 
-/** One line explaining why a connection to `url` could not be opened, with a hint on what to do. */
-export function explainConnectFailure(error: unknown, url: URL): string {
-  if (error instanceof HandshakeError) return explainHandshake(error, url);
+/**
+ * One line explaining why a connection to `url` could not be opened, with a
+ * hint on what to do; `handshakeTimeoutMs` is the client's handshake timeout
+ * (how long it waited when it gave up).
+ */
+export function explainConnectFailure(error: unknown, url: URL, handshakeTimeoutMs = DEFAULT_HANDSHAKE_TIMEOUT): string {
+  if (error instanceof HandshakeError) return explainHandshake(error, url, handshakeTimeoutMs);
   const code = errorCode(error);
   const where = hostPort(url);
   switch (code) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * The `switchboard` command. Exit codes: 0 success, 1 runtime failure (e.g.
- * the port is taken, a connection failed), 2 usage error.
+ * the port is taken, a connection failed), 2 usage error (no command at all
+ * included: the help then goes to stderr).
  */
 import { UsageError } from './args.js';
 import { BENCH_HELP, runBench } from './bench.js';
@@ -73,7 +74,8 @@ function runtimeFailure(name: string, error: unknown): string {
 
 async function main(argv: string[]): Promise<void> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '-h' || name === '--help' || (name === 'help' && rest.length === 0)) {
+  if (name === undefined) return exitWhenFlushed(writeError(`switchboard: no command given\n\n${mainHelp()}`));
+  if (name === '-h' || name === '--help' || (name === 'help' && rest.length === 0)) {
     process.stdout.write(mainHelp());
     return;
   }

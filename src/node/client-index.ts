@@ -14,7 +14,17 @@ export {
   type SendData,
   type WebSocketEventMap,
 } from './client.js';
-export { CloseEvent, ErrorEvent, type CloseEventInit, type ErrorEventInit } from './events.js';
+export {
+  CloseEvent,
+  ErrorEvent,
+  type AnyEventListener,
+  type CloseEventInit,
+  type ErrorEventInit,
+  type EventInitLike,
+  type ListenerOptions,
+  type RemoveListenerOptions,
+  type TypedMessageEvent,
+} from './events.js';
 export { ConnectionError, type NodeErrorCode } from './errors.js';
 export {
   SwitchboardError,

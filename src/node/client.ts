@@ -23,7 +23,7 @@ import { ClientHandshake, type ClientHandshakeResult } from '../protocol/handsha
 import { isToken } from '../protocol/headers.js';
 import type { MessageLimits } from '../protocol/limits.js';
 import { SocketBinding, type BindingEvents, type ClosedStatus } from './binding.js';
-import { CloseEvent, ErrorEvent } from './events.js';
+import { CloseEvent, ErrorEvent, type AnyEventListener, type ListenerOptions, type RemoveListenerOptions, type TypedMessageEvent } from './events.js';
 
 // ---------------------------------------------------------------- public types
 
@@ -39,11 +39,11 @@ export type SendData = string | ArrayBufferLike | ArrayBufferView | Blob;
 /** Events of the client `WebSocket`, by type. */
 export interface WebSocketEventMap {
   open: Event;
-  message: MessageEvent<MessageData>;
+  message: TypedMessageEvent<MessageData>;
   error: ErrorEvent;
   close: CloseEvent;
   /** Node extra: the peer answered a `ping()`; `data` is the pong's payload. */
-  pong: MessageEvent<Buffer>;
+  pong: TypedMessageEvent<Buffer>;
 }
 
 /** An `on*` event handler attribute value. */
@@ -249,7 +249,6 @@ interface InFlight {
 
 // ---------------------------------------------------------------- the WebSocket
 
-type ListenerOptions = boolean | AddEventListenerOptions;
 type EventType = keyof WebSocketEventMap;
 type StoredHandler = (this: WebSocket, event: Event) => unknown;
 
@@ -384,10 +383,10 @@ export class WebSocket extends EventTarget {
   set onopen(value: EventHandler<Event>) {
     this.#setHandler('open', value);
   }
-  get onmessage(): EventHandler<MessageEvent<MessageData>> {
+  get onmessage(): EventHandler<TypedMessageEvent<MessageData>> {
     return this.#getHandler('message');
   }
-  set onmessage(value: EventHandler<MessageEvent<MessageData>>) {
+  set onmessage(value: EventHandler<TypedMessageEvent<MessageData>>) {
     this.#setHandler('message', value);
   }
   get onerror(): EventHandler<ErrorEvent> {
@@ -408,18 +407,18 @@ export class WebSocket extends EventTarget {
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | { handleEvent(event: WebSocketEventMap[K]): unknown } | null,
     options?: ListenerOptions,
   ): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: ListenerOptions): void;
-  override addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: ListenerOptions): void {
+  override addEventListener(type: string, listener: AnyEventListener | null, options?: ListenerOptions): void;
+  override addEventListener(type: string, listener: AnyEventListener | null, options?: ListenerOptions): void {
     super.addEventListener(type, listener, options);
   }
 
   override removeEventListener<K extends EventType>(
     type: K,
     listener: ((this: WebSocket, event: WebSocketEventMap[K]) => unknown) | { handleEvent(event: WebSocketEventMap[K]): unknown } | null,
-    options?: boolean | EventListenerOptions,
+    options?: RemoveListenerOptions,
   ): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void;
-  override removeEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | EventListenerOptions): void {
+  override removeEventListener(type: string, listener: AnyEventListener | null, options?: RemoveListenerOptions): void;
+  override removeEventListener(type: string, listener: AnyEventListener | null, options?: RemoveListenerOptions): void {
     super.removeEventListener(type, listener, options);
   }
 

@@ -6,10 +6,40 @@
  * `ErrorEvent` is the event dispatched as 'error': a plain `Event` for code
  * written against the standard, which also carries the `Error` that failed
  * the connection (a `HandshakeError`, a `RemoteProtocolError`, ...).
+ *
+ * The public types here name no type of the DOM lib, so that the shipped
+ * declarations compile in a Node project without it (`lib: ["ES2022"]`,
+ * `types: ["node"]`): the dictionaries and listener types the API needs are
+ * declared below, and `TypedMessageEvent` types a `MessageEvent`'s data
+ * (Node's global `MessageEvent` type is not generic).
  */
 
+/** The WHATWG `EventInit` dictionary (what `new Event(type, init)` takes). */
+export interface EventInitLike {
+  bubbles?: boolean;
+  cancelable?: boolean;
+  composed?: boolean;
+}
+
+/** Options of `addEventListener` (the WHATWG `AddEventListenerOptions`), or `capture` as a boolean. */
+export type ListenerOptions = boolean | { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal };
+
+/** Options of `removeEventListener` (the WHATWG `EventListenerOptions`), or `capture` as a boolean. */
+export type RemoveListenerOptions = boolean | { capture?: boolean };
+
+/** A listener for any event type (the WHATWG `EventListenerOrEventListenerObject`). */
+export type AnyEventListener = ((event: Event) => unknown) | { handleEvent(event: Event): unknown };
+
+/**
+ * A `MessageEvent` whose `data` has the type `T`: the global `MessageEvent`
+ * (Node's, or the DOM's when that lib is loaded) with `data` narrowed.
+ */
+export interface TypedMessageEvent<T> extends Omit<MessageEvent, 'data'> {
+  readonly data: T;
+}
+
 /** Initialisation dictionary of `CloseEvent` (WHATWG `CloseEventInit`). */
-export interface CloseEventInit extends EventInit {
+export interface CloseEventInit extends EventInitLike {
   /** Close code; default 0. */
   code?: number;
   /** Close reason; default "". */
@@ -54,7 +84,7 @@ export class CloseEvent extends Event {
 }
 
 /** Initialisation dictionary of `ErrorEvent` (a subset of the HTML `ErrorEventInit`). */
-export interface ErrorEventInit extends EventInit {
+export interface ErrorEventInit extends EventInitLike {
   message?: string;
   error?: Error;
 }

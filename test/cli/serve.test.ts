@@ -296,7 +296,7 @@ describe('switchboard serve: command line', () => {
         [['--port', 'x'], /--port expects 0-65535/],
         [['--tls-cert', 'cert.pem'], /--tls-cert and --tls-key go together/],
         [['--redis', 'localhost:6379'], /--redis expects a URL like redis:\/\//],
-        [['--bogus'], /Unknown option '--bogus'/],
+        [['--bogus'], /unknown option --bogus/],
         [['--config', join(dir, 'missing.json')], /cannot read the config file/],
         [['--config', write('bad.json', '{"port": ')], /not valid JSON/],
         [['--config', write('unknown.json', '{"prot": 80}')], /unknown key "prot"/],

@@ -11,7 +11,7 @@
  * "signed" with the text of an RSA public key) is refused before any key is
  * used.
  */
-import { createPublicKey, KeyObject } from 'node:crypto';
+import { createPublicKey, KeyObject, type webcrypto } from 'node:crypto';
 import {
   createRemoteJWKSet,
   errors,
@@ -30,7 +30,7 @@ export interface JwtOptions {
   /** A shared secret for HMAC (HS256 by default; HS384/HS512 via `algorithms`). */
   secret?: string | Uint8Array;
   /** A public key: PEM text (SPKI, PKCS#1 or an X.509 certificate), a Node KeyObject or a WebCrypto CryptoKey. */
-  publicKey?: string | KeyObject | CryptoKey;
+  publicKey?: string | KeyObject | webcrypto.CryptoKey;
   /** The URL of a JSON Web Key Set, fetched (and cached) by jose. */
   jwks?: string | URL;
   /** The accepted `alg` values. Default: HS256 for a secret, the key type's algorithm for a public key, the JWK's for a JWKS. */

@@ -46,7 +46,7 @@ export interface Session<A extends ApiShape = UntypedApi> {
   readonly data: unknown;
   /** Channels this connection is subscribed to. */
   readonly subscriptions: ReadonlySet<string>;
-  readonly remoteAddress?: string;
+  readonly remoteAddress?: string | undefined;
   /** The subprotocol spoken: 'switchboard.v1.json' or 'switchboard.v1.msgpack'. */
   readonly protocol: string;
   /** 'websocket', or 'http' for the HTTP fallback transport (docs/protocol.md §11). */
