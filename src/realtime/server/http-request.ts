@@ -108,16 +108,37 @@ export function countHeader(request: IncomingMessage, name: string): number | un
 }
 
 /**
- * CORS headers for a request: none without an `Origin`; the origin echoed
- * when `allowed` lets it in; null when it does not (answer 403). No
+ * CORS headers for a request, or null when its origin may not use the
+ * fallback (answer 403). `Origin: null` (sandboxed frames, files, some
+ * redirects) is always refused. With `allowedOrigins`, the WebSocket's rule
+ * (`isOriginAllowed`) decides, and an allowed origin is answered by name in
+ * `Access-Control-Allow-Origin`. Without it, only requests without an
+ * `Origin` (not from a browser page) and same-origin ones (the `Origin`
+ * names the request's own `Host`) pass, and no CORS header is sent: pages
+ * of other origins need `allowedOrigins`. No
  * `Access-Control-Allow-Credentials`: the fallback needs no cookies, and
  * browsers then refuse to send them cross-origin.
  */
 export function corsHeaders(request: IncomingMessage, allowed: readonly string[] | OriginCheck | undefined): OutgoingHttpHeaders | null {
-  if (!isOriginAllowed(allowed, request)) return null;
   const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin.trim().toLowerCase() === 'null') return null;
+  if (allowed === undefined) return origin === undefined || isSameOrigin(origin, request) ? {} : null;
+  if (!isOriginAllowed(allowed, request)) return null;
   if (typeof origin !== 'string') return {};
   return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSED_RESPONSE_HEADERS.join(', '), Vary: 'Origin' };
+}
+
+/** True when `origin` (an http or https origin) names the host the request was sent to (its `Host`, default ports aside). */
+export function isSameOrigin(origin: string, request: IncomingMessage): boolean {
+  const host = request.headers.host;
+  if (typeof host !== 'string' || host === '') return false;
+  try {
+    const url = new URL(origin.trim());
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin === 'null') return false;
+    return url.host === new URL(`${url.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
 }
 
 /** The answer to a CORS preflight (`OPTIONS`) of an allowed origin. */

@@ -19,8 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress } from '../../node/address-limit.js';
-import { checkRequestHost, requestPath, type OriginCheck } from '../../node/server-handshake.js';
+import { checkRequestHost, requestPath, type HostCheck, type OriginCheck } from '../../node/server-handshake.js';
 import { HandshakeError } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import { DisconnectCode } from '../wire/errors.js';
@@ -55,8 +54,18 @@ export interface HttpTransportHost {
   readonly maxMessageSize: number;
   /** Outbound bytes a session may have waiting (as on WebSocket). */
   readonly maxQueuedBytes: number;
+  /** The WebSocket's `allowedOrigins`; unset, only same-origin pages (and clients that send no `Origin`) may use the fallback. */
   readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
+  /** The WebSocket's `allowedHosts` (`websocket.allowedHosts`): other `Host` values get 421. */
+  readonly allowedHosts: readonly string[] | HostCheck | undefined;
   readonly downlinkTimeout: number;
+  /**
+   * Counts a session against its address's connection budget, the one its
+   * WebSocket connections count against (`websocket.maxConnectionsPerIp`,
+   * `connectionLimitExempt`) until the release runs; null when the address
+   * is at its limit.
+   */
+  reserveConnection(address: string | undefined): (() => void) | null;
   /** Resolves once the broker is started. */
   brokerReady(): Promise<void>;
   /** A new protocol session that writes to `link`, for the request that opened it. */
@@ -80,8 +89,8 @@ export function resolveDownlinkTimeout(options: HttpFallbackOptions): number {
 
 export class HttpTransport {
   private readonly sessions = new Map<string, FallbackSession>();
-  /** Sessions per client address (as WebSocket connections are limited per address; local networks are exempt). */
-  private readonly perAddress = new Map<string, number>();
+  /** What gives each session's place in its address's connection budget back. */
+  private readonly addressReleases = new Map<string, () => void>();
   private readonly routes: ReadonlyMap<string, Route>;
   private readonly bodyLimit: number;
   private closed = false;
@@ -103,13 +112,13 @@ export class HttpTransport {
     if (route === undefined) return false;
     let cors: OutgoingHttpHeaders | null;
     try {
-      checkRequestHost(undefined, request);
+      checkRequestHost(this.host.allowedHosts, request);
       cors = corsHeaders(request, this.host.allowedOrigins);
     } catch (error) {
       if (error instanceof HandshakeError) answer(response, error.status, error.message);
       else {
         this.host.reportError(asError(error));
-        answer(response, 500, 'allowedOrigins failed');
+        answer(response, 500, 'the origin check failed');
       }
       return true;
     }
@@ -154,19 +163,19 @@ export class HttpTransport {
     const messages = await this.readBatch(request, response, cors, undefined);
     if (messages === undefined) return;
     if (this.closed) return answer(response, 503, 'the server is shutting down', cors);
-    const address = request.socket.remoteAddress;
-    if (!this.admit(address)) return answer(response, 429, 'too many sessions from this address', cors);
+    const release = this.host.reserveConnection(request.socket.remoteAddress);
+    if (release === null) return answer(response, 429, 'too many connections from this address', { ...cors, 'Retry-After': '5' });
     const id = randomBytes(16).toString('base64url');
     try {
       await this.host.brokerReady();
       await this.host.broker.listen(id);
     } catch (error) {
-      this.release(address);
+      release();
       this.host.reportError(asError(error));
       return answer(response, 503, 'the broker is unavailable', cors);
     }
     if (this.closed || response.destroyed) {
-      this.release(address);
+      release();
       this.unlisten(id);
       return answer(response, 503, 'the server is shutting down', cors);
     }
@@ -176,6 +185,7 @@ export class HttpTransport {
       [HTTP_HEADERS.downlinkTimeout]: String(this.host.downlinkTimeout),
     });
     startStream(request, response);
+    this.addressReleases.set(id, release);
     this.createSession(id, request, response).open(messages);
   }
 
@@ -251,25 +261,10 @@ export class HttpTransport {
   private forget(id: string, fallback: FallbackSession | undefined): void {
     if (fallback === undefined || this.sessions.get(id) !== fallback) return;
     this.sessions.delete(id);
-    this.release(fallback.link.remoteAddress);
+    this.addressReleases.get(id)?.();
+    this.addressReleases.delete(id);
     fallback.ended();
     this.unlisten(id);
-  }
-
-  /** Counts a new session of `address`; false when the address has too many. */
-  private admit(address: string | undefined): boolean {
-    if (address === undefined || isLocalNetworkAddress(address)) return true;
-    const count = this.perAddress.get(address) ?? 0;
-    if (count >= DEFAULT_MAX_CONNECTIONS_PER_IP) return false;
-    this.perAddress.set(address, count + 1);
-    return true;
-  }
-
-  private release(address: string | undefined): void {
-    if (address === undefined || isLocalNetworkAddress(address)) return;
-    const count = (this.perAddress.get(address) ?? 1) - 1;
-    if (count > 0) this.perAddress.set(address, count);
-    else this.perAddress.delete(address);
   }
 
   private unlisten(id: string): void {

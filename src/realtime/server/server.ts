@@ -244,7 +244,10 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       maxQueuedBytes: this.limits.maxQueuedBytes,
       allowedOrigins: options.allowedOrigins,
+      allowedHosts: options.websocket?.allowedHosts,
       downlinkTimeout: resolveDownlinkTimeout(fallback),
+      // One budget per address for both transports: the WebSocket server's (created after the transport).
+      reserveConnection: (address) => this.wss.reserveConnection(address),
       brokerReady: () => this.brokerStarted,
       openSession: (link, request) => this.accept(link, jsonCodec, request),
       reportError: (error) => this.reportError(error),

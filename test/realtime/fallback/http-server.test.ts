@@ -6,13 +6,13 @@
 // requests, mounting (standalone, attached, noServer, off) and shutdown.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/server/index.js';
 import type { ServerMessage } from '../../../src/realtime/wire/messages.js';
-import { epochSeconds, signJwt } from '../server/wire-client.js';
+import { epochSeconds, signJwt, WireClient } from '../server/wire-client.js';
 import { RawSession, request } from './http-client.js';
 
 const SECRET = 'fallback-secret-of-a-decent-length-0123456789';
@@ -212,6 +212,93 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
       assert.equal('error' in reply && reply.error.code, 'unauthorized');
       assert.equal((await refused.closed()).code, 4501);
       assert.equal(server.sessions.size, 2);
+    });
+  });
+});
+
+/** A request with exactly these headers (Host and Origin included), through node:http; resolves the status and headers. */
+function rawRequest(port: number, path: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, setHost: false }, (res) => {
+      res.resume();
+      res.destroy();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const CONNECT_BODY = JSON.stringify([{ type: 'connect', id: 1 }]);
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('HTTP fallback: one connection budget per address, Host and Origin as on WebSocket', () => {
+  it('WebSockets and fallback sessions count against the same maxConnectionsPerIp (and connectionLimitExempt)', async () => {
+    await withServer({ websocket: { maxConnectionsPerIp: 2, connectionLimitExempt: () => false } }, async (base, server) => {
+      const url = `ws://127.0.0.1:${server.port}/rt`;
+      const first = await WireClient.open(url);
+      const second = await WireClient.open(url);
+      await assert.rejects(WireClient.open(url), 'a third WebSocket is refused');
+      const openSession = () => rawRequest(server.port, '/rt/http', 'POST', { host: `127.0.0.1:${server.port}`, ...JSON_TYPE }, CONNECT_BODY);
+      const refused = await openSession();
+      assert.equal(refused.status, 429, 'a fallback session is refused too: the address holds two connections');
+      assert.equal(refused.headers['retry-after'], '5');
+      await first.close();
+      await second.close();
+      const sessions = [await RawSession.open(base, [{ type: 'connect', id: 1 }]), await RawSession.open(base, [{ type: 'connect', id: 1 }])];
+      await Promise.all(sessions.map((session) => session.reply(1)));
+      assert.equal((await openSession()).status, 429, 'a third session');
+      await assert.rejects(WireClient.open(url), 'a WebSocket while two sessions hold the budget');
+      assert.equal(await sessions[0]!.end(), 204);
+      const again = await WireClient.open(url);
+      await again.close();
+    });
+  });
+
+  it('allowedHosts (websocket.allowedHosts) guards the fallback as the upgrade: 421 for other hosts, 400 for a malformed Host', async () => {
+    await withServer({ websocket: { allowedHosts: ['localhost'] } }, async (_base, server) => {
+      const port = server.port;
+      const evil = await rawRequest(port, '/rt/http', 'POST', { host: `evil.example:${port}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(evil.status, 421);
+      const stream = await rawRequest(port, '/rt/http/stream', 'GET', { host: 'evil.example', 'x-switchboard-session': 'AAAAAAAAAAAAAAAAAAAAAA', 'last-event-id': '0' });
+      assert.equal(stream.status, 421);
+      assert.equal((await rawRequest(port, '/rt/http', 'POST', { host: 'a b', ...JSON_TYPE }, CONNECT_BODY)).status, 400);
+      const local = await rawRequest(port, '/rt/http', 'POST', { host: `localhost:${port}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(local.status, 200);
+    });
+  });
+
+  it('without allowedOrigins: same-origin pages and clients without Origin only; no CORS header, never for Origin: null', async () => {
+    await withServer({}, async (_base, server) => {
+      const port = server.port;
+      const host = `127.0.0.1:${port}`;
+      for (const origin of ['https://evil.example', 'null', `http://127.0.0.1:${port + 1}`]) {
+        const post = await rawRequest(port, '/rt/http', 'POST', { host, origin, ...JSON_TYPE }, CONNECT_BODY);
+        assert.equal(post.status, 403, `Origin: ${origin}`);
+        assert.equal(post.headers['access-control-allow-origin'], undefined);
+        const preflight = await rawRequest(port, '/rt/http', 'OPTIONS', { host, origin, 'access-control-request-method': 'POST' });
+        assert.equal(preflight.status, 403, `preflight from ${origin}`);
+        assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+      }
+      const same = await rawRequest(port, '/rt/http', 'POST', { host, origin: `http://${host}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(same.status, 200, 'same origin');
+      assert.equal(same.headers['access-control-allow-origin'], undefined, 'a same-origin page needs no CORS');
+      assert.equal((await rawRequest(port, '/rt/http', 'POST', { host, ...JSON_TYPE }, CONNECT_BODY)).status, 200, 'no Origin (not a browser page)');
+    });
+  });
+
+  it('with allowedOrigins, only the listed origins get CORS, and Origin: null is refused even when listed', async () => {
+    await withServer({ allowedOrigins: ['https://app.example', 'null'] }, async (_base, server) => {
+      const port = server.port;
+      const host = `127.0.0.1:${port}`;
+      const allowed = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'https://app.example', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
+      const opaque = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'null', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(opaque.status, 403);
+      assert.equal(opaque.headers['access-control-allow-origin'], undefined);
+      const other = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'https://evil.example', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(other.status, 403);
     });
   });
 });
