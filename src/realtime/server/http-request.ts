@@ -22,40 +22,46 @@ const EXPOSED_RESPONSE_HEADERS = ['X-Switchboard-Session', 'X-Switchboard-Downli
 /** How long a browser may cache a preflight answer (s). */
 const PREFLIGHT_MAX_AGE = 600;
 
+/** The uplink window a body being read counts against (a session's, `FallbackSession`). */
+export interface BodyWindow {
+  /** Counts `bytes` more; false (nothing counted) when they do not fit. */
+  reserve(bytes: number): boolean;
+  unreserve(bytes: number): void;
+}
+
 /**
  * Reads the whole body, at most `limit` bytes; 'too_large' as soon as it is
- * known to be larger (the rest is not read: answer with `Connection: close`).
+ * known to be larger, 'window_full' as soon as it does not fit in `window`
+ * (the rest is not read: answer with `Connection: close`). While it is read,
+ * the body counts against `window`; once the promise settles, no longer.
  */
-export function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
+export function readBody(request: IncomingMessage, limit: number, window?: BodyWindow): Promise<Buffer | 'too_large' | 'aborted' | 'window_full'> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        request.pause();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onAborted = (): void => {
-      cleanup();
-      resolve('aborted');
-    };
-    const cleanup = (): void => {
+    let reserved = 0;
+    const settle = (result: Buffer | 'too_large' | 'aborted' | 'window_full'): void => {
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onAborted);
       request.off('close', onAborted);
+      window?.unreserve(reserved);
+      if (typeof result === 'string' && result !== 'aborted') request.pause();
+      resolve(result);
     };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return settle('too_large');
+      if (window !== undefined) {
+        if (!window.reserve(chunk.length)) return settle('window_full');
+        reserved += chunk.length;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(Buffer.concat(chunks, size));
+    const onAborted = (): void => settle('aborted');
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onAborted);
@@ -68,10 +74,10 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
  * message of at most `maxMessageSize` bytes when encoded as compact JSON and
  * nested at most `MAX_MESSAGE_DEPTH` levels (so that it can be encoded again).
  */
-export function parseBatch(body: Buffer, maxMessageSize: number): BatchResult {
+export function parseBatch(body: Buffer | string, maxMessageSize: number): BatchResult {
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(body));
+    value = JSON.parse(typeof body === 'string' ? body : utf8.decode(body));
   } catch {
     return { ok: false, status: 400, reason: 'the body is not JSON' };
   }

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/server/index.js';
@@ -300,6 +300,107 @@ describe('HTTP fallback: one connection budget per address, Host and Origin as o
       const other = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'https://evil.example', ...JSON_TYPE }, CONNECT_BODY);
       assert.equal(other.status, 403);
     });
+  });
+});
+
+describe('HTTP fallback: memory bounded in bytes', () => {
+  it('the uplink window: batches waiting for a missing one hold at most 2 bodies of bytes; more is refused with 409 and ends the session', async () => {
+    // maxMessageSize 1024: bodies of at most 16 KiB, a window of 32 KiB.
+    await withServer({ maxMessageSize: 1024 }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      const batch = Array.from({ length: 15 }, (_, i) => ({ type: 'send', data: `${i}:${'x'.repeat(950)}` }));
+      assert.ok(JSON.stringify(batch).length > 14_000 && JSON.stringify(batch).length <= 16 * 1024);
+      // Batch 1 never comes: 2 and 3 wait (about 28 KiB), 4 does not fit.
+      assert.equal(await session.send(batch, { seq: 2 }), 204);
+      assert.equal(await session.send(batch, { seq: 3 }), 204);
+      assert.equal(await session.send(batch, { seq: 4 }), 409);
+      assert.deepEqual(await session.closed(), { code: 4000, reason: 'too many uplink bytes at once' });
+      assert.equal(await session.send(batch, { seq: 5 }), 404, 'the session is gone');
+    });
+  });
+
+  it('batches that wait are kept as bytes and parsed when due: in order, each once', async () => {
+    await withServer({}, async (base, server) => {
+      const received: unknown[] = [];
+      server.on('message', (_session, data) => received.push(data));
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send([{ type: 'send', data: 3 }], { seq: 3 }), 204);
+      assert.equal(await session.send([{ type: 'send', data: 2 }], { seq: 2 }), 204);
+      assert.equal(await session.send([{ type: 'send', data: 2 }], { seq: 2 }), 204, 'a repeat');
+      assert.deepEqual(received, []);
+      assert.equal(await session.send([{ type: 'send', data: 1 }], { seq: 1 }), 204);
+      await session.waitFor(() => (received.length === 3 ? true : undefined), 'three sends');
+      assert.deepEqual(received, [1, 2, 3]);
+    });
+  });
+
+  it('a session that never acknowledges keeps at most replayBytes (64 KiB by default) of written events', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:replay' }]);
+      await session.reply(2);
+      const pad = 'r'.repeat(1000);
+      for (let n = 1; n <= 100; n++) await server.publish('chat:replay', { n, pad });
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 100 ? true : undefined), 'a hundred');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      const last = session.lastEventId;
+      assert.equal(await session.resume(last - 100), 410, 'about 100 KiB of events is more than the replay keeps');
+    });
+    await withServer({ httpFallback: { replayBytes: 256 * 1024 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:replay' }]);
+      await session.reply(2);
+      const pad = 'r'.repeat(1000);
+      for (let n = 1; n <= 100; n++) await server.publish('chat:replay', { n, pad });
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 100 ? true : undefined), 'a hundred');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      const from = session.lastEventId - 100;
+      const before = session.events.length;
+      assert.equal(await session.resume(from), 200, 'replayBytes: 256 KiB keeps them');
+      await session.waitFor(() => (session.events.length >= before + 100 ? true : undefined), 'the replayed events');
+    });
+  });
+
+  it('a session that never reads: once it is closed as a slow consumer, its stream is destroyed after closeTimeout, as a WebSocket', async () => {
+    const http = createServer();
+    const server = createRealtimeServer({
+      server: http,
+      path: '/rt',
+      namespaces: { chat: { publish: 'clients' } },
+      // More than the kernel's socket buffers take, so that bytes stay in the response when the session ends.
+      limits: { maxQueuedBytes: 8 * 1024 * 1024 },
+      websocket: { closeTimeout: 300 },
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const port = (http.address() as AddressInfo).port;
+    const connections = (): Promise<number> => new Promise((resolve, reject) => http.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    try {
+      const body = JSON.stringify([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:deaf' }]);
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => {});
+      socket.pause(); // never reads
+      const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_s, code) => resolve(code)));
+      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await new Promise<void>((resolve) => server.once('subscribe', () => resolve()));
+      const pad = 'd'.repeat(16 * 1024);
+      for (let n = 0; n < 4000 && server.sessions.size > 0; n++) {
+        await server.publish('chat:deaf', { n, pad });
+        if (n % 10 === 9) await sleep(1);
+      }
+      assert.equal(await disconnected, 4002);
+      const deadline = Date.now() + 10_000;
+      while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
+      assert.equal(await connections(), 0, 'the stream that is not read was destroyed');
+      socket.destroy();
+    } finally {
+      await server.close();
+      http.closeAllConnections();
+      http.close();
+    }
   });
 });
 
