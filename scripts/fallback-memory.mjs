@@ -3,12 +3,15 @@
 // (docs/security.md, "HTTP fallback memory"):
 //
 //   node scripts/fallback-memory.mjs upload            one session uploads 27 × 1 MiB batches out of order
-//   node scripts/fallback-memory.mjs never-ack  [--sessions 300]   sessions that read the stream, never acknowledge
+//   node scripts/fallback-memory.mjs never-ack  [--sessions 300] [--raw]  sessions that read the stream (with fetch,
+//                                                    or --raw on a bare socket), never acknowledge
 //   node scripts/fallback-memory.mjs never-read [--sessions 200]   sessions that never read their stream
 //   node scripts/fallback-memory.mjs ws-reading [--sessions 300]   WebSockets that read (the comparison for never-ack)
 //   node scripts/fallback-memory.mjs ws-never-read [--sessions 200] WebSockets that never read
 //   node scripts/fallback-memory.mjs pong-flood        one WebSocket sends 4 000 pongs of 60 KB
 //
+// --server-flags=--max-semi-space-size=1 passes V8 flags to the server process;
+// --settle ms: how long to wait after the publications before measuring.
 // The server runs in a child process with the default options (maxMessageSize
 // 64 KiB, limits.maxQueuedBytes 1 MiB, ...), on 127.0.0.1; this process is the
 // clients. Subscribed clients get --publications publications of --size bytes
@@ -40,7 +43,7 @@ async function runServer() {
   const memory = () => {
     globalThis.gc?.();
     const usage = process.memoryUsage();
-    return { rss: usage.rss, peak: Math.max(peak, usage.rss), heapUsed: usage.heapUsed, external: usage.external };
+    return { rss: usage.rss, peak: Math.max(peak, usage.rss), heapUsed: usage.heapUsed, heapTotal: usage.heapTotal, external: usage.external };
   };
   process.on('message', async (command) => {
     if (command.cmd === 'memory') process.send({ memory: memory() });
@@ -68,8 +71,8 @@ async function runServer() {
 // ------------------------------------------------------------ the clients (this process)
 
 class ServerProcess {
-  static async start() {
-    const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  static async start(flags = []) {
+    const child = fork(fileURLToPath(import.meta.url), ['server'], { execArgv: ['--expose-gc', ...flags], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const [message] = await once(child, 'message');
     return new ServerProcess(child, message.port);
   }
@@ -195,6 +198,8 @@ async function report(server, name, sessions, before, settleMs) {
     rssPeakMiB: mib(after.peak),
     rssAfterMiB: mib(after.rss),
     heapAfterMiB: mib(after.heapUsed),
+    heapTotalBeforeMiB: mib(before.heapTotal),
+    heapTotalAfterMiB: mib(after.heapTotal),
     externalAfterMiB: mib(after.external),
     peakPerSessionKiB: Math.round((after.peak - before.rss) / sessions / 1024),
     afterPerSessionKiB: Math.round((after.rss - before.rss) / sessions / 1024),
@@ -231,12 +236,22 @@ async function publishTo(server, count, values) {
   await server.ask({ cmd: 'publish', count: Number(values.publications), size: Number(values.size) }, 'published');
 }
 
+/** The same on a raw socket, read as fast as it comes (no fetch in between). */
+async function rawReadingSession(port) {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.on('error', () => {});
+  socket.on('data', () => {});
+  socket.write(fallbackOpenRequest(port));
+  return socket;
+}
+
 async function neverAck(server, count, values) {
   const before = await server.memory();
   const sessions = [];
-  for (let i = 0; i < count; i++) sessions.push(await readingSession(server.port));
+  for (let i = 0; i < count; i++) sessions.push(await (values.raw ? rawReadingSession(server.port) : readingSession(server.port)));
   await publishTo(server, count, values);
-  return report(server, 'fallback sessions that read, never ack', count, before, 3_000);
+  return report(server, 'fallback sessions that read, never ack', count, before, Number(values.settle ?? 3_000));
 }
 
 async function sockets(server, count, values, name, open) {
@@ -244,7 +259,7 @@ async function sockets(server, count, values, name, open) {
   const opened = [];
   for (let i = 0; i < count; i++) opened.push(await open());
   await publishTo(server, count, values);
-  const result = await report(server, name, count, before, 8_000);
+  const result = await report(server, name, count, before, Number(values.settle ?? 8_000));
   for (const socket of opened) socket.destroy?.();
   return result;
 }
@@ -291,11 +306,11 @@ async function pongFlood(server) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
+    options: { settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
   });
   const scenario = positionals[0];
   if (scenario === 'server') return runServer();
-  const server = await ServerProcess.start();
+  const server = await ServerProcess.start(values['server-flags'] ? values['server-flags'].split(' ') : []);
   try {
     const sessions = (fallback) => Number(values.sessions ?? fallback);
     if (scenario === 'upload') await upload(server);

@@ -33,20 +33,27 @@ import type { SessionLink } from './fanout.js';
  */
 interface Frame {
   id: number;
-  head: Buffer;
-  body: Buffer;
+  head: string;
+  body: EventBody;
   bytes: number;
 }
 
-/** The framed data of the last broadcast payload: sessions that get the same payload share its bytes. */
+/** The part of an event after its `id:` line, encoded once: as is, and ending an HTTP/1.1 chunk (with its CRLF). */
+interface EventBody {
+  plain: Buffer;
+  chunked: Buffer;
+}
+
+/** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
 let lastPayload: string | undefined;
-let lastBody = Buffer.alloc(0);
+let lastBody: EventBody = { plain: Buffer.alloc(0), chunked: Buffer.alloc(0) };
 
 /** The event body for `payload`, encoded once for every session that gets the same payload. */
-function eventBody(payload: string): Buffer {
+function eventBody(payload: string): EventBody {
   if (payload !== lastPayload) {
     lastPayload = payload;
-    lastBody = Buffer.from(formatEventData(payload), 'utf8');
+    const text = formatEventData(payload);
+    lastBody = { plain: Buffer.from(text, 'utf8'), chunked: Buffer.from(`${text}\r\n`, 'utf8') };
   }
   return lastBody;
 }
@@ -126,9 +133,9 @@ export class EventStreamLink implements SessionLink {
   send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const id = this.lastId + 1;
-    const head = Buffer.from(formatEventId(id), 'latin1');
+    const head = formatEventId(id);
     const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = head.length + body.length;
+    const bytes = head.length + body.plain.length;
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
     const frame = { id, head, body, bytes };
@@ -137,9 +144,7 @@ export class EventStreamLink implements SessionLink {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    this.response.cork();
     writeFrame(this.response, frame);
-    this.response.uncork();
     this.writtenId = id;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
@@ -302,8 +307,22 @@ export class EventStreamLink implements SessionLink {
   }
 }
 
-/** Writes one event: its own `id:` line, then the shared rest (two writes, so that the shared bytes are never copied). */
+/**
+ * Writes one event without copying its shared body. A chunked response
+ * (HTTP/1.1) whose headers and earlier output reached the socket gets the
+ * chunk framed here, straight on the socket — the bytes `response.write`
+ * would send, in two writes (the chunk size with the `id:` line, then the
+ * shared body with the chunk's CRLF) instead of eight: what a broadcast to
+ * thousands of streams keeps alive while their sockets are busy is mostly
+ * these writes. Otherwise through the response.
+ */
 function writeFrame(response: ServerResponse, frame: Frame): void {
+  const socket = response.socket;
+  if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
+    socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
+    socket.write(frame.body.chunked);
+    return;
+  }
   response.write(frame.head);
-  response.write(frame.body);
+  response.write(frame.body.plain);
 }
