@@ -272,7 +272,11 @@ async function pongFlood(server) {
   await once(socket, 'data');
   socket.write(clientFrame(JSON.stringify({ type: 'connect', id: 1 })));
   let closed = false;
-  socket.on('data', () => {});
+  let disconnect = null;
+  socket.on('data', (chunk) => {
+    const match = /"type":"disconnect","code":(\d+)/.exec(chunk.toString('latin1'));
+    if (match !== null) disconnect = Number(match[1]);
+  });
   socket.on('close', () => (closed = true));
   const pong = clientFrame(JSON.stringify({ type: 'pong', pad: 'p'.repeat(60_000) }));
   const closing = once(socket, 'close');
@@ -295,7 +299,8 @@ async function pongFlood(server) {
     scenario: 'pong flood: 4 000 × 60 KB pongs on one WebSocket',
     pongsWritten: sent,
     messagesTakenIn: last,
-    closedByServer: closed,
+    disconnectCode: disconnect,
+    socketClosed: closed,
     wallMs: Date.now() - started - 1000,
     serverCpuMs: Math.round((cpu.user + cpu.system - cpuBefore.user - cpuBefore.system) / 1000),
   };
