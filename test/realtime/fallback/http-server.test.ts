@@ -167,6 +167,15 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
     });
   });
 
+  it('pongs count against the rate limit over HTTP too: a batch of them ends with 4005', async () => {
+    await withServer({ limits: { rate: { perSecond: 1, burst: 3, disconnectAfter: 4 }, receiveBytes: false } }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send(Array.from({ length: 40 }, () => ({ type: 'pong' }))), 204);
+      assert.equal((await session.closed()).code, 4005);
+    });
+  });
+
   it('the connect timeout: 4004 when no connect came', async () => {
     await withServer({ connectTimeout: 150 }, async (base) => {
       const session = await RawSession.open(base, []);
