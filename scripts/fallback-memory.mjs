@@ -209,7 +209,7 @@ async function report(server, name, sessions, before, settleMs) {
   return result;
 }
 
-async function upload(server) {
+async function upload(server, values) {
   const { id } = await readingSession(server.port);
   const before = await server.memory();
   // 27 batches of ~1 MiB (the body limit: 16 × maxMessageSize), numbered 2 … 28: batch 1 never comes.
@@ -228,7 +228,7 @@ async function upload(server) {
     await response.arrayBuffer();
   }
   console.log(JSON.stringify({ batchBytes: Buffer.byteLength(body), messagesPerBatch: messages.length, statuses: statuses.join(' ') }));
-  return report(server, 'upload 27 × 1 MiB out of order', 1, before, 6_000);
+  return report(server, 'upload 27 × 1 MiB out of order', 1, before, Number(values.settle ?? 6_000));
 }
 
 async function publishTo(server, count, values) {
@@ -318,7 +318,7 @@ async function main() {
   const server = await ServerProcess.start(values['server-flags'] ? values['server-flags'].split(' ') : []);
   try {
     const sessions = (fallback) => Number(values.sessions ?? fallback);
-    if (scenario === 'upload') await upload(server);
+    if (scenario === 'upload') await upload(server, values);
     else if (scenario === 'never-ack') await neverAck(server, sessions(300), values);
     else if (scenario === 'ws-reading') await sockets(server, sessions(300), values, 'WebSockets that read', () => rawWebSocket(server.port, false));
     else if (scenario === 'never-read') await sockets(server, sessions(200), values, 'fallback sessions that never read', () => deafSocket(server.port, fallbackOpenRequest(server.port)));
