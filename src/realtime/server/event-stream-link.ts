@@ -34,26 +34,21 @@ import type { SessionLink } from './fanout.js';
 interface Frame {
   id: number;
   head: string;
-  body: EventBody;
+  /** The part of the event after its `id:` line, followed by the CRLF that ends an HTTP/1.1 chunk. */
+  body: Buffer;
+  /** The event's size (its `id:` line and body, without the CRLF). */
   bytes: number;
-}
-
-/** The part of an event after its `id:` line, encoded once: as is, and ending an HTTP/1.1 chunk (with its CRLF). */
-interface EventBody {
-  plain: Buffer;
-  chunked: Buffer;
 }
 
 /** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
 let lastPayload: string | undefined;
-let lastBody: EventBody = { plain: Buffer.alloc(0), chunked: Buffer.alloc(0) };
+let lastBody = Buffer.alloc(0);
 
-/** The event body for `payload`, encoded once for every session that gets the same payload. */
-function eventBody(payload: string): EventBody {
+/** The event body for `payload` (with a chunk's CRLF), encoded once for every session that gets the same payload. */
+function eventBody(payload: string): Buffer {
   if (payload !== lastPayload) {
     lastPayload = payload;
-    const text = formatEventData(payload);
-    lastBody = { plain: Buffer.from(text, 'utf8'), chunked: Buffer.from(`${text}\r\n`, 'utf8') };
+    lastBody = Buffer.from(`${formatEventData(payload)}\r\n`, 'utf8');
   }
   return lastBody;
 }
@@ -135,7 +130,7 @@ export class EventStreamLink implements SessionLink {
     const id = this.lastId + 1;
     const head = formatEventId(id);
     const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = head.length + body.plain.length;
+    const bytes = head.length + body.length - 2;
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
     const frame = { id, head, body, bytes };
@@ -320,9 +315,9 @@ function writeFrame(response: ServerResponse, frame: Frame): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
     socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
-    socket.write(frame.body.chunked);
+    socket.write(frame.body);
     return;
   }
   response.write(frame.head);
-  response.write(frame.body.plain);
+  response.write(frame.body.subarray(0, frame.body.length - 2));
 }

@@ -372,6 +372,29 @@ describe('HTTP fallback: memory bounded in bytes', () => {
     });
   });
 
+  it('events are framed the same over HTTP/1.0 (no chunks) as in HTTP/1.1 chunks', async () => {
+    await withServer({}, async (_base, server) => {
+      const body = JSON.stringify([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:plain' }]);
+      for (const version of ['1.0', '1.1']) {
+        const socket = net.connect(server.port, '127.0.0.1');
+        await once(socket, 'connect');
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.write(`POST /rt/http HTTP/${version}\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        const deadline = Date.now() + 5000;
+        while (!text.includes('"id":2') && Date.now() < deadline) await sleep(10);
+        await server.publish('chat:plain', { n: 1 });
+        while (!text.includes('"n":1') && Date.now() < deadline) await sleep(10);
+        socket.destroy();
+        const [head, stream] = text.split('\r\n\r\n', 2) as [string, string];
+        const chunked = /transfer-encoding: chunked/i.test(head);
+        assert.equal(chunked, version === '1.1', `HTTP/${version}`);
+        const events = chunked ? stream.replace(/(^|\r\n)[0-9a-f]+\r\n/g, '') : stream;
+        assert.match(events, /^id: 1\ndata: \{"type":"reply","id":1,[^\n]*\n\nid: 2\ndata: \{"type":"reply","id":2,[^\n]*\n\nid: 3\ndata: \{"type":"publication","channel":"chat:plain"[^\n]*"n":1[^\n]*\n\n/);
+      }
+    });
+  });
+
   it('a session that never reads: once it is closed as a slow consumer, its stream is destroyed after closeTimeout, as a WebSocket', async () => {
     const http = createServer();
     const server = createRealtimeServer({
