@@ -8,7 +8,7 @@
 //   node scripts/fallback-memory.mjs never-read [--sessions 200]   sessions that never read their stream
 //   node scripts/fallback-memory.mjs ws-reading [--sessions 300]   WebSockets that read (the comparison for never-ack)
 //   node scripts/fallback-memory.mjs ws-never-read [--sessions 200] WebSockets that never read
-//   node scripts/fallback-memory.mjs pong-flood        one WebSocket sends 4 000 pongs of 60 KB
+//   node scripts/fallback-memory.mjs pong-flood [--pongs 4000]  one WebSocket sends 4 000 pongs of 60 KB
 //
 // --server-flags=--max-semi-space-size=1 passes V8 flags to the server process;
 // --settle ms: how long to wait after the publications before measuring.
@@ -264,7 +264,7 @@ async function sockets(server, count, values, name, open) {
   return result;
 }
 
-async function pongFlood(server) {
+async function pongFlood(server, total) {
   const socket = net.connect(server.port, '127.0.0.1');
   await once(socket, 'connect');
   socket.on('error', () => {});
@@ -283,7 +283,7 @@ async function pongFlood(server) {
   const cpuBefore = await server.ask({ cmd: 'cpu' }, 'cpu');
   const started = Date.now();
   let sent = 0;
-  for (; sent < 4000 && !closed; sent++) {
+  for (; sent < total && !closed; sent++) {
     if (!socket.write(pong)) await Promise.race([once(socket, 'drain'), closing]);
   }
   // Until the server took in everything it will (its byte counter stands still for a second).
@@ -296,7 +296,7 @@ async function pongFlood(server) {
   }
   const cpu = await server.ask({ cmd: 'cpu' }, 'cpu');
   const result = {
-    scenario: 'pong flood: 4 000 × 60 KB pongs on one WebSocket',
+    scenario: `pong flood: ${total} × 60 KB pongs on one WebSocket`,
     pongsWritten: sent,
     messagesTakenIn: last,
     disconnectCode: disconnect,
@@ -311,7 +311,7 @@ async function pongFlood(server) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
+    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
   });
   const scenario = positionals[0];
   if (scenario === 'server') return runServer();
@@ -323,7 +323,7 @@ async function main() {
     else if (scenario === 'ws-reading') await sockets(server, sessions(300), values, 'WebSockets that read', () => rawWebSocket(server.port, false));
     else if (scenario === 'never-read') await sockets(server, sessions(200), values, 'fallback sessions that never read', () => deafSocket(server.port, fallbackOpenRequest(server.port)));
     else if (scenario === 'ws-never-read') await sockets(server, sessions(200), values, 'WebSockets that never read', () => rawWebSocket(server.port, true));
-    else if (scenario === 'pong-flood') await pongFlood(server);
+    else if (scenario === 'pong-flood') await pongFlood(server, Number(values.pongs));
     else throw new Error(`unknown scenario ${scenario}`);
   } finally {
     await server.close();
