@@ -22,6 +22,7 @@
  * `replayBytes`.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { SendResult } from '../../node/server-index.js';
 import { formatCloseEvent, formatEventData, formatEventId } from '../wire/event-stream.js';
 import type { SessionLink } from './fanout.js';
@@ -314,10 +315,19 @@ export class EventStreamLink implements SessionLink {
 function writeFrame(response: ServerResponse, frame: Frame): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
+    // As Node does for its own chunks: corked until the end of this tick, so that a burst goes out in one write.
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
     socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
     socket.write(frame.body);
     return;
   }
   response.write(frame.head);
   response.write(frame.body.subarray(0, frame.body.length - 2));
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
