@@ -63,12 +63,29 @@ export class AddressLimiter {
    */
   admit(socket: Duplex): boolean {
     const address = remoteAddressOf(socket);
-    if (address === undefined || socket.closed || this.exempt(address)) return true;
-    const count = this.countOf(address);
-    if (count >= this.max) return false;
-    this.counts.set(address, count + 1);
-    socket.once('close', () => this.release(address));
+    if (address === undefined || socket.closed) return true;
+    const release = this.reserve(address);
+    if (release === null) return false;
+    socket.once('close', release);
     return true;
+  }
+
+  /**
+   * Counts one connection of `address` (of any transport) until the returned
+   * release runs (once; later calls do nothing). Null (nothing counted) when
+   * the address already holds `max`; exempt addresses pass, uncounted.
+   */
+  reserve(address: string): (() => void) | null {
+    if (this.exempt(address)) return () => {};
+    const count = this.countOf(address);
+    if (count >= this.max) return null;
+    this.counts.set(address, count + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.release(address);
+    };
   }
 
   private release(address: string): void {

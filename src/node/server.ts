@@ -307,6 +307,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   }
 
   /**
+   * Counts a connection of another transport (the real-time server's HTTP
+   * fallback sessions) against `maxConnectionsPerIp` of `address`, with the
+   * same `connectionLimitExempt`, until the returned release runs: one
+   * budget per address for every transport. Null when the address is at
+   * its limit. Throws what `connectionLimitExempt` throws.
+   */
+  reserveConnection(address: string | undefined): (() => void) | null {
+    if (address === undefined || this.addressLimiter === null) return () => {};
+    return this.addressLimiter.reserve(address);
+  }
+
+  /**
    * Replaces the TLS credentials (`key`, `cert`, `ca`, … any secure context
    * option) of the server without a restart: new connections get them, open
    * ones keep theirs. Works in standalone `tls` mode and when attached to an

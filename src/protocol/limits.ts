@@ -4,9 +4,15 @@
  * buffered.
  */
 export interface MessageLimits {
-  /** Largest message in bytes, after any extension decoding. Default 1 MiB. */
+  /**
+   * Largest message in bytes, after any extension decoding. Default 1 MiB.
+   * A compressed message (RSV1, permessage-deflate) may take up to
+   * `compressedBound(maxMessageSize)` bytes on the wire, since deflate makes
+   * incompressible data slightly larger; its decoded size is held to
+   * `maxMessageSize` itself.
+   */
   maxMessageSize?: number;
-  /** Largest single frame payload in bytes. Default: `maxMessageSize`. */
+  /** Largest single frame payload in bytes (`compressedBound` of it for a compressed message). Default: `maxMessageSize`. */
   maxFrameSize?: number;
   /** Most frames in one fragmented message. Default 1024. */
   maxFragments?: number;
@@ -22,4 +28,15 @@ export function resolveLimits(limits: MessageLimits = {}): Required<MessageLimit
     maxFrameSize: limits.maxFrameSize ?? maxMessageSize,
     maxFragments: limits.maxFragments ?? DEFAULT_MAX_FRAGMENTS,
   };
+}
+
+/**
+ * The most bytes `size` bytes may take once deflated: zlib's conservative
+ * `deflateBound` (stored blocks of any memLevel and window, 5 header bytes
+ * per block, `size + size/8 + size/64 + 5`), plus room for the empty blocks
+ * of sync flushes. Incompressible data of `maxMessageSize` bytes fits; a
+ * decompression bomb still stops at `maxMessageSize` decoded bytes.
+ */
+export function compressedBound(size: number): number {
+  return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 64;
 }

@@ -14,7 +14,7 @@
 import { RemoteProtocolError, type RemoteErrorCode } from './errors.js';
 import type { Extension } from './extension.js';
 import { applyMask, FIN, isControlOpcode, isKnownOpcode, MASK_BIT, MAX_CONTROL_PAYLOAD, Opcode, RSV_MASK } from './frame.js';
-import { resolveLimits, type MessageLimits } from './limits.js';
+import { compressedBound, resolveLimits, type MessageLimits } from './limits.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 export interface ParserSink {
@@ -51,6 +51,9 @@ export class FrameParser {
   private readonly expectMasked: boolean;
   private readonly maxMessageSize: number;
   private readonly maxFrameSize: number;
+  /** The wire limits of a compressed message (RSV1): deflate may grow incompressible data. */
+  private readonly maxCompressedMessageSize: number;
+  private readonly maxCompressedFrameSize: number;
   private readonly maxFragments: number;
   private readonly extensions: readonly Extension[];
   private readonly allowedRsv: number;
@@ -92,6 +95,8 @@ export class FrameParser {
     this.expectMasked = options.expectMasked;
     this.maxMessageSize = limits.maxMessageSize;
     this.maxFrameSize = limits.maxFrameSize;
+    this.maxCompressedMessageSize = compressedBound(limits.maxMessageSize);
+    this.maxCompressedFrameSize = compressedBound(limits.maxFrameSize);
     this.maxFragments = limits.maxFragments;
     this.extensions = options.extensions ?? NO_EXTENSIONS;
     this.allowedRsv = this.extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
@@ -104,7 +109,8 @@ export class FrameParser {
   /**
    * Bytes the parser holds: input not parsed yet, the pieces of a frame still
    * arriving and the fragments of a message still incomplete. Bounded by the
-   * limits once `write` returns: `maxMessageSize`, plus a control frame
+   * limits once `write` returns: `maxMessageSize` (its deflated bound for a
+   * compressed message), plus a control frame
    * (125 bytes) arriving between fragments, plus an incomplete frame header.
    */
   get heldBytes(): number {
@@ -260,11 +266,15 @@ export class FrameParser {
     } else if (this.messageOpcode !== 0) {
       return this.violation('SB_ERR_EXPECTED_CONTINUATION', 'new data frame while a fragmented message is incomplete');
     }
-    if (length > this.maxFrameSize) {
-      return this.violation('SB_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes (max ${this.maxFrameSize})`);
+    // A compressed message is held to the limits once decoded; on the wire, to their deflated bound.
+    const compressed = (firstOfMessage ? rsv : this.messageRsv) !== 0;
+    const maxFrameSize = compressed ? this.maxCompressedFrameSize : this.maxFrameSize;
+    const maxWireSize = compressed ? this.maxCompressedMessageSize : this.maxMessageSize;
+    if (length > maxFrameSize) {
+      return this.violation('SB_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes (max ${maxFrameSize})`);
     }
-    if (this.messageSize + length > this.maxMessageSize) {
-      return this.violation('SB_ERR_MESSAGE_TOO_LARGE', `message over ${this.maxMessageSize} bytes`);
+    if (this.messageSize + length > maxWireSize) {
+      return this.violation('SB_ERR_MESSAGE_TOO_LARGE', `message over ${maxWireSize} bytes on the wire`);
     }
     if (this.fragmentCount + 1 > this.maxFragments) {
       return this.violation('SB_ERR_TOO_MANY_FRAGMENTS', `message of more than ${this.maxFragments} frames`);

@@ -1,6 +1,7 @@
 // permessage-deflate through real sockets: our server and client with ws, compress-once broadcast,
 // per-message opt-out, the user-agent refusal, and a decompression bomb that hurts no one else.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
 import zlib from 'node:zlib';
@@ -129,6 +130,61 @@ describe('our client and our server', () => {
     }
     socket.close();
     await once(socket, 'close');
+    await server.close();
+  });
+});
+
+describe('maxMessageSize applies to the decoded message', () => {
+  const LIMIT = 64 * 1024;
+
+  it('a message of exactly maxMessageSize that grows when compressed (random bytes) round-trips, both ways', async () => {
+    const server = await startServer({ perMessageDeflate: { threshold: 0 }, maxMessageSize: LIMIT });
+    const socket = new WebSocket(`ws://127.0.0.1:${server.port}/`, [], { perMessageDeflate: { threshold: 0 }, maxMessageSize: LIMIT });
+    socket.binaryType = 'arraybuffer';
+    await once(socket, 'open');
+    assert.match(socket.extensions, /^permessage-deflate/);
+    const data = randomBytes(LIMIT);
+    assert.ok(zlib.deflateRawSync(data).length > LIMIT, 'random bytes grow when deflated');
+    const echoed = Promise.race([
+      once(socket, 'message'),
+      once(socket, 'close').then(([event]) => Promise.reject(new Error(`closed with ${(event as CloseEvent).code} instead of echoing`))),
+    ]);
+    socket.send(data);
+    const got = Buffer.from(((await echoed) as [MessageEvent])[0].data as ArrayBuffer);
+    assert.ok(got.equals(data));
+    const closed = once(socket, 'close');
+    socket.send(randomBytes(LIMIT + 1));
+    assert.equal(((await closed) as [CloseEvent])[0].code, 1009, 'one byte more is refused');
+    await server.close();
+  });
+
+  it('the same from ws, which compresses whatever the size', async () => {
+    const server = await startServer({ perMessageDeflate: true, maxMessageSize: LIMIT });
+    const client = await wsEcho(`ws://127.0.0.1:${server.port}/`, { perMessageDeflate: { threshold: 0 } });
+    const data = randomBytes(LIMIT);
+    const echoed = Promise.race([
+      nextWsMessage(client),
+      once(client, 'close').then(([code]) => Promise.reject(new Error(`closed with ${String(code)} instead of echoing`))),
+    ]);
+    client.send(data, { binary: true });
+    assert.ok((await echoed)[0].equals(data));
+    client.close();
+    await once(client, 'close');
+    await server.close();
+  });
+
+  it('on the wire a compressed message is bounded too: a frame past the deflated bound of the limit closes 1009 unread', async () => {
+    const server = await startServer({ perMessageDeflate: true, maxMessageSize: 1024 });
+    const { peer } = await rawDeflatePeer(server.port);
+    // Empty stored blocks inflate to nothing: only the wire limit stops them.
+    const emptyBlocks = Buffer.concat(Array.from({ length: 400 }, () => Buffer.from('000000ffff', 'hex')));
+    const frame = clientFrame(Opcode.BINARY, emptyBlocks);
+    frame[0] = frame[0]! | RSV1;
+    peer.send(frame);
+    const close = await peer.frame();
+    assert.equal(close.opcode, Opcode.CLOSE);
+    assert.equal(close.payload.readUInt16BE(0), 1009);
+    await peer.closed;
     await server.close();
   });
 });

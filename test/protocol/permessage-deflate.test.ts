@@ -1,10 +1,12 @@
 // RFC 7692: permessage-deflate byte for byte (the §7.2.3 examples first), negotiation tables and bounds.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { Opcode, RSV1 } from '../../src/protocol/frame.js';
+import { compressedBound } from '../../src/protocol/limits.js';
 import { parseExtensions, type ExtensionParam } from '../../src/protocol/headers.js';
 import {
   DeflateParamsError,
@@ -120,6 +122,52 @@ describe('framing rules with deflate negotiated (server role)', () => {
     );
     assert.equal(rec.events.length, 1);
     assert.equal((rec.events[0] as { data: string }).data, data.toString('hex'));
+  });
+});
+
+describe('maxMessageSize bounds the decoded message; the wire, its deflated bound', () => {
+  const LIMIT = 64 * 1024;
+  const random = randomBytes(LIMIT);
+
+  it('incompressible data of exactly maxMessageSize, larger once deflated, is accepted', () => {
+    const compressed = zlib.deflateRawSync(random, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    assert.ok(compressed.length > LIMIT, `${compressed.length} bytes on the wire`);
+    const rec = new Recorder('server', { extensions: [deflate()], maxMessageSize: LIMIT }).receive(clientFrame(Opcode.BINARY, compressed, { rsv: RSV1 }));
+    assert.deepEqual(rec.events, [{ type: 'binary', data: random.toString('hex') }]);
+  });
+
+  it('fragmented, the same message is accepted too', () => {
+    const compressed = zlib.deflateRawSync(random, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    const half = compressed.length >> 1;
+    const rec = new Recorder('server', { extensions: [deflate()], maxMessageSize: LIMIT }).receive(
+      Buffer.concat([clientFrame(Opcode.BINARY, compressed.subarray(0, half), { fin: false, rsv: RSV1 }), clientFrame(Opcode.CONTINUATION, compressed.subarray(half))]),
+    );
+    assert.equal(rec.events.length, 1);
+  });
+
+  it('one decoded byte over the limit is refused (1009)', () => {
+    const compressed = zlib.deflateRawSync(Buffer.concat([random, Buffer.from([1])]));
+    const rec = new Recorder('server', { extensions: [deflate()], maxMessageSize: LIMIT }).receive(clientFrame(Opcode.BINARY, compressed, { rsv: RSV1 }));
+    assert.deepEqual(rec.events, [{ type: 'violation', code: 'SB_ERR_MESSAGE_TOO_LARGE', closeCode: 1009 }, { type: 'end' }]);
+  });
+
+  it('an uncompressed message keeps the plain limit on the wire', () => {
+    const rec = new Recorder('server', { extensions: [deflate()], maxMessageSize: LIMIT }).receive(clientFrame(Opcode.BINARY, Buffer.concat([random, Buffer.from([1])])));
+    assert.deepEqual(rec.events, [{ type: 'violation', code: 'SB_ERR_FRAME_TOO_LARGE', closeCode: 1009 }, { type: 'end' }]);
+  });
+
+  it('compressed bytes past compressedBound(limit) are refused before inflating', () => {
+    const wire = compressedBound(1024) + 5;
+    const emptyBlocks = Buffer.concat(Array.from({ length: Math.ceil(wire / 5) }, () => Buffer.from('000000ffff', 'hex')));
+    const rec = new Recorder('server', { extensions: [deflate()], maxMessageSize: 1024 }).receive(clientFrame(Opcode.BINARY, emptyBlocks, { rsv: RSV1 }));
+    assert.deepEqual(rec.events, [{ type: 'violation', code: 'SB_ERR_FRAME_TOO_LARGE', closeCode: 1009 }, { type: 'end' }]);
+    const fragmented = new Recorder('server', { extensions: [deflate()], maxMessageSize: 1024 }).receive(
+      Buffer.concat([
+        clientFrame(Opcode.BINARY, emptyBlocks.subarray(0, 1000), { fin: false, rsv: RSV1 }),
+        clientFrame(Opcode.CONTINUATION, emptyBlocks.subarray(1000)),
+      ]),
+    );
+    assert.deepEqual(fragmented.events, [{ type: 'violation', code: 'SB_ERR_MESSAGE_TOO_LARGE', closeCode: 1009 }, { type: 'end' }]);
   });
 });
 

@@ -15,18 +15,43 @@
  * Flow control mirrors a WebSocket's: the bytes not yet handed to the socket
  * (the response's buffer, or the queue while detached) may not pass
  * `maxQueuedBytes`; a message that does not fit is 'dropped' and the session
- * applies its slow-consumer policy.
+ * applies its slow-consumer policy. A response ended with bytes its client
+ * does not read is destroyed after `closeTimeout`, as a WebSocket whose peer
+ * does not answer the close: a session that never reads, or never
+ * acknowledges, holds no more than a WebSocket session does, plus
+ * `replayBytes`.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { SendResult } from '../../node/server-index.js';
-import { formatCloseEvent, formatMessageEvent } from '../wire/event-stream.js';
+import { formatCloseEvent, formatEventData, formatEventId } from '../wire/event-stream.js';
 import type { SessionLink } from './fanout.js';
 
-/** One numbered event, framed. */
+/**
+ * One numbered event, framed: its `id:` line, and the rest — shared by every
+ * session a broadcast reaches (the same bytes, in the replay and in the
+ * responses' buffers), as a WebSocket broadcast frames once for all.
+ */
 interface Frame {
   id: number;
-  text: string;
+  head: string;
+  /** The part of the event after its `id:` line, followed by the CRLF that ends an HTTP/1.1 chunk. */
+  body: Buffer;
+  /** The event's size (its `id:` line and body, without the CRLF). */
   bytes: number;
+}
+
+/** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
+let lastPayload: string | undefined;
+let lastBody = Buffer.alloc(0);
+
+/** The event body for `payload` (with a chunk's CRLF), encoded once for every session that gets the same payload. */
+function eventBody(payload: string): Buffer {
+  if (payload !== lastPayload) {
+    lastPayload = payload;
+    lastBody = Buffer.from(`${formatEventData(payload)}\r\n`, 'utf8');
+  }
+  return lastBody;
 }
 
 export interface EventStreamLinkOptions {
@@ -37,6 +62,8 @@ export interface EventStreamLinkOptions {
   readonly replayBytes: number;
   /** How long (ms) the session waits for a lost stream to come back. */
   readonly downlinkTimeout: number;
+  /** How long (ms) an ended response may take to hand its last bytes to the socket before it is destroyed. */
+  readonly closeTimeout: number;
   /** The stream stayed away too long: the session ends as if its socket closed. */
   lost(): void;
   /** Nothing is left to deliver: the link is done, forget the session. */
@@ -102,16 +129,18 @@ export class EventStreamLink implements SessionLink {
   send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const id = this.lastId + 1;
-    const text = formatMessageEvent(id, typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = Buffer.byteLength(text, 'utf8');
+    const head = formatEventId(id);
+    const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
+    const bytes = head.length + body.length - 2;
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
-    this.frames.push({ id, text, bytes });
+    const frame = { id, head, body, bytes };
+    this.frames.push(frame);
     if (this.response === null) {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    this.response.write(text);
+    writeFrame(this.response, frame);
     this.writtenId = id;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
@@ -148,7 +177,7 @@ export class EventStreamLink implements SessionLink {
     this.clearTimer();
     const previous = this.response;
     this.response = response;
-    if (previous !== null) previous.end();
+    if (previous !== null) this.endResponse(previous);
     response.on('close', () => this.detached(response));
     this.writePending(response);
     if (this.closeFrame !== null) this.deliverClose(response);
@@ -167,7 +196,7 @@ export class EventStreamLink implements SessionLink {
     if (this.finished) return;
     const response = this.response;
     this.response = null;
-    response?.end();
+    if (response !== null) this.endResponse(response);
     this.finish();
   }
 
@@ -185,9 +214,9 @@ export class EventStreamLink implements SessionLink {
 
   /** Writes the kept events the response has not seen (all after the acknowledged ones). */
   private writePending(response: ServerResponse): void {
-    const texts: string[] = [];
-    for (let index = this.head; index < this.frames.length; index++) texts.push(this.frames[index]!.text);
-    if (texts.length > 0) response.write(texts.join(''));
+    response.cork();
+    for (let index = this.head; index < this.frames.length; index++) writeFrame(response, this.frames[index]!);
+    response.uncork();
     this.writtenId = this.lastId;
     this.keptWrittenBytes += this.unwrittenBytes;
     this.unwrittenBytes = 0;
@@ -197,8 +226,19 @@ export class EventStreamLink implements SessionLink {
   /** Writes the close event and ends the response: the link is done. */
   private deliverClose(response: ServerResponse): void {
     this.response = null;
-    response.end(this.closeFrame ?? undefined);
+    this.endResponse(response, this.closeFrame ?? undefined);
     this.finish();
+  }
+
+  /** Ends a response; destroys it when its last bytes are not handed to the socket within `closeTimeout` (a client that does not read). */
+  private endResponse(response: ServerResponse, last?: string): void {
+    response.end(last);
+    if (response.writableFinished || response.destroyed) return;
+    const timer = setTimeout(() => response.destroy(), this.options.closeTimeout);
+    timer.unref();
+    const done = (): void => clearTimeout(timer);
+    response.once('finish', done);
+    response.once('close', done);
   }
 
   /** The response ended (the client went away, or a newer stream replaced it). */
@@ -261,4 +301,33 @@ export class EventStreamLink implements SessionLink {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * Writes one event without copying its shared body. A chunked response
+ * (HTTP/1.1) whose headers and earlier output reached the socket gets the
+ * chunk framed here, straight on the socket — the bytes `response.write`
+ * would send, in two writes (the chunk size with the `id:` line, then the
+ * shared body with the chunk's CRLF) instead of eight: what a broadcast to
+ * thousands of streams keeps alive while their sockets are busy is mostly
+ * these writes. Otherwise through the response.
+ */
+function writeFrame(response: ServerResponse, frame: Frame): void {
+  const socket = response.socket;
+  if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
+    // As Node does for its own chunks: corked until the end of this tick, so that a burst goes out in one write.
+    if (!socket.writableCorked) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
+    socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
+    socket.write(frame.body);
+    return;
+  }
+  response.write(frame.head);
+  response.write(frame.body.subarray(0, frame.body.length - 2));
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }

@@ -13,22 +13,26 @@ export interface UplinkMessage {
 
 /** A relay message. */
 export type RelayMessage =
-  /** An uplink batch: its number, the client's acknowledged event id, the messages. */
-  | { kind: 'send'; seq: number; ack: number | undefined; messages: UplinkMessage[] }
+  /**
+   * An uplink batch: its number, the client's acknowledged event id, and the
+   * request body as it came (checked by the process that read it; the
+   * holder parses it when it is due, and keeps only these bytes while it waits).
+   */
+  | { kind: 'send'; seq: number; ack: number | undefined; body: string }
   /** The client left the session (it closed it, or its event stream went to another process): no `disconnect`. */
   | { kind: 'gone'; code: number; reason: string }
   /** The server ends the session with `disconnect` and the close event (e.g. 1009 for an oversized message). */
   | { kind: 'close'; code: number; reason: string };
 
-/** The wire form: short keys, messages and their sizes side by side. */
+/** The wire form: short keys. */
 type RelayWire =
-  | { t: 's'; s: number; a?: number; m: Array<Record<string, unknown>>; b: number[] }
+  | { t: 's'; s: number; a?: number; d: string }
   | { t: 'g' | 'c'; c: number; r: string };
 
 export function encodeRelay(message: RelayMessage): string {
   let wire: RelayWire;
   if (message.kind === 'send') {
-    wire = { t: 's', s: message.seq, m: message.messages.map((m) => m.fields), b: message.messages.map((m) => m.bytes) };
+    wire = { t: 's', s: message.seq, d: message.body };
     if (message.ack !== undefined) wire.a = message.ack;
   } else {
     wire = { t: message.kind === 'gone' ? 'g' : 'c', c: message.code, r: message.reason };
@@ -57,14 +61,7 @@ export function decodeRelay(text: string): RelayMessage | undefined {
     if (!isCount(wire.c) || typeof wire.r !== 'string') return undefined;
     return { kind: wire.t === 'g' ? 'gone' : 'close', code: wire.c, reason: wire.r };
   }
-  if (wire.t !== 's' || !isCount(wire.s) || !Array.isArray(wire.m) || !Array.isArray(wire.b)) return undefined;
+  if (wire.t !== 's' || !isCount(wire.s) || typeof wire.d !== 'string') return undefined;
   if (wire.a !== undefined && !isCount(wire.a)) return undefined;
-  const sizes = wire.b;
-  const messages: UplinkMessage[] = [];
-  for (const [index, fields] of wire.m.entries()) {
-    const bytes: unknown = sizes[index];
-    if (!isRecord(fields) || !isCount(bytes)) return undefined;
-    messages.push({ fields, bytes });
-  }
-  return { kind: 'send', seq: wire.s, ack: wire.a, messages };
+  return { kind: 'send', seq: wire.s, ack: wire.a, body: wire.d };
 }

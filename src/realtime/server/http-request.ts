@@ -22,40 +22,46 @@ const EXPOSED_RESPONSE_HEADERS = ['X-Switchboard-Session', 'X-Switchboard-Downli
 /** How long a browser may cache a preflight answer (s). */
 const PREFLIGHT_MAX_AGE = 600;
 
+/** The uplink window a body being read counts against (a session's, `FallbackSession`). */
+export interface BodyWindow {
+  /** Counts `bytes` more; false (nothing counted) when they do not fit. */
+  reserve(bytes: number): boolean;
+  unreserve(bytes: number): void;
+}
+
 /**
  * Reads the whole body, at most `limit` bytes; 'too_large' as soon as it is
- * known to be larger (the rest is not read: answer with `Connection: close`).
+ * known to be larger, 'window_full' as soon as it does not fit in `window`
+ * (the rest is not read: answer with `Connection: close`). While it is read,
+ * the body counts against `window`; once the promise settles, no longer.
  */
-export function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'too_large' | 'aborted'> {
+export function readBody(request: IncomingMessage, limit: number, window?: BodyWindow): Promise<Buffer | 'too_large' | 'aborted' | 'window_full'> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) return Promise.resolve('too_large');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        cleanup();
-        request.pause();
-        resolve('too_large');
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = (): void => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onAborted = (): void => {
-      cleanup();
-      resolve('aborted');
-    };
-    const cleanup = (): void => {
+    let reserved = 0;
+    const settle = (result: Buffer | 'too_large' | 'aborted' | 'window_full'): void => {
       request.off('data', onData);
       request.off('end', onEnd);
       request.off('error', onAborted);
       request.off('close', onAborted);
+      window?.unreserve(reserved);
+      if (typeof result === 'string' && result !== 'aborted') request.pause();
+      resolve(result);
     };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) return settle('too_large');
+      if (window !== undefined) {
+        if (!window.reserve(chunk.length)) return settle('window_full');
+        reserved += chunk.length;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => settle(Buffer.concat(chunks, size));
+    const onAborted = (): void => settle('aborted');
     request.on('data', onData);
     request.on('end', onEnd);
     request.on('error', onAborted);
@@ -68,10 +74,10 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
  * message of at most `maxMessageSize` bytes when encoded as compact JSON and
  * nested at most `MAX_MESSAGE_DEPTH` levels (so that it can be encoded again).
  */
-export function parseBatch(body: Buffer, maxMessageSize: number): BatchResult {
+export function parseBatch(body: Buffer | string, maxMessageSize: number): BatchResult {
   let value: unknown;
   try {
-    value = JSON.parse(utf8.decode(body));
+    value = JSON.parse(typeof body === 'string' ? body : utf8.decode(body));
   } catch {
     return { ok: false, status: 400, reason: 'the body is not JSON' };
   }
@@ -108,16 +114,37 @@ export function countHeader(request: IncomingMessage, name: string): number | un
 }
 
 /**
- * CORS headers for a request: none without an `Origin`; the origin echoed
- * when `allowed` lets it in; null when it does not (answer 403). No
+ * CORS headers for a request, or null when its origin may not use the
+ * fallback (answer 403). `Origin: null` (sandboxed frames, files, some
+ * redirects) is always refused. With `allowedOrigins`, the WebSocket's rule
+ * (`isOriginAllowed`) decides, and an allowed origin is answered by name in
+ * `Access-Control-Allow-Origin`. Without it, only requests without an
+ * `Origin` (not from a browser page) and same-origin ones (the `Origin`
+ * names the request's own `Host`) pass, and no CORS header is sent: pages
+ * of other origins need `allowedOrigins`. No
  * `Access-Control-Allow-Credentials`: the fallback needs no cookies, and
  * browsers then refuse to send them cross-origin.
  */
 export function corsHeaders(request: IncomingMessage, allowed: readonly string[] | OriginCheck | undefined): OutgoingHttpHeaders | null {
-  if (!isOriginAllowed(allowed, request)) return null;
   const origin = request.headers.origin;
+  if (typeof origin === 'string' && origin.trim().toLowerCase() === 'null') return null;
+  if (allowed === undefined) return origin === undefined || isSameOrigin(origin, request) ? {} : null;
+  if (!isOriginAllowed(allowed, request)) return null;
   if (typeof origin !== 'string') return {};
   return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': EXPOSED_RESPONSE_HEADERS.join(', '), Vary: 'Origin' };
+}
+
+/** True when `origin` (an http or https origin) names the host the request was sent to (its `Host`, default ports aside). */
+export function isSameOrigin(origin: string, request: IncomingMessage): boolean {
+  const host = request.headers.host;
+  if (typeof host !== 'string' || host === '') return false;
+  try {
+    const url = new URL(origin.trim());
+    if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin === 'null') return false;
+    return url.host === new URL(`${url.protocol}//${host}`).host;
+  } catch {
+    return false;
+  }
 }
 
 /** The answer to a CORS preflight (`OPTIONS`) of an allowed origin. */

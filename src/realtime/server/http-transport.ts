@@ -17,10 +17,10 @@
  * the relay) and is answered 404: the client opens a new session and
  * resubscribes with its positions, exactly as after a WebSocket reconnect.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress } from '../../node/address-limit.js';
-import { checkRequestHost, requestPath, type OriginCheck } from '../../node/server-handshake.js';
+import { checkRequestHost, requestPath, type HostCheck, type OriginCheck } from '../../node/server-handshake.js';
 import { HandshakeError } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import { DisconnectCode } from '../wire/errors.js';
@@ -29,8 +29,8 @@ import { asError } from './errors.js';
 import { EventStreamLink } from './event-stream-link.js';
 import type { SessionLink } from './fanout.js';
 import { decodeRelay, encodeRelay, type RelayMessage, type UplinkMessage } from './http-relay.js';
-import { answer, answerPreflight, corsHeaders, countHeader, eventStreamHeaders, isJsonBody, parseBatch, readBody, sessionIdOf } from './http-request.js';
-import { FallbackSession, type ProtocolSession } from './http-session.js';
+import { answer, answerPreflight, corsHeaders, countHeader, eventStreamHeaders, isJsonBody, parseBatch, readBody, sessionIdOf, type BodyWindow } from './http-request.js';
+import { FallbackSession, type ProtocolSession, type UplinkBatch } from './http-session.js';
 
 /** Options of the HTTP fallback transport (`RealtimeServerOptions.httpFallback`). */
 export interface HttpFallbackOptions {
@@ -40,11 +40,27 @@ export interface HttpFallbackOptions {
    * session is over (the client opens a new one and recovers). Default 10000.
    */
   downlinkTimeout?: number;
+  /**
+   * Bytes of written events a session keeps until the client acknowledges
+   * them, for a stream that breaks to resume without loss. A client that
+   * comes back for older events gets 410 and opens a new session (and
+   * recovers from history, as after a WebSocket reconnect). Default 64 KiB
+   * (at most `limits.maxQueuedBytes`).
+   */
+  replayBytes?: number;
 }
 
 export const DEFAULT_DOWNLINK_TIMEOUT = 10_000;
+export const DEFAULT_REPLAY_BYTES = 64 * 1024;
 /** How long an uplink batch may wait for an earlier one that is missing (ms). */
 export const UPLINK_GAP_TIMEOUT = 5_000;
+/**
+ * A session's uplink window, in request bodies of the largest size (16 ×
+ * `maxMessageSize`): the bodies being read and the batches waiting for a
+ * missing one may hold two of them (2 MiB with the default 64 KiB messages)
+ * — a batch and its retry, or one waiting for a relayed one.
+ */
+export const UPLINK_WINDOW_BODIES = 2;
 
 /** What the transport needs of its real-time server. */
 export interface HttpTransportHost {
@@ -55,8 +71,22 @@ export interface HttpTransportHost {
   readonly maxMessageSize: number;
   /** Outbound bytes a session may have waiting (as on WebSocket). */
   readonly maxQueuedBytes: number;
+  /** Bytes of written events a session keeps for a resume (`httpFallback.replayBytes`). */
+  readonly replayBytes: number;
+  /** How long an ended event stream may take to flush before it is destroyed (the WebSocket's `closeTimeout`). */
+  readonly closeTimeout: number;
+  /** The WebSocket's `allowedOrigins`; unset, only same-origin pages (and clients that send no `Origin`) may use the fallback. */
   readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
+  /** The WebSocket's `allowedHosts` (`websocket.allowedHosts`): other `Host` values get 421. */
+  readonly allowedHosts: readonly string[] | HostCheck | undefined;
   readonly downlinkTimeout: number;
+  /**
+   * Counts a session against its address's connection budget, the one its
+   * WebSocket connections count against (`websocket.maxConnectionsPerIp`,
+   * `connectionLimitExempt`) until the release runs; null when the address
+   * is at its limit.
+   */
+  reserveConnection(address: string | undefined): (() => void) | null;
   /** Resolves once the broker is started. */
   brokerReady(): Promise<void>;
   /** A new protocol session that writes to `link`, for the request that opened it. */
@@ -71,25 +101,37 @@ const METHODS: Record<Route, string> = { session: 'POST, DELETE', stream: 'GET',
 
 /** Resolves a `downlinkTimeout` option. */
 export function resolveDownlinkTimeout(options: HttpFallbackOptions): number {
-  const value = options.downlinkTimeout ?? DEFAULT_DOWNLINK_TIMEOUT;
+  return positiveOption('httpFallback.downlinkTimeout', options.downlinkTimeout, DEFAULT_DOWNLINK_TIMEOUT);
+}
+
+/** Resolves a `replayBytes` option. */
+export function resolveReplayBytes(options: HttpFallbackOptions): number {
+  return positiveOption('httpFallback.replayBytes', options.replayBytes, DEFAULT_REPLAY_BYTES);
+}
+
+function positiveOption(name: string, given: number | undefined, fallback: number): number {
+  const value = given ?? fallback;
   if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) {
-    throw new TypeError(`httpFallback.downlinkTimeout must be a positive, finite number, got ${String(value)}`);
+    throw new TypeError(`${name} must be a positive, finite number, got ${String(value)}`);
   }
   return value;
 }
 
 export class HttpTransport {
   private readonly sessions = new Map<string, FallbackSession>();
-  /** Sessions per client address (as WebSocket connections are limited per address; local networks are exempt). */
-  private readonly perAddress = new Map<string, number>();
+  /** What gives each session's place in its address's connection budget back. */
+  private readonly addressReleases = new Map<string, () => void>();
   private readonly routes: ReadonlyMap<string, Route>;
   private readonly bodyLimit: number;
+  /** Bytes a session's uplink may hold: its bodies being read and its batches waiting. */
+  private readonly uplinkWindow: number;
   private closed = false;
 
   constructor(private readonly host: HttpTransportHost) {
     const base = host.basePath.replace(/\/+$/, '');
     this.routes = new Map(Object.entries(HTTP_ENDPOINTS).map(([route, suffix]) => [base + suffix, route as Route]));
     this.bodyLimit = HTTP_BODY_FACTOR * host.maxMessageSize;
+    this.uplinkWindow = UPLINK_WINDOW_BODIES * this.bodyLimit;
   }
 
   /** Sessions this process holds. */
@@ -103,13 +145,13 @@ export class HttpTransport {
     if (route === undefined) return false;
     let cors: OutgoingHttpHeaders | null;
     try {
-      checkRequestHost(undefined, request);
+      checkRequestHost(this.host.allowedHosts, request);
       cors = corsHeaders(request, this.host.allowedOrigins);
     } catch (error) {
       if (error instanceof HandshakeError) answer(response, error.status, error.message);
       else {
         this.host.reportError(asError(error));
-        answer(response, 500, 'allowedOrigins failed');
+        answer(response, 500, 'the origin check failed');
       }
       return true;
     }
@@ -151,22 +193,22 @@ export class HttpTransport {
 
   /** POST {path}/http: a new session; the response is its event stream. */
   private async open(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
-    const messages = await this.readBatch(request, response, cors, undefined);
+    const messages = await this.readBatch(request, response, cors);
     if (messages === undefined) return;
     if (this.closed) return answer(response, 503, 'the server is shutting down', cors);
-    const address = request.socket.remoteAddress;
-    if (!this.admit(address)) return answer(response, 429, 'too many sessions from this address', cors);
+    const release = this.host.reserveConnection(request.socket.remoteAddress);
+    if (release === null) return answer(response, 429, 'too many connections from this address', { ...cors, 'Retry-After': '5' });
     const id = randomBytes(16).toString('base64url');
     try {
       await this.host.brokerReady();
       await this.host.broker.listen(id);
     } catch (error) {
-      this.release(address);
+      release();
       this.host.reportError(asError(error));
       return answer(response, 503, 'the broker is unavailable', cors);
     }
     if (this.closed || response.destroyed) {
-      this.release(address);
+      release();
       this.unlisten(id);
       return answer(response, 503, 'the server is shutting down', cors);
     }
@@ -176,6 +218,7 @@ export class HttpTransport {
       [HTTP_HEADERS.downlinkTimeout]: String(this.host.downlinkTimeout),
     });
     startStream(request, response);
+    this.addressReleases.set(id, release);
     this.createSession(id, request, response).open(messages);
   }
 
@@ -207,14 +250,24 @@ export class HttpTransport {
     if (id === undefined || seq === undefined || !(seq >= 1) || Number.isNaN(ack)) {
       return answer(response, 400, 'X-Switchboard-Session and X-Switchboard-Seq (1, 2, …) are required', cors);
     }
-    const messages = await this.readBatch(request, response, cors, id);
-    if (messages === undefined) return;
+    // A session held here counts the body against its uplink window while it is read.
+    const body = await this.readRequestBody(request, response, cors, id, this.sessions.get(id));
+    if (body === undefined) return;
     const fallback = this.sessions.get(id);
-    if (fallback !== undefined) {
-      fallback.deliver(seq, messages, ack);
-      return answer(response, 204, '', cors);
+    if (fallback === undefined) {
+      // Relayed as it came: the process that holds the session parses it when it is due.
+      if (!isUtf8(body)) return this.refuseBatch(response, cors, id, { status: 400, reason: 'the body is not JSON' });
+      return this.answerRelay(response, cors, id, { kind: 'send', seq, ack, body: body.toString('utf8') });
     }
-    return this.answerRelay(response, cors, id, { kind: 'send', seq, ack, messages });
+    // A batch that is not due now (early: it waits; a repeat: ignored) is kept as its bytes, parsed when due.
+    let batch: UplinkBatch = { body };
+    if (fallback.isDue(seq)) {
+      const parsed = parseBatch(body, this.host.maxMessageSize);
+      if (!parsed.ok) return this.refuseBatch(response, cors, id, parsed);
+      batch = { body, messages: parsed.messages };
+    }
+    if (fallback.deliver(seq, batch, ack) === 'window_full') return this.refuseOverWindow(response, cors);
+    return answer(response, 204, '', cors);
   }
 
   /** DELETE {path}/http: the client ends its session. */
@@ -237,12 +290,17 @@ export class HttpTransport {
     const link = new EventStreamLink({
       remoteAddress: request.socket.remoteAddress,
       maxQueuedBytes: this.host.maxQueuedBytes,
-      replayBytes: this.host.maxQueuedBytes,
+      replayBytes: this.host.replayBytes,
       downlinkTimeout: this.host.downlinkTimeout,
+      closeTimeout: this.host.closeTimeout,
       lost: () => fallback?.session.socketClosed(1006, 'the event stream did not come back'),
       ended: () => this.forget(id, fallback),
     });
-    fallback = new FallbackSession(id, link, this.host.openSession(link, request), UPLINK_GAP_TIMEOUT);
+    fallback = new FallbackSession(id, link, this.host.openSession(link, request), {
+      gapTimeout: UPLINK_GAP_TIMEOUT,
+      window: this.uplinkWindow,
+      maxMessageSize: this.host.maxMessageSize,
+    });
     this.sessions.set(id, fallback);
     link.attach(response, 0);
     return fallback;
@@ -251,25 +309,10 @@ export class HttpTransport {
   private forget(id: string, fallback: FallbackSession | undefined): void {
     if (fallback === undefined || this.sessions.get(id) !== fallback) return;
     this.sessions.delete(id);
-    this.release(fallback.link.remoteAddress);
+    this.addressReleases.get(id)?.();
+    this.addressReleases.delete(id);
     fallback.ended();
     this.unlisten(id);
-  }
-
-  /** Counts a new session of `address`; false when the address has too many. */
-  private admit(address: string | undefined): boolean {
-    if (address === undefined || isLocalNetworkAddress(address)) return true;
-    const count = this.perAddress.get(address) ?? 0;
-    if (count >= DEFAULT_MAX_CONNECTIONS_PER_IP) return false;
-    this.perAddress.set(address, count + 1);
-    return true;
-  }
-
-  private release(address: string | undefined): void {
-    if (address === undefined || isLocalNetworkAddress(address)) return;
-    const count = (this.perAddress.get(address) ?? 1) - 1;
-    if (count > 0) this.perAddress.set(address, count);
-    else this.perAddress.delete(address);
   }
 
   private unlisten(id: string): void {
@@ -277,7 +320,7 @@ export class HttpTransport {
   }
 
   private apply(fallback: FallbackSession, message: RelayMessage): void {
-    if (message.kind === 'send') fallback.deliver(message.seq, message.messages, message.ack);
+    if (message.kind === 'send') fallback.deliver(message.seq, { body: message.body }, message.ack);
     else if (message.kind === 'gone') fallback.leave(message.code, message.reason);
     else fallback.close(message.code, message.reason);
   }
@@ -315,26 +358,54 @@ export class HttpTransport {
    * it names, as on WebSocket: 1009 for a message over the size limit, 4500
    * for one that is malformed.
    */
-  private async readBatch(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders, id: string | undefined): Promise<UplinkMessage[] | undefined> {
+  private async readBatch(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<UplinkMessage[] | undefined> {
+    const body = await this.readRequestBody(request, response, cors, undefined, undefined);
+    if (body === undefined) return undefined;
+    const batch = parseBatch(body, this.host.maxMessageSize);
+    if (batch.ok) return batch.messages;
+    this.refuseBatch(response, cors, undefined, batch);
+    return undefined;
+  }
+
+  /** A request's body, or undefined when the request was answered with an error (415, 413, 409). */
+  private async readRequestBody(
+    request: IncomingMessage,
+    response: ServerResponse,
+    cors: OutgoingHttpHeaders,
+    id: string | undefined,
+    window: BodyWindow | undefined,
+  ): Promise<Buffer | undefined> {
     if (!isJsonBody(request)) {
       answer(response, 415, 'the body must be application/json', cors);
       return undefined;
     }
-    const body = await readBody(request, this.bodyLimit);
+    const body = await readBody(request, this.bodyLimit, window);
     if (body === 'aborted') return undefined;
+    if (body === 'window_full') {
+      if (id !== undefined) this.sessions.get(id)?.windowFull();
+      this.refuseOverWindow(response, cors);
+      return undefined;
+    }
     if (body === 'too_large') {
       if (id !== undefined) this.toSession(id, { kind: 'close', code: 1009, reason: 'message too big' });
       answer(response, 413, `a request body is at most ${this.bodyLimit} bytes`, cors, true);
       return undefined;
     }
-    const batch = parseBatch(body, this.host.maxMessageSize);
-    if (batch.ok) return batch.messages;
+    return body;
+  }
+
+  /** Answers a batch that breaks the rules, and ends the session it names as on WebSocket (1009 or 4500). */
+  private refuseBatch(response: ServerResponse, cors: OutgoingHttpHeaders, id: string | undefined, batch: { status: 400 | 413; reason: string }): void {
     if (id !== undefined) {
       const code = batch.status === 413 ? 1009 : DisconnectCode.BadRequest;
       this.toSession(id, { kind: 'close', code, reason: batch.status === 413 ? 'message too big' : 'malformed message' });
     }
     answer(response, batch.status, batch.reason, cors);
-    return undefined;
+  }
+
+  /** 409 for an uplink request over its session's window (the session is closed): the rest of the body is not read. */
+  private refuseOverWindow(response: ServerResponse, cors: OutgoingHttpHeaders): void {
+    answer(response, 409, `too many uplink bytes at once: a session's requests being read and batches waiting for a missing one hold at most ${this.uplinkWindow} bytes`, cors, true);
   }
 }
 

@@ -11,7 +11,7 @@ import type { ApiShape, MethodName, StandardSchema, UntypedApi } from '../wire/a
 import type { JwtOptions } from './auth.js';
 import type { HttpFallbackOptions } from './http-transport.js';
 import type { NamespaceOptions } from './namespaces.js';
-import { checkRateLimit, DEFAULT_RATE_LIMIT, type RateLimitOptions } from './rate-limit.js';
+import { checkByteBudget, checkRateLimit, DEFAULT_BYTE_BUDGET, DEFAULT_RATE_LIMIT, type ByteBudgetOptions, type RateLimitOptions } from './rate-limit.js';
 import { DEFAULT_RPC_TIMEOUT } from './rpc.js';
 import type { Session } from './session.js';
 
@@ -27,7 +27,7 @@ export const DEFAULT_MAX_HISTORY_LIMIT = 1000;
 export const DEFAULT_MAX_PUBLISH_SIZE = 32 * 1024;
 /** Byte budget of one reply (history page, recovery, method result). */
 export const DEFAULT_MAX_REPLY_BYTES = 256 * 1024;
-export { DEFAULT_RATE_LIMIT, DEFAULT_RPC_TIMEOUT };
+export { DEFAULT_BYTE_BUDGET, DEFAULT_RATE_LIMIT, DEFAULT_RPC_TIMEOUT };
 
 /** The guards of the underlying `WebSocketServer` a real-time server passes through. */
 export type WebSocketGuardOptions = Pick<
@@ -96,8 +96,15 @@ export interface AuthorizeContext<A extends ApiShape = UntypedApi> {
 export interface LimitOptions {
   /** Subscriptions per connection. Default 128. */
   maxSubscriptions?: number;
-  /** Token bucket over every command, or false for none. Default 100/s, burst 200, close after 50 rejections in a row. */
+  /** Token bucket over every client message (`pong` and `reply` included), or false for none. Default 100/s, burst 200, close after 50 rejections in a row. */
   rate?: RateLimitOptions | false;
+  /**
+   * Byte budget: a token bucket over the bytes of every client message,
+   * taken before the message is decoded; a message that does not fit closes
+   * the connection with 4005. Or false for none. Default 1 MiB/s, burst
+   * 4 MiB (keep `burst` at least `maxMessageSize`).
+   */
+  receiveBytes?: ByteBudgetOptions | false;
   /** Outbound bytes buffered for one connection before `slowConsumer` applies. Default 1 MiB. */
   maxQueuedBytes?: number;
   /** 'disconnect' (default): close 4002; 'drop': drop publications (the client sees the gap). */
@@ -177,6 +184,7 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
 export interface ResolvedLimits {
   readonly maxSubscriptions: number;
   readonly rate: RateLimitOptions | null;
+  readonly receiveBytes: ByteBudgetOptions | null;
   readonly maxQueuedBytes: number;
   readonly slowConsumer: 'disconnect' | 'drop';
   readonly maxHistoryLimit: number;
@@ -212,6 +220,7 @@ export function resolveLimits(limits: LimitOptions = {}): ResolvedLimits {
   const slowConsumer = limits.slowConsumer ?? 'disconnect';
   if (slowConsumer !== 'disconnect' && slowConsumer !== 'drop') throw new TypeError("limits.slowConsumer must be 'disconnect' or 'drop'");
   const rate = limits.rate === false ? null : checkRateLimit({ ...DEFAULT_RATE_LIMIT, ...limits.rate });
+  const receiveBytes = limits.receiveBytes === false ? null : checkByteBudget({ ...DEFAULT_BYTE_BUDGET, ...limits.receiveBytes });
   const maxQueuedBytes = positiveInteger('limits.maxQueuedBytes', limits.maxQueuedBytes, DEFAULT_MAX_QUEUED_BYTES);
   const defaultReplyBytes = Math.max(1, Math.min(DEFAULT_MAX_REPLY_BYTES, Math.floor(maxQueuedBytes / 4)));
   const maxReplyBytes = positiveInteger('limits.maxReplyBytes', limits.maxReplyBytes, defaultReplyBytes);
@@ -221,6 +230,7 @@ export function resolveLimits(limits: LimitOptions = {}): ResolvedLimits {
   return {
     maxSubscriptions: positiveInteger('limits.maxSubscriptions', limits.maxSubscriptions, DEFAULT_MAX_SUBSCRIPTIONS),
     rate,
+    receiveBytes,
     maxQueuedBytes,
     slowConsumer,
     maxHistoryLimit: positiveInteger('limits.maxHistoryLimit', limits.maxHistoryLimit, DEFAULT_MAX_HISTORY_LIMIT),

@@ -67,3 +67,55 @@ export class TokenBucket {
     return this.rejections >= this.disconnectAfter ? 'disconnect' : 'reject';
   }
 }
+
+/**
+ * The per-connection byte budget (docs/protocol.md §9): a token bucket of
+ * bytes received, refilled at `perSecond` bytes per second up to `burst`.
+ * Every client message takes its size before it is decoded, whatever its
+ * type; a message that does not fit closes the connection (4005), so a flood
+ * of large messages costs the server at most `burst` plus `perSecond` bytes
+ * of decoding a second.
+ */
+export interface ByteBudgetOptions {
+  /** Bytes added per second. */
+  perSecond: number;
+  /** Bucket size in bytes: the most received at once after a quiet period (at least one message of `maxMessageSize`). */
+  burst: number;
+}
+
+export const DEFAULT_BYTE_BUDGET: Readonly<ByteBudgetOptions> = Object.freeze({ perSecond: 1024 * 1024, burst: 4 * 1024 * 1024 });
+
+/** Checks a byte budget's numbers; throws `TypeError` for invalid ones. */
+export function checkByteBudget(options: ByteBudgetOptions): ByteBudgetOptions {
+  const { perSecond, burst } = options;
+  if (!(typeof perSecond === 'number' && perSecond > 0 && Number.isFinite(perSecond))) throw new TypeError('limits.receiveBytes.perSecond must be a finite number > 0');
+  if (!(typeof burst === 'number' && burst >= 1 && Number.isFinite(burst))) throw new TypeError('limits.receiveBytes.burst must be a finite number >= 1');
+  return { perSecond, burst };
+}
+
+/** A token bucket of bytes. `now` is injectable for tests. */
+export class ByteBudget {
+  private readonly ratePerMs: number;
+  private readonly burst: number;
+  private readonly now: () => number;
+  private tokens: number;
+  private updated: number;
+
+  constructor(options: ByteBudgetOptions, now: () => number = monotonicNow) {
+    this.ratePerMs = options.perSecond / 1000;
+    this.burst = options.burst;
+    this.now = now;
+    this.tokens = options.burst;
+    this.updated = now();
+  }
+
+  /** Takes `bytes` from the budget; false (nothing taken) when they do not fit. */
+  take(bytes: number): boolean {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.updated) * this.ratePerMs);
+    this.updated = now;
+    if (bytes > this.tokens) return false;
+    this.tokens -= bytes;
+    return true;
+  }
+}

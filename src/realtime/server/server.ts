@@ -12,7 +12,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { createStandaloneServer } from '../../node/http-server.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT, HandshakeError, WebSocketServer } from '../../node/server-index.js';
+import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, HandshakeError, WebSocketServer } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import type { ApiShape, ChannelName, MethodName, MethodParams, MethodResult, PublicationData, UntypedApi } from '../wire/api.js';
@@ -26,7 +26,7 @@ import { CredentialChecker } from './credentials.js';
 import { asError } from './errors.js';
 import type { SessionLink, Subscriber } from './fanout.js';
 import { closeServer, interceptRequests, listen, refusePlainRequest } from './http-mount.js';
-import { HttpTransport, resolveDownlinkTimeout } from './http-transport.js';
+import { HttpTransport, resolveDownlinkTimeout, resolveReplayBytes } from './http-transport.js';
 import { ProtocolHeartbeat } from './heartbeat.js';
 import { Namespaces } from './namespaces.js';
 import {
@@ -260,8 +260,14 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       basePath: options.path ?? '',
       maxMessageSize: options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE,
       maxQueuedBytes: this.limits.maxQueuedBytes,
+      // The replay is part of the session's downlink budget: never more than maxQueuedBytes.
+      replayBytes: Math.min(resolveReplayBytes(fallback), this.limits.maxQueuedBytes),
+      closeTimeout: options.websocket?.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT,
       allowedOrigins: options.allowedOrigins,
+      allowedHosts: options.websocket?.allowedHosts,
       downlinkTimeout: resolveDownlinkTimeout(fallback),
+      // One budget per address for both transports: the WebSocket server's (created after the transport).
+      reserveConnection: (address) => this.wss.reserveConnection(address),
       brokerReady: () => this.brokerStarted,
       openSession: (link, request) => this.accept(link, jsonCodec, request),
       reportError: (error) => this.reportError(error),

@@ -29,7 +29,7 @@ import { asError, DISCONNECTED, errorBodyOf, fail, RpcError } from './errors.js'
 import type { RealtimeSocket, SessionLink } from './fanout.js';
 import type { HeartbeatMember } from './heartbeat.js';
 import type { AuthOutcome, ResolvedLimits, ResolvedTimings } from './options.js';
-import { TokenBucket } from './rate-limit.js';
+import { ByteBudget, TokenBucket } from './rate-limit.js';
 import type { Traffic } from './stats.js';
 import { OutgoingCalls } from './rpc.js';
 import { parseClientMessage } from './validate.js';
@@ -167,6 +167,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   private request: IncomingMessage | undefined;
   private headerToken: string | undefined;
   private readonly bucket: TokenBucket | null;
+  private readonly byteBudget: ByteBudget | null;
   private readonly calls = new OutgoingCalls();
   private queue: Array<Task | undefined> = [];
   private queueHead = 0;
@@ -184,6 +185,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     this.request = request;
     this.headerToken = bearerToken(request);
     this.bucket = host.limits.rate === null ? null : new TokenBucket(host.limits.rate);
+    this.byteBudget = host.limits.receiveBytes === null ? null : new ByteBudget(host.limits.receiveBytes);
     if (this.ws !== null) {
       this.ws.data = this;
       this.ws.on('message', onSocketMessage);
@@ -354,6 +356,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   receive(data: Buffer, binary: boolean): void {
     if (this.stateValue === 'closed') return;
     this.host.traffic.received(data.length);
+    if (!this.withinByteBudget(data.length)) return;
     if (binary !== this.codec.binary) {
       this.close(DisconnectCode.BadRequest, binary ? 'binary frames are not expected' : 'text frames are not expected');
       return;
@@ -372,7 +375,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   receiveMessage(fields: Record<string, unknown>, bytes: number): void {
     if (this.stateValue === 'closed') return;
     this.host.traffic.received(bytes);
-    this.handle(fields);
+    if (this.withinByteBudget(bytes)) this.handle(fields);
   }
 
   /** Validates one decoded message and answers, settles or queues it. */
@@ -384,12 +387,22 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       return;
     }
     const message = parsed.message;
-    if (message.type === 'pong') this.unansweredRound = 0;
-    else if (message.type === 'reply') this.calls.settle(message.id, 'error' in message ? { error: message.error } : { result: message.result });
-    else if (this.admit('id' in message ? message.id : undefined)) this.enqueue(message);
+    // Every message takes a token, whatever its type: answers (`pong`, `reply`) are no free ride.
+    if (message.type === 'pong') {
+      if (this.admit(undefined)) this.unansweredRound = 0;
+    } else if (message.type === 'reply') {
+      if (this.admit(undefined)) this.calls.settle(message.id, 'error' in message ? { error: message.error } : { result: message.result });
+    } else if (this.admit('id' in message ? message.id : undefined)) this.enqueue(message);
   }
 
-  /** Applies the rate limit to one command; answers `rate_limited` or closes 4005 when over it. */
+  /** Takes a message's bytes from the byte budget before it is decoded; closes 4005 when they do not fit. */
+  private withinByteBudget(bytes: number): boolean {
+    if (this.byteBudget === null || this.byteBudget.take(bytes)) return true;
+    this.close(DisconnectCode.RateLimited, 'too many bytes');
+    return false;
+  }
+
+  /** Applies the rate limit to one message; answers `rate_limited` (commands with an id) or closes 4005 when over it. */
   private admit(id: number | undefined): boolean {
     if (this.bucket === null) return true;
     const decision = this.bucket.take();

@@ -7,6 +7,8 @@
  * retried a request whose answer it did not get. Batches are released in
  * their order, each once. A batch that waits for a missing one longer than
  * `gapTimeout`, or too many waiting batches, mean the uplink is broken.
+ * The bytes of the waiting batches are counted (`waitingBytes`), so that the
+ * session can hold them to its uplink window.
  */
 
 /** Batches that may wait for a missing one before the uplink counts as broken. */
@@ -14,7 +16,8 @@ export const MAX_WAITING_BATCHES = 32;
 
 export class UplinkOrder<T> {
   private next = 1;
-  private readonly waiting = new Map<number, T>();
+  private readonly waiting = new Map<number, { batch: T; bytes: number }>();
+  private waitingBytesValue = 0;
   private timer: NodeJS.Timeout | null = null;
 
   /** `broken` is called (once) when the order cannot be restored. */
@@ -28,18 +31,29 @@ export class UplinkOrder<T> {
     return this.next;
   }
 
-  /** Takes batch `seq`; returns the batches now due, in order (none for a repeat or an early one). */
-  accept(seq: number, batch: T): T[] {
-    if (seq < this.next || this.waiting.has(seq)) return [];
+  /** Bytes of the batches waiting for a missing one. */
+  get waitingBytes(): number {
+    return this.waitingBytesValue;
+  }
+
+  /** True when batch `seq` was released or is waiting already (a repeat: it is ignored). */
+  isRepeat(seq: number): boolean {
+    return seq < this.next || this.waiting.has(seq);
+  }
+
+  /** Takes batch `seq` of `bytes` bytes; returns the batches now due, in order (none for a repeat or an early one). */
+  accept(seq: number, batch: T, bytes = 0): T[] {
+    if (this.isRepeat(seq)) return [];
     if (seq > this.next) {
-      this.wait(seq, batch);
+      this.wait(seq, batch, bytes);
       return [];
     }
     const due = [batch];
     this.next++;
     for (let waiting = this.waiting.get(this.next); waiting !== undefined; waiting = this.waiting.get(this.next)) {
       this.waiting.delete(this.next++);
-      due.push(waiting);
+      this.waitingBytesValue -= waiting.bytes;
+      due.push(waiting.batch);
     }
     this.clearTimer();
     if (this.waiting.size > 0) this.armTimer();
@@ -50,15 +64,17 @@ export class UplinkOrder<T> {
   stop(): void {
     this.clearTimer();
     this.waiting.clear();
+    this.waitingBytesValue = 0;
   }
 
-  private wait(seq: number, batch: T): void {
+  private wait(seq: number, batch: T, bytes: number): void {
     if (this.waiting.size >= MAX_WAITING_BATCHES) {
       this.stop();
       this.broken('too many uplink requests out of order');
       return;
     }
-    this.waiting.set(seq, batch);
+    this.waiting.set(seq, { batch, bytes });
+    this.waitingBytesValue += bytes;
     if (this.timer === null) this.armTimer();
   }
 

@@ -32,7 +32,17 @@ function dataLines(data: string): string {
 
 /** A message event with its sequence number; JSON text is a single `data:` line. */
 export function formatMessageEvent(id: number, data: string): string {
-  return `id: ${id}\n${dataLines(data)}\n`;
+  return formatEventId(id) + formatEventData(data);
+}
+
+/** The first part of a message event: its `id:` line. */
+export function formatEventId(id: number): string {
+  return `id: ${id}\n`;
+}
+
+/** The rest of a message event after its `id:` line (the same for every stream that sends `data`, so it can be shared). */
+export function formatEventData(data: string): string {
+  return `${dataLines(data)}\n`;
 }
 
 /** The close event: the session ended with `code` (a close code of docs/protocol.md §7) and `reason`. */

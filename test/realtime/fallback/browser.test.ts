@@ -90,6 +90,8 @@ describe('sdk browser bundle over the HTTP fallback in Chromium', () => {
       namespaces: { chat: { history: { size: 1000 }, presence: true, publish: 'clients' } },
       broker: new RedisBroker({ url: redisServer!.url, prefix: `browser-${process.pid}` }),
       httpFallback: { downlinkTimeout: 5_000 },
+      // The page is on another origin: the fallback answers CORS only for allowed origins.
+      allowedOrigins: (origin) => origin === undefined || origin === new URL(pageUrl).origin,
     };
   }
 

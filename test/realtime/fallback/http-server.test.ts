@@ -6,13 +6,13 @@
 // requests, mounting (standalone, attached, noServer, off) and shutdown.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import net, { type AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/server/index.js';
 import type { ServerMessage } from '../../../src/realtime/wire/messages.js';
-import { epochSeconds, signJwt } from '../server/wire-client.js';
+import { epochSeconds, signJwt, WireClient } from '../server/wire-client.js';
 import { RawSession, request } from './http-client.js';
 
 const SECRET = 'fallback-secret-of-a-decent-length-0123456789';
@@ -169,6 +169,15 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
     });
   });
 
+  it('pongs count against the rate limit over HTTP too: a batch of them ends with 4005', async () => {
+    await withServer({ limits: { rate: { perSecond: 1, burst: 3, disconnectAfter: 4 }, receiveBytes: false } }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send(Array.from({ length: 40 }, () => ({ type: 'pong' }))), 204);
+      assert.equal((await session.closed()).code, 4005);
+    });
+  });
+
   it('the connect timeout: 4004 when no connect came', async () => {
     await withServer({ connectTimeout: 150 }, async (base) => {
       const session = await RawSession.open(base, []);
@@ -215,6 +224,217 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
       assert.equal((await refused.closed()).code, 4501);
       assert.equal(server.sessions.size, 2);
     });
+  });
+});
+
+/** A request with exactly these headers (Host and Origin included), through node:http; resolves the status and headers. */
+function rawRequest(port: number, path: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, setHost: false }, (res) => {
+      res.resume();
+      res.destroy();
+      resolve({ status: res.statusCode ?? 0, headers: res.headers });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const CONNECT_BODY = JSON.stringify([{ type: 'connect', id: 1 }]);
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+describe('HTTP fallback: one connection budget per address, Host and Origin as on WebSocket', () => {
+  it('WebSockets and fallback sessions count against the same maxConnectionsPerIp (and connectionLimitExempt)', async () => {
+    await withServer({ websocket: { maxConnectionsPerIp: 2, connectionLimitExempt: () => false } }, async (base, server) => {
+      const url = `ws://127.0.0.1:${server.port}/rt`;
+      const first = await WireClient.open(url);
+      const second = await WireClient.open(url);
+      await assert.rejects(WireClient.open(url), 'a third WebSocket is refused');
+      const openSession = () => rawRequest(server.port, '/rt/http', 'POST', { host: `127.0.0.1:${server.port}`, ...JSON_TYPE }, CONNECT_BODY);
+      const refused = await openSession();
+      assert.equal(refused.status, 429, 'a fallback session is refused too: the address holds two connections');
+      assert.equal(refused.headers['retry-after'], '5');
+      await first.close();
+      await second.close();
+      const sessions = [await RawSession.open(base, [{ type: 'connect', id: 1 }]), await RawSession.open(base, [{ type: 'connect', id: 1 }])];
+      await Promise.all(sessions.map((session) => session.reply(1)));
+      assert.equal((await openSession()).status, 429, 'a third session');
+      await assert.rejects(WireClient.open(url), 'a WebSocket while two sessions hold the budget');
+      assert.equal(await sessions[0]!.end(), 204);
+      const again = await WireClient.open(url);
+      await again.close();
+    });
+  });
+
+  it('allowedHosts (websocket.allowedHosts) guards the fallback as the upgrade: 421 for other hosts, 400 for a malformed Host', async () => {
+    await withServer({ websocket: { allowedHosts: ['localhost'] } }, async (_base, server) => {
+      const port = server.port;
+      const evil = await rawRequest(port, '/rt/http', 'POST', { host: `evil.example:${port}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(evil.status, 421);
+      const stream = await rawRequest(port, '/rt/http/stream', 'GET', { host: 'evil.example', 'x-switchboard-session': 'AAAAAAAAAAAAAAAAAAAAAA', 'last-event-id': '0' });
+      assert.equal(stream.status, 421);
+      assert.equal((await rawRequest(port, '/rt/http', 'POST', { host: 'a b', ...JSON_TYPE }, CONNECT_BODY)).status, 400);
+      const local = await rawRequest(port, '/rt/http', 'POST', { host: `localhost:${port}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(local.status, 200);
+    });
+  });
+
+  it('without allowedOrigins: same-origin pages and clients without Origin only; no CORS header, never for Origin: null', async () => {
+    await withServer({}, async (_base, server) => {
+      const port = server.port;
+      const host = `127.0.0.1:${port}`;
+      for (const origin of ['https://evil.example', 'null', `http://127.0.0.1:${port + 1}`]) {
+        const post = await rawRequest(port, '/rt/http', 'POST', { host, origin, ...JSON_TYPE }, CONNECT_BODY);
+        assert.equal(post.status, 403, `Origin: ${origin}`);
+        assert.equal(post.headers['access-control-allow-origin'], undefined);
+        const preflight = await rawRequest(port, '/rt/http', 'OPTIONS', { host, origin, 'access-control-request-method': 'POST' });
+        assert.equal(preflight.status, 403, `preflight from ${origin}`);
+        assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+      }
+      const same = await rawRequest(port, '/rt/http', 'POST', { host, origin: `http://${host}`, ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(same.status, 200, 'same origin');
+      assert.equal(same.headers['access-control-allow-origin'], undefined, 'a same-origin page needs no CORS');
+      assert.equal((await rawRequest(port, '/rt/http', 'POST', { host, ...JSON_TYPE }, CONNECT_BODY)).status, 200, 'no Origin (not a browser page)');
+    });
+  });
+
+  it('with allowedOrigins, only the listed origins get CORS, and Origin: null is refused even when listed', async () => {
+    await withServer({ allowedOrigins: ['https://app.example', 'null'] }, async (_base, server) => {
+      const port = server.port;
+      const host = `127.0.0.1:${port}`;
+      const allowed = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'https://app.example', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
+      const opaque = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'null', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(opaque.status, 403);
+      assert.equal(opaque.headers['access-control-allow-origin'], undefined);
+      const other = await rawRequest(port, '/rt/http', 'POST', { host, origin: 'https://evil.example', ...JSON_TYPE }, CONNECT_BODY);
+      assert.equal(other.status, 403);
+    });
+  });
+});
+
+describe('HTTP fallback: memory bounded in bytes', () => {
+  it('the uplink window: batches waiting for a missing one hold at most 2 bodies of bytes; more is refused with 409 and ends the session', async () => {
+    // maxMessageSize 1024: bodies of at most 16 KiB, a window of 32 KiB.
+    await withServer({ maxMessageSize: 1024 }, async (base) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      const batch = Array.from({ length: 15 }, (_, i) => ({ type: 'send', data: `${i}:${'x'.repeat(950)}` }));
+      assert.ok(JSON.stringify(batch).length > 14_000 && JSON.stringify(batch).length <= 16 * 1024);
+      // Batch 1 never comes: 2 and 3 wait (about 28 KiB), 4 does not fit.
+      assert.equal(await session.send(batch, { seq: 2 }), 204);
+      assert.equal(await session.send(batch, { seq: 3 }), 204);
+      assert.equal(await session.send(batch, { seq: 4 }), 409);
+      assert.deepEqual(await session.closed(), { code: 4000, reason: 'too many uplink bytes at once' });
+      assert.equal(await session.send(batch, { seq: 5 }), 404, 'the session is gone');
+    });
+  });
+
+  it('batches that wait are kept as bytes and parsed when due: in order, each once', async () => {
+    await withServer({}, async (base, server) => {
+      const received: unknown[] = [];
+      server.on('message', (_session, data) => received.push(data));
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.send([{ type: 'send', data: 3 }], { seq: 3 }), 204);
+      assert.equal(await session.send([{ type: 'send', data: 2 }], { seq: 2 }), 204);
+      assert.equal(await session.send([{ type: 'send', data: 2 }], { seq: 2 }), 204, 'a repeat');
+      assert.deepEqual(received, []);
+      assert.equal(await session.send([{ type: 'send', data: 1 }], { seq: 1 }), 204);
+      await session.waitFor(() => (received.length === 3 ? true : undefined), 'three sends');
+      assert.deepEqual(received, [1, 2, 3]);
+    });
+  });
+
+  it('a session that never acknowledges keeps at most replayBytes (64 KiB by default) of written events', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:replay' }]);
+      await session.reply(2);
+      const pad = 'r'.repeat(1000);
+      for (let n = 1; n <= 100; n++) await server.publish('chat:replay', { n, pad });
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 100 ? true : undefined), 'a hundred');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      const last = session.lastEventId;
+      assert.equal(await session.resume(last - 100), 410, 'about 100 KiB of events is more than the replay keeps');
+    });
+    await withServer({ httpFallback: { replayBytes: 256 * 1024 } }, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:replay' }]);
+      await session.reply(2);
+      const pad = 'r'.repeat(1000);
+      for (let n = 1; n <= 100; n++) await server.publish('chat:replay', { n, pad });
+      await session.waitFor(() => (session.messages.filter(isType('publication')).length === 100 ? true : undefined), 'a hundred');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      const from = session.lastEventId - 100;
+      const before = session.events.length;
+      assert.equal(await session.resume(from), 200, 'replayBytes: 256 KiB keeps them');
+      await session.waitFor(() => (session.events.length >= before + 100 ? true : undefined), 'the replayed events');
+    });
+  });
+
+  it('events are framed the same over HTTP/1.0 (no chunks) as in HTTP/1.1 chunks', async () => {
+    await withServer({}, async (_base, server) => {
+      const body = JSON.stringify([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:plain' }]);
+      for (const version of ['1.0', '1.1']) {
+        const socket = net.connect(server.port, '127.0.0.1');
+        await once(socket, 'connect');
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.write(`POST /rt/http HTTP/${version}\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        const deadline = Date.now() + 5000;
+        while (!text.includes('"id":2') && Date.now() < deadline) await sleep(10);
+        await server.publish('chat:plain', { n: 1 });
+        while (!text.includes('"n":1') && Date.now() < deadline) await sleep(10);
+        socket.destroy();
+        const [head, stream] = text.split('\r\n\r\n', 2) as [string, string];
+        const chunked = /transfer-encoding: chunked/i.test(head);
+        assert.equal(chunked, version === '1.1', `HTTP/${version}`);
+        const events = chunked ? stream.replace(/(^|\r\n)[0-9a-f]+\r\n/g, '') : stream;
+        assert.match(events, /^id: 1\ndata: \{"type":"reply","id":1,[^\n]*\n\nid: 2\ndata: \{"type":"reply","id":2,[^\n]*\n\nid: 3\ndata: \{"type":"publication","channel":"chat:plain"[^\n]*"n":1[^\n]*\n\n/);
+      }
+    });
+  });
+
+  it('a session that never reads: once it is closed as a slow consumer, its stream is destroyed after closeTimeout, as a WebSocket', async () => {
+    const http = createServer();
+    const server = createRealtimeServer({
+      server: http,
+      path: '/rt',
+      namespaces: { chat: { publish: 'clients' } },
+      // More than the kernel's socket buffers take, so that bytes stay in the response when the session ends.
+      limits: { maxQueuedBytes: 8 * 1024 * 1024 },
+      websocket: { closeTimeout: 300 },
+    });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const port = (http.address() as AddressInfo).port;
+    const connections = (): Promise<number> => new Promise((resolve, reject) => http.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    try {
+      const body = JSON.stringify([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:deaf' }]);
+      const socket = net.connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.on('error', () => {});
+      socket.pause(); // never reads
+      const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_s, code) => resolve(code)));
+      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      await new Promise<void>((resolve) => server.once('subscribe', () => resolve()));
+      const pad = 'd'.repeat(16 * 1024);
+      for (let n = 0; n < 4000 && server.sessions.size > 0; n++) {
+        await server.publish('chat:deaf', { n, pad });
+        if (n % 10 === 9) await sleep(1);
+      }
+      assert.equal(await disconnected, 4002);
+      const deadline = Date.now() + 10_000;
+      while ((await connections()) > 0 && Date.now() < deadline) await sleep(50);
+      assert.equal(await connections(), 0, 'the stream that is not read was destroyed');
+      socket.destroy();
+    } finally {
+      await server.close();
+      http.closeAllConnections();
+      http.close();
+    }
   });
 });
 

@@ -27,6 +27,19 @@ describe('UplinkOrder', () => {
     assert.deepEqual(reasons, ['uplink request 1 missing']);
   });
 
+  it('counts the bytes of the batches that wait', () => {
+    const order = new UplinkOrder<string>(10_000, () => assert.fail('not broken'));
+    order.accept(3, 'c', 300);
+    order.accept(4, 'd', 400);
+    order.accept(4, 'd again', 400);
+    assert.equal(order.waitingBytes, 700);
+    assert.deepEqual(order.accept(1, 'a', 100), ['a']);
+    assert.equal(order.waitingBytes, 700);
+    assert.deepEqual(order.accept(2, 'b', 200), ['b', 'c', 'd']);
+    assert.equal(order.waitingBytes, 0);
+    order.stop();
+  });
+
   it('is broken when too many batches wait', () => {
     const reasons: string[] = [];
     const order = new UplinkOrder<number>(10_000, (reason) => reasons.push(reason));
@@ -39,8 +52,8 @@ describe('UplinkOrder', () => {
 describe('relay messages', () => {
   it('round-trip', () => {
     const messages: RelayMessage[] = [
-      { kind: 'send', seq: 3, ack: 17, messages: [{ fields: { type: 'pong' }, bytes: 15 }, { fields: { type: 'send', data: { x: [1] } }, bytes: 30 }] },
-      { kind: 'send', seq: 1, ack: undefined, messages: [] },
+      { kind: 'send', seq: 3, ack: 17, body: '[{"type":"pong"},{"type":"send","data":{"x":[1]}}]' },
+      { kind: 'send', seq: 1, ack: undefined, body: '[]' },
       { kind: 'gone', code: 1000, reason: 'client closed' },
       { kind: 'close', code: 1009, reason: 'message too big' },
     ];
@@ -48,7 +61,7 @@ describe('relay messages', () => {
   });
 
   it('malformed ones are ignored', () => {
-    for (const text of ['', 'null', '[]', '{"t":"x"}', '{"t":"s","s":-1,"m":[],"b":[]}', '{"t":"s","s":1,"m":[{}],"b":[]}', '{"t":"s","s":1,"m":[1],"b":[1]}', '{"t":"g","c":"x","r":""}']) {
+    for (const text of ['', 'null', '[]', '{"t":"x"}', '{"t":"s","s":-1,"d":"[]"}', '{"t":"s","s":1,"d":[]}', '{"t":"s","s":1}', '{"t":"s","s":1,"a":-2,"d":"[]"}', '{"t":"g","c":"x","r":""}']) {
       assert.equal(decodeRelay(text), undefined, text);
     }
   });

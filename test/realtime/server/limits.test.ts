@@ -20,6 +20,13 @@ async function withServer(options: TestServerOptions, run: (url: string, server:
   }
 }
 
+/** `promise`, or a rejection naming `what` after `ms` (a generous bound: the failure of a guard that never acts). */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 // ------------------------------------------------------------ a raw client that can stop reading
 
 interface Frame {
@@ -169,6 +176,48 @@ describe('rate and size limits', () => {
       const { client } = await WireClient.connect(url);
       client.send({ type: 'send', data: 'x'.repeat(2000) });
       assert.equal((await client.closed).code, 1009);
+    });
+  });
+
+  test('pong and reply take a token like every other message: a flood of them closes 4005', async () => {
+    for (const type of ['pong', 'reply'] as const) {
+      await withServer({ limits: { rate: { perSecond: 1, burst: 3, disconnectAfter: 4 }, receiveBytes: false } }, async (url, server) => {
+        const { client } = await WireClient.connect(url);
+        const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_session, code) => resolve(code)));
+        for (let i = 0; i < 40; i++) client.send(type === 'pong' ? { type } : { type, id: 1000 + i, result: null });
+        assert.equal((await within(client.closed, 10_000, `the close after a ${type} flood`)).code, 4005);
+        assert.equal(await disconnected, 4005);
+      });
+    }
+  });
+
+  test('the byte budget: large messages over limits.receiveBytes close 4005, before they are decoded', async () => {
+    await withServer({ limits: { rate: false, receiveBytes: { perSecond: 1000, burst: 100_000 } } }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      const pad = 'p'.repeat(30_000);
+      for (let i = 0; i < 10; i++) client.send({ type: 'pong', pad });
+      const closed = await within(client.closed, 10_000, 'the close after 300 KB');
+      assert.equal(closed.code, 4005);
+      assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4005, reason: 'too many bytes', reconnect: true });
+    });
+  });
+
+  test('with the default limits, a flood of 60 KB pongs is closed with 4005 long before it ends', async () => {
+    await withServer({}, async (url, server) => {
+      const { client } = await WireClient.connect(url);
+      const pad = 'p'.repeat(60_000);
+      let sent = 0;
+      const closed = client.closed.then((close) => ({ ...close, sent }));
+      // 4,000 × 60 KB, written as fast as the socket takes them, stops when the server closes.
+      while (sent < 4000 && client.ws.readyState === 1) {
+        client.send({ type: 'pong', pad });
+        sent++;
+        if (client.ws.bufferedAmount > 4 * 1024 * 1024) await sleep(5);
+      }
+      const result = await within(closed, 30_000, 'the close of the pong flood');
+      assert.equal(result.code, 4005);
+      assert.ok(result.sent < 4000, `closed after ${result.sent} of 4000 pongs`);
+      assert.equal(server.sessions.size, 0);
     });
   });
 });
