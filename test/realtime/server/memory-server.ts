@@ -12,7 +12,7 @@ const server = createRealtimeServer({
   host: '127.0.0.1',
   maxMessageSize: 256 * 1024,
   namespaces: { kept: { history: { size: 100_000 }, publish: 'clients' }, warm: { publish: 'clients' } },
-  limits: { rate: false, maxPublishSize: 128 * 1024 },
+  limits: { rate: false, receiveBytes: false, maxPublishSize: 128 * 1024 },
 });
 await server.ready();
 
