@@ -11,7 +11,7 @@
  * by stream epoch and offset, so nothing is shown twice.
  */
 import type { Subscription, PresenceMember, TypedPublication } from '../../../realtime/sdk/index.js';
-import { ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
+import { MAX_CHAT_TEXT, ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
 import { avatar, byId, connectDemo, element, isOwnUser, nameFromUrl, nameplate, nameWithTag, plural, setUrlParam, whenPossible, type DemoClient } from './common.js';
 import { isChatMessage, isTypingSignal, userInfoOf } from './guards.js';
 
@@ -24,6 +24,10 @@ const TYPING_REPEAT = 2000;
 const TYPING_SHOWN = 3500;
 /** Messages of one author closer than this are grouped. */
 const GROUP_WINDOW = 5 * 60_000;
+/** A list scrolled to within this many pixels of its end counts as at the bottom (it follows new messages). */
+const BOTTOM_SLACK = 48;
+/** The composer shows its counter from this share of MAX_CHAT_TEXT on. */
+const COUNTER_FROM = 0.8;
 
 const { client } = await connectDemo();
 let room: RoomView | null = null;
@@ -206,11 +210,13 @@ class RoomView {
   /** Inserts a message in (epoch, offset) order and groups it with the one before when the author is the same. */
   private insert(item: HTMLLIElement): void {
     const after = this.messageAfter(item.dataset.key!);
+    const follow = after === null && isAtBottom(this.messages);
     this.messages.insertBefore(item, after);
     const previous = item.previousElementSibling as HTMLLIElement | null;
     const grouped = previous?.classList.contains('message') === true && previous.dataset.user === item.dataset.user && Number(item.dataset.sent) - Number(previous.dataset.sent) < GROUP_WINDOW;
     item.classList.toggle('continued', grouped);
-    if (after === null) this.messages.scrollTop = this.messages.scrollHeight;
+    if (follow) scrollToEnd();
+    else if (after === null) showNewMessages(true);
   }
 
   private subscribed(epoch: string, recovered: boolean | undefined): void {
@@ -256,8 +262,7 @@ class RoomView {
 
   private system(text: string, warn = false): void {
     this.messages.querySelector('.empty')?.remove();
-    this.messages.append(element('li', warn ? 'system warn' : 'system', text));
-    this.messages.scrollTop = this.messages.scrollHeight;
+    appendLine(element('li', warn ? 'system warn' : 'system', text));
   }
 
   private renderPeople(): void {
@@ -281,6 +286,7 @@ class RoomView {
       });
     byId('people').replaceChildren(...items);
     byId('people-count').textContent = `(${byUser.size})`;
+    byId('people-toggle-count').textContent = `(${byUser.size})`;
     byId('room-meta').textContent = `${byUser.size} ${byUser.size === 1 ? 'person' : 'people'} here`;
   }
 
@@ -323,7 +329,10 @@ async function enterRoom(name: string): Promise<void> {
   byId('messages').replaceChildren(element('li', 'empty', 'Loading…'));
   delete byId('messages').dataset.skipped;
   byId('people').replaceChildren();
+  byId('people-toggle-count').textContent = '';
   byId('typing').textContent = '';
+  showNewMessages(false);
+  closeDrawers();
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;
   enableComposer(false);
   const history = await whenPossible(client, () => client.history(`chat:${name}`, { limit: HISTORY_LIMIT }), () => ticket === entering);
@@ -331,28 +340,84 @@ async function enterRoom(name: string): Promise<void> {
   const view = new RoomView(name, history);
   room = view;
   view.showHistory(history?.publications ?? [], history?.epoch ?? '');
+  scrollToEnd();
   enableComposer(true);
 }
 
-/** The composer works once a room is shown (before, there is nowhere to send to). */
+/** Whether the composer may send: a room is shown (before, there is nowhere to send to). */
+let composerEnabled = false;
+
+/** The composer works once a room is shown, and Send once the text is one the server takes. */
 function enableComposer(enabled: boolean): void {
+  composerEnabled = enabled;
   const input = byId<HTMLInputElement>('message-input');
   input.disabled = !enabled;
-  byId('composer').querySelector('button')!.disabled = !enabled;
+  checkComposer();
   if (enabled && document.activeElement === document.body) input.focus();
+}
+
+const numbers = new Intl.NumberFormat('en-US');
+
+/**
+ * Checks the composer's text against MAX_CHAT_TEXT (what the server's
+ * schema takes, counted as the text that would be sent): near the limit a
+ * counter, over it a sentence and a disabled Send. Nothing is ever cut.
+ * Returns whether the text may be sent.
+ */
+function checkComposer(): boolean {
+  const input = byId<HTMLInputElement>('message-input');
+  const length = input.value.trim().length;
+  const over = length > MAX_CHAT_TEXT;
+  byId<HTMLButtonElement>('send').disabled = !composerEnabled || over;
+  input.setAttribute('aria-invalid', String(over));
+  if (over) showComposerNote(`${numbers.format(MAX_CHAT_TEXT)} characters at most — this message has ${numbers.format(length)}. Shorten it to send it.`, 'over');
+  else if (length >= MAX_CHAT_TEXT * COUNTER_FROM) showComposerNote(`${numbers.format(length)} / ${numbers.format(MAX_CHAT_TEXT)}`, 'count');
+  else showComposerNote('');
+  return composerEnabled && !over && length > 0;
+}
+
+/** The line above the composer: a counter, a text over the limit, or why a message was not sent (empty: hidden). */
+function showComposerNote(text: string, kind: 'count' | 'over' | 'error' = 'count'): void {
+  const note = byId('composer-note');
+  note.textContent = text;
+  note.dataset.kind = kind;
+  note.hidden = text === '';
+}
+
+/** Why a message was not sent, in a sentence, from the error's code (the SDK's or the server's). */
+function notSentReason(error: unknown): string {
+  const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : '';
+  switch (code) {
+    case 'limit_exceeded':
+      return 'Not sent: this message is too large for this server. Shorten it and send it again.';
+    case 'invalid_data':
+      return `Not sent: the server refused this message (a chat message is 1 to ${numbers.format(MAX_CHAT_TEXT)} characters with the time it was sent; is this device’s clock right?).`;
+    case 'rate_limited':
+      return 'Not sent: too many messages at once. Wait a moment and send it again.';
+    case 'forbidden':
+      return 'Not sent: you may not write in this room.';
+    default:
+      return `Not sent: ${error instanceof Error ? error.message : String(error)}. Your text is still here; send it again.`;
+  }
 }
 
 function wireComposer(): void {
   const input = byId<HTMLInputElement>('message-input');
-  input.addEventListener('input', () => room?.typed(input.value.trim() === ''));
+  input.addEventListener('input', () => {
+    checkComposer();
+    room?.typed(input.value.trim() === '');
+  });
   byId('composer').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (text === '' || room === null) return;
+    if (!checkComposer() || room === null) return;
     input.value = '';
-    room.send(text).catch((error: Error) => {
-      if (input.value === '') input.value = text;
-      showError(`Not sent: ${error.message}`);
+    checkComposer();
+    scrollToEnd();
+    room.send(text).catch((error: unknown) => {
+      if (input.value.trim() === '') input.value = text;
+      checkComposer();
+      showComposerNote(notSentReason(error), 'error');
     });
   });
   byId('room-form').addEventListener('submit', (event) => {
@@ -365,10 +430,75 @@ function wireComposer(): void {
   });
 }
 
+/** Whether a list is scrolled to (near) its end. */
+function isAtBottom(list: HTMLElement): boolean {
+  return list.scrollHeight - list.scrollTop - list.clientHeight <= BOTTOM_SLACK;
+}
+
+/** Scrolls the conversation to its last line and drops the "new messages" notice. */
+function scrollToEnd(): void {
+  const list = byId('messages');
+  list.scrollTop = list.scrollHeight;
+  showNewMessages(false);
+}
+
+/** The "new messages ↓" notice over the list, for a reader who scrolled up when a message came in. */
+function showNewMessages(shown: boolean): void {
+  byId('new-messages').hidden = !shown;
+}
+
+/** Appends a line (a system line, an error) at the end of the conversation, following it when the reader is at the bottom. */
+function appendLine(item: HTMLLIElement): void {
+  const list = byId('messages');
+  const follow = isAtBottom(list);
+  list.append(item);
+  if (follow) scrollToEnd();
+  else showNewMessages(true);
+}
+
+function wireScrolling(): void {
+  const list = byId('messages');
+  list.addEventListener('scroll', () => {
+    if (isAtBottom(list)) showNewMessages(false);
+  });
+  byId('new-messages').addEventListener('click', scrollToEnd);
+}
+
+/** The rooms and people panels: columns on a wide screen, drawers the header's buttons open on a narrow one. */
+const DRAWERS = [
+  { panel: 'rooms-panel', toggle: 'rooms-toggle', close: 'rooms-close' },
+  { panel: 'people-panel', toggle: 'people-toggle', close: 'people-close' },
+] as const;
+
+function openDrawer(panel: string): void {
+  closeDrawers();
+  byId(panel).classList.add('open');
+  byId('drawer-backdrop').hidden = false;
+  for (const drawer of DRAWERS) if (drawer.panel === panel) byId(drawer.toggle).setAttribute('aria-expanded', 'true');
+  byId(panel).querySelector<HTMLElement>('a.active, button.drawer-close')?.focus();
+}
+
+function closeDrawers(): void {
+  for (const drawer of DRAWERS) {
+    byId(drawer.panel).classList.remove('open');
+    byId(drawer.toggle).setAttribute('aria-expanded', 'false');
+  }
+  byId('drawer-backdrop').hidden = true;
+}
+
+function wireDrawers(): void {
+  for (const drawer of DRAWERS) {
+    byId(drawer.toggle).addEventListener('click', () => (byId(drawer.panel).classList.contains('open') ? closeDrawers() : openDrawer(drawer.panel)));
+    byId(drawer.close).addEventListener('click', closeDrawers);
+  }
+  byId('drawer-backdrop').addEventListener('click', closeDrawers);
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') closeDrawers();
+  });
+}
+
 function showError(text: string): void {
-  const messages = byId('messages');
-  messages.append(element('li', 'system warn', text));
-  messages.scrollTop = messages.scrollHeight;
+  appendLine(element('li', 'system warn', text));
 }
 
 /** A connection the client will not retry (e.g. refused) is said in the conversation. */
@@ -379,5 +509,7 @@ function watchDisconnect(demo: DemoClient): void {
 }
 
 wireComposer();
+wireScrolling();
+wireDrawers();
 watchDisconnect(client);
 void enterRoom(nameFromUrl('room', ROOM_NAME, 'lobby'));
