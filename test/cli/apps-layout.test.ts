@@ -17,6 +17,8 @@ import { startServe, type ServeProcess } from './serve-helpers.js';
 const SCREENSHOTS = 'test-output/screenshots';
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+/** A room name of the longest kind (40 characters). */
+const LONG_ROOM = 'quarterly-planning-and-review-for-phones';
 /** A nickname of 60 characters without a space (the server keeps the first 24). */
 const LONG_NAME = 'Maximiliana'.repeat(6).slice(0, 60);
 
@@ -210,21 +212,21 @@ describe('the demo apps at 1280×800 and 390×844', () => {
     await bob.page.screenshot({ path: `${SCREENSHOTS}/chat-new-messages.png` });
   });
 
-  it('390×844: no app is wider than the phone, with a 60-character nickname', options, async () => {
-    const long = await open('/chat?room=phone-wide', LONG_NAME, PHONE);
+  it('390×844: no app is wider than the phone, with a 60-character nickname and a 40-character room', options, async () => {
+    const long = await open(`/chat?room=${LONG_ROOM}`, LONG_NAME, PHONE);
     await send(long.page, `${LONG_NAME} says hello`);
     await waitForMessage(long.page, `${LONG_NAME} says hello`);
     const widths: Record<string, number> = {};
-    for (const path of ['/', '/chat?room=phone-wide', '/whiteboard?board=phone-wide', '/dashboard']) {
-      const { page } = path === '/chat?room=phone-wide' ? long : await open(path, LONG_NAME, PHONE, path !== '/');
+    for (const path of ['/', `/chat?room=${LONG_ROOM}`, `/whiteboard?board=${LONG_ROOM}`, '/dashboard']) {
+      const { page } = path === `/chat?room=${LONG_ROOM}` ? long : await open(path, LONG_NAME, PHONE, path !== '/');
       if (path.startsWith('/dashboard')) await page.waitForSelector('#tile-connections[data-value]');
       if (path.startsWith('/whiteboard')) await page.waitForSelector('body[data-board=ready]');
       await page.waitForTimeout(300);
       widths[path] = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth));
       const shot = path === '/' ? 'home' : path.slice(1).split('?')[0];
-      await page.screenshot({ path: `${SCREENSHOTS}/phone-wide-${shot}.png` });
+      await page.screenshot({ path: `${SCREENSHOTS}/phone-wide-${shot}.png`, fullPage: shot === 'dashboard' });
     }
-    for (const [path, width] of Object.entries(widths)) assert.ok(width <= PHONE.width, `${path} is ${width} px wide at ${PHONE.width} px`);
+    assert.ok(Object.values(widths).every((width) => width <= PHONE.width), `page widths at ${PHONE.width} px: ${JSON.stringify(widths)}`);
   });
 
   it('390×844: the chat opens its rooms and people panels, switches rooms and shows who is here', options, async () => {

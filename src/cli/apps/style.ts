@@ -134,7 +134,7 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .chart .grid text, .chart .axis text { fill: var(--muted); font-size: 11px; }
 .chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 .chart .area { opacity: .10; }
-.channels-panel table { width: 100%; border-collapse: collapse; font-size: 14px; table-layout: fixed; }
+.channels-panel table { width: 100%; border-collapse: collapse; font-size: 14px; }
 .channels-panel td:first-child { overflow-wrap: anywhere; }
 .channels-panel td, .channels-panel th { padding: 8px 16px; text-align: left; border-top: 1px solid var(--line); }
 .channels-panel th { font-size: 12px; color: var(--muted); font-weight: 600; }
@@ -198,6 +198,7 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
   .dash-head { flex-wrap: wrap; }
   .channels-panel td, .channels-panel th { padding: 8px 10px; }
   .channels-panel td.count, .channels-panel th.count { width: 100px; }
+  .channels-panel td:nth-child(2), .channels-panel th:nth-child(2) { width: 30%; }
   .chart header { flex-wrap: wrap; gap: 4px 12px; }
   .legend { flex-wrap: wrap; }
   .toolbar { gap: 10px; }
