@@ -11,7 +11,9 @@
  * by stream epoch and offset, so nothing is shown twice.
  */
 import type { Subscription, PresenceMember, TypedPublication } from '../../../realtime/sdk/index.js';
-import { MAX_CHAT_TEXT, ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
+import { ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
+import { appendLine, closeDrawers, isAtBottom, scrollToEnd, showNewMessages, wireDrawers, wireScrolling } from './chat-panels.js';
+import { checkComposer, enableComposer, notSentReason, showComposerNote } from './composer.js';
 import { avatar, byId, connectDemo, element, isOwnUser, nameFromUrl, nameplate, nameWithTag, plural, setUrlParam, whenPossible, type DemoClient } from './common.js';
 import { isChatMessage, isTypingSignal, userInfoOf } from './guards.js';
 
@@ -24,10 +26,6 @@ const TYPING_REPEAT = 2000;
 const TYPING_SHOWN = 3500;
 /** Messages of one author closer than this are grouped. */
 const GROUP_WINDOW = 5 * 60_000;
-/** A list scrolled to within this many pixels of its end counts as at the bottom (it follows new messages). */
-const BOTTOM_SLACK = 48;
-/** The composer shows its counter from this share of MAX_CHAT_TEXT on. */
-const COUNTER_FROM = 0.8;
 
 const { client } = await connectDemo();
 let room: RoomView | null = null;
@@ -344,63 +342,6 @@ async function enterRoom(name: string): Promise<void> {
   enableComposer(true);
 }
 
-/** Whether the composer may send: a room is shown (before, there is nowhere to send to). */
-let composerEnabled = false;
-
-/** The composer works once a room is shown, and Send once the text is one the server takes. */
-function enableComposer(enabled: boolean): void {
-  composerEnabled = enabled;
-  const input = byId<HTMLInputElement>('message-input');
-  input.disabled = !enabled;
-  checkComposer();
-  if (enabled && document.activeElement === document.body) input.focus();
-}
-
-const numbers = new Intl.NumberFormat('en-US');
-
-/**
- * Checks the composer's text against MAX_CHAT_TEXT (what the server's
- * schema takes, counted as the text that would be sent): near the limit a
- * counter, over it a sentence and a disabled Send. Nothing is ever cut.
- * Returns whether the text may be sent.
- */
-function checkComposer(): boolean {
-  const input = byId<HTMLInputElement>('message-input');
-  const length = input.value.trim().length;
-  const over = length > MAX_CHAT_TEXT;
-  byId<HTMLButtonElement>('send').disabled = !composerEnabled || over;
-  input.setAttribute('aria-invalid', String(over));
-  if (over) showComposerNote(`${numbers.format(MAX_CHAT_TEXT)} characters at most — this message has ${numbers.format(length)}. Shorten it to send it.`, 'over');
-  else if (length >= MAX_CHAT_TEXT * COUNTER_FROM) showComposerNote(`${numbers.format(length)} / ${numbers.format(MAX_CHAT_TEXT)}`, 'count');
-  else showComposerNote('');
-  return composerEnabled && !over && length > 0;
-}
-
-/** The line above the composer: a counter, a text over the limit, or why a message was not sent (empty: hidden). */
-function showComposerNote(text: string, kind: 'count' | 'over' | 'error' = 'count'): void {
-  const note = byId('composer-note');
-  note.textContent = text;
-  note.dataset.kind = kind;
-  note.hidden = text === '';
-}
-
-/** Why a message was not sent, in a sentence, from the error's code (the SDK's or the server's). */
-function notSentReason(error: unknown): string {
-  const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : '';
-  switch (code) {
-    case 'limit_exceeded':
-      return 'Not sent: this message is too large for this server. Shorten it and send it again.';
-    case 'invalid_data':
-      return `Not sent: the server refused this message (a chat message is 1 to ${numbers.format(MAX_CHAT_TEXT)} characters with the time it was sent; is this device’s clock right?).`;
-    case 'rate_limited':
-      return 'Not sent: too many messages at once. Wait a moment and send it again.';
-    case 'forbidden':
-      return 'Not sent: you may not write in this room.';
-    default:
-      return `Not sent: ${error instanceof Error ? error.message : String(error)}. Your text is still here; send it again.`;
-  }
-}
-
 function wireComposer(): void {
   const input = byId<HTMLInputElement>('message-input');
   input.addEventListener('input', () => {
@@ -427,73 +368,6 @@ function wireComposer(): void {
     if (!ROOM_NAME.test(name)) return showError('Room names use letters, digits, - and _ (up to 40).');
     field.value = '';
     void enterRoom(name);
-  });
-}
-
-/** Whether a list is scrolled to (near) its end. */
-function isAtBottom(list: HTMLElement): boolean {
-  return list.scrollHeight - list.scrollTop - list.clientHeight <= BOTTOM_SLACK;
-}
-
-/** Scrolls the conversation to its last line and drops the "new messages" notice. */
-function scrollToEnd(): void {
-  const list = byId('messages');
-  list.scrollTop = list.scrollHeight;
-  showNewMessages(false);
-}
-
-/** The "new messages ↓" notice over the list, for a reader who scrolled up when a message came in. */
-function showNewMessages(shown: boolean): void {
-  byId('new-messages').hidden = !shown;
-}
-
-/** Appends a line (a system line, an error) at the end of the conversation, following it when the reader is at the bottom. */
-function appendLine(item: HTMLLIElement): void {
-  const list = byId('messages');
-  const follow = isAtBottom(list);
-  list.append(item);
-  if (follow) scrollToEnd();
-  else showNewMessages(true);
-}
-
-function wireScrolling(): void {
-  const list = byId('messages');
-  list.addEventListener('scroll', () => {
-    if (isAtBottom(list)) showNewMessages(false);
-  });
-  byId('new-messages').addEventListener('click', scrollToEnd);
-}
-
-/** The rooms and people panels: columns on a wide screen, drawers the header's buttons open on a narrow one. */
-const DRAWERS = [
-  { panel: 'rooms-panel', toggle: 'rooms-toggle', close: 'rooms-close' },
-  { panel: 'people-panel', toggle: 'people-toggle', close: 'people-close' },
-] as const;
-
-function openDrawer(panel: string): void {
-  closeDrawers();
-  byId(panel).classList.add('open');
-  byId('drawer-backdrop').hidden = false;
-  for (const drawer of DRAWERS) if (drawer.panel === panel) byId(drawer.toggle).setAttribute('aria-expanded', 'true');
-  byId(panel).querySelector<HTMLElement>('a.active, button.drawer-close')?.focus();
-}
-
-function closeDrawers(): void {
-  for (const drawer of DRAWERS) {
-    byId(drawer.panel).classList.remove('open');
-    byId(drawer.toggle).setAttribute('aria-expanded', 'false');
-  }
-  byId('drawer-backdrop').hidden = true;
-}
-
-function wireDrawers(): void {
-  for (const drawer of DRAWERS) {
-    byId(drawer.toggle).addEventListener('click', () => (byId(drawer.panel).classList.contains('open') ? closeDrawers() : openDrawer(drawer.panel)));
-    byId(drawer.close).addEventListener('click', closeDrawers);
-  }
-  byId('drawer-backdrop').addEventListener('click', closeDrawers);
-  document.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') closeDrawers();
   });
 }
 
