@@ -78,7 +78,7 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .drawer-close { font: inherit; font-size: 22px; line-height: 1; border: 0; background: none; color: var(--muted); cursor: pointer; padding: 8px 14px; }
 .rooms ul, .people ul { list-style: none; margin: 0; padding: 0 8px 8px; }
 .rooms li a { display: block; padding: 7px 10px; border-radius: 8px; color: var(--ink); text-decoration: none; font-weight: 500; overflow-wrap: anywhere; }
-.rooms li a:hover { background: var(--bg); }
+@media (hover: hover) { .rooms li a:hover { background: var(--bg); } }
 .rooms li a.active { background: var(--accent-soft); color: var(--accent); font-weight: 650; }
 .rooms form { display: flex; gap: 6px; padding: 8px 16px 16px; }
 .rooms form input { width: 100%; }
