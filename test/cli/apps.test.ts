@@ -2,7 +2,8 @@
 // (separate people) on the same server — chat messages, presence, typing,
 // history, recovery after a network cut and after server restarts; the
 // whiteboard's strokes, snapshot for late joiners, cursors and clear; the
-// dashboard's live figures. Screenshots go to test-output/screenshots/.
+// dashboard's live figures. Screenshots go to test-output/screenshots/
+// (the chat's, with a conversation long enough to scroll, in apps-layout.test.ts).
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -158,7 +159,6 @@ describe('the demo apps in Chromium', () => {
     await waitForMessage(ada.page, 'Open the whiteboard in a second window and draw something.');
     await ada.page.fill('#message-input', 'Let me show you the whiteboard');
     await bob.page.waitForFunction(() => /^Ada #[0-9a-z]{4} is typing…$/.test(document.getElementById('typing')?.textContent ?? ''));
-    await bob.page.screenshot({ path: `${SCREENSHOTS}/chat.png` });
     await ada.page.press('#message-input', 'Enter');
     await waitForMessage(bob.page, 'Let me show you the whiteboard');
     await bob.page.waitForFunction(() => document.getElementById('typing')?.textContent === '');

@@ -30,6 +30,8 @@ code { font: 13px ui-monospace, SFMono-Regular, Menlo, monospace; background: #f
 @keyframes pulse { 50% { opacity: .3; } }
 .me { display: inline-flex; align-items: center; gap: 8px; border: 0; background: none; font: inherit; font-weight: 550; cursor: pointer; padding: 2px 6px; border-radius: 8px; color: var(--ink); }
 .me:hover { background: var(--bg); }
+.me { min-width: 0; max-width: 100%; }
+.me > span:not(.avatar) { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 
 .avatar { --c: var(--accent); flex: none; width: 32px; height: 32px; border-radius: 50%; background: var(--c); color: #fff; display: inline-grid; place-items: center; font-weight: 650; font-size: 14px; text-transform: uppercase; }
 .avatar.small { width: 24px; height: 24px; font-size: 12px; }
@@ -53,7 +55,7 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .hero { padding: 28px 4px 8px; }
 .hero h1 { font-size: 32px; letter-spacing: -.02em; }
 .hero p { color: var(--muted); font-size: 17px; max-width: 760px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(290px, 1fr)); gap: 18px; margin: 18px 0; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(290px, 100%), 1fr)); gap: 18px; margin: 18px 0; }
 .card { padding: 22px; display: flex; flex-direction: column; gap: 10px; text-decoration: none; color: inherit; transition: transform .12s, box-shadow .12s; }
 .card:hover { transform: translateY(-2px); box-shadow: 0 8px 24px rgba(16, 24, 40, .12); }
 .card .icon { width: 44px; height: 44px; border-radius: 12px; display: grid; place-items: center; background: var(--accent-soft); color: var(--accent); }
@@ -65,38 +67,51 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .under-the-hood { padding: 18px 22px; }
 .under-the-hood h2 { font-size: 16px; margin-bottom: 8px; }
 .under-the-hood dl { display: grid; grid-template-columns: max-content 1fr; gap: 6px 16px; margin: 0; font-size: 14px; }
-.under-the-hood dd { margin: 0; color: var(--muted); }
+.under-the-hood dd { margin: 0; color: var(--muted); min-width: 0; overflow-wrap: anywhere; }
 
-/* chat */
-.chat { flex: 1; display: grid; grid-template-columns: 210px 1fr 230px; gap: 16px; min-height: 0; height: calc(100vh - 100px); }
+/* chat: the page is the window's height; the message list scrolls inside it */
+body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
+.chat { flex: 1; display: grid; grid-template-columns: 210px minmax(0, 1fr) 230px; grid-template-rows: minmax(0, 1fr); gap: 16px; min-height: 0; }
+.rooms, .people { min-height: 0; overflow-y: auto; }
+.panel-head { display: flex; align-items: center; justify-content: space-between; }
+.drawer-close, .drawer-toggle, .drawer-backdrop { display: none; }
+.drawer-close { font: inherit; font-size: 22px; line-height: 1; border: 0; background: none; color: var(--muted); cursor: pointer; padding: 8px 14px; }
 .rooms ul, .people ul { list-style: none; margin: 0; padding: 0 8px 8px; }
-.rooms li a { display: block; padding: 7px 10px; border-radius: 8px; color: var(--ink); text-decoration: none; font-weight: 500; }
-.rooms li a:hover { background: var(--bg); }
+.rooms li a { display: block; padding: 7px 10px; border-radius: 8px; color: var(--ink); text-decoration: none; font-weight: 500; overflow-wrap: anywhere; }
+@media (hover: hover) { .rooms li a:hover { background: var(--bg); } }
 .rooms li a.active { background: var(--accent-soft); color: var(--accent); font-weight: 650; }
 .rooms form { display: flex; gap: 6px; padding: 8px 16px 16px; }
 .rooms form input { width: 100%; }
-.conversation { display: flex; flex-direction: column; min-height: 0; }
+.conversation { display: flex; flex-direction: column; min-height: 0; min-width: 0; }
 .conversation > header { display: flex; align-items: baseline; gap: 12px; padding: 16px 20px 12px; border-bottom: 1px solid var(--line); }
-.conversation > header h1 { font-size: 19px; }
+.conversation > header h1 { font-size: 19px; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .conversation > header span { color: var(--muted); font-size: 13px; }
-.messages { flex: 1; overflow-y: auto; list-style: none; margin: 0; padding: 12px 20px; display: flex; flex-direction: column; gap: 2px; }
+.conversation > header .drawer-toggle { padding: 5px 10px; font-size: 14px; flex: none; }
+.messages-wrap { position: relative; flex: 1; min-height: 0; display: flex; flex-direction: column; }
+.messages { flex: 1; min-height: 0; overflow-y: auto; list-style: none; margin: 0; padding: 12px 20px; display: flex; flex-direction: column; gap: 2px; }
+.new-messages { position: absolute; left: 50%; bottom: 12px; transform: translateX(-50%); font: inherit; font-size: 13px; font-weight: 600; padding: 6px 14px; border-radius: 999px; border: 0; background: var(--accent); color: #fff; box-shadow: 0 4px 12px rgba(16, 24, 40, .25); cursor: pointer; }
+.new-messages:hover { background: #4338ca; }
 .message { display: flex; gap: 12px; padding: 6px 0 2px; }
 .message.continued { padding-top: 0; }
 .message.continued .avatar, .message.continued .meta { visibility: hidden; height: 0; }
 .message .body { min-width: 0; }
-.message .meta { display: flex; gap: 8px; align-items: baseline; }
-.message .author { font-weight: 650; }
-.message time { font-size: 12px; color: var(--muted); }
+.message .meta { display: flex; gap: 8px; align-items: baseline; min-width: 0; }
+.message .author { font-weight: 650; min-width: 0; overflow-wrap: anywhere; }
+.message time { font-size: 12px; color: var(--muted); flex: none; }
 .message .text { margin: 1px 0 0; white-space: pre-wrap; overflow-wrap: anywhere; }
-.system { align-self: center; font-size: 12.5px; color: var(--muted); padding: 6px 0; }
+.system { align-self: center; font-size: 12.5px; color: var(--muted); padding: 6px 0; text-align: center; overflow-wrap: anywhere; }
 .system.warn { color: #7a4d00; }
 .empty { color: var(--muted); text-align: center; margin: auto; padding: 40px 0; }
-.typing { height: 22px; padding: 0 20px; font-size: 13px; color: var(--muted); font-style: italic; }
+.typing { height: 22px; padding: 0 20px; font-size: 13px; color: var(--muted); font-style: italic; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.composer-note { margin: 0 16px; font-size: 13px; color: var(--muted); text-align: right; font-variant-numeric: tabular-nums; }
+.composer-note[data-kind=over], .composer-note[data-kind=error] { text-align: left; color: #7a4d00; background: #fff6e0; border: 1px solid #f6dfa6; padding: 6px 10px; border-radius: 8px; }
 .composer { display: flex; gap: 8px; padding: 12px 16px 16px; }
 .composer input { flex: 1; }
+.composer input[aria-invalid=true] { border-color: var(--bad); }
 .people li { display: flex; align-items: center; gap: 10px; padding: 6px 8px; }
+.people li .name { min-width: 0; overflow-wrap: anywhere; }
 .people li .you { color: var(--muted); font-size: 12px; }
-.people li .tabs { color: var(--muted); font-size: 12px; margin-left: auto; }
+.people li .tabs { color: var(--muted); font-size: 12px; margin-left: auto; flex: none; }
 
 /* dashboard */
 .dash-head { display: flex; align-items: baseline; gap: 14px; margin-bottom: 14px; }
@@ -107,7 +122,7 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .tile .label { font-size: 12px; text-transform: uppercase; letter-spacing: .05em; color: var(--muted); }
 .tile .value { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; letter-spacing: -.01em; }
 .tile .sub { font-size: 12px; color: var(--muted); }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; margin-bottom: 16px; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(420px, 100%), 1fr)); gap: 16px; margin-bottom: 16px; }
 .chart { padding: 0 16px 12px; }
 .chart header { display: flex; align-items: baseline; justify-content: space-between; padding: 14px 0 6px; }
 .chart h2 { font-size: 14px; }
@@ -120,6 +135,7 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .chart .series { fill: none; stroke-width: 2; stroke-linejoin: round; }
 .chart .area { opacity: .10; }
 .channels-panel table { width: 100%; border-collapse: collapse; font-size: 14px; }
+.channels-panel td:first-child { overflow-wrap: anywhere; }
 .channels-panel td, .channels-panel th { padding: 8px 16px; text-align: left; border-top: 1px solid var(--line); }
 .channels-panel th { font-size: 12px; color: var(--muted); font-weight: 600; }
 .channels-panel td.count, .channels-panel th.count { width: 90px; text-align: right; font-variant-numeric: tabular-nums; font-weight: 650; }
@@ -150,9 +166,44 @@ input:focus { outline: 2px solid var(--accent-soft); border-color: var(--accent)
 .tag { color: var(--muted); font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: .82em; font-weight: 500; margin-left: 4px; white-space: nowrap; }
 .board-note { position: absolute; left: 50%; top: 12px; transform: translateX(-50%); z-index: 3; background: #fff8e6; color: #7a4d00; border: 1px solid #f3d48b; border-radius: 8px; padding: 6px 12px; font-size: 13px; }
 
+/* narrow screens: one column; the chat's rooms and people open as drawers */
 @media (max-width: 900px) {
-  .chat { grid-template-columns: 1fr; height: auto; }
-  .rooms, .people { display: none; }
-  .topbar { gap: 12px; flex-wrap: wrap; }
+  .topbar { gap: 8px 12px; flex-wrap: wrap; }
+  .chat { grid-template-columns: minmax(0, 1fr); }
+  .drawer-toggle, .drawer-close { display: inline-block; }
+  .rooms, .people { position: fixed; top: 0; bottom: 0; z-index: 30; width: min(320px, 86vw); border-radius: 0; visibility: hidden; }
+  .rooms { left: 0; transform: translateX(-100%); }
+  .people { right: 0; transform: translateX(100%); }
+  .rooms.open, .people.open { visibility: visible; transform: none; }
+  .drawer-backdrop { display: block; position: fixed; inset: 0; z-index: 20; background: rgba(28, 34, 51, .45); }
+  .drawer-backdrop[hidden] { display: none; }
+  .conversation > header { align-items: center; gap: 8px; padding: 10px 12px; }
+  .conversation > header h1 { flex: 1; }
+  .conversation > header #room-meta { display: none; }
+}
+
+/* phones */
+@media (max-width: 600px) {
+  main { padding: 10px; }
+  .topbar { padding: 8px 10px; }
+  .brand span { display: none; }
+  .topbar nav a { padding: 6px 9px; }
+  .status { margin-left: 0; flex: 1 1 100%; min-width: 0; justify-content: space-between; }
+  .hero h1 { font-size: 26px; }
+  .messages { padding: 10px 12px; }
+  .message { gap: 10px; }
+  .composer { padding: 10px 12px 12px; }
+  .typing { padding: 0 12px; }
+  .composer-note { margin: 0 12px; }
+  .dash-head { flex-wrap: wrap; }
+  .channels-panel td, .channels-panel th { padding: 8px 10px; }
+  .channels-panel td.count, .channels-panel th.count { width: 100px; }
+  .channels-panel td:nth-child(2), .channels-panel th:nth-child(2) { width: 30%; }
+  .chart header { flex-wrap: wrap; gap: 4px 12px; }
+  .legend { flex-wrap: wrap; }
+  .toolbar { gap: 10px; }
+  .canvas-wrap { place-items: start center; }
+  .under-the-hood dl { grid-template-columns: minmax(0, 1fr); }
+  .under-the-hood dd { margin-bottom: 6px; }
 }
 `;

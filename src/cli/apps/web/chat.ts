@@ -12,6 +12,8 @@
  */
 import type { Subscription, PresenceMember, TypedPublication } from '../../../realtime/sdk/index.js';
 import { ROOM_NAME, type ChatMessage, type TypingSignal } from './api.js';
+import { appendLine, closeDrawers, isAtBottom, scrollToEnd, showNewMessages, wireDrawers, wireScrolling } from './chat-panels.js';
+import { checkComposer, enableComposer, notSentReason, showComposerNote } from './composer.js';
 import { avatar, byId, connectDemo, element, isOwnUser, nameFromUrl, nameplate, nameWithTag, plural, setUrlParam, whenPossible, type DemoClient } from './common.js';
 import { isChatMessage, isTypingSignal, userInfoOf } from './guards.js';
 
@@ -206,11 +208,13 @@ class RoomView {
   /** Inserts a message in (epoch, offset) order and groups it with the one before when the author is the same. */
   private insert(item: HTMLLIElement): void {
     const after = this.messageAfter(item.dataset.key!);
+    const follow = after === null && isAtBottom(this.messages);
     this.messages.insertBefore(item, after);
     const previous = item.previousElementSibling as HTMLLIElement | null;
     const grouped = previous?.classList.contains('message') === true && previous.dataset.user === item.dataset.user && Number(item.dataset.sent) - Number(previous.dataset.sent) < GROUP_WINDOW;
     item.classList.toggle('continued', grouped);
-    if (after === null) this.messages.scrollTop = this.messages.scrollHeight;
+    if (follow) scrollToEnd();
+    else if (after === null) showNewMessages(true);
   }
 
   private subscribed(epoch: string, recovered: boolean | undefined): void {
@@ -256,8 +260,7 @@ class RoomView {
 
   private system(text: string, warn = false): void {
     this.messages.querySelector('.empty')?.remove();
-    this.messages.append(element('li', warn ? 'system warn' : 'system', text));
-    this.messages.scrollTop = this.messages.scrollHeight;
+    appendLine(element('li', warn ? 'system warn' : 'system', text));
   }
 
   private renderPeople(): void {
@@ -281,6 +284,7 @@ class RoomView {
       });
     byId('people').replaceChildren(...items);
     byId('people-count').textContent = `(${byUser.size})`;
+    byId('people-toggle-count').textContent = `(${byUser.size})`;
     byId('room-meta').textContent = `${byUser.size} ${byUser.size === 1 ? 'person' : 'people'} here`;
   }
 
@@ -323,7 +327,10 @@ async function enterRoom(name: string): Promise<void> {
   byId('messages').replaceChildren(element('li', 'empty', 'Loading…'));
   delete byId('messages').dataset.skipped;
   byId('people').replaceChildren();
+  byId('people-toggle-count').textContent = '';
   byId('typing').textContent = '';
+  showNewMessages(false);
+  closeDrawers();
   byId<HTMLInputElement>('message-input').placeholder = `Message #${name}`;
   enableComposer(false);
   const history = await whenPossible(client, () => client.history(`chat:${name}`, { limit: HISTORY_LIMIT }), () => ticket === entering);
@@ -331,28 +338,27 @@ async function enterRoom(name: string): Promise<void> {
   const view = new RoomView(name, history);
   room = view;
   view.showHistory(history?.publications ?? [], history?.epoch ?? '');
+  scrollToEnd();
   enableComposer(true);
-}
-
-/** The composer works once a room is shown (before, there is nowhere to send to). */
-function enableComposer(enabled: boolean): void {
-  const input = byId<HTMLInputElement>('message-input');
-  input.disabled = !enabled;
-  byId('composer').querySelector('button')!.disabled = !enabled;
-  if (enabled && document.activeElement === document.body) input.focus();
 }
 
 function wireComposer(): void {
   const input = byId<HTMLInputElement>('message-input');
-  input.addEventListener('input', () => room?.typed(input.value.trim() === ''));
+  input.addEventListener('input', () => {
+    checkComposer();
+    room?.typed(input.value.trim() === '');
+  });
   byId('composer').addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value.trim();
-    if (text === '' || room === null) return;
+    if (!checkComposer() || room === null) return;
     input.value = '';
-    room.send(text).catch((error: Error) => {
-      if (input.value === '') input.value = text;
-      showError(`Not sent: ${error.message}`);
+    checkComposer();
+    scrollToEnd();
+    room.send(text).catch((error: unknown) => {
+      if (input.value.trim() === '') input.value = text;
+      checkComposer();
+      showComposerNote(notSentReason(error), 'error');
     });
   });
   byId('room-form').addEventListener('submit', (event) => {
@@ -366,9 +372,7 @@ function wireComposer(): void {
 }
 
 function showError(text: string): void {
-  const messages = byId('messages');
-  messages.append(element('li', 'system warn', text));
-  messages.scrollTop = messages.scrollHeight;
+  appendLine(element('li', 'system warn', text));
 }
 
 /** A connection the client will not retry (e.g. refused) is said in the conversation. */
@@ -379,5 +383,7 @@ function watchDisconnect(demo: DemoClient): void {
 }
 
 wireComposer();
+wireScrolling();
+wireDrawers();
 watchDisconnect(client);
 void enterRoom(nameFromUrl('room', ROOM_NAME, 'lobby'));
