@@ -63,6 +63,16 @@ end
  * info bytes or '', epoch candidate, history size, history ttl ms, meta ttl
  * ms. Creates the stream's meta (and epoch) on the first publication; a
  * publication without history (size 0) leaves nothing kept. Returns {offset, epoch}.
+ *
+ * The meta also names the Redis process (its `run_id`) that last wrote it.
+ * Replication is asynchronous: a replica promoted by a failover (or a Redis
+ * restarted from its last save) may lack the latest publications, which
+ * subscribers already received. Its meta then still names the old process,
+ * so the first publication on the new one starts a new stream (a fresh
+ * epoch, offset 1) instead of handing out again offsets that subscribers
+ * saw with other data. Until then, reads answer the position the new master
+ * holds: a client that saw more is told its history is incomplete
+ * (`since` beyond the stream), never a silent gap.
  */
 export const PUBLISH_SCRIPT = `${TRIM_EXPIRED}
 local meta, stream = KEYS[1], KEYS[2]
@@ -70,7 +80,16 @@ local shard, encoding, data, info, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], A
 local size, ttl, metaTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if redis.call('HSETNX', meta, 'epoch', fresh) == 1 then redis.call('DEL', stream) end
+local node = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local known = redis.call('HMGET', meta, 'epoch', 'node')
+if not known[1] or (known[2] and known[2] ~= node) then
+  -- A new stream: the first publication, or the first on another Redis process than the last one
+  -- (a failover or restart that may have lost acknowledged writes): never continue its offsets under the old epoch.
+  redis.call('DEL', meta, stream)
+  redis.call('HSET', meta, 'epoch', fresh, 'node', node)
+elseif not known[2] then
+  redis.call('HSET', meta, 'node', node)
+end
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local epoch = redis.call('HGET', meta, 'epoch')
 redis.call('HSET', meta, 'ttl', ttl)
