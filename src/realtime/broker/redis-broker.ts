@@ -643,6 +643,8 @@ async function quit(connection: RedisCommander | undefined): Promise<void> {
   if (connection.status === 'ready') {
     try {
       await connection.quit();
+      // Also releases what QUIT leaves open (the Sentinel connections of the failover detector).
+      connection.disconnect();
       return;
     } catch {
       // fall through to a hard disconnect

@@ -99,6 +99,8 @@ export function nodeOptions(target: RedisTarget, base: RedisOptions): RedisOptio
       // A Sentinel failover is noticed at once (+switch-master), not only when the old master stops answering.
       failoverDetector: true,
       sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1_000),
+      // A master demoted by a failover while it stayed up answers writes with READONLY: reconnect (to the new master).
+      reconnectOnError: (error: Error) => (/^READONLY/.test(error.message) ? 1 : false),
       ...base,
     };
   }
