@@ -43,7 +43,7 @@ interface ShardNode {
   readonly shards: Set<string>;
 }
 
-const MAX_PLACE_ATTEMPTS = 6;
+const MAX_PLACE_ATTEMPTS = 4;
 
 function isRedirect(error: unknown): boolean {
   return error instanceof Error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(error.message);
@@ -125,7 +125,8 @@ export class ShardSubscriberGroup {
         return;
       } catch (error) {
         lastError = error;
-        if (!isRedirect(error)) await sleep(100 * 2 ** attempt);
+        // A dead master stays in the slot map until its replica is promoted: ask again soon, not slower and slower.
+        if (!isRedirect(error)) await sleep(Math.min(50 * (attempt + 1), 200));
         await this.refreshSlots();
       }
     }
@@ -190,7 +191,7 @@ export class ShardSubscriberGroup {
 
   private async repair(): Promise<void> {
     for (let round = 0; !this.closed; round += 1) {
-      await sleep(Math.min(100 * 2 ** round, 1_000));
+      await sleep(Math.min(50 * 2 ** round, 500));
       await this.refreshSlots();
       const misplaced = [...this.wanted].filter((shard) => this.placed.get(shard)?.key !== this.ownerOf(shard) || !this.placed.has(shard));
       const results = await Promise.allSettled(misplaced.map((shard) => this.place(shard)));
