@@ -80,7 +80,9 @@ local shard, encoding, data, info, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], A
 local size, ttl, metaTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local node = string.match(redis.call('INFO', 'server'), 'run_id:(%x+)')
+local server = redis.call('INFO', 'server')
+local at = string.find(server, 'run_id:', 1, true)
+local node = string.sub(server, at + 7, at + 46)
 local known = redis.call('HMGET', meta, 'epoch', 'node')
 if not known[1] or (known[2] and known[2] ~= node) then
   -- A new stream: the first publication, or the first on another Redis process than the last one
