@@ -16,8 +16,17 @@
  *   meta (offset, epoch) with its first publication; before it, reads answer
  *   offset 0 and the epoch ''.
  * - Each process SSUBSCRIBEs only to the channels its own clients use, so no
- *   process receives traffic for channels it does not serve. Sharded pub/sub
- *   keeps working on a Redis Cluster (each channel's keys share its hash slot).
+ *   process receives traffic for channels it does not serve.
+ * - Redis Cluster: a node URL whose node says `cluster_enabled:1`, or several
+ *   seed nodes, makes a cluster client; each channel's keys and shard channel
+ *   share its hash slot, so its scripts run on one master, and a subscriber
+ *   connection per master SSUBSCRIBEs the shard channels of its slots
+ *   (redis-shards.ts), re-placed after a failover or a slot move with a
+ *   'down' / 'up' around it. Sentinel: `redis+sentinel://` follows the master.
+ * - Failover: the meta names the Redis process that wrote it, so a stream is
+ *   never continued under its epoch by another process (a promoted replica
+ *   that may lack acknowledged writes): its next publication starts a new
+ *   epoch. `durability: 'replica'` makes a publish wait for a replica.
  * - Presence: a hash of members and a sorted set of expiry times per channel;
  *   the process holding a member refreshes it, so members of a dead process
  *   expire after the TTL and a `leave` is published for them.
