@@ -237,6 +237,30 @@ export class RedisCluster {
     });
   }
 
+  /**
+   * Moves `slot` from its master to `to` the way `redis-cli --cluster reshard`
+   * does, for one slot: IMPORTING / MIGRATING, MIGRATE of its keys in batches
+   * (each batch atomic for clients), then SETSLOT NODE on every master.
+   * Resolves the number of keys moved.
+   */
+  async migrateSlot(slot: number, to: RedisProcess): Promise<number> {
+    const from = await this.masterOfSlot(slot);
+    if (from === to) throw new Error(`slot ${slot} is already on ${to.address}`);
+    const fromId = String(await from.command('CLUSTER', 'MYID'));
+    const toId = String(await to.command('CLUSTER', 'MYID'));
+    await to.command('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await from.command('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    let moved = 0;
+    for (;;) {
+      const keys = (await from.command('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      if (keys.length === 0) break;
+      await from.command('MIGRATE', '127.0.0.1', to.port, '', 0, 5_000, 'REPLACE', 'KEYS', ...keys);
+      moved += keys.length;
+    }
+    for (const node of await this.masters()) await node.command('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+    return moved;
+  }
+
   async stop(): Promise<void> {
     for (const node of this.nodes) node.thaw();
     await Promise.all(this.nodes.map((node) => node.kill()));
