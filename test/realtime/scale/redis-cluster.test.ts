@@ -144,6 +144,7 @@ describe('switchboard serve on a Redis Cluster', peer, () => {
     }
     await Promise.all(channels.map((channel) => reader.getSubscription(channel)!.ready()));
     const acked = new Map<string, number[]>(channels.map((channel) => [channel, []]));
+    const uncertain = new Map<string, Set<number>>(channels.map((channel) => [channel, new Set()]));
     let running = true;
     let round = 0;
     const flow = (async () => {
@@ -154,7 +155,9 @@ describe('switchboard serve on a Redis Cluster', peer, () => {
               await writer.publish(channel, { round });
               acked.get(channel)!.push(round);
             } catch {
-              // Refused while no master serves the slot: the publisher knows.
+              // Refused while no master serves the slot, or the writer's connection was sent away (4000)
+              // with the publish in flight: the publisher knows it may not have happened.
+              uncertain.get(channel)!.add(round);
             }
           }),
         );
@@ -167,6 +170,8 @@ describe('switchboard serve on a Redis Cluster', peer, () => {
     await until(async () => (await health(serves[0]!.port)) === 503, 'healthz to report the broker down', 20_000);
     await cluster.promoted(heir);
     await until(async () => (await health(serves[0]!.port)) === 200, 'healthz to report the broker up again', 30_000);
+    // The reader's server sent it away when its broker came back: publications continue until it has resubscribed everywhere.
+    await until(() => channels.every((channel) => subscribed.get(channel)!.length >= 2), 'the reader to resubscribe');
     const resumed = round;
     await until(() => round >= resumed + 10, 'publications after the failover');
     running = false;
@@ -187,7 +192,8 @@ describe('switchboard serve on a Redis Cluster', peer, () => {
         told += 1;
         continue;
       }
-      assert.deepEqual(rounds, acked.get(channel), `${channel}: every acknowledged publication, none missing`);
+      const known = rounds.filter((value) => !uncertain.get(channel)!.has(value));
+      assert.deepEqual(known, acked.get(channel), `${channel}: every acknowledged publication, none missing (besides those whose publish failed)`);
     }
     console.log(`# serve on a cluster, master killed: ${told} of ${channels.length} channels told recovered: false`);
   });
