@@ -53,6 +53,16 @@ export async function until(condition: () => boolean, what: string, timeout = 20
 }
 
 
+/**
+ * The broker reported each outage as 'down' then 'up', at least once, and
+ * ended 'up'. (Under load a transient slot map during a move or a failover
+ * may cost one more down/up round: conservative, never a hidden gap.)
+ */
+export function assertOutages(states: string[]): void {
+  assert.ok(states.length >= 2 && states.length % 2 === 0, `down/up pairs: ${states.join(', ')}`);
+  states.forEach((state, index) => assert.equal(state, index % 2 === 0 ? 'down' : 'up', `down/up pairs: ${states.join(', ')}`));
+}
+
 export interface FailoverScenario {
   channels: string[];
   subscriber: RedisBroker;
@@ -115,7 +125,7 @@ export async function runFailover(scenario: FailoverScenario): Promise<FailoverO
   await flow;
   await sleep(300);
 
-  assert.deepEqual(sub.states, ['down', 'up'], 'one outage, reported');
+  assertOutages(sub.states);
   let lost = 0;
   let kept = 0;
   for (const channel of channels) {
