@@ -2,8 +2,9 @@
 // RedisBroker with and without it, on a master with one replica (spawned
 // here, behind Sentinel), for one publisher awaiting each publish and for
 // 64 in flight. Also what the epoch fencing adds to every publish (the
-// publish script reads the Redis process's run_id with INFO server): the
-// time of that INFO call alone inside a script.
+// publish script reads run_id and master_replid with INFO server and INFO
+// replication): Redis's own time per call (INFO commandstats) of a script
+// doing only that, against an empty script.
 //
 //   node --import tsx test/realtime/broker/measure-durability.ts [seconds per cell, default 3]
 import { Redis } from 'ioredis';
@@ -28,17 +29,29 @@ async function rate(broker: RedisBroker, inFlight: number): Promise<number> {
   return done / seconds;
 }
 
+/** The identity reads of the publish script (INFO server and INFO replication), as in PUBLISH_SCRIPT. */
+const IDENTITY = `
+local function infoField(text, name, length)
+  local at = string.find(text, name .. ':', 1, true)
+  if not at then return '' end
+  local from = at + #name + 1
+  return string.sub(text, from, from + length - 1)
+end
+local replication = redis.call('INFO', 'replication')
+return infoField(redis.call('INFO', 'server'), 'run_id', 40) .. '/' .. infoField(replication, 'master_replid', 40)`;
+
+/** Redis time per call (INFO commandstats) of a script doing only the identity reads, and of an empty one. */
 async function infoCost(port: number): Promise<{ info: number; empty: number }> {
   const client = new Redis({ host: '127.0.0.1', port });
   const time = async (script: string): Promise<number> => {
-    const rounds = 20_000;
-    const started = process.hrtime.bigint();
+    const sha = (await client.script('LOAD', script)) as string;
+    await client.config('RESETSTAT');
     const pending: Array<Promise<unknown>> = [];
-    for (let index = 0; index < rounds; index += 1) pending.push(client.eval(script, 0));
+    for (let index = 0; index < 20_000; index += 1) pending.push(client.evalsha(sha, 0));
     await Promise.all(pending);
-    return Number(process.hrtime.bigint() - started) / rounds / 1000;
+    return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(await client.info('commandstats'))![1]);
   };
-  const info = await time("local s = redis.call('INFO', 'server'); local at = string.find(s, 'run_id:', 1, true); return string.sub(s, at + 7, at + 46)");
+  const info = await time(IDENTITY);
   const empty = await time('return 1');
   client.disconnect();
   return { info, empty };
@@ -59,7 +72,7 @@ try {
   }
   const { info, empty } = await infoCost(group.master.port);
   for (const line of results) console.log(line);
-  console.log(`INFO server inside a script: ${(info - empty).toFixed(1)} µs per publish (a script doing only that: ${info.toFixed(1)} µs per call, an empty one: ${empty.toFixed(1)} µs, pipelined)`);
+  console.log(`fencing reads (INFO server + INFO replication) in a script: ${(info - empty).toFixed(2)} µs of Redis time per publish (such a script: ${info.toFixed(2)} µs per call, an empty one: ${empty.toFixed(2)} µs)`);
 } finally {
   await group.stop();
 }
