@@ -68,11 +68,30 @@ export class ShardSubscriberGroup {
     this.timer.unref();
   }
 
-  /** Subscribes to `shard` on the master that owns its slot (waits for a repair in progress). */
+  /**
+   * Subscribes to `shard` on the master that owns its slot. During a repair
+   * it waits for it (at most `connectTimeout`; the repair places it later
+   * anyway) and rejects when the repair takes longer.
+   */
   async add(shard: string): Promise<void> {
     this.wanted.add(shard);
-    if (this.repairing !== undefined) {
-      await this.repairing;
+    try {
+      await this.placeWanted(shard);
+    } catch (error) {
+      // Not wanted after all: the caller was told it failed.
+      void this.remove(shard);
+      throw error;
+    }
+  }
+
+  private async placeWanted(shard: string): Promise<void> {
+    const repairing = this.repairing;
+    if (repairing !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.options.connectTimeout)));
+      const outcome = await Promise.race([repairing.then(() => 'repaired' as const), timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') throw new Error(`the subscriptions to the Redis Cluster are being repaired (no master for some slots after ${this.options.connectTimeout} ms)`);
       if (this.placed.has(shard)) return;
     }
     await this.place(shard);
