@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { JwtOptions } from '../realtime/server/auth.js';
+import { parseRedisUrl } from '../realtime/broker/redis-connection.js';
 import type { NamespaceOptions } from '../realtime/server/namespaces.js';
 import type { LimitOptions } from '../realtime/server/options.js';
 import { parseInteger, parsePort, UsageError } from './args.js';
@@ -258,7 +259,16 @@ export async function readConfigFile(path: string): Promise<ServeConfigFile> {
 }
 
 function checkRedisUrl(url: string): string {
-  if (!/^rediss?:\/\/\S+$/.test(url)) throw new UsageError(`--redis expects a URL like redis://127.0.0.1:6379, got "${url}"`);
+  if (!/^rediss?(\+sentinel)?:\/\/\S+$/.test(url)) {
+    throw new UsageError(
+      `--redis expects a URL like redis://127.0.0.1:6379 (a Redis Cluster: any node, or redis://host:port,host:port; Sentinel: redis+sentinel://host:26379,host:26379/mastername), got "${url}"`,
+    );
+  }
+  try {
+    parseRedisUrl(url);
+  } catch (error) {
+    throw new UsageError(`--redis: ${(error as Error).message}`);
+  }
   return url;
 }
 

@@ -16,8 +16,17 @@
  *   meta (offset, epoch) with its first publication; before it, reads answer
  *   offset 0 and the epoch ''.
  * - Each process SSUBSCRIBEs only to the channels its own clients use, so no
- *   process receives traffic for channels it does not serve. Sharded pub/sub
- *   keeps working on a Redis Cluster (each channel's keys share its hash slot).
+ *   process receives traffic for channels it does not serve.
+ * - Redis Cluster: a node URL whose node says `cluster_enabled:1`, or several
+ *   seed nodes, makes a cluster client; each channel's keys and shard channel
+ *   share its hash slot, so its scripts run on one master, and a subscriber
+ *   connection per master SSUBSCRIBEs the shard channels of its slots
+ *   (redis-shards.ts), re-placed after a failover or a slot move with a
+ *   'down' / 'up' around it. Sentinel: `redis+sentinel://` follows the master.
+ * - Failover: the meta names the Redis process that wrote it, so a stream is
+ *   never continued under its epoch by another process (a promoted replica
+ *   that may lack acknowledged writes): its next publication starts a new
+ *   epoch. `durability: 'replica'` makes a publish wait for a replica.
  * - Presence: a hash of members and a sorted set of expiry times per channel;
  *   the process holding a member refreshes it, so members of a dead process
  *   expire after the TTL and a `leave` is published for them.
@@ -32,7 +41,7 @@
  *   start: `start()` rejects after `connectTimeout` with a clear error.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { jsonText, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
 import type { PresenceMember, StreamPosition } from '../wire/messages.js';
 import {
@@ -52,6 +61,16 @@ import {
   PUBLISH_SCRIPT,
   REMOVE_PRESENCE_SCRIPT,
 } from './redis-scripts.js';
+import {
+  clusterOptions,
+  nodeOptions,
+  parseRedisUrl,
+  probeCluster,
+  redactRedisUrl,
+  type RedisCommander,
+  type RedisTarget,
+} from './redis-connection.js';
+import { ShardSubscriberGroup, keySlot } from './redis-shards.js';
 import { checkHistoryQuery } from './stream.js';
 
 export const DEFAULT_REDIS_PREFIX = 'sb';
@@ -60,9 +79,41 @@ export const DEFAULT_REDIS_CONNECT_TIMEOUT = 5_000;
 export const DEFAULT_STREAM_META_TTL = 7 * 24 * 3_600_000;
 /** How often the broker removes expired presence members of its channels. */
 export const DEFAULT_PRESENCE_SWEEP_INTERVAL = 5_000;
+/** With `durability: 'replica'`: how long a publish waits for a replica's acknowledgement. */
+export const DEFAULT_REPLICA_TIMEOUT = 1_000;
+/** On a Redis Cluster: how often the owners of subscribed slots are checked. */
+export const DEFAULT_CLUSTER_CHECK_INTERVAL = 1_000;
+
+/**
+ * When `publish` resolves. 'primary' (the default): once the master ran it.
+ * 'replica': also once at least one replica acknowledged it (WAIT), so that
+ * a failover to that replica keeps it; otherwise the publish rejects with
+ * `BrokerDurabilityError`.
+ */
+export type RedisDurability = 'primary' | 'replica';
+
+/**
+ * A publication was made (it has its offset and went to the subscribers),
+ * but no replica acknowledged it within `replicaTimeout`: a failover may
+ * lose it (its subscribers are then told `recovered: false`).
+ */
+export class BrokerDurabilityError extends Error {
+  override readonly name = 'BrokerDurabilityError';
+  constructor(
+    message: string,
+    readonly position: PublishedPosition,
+  ) {
+    super(message);
+  }
+}
 
 export interface RedisBrokerOptions {
-  /** `redis://[user:password@]host:port[/db]`. Default `redis://127.0.0.1:6379`. */
+  /**
+   * `redis://[user:password@]host:port[/db]` (a node of a Redis Cluster is
+   * detected), `redis://host:port,host:port` (seed nodes of a Redis Cluster)
+   * or `redis+sentinel://host:port[,host:port]/mastername[/db]` (the master
+   * named by these Sentinels); `rediss` for TLS. Default `redis://127.0.0.1:6379`.
+   */
   url?: string;
   /** More ioredis options (TLS, password, ...). */
   redis?: RedisOptions;
@@ -74,6 +125,12 @@ export interface RedisBrokerOptions {
   metaTtl?: number;
   /** How often expired presence members are swept (ms). Default 5000. */
   presenceSweepInterval?: number;
+  /** When `publish` resolves (see `RedisDurability`). Default 'primary'. */
+  durability?: RedisDurability;
+  /** With `durability: 'replica'`: how long to wait for a replica (ms). Default 1000. */
+  replicaTimeout?: number;
+  /** On a Redis Cluster: how often the owners of subscribed slots are checked (ms). Default 1000. */
+  clusterCheckInterval?: number;
 }
 
 interface ScriptSource {
@@ -176,7 +233,7 @@ function pagePublications(page: Array<number | Buffer>): EncodedPublication[] {
 
 function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
-  return /writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries|ETIMEDOUT|enableOfflineQueue/i.test(
+  return /writeable|Connection is closed|ECONNREFUSED|ECONNRESET|EPIPE|max retries|ETIMEDOUT|enableOfflineQueue|^CLUSTERDOWN|^TRYAGAIN|^MASTERDOWN|^LOADING|^READONLY|Too many Cluster redirections|Cluster isn't ready|Failed to refresh slots|None of startup nodes/i.test(
     error.message,
   );
 }
@@ -188,8 +245,16 @@ export class RedisBroker implements Broker {
   private readonly metaTtl: number;
   private readonly sweepInterval: number;
   private readonly redisOptions: RedisOptions;
-  private command: Redis | undefined;
+  private readonly target: RedisTarget;
+  private readonly durability: RedisDurability;
+  private readonly replicaTimeout: number;
+  private readonly clusterCheckInterval: number;
+  private command: RedisCommander | undefined;
+  /** One server or Sentinel: the subscriber connection. */
   private subscriber: Redis | undefined;
+  /** Redis Cluster: a subscriber connection per master owning a subscribed slot. */
+  private shards: ShardSubscriberGroup | undefined;
+  private shardsHealthy = true;
   private events: BrokerEvents | undefined;
   private readonly channels = new Set<string>();
   /** Relay targets this process listens to. */
@@ -206,6 +271,15 @@ export class RedisBroker implements Broker {
     this.metaTtl = options.metaTtl ?? DEFAULT_STREAM_META_TTL;
     this.sweepInterval = options.presenceSweepInterval ?? DEFAULT_PRESENCE_SWEEP_INTERVAL;
     this.redisOptions = options.redis ?? {};
+    this.target = parseRedisUrl(this.url);
+    this.durability = options.durability ?? 'primary';
+    this.replicaTimeout = options.replicaTimeout ?? DEFAULT_REPLICA_TIMEOUT;
+    this.clusterCheckInterval = options.clusterCheckInterval ?? DEFAULT_CLUSTER_CHECK_INTERVAL;
+  }
+
+  /** True when connected to a Redis Cluster (known once `start` resolved). */
+  get cluster(): boolean {
+    return this.command instanceof Cluster;
   }
 
   async start(events: BrokerEvents): Promise<void> {
@@ -217,25 +291,68 @@ export class RedisBroker implements Broker {
       retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2_000),
       ...this.redisOptions,
     };
-    // Commands fail at once while Redis is away; subscriptions are replayed on reconnect.
-    this.command = new Redis(this.url, { ...base, enableOfflineQueue: false });
-    this.subscriber = new Redis(this.url, { ...base, enableOfflineQueue: true, autoResubscribe: true });
-    this.command.on('error', () => {});
-    this.subscriber.on('error', () => {});
+    const target = this.target;
     try {
-      await this.withTimeout(Promise.all([this.command.connect(), this.subscriber.connect()]));
+      if (target.kind === 'node' && (target.nodes.length > 1 || (await this.withTimeout(probeCluster(target, base, this.connectTimeout))))) {
+        await this.startCluster(target, base);
+      } else {
+        await this.startSingle(target, base);
+      }
     } catch (error) {
-      this.command.disconnect();
-      this.subscriber.disconnect();
+      this.command?.disconnect();
+      this.subscriber?.disconnect();
+      void this.shards?.close();
+      this.command = undefined;
+      this.subscriber = undefined;
+      this.shards = undefined;
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BrokerUnavailableError(`cannot reach Redis at ${this.url}: ${reason}`);
+      throw new BrokerUnavailableError(`cannot reach Redis at ${redactRedisUrl(this.url)}: ${reason}`);
     }
     this.state = 'up';
-    this.watchState(this.command);
-    this.watchState(this.subscriber);
-    this.subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message));
     this.sweepTimer = setInterval(() => this.sweepPresence(), this.sweepInterval);
     this.sweepTimer.unref();
+  }
+
+  /** One server, or the master named by Sentinels: a command and a subscriber connection. */
+  private async startSingle(target: RedisTarget, base: RedisOptions): Promise<void> {
+    const options = nodeOptions(target, base);
+    // Commands fail at once while Redis is away; subscriptions are replayed on reconnect.
+    const command = new Redis({ ...options, enableOfflineQueue: false });
+    const subscriber = new Redis({ ...options, enableOfflineQueue: true, autoResubscribe: true });
+    this.command = command;
+    this.subscriber = subscriber;
+    command.on('error', () => {});
+    subscriber.on('error', () => {});
+    await this.withTimeout(Promise.all([command.connect(), subscriber.connect()]));
+    this.watchState(command);
+    this.watchState(subscriber);
+    subscriber.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message));
+  }
+
+  /** A Redis Cluster: a cluster client for commands, a subscriber connection per master for sharded pub/sub. */
+  private async startCluster(target: Extract<RedisTarget, { kind: 'node' }>, base: RedisOptions): Promise<void> {
+    const options = clusterOptions(target, base);
+    const command = new Cluster(target.nodes, options);
+    this.command = command;
+    command.on('error', () => {});
+    command.on('node error', () => {});
+    await this.withTimeout(command.connect());
+    this.shards = new ShardSubscriberGroup(
+      command,
+      {
+        message: (shard, payload) => this.receive(shard, payload),
+        state: (healthy, error) => {
+          this.shardsHealthy = healthy;
+          if (!healthy) this.setState('down', error);
+          else if (command.status === 'ready') this.setState('up');
+        },
+      },
+      { redis: options.redisOptions ?? {}, connectTimeout: this.connectTimeout, checkInterval: this.clusterCheckInterval },
+    );
+    command.on('close', () => this.setState('down', new Error('the connection to the Redis Cluster was lost')));
+    command.on('ready', () => {
+      if (this.shardsHealthy) this.setState('up');
+    });
   }
 
   private async withTimeout<T>(promise: Promise<T>): Promise<T> {
@@ -269,7 +386,7 @@ export class RedisBroker implements Broker {
     this.closed = true;
     clearInterval(this.sweepTimer);
     this.events = undefined;
-    await Promise.all([quit(this.command), quit(this.subscriber)]);
+    await Promise.all([quit(this.command), quit(this.subscriber), this.shards?.close()]);
   }
 
   // ------------------------------------------------------------ keys
@@ -314,25 +431,35 @@ export class RedisBroker implements Broker {
   }
 
   /** Runs `action` on the command connection, failing with `BrokerUnavailableError` while Redis is unreachable. */
-  private async withCommand<T>(action: (connection: Redis) => Promise<T>): Promise<T> {
+  private async withCommand<T>(action: (connection: RedisCommander) => Promise<T>): Promise<T> {
     const connection = this.command;
     if (connection === undefined || this.closed) throw new BrokerUnavailableError('the Redis broker is not started');
-    if (connection.status !== 'ready') throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable`);
+    if (connection.status !== 'ready') throw new BrokerUnavailableError(`Redis at ${redactRedisUrl(this.url)} is unreachable`);
     try {
       return await action(connection);
     } catch (error) {
       if (isConnectionError(error)) {
-        throw new BrokerUnavailableError(`Redis at ${this.url} is unreachable: ${(error as Error).message}`);
+        throw new BrokerUnavailableError(`Redis at ${redactRedisUrl(this.url)} is unreachable: ${(error as Error).message}`);
       }
       throw error;
     }
+  }
+
+  private async shardSubscribe(shard: string): Promise<void> {
+    if (this.shards !== undefined) await this.shards.add(shard);
+    else await this.subscriber?.ssubscribe(shard);
+  }
+
+  private async shardUnsubscribe(shard: string): Promise<void> {
+    if (this.shards !== undefined) await this.shards.remove(shard);
+    else await this.subscriber?.sunsubscribe(shard);
   }
 
   async subscribe(channel: string): Promise<void> {
     if (this.channels.has(channel)) return;
     this.channels.add(channel);
     try {
-      await this.subscriber?.ssubscribe(this.keys(channel).shard);
+      await this.shardSubscribe(this.keys(channel).shard);
     } catch (error) {
       this.channels.delete(channel);
       throw new BrokerUnavailableError(`cannot subscribe to ${channel} in Redis: ${(error as Error).message}`);
@@ -343,7 +470,7 @@ export class RedisBroker implements Broker {
     if (!this.channels.delete(channel)) return;
     this.presenceTtls.delete(channel);
     try {
-      await this.subscriber?.sunsubscribe(this.keys(channel).shard);
+      await this.shardUnsubscribe(this.keys(channel).shard);
     } catch {
       // The subscription dies with the connection; after a reconnect it is not replayed.
     }
@@ -353,7 +480,7 @@ export class RedisBroker implements Broker {
     if (this.targets.has(target)) return;
     this.targets.add(target);
     try {
-      await this.subscriber?.ssubscribe(this.relayShard(target));
+      await this.shardSubscribe(this.relayShard(target));
     } catch (error) {
       this.targets.delete(target);
       throw new BrokerUnavailableError(`cannot listen to ${target} in Redis: ${(error as Error).message}`);
@@ -363,7 +490,7 @@ export class RedisBroker implements Broker {
   async unlisten(target: string): Promise<void> {
     if (!this.targets.delete(target)) return;
     try {
-      await this.subscriber?.sunsubscribe(this.relayShard(target));
+      await this.shardUnsubscribe(this.relayShard(target));
     } catch {
       // The subscription dies with the connection; after a reconnect it is not replayed.
     }
@@ -390,7 +517,27 @@ export class RedisBroker implements Broker {
       ttl,
       metaTtl,
     ])) as [number, string];
-    return { offset: Number(reply[0]), epoch: String(reply[1]) };
+    const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
+    if (this.durability === 'replica') await this.awaitReplica(keys.meta, position);
+    return position;
+  }
+
+  /**
+   * WAIT for one replica to acknowledge the writes of the connection that ran
+   * the publish (on a cluster: the connection to the master of the channel's slot).
+   */
+  private async awaitReplica(key: string, position: PublishedPosition): Promise<void> {
+    const acknowledged = await this.withCommand(async (connection) => {
+      const node = connection instanceof Cluster ? masterOf(connection, key) : connection;
+      if (node === undefined) throw new BrokerUnavailableError(`no master owns the slot of ${key}`);
+      return Number(await node.call('WAIT', 1, this.replicaTimeout));
+    });
+    if (acknowledged < 1) {
+      throw new BrokerDurabilityError(
+        `no replica acknowledged publication ${position.offset} within ${this.replicaTimeout} ms: a failover may lose it`,
+        position,
+      );
+    }
   }
 
   /** A page of the channel's history, cut by `limit` and `maxBytes` inside Redis. Writes nothing. */
@@ -494,11 +641,19 @@ function isComplete(
   return publications.every((publication, index) => publication.offset === after + 1 + index);
 }
 
-async function quit(connection: Redis | undefined): Promise<void> {
+/** The cluster client's connection to the master that owns `key`'s slot. */
+function masterOf(cluster: Cluster, key: string): Redis | undefined {
+  const owner = cluster.slots[keySlot(key)]?.[0];
+  return cluster.nodes('master').find((node) => `${node.options.host}:${node.options.port}` === owner);
+}
+
+async function quit(connection: RedisCommander | undefined): Promise<void> {
   if (connection === undefined) return;
   if (connection.status === 'ready') {
     try {
       await connection.quit();
+      // Also releases what QUIT leaves open (the Sentinel connections of the failover detector).
+      connection.disconnect();
       return;
     } catch {
       // fall through to a hard disconnect

@@ -63,14 +63,67 @@ end
  * info bytes or '', epoch candidate, history size, history ttl ms, meta ttl
  * ms. Creates the stream's meta (and epoch) on the first publication; a
  * publication without history (size 0) leaves nothing kept. Returns {offset, epoch}.
+ *
+ * The meta also names who last wrote it: `node` is the Redis process's
+ * `run_id` and its replication id (`master_replid`, which a master gets anew
+ * on each promotion), `cid` its cluster node id (on a Redis Cluster).
+ * Replication is asynchronous: a replica promoted by a failover, a master
+ * restarted from its last save, or a former master that resynchronised from
+ * its successor may lack publications that subscribers already received. Its
+ * meta then names another writer, so the first publication there gets a
+ * fresh epoch: a client that saw publications which are gone (or any client
+ * that recovers across the change) is told its history is incomplete,
+ * instead of being handed offsets it saw with other data under the same
+ * epoch. The offsets go on from the surviving one (no reset to 1), so a
+ * subscriber that resubscribed at the surviving offset before the change
+ * takes the next publication as the next one. Until the change, reads answer
+ * the position it holds: a client that saw more is told its history is
+ * incomplete (`since` beyond the stream), never a silent gap.
+ *
+ * One change of writer loses nothing and keeps the epoch: a slot migrated to
+ * another cluster node (MIGRATE moves the keys whole). It is told apart by a
+ * writer with another cluster node id whose replication id is neither this
+ * master's nor the one it was promoted from (`master_replid2`).
  */
 export const PUBLISH_SCRIPT = `${TRIM_EXPIRED}
+local function infoField(text, name, length)
+  local at = string.find(text, name .. ':', 1, true)
+  if not at then return '' end
+  local from = at + #name + 1
+  return string.sub(text, from, from + length - 1)
+end
 local meta, stream = KEYS[1], KEYS[2]
 local shard, encoding, data, info, fresh = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local size, ttl, metaTtl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-if redis.call('HSETNX', meta, 'epoch', fresh) == 1 then redis.call('DEL', stream) end
+local replication = redis.call('INFO', 'replication')
+local replid = infoField(replication, 'master_replid', 40)
+local node = infoField(redis.call('INFO', 'server'), 'run_id', 40) .. '/' .. replid
+local known = redis.call('HMGET', meta, 'epoch', 'node', 'cid')
+local fence = not known[1]
+if known[1] and known[2] and known[2] ~= node then
+  -- Another writer: a stream is continued only when its slot was migrated here whole.
+  fence = true
+  local cid = redis.pcall('CLUSTER', 'MYID')
+  local writerReplid = string.sub(known[2], 42)
+  if type(cid) == 'string' and known[3] and known[3] ~= cid and writerReplid ~= replid
+    and writerReplid ~= infoField(replication, 'master_replid2', 40) then
+    fence = false
+  end
+end
+if not known[1] then
+  redis.call('DEL', meta, stream)
+  redis.call('HSET', meta, 'epoch', fresh)
+elseif fence then
+  -- A new epoch, but the numbering (and what is kept) goes on: a subscriber still at the surviving
+  -- offset takes the next publication as the next one, never as one it already has.
+  redis.call('HSET', meta, 'epoch', fresh)
+end
+if known[2] ~= node then
+  local cid = redis.pcall('CLUSTER', 'MYID')
+  redis.call('HSET', meta, 'node', node, 'cid', type(cid) == 'string' and cid or '')
+end
 local offset = redis.call('HINCRBY', meta, 'offset', 1)
 local epoch = redis.call('HGET', meta, 'epoch')
 redis.call('HSET', meta, 'ttl', ttl)
