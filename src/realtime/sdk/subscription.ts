@@ -329,8 +329,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
       return 'accepted';
     }
     if (this.#state !== 'subscribed' || this.#position === undefined) return 'ignored';
-    // The first publication of a stream names its epoch (a subscription made before the stream existed has '').
-    if (push.offset === 1 && typeof push.epoch === 'string' && push.epoch !== '') this.#position = { offset: this.#position.offset, epoch: push.epoch };
+    // The first publication of a stream (or of a new epoch) names its epoch: a subscription made before the stream existed has ''.
+    if (typeof push.epoch === 'string' && push.epoch !== '') this.#position = { offset: this.#position.offset, epoch: push.epoch };
     const last = this.#position.offset;
     if (typeof push.offset === 'number') {
       if (push.offset <= last) return 'duplicate';

@@ -50,6 +50,8 @@ class LocalChannel {
   readonly streams = new Map<Codec, Set<Subscriber>>();
   readonly pending = new Map<Subscriber, PendingSubscriber>();
   size = 0;
+  /** The epoch of the last publication fanned out here (a change is announced in the push). */
+  epoch: string | undefined;
 
   join(subscriber: Subscriber): void {
     const { ws, codec } = subscriber;
@@ -168,7 +170,10 @@ export class ChannelHub {
   publication(channel: string, publication: EncodedPublication, epoch: string): void {
     const local = this.channels.get(channel);
     if (local === undefined) return;
-    this.broadcast(local, (codec) => publicationPush(codec, channel, publication, epoch));
+    // A stream's first publication, and the first of a new epoch (e.g. after a Redis failover), name the epoch.
+    const announce = publication.offset === 1 || (local.epoch !== undefined && local.epoch !== epoch) ? epoch : undefined;
+    local.epoch = epoch;
+    this.broadcast(local, (codec) => publicationPush(codec, channel, publication, announce));
     // After the broadcast: a subscriber promoted here joins the group and must not get it twice.
     if (local.pending.size > 0) this.deliverToPending(local, channel, { type: 'publication', publication, epoch });
   }

@@ -98,13 +98,13 @@ export function publicationEntry(codec: Codec, publication: EncodedPublication):
 }
 
 /**
- * The `publication` push of a channel for `codec`. `epoch` is sent with the
- * first publication of a stream (offset 1), so that a subscriber that
- * subscribed before the stream existed learns it (docs/protocol.md §5.1).
+ * The `publication` push of a channel for `codec`, with `epoch` when given:
+ * the first publication of a stream, or the first of a new epoch, names it,
+ * so that a subscriber learns the epoch it is in (docs/protocol.md §5.1).
  */
 export function publicationPush(codec: Codec, channel: string, publication: EncodedPublication, epoch: string | undefined): EncodedValue {
   const head: { type: 'publication'; channel: string; offset: number; epoch?: string } = { type: 'publication', channel, offset: publication.offset };
-  if (epoch !== undefined && publication.offset === 1) head.epoch = epoch;
+  if (epoch !== undefined) head.epoch = epoch;
   return objectWithRaw(codec, head, [
     ['data', transcode(publication.data, codec)],
     ['info', publication.info === undefined ? undefined : transcode(publication.info, codec)],
