@@ -91,6 +91,11 @@ export function arrayOfRaw(codec: Codec, items: readonly EncodedValue[]): Encode
 
 /** One publication as an object of a history page or a recovery: `{offset, data, info?}`. */
 export function publicationEntry(codec: Codec, publication: EncodedPublication): EncodedValue {
+  if (!codec.binary) {
+    // The hot path of a JSON history page: written by hand (an offset is an integer, its JSON is its digits).
+    const info = publication.info === undefined ? '' : `,"info":${transcode(publication.info, codec) as string}`;
+    return `{"offset":${publication.offset},"data":${transcode(publication.data, codec) as string}${info}}`;
+  }
   return objectWithRaw(codec, { offset: publication.offset }, [
     ['data', transcode(publication.data, codec)],
     ['info', publication.info === undefined ? undefined : transcode(publication.info, codec)],
