@@ -23,7 +23,8 @@ import type { Traffic } from './stats.js';
 interface QueuedPublication {
   readonly type: 'publication';
   readonly publication: EncodedPublication;
-  readonly epoch: string;
+  /** The epoch to name in the push (see `ChannelHub.publication`), if any. */
+  readonly epoch: string | undefined;
 }
 
 type QueuedPush = QueuedPublication | JoinPush | LeavePush;
@@ -175,7 +176,7 @@ export class ChannelHub {
     local.epoch = epoch;
     this.broadcast(local, (codec) => publicationPush(codec, channel, publication, announce));
     // After the broadcast: a subscriber promoted here joins the group and must not get it twice.
-    if (local.pending.size > 0) this.deliverToPending(local, channel, { type: 'publication', publication, epoch });
+    if (local.pending.size > 0) this.deliverToPending(local, channel, { type: 'publication', publication, epoch: announce });
   }
 
   /** A presence event from the broker: to every local subscriber of the channel. */

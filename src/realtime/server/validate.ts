@@ -4,8 +4,7 @@
  * (docs/protocol.md §3, §4, §8): a malformed command with a usable id gets a
  * `bad_request` reply; a message without one closes the connection (4500).
  * Nesting is bounded (`MAX_MESSAGE_DEPTH`) so that whatever passes can be
- * encoded again for subscribers, and `encodedSize` measures publication data
- * for the publish size limit.
+ * encoded again for subscribers.
  */
 import type { Codec } from '../wire/codec.js';
 import type { ClientMessage, ErrorBody, StreamPosition } from '../wire/messages.js';
@@ -60,17 +59,6 @@ export function hasProtoKey(value: unknown): boolean {
     }
   }
   return false;
-}
-
-/**
- * The size in bytes of `value` as `codec` encodes it: what `limits.maxPublishSize`
- * bounds. Measured inside a one-element array (any value encodes there), whose
- * own bytes are taken off: "[" and "]" in JSON, the fixarray byte in MessagePack.
- */
-export function encodedSize(codec: Codec, value: unknown): number {
-  const encoded = codec.encode([value]);
-  const bytes = typeof encoded === 'string' ? Buffer.byteLength(encoded, 'utf8') : encoded.length;
-  return bytes - (codec.binary ? 1 : 2);
 }
 
 /** True for an integer in 1 … 2^53−1 (a command id). */

@@ -75,11 +75,6 @@ export function jsonText(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);
 }
 
-/** A copy of MessagePack bytes in a buffer of their own size (a slice of a larger one would keep it alive). */
-export function ownBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Uint8Array.prototype.slice.call(bytes);
-}
-
 /** A kept publication decoded into values (for server code's own reads). */
 export function decodePublication(publication: EncodedPublication): Publication {
   const decoded: Publication = { offset: publication.offset, data: decodeValue(publication.data) };

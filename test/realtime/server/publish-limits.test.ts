@@ -8,9 +8,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_MAX_PUBLISH_SIZE, resolveLimits } from '../../../src/realtime/server/options.js';
-import { encodedSize, MAX_MESSAGE_DEPTH, nestsDeeperThan, parseClientMessage } from '../../../src/realtime/server/validate.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan, parseClientMessage } from '../../../src/realtime/server/validate.js';
+import { encodedBytes, encodeValue } from '../../../src/realtime/wire/encoded.js';
 import { jsonCodec, msgpackCodec } from '../../../src/realtime/wire/codec.js';
 import { MSGPACK_PROTOCOL, ReplyError, startServer, WireClient } from './wire-client.js';
+
+/** The publish limit's measure: the data's bytes as the publisher's codec encodes it. */
+function encodedSize(codec: { binary: boolean }, value: unknown): number {
+  return encodedBytes(encodeValue(value, codec));
+}
 
 /** An array nested `depth` levels deep (1 = []). */
 function nested(depth: number): unknown {
