@@ -43,8 +43,11 @@ Options:
   --metrics-port N      serve /metrics and /healthz on this port only; guests
                         then may not read metrics:server
   --metrics-host ADDR   address of the metrics port (default 127.0.0.1)
-  --redis URL           keep channels and presence in Redis (redis://host:6379)
-                        instead of this process's memory
+  --redis URL           keep channels and presence in Redis instead of this
+                        process's memory: redis://host:6379 (one Redis, or any
+                        node of a Redis Cluster), redis://h1:7000,h2:7000 (Cluster
+                        seeds), redis+sentinel://h1:26379,h2:26379/mastername
+                        (Sentinel); rediss:// for TLS
   --workers N           run N processes behind the one port (needs --redis)
   --tls-cert FILE       serve HTTPS and wss:// with this certificate (PEM) ...
   --tls-key FILE        ... and this private key (PEM)

@@ -281,6 +281,9 @@ describe('switchboard serve: command line', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: switchboard serve/);
     assert.match(help.stdout, /--workers N/);
+    // Every URL form --redis accepts is named in the help: one Redis, Cluster seeds, Sentinel.
+    assert.match(help.stdout, /redis:\/\/h1:7000,h2:7000/);
+    assert.match(help.stdout, /redis\+sentinel:\/\//);
   });
 
   it('exits 2 with a message for usage errors', async () => {
