@@ -8,7 +8,7 @@ import type { OriginCheck, ServerDeflateOptions, ServerOptions } from '../../nod
 import type { Broker } from '../broker/broker.js';
 import type { ApiShape, MethodName, StandardSchema, UntypedApi } from '../wire/api.js';
 import type { AuthOptions } from './authentication.js';
-import type { HttpFallbackOptions } from './http-transport.js';
+import type { HttpFallbackOptions } from './fallback/http-transport.js';
 import type { LimitOptions } from './limits.js';
 import type { NamespaceOptions } from './namespaces.js';
 import type { Session } from './session.js';
