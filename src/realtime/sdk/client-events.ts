@@ -42,3 +42,6 @@ export type CallArgs<P> = undefined extends P ? [params?: P, options?: RequestOp
 
 /** A handler of a server-to-client call. */
 export type CallHandler<P, R> = (params: P) => R | Promise<R>;
+
+/** Emits one of the client's events (the client's own `emit`, handed to the parts that raise them). */
+export type ClientEmit = <K extends keyof ClientEvents>(event: K, ...args: ClientEvents[K]) => boolean;
