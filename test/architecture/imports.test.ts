@@ -67,6 +67,8 @@ const RULES: { name: string; from: RegExp; to: RegExp }[] = [
   { name: 'realtime/wire does not import realtime/server or realtime/sdk', from: /^src\/realtime\/wire\//, to: /^src\/realtime\/(server|sdk)\// },
   { name: 'realtime/sdk does not import realtime/server', from: /^src\/realtime\/sdk\//, to: /^src\/realtime\/server\// },
   { name: "realtime/sdk does not import Node's server side", from: /^src\/realtime\/sdk\//, to: NODE_SERVER_SIDE },
+  { name: 'realtime/sdk imports nothing outside realtime/sdk and realtime/wire but the Node client', from: /^src\/realtime\/sdk\//, to: /^src\/(?!realtime\/(sdk|wire)\/|node\/client\.ts$)/ },
+  { name: "only the SDK's Node entry imports node", from: /^src\/realtime\/sdk\/(?!node\.ts$)/, to: /^src\/node\// },
   { name: 'realtime/broker does not import realtime/server', from: /^src\/realtime\/broker\//, to: /^src\/realtime\/server\// },
   { name: 'only cli imports cli', from: /^src\/(?!cli\/)/, to: /^src\/cli\// },
 ];
