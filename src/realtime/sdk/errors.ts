@@ -58,3 +58,8 @@ export function toErrorBody(error: unknown): ErrorBody {
   }
   return { code: 'internal', message: String(error) };
 }
+
+/** `value` as an Error (a thrown non-Error is wrapped). */
+export function asError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}

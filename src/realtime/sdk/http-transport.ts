@@ -22,7 +22,7 @@
 import { CLOSE_EVENT, EventStreamParser, type StreamEvent } from '../wire/event-stream.js';
 import { HTTP_ENDPOINTS, HTTP_HEADERS } from '../wire/http.js';
 import { SUBPROTOCOL_JSON } from '../wire/messages.js';
-import type { Timers } from './client.js';
+import type { Timers } from './timers.js';
 import type { CloseEventLike, WebSocketLike } from './transport.js';
 
 /** What the transport reads of a `fetch` response. */

@@ -4,8 +4,8 @@
  * (browsers, Deno, Bun, Node ≥ 22). The Node entry (node.ts) defaults to
  * Switchboard's own Node WebSocket.
  */
+export { RealtimeClient } from './client.js';
 export {
-  RealtimeClient,
   DEFAULT_CLIENT_NAME,
   DEFAULT_FALLBACK_TIMEOUT,
   DEFAULT_PROTOCOL,
@@ -14,15 +14,10 @@ export {
   DEFAULT_TIMEOUT,
   MIN_REFRESH_MARGIN,
   SDK_VERSION,
-  type CallArgs,
-  type CallHandler,
-  type ClientEvents,
-  type ClientState,
-  type ConnectingEvent,
-  type DisconnectedEvent,
   type RealtimeClientOptions,
-  type Timers,
-} from './client.js';
+} from './client-options.js';
+export type { CallArgs, CallHandler, ClientEvents, ClientState, ConnectingEvent, DisconnectedEvent } from './client-events.js';
+export type { Timers } from './timers.js';
 export {
   Subscription,
   type HistoryQuery,

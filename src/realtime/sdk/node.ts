@@ -6,7 +6,8 @@
  */
 import { WebSocket as NodeWebSocket, type ClientOptions as NodeWebSocketOptions } from '../../node/client.js';
 import type { ApiShape, UntypedApi } from '../wire/api.js';
-import { RealtimeClient as PlatformRealtimeClient, type RealtimeClientOptions } from './client.js';
+import { RealtimeClient as PlatformRealtimeClient } from './client.js';
+import type { RealtimeClientOptions } from './client-options.js';
 import type { WebSocketConstructor } from './transport.js';
 
 export * from './index.js';

@@ -8,7 +8,7 @@ import type { JWTPayload } from 'jose';
 import { ErrorCode } from '../wire/errors.js';
 import { createJwtVerifier, TokenError } from './auth.js';
 import { RpcError } from './errors.js';
-import type { AuthenticateHook, AuthOptions, AuthOutcome } from './options.js';
+import type { AuthenticateHook, AuthOptions, AuthOutcome } from './authentication.js';
 
 /** What a credential check is given. */
 export interface CredentialInput {

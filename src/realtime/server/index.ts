@@ -12,7 +12,7 @@
  */
 export { createRealtimeServer, RealtimeServer, selectSubprotocol, type RealtimeServerEvents } from './server.js';
 export type { Session, SessionState, SessionTransport } from './session.js';
-export { DEFAULT_DOWNLINK_TIMEOUT, type HttpFallbackOptions } from './http-transport.js';
+export { DEFAULT_DOWNLINK_TIMEOUT, type HttpFallbackOptions } from './fallback/http-transport.js';
 export type { RealtimeStats } from './stats.js';
 export { RpcError } from './errors.js';
 export {

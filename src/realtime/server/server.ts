@@ -4,7 +4,7 @@
  * connection, relays the broker's publications and presence events to local
  * subscribers, and drives the server-level timers: protocol pings and
  * presence refreshes. Next to the WebSocket endpoint it serves the HTTP
- * fallback transport (http-transport.ts) on the same HTTP server.
+ * fallback transport (fallback/http-transport.ts) on the same HTTP server.
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -25,8 +25,8 @@ import { clientInfoOf, Commands } from './commands.js';
 import { CredentialChecker } from './credentials.js';
 import { asError } from './errors.js';
 import type { SessionLink, Subscriber } from './fanout.js';
-import { closeServer, interceptRequests, listen, refusePlainRequest } from './http-mount.js';
-import { HttpTransport, resolveDownlinkTimeout, resolveReplayBytes } from './http-transport.js';
+import { closeServer, interceptRequests, listen, refusePlainRequest } from './fallback/http-mount.js';
+import { HttpTransport, resolveDownlinkTimeout, resolveReplayBytes } from './fallback/http-transport.js';
 import { ProtocolHeartbeat } from './heartbeat.js';
 import { Namespaces } from './namespaces.js';
 import {

@@ -28,7 +28,8 @@ import { bearerToken, HookError, type CredentialChecker } from './credentials.js
 import { asError, DISCONNECTED, errorBodyOf, fail, RpcError } from './errors.js';
 import type { RealtimeSocket, SessionLink } from './fanout.js';
 import type { HeartbeatMember } from './heartbeat.js';
-import type { AuthOutcome, ResolvedLimits, ResolvedTimings } from './options.js';
+import type { AuthOutcome } from './authentication.js';
+import type { ResolvedLimits, ResolvedTimings } from './limits.js';
 import { ByteBudget, TokenBucket } from './rate-limit.js';
 import type { Traffic } from './stats.js';
 import { OutgoingCalls } from './rpc.js';

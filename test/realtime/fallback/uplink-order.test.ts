@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { decodeRelay, encodeRelay, type RelayMessage } from '../../../src/realtime/server/http-relay.js';
-import { MAX_WAITING_BATCHES, UplinkOrder } from '../../../src/realtime/server/uplink-order.js';
+import { decodeRelay, encodeRelay, type RelayMessage } from '../../../src/realtime/server/fallback/http-relay.js';
+import { MAX_WAITING_BATCHES, UplinkOrder } from '../../../src/realtime/server/fallback/uplink-order.js';
 
 describe('UplinkOrder', () => {
   it('releases batches in order, each once', () => {

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decode as decodeMsgpack } from '@msgpack/msgpack';
-import { RealtimeClient, type RealtimeClientOptions } from '../../../src/realtime/sdk/client.js';
+import { RealtimeClient } from '../../../src/realtime/sdk/client.js';
+import type { RealtimeClientOptions } from '../../../src/realtime/sdk/client-options.js';
 import { RealtimeError } from '../../../src/realtime/sdk/errors.js';
 import type { SubscribedEvent } from '../../../src/realtime/sdk/subscription.js';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK } from '../../../src/realtime/wire/messages.js';

@@ -2,7 +2,7 @@
 // in-memory WebSocket whose server side the test scripts.
 import assert from 'node:assert/strict';
 import { jsonCodec, msgpackCodec, type Codec } from '../../../src/realtime/wire/codec.js';
-import type { Timers } from '../../../src/realtime/sdk/client.js';
+import type { Timers } from '../../../src/realtime/sdk/timers.js';
 import type { WebSocketConstructor, WebSocketLike } from '../../../src/realtime/sdk/transport.js';
 
 /** Lets pending promise callbacks run (the client awaits the token before `connect`). */

@@ -5,10 +5,10 @@
  * for browser pages on other origins, and short plain-text answers.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { isOriginAllowed, type OriginCheck } from '../../node/server-handshake.js';
-import { HTTP_HEADERS, SESSION_ID_PATTERN } from '../wire/http.js';
+import { isOriginAllowed, type OriginCheck } from '../../../node/server-handshake.js';
+import { HTTP_HEADERS, SESSION_ID_PATTERN } from '../../wire/http.js';
 import type { UplinkMessage } from './http-relay.js';
-import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from './validate.js';
+import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../validate.js';
 
 /** A batch read from a request body, or why it was refused (with the HTTP status to answer). */
 export type BatchResult = { ok: true; messages: UplinkMessage[] } | { ok: false; status: 400 | 413; reason: string };

@@ -9,7 +9,7 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import { requestPath } from '../../node/server-handshake.js';
+import { requestPath } from '../../../node/server-handshake.js';
 
 /** Handles a request it recognizes (true) or leaves it alone (false). */
 export type RequestRoute = (request: IncomingMessage, response: ServerResponse) => boolean;

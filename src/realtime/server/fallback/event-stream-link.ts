@@ -23,9 +23,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { SendResult } from '../../node/server-index.js';
-import { formatCloseEvent, formatEventData, formatEventId } from '../wire/event-stream.js';
-import type { SessionLink } from './fanout.js';
+import type { SendResult } from '../../../node/server-index.js';
+import { formatCloseEvent, formatEventData, formatEventId } from '../../wire/event-stream.js';
+import type { SessionLink } from '../fanout.js';
 
 /**
  * One numbered event, framed: its `id:` line, and the rest — shared by every

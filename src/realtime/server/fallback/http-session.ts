@@ -11,7 +11,7 @@
  * overlapping POSTs) and ends the session: a client sends one batch at a
  * time, so only a broken or hostile one gets there.
  */
-import { DisconnectCode } from '../wire/errors.js';
+import { DisconnectCode } from '../../wire/errors.js';
 import type { EventStreamLink } from './event-stream-link.js';
 import type { UplinkMessage } from './http-relay.js';
 import { parseBatch } from './http-request.js';
