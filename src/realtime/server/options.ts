@@ -58,6 +58,8 @@ export interface AuthOutcome {
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateContext {
+  /** 'connect', or 'refresh' for a client's `refresh` of its credential. */
+  event: 'connect' | 'refresh';
   /** The credential: `connect.token` (or `refresh.token`), else the upgrade's `Authorization: Bearer` value. */
   token?: string;
   /** The token's claims, when the built-in JWT verifier accepted it. */
@@ -67,6 +69,13 @@ export interface AuthenticateContext {
   /** The upgrade request. */
   request: IncomingMessage;
   remoteAddress?: string;
+  /** 'websocket', or 'http' for the HTTP fallback transport. */
+  transport: 'websocket' | 'http';
+  /** `connect.name` and `connect.version`: the client library, for logs (undefined for a refresh). */
+  name?: string;
+  version?: string;
+  /** On a refresh: the connection's id and user (a refresh may not change the user). */
+  connection?: { client: string; user: string };
 }
 
 /** Decides who the client is; null refuses it (`unauthorized`). Throw `RpcError` for another code. */
@@ -91,6 +100,17 @@ export interface AuthorizeContext<A extends ApiShape = UntypedApi> {
   /** `subscribe.data` or `publish.data`. */
   data?: unknown;
 }
+
+/**
+ * What the `authorize` hook answers: true allows, false refuses
+ * (`forbidden`; throw an `RpcError` for another code). For a publish,
+ * `{ data }` allows it and publishes `data` instead of the client's (it is
+ * checked like the client's: size, schema).
+ */
+export type AuthorizeDecision = boolean | { data: unknown };
+
+/** Handles a client's `call` of a method with no handler (`rt.method`); its result is the call's result. */
+export type FallbackMethod<A extends ApiShape = UntypedApi> = (method: string, params: unknown, session: Session<A>) => unknown;
 
 /** Per-connection limits (docs/protocol.md §9). */
 export interface LimitOptions {
@@ -156,8 +176,14 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   auth?: AuthOptions;
   /** Namespaces by name ('' is the default one). Default: `{ '': {} }`. A channel in another namespace gets `not_found`. */
   namespaces?: Record<string, NamespaceOptions>;
-  /** Checked on every subscribe, publish, presence and history from a client; false refuses (`forbidden`). */
-  authorize?: (context: AuthorizeContext<A>) => boolean | Promise<boolean>;
+  /**
+   * Checked on every subscribe, publish, presence and history from a client;
+   * false refuses (`forbidden`), a thrown `RpcError` refuses with its code,
+   * `{ data }` replaces a publication's data.
+   */
+  authorize?: (context: AuthorizeContext<A>) => AuthorizeDecision | Promise<AuthorizeDecision>;
+  /** Runs a client's `call` of a method that has no handler (instead of `not_found`), under `rpcTimeout`. */
+  fallbackMethod?: FallbackMethod<A>;
   /** Default: a new `MemoryBroker`. */
   broker?: Broker;
   /** Ping interval (ms). Default 25000. */
