@@ -15,8 +15,8 @@ export interface BackendRequest {
   body: Record<string, unknown>;
 }
 
-/** What a handler does: answer JSON (`json`), raw text with a status, or never answer (`hang`). */
-export type BackendReply = { json: unknown } | { status: number; text: string } | 'hang';
+/** What a handler does: answer JSON (`json`, after `delay` ms), raw text with a status, or never answer (`hang`). */
+export type BackendReply = { json: unknown; delay?: number } | { status: number; text: string } | 'hang';
 
 export type BackendHandler = (request: BackendRequest) => BackendReply;
 
@@ -50,8 +50,12 @@ export async function startBackend(): Promise<Backend> {
       }
       if ('json' in reply) {
         const body = JSON.stringify(reply.json);
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-        res.end(body);
+        const answer = (): void => {
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+          res.end(body);
+        };
+        if (reply.delay === undefined) answer();
+        else setTimeout(answer, reply.delay);
       } else {
         res.writeHead(reply.status, { 'content-type': 'text/plain' });
         res.end(reply.text);

@@ -276,6 +276,39 @@ describe('proxy: failures', () => {
     });
   });
 
+  test('a slow backend holds up only the connection that waits for it', async () => {
+    backend.on('/subscribe-slow', ({ body }) => (body.channel === 'chat:slow' ? 'hang' : { json: { result: {} } }));
+    await withProxy({ subscribe: 'subscribe-slow', timeout: 1500 }, async (url) => {
+      const { client: waiting } = await WireClient.connect(url);
+      const { client: other } = await WireClient.connect(url);
+      const slow = waiting.request('subscribe', { channel: 'chat:slow' });
+      const started = Date.now();
+      await other.request('subscribe', { channel: 'chat:fast' });
+      assert.ok(Date.now() - started < 1000, `the other connection waited ${Date.now() - started} ms`);
+      await assert.rejects(slow, (error: unknown) => error instanceof ReplyError && error.code === 'timeout');
+      await Promise.all([waiting.close(), other.close()]);
+    });
+  });
+
+  test('waiting for a socket counts against the timeout (maxSockets)', async () => {
+    backend.on('/rpc-400ms', () => ({ json: { result: { data: 'done' } }, delay: 400 }));
+    const twoCalls = (url: string): Promise<Array<PromiseSettledResult<unknown>>> =>
+      WireClient.connect(url).then(async ({ client }) => {
+        const outcomes = await Promise.allSettled([client.request('call', { method: 'a' }), client.request('call', { method: 'b' })]);
+        await client.close();
+        return outcomes;
+      });
+    await withProxy({ rpc: 'rpc-400ms', timeout: 600 }, async (url) => {
+      const outcomes = await twoCalls(url);
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled'], 'side by side, both answer in 400 ms');
+    });
+    await withProxy({ rpc: 'rpc-400ms', timeout: 600, maxSockets: 1 }, async (url) => {
+      const [first, second] = await twoCalls(url);
+      assert.equal(first?.status, 'fulfilled');
+      assert.ok(second?.status === 'rejected' && second.reason instanceof ReplyError && second.reason.code === 'timeout', 'the second waited for the one socket and ran out of time');
+    });
+  });
+
   test('a connect that times out closes 4000 (the client may come back)', async () => {
     backend.on('/connect-hang', () => 'hang');
     await withProxy({ connect: 'connect-hang', timeout: 300 }, async (url) => {
