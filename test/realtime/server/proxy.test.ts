@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createProxyHooks, DisconnectCode, type ProxyOptions, type RealtimeServer } from '../../../src/realtime/server/index.js';
+import { RawSession } from '../fallback/http-client.js';
 import { deadUrl, startBackend, type Backend } from './proxy-backend.js';
 import { isPush, ReplyError, startServer, type TestServerOptions, WireClient } from './wire-client.js';
 
@@ -78,6 +79,21 @@ describe('proxy: connect', () => {
       assert.equal(request?.headers.authorization, undefined);
       assert.deepEqual(request?.body, { event: 'connect', transport: 'websocket', remoteAddress: '127.0.0.1', name: 'test-client', version: '1.2', data: { tab: 3 } });
       await client.close();
+    });
+  });
+
+  test('over the HTTP fallback transport: the cookie of the opening request is passed, the transport named', async () => {
+    backend.on('/connect', ({ headers }) => (headers.cookie === 'session=s3cret' ? { json: { result: { user: 'alice' } } } : { json: { error: { code: 'unauthorized' } } }));
+    await withProxy({ connect: 'connect', headers: ['cookie'] }, async (url) => {
+      const from = backend.requests.length;
+      const base = `${url.replace('ws://', 'http://')}http`;
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }], { cookie: 'session=s3cret' });
+      const reply = await session.reply(1);
+      assert.equal((reply as { result?: { user?: string } }).result?.user, 'alice');
+      const [request] = backend.requests.slice(from);
+      assert.equal(request?.headers.cookie, 'session=s3cret');
+      assert.equal(request?.body.transport, 'http');
+      await session.end();
     });
   });
 
