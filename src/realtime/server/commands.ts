@@ -118,7 +118,8 @@ export class Commands<A extends ApiShape> {
   /**
    * Namespace rules (anonymous users) and the `authorize` hook: `forbidden`
    * when refused, the hook's own `RpcError` when it throws one. Resolves
-   * the hook's `{ data }` replacement of a publication, if any.
+   * the hook's `{ data }` for a publish (what is published instead) or a
+   * subscribe (sent in the subscribe result), if any.
    */
   private async authorize(session: ServerSession<A>, namespace: Namespace, channel: string, action: AuthorizeAction, data?: unknown): Promise<{ data: unknown } | undefined> {
     if (!namespace.anonymous && session.user === '') throw fail.forbidden(`anonymous users may not ${action} in ${channel}`);
@@ -133,7 +134,9 @@ export class Commands<A extends ApiShape> {
       throw new RpcError(ErrorCode.Internal, 'internal server error');
     }
     if (decision === true) return undefined;
-    if (typeof decision === 'object' && decision !== null && 'data' in decision) return action === 'publish' ? { data: decision.data } : undefined;
+    if (typeof decision === 'object' && decision !== null && 'data' in decision) {
+      return action === 'publish' || action === 'subscribe' ? { data: decision.data } : undefined;
+    }
     throw fail.forbidden(`not allowed to ${action} in ${channel}`);
   }
 
@@ -156,7 +159,8 @@ export class Commands<A extends ApiShape> {
     if (session.subscriptions.size >= this.deps.limits.maxSubscriptions) {
       throw new RpcError(ErrorCode.LimitExceeded, `at most ${this.deps.limits.maxSubscriptions} subscriptions per connection`);
     }
-    await this.authorize(session, namespace, channel, 'subscribe', command.data);
+    const granted = await this.authorize(session, namespace, channel, 'subscribe', command.data);
+    const grantedBytes = granted === undefined ? 0 : this.subscribeDataBytes(granted.data, session.codec);
     if (session.isClosed) return;
     session.subscriptions.add(channel);
     let outcome: SubscribeOutcome;
@@ -167,17 +171,32 @@ export class Commands<A extends ApiShape> {
       throw error;
     }
     if (session.isClosed || !session.subscriptions.has(channel)) return;
-    await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome));
+    if (granted !== undefined) outcome.result.data = granted.data;
+    await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome, grantedBytes));
     if (session.isClosed || !session.subscriptions.has(channel)) return;
     this.deps.hub.activate(channel, session, outcome.result.offset);
     this.deps.subscribed(session, channel);
   }
 
-  /** The subscribe reply; a recovery carries the publications that fit the byte budget, and says `more` when others follow. */
-  private subscribeReply(codec: Codec, id: number, outcome: SubscribeOutcome): EncodedValue {
+  /** The encoded size of the `authorize` hook's subscribe data; `limit_exceeded` over `maxPublishSize`. */
+  private subscribeDataBytes(data: unknown, codec: Codec): number {
+    const bytes = encodedBytes(encodeValue(data, codec));
+    const max = this.deps.limits.maxPublishSize;
+    if (bytes > max) {
+      this.deps.reportError(new RangeError(`the subscribe data of the authorize hook took ${bytes} bytes, over limits.maxPublishSize (${max}): the client got limit_exceeded`));
+      throw new RpcError(ErrorCode.LimitExceeded, `the subscribe data is over ${max} bytes`);
+    }
+    return bytes;
+  }
+
+  /**
+   * The subscribe reply; a recovery carries the publications that fit the
+   * byte budget (less the hook's `data`), and says `more` when others follow.
+   */
+  private subscribeReply(codec: Codec, id: number, outcome: SubscribeOutcome, dataBytes: number): EncodedValue {
     const { result, publications } = outcome;
     if (result.recovered !== true) return codec.encode({ type: 'reply', id, result });
-    const page = pageOfPublications(codec, publications, this.deps.limits.maxReplyBytes);
+    const page = pageOfPublications(codec, publications, Math.max(1, this.deps.limits.maxReplyBytes - dataBytes));
     const head: SubscribeResult = { ...result };
     if (result.more === true || page.count < publications.length) head.more = true;
     else delete head.more;

@@ -103,9 +103,10 @@ export interface AuthorizeContext<A extends ApiShape = UntypedApi> {
 
 /**
  * What the `authorize` hook answers: true allows, false refuses
- * (`forbidden`; throw an `RpcError` for another code). For a publish,
- * `{ data }` allows it and publishes `data` instead of the client's (it is
- * checked like the client's: size, schema).
+ * (`forbidden`; throw an `RpcError` for another code). `{ data }` allows:
+ * for a publish, `data` is published instead of the client's (checked like
+ * the client's: size, schema); for a subscribe, `data` is sent in the
+ * subscribe result (at most `limits.maxPublishSize` bytes encoded).
  */
 export type AuthorizeDecision = boolean | { data: unknown };
 
@@ -179,7 +180,7 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   /**
    * Checked on every subscribe, publish, presence and history from a client;
    * false refuses (`forbidden`), a thrown `RpcError` refuses with its code,
-   * `{ data }` replaces a publication's data.
+   * `{ data }` replaces a publication's data or goes with a subscribe's result.
    */
   authorize?: (context: AuthorizeContext<A>) => AuthorizeDecision | Promise<AuthorizeDecision>;
   /** Runs a client's `call` of a method that has no handler (instead of `not_found`), under `rpcTimeout`. */

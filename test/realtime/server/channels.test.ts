@@ -312,6 +312,25 @@ describe('permissions', () => {
     });
   });
 
+  test('an authorize hook that answers { data } to a subscribe: the data goes with the result (a recovery too), held to maxPublishSize', async () => {
+    const authorize = ({ action, channel }: { action: string; channel: string }): boolean | { data: unknown } =>
+      action !== 'subscribe' ? true : channel === 'feed:big' ? { data: 'q'.repeat(300) } : { data: { welcome: channel } };
+    await withServer({ authorize, namespaces: { feed: { history: { size: 10 } } }, limits: { maxPublishSize: 200 } }, async (url, server) => {
+      const { client } = await WireClient.connect(url);
+      const first = (await client.request('subscribe', { channel: 'feed:a' })) as { offset: number; epoch: string; data?: unknown };
+      assert.deepEqual(first.data, { welcome: 'feed:a' });
+      await client.request('unsubscribe', { channel: 'feed:a' });
+      await server.publish('feed:a', { n: 1 });
+      const again = (await client.request('subscribe', { channel: 'feed:a', since: { offset: first.offset, epoch: first.epoch } })) as { recovered?: boolean; publications?: unknown[]; data?: unknown };
+      assert.equal(again.recovered, true);
+      assert.equal(again.publications?.length, 1);
+      assert.deepEqual(again.data, { welcome: 'feed:a' });
+      await assert.rejects(client.request('subscribe', { channel: 'feed:big' }), code('limit_exceeded'));
+      assert.equal(server.sessions.values().next().value?.subscriptions.has('feed:big'), false);
+      await client.close();
+    });
+  });
+
   test('publication data is checked against the namespace schema: invalid_data with issues', async () => {
     const schemas = { channels: { chat: z.object({ text: z.string().max(10) }) } };
     await withServer({ schemas, namespaces: { chat: {} } }, async (url) => {

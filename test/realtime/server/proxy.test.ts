@@ -10,6 +10,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createProxyHooks, DisconnectCode, type ProxyOptions, type RealtimeServer } from '../../../src/realtime/server/index.js';
+import { RealtimeClient, type SubscribedEvent } from '../../../src/realtime/sdk/node.js';
+import type { ConnectResult } from '../../../src/realtime/wire/messages.js';
 import { RawSession } from '../fallback/http-client.js';
 import { deadUrl, startBackend, type Backend } from './proxy-backend.js';
 import { isPush, ReplyError, startServer, type TestServerOptions, WireClient } from './wire-client.js';
@@ -183,6 +185,36 @@ describe('proxy: subscribe and publish', () => {
         { client: result.client, user: '', channel: 'chat:other' },
       ]);
       await client.close();
+    });
+  });
+
+  test('subscribe: data in the backend\'s result reaches the client in the subscribe result', async () => {
+    backend.on('/subscribe-data', ({ body }) => ({ json: { result: { data: { role: 'reader', channel: body.channel } } } }));
+    await withProxy({ subscribe: 'subscribe-data' }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      const result = (await client.request('subscribe', { channel: 'chat:news' })) as { data?: unknown };
+      assert.deepEqual(result.data, { role: 'reader', channel: 'chat:news' });
+      await client.close();
+    });
+  });
+
+  test('the SDK: the cookie of its WebSocket reaches the backend, the subscribe data its subscribed event', async () => {
+    backend.on('/connect', ({ headers }) => (headers.cookie === 'session=sdk' ? { json: { result: { user: 'erin', data: { plan: 'team' } } } } : { json: { error: { code: 'unauthorized' } } }));
+    backend.on('/subscribe-data', ({ body }) => ({ json: { result: { data: { role: body.user === 'erin' ? 'editor' : 'reader' } } } }));
+    await withProxy({ connect: 'connect', subscribe: 'subscribe-data', headers: ['cookie'] }, async (url) => {
+      const client = new RealtimeClient(url, { webSocketOptions: { headers: { cookie: 'session=sdk' } } });
+      try {
+        const connected = new Promise<ConnectResult>((resolve) => client.once('connected', resolve));
+        client.connect();
+        const result = await connected;
+        assert.equal(result.user, 'erin');
+        assert.deepEqual(result.data, { plan: 'team' });
+        const subscription = client.subscribe('chat:docs');
+        const [event] = await new Promise<[SubscribedEvent]>((resolve) => subscription.once('subscribed', (...args) => resolve(args)));
+        assert.deepEqual(event.data, { role: 'editor' });
+      } finally {
+        client.close();
+      }
     });
   });
 

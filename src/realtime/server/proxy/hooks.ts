@@ -89,7 +89,7 @@ export function createProxyHooks<A extends ApiShape = UntypedApi>(options: Proxy
     const url = urls[action];
     if (url === undefined) return true;
     const result = resultOf(await client.post(url, defined({ client: session.id, user: session.user, channel, data })));
-    return action === 'publish' && 'data' in result ? { data: result.data } : true;
+    return 'data' in result ? { data: result.data } : true;
   };
 
   const fallbackMethod = async (method: string, params: unknown, session: Session<A>): Promise<unknown> => {
