@@ -85,7 +85,7 @@ export interface AuthOptions {
   /** Verify tokens as JWTs (HS*, RS*, ES*, or a remote JWKS). */
   jwt?: JwtOptions;
   /** Decide who the client is (after the JWT check, when there is one). */
-  authenticate?: AuthenticateHook;
+  authenticate?: AuthenticateHook | undefined;
   /** Let clients without a credential in. Default: true when neither `jwt` nor `authenticate` is set, else false. */
   anonymous?: boolean;
 }
@@ -182,9 +182,9 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
    * false refuses (`forbidden`), a thrown `RpcError` refuses with its code,
    * `{ data }` replaces a publication's data or goes with a subscribe's result.
    */
-  authorize?: (context: AuthorizeContext<A>) => AuthorizeDecision | Promise<AuthorizeDecision>;
+  authorize?: ((context: AuthorizeContext<A>) => AuthorizeDecision | Promise<AuthorizeDecision>) | undefined;
   /** Runs a client's `call` of a method that has no handler (instead of `not_found`), under `rpcTimeout`. */
-  fallbackMethod?: FallbackMethod<A>;
+  fallbackMethod?: FallbackMethod<A> | undefined;
   /** Default: a new `MemoryBroker`. */
   broker?: Broker;
   /** Ping interval (ms). Default 25000. */
