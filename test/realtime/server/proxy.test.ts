@@ -339,18 +339,18 @@ describe('proxy: failures', () => {
   });
 
   test('waiting for a socket counts against the timeout (maxSockets)', async () => {
-    backend.on('/rpc-400ms', () => ({ json: { result: { data: 'done' } }, delay: 400 }));
+    backend.on('/rpc-600ms', () => ({ json: { result: { data: 'done' } }, delay: 600 }));
     const twoCalls = (url: string): Promise<Array<PromiseSettledResult<unknown>>> =>
       WireClient.connect(url).then(async ({ client }) => {
         const outcomes = await Promise.allSettled([client.request('call', { method: 'a' }), client.request('call', { method: 'b' })]);
         await client.close();
         return outcomes;
       });
-    await withProxy({ rpc: 'rpc-400ms', timeout: 600 }, async (url) => {
+    await withProxy({ rpc: 'rpc-600ms', timeout: 900 }, async (url) => {
       const outcomes = await twoCalls(url);
-      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled'], 'side by side, both answer in 400 ms');
+      assert.deepEqual(outcomes.map((outcome) => outcome.status), ['fulfilled', 'fulfilled'], 'side by side, both answer in 600 ms');
     });
-    await withProxy({ rpc: 'rpc-400ms', timeout: 600, maxSockets: 1 }, async (url) => {
+    await withProxy({ rpc: 'rpc-600ms', timeout: 900, maxSockets: 1 }, async (url) => {
       const [first, second] = await twoCalls(url);
       assert.equal(first?.status, 'fulfilled');
       assert.ok(second?.status === 'rejected' && second.reason instanceof ReplyError && second.reason.code === 'timeout', 'the second waited for the one socket and ran out of time');
