@@ -123,7 +123,7 @@ const CONFIG_KEYS = [
   'port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth',
   'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost', 'proxy',
 ] as const;
-const PROXY_KEYS = ['baseUrl', 'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'timeout', 'headers', 'maxAnswerBytes', 'maxSockets'] as const;
+const PROXY_KEYS = ['baseUrl', 'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'timeout', 'headers', 'requestHeaders', 'maxAnswerBytes', 'maxSockets'] as const;
 const AUTH_KEYS = ['jwt', 'anonymous', 'guestSecret'] as const;
 const WEBSOCKET_NUMBERS = ['handshakeTimeout', 'maxPendingHandshakes', 'maxConnectionsPerIp', 'maxPingsPerSecond', 'pingFloodTimeout', 'idleTimeout', 'maxFragments', 'closeTimeout'] as const;
 const WEBSOCKET_KEYS = [...WEBSOCKET_NUMBERS, 'connectionLimitExempt'] as const;

@@ -31,7 +31,7 @@ describe('serve: proxy hooks from the config file', () => {
     backend.on('/rt/rpc', ({ body }) => ({ json: { result: { data: { method: body.method, user: body.user } } } }));
     dir = mkdtempSync(join(tmpdir(), 'serve-proxy-'));
     const config = join(dir, 'serve.json');
-    writeFileSync(config, JSON.stringify({ proxy: { baseUrl: `${backend.url}rt/`, connect: 'connect', publish: 'publish', rpc: 'rpc', headers: ['cookie'], timeout: 2000 } }));
+    writeFileSync(config, JSON.stringify({ proxy: { baseUrl: `${backend.url}rt/`, connect: 'connect', publish: 'publish', rpc: 'rpc', headers: ['cookie'], requestHeaders: { 'x-switchboard-key': 'serve-key' }, timeout: 2000 } }));
     serve = await startServe(['--port', '0', '--config', config]);
   });
 
@@ -54,6 +54,7 @@ describe('serve: proxy hooks from the config file', () => {
     const snapshot = (await client.request('call', { method: 'board.snapshot', data: { board: 'b1' } })) as { data: { offset: number } };
     assert.equal(typeof snapshot.data.offset, 'number', 'a demo method stays local');
     assert.equal(backend.requests.filter((request) => request.path === '/rt/rpc').length, 1);
+    assert.ok(backend.requests.every((request) => request.headers['x-switchboard-key'] === 'serve-key'), 'every call carries the configured header');
     await client.close();
   });
 

@@ -99,6 +99,17 @@ describe('proxy: connect', () => {
     });
   });
 
+  test('requestHeaders go with every call and win over a client header of the same name', async () => {
+    backend.on('/connect', ({ headers }) => ({ json: { result: { user: headers['x-backend-key'] === 'k-123' ? 'trusted' : 'forged' } } }));
+    backend.on('/rpc-key', ({ headers }) => ({ json: { result: { data: headers['x-backend-key'] } } }));
+    await withProxy({ connect: 'connect', rpc: 'rpc-key', headers: ['x-backend-key'], requestHeaders: { 'X-Backend-Key': 'k-123' } }, async (url) => {
+      const { client, result } = await WireClient.connect(url, {}, { headers: { 'x-backend-key': 'forged' } });
+      assert.equal(result.user, 'trusted');
+      assert.deepEqual(await client.request('call', { method: 'anything' }), { data: 'k-123' });
+      await client.close();
+    });
+  });
+
   test('a refusal reaches the client with its code and message, and closes 4501', async () => {
     backend.on('/connect', () => ({ json: { error: { code: 'unauthorized', message: 'no session' } } }));
     await withProxy({ connect: 'connect' }, async (url) => {
@@ -426,6 +437,8 @@ describe('proxy: options', () => {
     assert.throws(() => createProxyHooks({ connect: 'http://x/', headers: ['host'] }), /"host" cannot be passed/);
     assert.throws(() => createProxyHooks({ connect: 'http://x/', headers: ['bad header'] }), /not a header name/);
     assert.throws(() => createProxyHooks({ connect: 'http://x/', timeout: 0 }), /proxy.timeout must be a positive integer/);
+    assert.throws(() => createProxyHooks({ connect: 'http://x/', requestHeaders: { 'x-key': 'a\r\nInjected: 1' } }), /the value of "x-key" must be a string of visible ASCII/);
+    assert.throws(() => createProxyHooks({ connect: 'http://x/', requestHeaders: { Host: 'elsewhere' } }), /proxy.requestHeaders: "host" cannot be passed/);
   });
 
   test('hooks exist only for the events with a URL', () => {

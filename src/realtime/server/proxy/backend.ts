@@ -33,7 +33,11 @@ export class BackendClient {
   private readonly http: HttpAgent;
   private readonly https: HttpsAgent;
 
-  constructor(private readonly options: BackendCallOptions) {
+  constructor(
+    private readonly options: BackendCallOptions,
+    /** Sent with every call; they win over the per-call headers. */
+    private readonly fixedHeaders: Readonly<Record<string, string>> = {},
+  ) {
     this.http = new HttpAgent({ keepAlive: true, maxSockets: options.maxSockets });
     this.https = new HttpsAgent({ keepAlive: true, maxSockets: options.maxSockets });
   }
@@ -62,6 +66,7 @@ export class BackendClient {
       };
       const requestHeaders: OutgoingHttpHeaders = {
         ...headers,
+        ...this.fixedHeaders,
         'content-type': 'application/json',
         'content-length': payload.length,
         accept: 'application/json',

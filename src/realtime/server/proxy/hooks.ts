@@ -64,7 +64,7 @@ function outcomeOf(result: Record<string, unknown>, fallbackUser: string | undef
 export function createProxyHooks<A extends ApiShape = UntypedApi>(options: ProxyOptions): ProxyHooks<A> {
   const resolved = resolveProxyOptions(options);
   const { urls } = resolved;
-  const client = new BackendClient(resolved);
+  const client = new BackendClient(resolved, resolved.requestHeaders);
 
   const authenticate: AuthenticateHook = async (context: AuthenticateContext) => {
     const refresh = context.event === 'refresh';

@@ -44,6 +44,8 @@ export interface ProxyOptions {
   timeout?: number;
   /** Headers of the client's upgrade request passed on `connect` and `refresh` calls (an allow-list, e.g. ['cookie', 'authorization']). Default none. */
   headers?: readonly string[];
+  /** Headers sent with every backend call, e.g. a shared secret by which the backend knows the call comes from this server. They win over a client header of the same name. */
+  requestHeaders?: Readonly<Record<string, string>>;
   /** Largest backend answer read, in bytes. Default 256 KiB. */
   maxAnswerBytes?: number;
   /** Sockets to the backend at once, per protocol (kept alive between calls). Default 128. */
@@ -55,6 +57,7 @@ export interface ResolvedProxyOptions {
   readonly urls: Readonly<Partial<Record<ProxyEvent, URL>>>;
   readonly timeout: number;
   readonly headers: readonly string[];
+  readonly requestHeaders: Readonly<Record<string, string>>;
   readonly maxAnswerBytes: number;
   readonly maxSockets: number;
 }
@@ -90,17 +93,33 @@ function baseUrlOf(value: unknown): URL | undefined {
   return url;
 }
 
+/** A header name, lower-cased; a TypeError for one that is malformed or describes the connection. */
+function headerName(option: string, entry: unknown): string {
+  const name = typeof entry === 'string' ? entry.trim().toLowerCase() : '';
+  if (!HEADER_NAME.test(name)) throw new TypeError(`proxy.${option}: ${JSON.stringify(entry)} is not a header name`);
+  if (FORBIDDEN_HEADERS.has(name)) throw new TypeError(`proxy.${option}: "${name}" cannot be passed (it belongs to the connection, not the client)`);
+  return name;
+}
+
 function headerList(value: unknown): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) throw new TypeError(`proxy.headers must be a list of header names, got ${JSON.stringify(value)}`);
-  const names = new Set<string>();
-  for (const entry of value) {
-    const name = typeof entry === 'string' ? entry.trim().toLowerCase() : '';
-    if (!HEADER_NAME.test(name)) throw new TypeError(`proxy.headers: ${JSON.stringify(entry)} is not a header name`);
-    if (FORBIDDEN_HEADERS.has(name)) throw new TypeError(`proxy.headers: "${name}" cannot be passed (it belongs to the connection, not the client)`);
-    names.add(name);
+  return [...new Set(value.map((entry) => headerName('headers', entry)))];
+}
+
+/** Visible ASCII and spaces/tabs inside, as a header value must be. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+
+function requestHeaderMap(value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`proxy.requestHeaders must be an object of header names and values, got ${JSON.stringify(value)}`);
+  const headers: Record<string, string> = {};
+  for (const [key, text] of Object.entries(value)) {
+    const name = headerName('requestHeaders', key);
+    if (typeof text !== 'string' || !HEADER_VALUE.test(text)) throw new TypeError(`proxy.requestHeaders: the value of "${name}" must be a string of visible ASCII characters`);
+    headers[name] = text;
   }
-  return [...names];
+  return headers;
 }
 
 /** Checks `options` and applies the defaults; a TypeError names the first mistake. */
@@ -119,6 +138,7 @@ export function resolveProxyOptions(options: ProxyOptions): ResolvedProxyOptions
     urls,
     timeout: positiveInteger('timeout', options.timeout, DEFAULT_PROXY_TIMEOUT),
     headers: headerList(options.headers),
+    requestHeaders: requestHeaderMap(options.requestHeaders),
     maxAnswerBytes: positiveInteger('maxAnswerBytes', options.maxAnswerBytes, DEFAULT_PROXY_MAX_ANSWER_BYTES),
     maxSockets: positiveInteger('maxSockets', options.maxSockets, DEFAULT_PROXY_MAX_SOCKETS),
   };
