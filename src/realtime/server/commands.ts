@@ -159,8 +159,8 @@ export class Commands<A extends ApiShape> {
     if (session.subscriptions.size >= this.deps.limits.maxSubscriptions) {
       throw new RpcError(ErrorCode.LimitExceeded, `at most ${this.deps.limits.maxSubscriptions} subscriptions per connection`);
     }
-    const granted = await this.authorize(session, namespace, channel, 'subscribe', command.data);
-    const grantedBytes = granted === undefined ? 0 : this.subscribeDataBytes(granted.data, session.codec);
+    const granted = (await this.authorize(session, namespace, channel, 'subscribe', command.data))?.data;
+    const grantedBytes = granted === undefined ? 0 : this.subscribeDataBytes(granted, session.codec);
     if (session.isClosed) return;
     session.subscriptions.add(channel);
     let outcome: SubscribeOutcome;
@@ -171,7 +171,7 @@ export class Commands<A extends ApiShape> {
       throw error;
     }
     if (session.isClosed || !session.subscriptions.has(channel)) return;
-    if (granted !== undefined) outcome.result.data = granted.data;
+    if (granted !== undefined) outcome.result.data = granted;
     await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome, grantedBytes));
     if (session.isClosed || !session.subscriptions.has(channel)) return;
     this.deps.hub.activate(channel, session, outcome.result.offset);
