@@ -14,7 +14,7 @@ import { RealtimeClient, type SubscribedEvent } from '../../../src/realtime/sdk/
 import type { ConnectResult } from '../../../src/realtime/wire/messages.js';
 import { RawSession } from '../fallback/http-client.js';
 import { deadUrl, startBackend, type Backend } from './proxy-backend.js';
-import { isPush, ReplyError, startServer, type TestServerOptions, WireClient } from './wire-client.js';
+import { isPush, MSGPACK_PROTOCOL, ReplyError, startServer, type TestServerOptions, WireClient } from './wire-client.js';
 
 let backend: Backend;
 
@@ -248,6 +248,22 @@ describe('proxy: subscribe and publish', () => {
       );
       const history = (await client.request('history', { channel: 'chat:room' })) as { publications: Array<{ data: unknown }> };
       assert.deepEqual(history.publications.map((publication) => publication.data), [{ text: 'HELLO', checked: true }, { text: 'keep' }]);
+      await client.close();
+    });
+  });
+
+  test('publish: binary data of a MessagePack client is refused (invalid_data), not sent mangled', async () => {
+    await withProxy({ publish: 'publish' }, async (url) => {
+      const from = backend.requests.length;
+      const { client } = await WireClient.connect(url, {}, { protocols: [MSGPACK_PROTOCOL] });
+      await client.request('subscribe', { channel: 'chat:room' });
+      await assert.rejects(client.request('publish', { channel: 'chat:room', data: { file: new Uint8Array([1, 2, 3]) } }), (error: unknown) => {
+        assert.ok(error instanceof ReplyError);
+        assert.equal(error.code, 'invalid_data');
+        assert.match(error.message, /binary data cannot be sent to the proxy backend/);
+        return true;
+      });
+      assert.equal(requestsTo('/publish', from).length, 0);
       await client.close();
     });
   });

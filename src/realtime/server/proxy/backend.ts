@@ -46,8 +46,9 @@ export class BackendClient {
   post(url: URL, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
     let payload: Buffer;
     try {
-      payload = Buffer.from(JSON.stringify(body), 'utf8');
+      payload = Buffer.from(JSON.stringify(body, refuseBinary), 'utf8');
     } catch (error) {
+      if (error instanceof RpcError) return Promise.reject(error);
       return Promise.reject(new ProxyBackendError(ErrorCode.Internal, 'the event cannot be sent to the proxy backend as JSON', asCause(error)));
     }
     const { timeout, maxAnswerBytes } = this.options;
@@ -90,6 +91,19 @@ export class BackendClient {
     this.http.destroy();
     this.https.destroy();
   }
+}
+
+/**
+ * A JSON replacer that refuses binary values (JSON would turn them into
+ * objects of indices, or a Buffer's `toJSON` form): it looks at the value
+ * before any `toJSON`.
+ */
+function refuseBinary(this: unknown, key: string, value: unknown): unknown {
+  const original = (this as Record<string, unknown>)[key];
+  if (ArrayBuffer.isView(original) || original instanceof ArrayBuffer) {
+    throw new RpcError(ErrorCode.InvalidData, 'binary data cannot be sent to the proxy backend (its events are JSON)');
+  }
+  return value;
 }
 
 function asCause(error: unknown): Error {
