@@ -41,6 +41,10 @@ describe('serve: proxy hooks from the config file', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('the banner names the proxied events and their URLs', () => {
+    assert.match(serve.output(), new RegExp(`proxy: connect ${backend.url}rt/connect, refresh ${backend.url}rt/connect, publish ${backend.url}rt/publish, rpc ${backend.url}rt/rpc`));
+  });
+
   it('the backend names the user from the cookie, replaces chat messages, answers unknown methods', async () => {
     const url = `ws://127.0.0.1:${serve.port}/rt`;
     const { client, result } = await WireClient.connect(url, {}, { headers: { cookie: 'sid=alice-session' } });
