@@ -400,6 +400,24 @@ describe('proxy: failures', () => {
     });
   });
 
+  test('the SDK retries a subscription the backend failed (HTTP 503), and it succeeds once the backend is back', async () => {
+    let failures = 2;
+    backend.on('/subscribe-flaky', () => (failures-- > 0 ? { status: 503, text: 'restarting' } : { json: { result: {} } }));
+    await withProxy({ subscribe: 'subscribe-flaky' }, async (url) => {
+      const client = new RealtimeClient(url);
+      try {
+        client.connect();
+        const subscription = client.subscribe('chat:flaky');
+        const errors: string[] = [];
+        subscription.on('error', (error) => errors.push(`${error.code}: ${error.message}`));
+        await new Promise((resolve) => subscription.once('subscribed', resolve));
+        assert.deepEqual(errors, ['internal: the proxy backend answered HTTP 503', 'internal: the proxy backend answered HTTP 503']);
+      } finally {
+        client.close();
+      }
+    });
+  });
+
   test('a backend that is down: subscribe fails with internal, the connection stays', async () => {
     await withProxy({ baseUrl: await deadUrl(), subscribe: 'subscribe' }, async (url) => {
       const { client } = await WireClient.connect(url);
