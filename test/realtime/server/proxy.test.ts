@@ -418,6 +418,37 @@ describe('proxy: failures', () => {
     });
   });
 
+  test('the SDK comes back after a connect the backend failed (close 4000), and stops after a refusal (4501)', async () => {
+    let failures = 2;
+    backend.on('/connect-flaky', () => (failures-- > 0 ? { status: 502, text: 'bad gateway' } : { json: { result: { user: 'frank' } } }));
+    await withProxy({ connect: 'connect-flaky' }, async (url) => {
+      const client = new RealtimeClient(url, { reconnect: { minDelay: 20, maxDelay: 100 } });
+      try {
+        const codes: Array<number | undefined> = [];
+        client.on('connecting', (event) => codes.push(event.code));
+        const connected = new Promise<ConnectResult>((resolve) => client.once('connected', resolve));
+        client.connect();
+        assert.equal((await connected).user, 'frank');
+        assert.deepEqual(codes, [undefined, 4000, 4000], 'the first attempt, then two reconnects after close 4000');
+      } finally {
+        client.close();
+      }
+    });
+    backend.on('/connect-refuse', () => ({ json: { error: { code: 'unauthorized', message: 'no' } } }));
+    await withProxy({ connect: 'connect-refuse' }, async (url) => {
+      const client = new RealtimeClient(url, { reconnect: { minDelay: 20, maxDelay: 100 } });
+      try {
+        const disconnected = new Promise<{ code: number }>((resolve) => client.once('disconnected', resolve));
+        client.connect();
+        assert.equal((await disconnected).code, 4501);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(requestsTo('/connect-refuse').length, 1, 'no second attempt');
+      } finally {
+        client.close();
+      }
+    });
+  });
+
   test('a backend that is down: subscribe fails with internal, the connection stays', async () => {
     await withProxy({ baseUrl: await deadUrl(), subscribe: 'subscribe' }, async (url) => {
       const { client } = await WireClient.connect(url);
