@@ -8,6 +8,7 @@ import type { JwtOptions } from '../realtime/server/auth.js';
 import { parseRedisUrl } from '../realtime/broker/redis-connection.js';
 import type { NamespaceOptions } from '../realtime/server/namespaces.js';
 import type { LimitOptions } from '../realtime/server/options.js';
+import { resolveProxyOptions, type ProxyOptions } from '../realtime/server/proxy/options.js';
 import { parseInteger, parsePort, UsageError } from './args.js';
 import { MIN_GUEST_SECRET_LENGTH } from './serve-guests.js';
 import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_IP, exemptionFor, type AllowList } from './serve-http.js';
@@ -70,6 +71,8 @@ export interface ServeSettings {
   maxSocketsPerIp: number;
   /** `/metrics` and `/healthz` there, and not on the public port. */
   metrics?: MetricsListen;
+  /** Proxy hooks: a backend decides connects, subscribes, publishes and unknown methods (docs/realtime.md, "Proxy hooks"). */
+  proxy?: ProxyOptions;
   /** Do not log connections. */
   quiet: boolean;
 }
@@ -94,6 +97,8 @@ export interface ServeConfigFile {
   maxSocketsPerIp?: number;
   metricsPort?: number;
   metricsHost?: string;
+  /** Proxy hooks: event URLs (absolute, or relative to `baseUrl`), `timeout`, `headers`, `maxAnswerBytes`, `maxSockets`. */
+  proxy?: ProxyOptions;
 }
 
 /** The command-line flags of `switchboard serve`, as parsed. */
@@ -116,8 +121,9 @@ export interface ServeFlags {
 
 const CONFIG_KEYS = [
   'port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth',
-  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost',
+  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost', 'proxy',
 ] as const;
+const PROXY_KEYS = ['baseUrl', 'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'timeout', 'headers', 'requestHeaders', 'maxAnswerBytes', 'maxSockets'] as const;
 const AUTH_KEYS = ['jwt', 'anonymous', 'guestSecret'] as const;
 const WEBSOCKET_NUMBERS = ['handshakeTimeout', 'maxPendingHandshakes', 'maxConnectionsPerIp', 'maxPingsPerSecond', 'pingFloodTimeout', 'idleTimeout', 'maxFragments', 'closeTimeout'] as const;
 const WEBSOCKET_KEYS = [...WEBSOCKET_NUMBERS, 'connectionLimitExempt'] as const;
@@ -209,6 +215,17 @@ function checkWebSocket(path: string, websocket: unknown): void {
   }
 }
 
+function checkProxy(path: string, proxy: unknown): void {
+  checkType(path, 'proxy', proxy, 'object');
+  if (!isRecord(proxy)) return;
+  checkKeys(path, 'proxy.', proxy, PROXY_KEYS);
+  try {
+    resolveProxyOptions(proxy as ProxyOptions);
+  } catch (error) {
+    throw configError(path, (error as Error).message);
+  }
+}
+
 function checkTls(path: string, tls: unknown): void {
   checkType(path, 'tls', tls, 'object');
   if (!isRecord(tls)) return;
@@ -238,6 +255,7 @@ export function checkConfig(path: string, value: unknown): ServeConfigFile {
   checkAllowList(path, 'allowedHosts', value.allowedHosts);
   checkAllowList(path, 'allowedOrigins', value.allowedOrigins);
   checkWebSocket(path, value.websocket);
+  checkProxy(path, value.proxy);
   return value as ServeConfigFile;
 }
 
@@ -356,7 +374,8 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}): 
   if (tls !== undefined) settings.tls = tls;
   if (file.limits !== undefined) settings.limits = file.limits;
   if (file.auth?.jwt !== undefined) settings.auth.jwt = file.auth.jwt;
-  if (!settings.auth.anonymous && settings.auth.jwt === undefined) {
+  if (file.proxy !== undefined) settings.proxy = file.proxy;
+  if (!settings.auth.anonymous && settings.auth.jwt === undefined && settings.proxy?.connect === undefined) {
     throw new UsageError('auth.anonymous is false but no auth.jwt is configured: nobody could connect (add "jwt": {"secret": "…"})');
   }
   return settings;

@@ -19,7 +19,8 @@ import type { Broker } from '../realtime/broker/broker.js';
 import { MemoryBroker } from '../realtime/broker/memory-broker.js';
 import { RedisBroker } from '../realtime/broker/redis-broker.js';
 import { RpcError } from '../realtime/server/errors.js';
-import type { AuthenticateContext, AuthorizeContext, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
+import type { AuthenticateContext, AuthorizeContext, AuthorizeDecision, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
+import { createProxyHooks, type ProxyHooks } from '../realtime/server/proxy/hooks.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
@@ -127,6 +128,25 @@ export function metricsAuthorize(metricsPrivate: boolean): ((context: AuthorizeC
   return ({ session, channel }) => !(channel.startsWith(namespace) && session.user.startsWith(GUEST_PREFIX));
 }
 
+type DemoAuthorize = (context: AuthorizeContext<DemoApi>) => AuthorizeDecision | Promise<AuthorizeDecision>;
+
+/** The metrics rule first, then the proxy backend (which may replace a publication's data). */
+function bothAuthorize(first: DemoAuthorize | undefined, second: DemoAuthorize | undefined): DemoAuthorize | undefined {
+  if (first === undefined || second === undefined) return first ?? second;
+  return async (context) => ((await first(context)) === false ? false : second(context));
+}
+
+/** The proxy hooks of the settings; options the library refuses are a usage error. */
+function createProxy(settings: ServeSettings): ProxyHooks<DemoApi> | null {
+  if (settings.proxy === undefined) return null;
+  try {
+    return createProxyHooks<DemoApi>(settings.proxy);
+  } catch (error) {
+    if (error instanceof TypeError) throw new UsageError(`invalid configuration: ${error.message}`);
+    throw error;
+  }
+}
+
 function createBroker(settings: ServeSettings): Broker {
   return settings.redis === undefined ? new MemoryBroker() : new RedisBroker({ url: settings.redis });
 }
@@ -170,8 +190,9 @@ function webSocketGuards(settings: ServeSettings, gate: Gate): WebSocketGuardOpt
 }
 
 /** The real-time server for the settings (upgrades and fallback requests are handed to it); a namespace or limit the server refuses is a usage error. */
-function createRealtime(settings: ServeSettings, gate: Gate, worker: number, guests: GuestIdentities): RealtimeServer<DemoApi> {
-  const auth = { anonymous: false, authenticate: demoAuthenticate(settings.auth.anonymous, worker, guests), ...(settings.auth.jwt && { jwt: settings.auth.jwt }) };
+function createRealtime(settings: ServeSettings, gate: Gate, worker: number, guests: GuestIdentities, proxy: ProxyHooks<DemoApi> | null): RealtimeServer<DemoApi> {
+  const authenticate = proxy?.authenticate ?? demoAuthenticate(settings.auth.anonymous, worker, guests);
+  const auth = { anonymous: false, authenticate, ...(settings.auth.jwt && { jwt: settings.auth.jwt }) };
   const broker = createBroker(settings);
   try {
     return createRealtimeServer<DemoApi>({
@@ -184,7 +205,8 @@ function createRealtime(settings: ServeSettings, gate: Gate, worker: number, gue
       broker,
       websocket: webSocketGuards(settings, gate),
       allowedOrigins: originCheckFor(settings.allowedOrigins, gate.hostCheck),
-      authorize: metricsAuthorize(settings.metrics !== undefined),
+      authorize: bothAuthorize(metricsAuthorize(settings.metrics !== undefined), proxy?.authorize),
+      fallbackMethod: proxy?.fallbackMethod,
     });
   } catch (error) {
     void broker.close().catch(() => {});
@@ -330,7 +352,8 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   const http = await createHttp(settings);
   const gate: Gate = { hostCheck: hostCheckFor(settings.allowedHosts, settings.host) };
   const guests = new GuestIdentities(settings.auth.guestSecret ?? options.guestSecret);
-  const rt = createRealtime(settings, gate, options.worker, guests);
+  const proxy = createProxy(settings);
+  const rt = createRealtime(settings, gate, options.worker, guests, proxy);
   let brokerUp = true;
   rt.on('error', (error) => options.log(`error: ${error.message}`));
   registerBoardMethods(rt, settings.namespaces['board']?.history?.size ?? 0);
@@ -367,6 +390,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     async close() {
       metrics.stop();
       await rt.close();
+      proxy?.close();
       await Promise.all([closeHttp(http), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);
     },
   };

@@ -5,6 +5,7 @@
  */
 import cluster from 'node:cluster';
 import { parseCommandLine } from './args.js';
+import { PROXY_EVENTS, resolveProxyOptions } from '../realtime/server/proxy/options.js';
 import { readConfigFile, resolveSettings, type ServeFlags, type ServeSettings } from './serve-config.js';
 import { runPrimary, runWorker, WORKER_ENV } from './serve-cluster.js';
 import { isLoopbackBind } from './serve-http.js';
@@ -99,11 +100,21 @@ export function startupBanner(settings: ServeSettings, port: number, metricsPort
     `  whiteboard  ${base}/whiteboard`,
     `  real-time   ${ws}   metrics ${ops}/metrics   health ${ops}/healthz`,
     `  broker: ${broker}${workers}`,
+    ...proxyLine(settings),
     ...startupWarnings(settings),
     'Press Ctrl-C to stop.',
   ]
     .map(escapeLogText)
     .join('\n')}\n`;
+}
+
+/** The proxy hooks' events and their backend URLs, when there are any. */
+function proxyLine(settings: ServeSettings): string[] {
+  if (settings.proxy === undefined) return [];
+  const { urls } = resolveProxyOptions(settings.proxy);
+  // Origin and path only: a URL's user and password stay out of the output.
+  const events = PROXY_EVENTS.filter((event) => urls[event] !== undefined).map((event) => `${event} ${urls[event]!.origin}${urls[event]!.pathname}`);
+  return [`  proxy: ${events.join(', ')}`];
 }
 
 /** What the settings leave open that someone reaching the port could use; one line each. */

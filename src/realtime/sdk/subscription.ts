@@ -46,6 +46,8 @@ export interface SubscribedEvent {
   recoverable: boolean;
   /** The channel's position the server reported. */
   position: StreamPosition;
+  /** Data the server sent with its acceptance (its `authorize` hook's, e.g. a proxy backend's). */
+  data?: unknown;
 }
 
 /** An 'unsubscribed' event: the subscription ended. */
@@ -314,6 +316,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     this.#setState('subscribed');
     const event: SubscribedEvent = { recoverable: this.#recoverable, position: { offset: Number(result.offset), epoch } };
     if (recovered !== undefined) event.recovered = recovered;
+    if (result.data !== undefined) event.data = result.data;
     this.emit('subscribed', event);
     this.#settleWaiters(undefined);
     for (const publication of missed) {

@@ -20,6 +20,8 @@ export interface AuthOutcome {
 
 /** What the `authenticate` hook is given. */
 export interface AuthenticateContext {
+  /** 'connect', or 'refresh' for a client's `refresh` of its credential. */
+  event: 'connect' | 'refresh';
   /** The credential: `connect.token` (or `refresh.token`), else the upgrade's `Authorization: Bearer` value. */
   token?: string;
   /** The token's claims, when the built-in JWT verifier accepted it. */
@@ -29,6 +31,13 @@ export interface AuthenticateContext {
   /** The upgrade request. */
   request: IncomingMessage;
   remoteAddress?: string;
+  /** 'websocket', or 'http' for the HTTP fallback transport. */
+  transport: 'websocket' | 'http';
+  /** `connect.name` and `connect.version`: the client library, for logs (undefined for a refresh). */
+  name?: string;
+  version?: string;
+  /** On a refresh: the connection's id and user (a refresh may not change the user). */
+  connection?: { client: string; user: string };
 }
 
 /** Decides who the client is; null refuses it (`unauthorized`). Throw `RpcError` for another code. */
@@ -38,7 +47,7 @@ export interface AuthOptions {
   /** Verify tokens as JWTs (HS*, RS*, ES*, or a remote JWKS). */
   jwt?: JwtOptions;
   /** Decide who the client is (after the JWT check, when there is one). */
-  authenticate?: AuthenticateHook;
+  authenticate?: AuthenticateHook | undefined;
   /** Let clients without a credential in. Default: true when neither `jwt` nor `authenticate` is set, else false. */
   anonymous?: boolean;
 }

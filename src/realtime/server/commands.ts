@@ -42,6 +42,7 @@ export interface CommandDeps<A extends ApiShape> {
   readonly methods: MethodRegistry<Session<A>>;
   readonly schemas: SchemaOptions<A>;
   readonly authorize: RealtimeServerOptions<A>['authorize'];
+  readonly fallbackMethod: RealtimeServerOptions<A>['fallbackMethod'];
   /** A failure the client only sees as `internal` or `broker_unavailable`. */
   reportError(error: Error): void;
   /** Tracks a broker call that must finish before the broker closes (presence removal). */
@@ -114,19 +115,29 @@ export class Commands<A extends ApiShape> {
     return namespace;
   }
 
-  /** Namespace rules (anonymous users) and the `authorize` hook; `forbidden` when refused. */
-  private async authorize(session: ServerSession<A>, namespace: Namespace, channel: string, action: AuthorizeAction, data?: unknown): Promise<void> {
+  /**
+   * Namespace rules (anonymous users) and the `authorize` hook: `forbidden`
+   * when refused, the hook's own `RpcError` when it throws one. Resolves
+   * the hook's `{ data }` for a publish (what is published instead) or a
+   * subscribe (sent in the subscribe result), if any.
+   */
+  private async authorize(session: ServerSession<A>, namespace: Namespace, channel: string, action: AuthorizeAction, data?: unknown): Promise<{ data: unknown } | undefined> {
     if (!namespace.anonymous && session.user === '') throw fail.forbidden(`anonymous users may not ${action} in ${channel}`);
     const hook = this.deps.authorize;
-    if (hook === undefined) return;
-    let allowed: boolean;
+    if (hook === undefined) return undefined;
+    let decision: unknown;
     try {
-      allowed = await hook({ session, channel, action, data });
+      decision = await hook({ session, channel, action, data });
     } catch (error) {
+      if (error instanceof RpcError) throw error;
       this.deps.reportError(asError(error));
       throw new RpcError(ErrorCode.Internal, 'internal server error');
     }
-    if (allowed !== true) throw fail.forbidden(`not allowed to ${action} in ${channel}`);
+    if (decision === true) return undefined;
+    if (typeof decision === 'object' && decision !== null && 'data' in decision) {
+      return action === 'publish' || action === 'subscribe' ? { data: decision.data } : undefined;
+    }
+    throw fail.forbidden(`not allowed to ${action} in ${channel}`);
   }
 
   /** Runs a broker call; a failure is reported and becomes `broker_unavailable`. */
@@ -148,7 +159,8 @@ export class Commands<A extends ApiShape> {
     if (session.subscriptions.size >= this.deps.limits.maxSubscriptions) {
       throw new RpcError(ErrorCode.LimitExceeded, `at most ${this.deps.limits.maxSubscriptions} subscriptions per connection`);
     }
-    await this.authorize(session, namespace, channel, 'subscribe', command.data);
+    const granted = (await this.authorize(session, namespace, channel, 'subscribe', command.data))?.data;
+    const grantedBytes = granted === undefined ? 0 : this.subscribeDataBytes(granted, session.codec);
     if (session.isClosed) return;
     session.subscriptions.add(channel);
     let outcome: SubscribeOutcome;
@@ -159,17 +171,32 @@ export class Commands<A extends ApiShape> {
       throw error;
     }
     if (session.isClosed || !session.subscriptions.has(channel)) return;
-    await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome));
+    if (granted !== undefined) outcome.result.data = granted;
+    await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome, grantedBytes));
     if (session.isClosed || !session.subscriptions.has(channel)) return;
     this.deps.hub.activate(channel, session, outcome.result.offset);
     this.deps.subscribed(session, channel);
   }
 
-  /** The subscribe reply; a recovery carries the publications that fit the byte budget, and says `more` when others follow. */
-  private subscribeReply(codec: Codec, id: number, outcome: SubscribeOutcome): EncodedValue {
+  /** The encoded size of the `authorize` hook's subscribe data; `limit_exceeded` over `maxPublishSize`. */
+  private subscribeDataBytes(data: unknown, codec: Codec): number {
+    const bytes = encodedBytes(encodeValue(data, codec));
+    const max = this.deps.limits.maxPublishSize;
+    if (bytes > max) {
+      this.deps.reportError(new RangeError(`the subscribe data of the authorize hook took ${bytes} bytes, over limits.maxPublishSize (${max}): the client got limit_exceeded`));
+      throw new RpcError(ErrorCode.LimitExceeded, `the subscribe data is over ${max} bytes`);
+    }
+    return bytes;
+  }
+
+  /**
+   * The subscribe reply; a recovery carries the publications that fit the
+   * byte budget (less the hook's `data`), and says `more` when others follow.
+   */
+  private subscribeReply(codec: Codec, id: number, outcome: SubscribeOutcome, dataBytes: number): EncodedValue {
     const { result, publications } = outcome;
     if (result.recovered !== true) return codec.encode({ type: 'reply', id, result });
-    const page = pageOfPublications(codec, publications, this.deps.limits.maxReplyBytes);
+    const page = pageOfPublications(codec, publications, Math.max(1, this.deps.limits.maxReplyBytes - dataBytes));
     const head: SubscribeResult = { ...result };
     if (result.more === true || page.count < publications.length) head.more = true;
     else delete head.more;
@@ -236,22 +263,30 @@ export class Commands<A extends ApiShape> {
   private async publish(session: ServerSession<A>, command: PublishCommand): Promise<PublishResult> {
     const { channel } = command;
     const namespace = this.namespaceOf(channel);
-    const maxSize = this.deps.limits.maxPublishSize;
-    let encoded = encodeValue(command.data, session.codec);
-    if (encodedBytes(encoded) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
-    if (hasProtoKey(command.data)) throw new RpcError(ErrorCode.InvalidData, 'a "__proto__" key cannot be published (MessagePack clients could not decode it)');
+    let data = command.data;
+    let encoded = this.encodePublication(data, session.codec);
     if (namespace.publish === false) throw fail.forbidden(`clients may not publish in ${channel}`);
     if (namespace.publish === 'subscribers' && !session.subscriptions.has(channel)) {
       throw fail.forbidden(`subscribe to ${channel} to publish in it`);
     }
-    await this.authorize(session, namespace, channel, 'publish', command.data);
+    const replacement = await this.authorize(session, namespace, channel, 'publish', data);
+    if (replacement !== undefined) encoded = this.encodePublication((data = replacement.data), session.codec);
     const schema = this.deps.schemas.channels?.[namespace.name];
-    if (schema !== undefined) encoded = encodeValue(await checkSchema(schema, command.data, 'the publication data'), session.codec);
+    if (schema !== undefined) encoded = encodeValue(await checkSchema(schema, data, 'the publication data'), session.codec);
     const info = namespace.publisherInfo ? this.publisherInfo(session) : undefined;
     const history = namespace.history ?? undefined;
     const body = info === undefined ? { data: encoded } : { data: encoded, info };
     const published = await this.viaBroker(() => this.deps.broker.publish(channel, body, { history }));
     return { offset: published.offset, epoch: published.epoch };
+  }
+
+  /** Publication data encoded in `codec`; `limit_exceeded` over `maxPublishSize`, `invalid_data` with a `__proto__` key. */
+  private encodePublication(data: unknown, codec: Codec): EncodedValue {
+    const maxSize = this.deps.limits.maxPublishSize;
+    const encoded = encodeValue(data, codec);
+    if (encodedBytes(encoded) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
+    if (hasProtoKey(data)) throw new RpcError(ErrorCode.InvalidData, 'a "__proto__" key cannot be published (MessagePack clients could not decode it)');
+    return encoded;
   }
 
   /** The session's publisher info in its codec, encoded once. */
@@ -313,7 +348,11 @@ export class Commands<A extends ApiShape> {
   private async call(session: ServerSession<A>, command: CallCommand): Promise<unknown> {
     const { method } = command;
     const handler = this.deps.methods.get(method);
-    if (handler === undefined) throw fail.notFound(`no method ${method.slice(0, 100)}`);
+    if (handler === undefined) {
+      const fallback = this.deps.fallbackMethod;
+      if (fallback === undefined) throw fail.notFound(`no method ${method.slice(0, 100)}`);
+      return runWithTimeout(() => fallback(method, command.data, session), this.deps.timings.rpcTimeout);
+    }
     const schemas = this.deps.schemas.methods as Readonly<Record<string, StandardSchema | undefined>> | undefined;
     const schema = schemas?.[method];
     const params = schema === undefined ? command.data : await checkSchema(schema, command.data, 'the params');

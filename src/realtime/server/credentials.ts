@@ -8,16 +8,23 @@ import type { JWTPayload } from 'jose';
 import { ErrorCode } from '../wire/errors.js';
 import { createJwtVerifier, TokenError } from './auth.js';
 import { RpcError } from './errors.js';
-import type { AuthenticateHook, AuthOptions, AuthOutcome } from './authentication.js';
+import type { AuthenticateContext, AuthenticateHook, AuthOptions, AuthOutcome } from './authentication.js';
 
 /** What a credential check is given. */
 export interface CredentialInput {
+  event: 'connect' | 'refresh';
   token: string | undefined;
   /** `connect.data` (undefined for a refresh). */
   data: unknown;
   /** The upgrade request (needed only by an `authenticate` hook). */
   request: IncomingMessage | undefined;
   remoteAddress: string | undefined;
+  transport: 'websocket' | 'http';
+  /** `connect.name` and `connect.version`. */
+  name?: string | undefined;
+  version?: string | undefined;
+  /** On a refresh: the connection's id and user. */
+  connection?: { client: string; user: string };
 }
 
 /** The token of an `Authorization: Bearer <token>` header, if any. */
@@ -40,6 +47,16 @@ function isOutcome(value: unknown): value is AuthOutcome {
   if (typeof value !== 'object' || value === null) return false;
   const { user, expires } = value as Record<string, unknown>;
   return typeof user === 'string' && (expires === undefined || (typeof expires === 'number' && Number.isFinite(expires)));
+}
+
+/** The `authenticate` hook's context for a check (fields the input lacks are left out). */
+function hookContext(input: CredentialInput, claims: JWTPayload | undefined): AuthenticateContext {
+  const context: AuthenticateContext = { event: input.event, token: input.token, claims, data: input.data, request: input.request!, transport: input.transport };
+  if (input.remoteAddress !== undefined) context.remoteAddress = input.remoteAddress;
+  if (input.name !== undefined) context.name = input.name;
+  if (input.version !== undefined) context.version = input.version;
+  if (input.connection !== undefined) context.connection = input.connection;
+  return context;
 }
 
 /** Checks credentials per the server's `auth` options. */
@@ -98,7 +115,7 @@ export class CredentialChecker {
   private async runHook(hook: AuthenticateHook, input: CredentialInput, claims: JWTPayload | undefined): Promise<AuthOutcome | null> {
     let outcome: unknown;
     try {
-      outcome = await hook({ token: input.token, claims, data: input.data, request: input.request!, remoteAddress: input.remoteAddress });
+      outcome = await hook(hookContext(input, claims));
     } catch (error) {
       if (error instanceof RpcError) throw error;
       if (error instanceof TokenError) throw new RpcError(error.code, error.message);

@@ -31,6 +31,23 @@ export class RpcError extends Error {
   }
 }
 
+/**
+ * Refuses a command (or a `connect`) and then ends the connection with
+ * `closeCode` (3000-4999) and `reason`: thrown by a hook, e.g. when a
+ * proxy backend answers `disconnect`. The reply carries `code` and the reason.
+ */
+export class DisconnectError extends RpcError {
+  readonly closeCode: number;
+  readonly reason: string;
+
+  constructor(closeCode: number, reason: string, code: string = ErrorCode.Forbidden) {
+    if (!Number.isInteger(closeCode) || closeCode < 3000 || closeCode > 4999) throw new RangeError(`a disconnect code is 3000-4999, got ${closeCode}`);
+    super(code, reason === '' ? 'disconnected by the server' : reason);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}
+
 /** The error code `Session.call` rejects with when the connection ended before the reply. */
 export const DISCONNECTED = 'disconnected';
 

@@ -14,7 +14,18 @@ export { createRealtimeServer, RealtimeServer, selectSubprotocol, type RealtimeS
 export type { Session, SessionState, SessionTransport } from './session.js';
 export { DEFAULT_DOWNLINK_TIMEOUT, type HttpFallbackOptions } from './fallback/http-transport.js';
 export type { RealtimeStats } from './stats.js';
-export { RpcError } from './errors.js';
+export { DisconnectError, RpcError } from './errors.js';
+export { createProxyHooks, type ProxyHooks } from './proxy/hooks.js';
+export { ProxyBackendError } from './proxy/backend.js';
+export {
+  DEFAULT_PROXY_MAX_ANSWER_BYTES,
+  DEFAULT_PROXY_MAX_SOCKETS,
+  DEFAULT_PROXY_TIMEOUT,
+  PROXY_EVENTS,
+  type ProxyEvent,
+  type ProxyOptions,
+  type ResolvedProxyOptions,
+} from './proxy/options.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_HISTORY_LIMIT,
@@ -33,6 +44,8 @@ export {
   type AuthOutcome,
   type AuthorizeAction,
   type AuthorizeContext,
+  type AuthorizeDecision,
+  type FallbackMethod,
   type LimitOptions,
   type RealtimeServerOptions,
   type SchemaOptions,

@@ -63,6 +63,18 @@ export interface AuthorizeContext<A extends ApiShape = UntypedApi> {
 }
 
 
+/**
+ * What the `authorize` hook answers: true allows, false refuses
+ * (`forbidden`; throw an `RpcError` for another code). `{ data }` allows:
+ * for a publish, `data` is published instead of the client's (checked like
+ * the client's: size, schema); for a subscribe, `data` is sent in the
+ * subscribe result (at most `limits.maxPublishSize` bytes encoded).
+ */
+export type AuthorizeDecision = boolean | { data: unknown };
+
+/** Handles a client's `call` of a method with no handler (`rt.method`); its result is the call's result. */
+export type FallbackMethod<A extends ApiShape = UntypedApi> = (method: string, params: unknown, session: Session<A>) => unknown;
+
 export interface SchemaOptions<A extends ApiShape = UntypedApi> {
   /** Params of client-to-server methods. */
   methods?: { [M in MethodName<A>]?: StandardSchema };
@@ -96,8 +108,14 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   auth?: AuthOptions;
   /** Namespaces by name ('' is the default one). Default: `{ '': {} }`. A channel in another namespace gets `not_found`. */
   namespaces?: Record<string, NamespaceOptions>;
-  /** Checked on every subscribe, publish, presence and history from a client; false refuses (`forbidden`). */
-  authorize?: (context: AuthorizeContext<A>) => boolean | Promise<boolean>;
+  /**
+   * Checked on every subscribe, publish, presence and history from a client;
+   * false refuses (`forbidden`), a thrown `RpcError` refuses with its code,
+   * `{ data }` replaces a publication's data or goes with a subscribe's result.
+   */
+  authorize?: ((context: AuthorizeContext<A>) => AuthorizeDecision | Promise<AuthorizeDecision>) | undefined;
+  /** Runs a client's `call` of a method that has no handler (instead of `not_found`), under `rpcTimeout`. */
+  fallbackMethod?: FallbackMethod<A> | undefined;
   /** Default: a new `MemoryBroker`. */
   broker?: Broker;
   /** Ping interval (ms). Default 25000. */

@@ -126,6 +126,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       methods: this.methods,
       schemas: options.schemas ?? {},
       authorize: options.authorize,
+      fallbackMethod: options.fallbackMethod,
       reportError: (error) => this.reportError(error),
       track: (work) => this.track(work),
       subscribed: (session, channel) => this.emit('subscribe', session, channel),

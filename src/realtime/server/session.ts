@@ -25,7 +25,7 @@ import type {
   ServerMessage,
 } from '../wire/messages.js';
 import { bearerToken, HookError, type CredentialChecker } from './credentials.js';
-import { asError, DISCONNECTED, errorBodyOf, fail, RpcError } from './errors.js';
+import { asError, DISCONNECTED, DisconnectError, errorBodyOf, fail, RpcError } from './errors.js';
 import type { RealtimeSocket, SessionLink } from './fanout.js';
 import type { HeartbeatMember } from './heartbeat.js';
 import type { AuthOutcome } from './authentication.js';
@@ -139,7 +139,7 @@ function shortReason(text: string): string {
 /** The close code that follows a refused `connect`. */
 function refusalCode(code: string): number {
   if (code === ErrorCode.TokenExpired) return DisconnectCode.TokenExpired;
-  if (code === ErrorCode.Internal || code === ErrorCode.BrokerUnavailable) return DisconnectCode.Disconnect;
+  if (code === ErrorCode.Internal || code === ErrorCode.BrokerUnavailable || code === ErrorCode.Timeout) return DisconnectCode.Disconnect;
   return DisconnectCode.Unauthorized;
 }
 
@@ -302,11 +302,17 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
-  /** Writes an error reply; a failure that is not an `RpcError` is reported and sent as `internal`. */
+  /**
+   * Writes an error reply; a failure that is not an `RpcError` is reported
+   * and sent as `internal`, an `RpcError` with a `cause` (a failed hook or
+   * proxy backend) has its cause reported, and a `DisconnectError` then ends
+   * the connection with its close code.
+   */
   replyError(id: number, error: unknown): void {
     if (!(error instanceof RpcError)) this.host.reportError(asError(error));
-    else if (error instanceof HookError) this.host.reportError(asError(error.cause));
+    else if (error instanceof HookError || error.cause !== undefined) this.host.reportError(asError(error.cause));
     this.write({ type: 'reply', id, error: errorBodyOf(error) });
+    if (error instanceof DisconnectError) this.close(error.closeCode, shortReason(error.reason));
   }
 
   heartbeatTimeout(): void {
@@ -493,10 +499,14 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
         throw fail.brokerUnavailable();
       });
       outcome = await this.host.credentials.check({
+        event: 'connect',
         token: command.token ?? this.headerToken,
         data: command.data,
         request: this.request,
         remoteAddress: this.remoteAddress,
+        transport: this.transport,
+        name: command.name,
+        version: command.version,
       });
     } catch (error) {
       if (this.stateValue === 'awaiting_connect') this.refuse(command.id, error);
@@ -529,6 +539,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
 
   private refuse(id: number, error: unknown): void {
     const body = errorBodyOf(error);
+    // A DisconnectError has closed the connection with its own code already.
     this.replyError(id, error);
     this.close(refusalCode(body.code), shortReason(body.message));
   }
@@ -536,7 +547,15 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   private async refresh(command: RefreshCommand): Promise<void> {
     let outcome: AuthOutcome;
     try {
-      outcome = await this.host.credentials.check({ token: command.token, data: undefined, request: this.request, remoteAddress: this.remoteAddress });
+      outcome = await this.host.credentials.check({
+        event: 'refresh',
+        token: command.token,
+        data: undefined,
+        request: this.request,
+        remoteAddress: this.remoteAddress,
+        transport: this.transport,
+        connection: { client: this.id, user: this.user },
+      });
     } catch (error) {
       this.replyError(command.id, error);
       return;

@@ -199,6 +199,8 @@ export interface SubscribeResult {
    * follows from `history` with `since` (docs/protocol.md §4.3).
    */
   more?: boolean;
+  /** Data from the server's `authorize` hook (e.g. a proxy backend's subscribe result). */
+  data?: unknown;
 }
 
 export interface PublishResult {

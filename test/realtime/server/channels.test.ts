@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { MemoryBroker } from '../../../src/realtime/broker/memory-broker.js';
-import type { Broker, BrokerEvents, RealtimeServer, ServerMessage } from '../../../src/realtime/server/index.js';
+import { DisconnectError, RpcError, type Broker, type BrokerEvents, type RealtimeServer, type ServerMessage } from '../../../src/realtime/server/index.js';
 import { isPush, ReplyError, sleep, startServer, WireClient, type TestServerOptions } from './wire-client.js';
 
 async function withServer(options: TestServerOptions, run: (url: string, server: RealtimeServer) => Promise<void>): Promise<void> {
@@ -279,6 +279,54 @@ describe('permissions', () => {
       const { client } = await WireClient.connect(url);
       await assert.rejects(client.request('subscribe', { channel: 'x' }), code('internal'));
       assert.equal(errors[0]?.message, 'policy service down');
+      await client.close();
+    });
+  });
+
+  test('an authorize hook that throws an RpcError refuses with its code; a DisconnectError also ends the connection', async () => {
+    const authorize = ({ channel }: { channel: string }): boolean => {
+      if (channel === 'paid') throw new RpcError('payment_required', 'subscribe to the paid plan');
+      if (channel === 'banned') throw new DisconnectError(4503, 'you are banned');
+      return true;
+    };
+    await withServer({ authorize }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      await assert.rejects(client.request('subscribe', { channel: 'paid' }), (error: unknown) => error instanceof ReplyError && error.code === 'payment_required' && /paid plan/.test(error.message));
+      await client.request('subscribe', { channel: 'free' });
+      await assert.rejects(client.request('subscribe', { channel: 'banned' }), code('forbidden'));
+      assert.equal((await client.closed).code, 4503);
+    });
+  });
+
+  test('an authorize hook that answers { data } replaces the published data (held to the size limit)', async () => {
+    const authorize = ({ action, data }: { action: string; data?: unknown }): boolean | { data: unknown } =>
+      action === 'publish' ? { data: data === 'big' ? 'z'.repeat(200) : { wrapped: data } } : true;
+    await withServer({ authorize, limits: { maxPublishSize: 100 } }, async (url) => {
+      const { client } = await WireClient.connect(url);
+      await client.request('subscribe', { channel: 'room' });
+      await client.request('publish', { channel: 'room', data: 'hi' });
+      const [push] = await client.pushesOf(isPush('publication', 'room'), 1);
+      assert.deepEqual((push as { data: unknown }).data, { wrapped: 'hi' });
+      await assert.rejects(client.request('publish', { channel: 'room', data: 'big' }), code('limit_exceeded'));
+      await client.close();
+    });
+  });
+
+  test('an authorize hook that answers { data } to a subscribe: the data goes with the result (a recovery too), held to maxPublishSize', async () => {
+    const authorize = ({ action, channel }: { action: string; channel: string }): boolean | { data: unknown } =>
+      action !== 'subscribe' ? true : channel === 'feed:big' ? { data: 'q'.repeat(300) } : { data: { welcome: channel } };
+    await withServer({ authorize, namespaces: { feed: { history: { size: 10 } } }, limits: { maxPublishSize: 200 } }, async (url, server) => {
+      const { client } = await WireClient.connect(url);
+      const first = (await client.request('subscribe', { channel: 'feed:a' })) as { offset: number; epoch: string; data?: unknown };
+      assert.deepEqual(first.data, { welcome: 'feed:a' });
+      await client.request('unsubscribe', { channel: 'feed:a' });
+      await server.publish('feed:a', { n: 1 });
+      const again = (await client.request('subscribe', { channel: 'feed:a', since: { offset: first.offset, epoch: first.epoch } })) as { recovered?: boolean; publications?: unknown[]; data?: unknown };
+      assert.equal(again.recovered, true);
+      assert.equal(again.publications?.length, 1);
+      assert.deepEqual(again.data, { welcome: 'feed:a' });
+      await assert.rejects(client.request('subscribe', { channel: 'feed:big' }), code('limit_exceeded'));
+      assert.equal(server.sessions.values().next().value?.subscriptions.has('feed:big'), false);
       await client.close();
     });
   });

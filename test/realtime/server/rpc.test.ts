@@ -54,6 +54,23 @@ describe('client-to-server calls', () => {
     });
   });
 
+  test('fallbackMethod runs the calls of methods without a handler, under rpcTimeout', async () => {
+    const fallbackMethod = async (method: string, params: unknown, session: Session): Promise<unknown> => {
+      if (method === 'slow') await sleep(500);
+      if (method === 'missing') throw new RpcError('not_found', 'nobody has missing');
+      return { method, params, user: session.user };
+    };
+    await withServer({ fallbackMethod, rpcTimeout: 100 }, async (url, server) => {
+      server.method('own', () => 'own handler');
+      const { client } = await WireClient.connect(url);
+      assert.deepEqual(await client.request('call', { method: 'echo', data: [1] }), { data: { method: 'echo', params: [1], user: '' } });
+      assert.deepEqual(await client.request('call', { method: 'own' }), { data: 'own handler' });
+      await assert.rejects(client.request('call', { method: 'missing' }), (error: unknown) => error instanceof ReplyError && error.code === 'not_found' && /nobody/.test(error.message));
+      await assert.rejects(client.request('call', { method: 'slow' }), (error: unknown) => error instanceof ReplyError && error.code === 'timeout');
+      await client.close();
+    });
+  });
+
   test('a handler over rpcTimeout → timeout', async () => {
     await withServer({ rpcTimeout: 100 }, async (url, server) => {
       server.method('slow', () => sleep(400).then(() => 'late'));

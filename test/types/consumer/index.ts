@@ -4,7 +4,7 @@
 import { CloseCode, Connection, type RemoteProtocolError } from 'switchboard/protocol';
 import { WebSocketServer, type ServerWebSocket } from 'switchboard/server';
 import { WebSocket, CloseEvent, type MessageData } from 'switchboard/client';
-import { createRealtimeServer, type Session } from 'switchboard/realtime';
+import { createProxyHooks, createRealtimeServer, DisconnectError, type Session } from 'switchboard/realtime';
 import { RealtimeClient } from 'switchboard/sdk';
 import { webcrypto } from 'node:crypto';
 
@@ -64,6 +64,20 @@ const rt = createRealtimeServer<ChatApi>({
 rt.method('rooms.create', ({ name }) => ({ id: `room-${name}` }));
 rt.on('connect', (session: Session<ChatApi>) => console.log(session.id, session.remoteAddress));
 await rt.ready();
+
+// proxy hooks, typed for the server's API
+const proxy = createProxyHooks<ChatApi>({ baseUrl: 'http://127.0.0.1:3000/rt/', connect: 'connect', publish: 'publish', rpc: 'rpc', headers: ['cookie'] });
+const proxied = createRealtimeServer<ChatApi>({
+  noServer: true,
+  auth: { authenticate: proxy.authenticate },
+  authorize: async (context) => (context.channel === 'chat:closed' ? false : (proxy.authorize?.(context) ?? true)),
+  fallbackMethod: proxy.fallbackMethod,
+});
+// @ts-expect-error: proxy options take URLs as strings
+createProxyHooks({ connect: 42 });
+console.log(new DisconnectError(4503, 'banned').closeCode);
+await proxied.close();
+proxy.close();
 
 // switchboard/sdk
 const client = new RealtimeClient<ChatApi>('ws://127.0.0.1:8080/rt').connect();
