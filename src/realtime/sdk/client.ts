@@ -175,6 +175,30 @@ export interface DisconnectedEvent {
   reconnect: boolean;
 }
 
+/** A 'subscribed' event: the server subscribed this connection to a channel (a server-side subscription). */
+export interface ServerSubscribedEvent {
+  channel: string;
+  /** The channel's position when the subscription started: publications after it follow. */
+  offset: number;
+  epoch: string;
+  recoverable: boolean;
+}
+
+/** A 'publication' event: a publication of a channel the server subscribed this connection to. */
+export interface ServerPublicationEvent {
+  channel: string;
+  offset: number;
+  data: unknown;
+  info?: PresenceMember;
+}
+
+/** An 'unsubscribed' event: the server ended one of its server-side subscriptions. */
+export interface ServerUnsubscribedEvent {
+  channel: string;
+  code: string;
+  reason: string;
+}
+
 export interface ClientEvents {
   state: [state: ClientState, previous: ClientState];
   /** A connection succeeded over another transport than the previous one (emitted before 'connected'). */
@@ -183,7 +207,14 @@ export interface ClientEvents {
   connected: [result: ConnectResult];
   disconnected: [event: DisconnectedEvent];
   error: [error: Error];
+  /** A one-way message from the server (`Session.send`, `rt.user(id).send`, the server API's `send`). */
   message: [data: unknown];
+  /** The server subscribed this connection to a channel (docs/protocol.md §4.10). */
+  subscribed: [event: ServerSubscribedEvent];
+  /** A publication of a channel of a server-side subscription. */
+  publication: [event: ServerPublicationEvent];
+  /** The server ended a server-side subscription. */
+  unsubscribed: [event: ServerUnsubscribedEvent];
 }
 
 /** `call()`'s arguments after the method: params are optional when the method's params may be undefined. */
@@ -325,6 +356,8 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   readonly #reconnectOptions: BackoffOptions;
   readonly #queue: OfflineQueue<QueueItem>;
   readonly #subscriptions = new Map<string, SubscriptionRecord>();
+  /** Channels the server subscribed the current connection to; they end with it. */
+  readonly #serverSubscriptions = new Set<string>();
   readonly #handlers = new Map<string, (params: unknown) => unknown>();
   readonly #host: SubscriptionHost;
 
@@ -393,6 +426,11 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   }
 
   /** The server's id of the current connection (while connected). */
+  /** Channels the server subscribed this connection to (server-side subscriptions); they end with the connection. */
+  get serverSubscriptions(): ReadonlySet<string> {
+    return this.#serverSubscriptions;
+  }
+
   get clientId(): string | undefined {
     return this.#clientId;
   }
@@ -869,6 +907,7 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     if (code === 4001) this.#tokenStale = true;
     const lost = new RealtimeError(ClientErrorCode.Disconnected, `the connection was lost (${code}${reason === '' ? '' : ` ${reason}`})`, { code, reason });
     this.#shutDown(connection, 1000, '', lost);
+    this.#serverSubscriptions.clear();
     for (const record of this.#subscriptions.values()) {
       this.#clearTimer(record.retryTimer);
       record.retryTimer = undefined;
@@ -1123,6 +1162,9 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
       case 'unsubscribed':
         this.#onUnsubscribedPush(message);
         break;
+      case 'subscribed':
+        this.#onSubscribedPush(message);
+        break;
       case 'call':
         this.#onServerCall(connection, message as unknown as ServerCallMessage);
         break;
@@ -1156,7 +1198,14 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
 
   #onPublication(connection: Connection, push: PublicationPush): void {
     const record = this.#subscriptions.get(push.channel);
-    if (record === undefined) return;
+    if (record === undefined) {
+      if (this.#serverSubscriptions.has(push.channel)) {
+        const event: ServerPublicationEvent = { channel: push.channel, offset: push.offset, data: push.data };
+        if (push.info !== undefined) event.info = push.info;
+        this.emit('publication', event);
+      }
+      return;
+    }
     if (record.control.publication(push) === 'gap' && connection === this.#connection) this.#recover(connection, record);
   }
 
@@ -1171,10 +1220,24 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
   #onUnsubscribedPush(message: Record<string, unknown>): void {
     const channel = message['channel'];
     const record = typeof channel === 'string' ? this.#subscriptions.get(channel) : undefined;
-    if (record === undefined) return;
+    if (record === undefined) {
+      if (typeof channel === 'string' && this.#serverSubscriptions.delete(channel)) {
+        this.emit('unsubscribed', { channel, code: String(message['code'] ?? 'server'), reason: String(message['reason'] ?? '') });
+      }
+      return;
+    }
     this.#subscriptions.delete(channel as string);
     this.#clearTimer(record.retryTimer);
     record.control.ended(String(message['code'] ?? 'server'), String(message['reason'] ?? ''));
+  }
+
+  #onSubscribedPush(message: Record<string, unknown>): void {
+    const channel = message['channel'];
+    if (typeof channel !== 'string' || this.#subscriptions.has(channel)) return;
+    this.#serverSubscriptions.add(channel);
+    const offset = typeof message['offset'] === 'number' ? message['offset'] : 0;
+    const epoch = typeof message['epoch'] === 'string' ? message['epoch'] : '';
+    this.emit('subscribed', { channel, offset, epoch, recoverable: message['recoverable'] === true });
   }
 
   #onServerCall(connection: Connection, message: ServerCallMessage): void {

@@ -21,6 +21,9 @@ export {
   type ConnectingEvent,
   type DisconnectedEvent,
   type RealtimeClientOptions,
+  type ServerPublicationEvent,
+  type ServerSubscribedEvent,
+  type ServerUnsubscribedEvent,
   type Timers,
 } from './client.js';
 export {
