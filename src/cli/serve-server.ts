@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +22,7 @@ import { RedisBroker } from '../realtime/broker/redis-broker.js';
 import { RpcError } from '../realtime/server/errors.js';
 import type { AuthenticateContext, AuthorizeContext, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
+import type { ApiRequestHandler } from '../realtime/server/api-http.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
 import { BOARD_META_OPTIONS, registerBoardMethods } from './apps/board.js';
@@ -185,6 +187,7 @@ function createRealtime(settings: ServeSettings, gate: Gate, worker: number, gue
       websocket: webSocketGuards(settings, gate),
       allowedOrigins: originCheckFor(settings.allowedOrigins, gate.hostCheck),
       authorize: metricsAuthorize(settings.metrics !== undefined),
+      nodeName: `${hostname()} worker ${worker}`,
     });
   } catch (error) {
     void broker.close().catch(() => {});
@@ -252,10 +255,17 @@ function onlyGetAndHead(req: IncomingMessage, res: ServerResponse): boolean {
  * server's HTTP fallback, then pages and assets, health and metrics (unless
  * they have their own listener), and a hint for plain GETs of the real-time path.
  */
-function requestHandler(site: ReadonlyMap<string, Asset>, gate: Gate, rt: RealtimeServer<DemoApi>, ops: { health: Health; metrics: ServerMetrics } | null) {
+function requestHandler(
+  site: ReadonlyMap<string, Asset>,
+  gate: Gate,
+  rt: RealtimeServer<DemoApi>,
+  ops: { health: Health; metrics: ServerMetrics } | null,
+  api: ApiRequestHandler | null,
+) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const verdict = hostVerdict(gate.hostCheck, req);
     if (verdict !== 'ok') return refuseHost(res, verdict);
+    if (api !== null && api(req, res)) return;
     if (rt.handleRequest(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (!onlyGetAndHead(req, res)) return;
@@ -348,7 +358,8 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     return { status: brokerUp ? 200 : 503, body };
   };
   const ops = settings.metrics === undefined ? { health, metrics } : null;
-  http.on('request', requestHandler(site, gate, rt, ops));
+  const api = settings.api === undefined ? null : rt.api({ key: settings.api.key, ...(settings.api.maxBodySize !== undefined && { maxBodySize: settings.api.maxBodySize }) });
+  http.on('request', requestHandler(site, gate, rt, ops, api));
   dispatchUpgrades(http, rt);
   await brokerReady(rt, settings);
   let port: number;
