@@ -22,7 +22,7 @@ import { RedisBroker } from '../realtime/broker/redis-broker.js';
 import { RpcError } from '../realtime/server/errors.js';
 import type { AuthenticateContext, AuthorizeContext, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
-import type { ApiRequestHandler } from '../realtime/server/api-http.js';
+import { DEFAULT_API_PATH, type ApiRequestHandler } from '../realtime/server/api-http.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
 import { BOARD_META_OPTIONS, registerBoardMethods } from './apps/board.js';
@@ -220,6 +220,15 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): voi
   send(res, 200, asset.contentType, asset.body, { ETag: asset.etag, 'Cache-Control': 'no-cache' });
 }
 
+/** Without a key the server API is off: its paths answer 404 and say how to turn it on. */
+function apiOff(req: IncomingMessage, res: ServerResponse): boolean {
+  if (!(req.url ?? '/').startsWith(`${DEFAULT_API_PATH}/`)) return false;
+  const body = { error: { code: 'not_found', message: 'the server API is off: start switchboard serve with --api-key (or api.key, SWITCHBOARD_API_KEY)' } };
+  send(res, 404, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`, { 'Cache-Control': 'no-store' });
+  req.resume();
+  return true;
+}
+
 /** What `/healthz` answers: the public one without the pid or the load. */
 type Health = (detailed: boolean) => { status: number; body: object };
 
@@ -265,7 +274,7 @@ function requestHandler(
   return (req: IncomingMessage, res: ServerResponse): void => {
     const verdict = hostVerdict(gate.hostCheck, req);
     if (verdict !== 'ok') return refuseHost(res, verdict);
-    if (api !== null && api(req, res)) return;
+    if (api !== null ? api(req, res) : apiOff(req, res)) return;
     if (rt.handleRequest(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (!onlyGetAndHead(req, res)) return;
