@@ -209,7 +209,7 @@ export interface ClientEvents {
   error: [error: Error];
   /** A one-way message from the server (`Session.send`, `rt.user(id).send`, the server API's `send`). */
   message: [data: unknown];
-  /** The server subscribed this connection to a channel (docs/protocol.md §4.10). */
+  /** The server subscribed this connection to a channel (docs/protocol.md §5.3). */
   subscribed: [event: ServerSubscribedEvent];
   /** A publication of a channel of a server-side subscription. */
   publication: [event: ServerPublicationEvent];

@@ -39,7 +39,7 @@ export class ConnectionGroup {
 
   /**
    * Subscribes each connection to `channel` from the server (a
-   * server-side subscription, docs/protocol.md §4.10; no namespace rules,
+   * server-side subscription, docs/protocol.md §5.3; no namespace rules,
    * no `authorize`). Resolves how many connections were subscribed (those
    * subscribed already, or at their subscription limit, are not counted).
    */

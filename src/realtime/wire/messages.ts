@@ -264,7 +264,7 @@ export interface UnsubscribedPush {
 
 /**
  * The server subscribed the connection to a channel on its own (a
- * server-side subscription, docs/protocol.md §4.10): the channel's
+ * server-side subscription, docs/protocol.md §5.3): the channel's
  * publications after `offset` follow as `publication` pushes.
  */
 export interface SubscribedPush {

@@ -21,6 +21,7 @@ const NAMESPACES = {
   news: { publish: false as const, history: { size: 10 } },
   strict: {},
   notifications: { personal: true, history: { size: 10 } },
+  dm: { personal: true, publish: 'clients' as const, presence: true },
 };
 
 const SCHEMAS = { channels: { strict: z.object({ text: z.string() }) } };
@@ -393,9 +394,28 @@ describe('server API over HTTP', () => {
 describe('personal channels', () => {
   let server: ApiServer;
   before(async () => {
-    server = await startApiServer({ namespaces: NAMESPACES, auth: userAuth() });
+    server = await startApiServer({ namespaces: NAMESPACES, auth: userAuth(), authorize: ({ channel }) => !channel.endsWith(',blocked') });
   });
   after(() => server.close());
+
+  test('others may not publish or read presence either; the authorize hook still runs for the named user', async () => {
+    const alice = await connect(server, 'alice');
+    const bob = await connect(server, 'bob');
+    try {
+      const personal = (error: unknown): boolean => error instanceof ReplyError && error.code === 'forbidden' && /personal channel/.test(error.message);
+      await assert.rejects(bob.request('publish', { channel: 'dm:#alice', data: 'hi' }), personal);
+      await assert.rejects(bob.request('presence', { channel: 'dm:#alice' }), personal);
+      await alice.request('publish', { channel: 'dm:#alice', data: 'note to self' });
+      assert.deepEqual(((await alice.request('presence', { channel: 'dm:#alice' })) as { members: unknown[] }).members, []);
+      await assert.rejects(
+        alice.request('subscribe', { channel: 'dm:#alice,blocked' }),
+        (error) => error instanceof ReplyError && error.code === 'forbidden' && /not allowed to subscribe/.test(error.message),
+      );
+    } finally {
+      await alice.close();
+      await bob.close();
+    }
+  });
 
   test('only the user named after "#" may subscribe (and read history); others get forbidden', async () => {
     const alice = await connect(server, 'alice');
@@ -423,9 +443,28 @@ describe('personal channels', () => {
 describe('the SDK and server-side operations', () => {
   let server: ApiServer;
   before(async () => {
-    server = await startApiServer({ namespaces: NAMESPACES, auth: userAuth() });
+    server = await startApiServer({ namespaces: NAMESPACES, auth: userAuth(), limits: { maxSubscriptions: 2 } });
   });
   after(() => server.close());
+
+  test('a server-side subscription: the client may end it; a connection at its limit is left as it is', async () => {
+    const quinn = await connect(server, 'quinn');
+    const full = await connect(server, 'quinn');
+    try {
+      await full.request('subscribe', { channel: 'chat:1' });
+      await full.request('subscribe', { channel: 'chat:2' });
+      assert.equal(await server.rt.user('quinn').subscribe('chat:limit'), 1, 'the connection at its limit is not subscribed');
+      await quinn.nextPush(isPush('subscribed', 'chat:limit'));
+      assert.deepEqual(await quinn.request('unsubscribe', { channel: 'chat:limit' }), {});
+      await server.rt.publish('chat:limit', 'after');
+      await sleep(50);
+      assert.equal(pushesOf(quinn, 'publication').length, 0);
+      assert.equal(pushesOf(full, 'subscribed').length, 0);
+    } finally {
+      await quinn.close();
+      await full.close();
+    }
+  });
 
   test('client.on("subscribed" / "publication" / "unsubscribed" / "message") and serverSubscriptions', async () => {
     const client = new RealtimeClient(server.url, { data: { user: 'pat' } });

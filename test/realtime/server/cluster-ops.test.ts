@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RedisBroker } from '../../../src/realtime/broker/redis-broker.js';
+import { CONTROL_TARGET } from '../../../src/realtime/server/cluster-control.js';
 import { requirePeer } from '../../interop/peers.js';
 import { clusterAvailability, RedisCluster } from '../broker/redis-cluster.js';
 import { RedisServer, redisAvailability } from '../broker/redis-server.js';
@@ -26,7 +27,7 @@ function scenarios(url: () => string, prefix: string): void {
   let a: ApiServer;
   let b: ApiServer;
   before(async () => {
-    const options = { namespaces: NAMESPACES, auth: userAuth() };
+    const options = { namespaces: NAMESPACES, auth: userAuth(), clusterTimeout: 1500 };
     a = await startApiServer({ ...options, broker: new RedisBroker({ url: url(), prefix }), nodeName: 'node-a' });
     b = await startApiServer({ ...options, broker: new RedisBroker({ url: url(), prefix }), nodeName: 'node-b' });
   });
@@ -91,6 +92,24 @@ function scenarios(url: () => string, prefix: string): void {
     } finally {
       for (const client of [...tabs, other]) await client.close();
     }
+  });
+
+  test('a node that does not answer is waited for clusterTimeout, then left out; a closed node is not listed', async () => {
+    const silent = new RedisBroker({ url: url(), prefix });
+    await silent.start({ publication() {}, join() {}, leave() {} });
+    try {
+      await silent.listen(CONTROL_TARGET);
+      const started = Date.now();
+      const nodes = await a.rt.nodes();
+      const waited = Date.now() - started;
+      assert.deepEqual(nodes.map((node) => node.name).sort(), ['node-a', 'node-b']);
+      assert.ok(waited >= 1400 && waited < 5000, `waited ${waited} ms`);
+    } finally {
+      await silent.close();
+    }
+    const started = Date.now();
+    assert.equal((await a.rt.nodes()).length, 2);
+    assert.ok(Date.now() - started < 1000, 'nobody to wait for once the silent listener left');
   });
 
   test('history_remove through one node empties the history both read; the position stays', async () => {
