@@ -25,7 +25,7 @@ const seconds = Number(values.seconds);
 const warmup = Number(values.warmup);
 const KEY = 'bench-api-key-0123456789abcdef';
 
-const server = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--port', '0', '--quiet', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+const server = spawn(process.execPath, [...(process.env.BENCH_SERVER_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_SERVER_PROF] : []), 'dist/cli/main.js', 'serve', '--port', '0', '--quiet', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
 const port = await new Promise((resolve, reject) => {
   createInterface({ input: server.stdout }).on('line', (line) => {
     const match = /listening on http:\/\/[^\s]+:(\d+)\//.exec(line);
