@@ -2,7 +2,7 @@
  * User-addressed operations, channels() and nodes() across two real-time
  * servers that share a real Redis — a single redis-server, and a Redis
  * Cluster (3 masters, 3 replicas; the control messages are sharded pub/sub
- * there): a user's connections on both nodes are subscribed, sent to and
+ * there), and the master that Redis Sentinels name: a user's connections on both nodes are subscribed, sent to and
  * disconnected from either node, through the library and the server API.
  */
 import assert from 'node:assert/strict';
@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { RedisBroker } from '../../../src/realtime/broker/redis-broker.js';
 import { CONTROL_TARGET } from '../../../src/realtime/server/cluster-control.js';
 import { requirePeer } from '../../interop/peers.js';
-import { clusterAvailability, RedisCluster } from '../broker/redis-cluster.js';
+import { clusterAvailability, RedisCluster, RedisSentinelGroup } from '../broker/redis-cluster.js';
 import { RedisServer, redisAvailability } from '../broker/redis-server.js';
 import { startApiServer, userAuth, type ApiServer } from './api-helpers.js';
 import { isPush, sleep, WireClient } from './wire-client.js';
@@ -145,4 +145,16 @@ describe('cluster operations on a Redis Cluster', () => {
   });
   after(() => cluster?.stop());
   describe('two nodes', options, () => scenarios(() => cluster.url(0), 'ops'));
+});
+
+describe('cluster operations through Redis Sentinel', () => {
+  const availability = clusterAvailability();
+  const options = requirePeer('redis-server and redis-cli (Sentinel)', availability.available, availability.reason);
+  if (!availability.available) return;
+  let group: RedisSentinelGroup;
+  before(async () => {
+    group = await RedisSentinelGroup.start();
+  });
+  after(() => group?.stop());
+  describe('two nodes', options, () => scenarios(() => group.url, 'ops'));
 });
