@@ -28,7 +28,8 @@ Options:
                         limits, auth ({"jwt": {"secret": "…"}, "anonymous": true,
                         "guestSecret": "…"}), allowedHosts, allowedOrigins,
                         websocket (the WebSocket guards), maxSockets,
-                        maxSocketsPerIp, metricsPort, metricsHost;
+                        maxSocketsPerIp, metricsPort, metricsHost, api ({"key":
+                        "…", "maxBodySize": N});
                         command-line options win over the file
   --allowed-hosts LIST  Host names served, comma-separated (example.com,
                         .example.com, example.com:8443; * for any); loopback
