@@ -135,6 +135,44 @@ describe('cluster operations on one redis-server', () => {
   describe('two nodes', options, () => scenarios(() => server.url, 'ops'));
 });
 
+describe('the server API while Redis is unreachable', () => {
+  const redis = redisAvailability();
+  const options = requirePeer('redis-server', redis.available, redis.reason);
+  if (!redis.available) return;
+  let server: RedisServer;
+  let node: ApiServer;
+  before(async () => {
+    server = await RedisServer.start();
+    node = await startApiServer({ namespaces: NAMESPACES, auth: userAuth(), broker: new RedisBroker({ url: server.url, prefix: 'down' }) });
+  });
+  after(async () => {
+    await node?.close();
+    await server?.stop();
+  });
+
+  test('answers 503 broker_unavailable, and works again once Redis is back', options, async () => {
+    await server.kill();
+    for (const [method, params] of [['publish', { channel: 'room:x', data: 1 }], ['info', {}], ['send', { user: 'x', data: 1 }], ['history', { channel: 'room:x' }]] as const) {
+      const answer = await node.call(method, params);
+      assert.deepEqual([answer.status, answer.body.error?.code], [503, 'broker_unavailable'], method);
+    }
+    await server.resume();
+    const deadline = Date.now() + 15_000;
+    let answer = await node.call('publish', { channel: 'room:x', data: 1 });
+    while (answer.status !== 200 && Date.now() < deadline) {
+      await sleep(100);
+      answer = await node.call('publish', { channel: 'room:x', data: 1 });
+    }
+    assert.equal(answer.status, 200);
+    let nodes: unknown[] = [];
+    while (nodes.length !== 1 && Date.now() < deadline) {
+      nodes = ((await node.call('info')).body.result?.nodes as unknown[] | undefined) ?? [];
+      if (nodes.length !== 1) await sleep(100);
+    }
+    assert.equal(nodes.length, 1, 'the node listens to the control plane again after Redis came back');
+  });
+});
+
 describe('cluster operations on a Redis Cluster', () => {
   const availability = clusterAvailability();
   const options = requirePeer('redis-server and redis-cli (Redis Cluster)', availability.available, availability.reason);
