@@ -17,7 +17,17 @@ export type { RealtimeStats } from './stats.js';
 export { ConnectionGroup } from './connection-group.js';
 export { DEFAULT_CLUSTER_TIMEOUT, type ConnectionTarget, type NodeInfo } from './cluster-control.js';
 export { DEFAULT_API_MAX_BODY_SIZE, DEFAULT_API_PATH, MIN_API_KEY_LENGTH, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
-export { API_METHODS, MAX_BATCH_COMMANDS, MAX_BROADCAST_CHANNELS, type ApiMethod, type ApiReply } from './server-api.js';
+export {
+  API_METHODS,
+  MAX_BATCH_COMMANDS,
+  MAX_BROADCAST_CHANNELS,
+  type ApiBatchCommand,
+  type ApiMethod,
+  type ApiNodeInfo,
+  type ApiReply,
+  type ApiTarget,
+  type ServerApiMethods,
+} from './server-api.js';
 export { RpcError } from './errors.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,

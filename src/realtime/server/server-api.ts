@@ -64,9 +64,46 @@ export const API_METHODS = [
 export type ApiMethod = (typeof API_METHODS)[number];
 
 /** A call that passed every check: running it does what it says. */
-interface Prepared {
-  run(): Promise<unknown>;
+interface Prepared<R = unknown> {
+  run(): Promise<R>;
 }
+
+/** A node as `info` shows it (Centrifugo's field names). */
+export interface ApiNodeInfo {
+  uid: string;
+  name: string;
+  num_clients: number;
+  num_users: number;
+  num_channels: number;
+  num_subs: number;
+  /** Seconds since the node started. */
+  uptime: number;
+}
+
+/** The connections a user-addressed method acts on: every connection of `user`, or the one connection `client`. */
+export type ApiTarget = { user: string; client?: undefined } | { client: string; user?: undefined };
+
+/** Every method's params and result, for callers in TypeScript (docs/server-api.md). */
+export interface ServerApiMethods {
+  publish: { params: { channel: string; data: unknown }; result: PublishResult };
+  broadcast: { params: { channels: string[]; data: unknown }; result: { responses: ApiReply[] } };
+  disconnect: { params: ApiTarget & { code?: number; reason?: string }; result: { connections: number } };
+  subscribe: { params: ApiTarget & { channel: string }; result: { connections: number } };
+  unsubscribe: { params: ApiTarget & { channel: string }; result: { connections: number } };
+  send: { params: ApiTarget & { data: unknown }; result: { connections: number } };
+  presence: { params: { channel: string }; result: { presence: Record<string, PresenceMember> } };
+  presence_stats: { params: { channel: string }; result: { num_clients: number; num_users: number } };
+  history: { params: { channel: string; limit?: number; since?: StreamPosition }; result: HistoryResult };
+  history_remove: { params: { channel: string }; result: Record<string, never> };
+  channels: { params: { pattern?: string }; result: { channels: Record<string, { num_clients: number }> } };
+  info: { params: Record<string, never>; result: { nodes: ApiNodeInfo[] } };
+  batch: { params: { commands: ApiBatchCommand[] }; result: { replies: ApiReply[] } };
+}
+
+/** One command of a batch: an object whose one key is the method. */
+export type ApiBatchCommand = { [M in Exclude<ApiMethod, 'batch'>]: { [K in M]: ServerApiMethods[M]['params'] } }[Exclude<ApiMethod, 'batch'>];
+
+type Result<M extends ApiMethod> = ServerApiMethods[M]['result'];
 
 /** One answer of `broadcast` or `batch`: a result or an error. */
 export type ApiReply = { result: unknown } | { error: { code: string; message: string } };
@@ -136,9 +173,9 @@ export class ServerApi {
   constructor(private readonly host: ServerApiHost) {}
 
   /** Checks a call, then runs it: its result, or an `RpcError` (nothing was done when the checks failed). */
-  async call(method: ApiMethod, params: unknown): Promise<unknown> {
+  async call<M extends ApiMethod>(method: M, params: unknown): Promise<Result<M>> {
     const prepared = await this.prepare(method, params);
-    return prepared.run();
+    return (await prepared.run()) as Result<M>;
   }
 
   /** Checks a call whole; the returned `run` carries it out. */
@@ -167,20 +204,24 @@ export class ServerApi {
       case 'channels':
         return this.channels(params);
       case 'info':
-        onlyFields(params, []);
-        return { run: async () => ({ nodes: (await this.host.nodes()).map(nodeResult) }) };
+        return this.info(params);
       case 'batch':
         return this.batch(params);
     }
   }
 
-  private async publish(params: Params): Promise<Prepared> {
+  private info(params: Params): Prepared<Result<'info'>> {
+    onlyFields(params, []);
+    return { run: async () => ({ nodes: (await this.host.nodes()).map(nodeResult) }) };
+  }
+
+  private async publish(params: Params): Promise<Prepared<Result<'publish'>>> {
     onlyFields(params, ['channel', 'data']);
     const checked = await this.host.checkPublication(text(params, 'channel'), data(params));
     return { run: () => this.host.publishChecked(checked) };
   }
 
-  private async broadcast(params: Params): Promise<Prepared> {
+  private async broadcast(params: Params): Promise<Prepared<Result<'broadcast'>>> {
     onlyFields(params, ['channels', 'data']);
     const channels = params['channels'];
     if (!Array.isArray(channels) || channels.length === 0 || channels.length > MAX_BROADCAST_CHANNELS) {
@@ -197,7 +238,7 @@ export class ServerApi {
     };
   }
 
-  private disconnect(params: Params): Prepared {
+  private disconnect(params: Params): Prepared<Result<'disconnect'>> {
     onlyFields(params, ['user', 'client', 'code', 'reason']);
     const to = target(params);
     const code = optionalInteger(params, 'code', 0) ?? 4000;
@@ -211,7 +252,7 @@ export class ServerApi {
     return { run: async () => ({ connections: await this.host.everywhere({ op: 'disconnect', target: to, code, reason }) }) };
   }
 
-  private subscription(method: 'subscribe' | 'unsubscribe', params: Params): Prepared {
+  private subscription(method: 'subscribe' | 'unsubscribe', params: Params): Prepared<Result<'subscribe'>> {
     onlyFields(params, ['user', 'client', 'channel']);
     const to = target(params);
     const channel = text(params, 'channel');
@@ -219,7 +260,7 @@ export class ServerApi {
     return { run: async () => ({ connections: await this.host.everywhere({ op: method, target: to, channel }) }) };
   }
 
-  private send(params: Params): Prepared {
+  private send(params: Params): Prepared<Result<'send'>> {
     onlyFields(params, ['user', 'client', 'data']);
     const to = target(params);
     const value = data(params);
@@ -227,7 +268,7 @@ export class ServerApi {
     return { run: async () => ({ connections: await this.host.everywhere({ op: 'send', target: to, data: value }) }) };
   }
 
-  private presence(method: 'presence' | 'presence_stats', params: Params): Prepared {
+  private presence(method: 'presence' | 'presence_stats', params: Params): Prepared<Result<'presence'> | Result<'presence_stats'>> {
     onlyFields(params, ['channel']);
     const channel = text(params, 'channel');
     if (!this.host.namespaceOf(channel).presence) throw new RpcError(ErrorCode.Unavailable, `no presence in ${channel}`);
@@ -248,7 +289,7 @@ export class ServerApi {
     };
   }
 
-  private history(params: Params): Prepared {
+  private history(params: Params): Prepared<Result<'history'>> {
     onlyFields(params, ['channel', 'limit', 'since']);
     const channel = text(params, 'channel');
     if (this.host.namespaceOf(channel).history === null) throw new RpcError(ErrorCode.Unavailable, `no history in ${channel}`);
@@ -265,19 +306,19 @@ export class ServerApi {
     };
   }
 
-  private historyRemove(params: Params): Prepared {
+  private historyRemove(params: Params): Prepared<Result<'history_remove'>> {
     onlyFields(params, ['channel']);
     const channel = text(params, 'channel');
     if (this.host.namespaceOf(channel).history === null) throw new RpcError(ErrorCode.Unavailable, `no history in ${channel}`);
     return {
       run: async () => {
         await this.host.removeHistory(channel);
-        return {};
+        return {} as Record<string, never>;
       },
     };
   }
 
-  private channels(params: Params): Prepared {
+  private channels(params: Params): Prepared<Result<'channels'>> {
     onlyFields(params, ['pattern']);
     const pattern = optionalText(params, 'pattern');
     if (pattern !== undefined && pattern.length > MAX_PATTERN_LENGTH) throw badRequest(`"pattern" is at most ${MAX_PATTERN_LENGTH} characters`);
@@ -295,7 +336,7 @@ export class ServerApi {
    * checked before the first runs; then they run one after the other, and
    * each has its reply (a failure while running does not stop the others).
    */
-  private async batch(params: Params): Promise<Prepared> {
+  private async batch(params: Params): Promise<Prepared<Result<'batch'>>> {
     onlyFields(params, ['commands']);
     const commands = params['commands'];
     if (!Array.isArray(commands) || commands.length === 0 || commands.length > MAX_BATCH_COMMANDS) {
@@ -340,8 +381,8 @@ async function settle(run: () => Promise<unknown>): Promise<ApiReply> {
   }
 }
 
-/** A node as `info` shows it (Centrifugo's field names). */
-function nodeResult(node: NodeInfo): Record<string, unknown> {
+/** A node as `info` shows it. */
+function nodeResult(node: NodeInfo): ApiNodeInfo {
   return {
     uid: node.id,
     name: node.name,
