@@ -491,6 +491,31 @@ describe('the SDK and server-side operations', () => {
     }
   });
 
+  test('over the HTTP fallback transport too: subscribed, publication, message, disconnect', async () => {
+    const client = new RealtimeClient(server.url, { data: { user: 'rita' }, transports: ['http'], reconnect: false });
+    try {
+      const connected = new Promise((resolve) => client.once('connected', resolve));
+      client.connect();
+      await connected;
+      assert.equal(client.transport, 'http');
+      const subscribed = new Promise<ServerSubscribedEvent>((resolve) => client.once('subscribed', resolve));
+      const published = new Promise<ServerPublicationEvent>((resolve) => client.once('publication', resolve));
+      const message = new Promise<unknown>((resolve) => client.once('message', resolve));
+      const gone = new Promise<{ code: number; reason: string }>((resolve) => client.once('disconnected', resolve));
+      assert.deepEqual((await server.call('subscribe', { user: 'rita', channel: 'chat:http' })).body.result, { connections: 1 });
+      assert.equal((await subscribed).channel, 'chat:http');
+      await server.call('publish', { channel: 'chat:http', data: 'over http' });
+      assert.equal((await published).data, 'over http');
+      await server.call('send', { user: 'rita', data: 'note' });
+      assert.equal(await message, 'note');
+      assert.deepEqual((await server.call('disconnect', { user: 'rita', code: 4503, reason: 'bye' })).body.result, { connections: 1 });
+      const event = await gone;
+      assert.deepEqual([event.code, event.reason], [4503, 'bye']);
+    } finally {
+      client.close();
+    }
+  });
+
   test('library checks throw before anything is sent: unknown namespace, bad close code, bytes in send', async () => {
     await assert.rejects(server.rt.user('pat').subscribe('nowhere:x'), /unknown namespace/);
     await assert.rejects(server.rt.user('pat').disconnect({ code: 1006 }), /invalid close code/);
