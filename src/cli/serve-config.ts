@@ -9,6 +9,7 @@ import { parseRedisUrl } from '../realtime/broker/redis-connection.js';
 import type { NamespaceOptions } from '../realtime/server/namespaces.js';
 import type { LimitOptions } from '../realtime/server/options.js';
 import { resolveProxyOptions, type ProxyOptions } from '../realtime/server/proxy/options.js';
+import { MIN_API_KEY_LENGTH } from '../realtime/server/api-http.js';
 import { parseInteger, parsePort, UsageError } from './args.js';
 import { MIN_GUEST_SECRET_LENGTH } from './serve-guests.js';
 import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_IP, exemptionFor, type AllowList } from './serve-http.js';
@@ -48,6 +49,16 @@ export interface MetricsListen {
   host: string;
 }
 
+/** The environment variable that holds the server API key (below `--api-key` and the config file's `api.key`). */
+export const API_KEY_ENV = 'SWITCHBOARD_API_KEY';
+
+/** The server API (docs/server-api.md): on when a key is configured. */
+export interface ServeApi {
+  key: string;
+  /** Largest request body (bytes). Default 1 MiB. */
+  maxBodySize?: number;
+}
+
 /** Everything `switchboard serve` runs with. */
 export interface ServeSettings {
   port: number;
@@ -75,6 +86,8 @@ export interface ServeSettings {
   proxy?: ProxyOptions;
   /** Do not log connections. */
   quiet: boolean;
+  /** The server API under /api, when a key is configured. */
+  api?: ServeApi;
 }
 
 /** The JSON of a `--config` file. Every key is optional; command-line flags win. */
@@ -99,6 +112,8 @@ export interface ServeConfigFile {
   metricsHost?: string;
   /** Proxy hooks: event URLs (absolute, or relative to `baseUrl`), `timeout`, `headers`, `maxAnswerBytes`, `maxSockets`. */
   proxy?: ProxyOptions;
+  /** The server API: its key (or SWITCHBOARD_API_KEY) and body limit. */
+  api?: { key?: string; maxBodySize?: number };
 }
 
 /** The command-line flags of `switchboard serve`, as parsed. */
@@ -116,12 +131,13 @@ export interface ServeFlags {
   'max-sockets-per-ip'?: string;
   'metrics-port'?: string;
   'metrics-host'?: string;
+  'api-key'?: string;
   quiet?: boolean;
 }
 
 const CONFIG_KEYS = [
   'port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth',
-  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost', 'proxy',
+  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost', 'proxy', 'api',
 ] as const;
 const PROXY_KEYS = ['baseUrl', 'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'timeout', 'headers', 'requestHeaders', 'maxAnswerBytes', 'maxSockets'] as const;
 const AUTH_KEYS = ['jwt', 'anonymous', 'guestSecret'] as const;
@@ -226,6 +242,30 @@ function checkProxy(path: string, proxy: unknown): void {
   }
 }
 
+function checkApi(path: string, api: unknown): void {
+  checkType(path, 'api', api, 'object');
+  if (!isRecord(api)) return;
+  checkKeys(path, 'api.', api, ['key', 'maxBodySize']);
+  checkType(path, 'api.key', api.key, 'string');
+  const max = api.maxBodySize;
+  if (max !== undefined && !(typeof max === 'number' && Number.isSafeInteger(max) && max >= 1)) {
+    throw configError(path, `"api.maxBodySize" must be a whole number of bytes ≥ 1, got ${JSON.stringify(max)}`);
+  }
+}
+
+/** The server API's settings: the key from --api-key, else the file's api.key, else $SWITCHBOARD_API_KEY; none: the API is off. */
+function apiSettings(flags: ServeFlags, file: ServeConfigFile, env: NodeJS.ProcessEnv): ServeApi | undefined {
+  const key = flags['api-key'] ?? file.api?.key ?? env[API_KEY_ENV];
+  if (key === undefined || key === '') {
+    if (file.api?.maxBodySize !== undefined) throw new UsageError(`api.maxBodySize is set but no API key is: give one with --api-key, api.key or ${API_KEY_ENV}`);
+    return undefined;
+  }
+  if (key.length < MIN_API_KEY_LENGTH || /\s/.test(key)) {
+    throw new UsageError(`the server API key must be at least ${MIN_API_KEY_LENGTH} characters without spaces (e.g. from "openssl rand -hex 24")`);
+  }
+  return file.api?.maxBodySize === undefined ? { key } : { key, maxBodySize: file.api.maxBodySize };
+}
+
 function checkTls(path: string, tls: unknown): void {
   checkType(path, 'tls', tls, 'object');
   if (!isRecord(tls)) return;
@@ -251,6 +291,7 @@ export function checkConfig(path: string, value: unknown): ServeConfigFile {
   checkType(path, 'metricsPort', value.metricsPort, 'number');
   checkType(path, 'metricsHost', value.metricsHost, 'string');
   checkTls(path, value.tls);
+  checkApi(path, value.api);
   checkAuth(path, value.auth);
   checkAllowList(path, 'allowedHosts', value.allowedHosts);
   checkAllowList(path, 'allowedOrigins', value.allowedOrigins);
@@ -340,7 +381,7 @@ function metricsListen(flags: ServeFlags, file: ServeConfigFile): MetricsListen 
  * above 1 without Redis: separate processes share no memory, so only a
  * shared broker lets their clients see each other.
  */
-export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}): ServeSettings {
+export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}, env: NodeJS.ProcessEnv = process.env): ServeSettings {
   const fromFile = file.port === undefined ? undefined : String(file.port);
   const port = parsePort(flags.port ?? fromFile, Number(process.env.PORT ?? 8080));
   const workers = workerCount(flags, file);
@@ -373,6 +414,8 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}): 
   const tls = tlsFiles(flags, file);
   if (tls !== undefined) settings.tls = tls;
   if (file.limits !== undefined) settings.limits = file.limits;
+  const api = apiSettings(flags, file, env);
+  if (api !== undefined) settings.api = api;
   if (file.auth?.jwt !== undefined) settings.auth.jwt = file.auth.jwt;
   if (file.proxy !== undefined) settings.proxy = file.proxy;
   if (!settings.auth.anonymous && settings.auth.jwt === undefined && settings.proxy?.connect === undefined) {

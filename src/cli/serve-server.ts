@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -22,6 +23,7 @@ import { RpcError } from '../realtime/server/errors.js';
 import type { AuthenticateContext, AuthorizeContext, AuthorizeDecision, AuthOutcome, WebSocketGuardOptions } from '../realtime/server/options.js';
 import { createProxyHooks, type ProxyHooks } from '../realtime/server/proxy/hooks.js';
 import { createRealtimeServer, type RealtimeServer } from '../realtime/server/server.js';
+import { DEFAULT_API_PATH, type ApiRequestHandler } from '../realtime/server/api-http.js';
 import type { Session } from '../realtime/server/session.js';
 import { UsageError } from './args.js';
 import { BOARD_META_OPTIONS, registerBoardMethods } from './apps/board.js';
@@ -207,6 +209,7 @@ function createRealtime(settings: ServeSettings, gate: Gate, worker: number, gue
       allowedOrigins: originCheckFor(settings.allowedOrigins, gate.hostCheck),
       authorize: bothAuthorize(metricsAuthorize(settings.metrics !== undefined), proxy?.authorize),
       fallbackMethod: proxy?.fallbackMethod,
+      nodeName: `${hostname()} worker ${worker}`,
     });
   } catch (error) {
     void broker.close().catch(() => {});
@@ -237,6 +240,15 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, asset: Asset): voi
     return;
   }
   send(res, 200, asset.contentType, asset.body, { ETag: asset.etag, 'Cache-Control': 'no-cache' });
+}
+
+/** Without a key the server API is off: its paths answer 404 and say how to turn it on. */
+function apiOff(req: IncomingMessage, res: ServerResponse): boolean {
+  if (!(req.url ?? '/').startsWith(`${DEFAULT_API_PATH}/`)) return false;
+  const body = { error: { code: 'not_found', message: 'the server API is off: start switchboard serve with --api-key (or api.key, SWITCHBOARD_API_KEY)' } };
+  send(res, 404, 'application/json; charset=utf-8', `${JSON.stringify(body)}\n`, { 'Cache-Control': 'no-store' });
+  req.resume();
+  return true;
 }
 
 /** What `/healthz` answers: the public one without the pid or the load. */
@@ -274,10 +286,17 @@ function onlyGetAndHead(req: IncomingMessage, res: ServerResponse): boolean {
  * server's HTTP fallback, then pages and assets, health and metrics (unless
  * they have their own listener), and a hint for plain GETs of the real-time path.
  */
-function requestHandler(site: ReadonlyMap<string, Asset>, gate: Gate, rt: RealtimeServer<DemoApi>, ops: { health: Health; metrics: ServerMetrics } | null) {
+function requestHandler(
+  site: ReadonlyMap<string, Asset>,
+  gate: Gate,
+  rt: RealtimeServer<DemoApi>,
+  ops: { health: Health; metrics: ServerMetrics } | null,
+  api: ApiRequestHandler | null,
+) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     const verdict = hostVerdict(gate.hostCheck, req);
     if (verdict !== 'ok') return refuseHost(res, verdict);
+    if (api !== null ? api(req, res) : apiOff(req, res)) return;
     if (rt.handleRequest(req, res)) return;
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (!onlyGetAndHead(req, res)) return;
@@ -371,7 +390,8 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     return { status: brokerUp ? 200 : 503, body };
   };
   const ops = settings.metrics === undefined ? { health, metrics } : null;
-  http.on('request', requestHandler(site, gate, rt, ops));
+  const api = settings.api === undefined ? null : rt.api({ key: settings.api.key, ...(settings.api.maxBodySize !== undefined && { maxBodySize: settings.api.maxBodySize }) });
+  http.on('request', requestHandler(site, gate, rt, ops, api));
   dispatchUpgrades(http, rt);
   await brokerReady(rt, settings);
   let port: number;

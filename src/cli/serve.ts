@@ -29,7 +29,8 @@ Options:
                         limits, auth ({"jwt": {"secret": "…"}, "anonymous": true,
                         "guestSecret": "…"}), allowedHosts, allowedOrigins,
                         websocket (the WebSocket guards), maxSockets,
-                        maxSocketsPerIp, metricsPort, metricsHost;
+                        maxSocketsPerIp, metricsPort, metricsHost, api ({"key":
+                        "…", "maxBodySize": N});
                         command-line options win over the file
   --allowed-hosts LIST  Host names served, comma-separated (example.com,
                         .example.com, example.com:8443; * for any); loopback
@@ -52,6 +53,9 @@ Options:
   --workers N           run N processes behind the one port (needs --redis)
   --tls-cert FILE       serve HTTPS and wss:// with this certificate (PEM) ...
   --tls-key FILE        ... and this private key (PEM)
+  --api-key KEY         serve the server API (POST /api/<method>, docs/server-api.md)
+                        to callers that send this key (at least 16 characters);
+                        also the config's api.key or $SWITCHBOARD_API_KEY
   --quiet               do not log connections
   -h, --help            show this help
 
@@ -75,6 +79,7 @@ const OPTIONS = {
   'max-sockets-per-ip': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
+  'api-key': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -99,6 +104,7 @@ export function startupBanner(settings: ServeSettings, port: number, metricsPort
     `  dashboard   ${base}/dashboard`,
     `  whiteboard  ${base}/whiteboard`,
     `  real-time   ${ws}   metrics ${ops}/metrics   health ${ops}/healthz`,
+    ...(settings.api === undefined ? [] : [`  server API  ${base}/api/<method>   (POST, X-API-Key header)`]),
     `  broker: ${broker}${workers}`,
     ...proxyLine(settings),
     ...startupWarnings(settings),

@@ -113,6 +113,12 @@ export interface Broker {
   history(channel: string, query?: HistoryQuery): Promise<BrokerHistory>;
   /** The channel's current position: offset 0 and epoch `''` for a channel without a stream. Creates nothing. */
   position(channel: string): Promise<StreamPosition>;
+  /**
+   * Forgets the publications kept for `channel`; its position (offset and
+   * epoch) stays, so later publications continue the stream, and a client
+   * that missed the removed ones learns `recovered: false`.
+   */
+  removeHistory(channel: string): Promise<void>;
   /** Adds (or refreshes) a presence member of `channel` and reports a `join` when it is new; `ttl` (ms) bounds how long it stays without a refresh. */
   addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void>;
   /** Removes the member of `channel` with this client id and reports a `leave` when it was there. */

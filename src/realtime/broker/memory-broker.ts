@@ -188,6 +188,12 @@ export class MemoryBroker implements Broker {
     return stream.position;
   }
 
+  /** Forgets the kept publications of `channel`; its position stays. */
+  async removeHistory(channel: string): Promise<void> {
+    this.#checkStarted();
+    this.#streams.get(channel)?.clear(now());
+  }
+
   /** Adds or refreshes a member; reports a `join` only when it is new. */
   async addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void> {
     this.#checkStarted();

@@ -570,6 +570,12 @@ export class RedisBroker implements Broker {
     return { offset: Number(offset ?? 0), epoch };
   }
 
+  /** Deletes the channel's Redis Stream; its meta (offset, epoch) stays, so the next publication continues the stream. */
+  async removeHistory(channel: string): Promise<void> {
+    const stream = this.keys(channel).stream;
+    await this.withCommand((connection) => connection.del(stream));
+  }
+
   async addPresence(channel: string, member: PresenceMember, ttl: number): Promise<void> {
     const keys = this.keys(channel);
     this.presenceTtls.set(channel, ttl);

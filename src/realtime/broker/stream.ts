@@ -108,6 +108,12 @@ export class ChannelStream {
     return info === undefined ? { offset, data } : { offset, data, info };
   }
 
+  /** Forgets every kept publication; the offset and epoch stay. */
+  clear(now: number): void {
+    this.#log.drop(this.#log.size);
+    this.lastUsed = now;
+  }
+
   /** Drops the publications older than the ttl. */
   prune(now: number): void {
     if (this.#ttl === 0) return;

@@ -1,7 +1,7 @@
 /**
  * The events of a `RealtimeClient`, its states, and the types of its calls.
  */
-import type { ConnectResult } from '../wire/messages.js';
+import type { ConnectResult, PresenceMember } from '../wire/messages.js';
 import type { RequestOptions } from './subscription.js';
 import type { TransportName } from './transport-choice.js';
 
@@ -26,6 +26,30 @@ export interface DisconnectedEvent {
   reconnect: boolean;
 }
 
+/** A 'subscribed' event: the server subscribed this connection to a channel (a server-side subscription). */
+export interface ServerSubscribedEvent {
+  channel: string;
+  /** The channel's position when the subscription started: publications after it follow. */
+  offset: number;
+  epoch: string;
+  recoverable: boolean;
+}
+
+/** A 'publication' event: a publication of a channel the server subscribed this connection to. */
+export interface ServerPublicationEvent {
+  channel: string;
+  offset: number;
+  data: unknown;
+  info?: PresenceMember;
+}
+
+/** An 'unsubscribed' event: the server ended one of its server-side subscriptions. */
+export interface ServerUnsubscribedEvent {
+  channel: string;
+  code: string;
+  reason: string;
+}
+
 export interface ClientEvents {
   state: [state: ClientState, previous: ClientState];
   /** A connection succeeded over another transport than the previous one (emitted before 'connected'). */
@@ -34,7 +58,14 @@ export interface ClientEvents {
   connected: [result: ConnectResult];
   disconnected: [event: DisconnectedEvent];
   error: [error: Error];
+  /** A one-way message from the server (`Session.send`, `rt.user(id).send`, the server API's `send`). */
   message: [data: unknown];
+  /** The server subscribed this connection to a channel (docs/protocol.md §5.3). */
+  subscribed: [event: ServerSubscribedEvent];
+  /** A publication of a channel of a server-side subscription. */
+  publication: [event: ServerPublicationEvent];
+  /** The server ended a server-side subscription. */
+  unsubscribed: [event: ServerUnsubscribedEvent];
 }
 
 /** `call()`'s arguments after the method: params are optional when the method's params may be undefined. */

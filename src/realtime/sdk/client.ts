@@ -74,6 +74,11 @@ export class RealtimeClient<A extends ApiShape = UntypedApi> extends Emitter<Cli
     return this.#connector.clientId;
   }
 
+  /** Channels the server subscribed this connection to (server-side subscriptions); they end with the connection. */
+  get serverSubscriptions(): ReadonlySet<string> {
+    return this.#connector.serverSubscriptions.channels;
+  }
+
   /** The user id the server assigned ('' when anonymous; while connected). */
   get user(): string | undefined {
     return this.#connector.user;

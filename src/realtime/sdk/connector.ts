@@ -24,6 +24,7 @@ import type { Connection, ConnectionHost, LossInfo } from './connection.js';
 import { asError, ClientErrorCode, RealtimeError } from './errors.js';
 import { history } from './history.js';
 import { Incoming } from './incoming.js';
+import { ServerSubscriptions } from './server-subscriptions.js';
 import { globalFetch, HttpSocket, type FetchLike } from './http-transport.js';
 import { DEFAULT_MAX_OFFLINE_QUEUE } from './offline-queue.js';
 import { Requests } from './requests.js';
@@ -74,6 +75,7 @@ export class Connector {
   readonly #emit: ClientEmit;
   readonly subscriptions: SubscriptionRegistry;
   readonly serverCalls: ServerCalls;
+  readonly serverSubscriptions: ServerSubscriptions;
   readonly #incoming: Incoming;
 
   #state: ClientState = 'disconnected';
@@ -130,8 +132,10 @@ export class Connector {
       random,
     );
     this.serverCalls = new ServerCalls(this.#connectionHost);
+    this.serverSubscriptions = new ServerSubscriptions(emit);
     this.#incoming = new Incoming(this.#connectionHost, {
       subscriptions: this.subscriptions,
+      serverSubscriptions: this.serverSubscriptions,
       serverCalls: this.serverCalls,
       emit,
       lose: (connection, info) => this.#lose(connection, info),
@@ -386,6 +390,7 @@ export class Connector {
     const lost = new RealtimeError(ClientErrorCode.Disconnected, `the connection was lost (${code}${reason === '' ? '' : ` ${reason}`})`, { code, reason });
     this.#shutDown(connection, 1000, '', lost);
     this.subscriptions.connectionLost();
+    this.serverSubscriptions.connectionLost();
     this.#clientId = undefined;
     this.#user = undefined;
     if (this.#state === 'closed') return;

@@ -11,12 +11,14 @@ import type { ClientEmit } from './client-events.js';
 import type { Connection, ConnectionHost, LossInfo } from './connection.js';
 import { asError, isErrorBody, RealtimeError } from './errors.js';
 import type { ServerCalls } from './server-calls.js';
+import type { ServerSubscriptions } from './server-subscriptions.js';
 import type { SubscriptionRegistry } from './subscription-registry.js';
 import { toPayload, type MessageEventLike } from './transport.js';
 
 /** Where the messages go. */
 export interface IncomingParts {
   subscriptions: SubscriptionRegistry;
+  serverSubscriptions: ServerSubscriptions;
   serverCalls: ServerCalls;
   emit: ClientEmit;
   /** Ends a connection (a malformed message, or the server's `disconnect`). */
@@ -55,14 +57,19 @@ export class Incoming {
         this.#onReply(connection, message);
         break;
       case 'publication':
-        this.#parts.subscriptions.onPublication(connection, message as unknown as PublicationPush);
+        if (!this.#parts.subscriptions.onPublication(connection, message as unknown as PublicationPush)) {
+          this.#parts.serverSubscriptions.onPublication(message as unknown as PublicationPush);
+        }
         break;
       case 'join':
       case 'leave':
         this.#parts.subscriptions.onPresenceEvent(message);
         break;
       case 'unsubscribed':
-        this.#parts.subscriptions.onUnsubscribedPush(message);
+        if (!this.#parts.subscriptions.onUnsubscribedPush(message)) this.#parts.serverSubscriptions.onUnsubscribedPush(message);
+        break;
+      case 'subscribed':
+        this.#parts.serverSubscriptions.onSubscribedPush(message, typeof message['channel'] === 'string' && this.#parts.subscriptions.has(message['channel']));
         break;
       case 'call':
         this.#parts.serverCalls.onCall(connection, message as unknown as ServerCallMessage);

@@ -16,7 +16,17 @@ export {
   SDK_VERSION,
   type RealtimeClientOptions,
 } from './client-options.js';
-export type { CallArgs, CallHandler, ClientEvents, ClientState, ConnectingEvent, DisconnectedEvent } from './client-events.js';
+export type {
+  CallArgs,
+  CallHandler,
+  ClientEvents,
+  ClientState,
+  ConnectingEvent,
+  DisconnectedEvent,
+  ServerPublicationEvent,
+  ServerSubscribedEvent,
+  ServerUnsubscribedEvent,
+} from './client-events.js';
 export type { Timers } from './timers.js';
 export {
   Subscription,

@@ -102,11 +102,17 @@ export class SubscriptionRegistry {
     }
   }
 
-  /** A publication push: a gap in the offsets recovers the subscription on `connection`. */
-  onPublication(connection: Connection, push: PublicationPush): void {
+  /** Whether the client subscribed to `channel` itself. */
+  has(channel: string): boolean {
+    return this.#records.has(channel);
+  }
+
+  /** A publication push: a gap in the offsets recovers the subscription on `connection`. False: no such subscription. */
+  onPublication(connection: Connection, push: PublicationPush): boolean {
     const record = this.#records.get(push.channel);
-    if (record === undefined) return;
+    if (record === undefined) return false;
     if (record.control.publication(push) === 'gap' && connection === this.#host.current()) this.#recover(connection, record);
+    return true;
   }
 
   /** A 'join' or 'leave' push. */
@@ -118,14 +124,15 @@ export class SubscriptionRegistry {
     else record.control.leave(member as unknown as PresenceMember);
   }
 
-  /** The server's 'unsubscribed' push: the subscription ends. */
-  onUnsubscribedPush(message: Record<string, unknown>): void {
+  /** The server's 'unsubscribed' push: the subscription ends. False: no such subscription. */
+  onUnsubscribedPush(message: Record<string, unknown>): boolean {
     const channel = message['channel'];
     const record = typeof channel === 'string' ? this.#records.get(channel) : undefined;
-    if (record === undefined) return;
+    if (record === undefined) return false;
     this.#records.delete(channel as string);
     clearTimer(this.#host.timers, record.retryTimer);
     record.control.ended(String(message['code'] ?? 'server'), String(message['reason'] ?? ''));
+    return true;
   }
 
   #sendSubscribe(connection: Connection, record: SubscriptionRecord, recover: boolean): void {

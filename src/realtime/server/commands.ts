@@ -6,7 +6,7 @@
  */
 import type { Broker } from '../broker/broker.js';
 import type { ApiShape, StandardSchema } from '../wire/api.js';
-import type { Codec } from '../wire/codec.js';
+import { jsonCodec, type Codec } from '../wire/codec.js';
 import { encodedBytes, encodeValue, type EncodedPublication, type EncodedValue } from '../wire/encoded.js';
 import { ErrorCode } from '../wire/errors.js';
 import type {
@@ -24,7 +24,7 @@ import type {
 } from '../wire/messages.js';
 import type { ChannelHub } from './channels.js';
 import { asError, fail, RpcError } from './errors.js';
-import { isValidChannelName, type Namespace, type Namespaces } from './namespaces.js';
+import { isValidChannelName, personalUsers, type Namespace, type Namespaces } from './namespaces.js';
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
 import { checkSchema } from './schema.js';
@@ -54,6 +54,13 @@ export interface CommandDeps<A extends ApiShape> {
 /** The presence member (and publisher info) of a session. */
 export function clientInfoOf(session: Pick<Session<ApiShape>, 'id' | 'user' | 'info'>): ClientInfo {
   return session.info === undefined ? { client: session.id, user: session.user } : { client: session.id, user: session.user, info: session.info };
+}
+
+/** Server-published data that passed the checks of a client's publish, encoded. */
+export interface CheckedPublication {
+  readonly channel: string;
+  readonly namespace: Namespace;
+  readonly encoded: EncodedValue;
 }
 
 /** A subscribe result with the recovered publications still encoded, as the broker kept them. */
@@ -105,6 +112,57 @@ export class Commands<A extends ApiShape> {
     return true;
   }
 
+  /**
+   * A subscription the server makes for `session` (a server-side
+   * subscription: no namespace rules, no `authorize`): announced with a
+   * `subscribed` push, then the channel's publications follow. False when
+   * the session is already subscribed, at its subscription limit, or closed.
+   * Call it from the session's queue (`ServerSession.runQueued`).
+   */
+  async serverSubscribe(session: ServerSession<A>, channel: string): Promise<boolean> {
+    const namespace = this.namespaceOf(channel);
+    const { subscriptions } = session;
+    if (session.isClosed || subscriptions.has(channel) || subscriptions.size >= this.deps.limits.maxSubscriptions) return false;
+    subscriptions.add(channel);
+    let outcome: SubscribeOutcome;
+    try {
+      outcome = await this.startSubscription(session, namespace, channel, undefined);
+    } catch (error) {
+      await this.drop(session, channel, false);
+      throw error;
+    }
+    if (session.isClosed || !subscriptions.has(channel)) return false;
+    const { offset, epoch, recoverable } = outcome.result;
+    session.write({ type: 'subscribed', channel, offset, epoch, recoverable });
+    this.deps.hub.activate(channel, session, offset);
+    this.deps.subscribed(session, channel);
+    return true;
+  }
+
+  /**
+   * Checks data that server code (the server API) publishes as a client's
+   * publish is checked — the size limit, no `__proto__` key, the namespace's
+   * schema — but not the namespace's publish rule nor `authorize`. Returns
+   * the data encoded as JSON, ready for `publishChecked`.
+   */
+  async checkServerPublication(channel: string, data: unknown): Promise<CheckedPublication> {
+    const namespace = this.namespaceOf(channel);
+    const maxSize = this.deps.limits.maxPublishSize;
+    let encoded = encodeValue(data, jsonCodec);
+    if (encodedBytes(encoded) > maxSize) throw new RpcError(ErrorCode.LimitExceeded, `publication data over ${maxSize} bytes`);
+    if (hasProtoKey(data)) throw new RpcError(ErrorCode.InvalidData, 'a "__proto__" key cannot be published (MessagePack clients could not decode it)');
+    const schema = this.deps.schemas.channels?.[namespace.name];
+    if (schema !== undefined) encoded = encodeValue(await checkSchema(schema, data, 'the publication data'), jsonCodec);
+    return { channel, namespace, encoded };
+  }
+
+  /** Publishes what `checkServerPublication` accepted. */
+  async publishChecked(checked: CheckedPublication): Promise<PublishResult> {
+    const history = checked.namespace.history ?? undefined;
+    const published = await this.viaBroker(() => this.deps.broker.publish(checked.channel, { data: checked.encoded }, { history }));
+    return { offset: published.offset, epoch: published.epoch };
+  }
+
   // ------------------------------------------------------------ checks
 
   /** The namespace of a valid channel name; `bad_request` or `not_found` otherwise. */
@@ -123,6 +181,9 @@ export class Commands<A extends ApiShape> {
    */
   private async authorize(session: ServerSession<A>, namespace: Namespace, channel: string, action: AuthorizeAction, data?: unknown): Promise<{ data: unknown } | undefined> {
     if (!namespace.anonymous && session.user === '') throw fail.forbidden(`anonymous users may not ${action} in ${channel}`);
+    if (namespace.personal && (session.user === '' || !personalUsers(channel).includes(session.user))) {
+      throw fail.forbidden(`${channel.slice(0, 255)} is a personal channel: only the users named after its "#" may ${action} in it`);
+    }
     const hook = this.deps.authorize;
     if (hook === undefined) return undefined;
     let decision: unknown;

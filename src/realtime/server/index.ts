@@ -26,6 +26,20 @@ export {
   type ProxyOptions,
   type ResolvedProxyOptions,
 } from './proxy/options.js';
+export { ConnectionGroup } from './connection-group.js';
+export { DEFAULT_CLUSTER_TIMEOUT, type ConnectionTarget, type NodeInfo } from './cluster-control.js';
+export { DEFAULT_API_MAX_BODY_SIZE, DEFAULT_API_PATH, MIN_API_KEY_LENGTH, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
+export {
+  API_METHODS,
+  MAX_BATCH_COMMANDS,
+  MAX_BROADCAST_CHANNELS,
+  type ApiBatchCommand,
+  type ApiMethod,
+  type ApiNodeInfo,
+  type ApiReply,
+  type ApiTarget,
+  type ServerApiMethods,
+} from './server-api.js';
 export {
   DEFAULT_CONNECT_TIMEOUT,
   DEFAULT_MAX_HISTORY_LIMIT,
@@ -51,7 +65,7 @@ export {
   type SchemaOptions,
   type WebSocketGuardOptions,
 } from './options.js';
-export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, type NamespaceOptions } from './namespaces.js';
+export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, personalUsers, PERSONAL_BOUNDARY, type NamespaceOptions } from './namespaces.js';
 export type { RateLimitOptions } from './rate-limit.js';
 export { TokenError, type JwtOptions, type JWTPayload } from './auth.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';

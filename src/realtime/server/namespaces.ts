@@ -23,6 +23,14 @@ export interface NamespaceOptions {
   anonymous?: boolean;
   /** Add the publisher's `info` to publications from clients. Default true. */
   publisherInfo?: boolean;
+  /**
+   * Personal channels: a channel of this namespace names its users after a
+   * `#` (`notifications:#alice`, `dialog:#alice,bob`), and only those users
+   * may subscribe, publish, or read its presence and history from a client
+   * (others get `forbidden`) — before the `authorize` hook, which still
+   * runs. Server code and the server API are not limited. Default false.
+   */
+  personal?: boolean;
 }
 
 /** A namespace with every default applied. */
@@ -35,6 +43,7 @@ export interface Namespace {
   readonly publish: 'subscribers' | 'clients' | false;
   readonly anonymous: boolean;
   readonly publisherInfo: boolean;
+  readonly personal: boolean;
 }
 
 /** The namespaces when none are configured: the default namespace with default rules. */
@@ -57,6 +66,19 @@ export function namespaceOf(channel: string): string {
   return colon === -1 ? '' : channel.slice(0, colon);
 }
 
+/** Separates a personal channel's name from the users it names. */
+export const PERSONAL_BOUNDARY = '#';
+
+/**
+ * The users a personal channel names: the comma-separated ids after its
+ * first `#` (`notifications:#alice` → alice); none when it has no `#`.
+ */
+export function personalUsers(channel: string): string[] {
+  const at = channel.indexOf(PERSONAL_BOUNDARY);
+  if (at === -1) return [];
+  return channel.slice(at + 1).split(',').filter((user) => user !== '');
+}
+
 /** Applies the defaults to one namespace's options; throws `TypeError` for invalid ones. */
 export function resolveNamespace(name: string, options: NamespaceOptions): Namespace {
   const history = resolveHistory(name, options.history);
@@ -73,6 +95,7 @@ export function resolveNamespace(name: string, options: NamespaceOptions): Names
     publish,
     anonymous: options.anonymous ?? true,
     publisherInfo: options.publisherInfo ?? true,
+    personal: options.personal === true,
   };
 }
 

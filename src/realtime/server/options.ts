@@ -136,4 +136,12 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   schemas?: SchemaOptions<A>;
   /** How long a presence member lasts without a refresh (ms); the server refreshes its members every third of it. Default 60000. */
   presenceTtl?: number;
+  /** This node's name in `nodes()` and the server API's `info`. Default: host name and process id. */
+  nodeName?: string;
+  /**
+   * How long an operation on every node (`user(id).disconnect()` and the
+   * like, `channels()`, `nodes()`) waits for the nodes' answers (ms); then it
+   * goes on with those it has. Default 3000.
+   */
+  clusterTimeout?: number;
 }

@@ -7,6 +7,7 @@
  * fallback transport (fallback/http-transport.ts) on the same HTTP server.
  */
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -17,13 +18,17 @@ import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
 import type { ApiShape, ChannelName, MethodName, MethodParams, MethodResult, PublicationData, UntypedApi } from '../wire/api.js';
 import { codecFor, jsonCodec, msgpackCodec, type Codec } from '../wire/codec.js';
-import { containsBytes, decodePublication, encodeValue } from '../wire/encoded.js';
-import { DisconnectCode } from '../wire/errors.js';
+import { containsBytes, decodePublication, encodedBytes, encodeValue } from '../wire/encoded.js';
+import { DisconnectCode, ErrorCode } from '../wire/errors.js';
 import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } from '../wire/messages.js';
+import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
+import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
+import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
+import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
 import { CredentialChecker } from './credentials.js';
-import { asError } from './errors.js';
+import { asError, fail, RpcError } from './errors.js';
 import type { SessionLink, Subscriber } from './fanout.js';
 import { closeServer, interceptRequests, listen, refusePlainRequest } from './fallback/http-mount.js';
 import { HttpTransport, resolveDownlinkTimeout, resolveReplayBytes } from './fallback/http-transport.js';
@@ -39,7 +44,9 @@ import {
 } from './options.js';
 import { ProcessSubscriptions } from './process-subscriptions.js';
 import { MethodRegistry, type MethodHandler } from './rpc.js';
-import { ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
+import { ServerApi, type ServerApiHost } from './server-api.js';
+import { checkClose, ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
+import { hasProtoKey } from './validate.js';
 import { Traffic, type RealtimeStats } from './stats.js';
 
 /** Events of a `RealtimeServer`, with their arguments. */
@@ -95,6 +102,12 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private readonly brokerStarted: Promise<void>;
   /** Connected sessions by client id. */
   private readonly connected = new Map<string, ServerSession<A>>();
+  /** Connected sessions by user id. */
+  private readonly byUser = new Map<string, Set<ServerSession<A>>>();
+  /** Operations on users and connections across the cluster, and the nodes' answers. */
+  private readonly control: ControlPlane;
+  private readonly nodeName: string;
+  private readonly startedAt = Date.now();
   /** Every session not closed yet (connected or awaiting `connect`). */
   private readonly live = new Set<ServerSession<A>>();
   /** Broker calls to finish before the broker closes. */
@@ -133,6 +146,10 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       unsubscribed: (session, channel) => this.emit('unsubscribe', session, channel),
     });
     this.host = this.sessionHost();
+    this.nodeName = options.nodeName ?? `${hostname()}:${process.pid}`;
+    const clusterTimeout = options.clusterTimeout ?? DEFAULT_CLUSTER_TIMEOUT;
+    if (!(clusterTimeout > 0) || !Number.isFinite(clusterTimeout)) throw new TypeError(`clusterTimeout must be a positive number of ms, got ${String(clusterTimeout)}`);
+    this.control = new ControlPlane(this.broker, this.controlHost(), randomBytes(9).toString('base64url'), clusterTimeout);
     this.http = this.createHttpTransport(options);
     this.ownServer = this.http !== null && options.port !== undefined ? createStandaloneServer(options.tls, DEFAULT_HANDSHAKE_TIMEOUT) : null;
     this.wss = this.createWebSocketServer(options);
@@ -197,6 +214,61 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     const encoded = encodeValue(data, containsBytes(data) ? msgpackCodec : jsonCodec);
     const published = await this.broker.publish(channel, { data: encoded }, { history: namespace.history ?? undefined });
     return { offset: published.offset, epoch: published.epoch };
+  }
+
+  /**
+   * Every connection of user `id` (`''`: the anonymous ones), on every node
+   * of the cluster: `disconnect`, server-side `subscribe` / `unsubscribe`,
+   * `send` (docs/realtime.md).
+   */
+  user(id: string): ConnectionGroup {
+    if (typeof id !== 'string') throw new TypeError('a user id is a string');
+    return new ConnectionGroup(this.groupHost(), { user: id });
+  }
+
+  /** The connection with client id `id`, on whichever node holds it (as `user`). */
+  client(id: string): ConnectionGroup {
+    if (typeof id !== 'string' || id === '') throw new TypeError('a client id is a non-empty string');
+    return new ConnectionGroup(this.groupHost(), { client: id });
+  }
+
+  /**
+   * The channels with subscribers on any node, with their subscriber counts
+   * summed over the nodes (sorted by name); `pattern` keeps those it
+   * matches (`*`: any run of characters, e.g. `chat:*`). Asks every node
+   * and waits for their answers, at most `clusterTimeout` ms.
+   */
+  async channels(options: { pattern?: string } = {}): Promise<Map<string, number>> {
+    await this.brokerStarted;
+    return this.control.channels(options.pattern);
+  }
+
+  /** The nodes of the cluster (every real-time server sharing the broker) that answered within `clusterTimeout`, with their counts. */
+  async nodes(): Promise<NodeInfo[]> {
+    await this.brokerStarted;
+    return this.control.nodes();
+  }
+
+  /** This node's id in `nodes()`. */
+  get nodeId(): string {
+    return this.control.nodeId;
+  }
+
+  /**
+   * The server API over HTTP (docs/server-api.md), as a request handler:
+   * mount it in the application's HTTP server (it returns false for
+   * requests that are not the API's). Throws `TypeError` for a key shorter
+   * than 16 characters.
+   */
+  api(options: ServerApiOptions): ApiRequestHandler {
+    return createApiHandler(new ServerApi(this.apiHost()), options, (error) => this.reportError(error));
+  }
+
+  /** Forgets the kept publications of a channel; its position stays (clients that missed them learn `recovered: false`). */
+  async removeHistory(channel: string): Promise<void> {
+    this.commands.namespaceOf(channel);
+    await this.brokerStarted;
+    await this.broker.removeHistory(channel);
   }
 
   /**
@@ -296,8 +368,10 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       join: (channel, member) => this.presenceEvent('join', channel, member),
       leave: (channel, member) => this.presenceEvent('leave', channel, member),
       state: (state, error) => this.brokerState(state, error),
-      relay: (target, message) => this.http?.relayed(target, message),
-    });
+      relay: (target, message) => {
+        if (!this.control.handle(target, message)) this.http?.relayed(target, message);
+      },
+    }).then(() => this.control.start());
     started.catch((error: unknown) => this.reportError(asError(error)));
     return started;
   }
@@ -341,6 +415,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       newClientId: () => randomBytes(12).toString('base64url'),
       runCommand: (session: ServerSession<A>, command: ChannelCommand) => this.commands.run(session, command),
       dropSubscription: (session: ServerSession<A>, channel: string) => this.commands.drop(session, channel),
+      serverSubscribe: (session: ServerSession<A>, channel: string) => this.commands.serverSubscribe(session, channel),
       connected: (session: ServerSession<A>) => this.sessionConnected(session),
       closed: (session: ServerSession<A>, code: number, reason: string, wasConnected: boolean) => this.sessionClosed(session, code, reason, wasConnected),
       message: (session: ServerSession<A>, data: unknown) => this.emit('message', session, data),
@@ -350,6 +425,9 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
 
   private sessionConnected(session: ServerSession<A>): void {
     this.connected.set(session.id, session);
+    let sessions = this.byUser.get(session.user);
+    if (sessions === undefined) this.byUser.set(session.user, (sessions = new Set()));
+    sessions.add(session);
     this.heartbeat.add(session);
     this.emit('connect', session);
   }
@@ -359,8 +437,124 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     if (!wasConnected) return;
     this.heartbeat.delete(session);
     this.connected.delete(session.id);
+    const sessions = this.byUser.get(session.user);
+    if (sessions !== undefined && sessions.delete(session) && sessions.size === 0) this.byUser.delete(session.user);
     for (const channel of [...session.subscriptions]) this.track(this.commands.drop(session, channel));
     this.emit('disconnect', session, code, reason);
+  }
+
+  // ------------------------------------------------------------ cluster operations
+
+  /** The connected sessions of this node that `target` names. */
+  private sessionsOf(target: ConnectionTarget): ServerSession<A>[] {
+    if ('client' in target) {
+      const session = this.connected.get(target.client);
+      return session === undefined ? [] : [session];
+    }
+    return [...(this.byUser.get(target.user) ?? [])];
+  }
+
+  /** Carries out a cluster operation on this node's connections; resolves how many it affected. */
+  private async applyLocally(operation: ConnectionOperation): Promise<number> {
+    const sessions = this.sessionsOf(operation.target);
+    switch (operation.op) {
+      case 'disconnect':
+        for (const session of sessions) session.disconnect(operation.code, operation.reason);
+        return sessions.length;
+      case 'send':
+        for (const session of sessions) session.send(operation.data);
+        return sessions.length;
+      case 'subscribe':
+      case 'unsubscribe': {
+        const { channel } = operation;
+        const done = await Promise.all(
+          sessions.map((session) =>
+            (operation.op === 'subscribe' ? session.subscribe(channel) : session.unsubscribeQueued(channel)).catch((error: unknown) => {
+              this.reportError(asError(error));
+              return false;
+            }),
+          ),
+        );
+        return done.filter(Boolean).length;
+      }
+    }
+  }
+
+  /** What this node tells `nodes()`. */
+  private nodeInfo(): NodeInfo {
+    let subscriptions = 0;
+    for (const session of this.connected.values()) subscriptions += session.subscriptions.size;
+    return {
+      id: this.control.nodeId,
+      name: this.nodeName,
+      connections: this.connected.size,
+      users: this.byUser.size,
+      channels: this.hub.size,
+      subscriptions,
+      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  private controlHost(): ControlHost {
+    return {
+      apply: (operation) => this.applyLocally(operation),
+      node: () => this.nodeInfo(),
+      channels: (pattern) => {
+        const matches = pattern === undefined ? () => true : channelMatcher(pattern);
+        return [...this.hub.subscriberCounts()].filter(([channel]) => matches(channel));
+      },
+      reportError: (error) => this.reportError(error),
+    };
+  }
+
+  /** Data a `message` push can carry to every node's clients: JSON, within the publish limit. */
+  private checkMessage(data: unknown): void {
+    if (data === undefined) throw fail.badRequest('the data of a message is missing');
+    if (containsBytes(data)) throw new RpcError(ErrorCode.InvalidData, 'a message to users is sent as JSON: it cannot hold bytes');
+    if (hasProtoKey(data)) throw new RpcError(ErrorCode.InvalidData, 'a "__proto__" key cannot be sent (MessagePack clients could not decode it)');
+    const size = encodedBytes(encodeValue(data, jsonCodec));
+    if (size > this.limits.maxPublishSize) throw new RpcError(ErrorCode.LimitExceeded, `message data over ${this.limits.maxPublishSize} bytes`);
+  }
+
+  /** Runs a cluster-wide step once the broker is up; a broker failure becomes `broker_unavailable`. */
+  private async viaBroker<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      await this.brokerStarted;
+      return await step();
+    } catch (error) {
+      if (error instanceof RpcError) throw error;
+      this.reportError(asError(error));
+      throw fail.brokerUnavailable();
+    }
+  }
+
+  private groupHost(): ConnectionGroupHost {
+    return {
+      checkChannel: (channel) => void this.commands.namespaceOf(channel),
+      checkClose,
+      checkMessage: (data) => this.checkMessage(data),
+      everywhere: async (operation) => {
+        await this.brokerStarted;
+        return this.control.everywhere(operation);
+      },
+    };
+  }
+
+  private apiHost(): ServerApiHost {
+    return {
+      namespaceOf: (channel) => this.commands.namespaceOf(channel),
+      checkPublication: (channel, data) => this.commands.checkServerPublication(channel, data),
+      publishChecked: (checked) => this.viaBroker(() => this.commands.publishChecked(checked)),
+      checkClose,
+      checkMessage: (data) => this.checkMessage(data),
+      everywhere: (operation) => this.viaBroker(() => this.control.everywhere(operation)),
+      presence: (channel) => this.viaBroker(() => this.broker.presence(channel)),
+      history: (channel, query) => this.viaBroker(() => this.history(channel, query)),
+      removeHistory: (channel) => this.viaBroker(() => this.broker.removeHistory(channel)),
+      channels: (pattern) => this.viaBroker(() => this.control.channels(pattern)),
+      nodes: () => this.viaBroker(() => this.control.nodes()),
+      maxHistoryLimit: this.limits.maxHistoryLimit,
+    };
   }
 
   /** Re-adds every local presence member (so that it outlives its ttl), one round at a time. */
@@ -391,6 +585,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private async shutdown(): Promise<void> {
     this.heartbeat.stop();
     clearInterval(this.presenceTimer);
+    this.control.close();
     for (const session of [...this.live]) session.close(DisconnectCode.Shutdown, 'server shutdown');
     this.http?.close();
     this.unmount();

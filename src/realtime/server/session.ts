@@ -58,6 +58,13 @@ export interface Session<A extends ApiShape = UntypedApi> {
   send(data: unknown): void;
   /** Ends the subscription to `channel` (an `unsubscribed` push with code 'server'). */
   unsubscribe(channel: string, reason?: string): void;
+  /**
+   * Subscribes the connection to `channel` from the server (a server-side
+   * subscription: a `subscribed` push, then the channel's publications; no
+   * namespace rules, no `authorize`). Resolves false when it was subscribed
+   * already, is at its subscription limit, or closed.
+   */
+  subscribe(channel: string): Promise<boolean>;
   /** Sends `disconnect` and closes with `code` (default 4000: the client may reconnect). */
   disconnect(code?: number, reason?: string): void;
 }
@@ -84,6 +91,8 @@ export interface SessionHost<A extends ApiShape> {
   runCommand(session: ServerSession<A>, command: ChannelCommand): Promise<void>;
   /** Server-side unsubscribe (from `Session.unsubscribe`); false when it was not subscribed. */
   dropSubscription(session: ServerSession<A>, channel: string): Promise<boolean>;
+  /** Server-side subscribe (from `Session.subscribe`); false when it did not subscribe. */
+  serverSubscribe(session: ServerSession<A>, channel: string): Promise<boolean>;
   /** `connect` succeeded and its reply is written. */
   connected(session: ServerSession<A>): void;
   /** The connection ended; called once. */
@@ -123,7 +132,7 @@ function webSocketOf(link: SessionLink): RealtimeSocket | null {
 }
 
 /** Throws a `RangeError` for a close code or reason a close frame cannot carry. */
-function checkClose(code: number, reason: string): void {
+export function checkClose(code: number, reason: string): void {
   const allowed = code === 1000 || code === 1001 || (Number.isInteger(code) && code >= 3000 && code <= 4999);
   if (!allowed) throw new RangeError(`invalid close code ${code} (1000, 1001 or 3000-4999)`);
   if (Buffer.byteLength(reason, 'utf8') > MAX_REASON_BYTES) throw new RangeError('a close reason is at most 123 bytes');
@@ -176,6 +185,8 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   private connectTimer: NodeJS.Timeout | null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private closeScheduled = false;
+  /** Settles the server's own queued steps (`runQueued`) that a close leaves unrun. */
+  private readonly unrun = new Set<() => void>();
 
   constructor(host: SessionHost<A>, link: SessionLink, codec: Codec, request: IncomingMessage) {
     this.host = host;
@@ -229,12 +240,43 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   }
 
   unsubscribe(channel: string, reason = ''): void {
-    if (this.stateValue !== 'connected') return;
-    this.enqueue({
-      type: 'internal',
-      run: async () => {
-        if (await this.host.dropSubscription(this, channel)) this.write({ type: 'unsubscribed', channel, code: 'server', reason });
-      },
+    void this.unsubscribeQueued(channel, reason).catch((error: unknown) => this.host.reportError(asError(error)));
+  }
+
+  /** @internal `unsubscribe`, resolving true once the subscription ended (false: there was none, or the session closed). */
+  unsubscribeQueued(channel: string, reason = ''): Promise<boolean> {
+    return this.runQueued(async () => {
+      if (!(await this.host.dropSubscription(this, channel))) return false;
+      this.write({ type: 'unsubscribed', channel, code: 'server', reason });
+      return true;
+    }, false);
+  }
+
+  subscribe(channel: string): Promise<boolean> {
+    return this.runQueued(() => this.host.serverSubscribe(this, channel), false);
+  }
+
+  /**
+   * @internal Runs a step of the server's in the session's queue, in order
+   * with the client's commands; resolves `otherwise` when the session is not
+   * connected or closes before the step ran.
+   */
+  runQueued<T>(run: () => Promise<T>, otherwise: T): Promise<T> {
+    if (this.stateValue !== 'connected') return Promise.resolve(otherwise);
+    return new Promise<T>((resolve, reject) => {
+      const abandon = (): void => resolve(otherwise);
+      this.unrun.add(abandon);
+      this.enqueue({
+        type: 'internal',
+        run: async () => {
+          this.unrun.delete(abandon);
+          try {
+            resolve(await run());
+          } catch (error) {
+            reject(error);
+          }
+        },
+      });
     });
   }
 
@@ -353,6 +395,8 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     this.request = undefined;
     this.queue = [];
     this.queueHead = 0;
+    for (const abandon of this.unrun) abandon();
+    this.unrun.clear();
     this.calls.rejectAll();
     this.host.closed(this, code, reason, wasConnected);
   }

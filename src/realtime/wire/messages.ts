@@ -264,6 +264,21 @@ export interface UnsubscribedPush {
   reason: string;
 }
 
+/**
+ * The server subscribed the connection to a channel on its own (a
+ * server-side subscription, docs/protocol.md §5.3): the channel's
+ * publications after `offset` follow as `publication` pushes.
+ */
+export interface SubscribedPush {
+  type: 'subscribed';
+  channel: string;
+  /** The channel's position when the subscription started. */
+  offset: number;
+  epoch: string;
+  /** Whether the channel keeps history. */
+  recoverable: boolean;
+}
+
 /** A server-to-client call; the client answers with a `reply` of the same id. */
 export interface ServerCallMessage {
   type: 'call';
@@ -296,6 +311,7 @@ export type ServerMessage =
   | JoinPush
   | LeavePush
   | UnsubscribedPush
+  | SubscribedPush
   | ServerCallMessage
   | MessagePush
   | PingMessage

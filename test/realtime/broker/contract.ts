@@ -261,6 +261,22 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         assert.deepEqual(history.position, { offset: 5, epoch: results[0]!.epoch });
       });
 
+      test('removeHistory forgets the kept publications but keeps the position; the stream goes on', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const results = await publishSeries(broker, channel('removed'), 3, { size: 10 });
+        const position = { offset: 3, epoch: results[0]!.epoch };
+        await broker.removeHistory(channel('removed'));
+        assertHistory(await broker.history(channel('removed')), { offsets: [], position }, 'after removal');
+        const since1 = await broker.history(channel('removed'), { since: { offset: 1, epoch: position.epoch } });
+        assertHistory(since1, { offsets: [], complete: false, position }, 'a client that missed removed publications cannot recover');
+        assert.deepEqual(await broker.position(channel('removed')), position);
+        const next = await publishValue(broker, channel('removed'), { n: 4 }, { history: { size: 10 } });
+        assert.deepEqual([next.offset, next.epoch], [4, position.epoch]);
+        assertHistory(await broker.history(channel('removed')), { offsets: [4], position: { offset: 4, epoch: position.epoch } }, 'kept again');
+        await broker.removeHistory(channel('never-published'));
+        assert.deepEqual(await broker.position(channel('never-published')), { offset: 0, epoch: '' }, 'removing creates nothing');
+      });
+
       test('data and publisher info are kept and delivered as published', async (t) => {
         const { broker, recorder, channel } = await setup(t, makeBroker);
         const ch = channel('info');

@@ -78,6 +78,9 @@ class LaggingBroker implements Broker {
   removePresence(channel: string, client: string): Promise<void> {
     return this.inner.removePresence(channel, client);
   }
+  removeHistory(channel: string): ReturnType<Broker['removeHistory']> {
+    return this.inner.removeHistory(channel);
+  }
   presence(channel: string): ReturnType<Broker['presence']> {
     return this.inner.presence(channel);
   }

@@ -1,7 +1,7 @@
 /** Channel names, namespaces and their defaults. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isValidChannelName, namespaceOf, Namespaces, resolveNamespace } from '../../../src/realtime/server/namespaces.js';
+import { isValidChannelName, namespaceOf, Namespaces, personalUsers, resolveNamespace } from '../../../src/realtime/server/namespaces.js';
 
 describe('namespaces', () => {
   test('channel names: 1 to 255 visible ASCII characters', () => {
@@ -26,6 +26,7 @@ describe('namespaces', () => {
       publish: 'subscribers',
       anonymous: true,
       publisherInfo: true,
+      personal: false,
     });
     assert.equal(resolveNamespace('p', { presence: true }).joinLeave, true);
     assert.equal(resolveNamespace('p', { presence: true, joinLeave: false }).joinLeave, false);
@@ -43,5 +44,14 @@ describe('namespaces', () => {
     assert.equal(defaults.of('lobby')?.name, '');
     assert.equal(defaults.of('chat:1'), undefined);
     assert.throws(() => new Namespaces({ 'a:b': {} }), TypeError);
+  });
+
+  test('personal channels name their users after the first "#", comma-separated', () => {
+    assert.deepEqual(personalUsers('notifications:#alice'), ['alice']);
+    assert.deepEqual(personalUsers('dialog:#alice,bob'), ['alice', 'bob']);
+    assert.deepEqual(personalUsers('dialog:#alice,,bob,'), ['alice', 'bob']);
+    assert.deepEqual(personalUsers('notifications:#'), []);
+    assert.deepEqual(personalUsers('notifications:alice'), []);
+    assert.equal(resolveNamespace('n', { personal: true }).personal, true);
   });
 });

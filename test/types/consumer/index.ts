@@ -4,7 +4,7 @@
 import { CloseCode, Connection, type RemoteProtocolError } from 'switchboard/protocol';
 import { WebSocketServer, type ServerWebSocket } from 'switchboard/server';
 import { WebSocket, CloseEvent, type MessageData } from 'switchboard/client';
-import { createProxyHooks, createRealtimeServer, DisconnectError, type Session } from 'switchboard/realtime';
+import { createProxyHooks, createRealtimeServer, DisconnectError, type NodeInfo, type ServerApiMethods, type Session } from 'switchboard/realtime';
 import { RealtimeClient } from 'switchboard/sdk';
 import { webcrypto } from 'node:crypto';
 
@@ -64,6 +64,15 @@ const rt = createRealtimeServer<ChatApi>({
 rt.method('rooms.create', ({ name }) => ({ id: `room-${name}` }));
 rt.on('connect', (session: Session<ChatApi>) => console.log(session.id, session.remoteAddress));
 await rt.ready();
+const api: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean = rt.api({ key: 'a-key-of-16-chars-or-more' });
+const tabs: number = await rt.user('ada').subscribe('chat:lobby');
+const nodes: NodeInfo[] = await rt.nodes();
+const counts: Map<string, number> = await rt.channels({ pattern: 'chat:*' });
+const publishParams: ServerApiMethods['publish']['params'] = { channel: 'chat:lobby', data: { text: 'hi' } };
+const batch: ServerApiMethods['batch']['params'] = { commands: [{ publish: publishParams }, { send: { user: 'ada', data: 1 } }] };
+// @ts-expect-error: a user-addressed method takes a user or a client
+const missingTarget: ServerApiMethods['send']['params'] = { data: 1 };
+console.log(api, tabs, nodes, counts, batch, missingTarget);
 
 // proxy hooks, typed for the server's API
 const proxy = createProxyHooks<ChatApi>({ baseUrl: 'http://127.0.0.1:3000/rt/', connect: 'connect', publish: 'publish', rpc: 'rpc', headers: ['cookie'] });
@@ -83,6 +92,10 @@ proxy.close();
 const client = new RealtimeClient<ChatApi>('ws://127.0.0.1:8080/rt').connect();
 const room = client.subscribe('chat:lobby');
 room.on('publication', ({ data }) => console.log(data.text.toUpperCase(), data.from));
+client.on('subscribed', ({ channel, offset }) => console.log(channel, offset));
+client.on('publication', ({ channel, data }) => console.log(channel, data));
+const serverChannels: ReadonlySet<string> = client.serverSubscriptions;
+console.log(serverChannels.size);
 await room.publish({ text: 'hi', from: 'ada' });
 const created: { id: string } = await client.call('rooms.create', { name: 'games' });
 // @ts-expect-error: rooms.create takes a name
