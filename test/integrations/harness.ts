@@ -22,6 +22,11 @@ export interface IntegrationOptions {
   startTimeout?: number;
   /** Extra environment of the example's process. */
   env?: Record<string, string>;
+  /** Runs once before the example starts (a build step), within `prepareTimeout` ms. */
+  prepare?: () => Promise<void>;
+  prepareTimeout?: number;
+  /** More tests of the running example, in the same suite (before the shutdown test). */
+  more?: (app: () => RunningExample) => void;
 }
 
 export interface RunningExample {
@@ -122,9 +127,13 @@ export function describeIntegration(name: string, options: IntegrationOptions): 
     let app: RunningExample;
     const clients: RealtimeClient[] = [];
 
-    before(async () => {
-      app = await startExample(options.example, options.startTimeout, options.env);
-    });
+    before(
+      async () => {
+        await options.prepare?.();
+        app = await startExample(options.example, options.startTimeout, options.env);
+      },
+      { timeout: (options.prepareTimeout ?? 0) + (options.startTimeout ?? WAIT) + 5_000 },
+    );
 
     after(async () => {
       for (const client of clients) client.close();
@@ -187,6 +196,8 @@ export function describeIntegration(name: string, options: IntegrationOptions): 
       assert.equal(event.code, 4501);
       assert.equal(event.reconnect, false);
     });
+
+    options.more?.(() => app);
 
     it(`shuts down on SIGTERM within ${SHUTDOWN_BOUND} ms with clients on both transports and an idle keep-alive connection`, async () => {
       const carol = realtimeClient(app.origin, await login(app.origin, 'carol'), 'websocket');
