@@ -207,8 +207,10 @@ export function describeIntegration(name: string, options: IntegrationOptions): 
       const ended: Array<[string, number]> = [];
       carol.on('disconnected', ({ code }) => ended.push(['websocket', code]));
       dave.on('disconnected', ({ code }) => ended.push(['http', code]));
-      // fetch's keep-alive connection to the app stays open, idle.
-      assert.equal((await fetch(`${app.origin}${helloPath}`)).status, 200);
+      // fetch's keep-alive connection to the app stays open, idle (its response read to the end).
+      const hello = await fetch(`${app.origin}${helloPath}`);
+      assert.equal(hello.status, 200);
+      await hello.text();
 
       const started = Date.now();
       app.child.kill('SIGTERM');

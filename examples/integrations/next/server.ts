@@ -11,12 +11,19 @@ const app = next({ dev: process.env.NODE_ENV !== 'production', dir: import.meta.
 const handle = app.getRequestHandler();
 await app.prepare();
 
-const server = createServer((req, res) => void handle(req, res));
 const rt = createRealtimeServer({
-  server, // attached: takes the upgrades to /rt and the requests under /rt/http, Next gets the rest
-  path: '/rt', // keep it outside Next's routes: Next ends the upgrades of paths it routes
+  noServer: true, // routed by hand below, so that the fallback's requests never reach Next, even during shutdown
+  path: '/rt',
   auth: { jwt: { secret: SECRET, audience: 'realtime' } }, // the token of app/api/realtime-token; the user is its `sub`
   namespaces: { chat: { history: { size: 100 }, presence: true } },
+});
+const server = createServer((req, res) => {
+  if (!rt.handleRequest(req, res)) void handle(req, res); // /rt/http… is Switchboard's, the rest Next's
+});
+server.on('upgrade', (req, socket, head) => {
+  // Keep /rt outside Next's routes: Next adds its own 'upgrade' listener (on its first request), which ends the
+  // upgrades of paths it routes and takes its development server's HMR ones.
+  if (new URL(req.url ?? '/', 'http://localhost').pathname === '/rt') rt.handleUpgrade(req, socket, head);
 });
 rt.method('whoami', (_params, session) => session.user);
 
