@@ -27,6 +27,7 @@ interface HarnessWindow {
   harness: {
     render(root: string, props: PageProps): void;
     unmount(root: string): void;
+    givenState(root: string): string | undefined;
     log: { states: Record<string, string[]>; publications: Array<{ root: string; index: number; data: unknown }> };
   };
 }
@@ -134,6 +135,23 @@ describe('switchboard/react in Chromium', () => {
     assert.equal(count('connect ada'), 1);
     assert.equal(count('subscribe ada chat:one'), 1);
     assert.deepEqual(await states('a'), ['disconnected', 'connecting', 'connected']);
+  });
+
+  it('connects a given client, keeps a channel nobody uses for `linger` ms, and leaves the client open on unmount', peer, async () => {
+    await render('g', props('gil', { given: true, linger: 400, rooms: ['chat:kept', 'chat:gone'] }));
+    await until(async () => (await roomStates('g')).every((state) => state === 'subscribed'), 'subscribed');
+    assert.equal(await page.evaluate((r) => (window as unknown as HarnessWindow).harness.givenState(r), 'g'), 'connected');
+    const removed = Date.now();
+    await render('g', props('gil', { given: true, linger: 400, rooms: ['chat:kept'] }));
+    await until(() => count('unsubscribe gil chat:gone') === 1, 'chat:gone unsubscribed');
+    const lingered = Date.now() - removed;
+    assert.ok(lingered >= 400, `unsubscribed after ${lingered} ms`);
+    await unmount('g');
+    await sleep(300);
+    assert.equal(count('disconnect gil'), 0, 'a given client is not closed');
+    assert.equal(await page.evaluate((r) => (window as unknown as HarnessWindow).harness.givenState(r), 'g'), 'connected');
+    await until(() => count('unsubscribe gil chat:kept') === 1, 'its last channel unsubscribed after the linger');
+    assert.equal(count('subscribe gil chat:kept') + count('subscribe gil chat:gone'), 2);
   });
 
   it('publishes and receives through useChannel; useHistory shows the latest kept publications, then live ones', peer, async () => {

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createElement, StrictMode, type ReactNode } from 'react';
 import { renderToString } from 'react-dom/server';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
-import { RealtimeProvider, useCall, useChannel, useConnectionState, useHistory, usePresence, useRealtimeClient } from '../../src/react/index.js';
+import { NoRealtimeClientError, RealtimeProvider, useCall, useChannel, useConnectionState, useHistory, usePresence, useRealtimeClient } from '../../src/react/index.js';
 
 function Probe(): ReactNode {
   const state = useConnectionState();
@@ -82,6 +82,20 @@ describe('switchboard/react under server rendering', () => {
     assert.equal(client.getSubscription('chat:lobby'), undefined);
     assert.equal(connections, 0);
     client.close();
+  });
+
+  it('rejects publish and call with NoRealtimeClientError when there is no client', async () => {
+    let publish: ((data: unknown) => Promise<unknown>) | undefined;
+    let call: ((params?: unknown) => Promise<unknown>) | undefined;
+    function Grab(): ReactNode {
+      publish = useChannel('chat:lobby').publish;
+      call = useCall('time').call;
+      return null;
+    }
+    renderToString(createElement(RealtimeProvider, { create: () => new RealtimeClient(url), children: createElement(Grab) }));
+    await assert.rejects(publish!({ text: 'hi' }), NoRealtimeClientError);
+    await assert.rejects(call!(), (error: unknown) => error instanceof NoRealtimeClientError && error.code === 'no_client');
+    assert.equal(connections, 0);
   });
 
   it('renders outside any provider', () => {
