@@ -18,12 +18,13 @@ interface Lease {
 
 export class ChannelLeases {
   readonly #client: RealtimeClient<ApiShape>;
-  readonly #linger: number;
+  /** ms a channel nobody uses stays subscribed (changeable: it applies to the next release). */
+  linger: number;
   readonly #leases = new Map<string, Lease>();
 
   constructor(client: RealtimeClient<ApiShape>, linger = DEFAULT_LEASE_LINGER) {
     this.#client = client;
-    this.#linger = linger;
+    this.linger = linger;
   }
 
   /** The channel's subscription, subscribing when nobody holds it (or it ended). */
@@ -51,7 +52,7 @@ export class ChannelLeases {
       if (lease.count > 0 || this.#leases.get(channel) !== lease) return;
       this.#leases.delete(channel);
       if (lease.subscription.state !== 'unsubscribed') lease.subscription.unsubscribe();
-    }, this.#linger);
+    }, this.linger);
   }
 
   /** Channels leased now, with their lease counts. */

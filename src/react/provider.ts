@@ -69,11 +69,12 @@ export function RealtimeProvider<A extends ApiShape>(props: RealtimeProviderProp
     if (client !== null && shouldConnect && client.state === 'disconnected') client.connect();
   }, [client, shouldConnect]);
 
+  // One set of leases per client, whatever `linger` becomes: two would unsubscribe each other's channels.
+  const value = useMemo<RealtimeContextValue>(() => (client === null ? EMPTY : { client, leases: new ChannelLeases(client) }), [client]);
   const linger = props.linger ?? DEFAULT_LEASE_LINGER;
-  const value = useMemo<RealtimeContextValue>(
-    () => (client === null ? EMPTY : { client, leases: new ChannelLeases(client, linger) }),
-    [client, linger],
-  );
+  useEffect(() => {
+    if (value.leases !== null) value.leases.linger = linger;
+  }, [value, linger]);
   return createElement(RealtimeContext.Provider, { value }, props.children);
 }
 

@@ -141,6 +141,10 @@ describe('switchboard/react in Chromium', () => {
     await render('g', props('gil', { given: true, linger: 400, rooms: ['chat:kept', 'chat:gone'] }));
     await until(async () => (await roomStates('g')).every((state) => state === 'subscribed'), 'subscribed');
     assert.equal(await page.evaluate((r) => (window as unknown as HarnessWindow).harness.givenState(r), 'g'), 'connected');
+    await render('g', props('gil', { given: true, linger: 300, rooms: ['chat:kept', 'chat:gone'] })); // another linger: same leases
+    await sleep(700);
+    assert.equal(count('unsubscribe gil chat:kept') + count('unsubscribe gil chat:gone'), 0);
+    await render('g', props('gil', { given: true, linger: 400, rooms: ['chat:kept', 'chat:gone'] }));
     const removed = Date.now();
     await render('g', props('gil', { given: true, linger: 400, rooms: ['chat:kept'] }));
     await until(() => count('unsubscribe gil chat:gone') === 1, 'chat:gone unsubscribed');
