@@ -26,13 +26,13 @@ async function typedSubpaths(): Promise<string[]> {
     .map(([subpath]) => subpath.replace(/^\.\//, ''));
 }
 
-/** Copies the consumer into a fresh directory with `switchboard` and `@types/node` linked into its node_modules. */
+/** Copies the consumer into a fresh directory with `switchboard`, `@types/node` and `@types/react` linked into its node_modules. */
 async function makeConsumer(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-consumer-'));
   await cp(fixture, dir, { recursive: true });
   await mkdir(join(dir, 'node_modules/@types'), { recursive: true });
   await symlink(root, join(dir, 'node_modules/switchboard'), 'dir');
-  await symlink(join(root, 'node_modules/@types/node'), join(dir, 'node_modules/@types/node'), 'dir');
+  for (const types of ['node', 'react']) await symlink(join(root, `node_modules/@types/${types}`), join(dir, `node_modules/@types/${types}`), 'dir');
   return dir;
 }
 
@@ -62,7 +62,7 @@ describe('shipped type definitions in a consumer project', () => {
   it('imports every typed subpath export of package.json', async () => {
     const source = await readFile(join(fixture, 'index.ts'), 'utf8');
     const subpaths = await typedSubpaths();
-    assert.deepEqual(subpaths.sort(), ['client', 'protocol', 'realtime', 'sdk', 'server']);
+    assert.deepEqual(subpaths.sort(), ['client', 'protocol', 'react', 'realtime', 'sdk', 'server']);
     for (const subpath of subpaths) {
       assert.match(source, new RegExp(`from 'switchboard/${subpath}';`), `the consumer does not import switchboard/${subpath}`);
     }

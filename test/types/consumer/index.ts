@@ -6,6 +6,8 @@ import { WebSocketServer, type ServerWebSocket } from 'switchboard/server';
 import { WebSocket, CloseEvent, type MessageData } from 'switchboard/client';
 import { createProxyHooks, createRealtimeServer, DisconnectError, type NodeInfo, type ServerApiMethods, type Session } from 'switchboard/realtime';
 import { RealtimeClient } from 'switchboard/sdk';
+import { createRealtimeHooks, RealtimeProvider } from 'switchboard/react';
+import { createElement } from 'react';
 import { webcrypto } from 'node:crypto';
 
 interface ChatApi {
@@ -101,6 +103,17 @@ const created: { id: string } = await client.call('rooms.create', { name: 'games
 // @ts-expect-error: rooms.create takes a name
 await client.call('rooms.create', { title: 'games' });
 console.log(created.id);
+
+// switchboard/react
+const chat = createRealtimeHooks<ChatApi>();
+function Room() {
+  const { publish, state } = chat.useChannel('chat:lobby', ({ data }) => console.log(data.text));
+  const { members } = chat.usePresence('chat:lobby');
+  // @ts-expect-error: chat publications carry text and from
+  void publish({ text: 'hi' });
+  return createElement('button', { onClick: () => void publish({ text: 'hi', from: 'ada' }) }, `${state} ${members.length}`);
+}
+console.log(createElement(RealtimeProvider<ChatApi>, { client }, createElement(Room)));
 client.close();
 await rt.close();
 await wss.close();
