@@ -354,12 +354,23 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     return listen(server, options.port!, options.host);
   }
 
-  /** Lets the transport see the requests of the HTTP server (its own, or the application's); returns the undo. */
+  /**
+   * Lets the transport see the requests of the HTTP server (its own, or the
+   * application's); returns the undo. Attached to an application's server,
+   * the undo waits for that server to close: until then the fallback's
+   * requests (a client's last `DELETE`, a reconnect) still get the
+   * transport's 503 and `Connection: close`, not the application's routes.
+   */
   private mountHttpTransport(options: RealtimeServerOptions<A>): () => void {
     const http = this.http;
     const server = this.ownServer ?? options.server;
     if (http === null || server === undefined) return () => {};
-    return interceptRequests(server, (request, response) => http.handle(request, response));
+    const undo = interceptRequests(server, (request, response) => http.handle(request, response));
+    if (server === this.ownServer) return undo;
+    return () => {
+      if (server.listening) server.once('close', undo);
+      else undo();
+    };
   }
 
   private startBroker(): Promise<void> {

@@ -502,6 +502,35 @@ describe('HTTP fallback: requests, origins, mounting', () => {
     }
   });
 
+  it('attached: after close, the fallback’s requests still get 503 and Connection: close until the application’s server closes, never the application’s routes', async () => {
+    const seen: string[] = [];
+    const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.writeHead(404).end();
+    });
+    const server = createRealtimeServer({ server: http, path: '/rt' });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    try {
+      const session = await RawSession.open(`${origin}/rt/http`, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      await server.close();
+      // A client told 4006 ends its session with a DELETE; a reconnect POSTs a new one.
+      const end = await request(`${origin}/rt/http?session=${session.id}`, { method: 'DELETE' });
+      assert.equal(end.status, 503);
+      assert.equal(end.headers.get('connection'), 'close');
+      assert.equal((await request(`${origin}/rt/http`, { method: 'POST', body: '[{"type":"connect","id":1}]' })).status, 503);
+      assert.equal((await request(`${origin}/other`, { method: 'GET' })).status, 404);
+      assert.deepEqual(seen, ['GET /other'], 'the application saw only its own request');
+    } finally {
+      http.closeAllConnections();
+      http.close();
+    }
+    await once(http, 'close');
+    assert.equal(http.listenerCount('request'), 1);
+  });
+
   it('noServer: handleRequest serves the fallback’s requests and leaves the others', async () => {
     const server = createRealtimeServer({ noServer: true, path: '/rt' });
     const http = createServer((req, res) => {

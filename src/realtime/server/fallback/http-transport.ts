@@ -156,6 +156,7 @@ export class HttpTransport {
       return true;
     }
     if (cors === null) answer(response, 403, 'this origin may not connect');
+    else if (this.closed) answer(response, 503, 'the server is shutting down', cors, true);
     else {
       this.serve(route, request, response, cors).catch((error: unknown) => {
         this.host.reportError(asError(error));
