@@ -49,7 +49,18 @@ class RawReader {
   /** Sends one command and resolves its reply's text (replies come in order here: one command at a time). */
   private exchange(command: Record<string, unknown>): Promise<string> {
     return new Promise((resolve) => {
-      this.ws.addEventListener('message', (event) => resolve(String(event.data)), { once: true });
+      // The reply to this command; a heartbeat `ping` in between (reads can outlast the ping interval) is answered.
+      const onMessage = (event: MessageEvent): void => {
+        const text = String(event.data);
+        if (text.startsWith('{"type":"ping"')) {
+          this.ws.send('{"type":"pong"}');
+          return;
+        }
+        if (!text.includes(`"id":${String(command.id)},`) && !text.includes(`"id":${String(command.id)}}`)) return;
+        this.ws.removeEventListener('message', onMessage);
+        resolve(text);
+      };
+      this.ws.addEventListener('message', onMessage);
       this.ws.send(JSON.stringify(command));
     });
   }
