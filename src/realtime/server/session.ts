@@ -398,7 +398,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** Takes a message's bytes from the byte budget before it is decoded; closes 4005 when they do not fit. */
   private withinByteBudget(bytes: number): boolean {
     if (this.byteBudget === null || this.byteBudget.take(bytes)) return true;
-    this.close(DisconnectCode.RateLimited, 'too many bytes');
+    this.closeFlooded('too many bytes');
     return false;
   }
 
@@ -407,9 +407,20 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     if (this.bucket === null) return true;
     const decision = this.bucket.take();
     if (decision === 'ok') return true;
-    if (decision === 'disconnect') this.close(DisconnectCode.RateLimited, 'rate limited');
+    if (decision === 'disconnect') this.closeFlooded('rate limited');
     else if (id !== undefined) this.write({ type: 'reply', id, error: { code: ErrorCode.RateLimited, message: 'too many messages' } });
     return false;
+  }
+
+  /**
+   * Closes 4005 a client over its limits. A WebSocket stops reading first,
+   * so what the client still sends is neither read past a few KiB nor
+   * parsed, and the closing handshake does not wait for its answer (see
+   * `ServerWebSocket.close`).
+   */
+  private closeFlooded(reason: string): void {
+    this.ws?.pause();
+    this.close(DisconnectCode.RateLimited, reason);
   }
 
   private enqueue(task: Task): void {
