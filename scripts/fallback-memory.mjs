@@ -265,7 +265,8 @@ async function sockets(server, count, values, name, open) {
 }
 
 async function pongFlood(server, total) {
-  const socket = net.connect(server.port, '127.0.0.1');
+  // Half-open: a hostile client keeps writing after the server's FIN.
+  const socket = net.connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
   await once(socket, 'connect');
   socket.on('error', () => {});
   socket.write(webSocketUpgrade(server.port));
@@ -279,12 +280,12 @@ async function pongFlood(server, total) {
   });
   socket.on('close', () => (closed = true));
   const pong = clientFrame(JSON.stringify({ type: 'pong', pad: 'p'.repeat(60_000) }));
-  const closing = once(socket, 'close');
+  const closing = new Promise((resolve) => socket.once('close', resolve));
   const cpuBefore = await server.ask({ cmd: 'cpu' }, 'cpu');
   const started = Date.now();
   let sent = 0;
   for (; sent < total && !closed; sent++) {
-    if (!socket.write(pong)) await Promise.race([once(socket, 'drain'), closing]);
+    if (!socket.write(pong)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closing]);
   }
   // Until the server took in everything it will (its byte counter stands still for a second).
   let last = -1;
