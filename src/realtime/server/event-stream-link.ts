@@ -28,17 +28,28 @@ import { formatCloseEvent, formatEventData, formatEventId } from '../wire/event-
 import type { SessionLink } from './fanout.js';
 
 /**
- * One numbered event, framed: its `id:` line, and the rest — shared by every
- * session a broadcast reaches (the same bytes, in the replay and in the
- * responses' buffers), as a WebSocket broadcast frames once for all.
+ * A kept event is its body alone: the part after its `id:` line, followed by
+ * the CRLF that ends an HTTP/1.1 chunk — shared by every session a broadcast
+ * reaches (the same bytes, in the replay and in the responses' buffers), as a
+ * WebSocket broadcast frames once for all. Its id follows from its place
+ * (events are numbered 1, 2, 3 …), and its `id:` line is formatted when it is
+ * written: a session keeps one reference per event, nothing more.
  */
-interface Frame {
-  id: number;
-  head: string;
-  /** The part of the event after its `id:` line, followed by the CRLF that ends an HTTP/1.1 chunk. */
-  body: Buffer;
-  /** The event's size (its `id:` line and body, without the CRLF). */
-  bytes: number;
+type Frame = Buffer;
+
+/** Digits of a positive integer in base 10. */
+function decimalDigits(value: number): number {
+  let digits = 1;
+  while (value >= 10) {
+    value = Math.floor(value / 10);
+    digits++;
+  }
+  return digits;
+}
+
+/** An event's size on the stream: its `id:` line (`id: N\n`) and its body, without the chunk's CRLF. */
+function eventBytes(id: number, body: Frame): number {
+  return 5 + decimalDigits(id) + body.length - 2;
 }
 
 /** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
@@ -83,9 +94,11 @@ export class EventStreamLink implements SessionLink {
   readonly remoteAddress: string | undefined;
   private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
   private readonly options: EventStreamLinkOptions;
-  /** Kept frames, oldest first, from `head` on (dropped ones before it are undefined). */
+  /** Kept events, oldest first, from `head` on (dropped ones before it are undefined). */
   private frames: Array<Frame | undefined> = [];
   private head = 0;
+  /** The id of `frames[0]`. */
+  private baseId = 1;
   private lastId = 0;
   /** Frames up to this id were written to a response. */
   private writtenId = 0;
@@ -129,18 +142,16 @@ export class EventStreamLink implements SessionLink {
   send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const id = this.lastId + 1;
-    const head = formatEventId(id);
     const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = head.length + body.length - 2;
+    const bytes = eventBytes(id, body);
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
-    const frame = { id, head, body, bytes };
-    this.frames.push(frame);
+    this.frames.push(body);
     if (this.response === null) {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    writeFrame(this.response, frame);
+    writeFrame(this.response, id, body, bytes);
     this.writtenId = id;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
@@ -204,18 +215,22 @@ export class EventStreamLink implements SessionLink {
 
   /** The id of the oldest kept event (one past the last when none is kept). */
   private firstKeptId(): number {
-    return this.frames[this.head]?.id ?? this.lastId + 1;
+    return this.head < this.frames.length ? this.baseId + this.head : this.lastId + 1;
   }
 
   /** The id of the oldest kept event, or Infinity when none is kept. */
   private headId(): number {
-    return this.frames[this.head]?.id ?? Infinity;
+    return this.head < this.frames.length ? this.baseId + this.head : Infinity;
   }
 
   /** Writes the kept events the response has not seen (all after the acknowledged ones). */
   private writePending(response: ServerResponse): void {
     response.cork();
-    for (let index = this.head; index < this.frames.length; index++) writeFrame(response, this.frames[index]!);
+    for (let index = this.head; index < this.frames.length; index++) {
+      const id = this.baseId + index;
+      const body = this.frames[index]!;
+      writeFrame(response, id, body, eventBytes(id, body));
+    }
     response.uncork();
     this.writtenId = this.lastId;
     this.keptWrittenBytes += this.unwrittenBytes;
@@ -269,6 +284,7 @@ export class EventStreamLink implements SessionLink {
     this.clearTimer();
     this.frames = [];
     this.head = 0;
+    this.baseId = this.lastId + 1;
     this.unwrittenBytes = this.keptWrittenBytes = 0;
     this.options.ended();
   }
@@ -283,16 +299,18 @@ export class EventStreamLink implements SessionLink {
   private dropHead(): void {
     const frame = this.frames[this.head];
     if (frame === undefined) return;
+    this.keptWrittenBytes -= eventBytes(this.baseId + this.head, frame);
     this.frames[this.head++] = undefined;
-    this.keptWrittenBytes -= frame.bytes;
   }
 
   private compact(): void {
     if (this.head === this.frames.length) {
       this.frames = [];
       this.head = 0;
+      this.baseId = this.lastId + 1;
     } else if (this.head >= COMPACT_AT) {
       this.frames = this.frames.slice(this.head);
+      this.baseId += this.head;
       this.head = 0;
     }
   }
@@ -312,7 +330,7 @@ export class EventStreamLink implements SessionLink {
  * thousands of streams keeps alive while their sockets are busy is mostly
  * these writes. Otherwise through the response.
  */
-function writeFrame(response: ServerResponse, frame: Frame): void {
+function writeFrame(response: ServerResponse, id: number, body: Frame, bytes: number): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
     // As Node does for its own chunks: corked until the end of this tick, so that a burst goes out in one write.
@@ -320,12 +338,12 @@ function writeFrame(response: ServerResponse, frame: Frame): void {
       socket.cork();
       process.nextTick(uncork, socket);
     }
-    socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
-    socket.write(frame.body);
+    socket.write(`${bytes.toString(16)}\r\nid: ${id}\n`, 'latin1');
+    socket.write(body);
     return;
   }
-  response.write(frame.head);
-  response.write(frame.body.subarray(0, frame.body.length - 2));
+  response.write(formatEventId(id));
+  response.write(body.subarray(0, body.length - 2));
 }
 
 function uncork(socket: Socket): void {
