@@ -105,6 +105,8 @@ export class EventStreamLink implements SessionLink {
   private unwrittenBytes = 0;
   private keptWrittenBytes = 0;
   private response: ServerResponse | null = null;
+  /** The response's socket is over its high-water mark: events wait in `frames` for its 'drain'. */
+  private waitingDrain = false;
   private timer: NodeJS.Timeout | null = null;
   /** Set once the session closed: the close event, still to be delivered. */
   private closeFrame: string | null = null;
@@ -121,7 +123,7 @@ export class EventStreamLink implements SessionLink {
 
   /** Bytes not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.response === null ? this.unwrittenBytes : this.response.writableLength;
+    return this.response === null ? this.unwrittenBytes : this.response.writableLength + this.unwrittenBytes;
   }
 
   /** True while an event-stream response is attached. */
@@ -147,11 +149,12 @@ export class EventStreamLink implements SessionLink {
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
     this.frames.push(body);
-    if (this.response === null) {
+    const response = this.response;
+    if (response === null || this.waitingDrain || this.mustWait(response)) {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    writeFrame(this.response, id, body, bytes);
+    writeFrame(response, id, body, bytes);
     this.writtenId = id;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
@@ -189,8 +192,9 @@ export class EventStreamLink implements SessionLink {
     const previous = this.response;
     this.response = response;
     if (previous !== null) this.endResponse(previous);
+    this.waitingDrain = false;
     response.on('close', () => this.detached(response));
-    this.writePending(response);
+    this.writePending(response, this.head);
     if (this.closeFrame !== null) this.deliverClose(response);
     return true;
   }
@@ -223,10 +227,31 @@ export class EventStreamLink implements SessionLink {
     return this.head < this.frames.length ? this.baseId + this.head : Infinity;
   }
 
-  /** Writes the kept events the response has not seen (all after the acknowledged ones). */
-  private writePending(response: ServerResponse): void {
+  /**
+   * True when the response's socket is over its high-water mark: the event
+   * waits, as a reference to its shared body, and the events waiting are
+   * written together on the socket's 'drain' — rather than each queued in
+   * the socket's buffer with its own write request.
+   */
+  private mustWait(response: ServerResponse): boolean {
+    const socket = response.socket;
+    if (socket === null || !socket.writableNeedDrain) return false;
+    this.waitingDrain = true;
+    socket.once('drain', () => this.drained(response));
+    return true;
+  }
+
+  /** The socket took its buffered bytes: the events that waited are written. */
+  private drained(response: ServerResponse): void {
+    if (response !== this.response || !this.waitingDrain) return;
+    this.waitingDrain = false;
+    this.writePending(response, this.writtenId + 1 - this.baseId);
+  }
+
+  /** Writes the kept events from `frames[from]` on (the ones this response has not seen) and counts them as written. */
+  private writePending(response: ServerResponse, from: number): void {
     response.cork();
-    for (let index = this.head; index < this.frames.length; index++) {
+    for (let index = Math.max(from, this.head); index < this.frames.length; index++) {
       const id = this.baseId + index;
       const body = this.frames[index]!;
       writeFrame(response, id, body, eventBytes(id, body));
@@ -240,6 +265,8 @@ export class EventStreamLink implements SessionLink {
 
   /** Writes the close event and ends the response: the link is done. */
   private deliverClose(response: ServerResponse): void {
+    if (this.writtenId < this.lastId) this.writePending(response, this.writtenId + 1 - this.baseId);
+    this.waitingDrain = false;
     this.response = null;
     this.endResponse(response, this.closeFrame ?? undefined);
     this.finish();
@@ -260,6 +287,7 @@ export class EventStreamLink implements SessionLink {
   private detached(response: ServerResponse): void {
     if (response !== this.response) return;
     this.response = null;
+    this.waitingDrain = false;
     if (this.finished) return;
     this.clearTimer();
     this.timer = setTimeout(() => this.expire(), this.options.downlinkTimeout);
