@@ -86,6 +86,8 @@ const CLOSING = 2;
 const CLOSED = 3;
 /** The frame array is compacted once this many dropped frames sit at its head. */
 const COMPACT_AT = 1024;
+/** … or once this many sit there and they are half of it (the array stays near the replay's size, instead of growing to COMPACT_AT). */
+const COMPACT_HALF_AT = 32;
 
 const utf8 = new TextDecoder();
 
@@ -336,7 +338,7 @@ export class EventStreamLink implements SessionLink {
       this.frames = [];
       this.head = 0;
       this.baseId = this.lastId + 1;
-    } else if (this.head >= COMPACT_AT) {
+    } else if (this.head >= COMPACT_AT || (this.head >= COMPACT_HALF_AT && this.head * 2 >= this.frames.length)) {
       this.frames = this.frames.slice(this.head);
       this.baseId += this.head;
       this.head = 0;
@@ -366,12 +368,50 @@ function writeFrame(response: ServerResponse, id: number, body: Frame, bytes: nu
       socket.cork();
       process.nextTick(uncork, socket);
     }
-    socket.write(`${bytes.toString(16)}\r\nid: ${id}\n`, 'latin1');
+    socket.write(chunkHead(bytes, id));
     socket.write(body);
     return;
   }
   response.write(formatEventId(id));
   response.write(body.subarray(0, body.length - 2));
+}
+
+/** Bytes of the current slab that `chunkHead` cuts its heads from (as Node's Buffer pool does). */
+const SLAB_SIZE = 8 * 1024;
+/** Longest head: 13 hex digits of a size, 16 decimal digits of an id, and `\r\nid: ` and `\n`. */
+const MAX_HEAD = 13 + 16 + 7 + 1;
+let slab = Buffer.allocUnsafe(SLAB_SIZE);
+let slabUsed = 0;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * The start of one event's chunk — the chunk size in hex, CRLF, the event's
+ * `id:` line — written digit by digit into a shared slab: one small Buffer
+ * per event and no strings, so that the write of a burst to thousands of
+ * streams is all Buffers (Node then passes them to the socket as they are).
+ */
+function chunkHead(size: number, id: number): Buffer {
+  if (slabUsed + MAX_HEAD > SLAB_SIZE) {
+    slab = Buffer.allocUnsafe(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  let at = start;
+  let shift = 4;
+  while (size >= 2 ** shift) shift += 4;
+  for (shift -= 4; shift >= 0; shift -= 4) slab[at++] = HEX[Math.floor(size / 2 ** shift) % 16]!;
+  slab[at++] = 0x0d; // \r
+  slab[at++] = 0x0a; // \n
+  slab[at++] = 0x69; // i
+  slab[at++] = 0x64; // d
+  slab[at++] = 0x3a; // :
+  slab[at++] = 0x20; // space
+  const digits = decimalDigits(id);
+  for (let i = digits - 1, rest = id; i >= 0; i--, rest = Math.floor(rest / 10)) slab[at + i] = 0x30 + (rest % 10);
+  at += digits;
+  slab[at++] = 0x0a; // \n
+  slabUsed = at;
+  return slab.subarray(start, at);
 }
 
 function uncork(socket: Socket): void {

@@ -105,6 +105,10 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
 const MAX_REASON_BYTES = 123;
 /** How often (ms) a reply waiting for room in the outbound buffer looks again. */
 const REPLY_WAIT_POLL = 10;
+/** The send options of every message (one object each, not one per send: a broadcast to many streams sends often). */
+const AS_BINARY = Object.freeze({ binary: true });
+const AS_TEXT = Object.freeze({ binary: false });
+
 /** The queue is compacted once this many finished tasks sit at its head. */
 const QUEUE_COMPACT_AT = 1024;
 
@@ -248,7 +252,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   write(message: ServerMessage): void {
     if (this.stateValue === 'closed' && message.type !== 'disconnect') return;
     const payload = this.codec.encode(message);
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result !== 'dropped') this.host.traffic.sent(payload);
     if (result === 'dropped' && this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
@@ -261,7 +265,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** Writes a push already encoded with `codec`: a full buffer is handled per `limits.slowConsumer`. */
   pushPayload(payload: string | Uint8Array): void {
     if (this.stateValue === 'closed') return;
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result === 'dropped') this.overflowed();
     else this.host.traffic.sent(payload);
   }
@@ -296,7 +300,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       await new Promise((resolve) => setTimeout(resolve, REPLY_WAIT_POLL));
     }
     if (this.stateValue === 'closed') return;
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result !== 'dropped') this.host.traffic.sent(payload);
     else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
