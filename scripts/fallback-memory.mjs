@@ -11,6 +11,9 @@
 //   node scripts/fallback-memory.mjs pong-flood [--pongs 4000]  one WebSocket sends 4 000 pongs of 60 KB
 //
 // --server-flags=--max-semi-space-size=1 passes V8 flags to the server process;
+// --allocations prints what the server allocated during the publications (the
+// objects already collected included), in all and by function, and skews the
+// memory figures of that run (the profiler keeps its samples);
 // --settle ms: how long to wait after the publications before measuring.
 // The server runs in a child process with the default options (maxMessageSize
 // 64 KiB, limits.maxQueuedBytes 1 MiB, ...), on 127.0.0.1; this process is the
@@ -53,10 +56,15 @@ async function runServer() {
     } else if (command.cmd === 'stats') process.send({ stats: { ...server.stats(), channels: undefined, subscribers: server.stats().channels.get(CHANNEL) ?? 0 } });
     else if (command.cmd === 'cpu') process.send({ cpu: process.cpuUsage() });
     else if (command.cmd === 'publish') {
+      const profiler = command.allocations ? await startAllocationProfile() : null;
       const pad = 'x'.repeat(command.size);
       for (let n = 0; n < command.count; n++) {
         await server.publish(CHANNEL, { n, pad });
         if (n % 20 === 19) await sleep(1);
+      }
+      if (profiler !== null) {
+        await sleep(2000);
+        await reportAllocations(profiler);
       }
       process.send({ published: command.count });
     } else if (command.cmd === 'close') {
@@ -66,6 +74,31 @@ async function runServer() {
     }
   });
   process.send({ port: server.port });
+}
+
+/** Samples every allocation from now on, the objects already collected included (V8's sampling heap profiler). */
+async function startAllocationProfile() {
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return session;
+}
+
+/** Prints the bytes allocated since `startAllocationProfile`, in all and by function (the top 15). */
+async function reportAllocations(session) {
+  const { profile } = await session.post('HeapProfiler.stopSampling');
+  session.disconnect();
+  const totals = new Map();
+  const walk = (node) => {
+    const frame = `${node.callFrame.functionName || '(anonymous)'} ${node.callFrame.url.replace(/.*\//, '')}`;
+    if (node.selfSize > 0) totals.set(frame, (totals.get(frame) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const all = [...totals.values()].reduce((sum, size) => sum + size, 0);
+  const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([frame, size]) => `${mib(size)} MiB ${frame}`);
+  console.log(JSON.stringify({ allocatedDuringPublicationsMiB: mib(all), top }));
 }
 
 // ------------------------------------------------------------ the clients (this process)
@@ -233,7 +266,7 @@ async function upload(server, values) {
 
 async function publishTo(server, count, values) {
   await server.waitSubscribers(count);
-  await server.ask({ cmd: 'publish', count: Number(values.publications), size: Number(values.size) }, 'published');
+  await server.ask({ cmd: 'publish', count: Number(values.publications), size: Number(values.size), allocations: values.allocations }, 'published');
 }
 
 /** The same on a raw socket, read as fast as it comes (no fetch in between). */
@@ -265,7 +298,8 @@ async function sockets(server, count, values, name, open) {
 }
 
 async function pongFlood(server, total) {
-  const socket = net.connect(server.port, '127.0.0.1');
+  // Half-open: a hostile client keeps writing after the server's FIN.
+  const socket = net.connect({ port: server.port, host: '127.0.0.1', allowHalfOpen: true });
   await once(socket, 'connect');
   socket.on('error', () => {});
   socket.write(webSocketUpgrade(server.port));
@@ -279,12 +313,12 @@ async function pongFlood(server, total) {
   });
   socket.on('close', () => (closed = true));
   const pong = clientFrame(JSON.stringify({ type: 'pong', pad: 'p'.repeat(60_000) }));
-  const closing = once(socket, 'close');
+  const closing = new Promise((resolve) => socket.once('close', resolve));
   const cpuBefore = await server.ask({ cmd: 'cpu' }, 'cpu');
   const started = Date.now();
   let sent = 0;
   for (; sent < total && !closed; sent++) {
-    if (!socket.write(pong)) await Promise.race([once(socket, 'drain'), closing]);
+    if (!socket.write(pong)) await Promise.race([new Promise((resolve) => socket.once('drain', resolve)), closing]);
   }
   // Until the server took in everything it will (its byte counter stands still for a second).
   let last = -1;
@@ -311,7 +345,7 @@ async function pongFlood(server, total) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
+    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, allocations: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
   });
   const scenario = positionals[0];
   if (scenario === 'server') return runServer();

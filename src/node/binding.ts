@@ -45,6 +45,21 @@ function flushPending(binding: SocketBinding): void {
   binding.flush();
 }
 
+/**
+ * Bytes read and dropped once the connection stopped parsing (after a
+ * violation, a policy failure, the peer's close frame, or a close while
+ * paused) before reading stops altogether: enough to see a well-behaved
+ * peer's last frames and its FIN. A peer that sends more is held back by
+ * TCP flow control and its socket destroyed after `DISCARD_LINGER` ms.
+ */
+export const DISCARD_LIMIT = 64 * 1024;
+/**
+ * How long a socket that sent more than `DISCARD_LIMIT` after the close
+ * stays open (unread) before it is destroyed, when `closeTimeout` is longer:
+ * time for the peer to read the close frame before the reset.
+ */
+export const DISCARD_LINGER = 1000;
+
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
@@ -83,7 +98,9 @@ type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 
 // Socket listeners shared by every connection (Node calls them with the socket as `this`).
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
-  this[kBinding].connection.receiveData(chunk);
+  const binding = this[kBinding];
+  if (binding.connection.receiving) binding.connection.receiveData(chunk);
+  else binding.discard(chunk.length);
 }
 function onSocketEnd(this: BoundSocket): void {
   this[kBinding].onSocketEnd();
@@ -117,9 +134,15 @@ export class SocketBinding implements ConnectionHandler {
   private pendingBytes = 0;
   private flushScheduled = false;
   private closeTimer: NodeJS.Timeout | null = null;
+  /** When `closeTimer` fires (ms since the epoch). */
+  private closeDeadline = 0;
   private needDrain = false;
   private failure: Error | null = null;
   private done = false;
+  /** Reading paused by `pauseReading()`. */
+  private paused = false;
+  /** Bytes read and dropped since the connection stopped parsing. */
+  private discarded = 0;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
@@ -225,6 +248,39 @@ export class SocketBinding implements ConnectionHandler {
     return this.connection.state;
   }
 
+  /** True between `pauseReading()` and `resumeReading()`. */
+  get readingPaused(): boolean {
+    return this.paused;
+  }
+
+  /**
+   * Stops reading from the socket: the peer is held back by TCP flow
+   * control. Bytes already read are still parsed (the rest of one chunk).
+   */
+  pauseReading(): void {
+    if (this.done || this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  /** Reads from the socket again (unless reading stopped for good, see `DISCARD_LIMIT`). */
+  resumeReading(): void {
+    if (this.done || !this.paused) return;
+    this.paused = false;
+    if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
+  }
+
+  /** @internal Input read after the connection stopped parsing: dropped, and past `DISCARD_LIMIT` reading stops. */
+  discard(size: number): void {
+    const before = this.discarded;
+    this.discarded += size;
+    if (this.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
+    this.socket.pause();
+    if (this.closeTimer !== null && this.closeDeadline <= Date.now() + DISCARD_LINGER) return;
+    this.clearCloseTimer();
+    this.startCloseTimer(Math.min(this.closeTimeout, DISCARD_LINGER));
+  }
+
   /** Bytes queued for the socket and not yet passed to the kernel. */
   get bufferedAmount(): number {
     return this.socket.writableLength + this.pendingBytes;
@@ -263,10 +319,23 @@ export class SocketBinding implements ConnectionHandler {
     return 'backpressure';
   }
 
-  /** Starts the closing handshake; the socket is destroyed if the peer does not finish it in time. */
+  /**
+   * Starts the closing handshake; the socket is destroyed if the peer does
+   * not finish it in time. While reading is paused the peer's answer is not
+   * waited for: parsing stops, the socket is ended once the close frame is
+   * written, and what the peer still sends is dropped (see `DISCARD_LIMIT`).
+   */
   close(code?: number, reason?: string): void {
+    if (!this.paused || this.done) {
+      this.connection.sendClose(code, reason);
+      this.startCloseTimer();
+      return;
+    }
+    this.connection.stopReceiving();
     this.connection.sendClose(code, reason);
-    this.startCloseTimer();
+    this.endSocket();
+    this.paused = false;
+    if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
   }
 
   /** Destroys the socket at once, without a closing handshake. */
@@ -351,13 +420,14 @@ export class SocketBinding implements ConnectionHandler {
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
-  private startCloseTimer(): void {
+  private startCloseTimer(timeout = this.closeTimeout): void {
     if (this.closeTimer !== null || this.done) return;
+    this.closeDeadline = Date.now() + timeout;
     this.closeTimer = setTimeout(() => {
       this.closeTimer = null;
       if (this.failure === null) this.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
       this.socket.destroy();
-    }, this.closeTimeout);
+    }, timeout);
     this.closeTimer.unref?.();
   }
 

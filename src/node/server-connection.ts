@@ -208,11 +208,37 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     if (this.readyState === ReadyState.OPEN) this._binding.connection.sendPong(payload);
   }
 
+  /** True while reading is paused (`pause()`). */
+  get isPaused(): boolean {
+    return this._binding.readingPaused;
+  }
+
+  /**
+   * Stops reading from the socket: TCP flow control then holds the peer
+   * back, and the server spends nothing on what it sends. Bytes already read
+   * are still parsed, so a few events may follow. `close()` while paused
+   * does not wait for the peer's answer: see there. No effect once closed.
+   */
+  pause(): void {
+    if (!this.closed) this._binding.pauseReading();
+  }
+
+  /** Reads from the socket again after `pause()`. */
+  resume(): void {
+    if (!this.closed) this._binding.resumeReading();
+  }
+
   /**
    * Starts the closing handshake; without a code the close frame is empty
    * (the peer sees 1005). The socket is destroyed if the peer does not answer
-   * within `closeTimeout`. Throws `LocalProtocolError` for a code that may not
-   * be sent (e.g. 1005, 1006, 2000) or a reason over 123 UTF-8 bytes.
+   * within `closeTimeout`. While paused (a peer that floods, say) the close
+   * does not wait for the peer's close frame: nothing more is parsed or
+   * emitted but 'close', the TCP connection is ended once the close frame is
+   * written, and at most 64 KiB more are read (and dropped), enough to see
+   * a well-behaved peer's end; past that, reading stops and the socket is
+   * destroyed within 1 s (or `closeTimeout`, when shorter). Throws `LocalProtocolError` for a
+   * code that may not be sent (e.g. 1005, 1006, 2000) or a reason over 123
+   * UTF-8 bytes.
    */
   close(code?: number, reason = ''): void {
     encodeClosePayload(code, reason);

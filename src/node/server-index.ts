@@ -37,6 +37,8 @@ export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BUFFERED_AMOUNT,
+  DISCARD_LIMIT,
+  DISCARD_LINGER,
   type BackpressurePolicy,
   type SendResult,
 } from './binding.js';

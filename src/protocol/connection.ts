@@ -145,6 +145,16 @@ export class Connection implements ParserSink {
     this.parser.write(chunk);
   }
 
+  /** False once input is ignored: after a violation, the peer's close frame, `fail()` or `stopReceiving()`. */
+  get receiving(): boolean {
+    return !this.parser.stopped;
+  }
+
+  /** Ignores all further input (drops what is buffered): no more messages or control frames are reported. */
+  stopReceiving(): void {
+    this.parser.stop();
+  }
+
   /** Bytes of input held until a frame or message completes (see `FrameParser.heldBytes`). */
   get bufferedInput(): number {
     return this.parser.heldBytes;

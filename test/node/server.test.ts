@@ -19,6 +19,8 @@ import {
   WebSocketServer,
   type ServerOptions,
 } from '../../src/node/server-index.js';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { generateKey } from '../../src/protocol/handshake.js';
 import { clientFrame, rawExchange, RawPeer, selfSignedCertificate, upgradeRequest } from './server-helpers.js';
 
 type Options<Data> = Omit<ServerOptions<Data>, 'port' | 'server' | 'noServer'>;
@@ -672,6 +674,107 @@ describe('closing', () => {
     const closed = closeOf(ws);
     peer.send(Buffer.from([0x83, 0x80, 0, 0, 0, 0])); // reserved opcode 3
     assert.equal((await closed).code, 1002);
+  });
+});
+
+/** A raw peer after its handshake that keeps writing after the server's FIN (half-open), and the server's side of its socket. */
+async function halfOpenPeer<Data>(wss: WebSocketServer<Data>): Promise<{ peer: RawPeer; ws: ServerWebSocket<Data>; serverSocket: Socket }> {
+  const connected = once(wss, 'connection') as Promise<[ServerWebSocket<Data>, IncomingMessage]>;
+  const socket = connectTcp({ port: wss.port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(socket, 'connect');
+  const peer = new RawPeer(socket);
+  socket.write(upgradeRequest('/', { 'Sec-WebSocket-Key': generateKey() }));
+  assert.match(await peer.readHead(), /^HTTP\/1\.1 101 /);
+  const [ws, request] = await connected;
+  return { peer, ws, serverSocket: request.socket as Socket };
+}
+
+/** Writes `mebibytes` MiB of 64 KiB binary frames without waiting for the socket to take them. */
+function flood(peer: RawPeer, mebibytes: number): void {
+  const frame = clientFrame(Opcode.BINARY, Buffer.alloc(64 * 1024));
+  for (let i = 0; i < mebibytes * 16; i++) peer.socket.write(frame);
+}
+
+/** Resolves after `ms` milliseconds. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+describe('reading flow control', () => {
+  test('pause() stops reading: the peer is held back by TCP; resume() delivers every message', async (t) => {
+    const wss = await startServer(t);
+    const { peer, ws, serverSocket } = await halfOpenPeer(wss);
+    t.after(() => peer.destroy());
+    ws.pause();
+    assert.equal(ws.isPaused, true);
+    let messages = 0;
+    ws.on('message', () => messages++);
+    flood(peer, 16);
+    await delay(300);
+    assert.ok(serverSocket.bytesRead < 1024 * 1024, `${serverSocket.bytesRead} bytes read while paused`);
+    assert.ok(messages <= 2, `${messages} messages while paused`);
+    ws.resume();
+    assert.equal(ws.isPaused, false);
+    const deadline = Date.now() + 10_000;
+    while (messages < 256 && Date.now() < deadline) await delay(20);
+    assert.equal(messages, 256);
+  });
+
+  test('close() while paused: close frame and FIN at once, nothing parsed, at most 64 KiB read, destroyed after closeTimeout', async (t) => {
+    const wss = await startServer(t, { closeTimeout: 500 });
+    const { peer, ws, serverSocket } = await halfOpenPeer(wss);
+    t.after(() => peer.destroy());
+    let messages = 0;
+    ws.on('message', () => messages++);
+    ws.pause();
+    flood(peer, 16);
+    await delay(50);
+    const readBefore = serverSocket.bytesRead;
+    const closed = closeOf(ws);
+    const started = Date.now();
+    ws.close(4005, 'flood');
+    const close = await peer.frame();
+    assert.equal(close.opcode, Opcode.CLOSE);
+    assert.equal(close.payload.readUInt16BE(0), 4005);
+    const status = await closed;
+    const elapsed = Date.now() - started;
+    assert.equal(status.wasClean, false);
+    assert.ok(elapsed < 3000, `closed after ${elapsed} ms`);
+    assert.equal(messages, 0, 'no message parsed');
+    const readAfter = serverSocket.bytesRead - readBefore;
+    assert.ok(readAfter < 512 * 1024, `${readAfter} bytes read after the close`);
+    await peer.closed;
+  });
+
+  test('close() while paused: a peer that answers and ends is closed at once, not after closeTimeout', async (t) => {
+    const wss = await startServer(t, { closeTimeout: 10_000 });
+    const { peer, ws } = await halfOpenPeer(wss);
+    t.after(() => peer.destroy());
+    ws.pause();
+    const closed = closeOf(ws);
+    const started = Date.now();
+    ws.close(4005, 'flood');
+    const close = await peer.frame();
+    assert.equal(close.payload.readUInt16BE(0), 4005);
+    peer.socket.end(clientFrame(Opcode.CLOSE, close.payload));
+    await closed;
+    const elapsed = Date.now() - started;
+    assert.ok(elapsed < 2000, `closed after ${elapsed} ms`);
+  });
+
+  test('after a protocol violation, a peer that keeps sending is read for at most 64 KiB', async (t) => {
+    const wss = await startServer(t, { closeTimeout: 500 });
+    const { peer, ws, serverSocket } = await halfOpenPeer(wss);
+    t.after(() => peer.destroy());
+    let readAtViolation = -1;
+    ws.on('error', () => (readAtViolation = serverSocket.bytesRead));
+    const closed = closeOf(ws);
+    peer.send(clientFrame(Opcode.TEXT, 'not masked', false));
+    flood(peer, 16);
+    assert.equal((await closed).code, 1002);
+    assert.ok(readAtViolation >= 0);
+    const readAfter = serverSocket.bytesRead - readAtViolation;
+    assert.ok(readAfter < 512 * 1024, `${readAfter} bytes read after the violation`);
   });
 });
 

@@ -115,6 +115,10 @@ const MAX_TIMER_DELAY = 2 ** 31 - 1;
 const MAX_REASON_BYTES = 123;
 /** How often (ms) a reply waiting for room in the outbound buffer looks again. */
 const REPLY_WAIT_POLL = 10;
+/** The send options of every message (one object each, not one per send: a broadcast to many streams sends often). */
+const AS_BINARY = Object.freeze({ binary: true });
+const AS_TEXT = Object.freeze({ binary: false });
+
 /** The queue is compacted once this many finished tasks sit at its head. */
 const QUEUE_COMPACT_AT = 1024;
 
@@ -291,7 +295,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   write(message: ServerMessage): void {
     if (this.stateValue === 'closed' && message.type !== 'disconnect') return;
     const payload = this.codec.encode(message);
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result !== 'dropped') this.host.traffic.sent(payload);
     if (result === 'dropped' && this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
@@ -304,7 +308,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** Writes a push already encoded with `codec`: a full buffer is handled per `limits.slowConsumer`. */
   pushPayload(payload: string | Uint8Array): void {
     if (this.stateValue === 'closed') return;
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result === 'dropped') this.overflowed();
     else this.host.traffic.sent(payload);
   }
@@ -339,7 +343,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       await new Promise((resolve) => setTimeout(resolve, REPLY_WAIT_POLL));
     }
     if (this.stateValue === 'closed') return;
-    const result = this.link.send(payload, { binary: this.codec.binary });
+    const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
     if (result !== 'dropped') this.host.traffic.sent(payload);
     else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
@@ -449,7 +453,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   /** Takes a message's bytes from the byte budget before it is decoded; closes 4005 when they do not fit. */
   private withinByteBudget(bytes: number): boolean {
     if (this.byteBudget === null || this.byteBudget.take(bytes)) return true;
-    this.close(DisconnectCode.RateLimited, 'too many bytes');
+    this.closeFlooded('too many bytes');
     return false;
   }
 
@@ -458,9 +462,20 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     if (this.bucket === null) return true;
     const decision = this.bucket.take();
     if (decision === 'ok') return true;
-    if (decision === 'disconnect') this.close(DisconnectCode.RateLimited, 'rate limited');
+    if (decision === 'disconnect') this.closeFlooded('rate limited');
     else if (id !== undefined) this.write({ type: 'reply', id, error: { code: ErrorCode.RateLimited, message: 'too many messages' } });
     return false;
+  }
+
+  /**
+   * Closes 4005 a client over its limits. A WebSocket stops reading first,
+   * so what the client still sends is neither read past a few KiB nor
+   * parsed, and the closing handshake does not wait for its answer (see
+   * `ServerWebSocket.close`).
+   */
+  private closeFlooded(reason: string): void {
+    this.ws?.pause();
+    this.close(DisconnectCode.RateLimited, reason);
   }
 
   private enqueue(task: Task): void {

@@ -48,8 +48,9 @@ class RawClient {
     });
   }
 
-  static async open(port: number): Promise<RawClient> {
-    const socket = net.connect(port, '127.0.0.1');
+  /** `halfOpen`: the socket stays writable after the server's FIN (a client that keeps sending). */
+  static async open(port: number, halfOpen = false): Promise<RawClient> {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: halfOpen });
     await once(socket, 'connect');
     socket.write(
       'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
@@ -69,11 +70,7 @@ class RawClient {
   }
 
   sendText(message: object): void {
-    const payload = Buffer.from(JSON.stringify(message));
-    assert.ok(payload.length < 126);
-    const mask = Buffer.from([1, 2, 3, 4]);
-    const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
-    this.socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+    this.socket.write(textFrame(message));
   }
 
   /** Parsed text messages. */
@@ -117,6 +114,16 @@ class RawClient {
       this.buffer = buffer.subarray(offset + length);
     }
   }
+}
+
+/** A masked text frame of `message` as JSON (under 64 KiB). */
+function textFrame(message: object): Buffer {
+  const payload = Buffer.from(JSON.stringify(message));
+  assert.ok(payload.length < 65536);
+  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+  return Buffer.concat([head, mask, masked]);
 }
 
 /** Publishes large publications, yielding between them, until `stop()` or `max`. */
@@ -199,6 +206,50 @@ describe('rate and size limits', () => {
       const closed = await within(client.closed, 10_000, 'the close after 300 KB');
       assert.equal(closed.code, 4005);
       assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4005, reason: 'too many bytes', reconnect: true });
+    });
+  });
+
+  test('a client that keeps sending after its 4005 is not parsed and not read past a few KiB; the socket goes within closeTimeout', async () => {
+    const options: TestServerOptions = { limits: { rate: false, receiveBytes: { perSecond: 1000, burst: 100_000 } }, websocket: { closeTimeout: 1000 } };
+    await withServer(options, async (_url, server) => {
+      let serverSocket: net.Socket | undefined;
+      let readAt4005 = -1;
+      let at4005 = 0;
+      let parsedAfter4005 = 0;
+      const socketClosed = new Promise<number>((resolve) => {
+        server.wss.on('connection', (ws, request) => {
+          serverSocket = request.socket as net.Socket;
+          // Before the session's listener: the message that brings the 4005 is not counted.
+          ws.prependListener('message', () => {
+            if (readAt4005 >= 0) parsedAfter4005++;
+          });
+          ws.on('close', () => resolve(Date.now()));
+        });
+      });
+      const disconnected = new Promise<number>((resolve) =>
+        server.once('disconnect', (_session, code) => {
+          readAt4005 = serverSocket!.bytesRead;
+          at4005 = Date.now();
+          resolve(code);
+        }),
+      );
+      const raw = await RawClient.open(server.port, true);
+      raw.socket.on('error', () => {});
+      raw.sendText({ type: 'connect', id: 1 });
+      await raw.until(() => raw.messages().some((message) => message.id === 1));
+      const frame = textFrame({ type: 'pong', pad: 'p'.repeat(30_000) });
+      // 16 MiB of 30 KB pongs, written at once: the fourth is over the 100 KB burst.
+      for (let i = 0; i < 560; i++) raw.socket.write(frame);
+      assert.equal(await within(disconnected, 10_000, 'the 4005'), 4005);
+      const closedAt = await within(socketClosed, 10_000, 'the close of the server socket');
+      const readAfter = serverSocket!.bytesRead - readAt4005;
+      assert.ok(readAfter < 512 * 1024, `${readAfter} bytes read after the 4005`);
+      assert.equal(parsedAfter4005, 0, 'messages parsed after the 4005');
+      assert.ok(closedAt - at4005 < 3000, `the socket closed ${closedAt - at4005} ms after the 4005`);
+      await raw.until(() => raw.closeFrame() !== undefined);
+      assert.deepEqual(raw.closeFrame(), { code: 4005, reason: 'too many bytes' });
+      assert.deepEqual(raw.messages().at(-1), { type: 'disconnect', code: 4005, reason: 'too many bytes', reconnect: true });
+      raw.socket.destroy();
     });
   });
 

@@ -28,17 +28,28 @@ import { formatCloseEvent, formatEventData, formatEventId } from '../../wire/eve
 import type { SessionLink } from '../fanout.js';
 
 /**
- * One numbered event, framed: its `id:` line, and the rest — shared by every
- * session a broadcast reaches (the same bytes, in the replay and in the
- * responses' buffers), as a WebSocket broadcast frames once for all.
+ * A kept event is its body alone: the part after its `id:` line, followed by
+ * the CRLF that ends an HTTP/1.1 chunk — shared by every session a broadcast
+ * reaches (the same bytes, in the replay and in the responses' buffers), as a
+ * WebSocket broadcast frames once for all. Its id follows from its place
+ * (events are numbered 1, 2, 3 …), and its `id:` line is formatted when it is
+ * written: a session keeps one reference per event, nothing more.
  */
-interface Frame {
-  id: number;
-  head: string;
-  /** The part of the event after its `id:` line, followed by the CRLF that ends an HTTP/1.1 chunk. */
-  body: Buffer;
-  /** The event's size (its `id:` line and body, without the CRLF). */
-  bytes: number;
+type Frame = Buffer;
+
+/** Digits of a positive integer in base 10. */
+function decimalDigits(value: number): number {
+  let digits = 1;
+  while (value >= 10) {
+    value = Math.floor(value / 10);
+    digits++;
+  }
+  return digits;
+}
+
+/** An event's size on the stream: its `id:` line (`id: N\n`) and its body, without the chunk's CRLF. */
+function eventBytes(id: number, body: Frame): number {
+  return 5 + decimalDigits(id) + body.length - 2;
 }
 
 /** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
@@ -75,6 +86,8 @@ const CLOSING = 2;
 const CLOSED = 3;
 /** The frame array is compacted once this many dropped frames sit at its head. */
 const COMPACT_AT = 1024;
+/** … or once this many sit there and they are half of it (the array stays near the replay's size, instead of growing to COMPACT_AT). */
+const COMPACT_HALF_AT = 32;
 
 const utf8 = new TextDecoder();
 
@@ -83,15 +96,19 @@ export class EventStreamLink implements SessionLink {
   readonly remoteAddress: string | undefined;
   private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
   private readonly options: EventStreamLinkOptions;
-  /** Kept frames, oldest first, from `head` on (dropped ones before it are undefined). */
+  /** Kept events, oldest first, from `head` on (dropped ones before it are undefined). */
   private frames: Array<Frame | undefined> = [];
   private head = 0;
+  /** The id of `frames[0]`. */
+  private baseId = 1;
   private lastId = 0;
   /** Frames up to this id were written to a response. */
   private writtenId = 0;
   private unwrittenBytes = 0;
   private keptWrittenBytes = 0;
   private response: ServerResponse | null = null;
+  /** The response's socket is over its high-water mark: events wait in `frames` for its 'drain'. */
+  private waitingDrain = false;
   private timer: NodeJS.Timeout | null = null;
   /** Set once the session closed: the close event, still to be delivered. */
   private closeFrame: string | null = null;
@@ -108,7 +125,7 @@ export class EventStreamLink implements SessionLink {
 
   /** Bytes not yet handed to the socket. */
   get bufferedAmount(): number {
-    return this.response === null ? this.unwrittenBytes : this.response.writableLength;
+    return this.response === null ? this.unwrittenBytes : this.response.writableLength + this.unwrittenBytes;
   }
 
   /** True while an event-stream response is attached. */
@@ -129,18 +146,17 @@ export class EventStreamLink implements SessionLink {
   send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
     if (this.state !== OPEN) return 'dropped';
     const id = this.lastId + 1;
-    const head = formatEventId(id);
     const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = head.length + body.length - 2;
+    const bytes = eventBytes(id, body);
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
     this.lastId = id;
-    const frame = { id, head, body, bytes };
-    this.frames.push(frame);
-    if (this.response === null) {
+    this.frames.push(body);
+    const response = this.response;
+    if (response === null || this.waitingDrain || this.mustWait(response)) {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    writeFrame(this.response, frame);
+    writeFrame(response, id, body, bytes);
     this.writtenId = id;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
@@ -178,8 +194,9 @@ export class EventStreamLink implements SessionLink {
     const previous = this.response;
     this.response = response;
     if (previous !== null) this.endResponse(previous);
+    this.waitingDrain = false;
     response.on('close', () => this.detached(response));
-    this.writePending(response);
+    this.writePending(response, this.head);
     if (this.closeFrame !== null) this.deliverClose(response);
     return true;
   }
@@ -204,18 +221,43 @@ export class EventStreamLink implements SessionLink {
 
   /** The id of the oldest kept event (one past the last when none is kept). */
   private firstKeptId(): number {
-    return this.frames[this.head]?.id ?? this.lastId + 1;
+    return this.head < this.frames.length ? this.baseId + this.head : this.lastId + 1;
   }
 
   /** The id of the oldest kept event, or Infinity when none is kept. */
   private headId(): number {
-    return this.frames[this.head]?.id ?? Infinity;
+    return this.head < this.frames.length ? this.baseId + this.head : Infinity;
   }
 
-  /** Writes the kept events the response has not seen (all after the acknowledged ones). */
-  private writePending(response: ServerResponse): void {
+  /**
+   * True when the response's socket is over its high-water mark: the event
+   * waits, as a reference to its shared body, and the events waiting are
+   * written together on the socket's 'drain' — rather than each queued in
+   * the socket's buffer with its own write request.
+   */
+  private mustWait(response: ServerResponse): boolean {
+    const socket = response.socket;
+    if (socket === null || !socket.writableNeedDrain) return false;
+    this.waitingDrain = true;
+    socket.once('drain', () => this.drained(response));
+    return true;
+  }
+
+  /** The socket took its buffered bytes: the events that waited are written. */
+  private drained(response: ServerResponse): void {
+    if (response !== this.response || !this.waitingDrain) return;
+    this.waitingDrain = false;
+    this.writePending(response, this.writtenId + 1 - this.baseId);
+  }
+
+  /** Writes the kept events from `frames[from]` on (the ones this response has not seen) and counts them as written. */
+  private writePending(response: ServerResponse, from: number): void {
     response.cork();
-    for (let index = this.head; index < this.frames.length; index++) writeFrame(response, this.frames[index]!);
+    for (let index = Math.max(from, this.head); index < this.frames.length; index++) {
+      const id = this.baseId + index;
+      const body = this.frames[index]!;
+      writeFrame(response, id, body, eventBytes(id, body));
+    }
     response.uncork();
     this.writtenId = this.lastId;
     this.keptWrittenBytes += this.unwrittenBytes;
@@ -225,6 +267,8 @@ export class EventStreamLink implements SessionLink {
 
   /** Writes the close event and ends the response: the link is done. */
   private deliverClose(response: ServerResponse): void {
+    if (this.writtenId < this.lastId) this.writePending(response, this.writtenId + 1 - this.baseId);
+    this.waitingDrain = false;
     this.response = null;
     this.endResponse(response, this.closeFrame ?? undefined);
     this.finish();
@@ -245,6 +289,7 @@ export class EventStreamLink implements SessionLink {
   private detached(response: ServerResponse): void {
     if (response !== this.response) return;
     this.response = null;
+    this.waitingDrain = false;
     if (this.finished) return;
     this.clearTimer();
     this.timer = setTimeout(() => this.expire(), this.options.downlinkTimeout);
@@ -269,6 +314,7 @@ export class EventStreamLink implements SessionLink {
     this.clearTimer();
     this.frames = [];
     this.head = 0;
+    this.baseId = this.lastId + 1;
     this.unwrittenBytes = this.keptWrittenBytes = 0;
     this.options.ended();
   }
@@ -283,16 +329,18 @@ export class EventStreamLink implements SessionLink {
   private dropHead(): void {
     const frame = this.frames[this.head];
     if (frame === undefined) return;
+    this.keptWrittenBytes -= eventBytes(this.baseId + this.head, frame);
     this.frames[this.head++] = undefined;
-    this.keptWrittenBytes -= frame.bytes;
   }
 
   private compact(): void {
     if (this.head === this.frames.length) {
       this.frames = [];
       this.head = 0;
-    } else if (this.head >= COMPACT_AT) {
+      this.baseId = this.lastId + 1;
+    } else if (this.head >= COMPACT_AT || (this.head >= COMPACT_HALF_AT && this.head * 2 >= this.frames.length)) {
       this.frames = this.frames.slice(this.head);
+      this.baseId += this.head;
       this.head = 0;
     }
   }
@@ -312,7 +360,7 @@ export class EventStreamLink implements SessionLink {
  * thousands of streams keeps alive while their sockets are busy is mostly
  * these writes. Otherwise through the response.
  */
-function writeFrame(response: ServerResponse, frame: Frame): void {
+function writeFrame(response: ServerResponse, id: number, body: Frame, bytes: number): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
     // As Node does for its own chunks: corked until the end of this tick, so that a burst goes out in one write.
@@ -320,12 +368,50 @@ function writeFrame(response: ServerResponse, frame: Frame): void {
       socket.cork();
       process.nextTick(uncork, socket);
     }
-    socket.write(Buffer.from(`${frame.bytes.toString(16)}\r\n${frame.head}`, 'latin1'));
-    socket.write(frame.body);
+    socket.write(chunkHead(bytes, id));
+    socket.write(body);
     return;
   }
-  response.write(frame.head);
-  response.write(frame.body.subarray(0, frame.body.length - 2));
+  response.write(formatEventId(id));
+  response.write(body.subarray(0, body.length - 2));
+}
+
+/** Bytes of the current slab that `chunkHead` cuts its heads from (as Node's Buffer pool does). */
+const SLAB_SIZE = 8 * 1024;
+/** Longest head: 13 hex digits of a size, 16 decimal digits of an id, and `\r\nid: ` and `\n`. */
+const MAX_HEAD = 13 + 16 + 7 + 1;
+let slab = Buffer.allocUnsafe(SLAB_SIZE);
+let slabUsed = 0;
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * The start of one event's chunk — the chunk size in hex, CRLF, the event's
+ * `id:` line — written digit by digit into a shared slab: one small Buffer
+ * per event and no strings, so that the write of a burst to thousands of
+ * streams is all Buffers (Node then passes them to the socket as they are).
+ */
+function chunkHead(size: number, id: number): Buffer {
+  if (slabUsed + MAX_HEAD > SLAB_SIZE) {
+    slab = Buffer.allocUnsafe(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const start = slabUsed;
+  let at = start;
+  let shift = 4;
+  while (size >= 2 ** shift) shift += 4;
+  for (shift -= 4; shift >= 0; shift -= 4) slab[at++] = HEX[Math.floor(size / 2 ** shift) % 16]!;
+  slab[at++] = 0x0d; // \r
+  slab[at++] = 0x0a; // \n
+  slab[at++] = 0x69; // i
+  slab[at++] = 0x64; // d
+  slab[at++] = 0x3a; // :
+  slab[at++] = 0x20; // space
+  const digits = decimalDigits(id);
+  for (let i = digits - 1, rest = id; i >= 0; i--, rest = Math.floor(rest / 10)) slab[at + i] = 0x30 + (rest % 10);
+  at += digits;
+  slab[at++] = 0x0a; // \n
+  slabUsed = at;
+  return slab.subarray(start, at);
 }
 
 function uncork(socket: Socket): void {
