@@ -263,6 +263,13 @@ export class RedisBroker implements Broker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private state: 'up' | 'down' = 'down';
   private closed = false;
+  /** Publish scripts sent and not yet answered. */
+  private readonly publishing = new Set<Promise<unknown>>();
+  /**
+   * While publishes that Redis answered NOSCRIPT are sent again (as EVAL),
+   * later publishes wait for them: the offsets keep the order of the calls.
+   */
+  private publishGate: Promise<void> | null = null;
 
   constructor(options: RedisBrokerOptions = {}) {
     this.url = options.url ?? 'redis://127.0.0.1:6379';
@@ -415,9 +422,10 @@ export class RedisBroker implements Broker {
   /**
    * Runs a script (EVALSHA, loading it on NOSCRIPT). With `binary`, bulk
    * replies come back as Buffers (views into ioredis' reply buffer) instead
-   * of strings, so binary data survives.
+   * of strings, so binary data survives. `noScript` is called when Redis
+   * lacks the script, just before it is sent again in full.
    */
-  private async run(source: ScriptSource, keys: string[], args: (string | number | Buffer)[], binary = false): Promise<unknown> {
+  private async run(source: ScriptSource, keys: string[], args: (string | number | Buffer)[], binary = false, noScript?: () => void): Promise<unknown> {
     return this.withCommand(async (connection) => {
       const call = (command: 'EVALSHA' | 'EVAL', script: string): Promise<unknown> =>
         binary ? connection.callBuffer(command, script, keys.length, ...keys, ...args) : connection.call(command, script, keys.length, ...keys, ...args);
@@ -425,6 +433,7 @@ export class RedisBroker implements Broker {
         return await call('EVALSHA', source.sha);
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        noScript?.();
         return await call('EVAL', source.lua);
       }
     });
@@ -507,19 +516,32 @@ export class RedisBroker implements Broker {
     const size = options.history?.size ?? 0;
     const ttl = options.history?.ttl ?? 0;
     const metaTtl = Math.max(this.metaTtl, ttl);
-    const reply = (await this.run(SCRIPTS.publish, [keys.meta, keys.stream], [
-      keys.shard,
-      mark,
-      valueArgument(body.data),
-      body.info === undefined ? '' : valueArgument(body.info),
-      freshEpoch(),
-      size,
-      ttl,
-      metaTtl,
-    ])) as [number, string];
+    const args = [keys.shard, mark, valueArgument(body.data), body.info === undefined ? '' : valueArgument(body.info), freshEpoch(), size, ttl, metaTtl];
+    // Sent at once (in the order of the calls), unless earlier publishes are being sent again.
+    if (this.publishGate !== null) await this.publishGate;
+    const sent = this.run(SCRIPTS.publish, [keys.meta, keys.stream], args, false, () => this.holdPublishes());
+    this.publishing.add(sent);
+    const settled = (): void => {
+      this.publishing.delete(sent);
+    };
+    sent.then(settled, settled);
+    const reply = (await sent) as [number, string];
     const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
     if (this.durability === 'replica') await this.awaitReplica(keys.meta, position);
     return position;
+  }
+
+  /**
+   * A publish was answered NOSCRIPT (Redis restarted, or its scripts were
+   * flushed): the publishes sent after it were too, and each is sent again
+   * when its answer comes. Publishes called from now on wait until all of
+   * those are answered, so that none overtakes them.
+   */
+  private holdPublishes(): void {
+    if (this.publishGate !== null) return;
+    this.publishGate = Promise.allSettled([...this.publishing]).then(() => {
+      this.publishGate = null;
+    });
   }
 
   /**

@@ -38,6 +38,7 @@ import {
   type ResolvedTimings,
 } from './options.js';
 import { ProcessSubscriptions } from './process-subscriptions.js';
+import type { PublishTurn } from './publish-pipeline.js';
 import { MethodRegistry, type MethodHandler } from './rpc.js';
 import { ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
 import { Traffic, type RealtimeStats } from './stats.js';
@@ -338,7 +339,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       traffic: this.traffic,
       brokerReady: () => this.brokerStarted,
       newClientId: () => randomBytes(12).toString('base64url'),
-      runCommand: (session: ServerSession<A>, command: ChannelCommand) => this.commands.run(session, command),
+      runCommand: (session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn) => this.commands.run(session, command, turn),
       dropSubscription: (session: ServerSession<A>, channel: string) => this.commands.drop(session, channel),
       connected: (session: ServerSession<A>) => this.sessionConnected(session),
       closed: (session: ServerSession<A>, code: number, reason: string, wasConnected: boolean) => this.sessionClosed(session, code, reason, wasConnected),
