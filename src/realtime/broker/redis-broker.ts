@@ -41,6 +41,7 @@
  *   start: `start()` rejects after `connectTimeout` with a clear error.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { jsonText, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
 import type { PresenceMember, StreamPosition } from '../wire/messages.js';
@@ -72,6 +73,7 @@ import {
 } from './redis-connection.js';
 import { ShardSubscriberGroup, keySlot } from './redis-shards.js';
 import { checkHistoryQuery } from './stream.js';
+import { corkForTurn } from './turn-cork.js';
 
 export const DEFAULT_REDIS_PREFIX = 'sb';
 export const DEFAULT_REDIS_CONNECT_TIMEOUT = 5_000;
@@ -519,6 +521,7 @@ export class RedisBroker implements Broker {
     const args = [keys.shard, mark, valueArgument(body.data), body.info === undefined ? '' : valueArgument(body.info), freshEpoch(), size, ttl, metaTtl];
     // Sent at once (in the order of the calls), unless earlier publishes are being sent again.
     if (this.publishGate !== null) await this.publishGate;
+    corkForTurn(this.streamFor(keys.meta));
     const sent = this.run(SCRIPTS.publish, [keys.meta, keys.stream], args, false, () => this.holdPublishes());
     this.publishing.add(sent);
     const settled = (): void => {
@@ -529,6 +532,14 @@ export class RedisBroker implements Broker {
     const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
     if (this.durability === 'replica') await this.awaitReplica(keys.meta, position);
     return position;
+  }
+
+  /** The socket of the command connection that `key`'s commands go to (on a cluster: its slot's master), if connected. */
+  private streamFor(key: string): Writable | undefined {
+    const connection = this.command;
+    if (connection === undefined || connection.status !== 'ready') return undefined;
+    const node = connection instanceof Cluster ? masterOf(connection, key) : connection;
+    return node?.status === 'ready' ? node.stream : undefined;
   }
 
   /**
