@@ -272,6 +272,13 @@ export class RedisBroker implements Broker {
    * later publishes wait for them: the offsets keep the order of the calls.
    */
   private publishGate: Promise<void> | null = null;
+  /**
+   * Redis Cluster: masters whose connection is being opened. The cluster
+   * client opens a master's connection at its first command and retries the
+   * commands sent meanwhile one by one, out of order; publishes for that
+   * master wait here instead, and go in the order of the calls.
+   */
+  private readonly opening = new Map<Redis, Promise<void>>();
 
   constructor(options: RedisBrokerOptions = {}) {
     this.url = options.url ?? 'redis://127.0.0.1:6379';
@@ -519,8 +526,10 @@ export class RedisBroker implements Broker {
     const ttl = options.history?.ttl ?? 0;
     const metaTtl = Math.max(this.metaTtl, ttl);
     const args = [keys.shard, mark, valueArgument(body.data), body.info === undefined ? '' : valueArgument(body.info), freshEpoch(), size, ttl, metaTtl];
-    // Sent at once (in the order of the calls), unless earlier publishes are being sent again.
-    if (this.publishGate !== null) await this.publishGate;
+    // Sent at once (in the order of the calls), unless earlier publishes are being sent again
+    // or the connection to the channel's master is being opened.
+    const gate = this.publishGate ?? this.masterOpening(keys.meta);
+    if (gate !== null) await gate;
     corkForTurn(this.streamFor(keys.meta));
     const sent = this.run(SCRIPTS.publish, [keys.meta, keys.stream], args, false, () => this.holdPublishes());
     this.publishing.add(sent);
@@ -532,6 +541,28 @@ export class RedisBroker implements Broker {
     const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
     if (this.durability === 'replica') await this.awaitReplica(keys.meta, position);
     return position;
+  }
+
+  /**
+   * Redis Cluster: null when the connection to the master of `key`'s slot is
+   * open (or unknown: the cluster client handles it), else a promise that
+   * settles once it is open or failed. Every publish called until that
+   * promise's waiters have resumed waits on it too (it stays in `opening`
+   * until then), so none overtakes those that waited.
+   */
+  private masterOpening(key: string): Promise<void> | null {
+    const connection = this.command;
+    if (!(connection instanceof Cluster)) return null;
+    const node = masterOf(connection, key);
+    if (node === undefined) return null;
+    const pending = this.opening.get(node);
+    if (pending !== undefined) return pending;
+    if (node.status === 'ready') return null;
+    const opened = connectionSettled(node).then(() => {
+      this.opening.delete(node);
+    });
+    this.opening.set(node, opened);
+    return opened;
   }
 
   /** The socket of the command connection that `key`'s commands go to (on a cluster: its slot's master), if connected. */
@@ -672,6 +703,22 @@ function isComplete(
   if (since !== undefined && (!continuesStream(since, position) || since.offset > position.offset)) return false;
   if (publications.length !== position.offset - after) return false;
   return publications.every((publication, index) => publication.offset === after + 1 + index);
+}
+
+/** Settles once `node` is connected, or its attempt failed (it is opened here if the cluster client has not yet). */
+function connectionSettled(node: Redis): Promise<void> {
+  if (node.status === 'wait') return node.connect().then(() => {}, () => {});
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      node.off('ready', settle);
+      node.off('close', settle);
+      node.off('end', settle);
+      resolve();
+    };
+    node.on('ready', settle);
+    node.on('close', settle);
+    node.on('end', settle);
+  });
 }
 
 /** The cluster client's connection to the master that owns `key`'s slot. */
