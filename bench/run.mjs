@@ -85,20 +85,42 @@ const SERVERS = {
     cluster: true,
     note: 'node:cluster primary + workers (round-robin) behind one port, each worker the socketio server with `@socket.io/redis-adapter` (ioredis); no sticky sessions (WebSocket transport only)',
   },
+  // the same two cluster servers on a Redis Cluster of the driver's own (3 masters) instead of one redis-server
+  'switchboard-rt-cluster-rc': {
+    argv: ['node', 'bench/servers/switchboard-rt-cluster.mjs'],
+    profile: 'bench/loadgen/profiles/switchboard-rt.profile',
+    needs: 'dist/realtime/server/index.js',
+    cluster: true,
+    redisCluster: true,
+    note: 'the switchboard-rt-cluster server on the driver\'s Redis Cluster (3 masters): each worker\'s `RedisBroker` is given one node\'s URL and detects the cluster',
+  },
+  'socketio-cluster-rc': {
+    argv: ['node', 'bench/servers/socketio-cluster.mjs'],
+    profile: 'bench/loadgen/profiles/socketio.profile',
+    cluster: true,
+    redisCluster: true,
+    note: 'the socketio-cluster server on the driver\'s Redis Cluster (3 masters): `@socket.io/redis-adapter` over an ioredis `Cluster` (PUBLISH; its sharded adapter does not run on ioredis clusters)',
+  },
 };
 const DEFAULT_SERVERS = [
   'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
+  'switchboard-rt-cluster-rc', 'socketio-cluster-rc',
 ];
 /** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
 const RT_BASE = 'socketio';
 const isRealtimeServer = (name) => Boolean(SERVERS[name]?.profile);
 /** several processes joined through Redis: runs the scale-out scenario only */
 const isClusterServer = (name) => Boolean(SERVERS[name]?.cluster);
+/** a cluster server on the driver's Redis Cluster instead of its one redis-server */
+const isRedisClusterServer = (name) => Boolean(SERVERS[name]?.redisCluster);
 /** one process with RedisBroker on the driver's redis-server (its CPU counted with the server's) */
 const isRedisServer = (name) => Boolean(SERVERS[name]?.redis);
 /** servers that run the history scenario */
 const hasHistory = (name) => Boolean(SERVERS[name]?.history);
 const REDIS_BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli';
+/** masters of the driver's Redis Cluster (no replicas: one redis-server has none either) */
+const REDIS_CLUSTER_MASTERS = 3;
 
 // ---------------------------------------------------------------- scenarios
 
@@ -414,6 +436,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     for (const c of children) c.kill('SIGKILL');
     if (redis.dir) fs.rmSync(redis.dir, { recursive: true, force: true });
+    if (redisCluster.dir) fs.rmSync(redisCluster.dir, { recursive: true, force: true });
     process.exit(130);
   });
 }
@@ -505,6 +528,83 @@ async function stopRedis() {
   redis.dir = null;
 }
 
+// The Redis Cluster cells (-rc servers) share a Redis Cluster of the driver's own:
+// REDIS_CLUSTER_MASTERS cluster-enabled redis-servers on free ports (each one's bus
+// port, +10000, free too, all below 55535), joined with `redis-cli --cluster create`
+// at the first such cell, pinned like the servers, flushed before each cell (every
+// master), stopped at the end of the run. A node that died restarts the whole cluster.
+
+const redisCluster = { nodes: [], dir: null };
+
+function clusterAlive() {
+  return redisCluster.nodes.length > 0 && redisCluster.nodes.every((n) => n.child.exitCode === null && n.child.signalCode === null);
+}
+
+function redisCli(port, ...args) {
+  const r = spawnSync(REDIS_CLI, ['-p', String(port), ...args], { encoding: 'utf8', timeout: 30000 });
+  if (r.error || r.status !== 0) throw new Error(`redis-cli ${args.join(' ')}: ${r.error?.message ?? r.stderr}`);
+  return r.stdout;
+}
+
+async function freeClusterPort() {
+  for (;;) {
+    const p = await freePort();
+    if (p + 10000 < 55535 && !(await portAccepts(p + 10000))) return p;
+  }
+}
+
+/** a running Redis Cluster (started, or started again if a node died), flushed */
+async function readyRedisCluster(pin) {
+  if (clusterAlive()) {
+    for (const n of redisCluster.nodes) await redisCommand(n.port, 'FLUSHALL');
+    return redisCluster;
+  }
+  await stopRedisCluster();
+  redisCluster.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sb-bench-redis-cluster-'));
+  for (let i = 0; i < REDIS_CLUSTER_MASTERS; i++) {
+    const port = await freeClusterPort();
+    const dir = path.join(redisCluster.dir, String(port));
+    fs.mkdirSync(dir);
+    const argv = [REDIS_BINARY, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir,
+      '--protected-mode', 'no', '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf'];
+    const full = pin ? ['taskset', '-c', '0', ...argv] : argv;
+    const child = track(spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'ignore'] }));
+    redisCluster.nodes.push({ port, child });
+  }
+  const t0 = Date.now();
+  for (const n of redisCluster.nodes) {
+    while ((await redisCommand(n.port, 'PING').catch(() => null)) !== '+PONG') {
+      if (n.child.exitCode !== null || Date.now() - t0 > 10000) throw new Error(`redis-server (cluster node ${n.port}) did not start`);
+      await sleep(50);
+    }
+  }
+  redisCli(redisCluster.nodes[0].port, '--cluster', 'create', ...redisCluster.nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes');
+  for (const n of redisCluster.nodes) {
+    while (!/cluster_state:ok/.test(redisCli(n.port, 'CLUSTER', 'INFO'))) {
+      if (Date.now() - t0 > 30000) throw new Error('the Redis Cluster did not settle');
+      await sleep(100);
+    }
+  }
+  return redisCluster;
+}
+
+async function stopRedisCluster() {
+  const nodes = redisCluster.nodes;
+  redisCluster.nodes = [];
+  await Promise.all(
+    nodes.map(async ({ child }) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    }),
+  );
+  if (redisCluster.dir) fs.rmSync(redisCluster.dir, { recursive: true, force: true });
+  redisCluster.dir = null;
+}
+
 function startServer(name, port, p, pin, extraEnv, opts = {}) {
   const def = SERVERS[name];
   const env = { ...process.env, ...(def.env ?? {}), PORT: String(port), DEFLATE: p.deflate ? '1' : '0' };
@@ -563,16 +663,21 @@ async function runCell(server, scenario, run, opts) {
   // a server that prints `ready` once it can serve (a cluster's workers are up, the history is filled)
   const waitReady = cluster || p.mode === 'history';
   let extraEnv = null;
+  const onRedisCluster = isRedisClusterServer(server);
   if (cluster) {
     try {
-      await readyRedis(opts.pin);
+      if (onRedisCluster) await readyRedisCluster(opts.pin);
+      else await readyRedis(opts.pin);
     } catch (e) {
       cell.status = 'failed';
       cell.reason = String(e.message ?? e);
       return cell;
     }
-    extraEnv = { REDIS_URL: `redis://127.0.0.1:${redis.port}`, NODES: String(p.nodes) };
-    cell.redis_port = redis.port;
+    const redisPort = onRedisCluster ? redisCluster.nodes[0].port : redis.port;
+    // a Redis Cluster: the URL of one node; the broker (or the adapter, told by REDIS_CLUSTER) finds the others
+    extraEnv = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, NODES: String(p.nodes), ...(onRedisCluster ? { REDIS_CLUSTER: '1' } : {}) };
+    cell.redis_port = redisPort;
+    if (onRedisCluster) cell.redis_cluster_ports = redisCluster.nodes.map((n) => n.port);
   }
   const port = await freePort();
   const srv = startServer(server, port, p, opts.pin, extraEnv, opts);
@@ -597,9 +702,10 @@ async function runCell(server, scenario, run, opts) {
   // a cluster: the primary, its workers and redis-server are all measured
   const workers = cluster ? descendants(pid) : [];
   const nodePids = [pid, ...workers];
-  const redisPid = cluster ? redis.child.pid : null;
+  // every redis-server of the cell: the one, or each node of the Redis Cluster
+  const redisPids = !cluster ? [] : onRedisCluster ? redisCluster.nodes.map((n) => n.child.pid) : [redis.child.pid];
   if (cluster) {
-    cell.pids = { primary: pid, workers, redis: redisPid };
+    cell.pids = { primary: pid, workers, redis: redisPids.length === 1 ? redisPids[0] : redisPids };
     cell.nodes = workers.length;
   }
   await sleep(500);
@@ -621,7 +727,8 @@ async function runCell(server, scenario, run, opts) {
   const sample = cluster
     ? () => {
         const parts = nodePids.map(procCpuTicks);
-        const rds = procCpuTicks(redisPid);
+        const redisParts = redisPids.map(procCpuTicks);
+        const rds = redisParts.some((x) => x === null) ? null : redisParts.reduce((a, b) => a + b, 0);
         const nodes = parts.some((x) => x === null) ? null : parts.reduce((a, b) => a + b, 0);
         return { t: process.hrtime.bigint(), srv: nodes === null || rds === null ? null : nodes + rds, nodes, rds, parts, cpu: cpuBusy() };
       }
@@ -664,7 +771,7 @@ async function runCell(server, scenario, run, opts) {
   fs.rmSync(readyFile, { force: true });
   const after = procStatus(pid);
   cell.rss_peak_kib = cluster ? sumOf(nodePids, (x) => procStatus(x).hwm) : after.hwm;
-  if (cluster) cell.redis_rss_kib = procStatus(redisPid).rss;
+  if (cluster) cell.redis_rss_kib = sumOf(redisPids, (x) => procStatus(x).rss);
   const serverAlive = srv.child.exitCode === null && srv.child.signalCode === null && workers.every(pidAlive);
   await stopServer(srv, workers);
 
@@ -1068,7 +1175,12 @@ function historySection(L, agg, s, meta, cells) {
 }
 
 /** the cluster's single-node counterpart */
-const SINGLE_NODE = { 'switchboard-rt-cluster': 'switchboard-rt', 'socketio-cluster': 'socketio' };
+const SINGLE_NODE = {
+  'switchboard-rt-cluster': 'switchboard-rt',
+  'socketio-cluster': 'socketio',
+  'switchboard-rt-cluster-rc': 'switchboard-rt',
+  'socketio-cluster-rc': 'socketio',
+};
 
 /** "Scale-out": the cluster servers against the single-node ones on the same fan-out, and against each other */
 function scaleOutSection(L, agg, s, meta, cells) {
@@ -1087,6 +1199,10 @@ function scaleOutSection(L, agg, s, meta, cells) {
       '`switchboard-rt-cluster` through `RedisBroker` (a Lua script per publication, fanned out with SPUBLISH), ' +
       `\`socketio-cluster\` through @socket.io/redis-adapter ${v['@socket.io/redis-adapter'] ?? '?'} over ioredis ${v.ioredis ?? '?'} ` +
       '(PUBLISH), with no sticky sessions (WebSocket transport only: a session is one connection, which stays on its worker). ' +
+      `The -rc servers are the same two on a Redis Cluster of ${REDIS_CLUSTER_MASTERS} masters (no replicas) that the driver creates with ` +
+      'redis-cli and flushes before each cell: each worker is given one node\'s URL (Switchboard\'s broker detects the cluster and ' +
+      'SSUBSCRIBEs on the master of the channel\'s slot; Socket.IO\'s adapter runs over an ioredis Cluster, whose PUBLISH reaches every node); ' +
+      'their Redis CPU-s and RSS are those of all the masters. ' +
       'The single-node servers carry the same load alone, without Redis: the baseline.',
   );
   L.push('');
@@ -1120,6 +1236,9 @@ function scaleOutSection(L, agg, s, meta, cells) {
   const pairs = [];
   for (const [c, single] of Object.entries(SINGLE_NODE)) pairs.push([c, single, `${p.nodes} nodes vs 1`]);
   pairs.push(['switchboard-rt-cluster', 'socketio-cluster', `Switchboard vs Socket.IO, ${p.nodes} nodes`]);
+  pairs.push(['switchboard-rt-cluster-rc', 'socketio-cluster-rc', `Switchboard vs Socket.IO, ${p.nodes} nodes on a Redis Cluster`]);
+  pairs.push(['switchboard-rt-cluster-rc', 'socketio-cluster', `Switchboard on a Redis Cluster vs Socket.IO on one Redis, ${p.nodes} nodes`]);
+  pairs.push(['switchboard-rt-cluster-rc', 'switchboard-rt-cluster', 'Switchboard: Redis Cluster vs one Redis']);
   pairs.push(['switchboard-rt', 'socketio', 'Switchboard vs Socket.IO, 1 node']);
   const shown = pairs.filter(([x, y]) => agg[s][x] && agg[s][y]);
   if (shown.length) {
@@ -1389,6 +1508,13 @@ async function main() {
   }
   const needsRedis = (sv) => (isClusterServer(sv) && opts.scenarios.some(isScaleOutScenario)) || (isRedisServer(sv) && opts.scenarios.some(isHistoryScenario));
   const redisVer = opts.servers.some(needsRedis) ? redisVersion() : null;
+  for (const sv of opts.servers.filter((x) => isRedisClusterServer(x) && needsRedis(x))) {
+    const cli = spawnSync(REDIS_CLI, ['--version']);
+    if (!cli.error && cli.status === 0) continue;
+    if (opts.serversGiven) fail(`${sv} needs redis-cli (${REDIS_CLI}, or set REDIS_CLI) to create a Redis Cluster`);
+    console.error(`bench: skipping ${sv}: no redis-cli at ${REDIS_CLI} (set REDIS_CLI)`);
+    opts.servers = opts.servers.filter((x) => x !== sv);
+  }
   for (const sv of opts.servers.filter((x) => isClusterServer(x) || isRedisServer(x))) {
     if (redisVer || !needsRedis(sv)) continue;
     if (opts.serversGiven) fail(`${sv} needs redis-server (${REDIS_BINARY}, or set REDIS_SERVER)`);
@@ -1439,6 +1565,7 @@ async function main() {
     );
   }
   await stopRedis();
+  await stopRedisCluster();
   meta.loadavg_after = os.loadavg().map((x) => Math.round(x * 100) / 100);
   meta.elapsed_s = Math.round((Date.now() - started) / 1000);
   save();
@@ -1449,5 +1576,6 @@ main().catch((e) => {
   console.error(e);
   for (const c of children) c.kill('SIGKILL');
   if (redis.dir) fs.rmSync(redis.dir, { recursive: true, force: true });
+  if (redisCluster.dir) fs.rmSync(redisCluster.dir, { recursive: true, force: true });
   process.exit(1);
 });

@@ -6,8 +6,10 @@
 //   echo(data, ack)     ack(data): request/response
 //
 // With REDIS_URL set, the server is one node of several joined through Redis
-// (`@socket.io/redis-adapter` over two ioredis connections: publish, subscribe);
-// bench/servers/socketio-cluster.mjs runs it that way as a node:cluster worker.
+// (`@socket.io/redis-adapter` over two ioredis connections: publish, subscribe;
+// with REDIS_CLUSTER=1 two ioredis `Cluster` clients of the Redis Cluster that
+// REDIS_URL is a node of); bench/servers/socketio-cluster.mjs runs it that way as
+// a node:cluster worker.
 // run.mjs removes REDIS_URL for the single-node server.
 import http from 'node:http';
 import { Server } from 'socket.io';
@@ -24,8 +26,10 @@ const io = new Server({
 });
 
 if (redisUrl) {
-  const [{ Redis }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
-  const pubClient = new Redis(redisUrl);
+  const [{ Redis, Cluster }, { createAdapter }] = await Promise.all([import('ioredis'), import('@socket.io/redis-adapter')]);
+  // REDIS_CLUSTER=1: REDIS_URL is a node of a Redis Cluster, reached through an ioredis Cluster (the adapter's README way)
+  const { hostname, port: redisPort } = new URL(redisUrl);
+  const pubClient = process.env.REDIS_CLUSTER === '1' ? new Cluster([{ host: hostname, port: Number(redisPort) }]) : new Redis(redisUrl);
   const subClient = pubClient.duplicate();
   for (const client of [pubClient, subClient]) client.on('error', (error) => console.error('socketio redis:', error.message));
   await Promise.all([pubClient, subClient].map((client) => new Promise((resolve) => client.once('ready', resolve))));

@@ -107,6 +107,12 @@ export interface Broker {
    * fans it out to every subscribed process. The stream and its epoch are
    * created by the first publication. Rejects (e.g.
    * `BrokerUnavailableError`) rather than losing it silently.
+   *
+   * The broker takes the publication when `publish` is called, not when its
+   * promise settles: publications of one channel given in calls made one
+   * after the other (without waiting for the earlier promises) take offsets
+   * in the order of the calls. A connection's consecutive publishes rely on
+   * it (they are pipelined, src/realtime/server/publish-pipeline.ts).
    */
   publish(channel: string, publication: EncodedPublicationBody, options?: BrokerPublishOptions): Promise<PublishedPosition>;
   /** The publications kept for `channel`, per `query`. Creates nothing. */

@@ -41,6 +41,7 @@
  *   start: `start()` rejects after `connectTimeout` with a clear error.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import type { Writable } from 'node:stream';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { jsonText, type EncodedPublication, type EncodedPublicationBody, type EncodedValue } from '../wire/encoded.js';
 import type { PresenceMember, StreamPosition } from '../wire/messages.js';
@@ -72,6 +73,7 @@ import {
 } from './redis-connection.js';
 import { ShardSubscriberGroup, keySlot } from './redis-shards.js';
 import { checkHistoryQuery } from './stream.js';
+import { corkForTurn } from './turn-cork.js';
 
 export const DEFAULT_REDIS_PREFIX = 'sb';
 export const DEFAULT_REDIS_CONNECT_TIMEOUT = 5_000;
@@ -263,6 +265,20 @@ export class RedisBroker implements Broker {
   private sweepTimer: NodeJS.Timeout | undefined;
   private state: 'up' | 'down' = 'down';
   private closed = false;
+  /** Publish scripts sent and not yet answered. */
+  private readonly publishing = new Set<Promise<unknown>>();
+  /**
+   * While publishes that Redis answered NOSCRIPT are sent again (as EVAL),
+   * later publishes wait for them: the offsets keep the order of the calls.
+   */
+  private publishGate: Promise<void> | null = null;
+  /**
+   * Redis Cluster: masters whose connection is being opened. The cluster
+   * client opens a master's connection at its first command and retries the
+   * commands sent meanwhile one by one, out of order; publishes for that
+   * master wait here instead, and go in the order of the calls.
+   */
+  private readonly opening = new Map<Redis, Promise<void>>();
 
   constructor(options: RedisBrokerOptions = {}) {
     this.url = options.url ?? 'redis://127.0.0.1:6379';
@@ -415,9 +431,10 @@ export class RedisBroker implements Broker {
   /**
    * Runs a script (EVALSHA, loading it on NOSCRIPT). With `binary`, bulk
    * replies come back as Buffers (views into ioredis' reply buffer) instead
-   * of strings, so binary data survives.
+   * of strings, so binary data survives. `noScript` is called when Redis
+   * lacks the script, just before it is sent again in full.
    */
-  private async run(source: ScriptSource, keys: string[], args: (string | number | Buffer)[], binary = false): Promise<unknown> {
+  private async run(source: ScriptSource, keys: string[], args: (string | number | Buffer)[], binary = false, noScript?: () => void): Promise<unknown> {
     return this.withCommand(async (connection) => {
       const call = (command: 'EVALSHA' | 'EVAL', script: string): Promise<unknown> =>
         binary ? connection.callBuffer(command, script, keys.length, ...keys, ...args) : connection.call(command, script, keys.length, ...keys, ...args);
@@ -425,6 +442,7 @@ export class RedisBroker implements Broker {
         return await call('EVALSHA', source.sha);
       } catch (error) {
         if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+        noScript?.();
         return await call('EVAL', source.lua);
       }
     });
@@ -507,19 +525,65 @@ export class RedisBroker implements Broker {
     const size = options.history?.size ?? 0;
     const ttl = options.history?.ttl ?? 0;
     const metaTtl = Math.max(this.metaTtl, ttl);
-    const reply = (await this.run(SCRIPTS.publish, [keys.meta, keys.stream], [
-      keys.shard,
-      mark,
-      valueArgument(body.data),
-      body.info === undefined ? '' : valueArgument(body.info),
-      freshEpoch(),
-      size,
-      ttl,
-      metaTtl,
-    ])) as [number, string];
+    const args = [keys.shard, mark, valueArgument(body.data), body.info === undefined ? '' : valueArgument(body.info), freshEpoch(), size, ttl, metaTtl];
+    // Sent at once (in the order of the calls), unless earlier publishes are being sent again
+    // or the connection to the channel's master is being opened.
+    const gate = this.publishGate ?? this.masterOpening(keys.meta);
+    if (gate !== null) await gate;
+    corkForTurn(this.streamFor(keys.meta));
+    const sent = this.run(SCRIPTS.publish, [keys.meta, keys.stream], args, false, () => this.holdPublishes());
+    this.publishing.add(sent);
+    const settled = (): void => {
+      this.publishing.delete(sent);
+    };
+    sent.then(settled, settled);
+    const reply = (await sent) as [number, string];
     const position = { offset: Number(reply[0]), epoch: String(reply[1]) };
     if (this.durability === 'replica') await this.awaitReplica(keys.meta, position);
     return position;
+  }
+
+  /**
+   * Redis Cluster: null when the connection to the master of `key`'s slot is
+   * open (or unknown: the cluster client handles it), else a promise that
+   * settles once it is open or failed. Every publish called until that
+   * promise's waiters have resumed waits on it too (it stays in `opening`
+   * until then), so none overtakes those that waited.
+   */
+  private masterOpening(key: string): Promise<void> | null {
+    const connection = this.command;
+    if (!(connection instanceof Cluster)) return null;
+    const node = masterOf(connection, key);
+    if (node === undefined) return null;
+    const pending = this.opening.get(node);
+    if (pending !== undefined) return pending;
+    if (node.status === 'ready') return null;
+    const opened = connectionSettled(node).then(() => {
+      this.opening.delete(node);
+    });
+    this.opening.set(node, opened);
+    return opened;
+  }
+
+  /** The socket of the command connection that `key`'s commands go to (on a cluster: its slot's master), if connected. */
+  private streamFor(key: string): Writable | undefined {
+    const connection = this.command;
+    if (connection === undefined || connection.status !== 'ready') return undefined;
+    const node = connection instanceof Cluster ? masterOf(connection, key) : connection;
+    return node?.status === 'ready' ? node.stream : undefined;
+  }
+
+  /**
+   * A publish was answered NOSCRIPT (Redis restarted, or its scripts were
+   * flushed): the publishes sent after it were too, and each is sent again
+   * when its answer comes. Publishes called from now on wait until all of
+   * those are answered, so that none overtakes them.
+   */
+  private holdPublishes(): void {
+    if (this.publishGate !== null) return;
+    this.publishGate = Promise.allSettled([...this.publishing]).then(() => {
+      this.publishGate = null;
+    });
   }
 
   /**
@@ -645,6 +709,22 @@ function isComplete(
   if (since !== undefined && (!continuesStream(since, position) || since.offset > position.offset)) return false;
   if (publications.length !== position.offset - after) return false;
   return publications.every((publication, index) => publication.offset === after + 1 + index);
+}
+
+/** Settles once `node` is connected, or its attempt failed (it is opened here if the cluster client has not yet). */
+function connectionSettled(node: Redis): Promise<void> {
+  if (node.status === 'wait') return node.connect().then(() => {}, () => {});
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      node.off('ready', settle);
+      node.off('close', settle);
+      node.off('end', settle);
+      resolve();
+    };
+    node.on('ready', settle);
+    node.on('close', settle);
+    node.on('end', settle);
+  });
 }
 
 /** The cluster client's connection to the master that owns `key`'s slot. */

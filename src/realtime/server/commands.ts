@@ -27,6 +27,7 @@ import { asError, fail, RpcError } from './errors.js';
 import { isValidChannelName, personalUsers, type Namespace, type Namespaces } from './namespaces.js';
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
+import type { PublishTurn } from './publish-pipeline.js';
 import { checkSchema } from './schema.js';
 import { hasProtoKey } from './validate.js';
 import type { ChannelCommand, ServerSession, Session } from './session.js';
@@ -75,8 +76,12 @@ export class Commands<A extends ApiShape> {
 
   constructor(private readonly deps: CommandDeps<A>) {}
 
-  /** Runs one command and writes its reply (an error reply when it fails). */
-  async run(session: ServerSession<A>, command: ChannelCommand): Promise<void> {
+  /**
+   * Runs one command and writes its reply (an error reply when it fails). A
+   * pipelined publish (`turn`, publish-pipeline.ts) reports when it handed
+   * its publication to the broker, and writes its reply after the previous one.
+   */
+  async run(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): Promise<void> {
     try {
       switch (command.type) {
         case 'subscribe':
@@ -84,8 +89,11 @@ export class Commands<A extends ApiShape> {
         case 'unsubscribe':
           await this.unsubscribe(session, command.channel);
           return session.reply(command.id, {});
-        case 'publish':
-          return session.reply(command.id, await this.publish(session, command));
+        case 'publish': {
+          const result = await this.publish(session, command, turn);
+          await turn?.previous;
+          return session.reply(command.id, result);
+        }
         case 'presence':
           return session.reply(command.id, await this.presence(session, command.channel));
         case 'presence_stats':
@@ -96,6 +104,10 @@ export class Commands<A extends ApiShape> {
           return await this.replyToCall(session, command.id, await this.call(session, command));
       }
     } catch (error) {
+      if (turn !== undefined) {
+        turn.handedOver();
+        await turn.previous;
+      }
       session.replyError(command.id, error);
     }
   }
@@ -321,7 +333,7 @@ export class Commands<A extends ApiShape> {
    * hands the broker the data encoded in the publisher's codec: from here
    * on the publication is those bytes (docs/protocol.md §5.2).
    */
-  private async publish(session: ServerSession<A>, command: PublishCommand): Promise<PublishResult> {
+  private async publish(session: ServerSession<A>, command: PublishCommand, turn: PublishTurn | undefined): Promise<PublishResult> {
     const { channel } = command;
     const namespace = this.namespaceOf(channel);
     let data = command.data;
@@ -337,7 +349,10 @@ export class Commands<A extends ApiShape> {
     const info = namespace.publisherInfo ? this.publisherInfo(session) : undefined;
     const history = namespace.history ?? undefined;
     const body = info === undefined ? { data: encoded } : { data: encoded, info };
-    const published = await this.viaBroker(() => this.deps.broker.publish(channel, body, { history }));
+    // The broker takes the publication when `publish` is called: the connection's next publish may start.
+    const pending = this.viaBroker(() => this.deps.broker.publish(channel, body, { history }));
+    turn?.handedOver();
+    const published = await pending;
     return { offset: published.offset, epoch: published.epoch };
   }
 

@@ -43,6 +43,7 @@ import {
   type ResolvedTimings,
 } from './options.js';
 import { ProcessSubscriptions } from './process-subscriptions.js';
+import type { PublishTurn } from './publish-pipeline.js';
 import { MethodRegistry, type MethodHandler } from './rpc.js';
 import { ServerApi, type ServerApiHost } from './server-api.js';
 import { checkClose, ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
@@ -424,7 +425,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       traffic: this.traffic,
       brokerReady: () => this.brokerStarted,
       newClientId: () => randomBytes(12).toString('base64url'),
-      runCommand: (session: ServerSession<A>, command: ChannelCommand) => this.commands.run(session, command),
+      runCommand: (session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn) => this.commands.run(session, command, turn),
       dropSubscription: (session: ServerSession<A>, channel: string) => this.commands.drop(session, channel),
       serverSubscribe: (session: ServerSession<A>, channel: string) => this.commands.serverSubscribe(session, channel),
       connected: (session: ServerSession<A>) => this.sessionConnected(session),

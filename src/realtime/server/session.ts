@@ -2,7 +2,8 @@
  * One real-time connection (docs/protocol.md §2): the state machine
  * AWAITING_CONNECT → CONNECTED → CLOSED, the decoding and validation of
  * incoming messages, the rate limit, the queue that runs commands in arrival
- * order (a `call` starts in order but does not hold up later commands), the
+ * order (a `call` starts in order but does not hold up later commands, and
+ * consecutive publishes are pipelined: publish-pipeline.ts), the
  * connect timeout, the credential's expiry and refresh, and server-to-client
  * calls. Channel commands are carried out by the server's `Commands`.
  *
@@ -32,6 +33,7 @@ import type { AuthOutcome } from './authentication.js';
 import type { ResolvedLimits, ResolvedTimings } from './limits.js';
 import { ByteBudget, TokenBucket } from './rate-limit.js';
 import type { Traffic } from './stats.js';
+import { PublishPipeline, type PublishTurn } from './publish-pipeline.js';
 import { OutgoingCalls } from './rpc.js';
 import { parseClientMessage } from './validate.js';
 
@@ -87,8 +89,12 @@ export interface SessionHost<A extends ApiShape> {
   brokerReady(): Promise<void>;
   /** A fresh id for a connection, unique across the cluster. */
   newClientId(): string;
-  /** Runs a channel command or a `call`, and writes its reply. */
-  runCommand(session: ServerSession<A>, command: ChannelCommand): Promise<void>;
+  /**
+   * Runs a channel command or a `call`, and writes its reply. A pipelined
+   * `publish` gets its `turn`: it reports when its publication is handed to
+   * the broker, and writes its reply only after the previous publish's.
+   */
+  runCommand(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): Promise<void>;
   /** Server-side unsubscribe (from `Session.unsubscribe`); false when it was not subscribed. */
   dropSubscription(session: ServerSession<A>, channel: string): Promise<boolean>;
   /** Server-side subscribe (from `Session.subscribe`); false when it did not subscribe. */
@@ -186,6 +192,8 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   private queue: Array<Task | undefined> = [];
   private queueHead = 0;
   private running = false;
+  /** The publishes that started and have not finished. */
+  private readonly publishes = new PublishPipeline();
   private connectTimer: NodeJS.Timeout | null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private closeScheduled = false;
@@ -495,6 +503,12 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
           this.queueHead = 0;
         }
         try {
+          if (task.type === 'publish' && this.stateValue === 'connected') {
+            await this.publishes.start((turn) => this.runPublish(task, turn));
+            continue;
+          }
+          // Any other command starts once the publishes before it have finished.
+          await this.publishes.settled();
           await this.execute(task);
         } catch (error) {
           this.host.reportError(asError(error));
@@ -538,6 +552,17 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
         return;
       default:
         return this.host.runCommand(this, task);
+    }
+  }
+
+  /** One publish of the pipeline (never rejects: its failure is its error reply). */
+  private async runPublish(command: Extract<ChannelCommand, { type: 'publish' }>, turn: PublishTurn): Promise<void> {
+    try {
+      await this.host.runCommand(this, command, turn);
+    } catch (error) {
+      turn.handedOver();
+      await turn.previous;
+      this.host.reportError(asError(error));
     }
   }
 

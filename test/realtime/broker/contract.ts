@@ -233,6 +233,15 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         assert.equal(new Set(results.map((r) => r.epoch)).size, 1);
       });
 
+      test('publishes called one after the other, without waiting, take offsets in the order of the calls', async (t) => {
+        const { broker, channel } = await setup(t, makeBroker);
+        const calls = range(1, 40).map((n) => publishValue(broker, channel('calls'), n, { history: { size: 100 } }));
+        const results = await Promise.all(calls);
+        assert.deepEqual(offsets(results), range(1, 40));
+        const history = await broker.history(channel('calls'));
+        assert.deepEqual(decodePublications(history.publications).map((p) => p.data), range(1, 40));
+      });
+
       test('each channel has a stream of its own', async (t) => {
         const { broker, channel } = await setup(t, makeBroker);
         await publishSeries(broker, channel('a'), 3);

@@ -4,6 +4,7 @@
 // with publishers on several nodes, Redis restarts and outages, Redis
 // unreachable at start, and presence of a node that died.
 import assert from 'node:assert/strict';
+import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BrokerUnavailableError, type BrokerEvents } from '../../../src/realtime/broker/broker.js';
@@ -114,6 +115,38 @@ describe('RedisBroker', peer, () => {
     for (const from of [0, 1, 2]) {
       const mine = watcher.seen.publications.map(([, p]) => p.data as { from: number; i: number }).filter((d) => d.from === from);
       assert.deepEqual(mine.map((d) => d.i), Array.from({ length: count / 3 }, (_, index) => index), 'each publisher in its own order');
+    }
+  });
+
+  it('takes one publisher\'s publications in the order of its calls, also while Redis lost its scripts (NOSCRIPT)', async () => {
+    const broker = await node(recorder().events, 'noscript');
+    const admin = new Redis(server.url);
+    try {
+      let n = 0;
+      for (let round = 0; round < 5; round++) {
+        await admin.script('FLUSH');
+        // A burst whose NOSCRIPT answers take several reads, and more publishes called at every
+        // turn of the event loop while the burst is being answered and sent again.
+        const calls: Array<Promise<{ offset: number; data: unknown }>> = [];
+        for (let k = 0; k < 2000; k++) calls.push(publishValue(broker, 'feed', n++, { history: { size: 100_000 } }));
+        let burstDone = false;
+        void Promise.allSettled(calls).then(() => {
+          burstDone = true;
+        });
+        while (!burstDone) {
+          for (let k = 0; k < 4; k++) calls.push(publishValue(broker, 'feed', n++, { history: { size: 100_000 } }));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        const results = await Promise.all(calls);
+        const offsets = results.map((result) => result.offset);
+        const outOfOrder = offsets.findIndex((offset, index) => index > 0 && offset < offsets[index - 1]!);
+        assert.equal(outOfOrder, -1, `round ${round}: offsets in the order of the calls (call ${outOfOrder} overtook)`);
+      }
+      const history = await broker.history('feed', { limit: 100_000 });
+      assert.equal(history.publications.length, n);
+      assert.deepEqual(decodePublications(history.publications).map((p) => p.data), Array.from({ length: n }, (_, index) => index));
+    } finally {
+      admin.disconnect();
     }
   });
 
