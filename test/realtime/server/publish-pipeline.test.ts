@@ -50,6 +50,10 @@ class HeldBroker implements Broker {
     this.calls.push(`history ${args[0]}`);
     return this.inner.history(...args);
   }
+  removeHistory(channel: string): Promise<void> {
+    this.calls.push(`removeHistory ${channel}`);
+    return this.inner.removeHistory(channel);
+  }
   position(channel: string): ReturnType<Broker['position']> {
     this.calls.push(`position ${channel}`);
     return this.inner.position(channel);
