@@ -76,6 +76,7 @@ export class Http2Attachment {
   /** Stops taking streams. */
   detach(): void {
     this.server.off('stream', this.onStream);
+    this.server.off('connect', this.onCompatConnect);
   }
 
   /** Sends GOAWAY on every session of an owned server: no new streams; open ones go on until they end. */

@@ -127,6 +127,32 @@ describe('WebSocket client over HTTP/2', () => {
     assert.equal(tcp(), 1);
   });
 
+  test('the session is shared while WebSockets use it and closed once the last one is gone', async (t) => {
+    const { wss, tcp } = await start(t);
+    const sessionClosed: Array<Promise<unknown>> = [];
+    (wss as unknown as { httpServer: { on(event: string, listener: (session: NodeJS.EventEmitter) => void): void } }).httpServer.on('session', (session) =>
+      sessionClosed.push(once(session, 'close')),
+    );
+    const a = client(t, `wss://localhost:${wss.port}/`);
+    const b = client(t, `wss://localhost:${wss.port}/`);
+    await Promise.all([opened(a), opened(b)]);
+    assert.equal(sessionClosed.length, 1);
+    const aClosed = closed(a);
+    a.close(1000);
+    await aClosed;
+    b.send('after a');
+    assert.equal(await nextMessage(b), 'after a');
+    const bClosed = closed(b);
+    b.close(1000);
+    await bClosed;
+    await sessionClosed[0];
+    // A later WebSocket opens a new session.
+    const c = client(t, `wss://localhost:${wss.port}/`);
+    await opened(c);
+    assert.equal(sessionClosed.length, 2);
+    assert.equal(tcp(), 2);
+  });
+
   test('server close code reaches the client; a server terminate (RST_STREAM) gives 1006', async (t) => {
     const { wss } = await start(t);
     const a = client(t, `wss://localhost:${wss.port}/`);

@@ -331,6 +331,19 @@ describe('WebSocketServer over HTTP/2', () => {
     assert.deepEqual(versions.sort(), ['1.1', '2.0']);
   });
 
+  test('after close(), an attached server answers extended CONNECTs 405 (Node), not silence', async (t) => {
+    const server = createSecureServer({ ...certificate, allowHTTP1: true }, (_request, response) => response.end('app'));
+    const wss = new WebSocketServer({ server });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(() => server.close());
+    const port = wss.port;
+    await wss.close();
+    const client = session(t, port);
+    const answer = await extendedConnect(client, connectHeaders());
+    assert.equal(answer.headers[':status'], 405);
+  });
+
   test('attached to an h2c server without a request listener', async (t) => {
     const server = createH2cServer();
     const wss = new WebSocketServer({ server });
