@@ -3,10 +3,13 @@
  * conformance runs. Every message comes back with its type, on any path;
  * `GET /` serves a small page that talks to it.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { DEFAULT_TLS_MIN_VERSION } from '../node/http-server.js';
 import { WebSocketServer } from '../node/server.js';
-import { parseCommandLine, parsePort, parseSize } from './args.js';
+import { parseCommandLine, parsePort, parseSize, UsageError } from './args.js';
 import { ECHO_PAGE } from './echo-page.js';
 
 export const ECHO_HELP = `Usage: switchboard echo [options]
@@ -21,6 +24,9 @@ Options:
   --max-message BYTES   largest message accepted (default 16m; k and m suffixes)
   --max-fragments N     most frames in one message (default 65536)
   --deflate             negotiate permessage-deflate (RFC 7692) when offered
+  --tls-cert FILE       serve https and wss:// with this certificate (PEM), over
+                        HTTP/2 and HTTP/1.1 on one port: WebSockets over h2 (RFC 8441)
+  --tls-key FILE        the certificate's private key (PEM)
   --quiet               do not log connections
   -h, --help            show this help
 `;
@@ -33,12 +39,17 @@ export interface EchoServerOptions {
   maxFragments: number;
   /** Negotiate permessage-deflate when offered. Default false. */
   deflate?: boolean;
+  /** Serve TLS with h2 and HTTP/1.1 on one port (ALPN), WebSockets over both. */
+  tls?: { cert: Buffer; key: Buffer };
   log: (line: string) => void;
 }
 
 /** Starts the echo server; resolves once listening. */
 export async function startEchoServer(options: EchoServerOptions): Promise<{ port: number; close: () => Promise<void> }> {
-  const http = createServer(servePage);
+  const http: HttpServer | Http2SecureServer =
+    options.tls === undefined
+      ? createServer(servePage)
+      : createSecureServer({ ...options.tls, minVersion: DEFAULT_TLS_MIN_VERSION, allowHTTP1: true }, servePage);
   const wss = new WebSocketServer({
     server: http,
     subprotocols: options.subprotocols,
@@ -49,7 +60,8 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ por
   });
   wss.on('connection', (ws, req) => {
     const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
-    options.log(`connected ${peer} ${req.url ?? ''}${ws.protocol ? ` (${ws.protocol})` : ''}`);
+    const over = req.httpVersion === '2.0' ? ' over h2' : '';
+    options.log(`connected ${peer} ${req.url ?? ''}${ws.protocol ? ` (${ws.protocol})` : ''}${over}`);
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('close', (code, reason) => options.log(`closed ${peer} ${code}${reason ? ` ${reason}` : ''}`));
     ws.on('error', (error) => options.log(`error ${peer} ${error.message}`));
@@ -71,14 +83,21 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ por
   };
 }
 
-function servePage(req: IncomingMessage, res: ServerResponse): void {
+function servePage(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'text/html; charset=utf-8');
     res.end(ECHO_PAGE);
     return;
   }
-  res.writeHead(426, { 'Content-Type': 'text/plain; charset=utf-8', Upgrade: 'websocket', Connection: 'Upgrade' });
+  res.statusCode = 426;
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  // HTTP/2 forbids connection-specific fields; there a WebSocket is an extended CONNECT (RFC 8441).
+  if (req.httpVersionMajor < 2) {
+    res.setHeader('Upgrade', 'websocket');
+    res.setHeader('Connection', 'Upgrade');
+  }
   res.end('This is a WebSocket echo endpoint: connect with a WebSocket client, or open / in a browser.\n');
 }
 
@@ -91,6 +110,8 @@ export async function runEcho(argv: string[]): Promise<void> {
     'max-message': { type: 'string' },
     'max-fragments': { type: 'string' },
     deflate: { type: 'boolean' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -99,6 +120,7 @@ export async function runEcho(argv: string[]): Promise<void> {
     return;
   }
   const quiet = values.quiet ?? false;
+  const tls = readTls(values['tls-cert'], values['tls-key']);
   const server = await startEchoServer({
     port: parsePort(values.port, Number(process.env.PORT ?? 8080)),
     host: values.host ?? '127.0.0.1',
@@ -106,14 +128,27 @@ export async function runEcho(argv: string[]): Promise<void> {
     maxMessageSize: parseSize('max-message', values['max-message'], 16 * 1024 * 1024),
     maxFragments: parseSize('max-fragments', values['max-fragments'], 65536),
     deflate: values.deflate ?? false,
+    tls,
     log: quiet ? () => {} : (line) => console.log(line),
   });
   const host = values.host ?? '127.0.0.1';
-  console.log(`switchboard echo listening on ws://${host}:${server.port}/ — open http://${host}:${server.port}/ in a browser`);
+  const [ws, http] = tls === undefined ? ['ws', 'http'] : ['wss', 'https'];
+  const h2 = tls === undefined ? '' : ' (HTTP/2 and HTTP/1.1)';
+  console.log(`switchboard echo listening on ${ws}://${host}:${server.port}/${h2} — open ${http}://${host}:${server.port}/ in a browser`);
   const stop = (): void => {
     console.log('shutting down');
     server.close().then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+function readTls(cert: string | undefined, key: string | undefined): { cert: Buffer; key: Buffer } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together: give both PEM files (certificate and private key)');
+  try {
+    return { cert: readFileSync(cert), key: readFileSync(key) };
+  } catch (error) {
+    throw new UsageError(`cannot read the TLS files: ${(error as Error).message}`);
+  }
 }

@@ -10,6 +10,7 @@
  * (`ClientOptions`): headers, origin, TLS options, limits and timeouts.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { types as utilTypes } from 'node:util';
 import { MAX_CLOSE_REASON } from '../protocol/close.js';
@@ -23,6 +24,7 @@ import { ClientHandshake, type ClientHandshakeResult } from '../protocol/handsha
 import { isToken } from '../protocol/headers.js';
 import type { MessageLimits } from '../protocol/limits.js';
 import { SocketBinding, type BindingEvents, type ClosedStatus } from './binding.js';
+import { sessionPool } from './http2-client.js';
 import { CloseEvent, ErrorEvent, type AnyEventListener, type ListenerOptions, type RemoveListenerOptions, type TypedMessageEvent } from './events.js';
 
 // ---------------------------------------------------------------- public types
@@ -77,6 +79,16 @@ export interface ClientOptions extends MessageLimits {
    * when more than this many bytes would be buffered. Default: no limit.
    */
   maxBufferedAmount?: number;
+  /**
+   * WebSockets over HTTP/2 (RFC 8441): `true` opens the WebSocket as a stream
+   * of the origin's HTTP/2 session (one session per origin, shared; TLS with
+   * ALPN h2 for wss:, h2c with prior knowledge for ws:), falling back to
+   * HTTP/1.1 when the server does not advertise
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL or does not speak h2. Default
+   * (undefined): use HTTP/2 only when a session to the origin is already
+   * open; `false`: always HTTP/1.1.
+   */
+  http2?: boolean;
 }
 
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
@@ -263,7 +275,10 @@ interface ResolvedOptions {
   maxBufferedAmount: number;
   limits: MessageLimits;
   tls: tls.ConnectionOptions | undefined;
+  http2: boolean | undefined;
 }
+
+const EMPTY_BUFFER = Buffer.alloc(0);
 
 const ABNORMAL_CLOSURE: Pick<ClosedStatus, 'code' | 'reason' | 'wasClean'> = { code: 1006, reason: '', wasClean: false };
 
@@ -289,7 +304,7 @@ export class WebSocket extends EventTarget {
 
   // Opening handshake
   #handshake: ClientHandshake | null;
-  #socket: net.Socket | null = null;
+  #socket: Duplex | null = null;
   #handshakeTimer: NodeJS.Timeout | null = null;
   #handshakeSettled = false;
   #detachHandshake: () => void = () => undefined;
@@ -488,6 +503,84 @@ export class WebSocket extends EventTarget {
   // ------------------------------------------------------------ opening handshake
 
   #connect(url: URL): void {
+    this.#startHandshakeTimer();
+    const want = this.#options.http2;
+    if (want === true || (want === undefined && sessionPool.existing(url, this.#options.tls) !== undefined)) this.#connectHttp2(url);
+    else this.#connectHttp1(url);
+  }
+
+  #startHandshakeTimer(): void {
+    const timeout = this.#options.handshakeTimeout;
+    if (timeout > 0 && Number.isFinite(timeout)) {
+      this.#handshakeTimer = setTimeout(() => {
+        this.#failHandshake(new HandshakeError('SB_ERR_HANDSHAKE_TIMEOUT', 0, `no handshake response within ${timeout} ms`));
+      }, timeout);
+    }
+  }
+
+  /**
+   * RFC 8441: an extended CONNECT on the origin's HTTP/2 session, once its
+   * SETTINGS allow it; HTTP/1.1 on a connection of its own when they do not.
+   */
+  #connectHttp2(url: URL): void {
+    const pooled = sessionPool.acquire(url, this.#options.tls);
+    void pooled.ready.then((allowed) => {
+      if (this.#handshakeSettled || this.#handshake === null) {
+        pooled.release();
+        return;
+      }
+      if (!allowed) {
+        pooled.release();
+        this.#connectHttp1(url);
+        return;
+      }
+      let stream;
+      try {
+        stream = pooled.open(this.#handshake.extendedConnectHeaders(url.protocol === 'wss:' ? 'https' : 'http'));
+      } catch (error) {
+        pooled.release();
+        this.#failHandshake(asError(error));
+        return;
+      }
+      this.#socket = stream;
+      // The stream counts for the session until it closes.
+      stream.once('close', () => pooled.release());
+      const onResponse = (headers: Record<string, string | string[] | number | undefined>): void => {
+        if (this.#handshakeSettled || this.#handshake === null) return;
+        const fields: Record<string, string | string[] | undefined> = {};
+        for (const [name, value] of Object.entries(headers)) fields[name] = typeof value === 'number' ? String(value) : value;
+        let result;
+        try {
+          result = this.#handshake.receiveExtendedConnectResponse(Number(headers[':status']), fields);
+        } catch (error) {
+          this.#failHandshake(asError(error));
+          return;
+        }
+        this.#establish({ ...result, rest: EMPTY_BUFFER });
+      };
+      this.#watchHandshake(stream, 'response', onResponse);
+    });
+  }
+
+  /** Watches the socket or stream during the handshake; `onReply` gets the server's answer. */
+  #watchHandshake<A extends unknown[]>(socket: Duplex, replyEvent: string, onReply: (...args: A) => void): void {
+    const onReplyEvent = onReply as (...args: unknown[]) => void;
+    const onError = (error: Error): void => this.#failHandshake(error);
+    const onClose = (): void => {
+      this.#failHandshake(new ClientError('SB_ERR_CONNECTION_LOST', 'the connection closed before the handshake completed'));
+      this.#finish(ABNORMAL_CLOSURE, null);
+    };
+    socket.on(replyEvent, onReplyEvent);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+    this.#detachHandshake = () => {
+      socket.off(replyEvent, onReplyEvent);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+    };
+  }
+
+  #connectHttp1(url: URL): void {
     const secure = url.protocol === 'wss:';
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const port = url.port === '' ? (secure ? 443 : 80) : Number(url.port);
@@ -502,27 +595,8 @@ export class WebSocket extends EventTarget {
     }
     this.#socket = socket;
     socket.setNoDelay(true);
-    const onData = (chunk: Buffer): void => this.#onHandshakeData(chunk);
-    const onError = (error: Error): void => this.#failHandshake(error);
-    const onClose = (): void => {
-      this.#failHandshake(new ClientError('SB_ERR_CONNECTION_LOST', 'the connection closed before the handshake completed'));
-      this.#finish(ABNORMAL_CLOSURE, null);
-    };
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-    this.#detachHandshake = () => {
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-    };
+    this.#watchHandshake(socket, 'data', (chunk: Buffer) => this.#onHandshakeData(chunk));
     socket.write(this.#handshake!.request());
-    const timeout = this.#options.handshakeTimeout;
-    if (timeout > 0 && Number.isFinite(timeout)) {
-      this.#handshakeTimer = setTimeout(() => {
-        this.#failHandshake(new HandshakeError('SB_ERR_HANDSHAKE_TIMEOUT', 0, `no handshake response within ${timeout} ms`));
-      }, timeout);
-    }
   }
 
   #onHandshakeData(chunk: Buffer): void {
@@ -544,7 +618,9 @@ export class WebSocket extends EventTarget {
     this.#handshake = null;
     this.#clearHandshakeTimer();
     this.#failure ??= error;
-    this.#socket?.destroy();
+    if (this.#socket !== null) this.#socket.destroy();
+    // No socket yet (an HTTP/2 session still connecting): nothing will report a close.
+    else setImmediate(() => this.#finish(ABNORMAL_CLOSURE, null));
   }
 
   #clearHandshakeTimer(): void {
@@ -555,7 +631,7 @@ export class WebSocket extends EventTarget {
   }
 
   /** The server accepted: hand the socket to a binding, fire 'open', then read the frames that came with the response. */
-  #establish(result: ClientHandshakeResult): void {
+  #establish(result: Pick<ClientHandshakeResult, 'protocol' | 'extensions' | 'extensionsHeader' | 'rest'>): void {
     this.#handshakeSettled = true;
     this.#handshake = null;
     this.#clearHandshakeTimer();
@@ -797,6 +873,7 @@ function resolveOptions(options: ClientOptions): ResolvedOptions {
     maxBufferedAmount: options.maxBufferedAmount ?? Number.MAX_SAFE_INTEGER,
     limits: { maxMessageSize: options.maxMessageSize, maxFrameSize: options.maxFrameSize, maxFragments: options.maxFragments },
     tls: options.tls,
+    http2: options.http2,
   };
 }
 

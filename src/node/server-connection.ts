@@ -51,6 +51,8 @@ export type ConnectionSettings = Omit<BindingOptions, 'role' | 'extensions' | 'a
 /** What a server hands to a new `ServerWebSocket` (not public API). */
 export interface ServerWebSocketInit<Data> {
   socket: Duplex;
+  /** The client address when `socket` has none of its own (an HTTP/2 stream: its session's). */
+  remoteAddress?: string;
   request: IncomingMessage;
   path: string;
   protocol: string;
@@ -153,7 +155,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.data = init.data;
     this.protocol = init.protocol;
     this.extensions = init.extensionsHeader;
-    this.remoteAddress = init.socket instanceof Socket ? init.socket.remoteAddress : undefined;
+    this.remoteAddress = init.remoteAddress ?? (init.socket instanceof Socket ? init.socket.remoteAddress : undefined);
     this.onLeaveOpen = init.onLeaveOpen;
     this.onClosed = init.onClosed;
     this._binding = new SocketBinding(

@@ -31,6 +31,7 @@ export { ServerError, type ServerErrorCode } from './server-errors.js';
 export { ConnectionError, type NodeErrorCode } from './errors.js';
 export { DEFAULT_MAX_CONNECTIONS_PER_IP, isLocalNetworkAddress, type AddressExemption } from './address-limit.js';
 export { DEFAULT_TLS_MIN_VERSION } from './http-server.js';
+export { DEFAULT_MAX_STREAMS_PER_CONNECTION, type AnyHttp2Server } from './http2-server.js';
 export { DEFAULT_IDLE_TIMEOUT } from './idle.js';
 export { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT } from './ping-limit.js';
 export {

@@ -10,7 +10,8 @@
  * `ServerWebSocket` on a `SocketBinding`.
  */
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -18,6 +19,7 @@ import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import { encodeClosePayload } from '../protocol/close.js';
 import { ReadyState } from '../protocol/connection.js';
 import { CloseCode, HandshakeError } from '../protocol/errors.js';
+import { acceptExtendedConnect } from '../protocol/extended-connect.js';
 import type { ServerExtension } from '../protocol/extension.js';
 import {
   acceptHandshake,
@@ -35,6 +37,14 @@ import { broadcastMessage } from './broadcast.js';
 import { ConnectionError } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { createStandaloneServer } from './http-server.js';
+import { acceptHeaders, PendingStream, remoteAddressOfStream, requestOfStream } from './http2-handshake.js';
+import {
+  createStandaloneHttp2Server,
+  DEFAULT_MAX_STREAMS_PER_CONNECTION,
+  Http2Attachment,
+  isHttp2Server,
+  type AnyHttp2Server,
+} from './http2-server.js';
 import { DEFAULT_IDLE_TIMEOUT, IdleSweeper } from './idle.js';
 import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
@@ -71,8 +81,21 @@ export interface ServerOptions<Data = undefined> extends MessageLimits {
   host?: string;
   /** Standalone mode: serve TLS (wss://) with these options (`key`, `cert`, ...). */
   tls?: HttpsServerOptions;
-  /** Attached mode: handle the 'upgrade' requests of this server; its other requests are left alone. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Standalone mode: serve WebSockets over HTTP/2 (RFC 8441) too. With `tls`,
+   * h2 and HTTP/1.1 share the port (ALPN); without, the server speaks
+   * cleartext h2 with prior knowledge only (for proxies that speak h2c).
+   */
+  http2?: boolean;
+  /** Standalone mode with `http2`: streams one HTTP/2 connection may hold at once (SETTINGS_MAX_CONCURRENT_STREAMS). Default 100. */
+  maxStreamsPerConnection?: number;
+  /**
+   * Attached mode: handle the 'upgrade' requests of this server; its other
+   * requests are left alone. An `http2` server also gets its extended
+   * CONNECT streams handled (RFC 8441; SETTINGS_ENABLE_CONNECT_PROTOCOL is
+   * turned on).
+   */
+  server?: HttpServer | HttpsServer | AnyHttp2Server;
   /** No-server mode: the caller passes upgrade requests to `handleUpgrade`. */
   noServer?: boolean;
   /** Accepted request pathnames (the query is ignored). Default: every path. Others get 404. */
@@ -179,7 +202,8 @@ type Mode = 'standalone' | 'attached' | 'noServer';
 /** A WebSocket server. `Data` is the type of `ws.data`, as `authenticate` returns it. */
 export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
   private readonly mode: Mode;
-  private readonly httpServer: HttpServer | HttpsServer | null;
+  private readonly httpServer: HttpServer | HttpsServer | AnyHttp2Server | null;
+  private readonly http2: Http2Attachment | null;
   private readonly paths: ReadonlySet<string> | null;
   private readonly subprotocols: SubprotocolChoice | undefined;
   private readonly allowedOrigins: readonly string[] | OriginCheck | undefined;
@@ -199,7 +223,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly connections = new Set<ServerWebSocket<Data>>();
   /** The OPEN ones. */
   private readonly openClients = new Set<ServerWebSocket<Data>>();
-  private readonly pending = new Set<PendingUpgrade>();
+  private readonly pending = new Set<PendingUpgrade | PendingStream>();
   private readonly idleWaiters: Array<() => void> = [];
   private readyObserved = false;
   private closing: Promise<void> | null = null;
@@ -238,7 +262,12 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
     this.addressLimiter = perAddress > 0 ? new AddressLimiter(perAddress, options.connectionLimitExempt ?? isLocalNetworkAddress) : null;
 
-    if (this.mode === 'standalone') {
+    if (this.mode === 'standalone' && options.http2 === true) {
+      const server = createStandaloneHttp2Server(options.tls, options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION);
+      this.httpServer = server;
+      this.listening = this.listen(server, options.port!, options.host);
+      server.on('request', this.onAnyRequest);
+    } else if (this.mode === 'standalone') {
       const server = createStandaloneServer(options.tls, this.handshakeTimeout);
       this.httpServer = server;
       this.listening = this.listen(server, options.port!, options.host);
@@ -247,7 +276,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.httpServer = options.server ?? null;
       this.listening = Promise.resolve();
     }
-    this.httpServer?.on('upgrade', this.onUpgrade);
+    const server = this.httpServer;
+    this.http2 = server !== null && isHttp2Server(server) ? new Http2Attachment(server, this.onStream, this.mode === 'standalone') : null;
+    server?.on('upgrade', this.onUpgrade);
   }
 
   /** Resolves once the server listens (at once when attached or in `noServer` mode); rejects if listening failed. */
@@ -304,6 +335,41 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.pending.delete(pending);
     }
     return this.open(request, pending, step.path, step.accepted, auth);
+  }
+
+  /**
+   * Handles an RFC 8441 extended CONNECT (what the 'stream' event of an
+   * `http2` server gives, for a request with `:protocol`): the same steps as
+   * `handleUpgrade`, answered with `:status 200` or the refusal's status;
+   * emits 'connection' (the request has `httpVersion` "2.0") and resolves
+   * the connection, or null.
+   */
+  async handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[] = []): Promise<ServerWebSocket<Data> | null> {
+    const request = requestOfStream(stream, headers, rawHeaders);
+    const pending = new PendingStream(stream, this.handshakeTimeout);
+    const refusal = this.closing !== null ? shuttingDown() : this.streamAdmission(stream);
+    if (refusal !== null) {
+      this.refuseStream(pending, request, refusal);
+      return null;
+    }
+    let step: { path: string; accepted: AcceptedHandshake } | null = null;
+    let auth: AuthAccept<Data>;
+    this.pending.add(pending);
+    try {
+      step = this.validate(request, headers);
+      auth = await pending.within(this.runAuthenticate(request));
+      if (pending.isGone) throw new HandshakeError('SB_ERR_REJECTED', 0, 'the client went away during the handshake');
+      if (this.closing !== null) throw shuttingDown();
+    } catch (error) {
+      for (const extension of step?.accepted.extensions ?? []) extension.dispose?.();
+      if (pending.isGone) pending.drop();
+      else this.refuseStream(pending, request, asHandshakeError(error, 'the upgrade'));
+      return null;
+    } finally {
+      this.pending.delete(pending);
+    }
+    pending.accept(acceptHeaders(step.accepted.headers, auth.headers ?? []));
+    return this.adopt(stream, request, step.path, step.accepted, auth, remoteAddressOfStream(stream));
   }
 
   /**
@@ -364,18 +430,29 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * null once the upgrade is counted against its address.
    */
   private admission(socket: Duplex): HandshakeError | null {
-    if (this.pending.size >= this.maxPendingHandshakes) {
-      return new HandshakeError('SB_ERR_TOO_MANY_HANDSHAKES', 503, 'too many handshakes in progress', [['Retry-After', '1']]);
-    }
+    if (this.pending.size >= this.maxPendingHandshakes) return tooManyHandshakes();
     let admitted = true;
     try {
       admitted = this.addressLimiter?.admit(socket) ?? true;
     } catch (error) {
       return internalError('connectionLimitExempt', error);
     }
-    if (!admitted) {
-      return new HandshakeError('SB_ERR_TOO_MANY_CONNECTIONS', 429, 'too many connections from this address', [['Retry-After', '5']]);
+    return admitted ? null : tooManyConnections();
+  }
+
+  /** `admission` for an HTTP/2 stream: each WebSocket stream counts against its client's address until the stream closes. */
+  private streamAdmission(stream: ServerHttp2Stream): HandshakeError | null {
+    if (this.pending.size >= this.maxPendingHandshakes) return tooManyHandshakes();
+    const address = remoteAddressOfStream(stream);
+    if (address === undefined || this.addressLimiter === null) return null;
+    let release: (() => void) | null;
+    try {
+      release = this.addressLimiter.reserve(address);
+    } catch (error) {
+      return internalError('connectionLimitExempt', error);
     }
+    if (release === null) return tooManyConnections();
+    stream.once('close', release);
     return null;
   }
 
@@ -387,8 +464,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return [this.deflate, ...this.extensions];
   }
 
-  /** Path, host, origin and RFC 6455 checks (synchronous); throws `HandshakeError`. */
-  private validate(request: IncomingMessage): { path: string; accepted: AcceptedHandshake } {
+  /**
+   * Path, host, origin and RFC 6455 checks (synchronous), or RFC 8441 ones
+   * for an HTTP/2 request given its header block; throws `HandshakeError`.
+   */
+  private validate(request: IncomingMessage, http2Headers?: IncomingHttpHeaders): { path: string; accepted: AcceptedHandshake } {
     const path = requestPath(request.url);
     if (this.paths !== null && !this.paths.has(path)) {
       throw new HandshakeError('SB_ERR_REJECTED', 404, `no WebSocket endpoint at ${path}`);
@@ -402,8 +482,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     }
     if (!allowed) throw new HandshakeError('SB_ERR_FORBIDDEN_ORIGIN', 403, 'origin not allowed');
     try {
-      const extensions = this.extensionsFor(request);
-      return { path, accepted: acceptHandshake(upgradeRequestOf(request), { subprotocols: this.selector(request), extensions }) };
+      const options = { subprotocols: this.selector(request), extensions: this.extensionsFor(request) };
+      if (http2Headers !== undefined) {
+        return { path, accepted: acceptExtendedConnect({ method: 'CONNECT', httpVersion: '2.0', headers: http2Headers }, options) };
+      }
+      return { path, accepted: acceptHandshake(upgradeRequestOf(request), options) };
     } catch (error) {
       throw asHandshakeError(error, 'subprotocol selection');
     }
@@ -441,8 +524,21 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       socket.setNoDelay(true);
       socket.setTimeout(0);
     }
+    return this.adopt(socket, request, path, accepted, auth, undefined);
+  }
+
+  /** Makes the connection on an accepted socket or stream, tracks it and emits 'connection'. */
+  private adopt(
+    socket: Duplex,
+    request: IncomingMessage,
+    path: string,
+    accepted: AcceptedHandshake,
+    auth: AuthAccept<Data>,
+    remoteAddress: string | undefined,
+  ): ServerWebSocket<Data> {
     const ws = new ServerWebSocket<Data>({
       socket,
+      remoteAddress,
       request,
       path,
       protocol: accepted.protocol,
@@ -471,6 +567,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     return ws;
   }
 
+  private refuseStream(pending: PendingStream, request: IncomingMessage, error: HandshakeError): void {
+    pending.refuse(error);
+    this.emit('rejected', error, request);
+  }
+
   private refuse(pending: PendingUpgrade, request: IncomingMessage, error: HandshakeError): void {
     pending.refuse(formatRejectResponse(error.status, error.headers, error.message), this.settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
     this.emit('rejected', error, request);
@@ -492,13 +593,31 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     response.end(error.message);
   };
 
+  /**
+   * Standalone mode with `http2`: an HTTP/1.1 request gets what `onRequest`
+   * answers; an ordinary HTTP/2 request gets 400 (HTTP/2 has no Upgrade).
+   */
+  private readonly onAnyRequest = (request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): void => {
+    if (request.httpVersionMajor < 2) {
+      this.onRequest(request as IncomingMessage, response as ServerResponse);
+      return;
+    }
+    response.statusCode = 400;
+    response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    response.end('expected a WebSocket extended CONNECT (RFC 8441)');
+  };
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]): void => {
+    void this.handleStream(stream, headers, rawHeaders);
+  };
+
   private readonly onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     void this.handleUpgrade(request, socket, head);
   };
 
   // ------------------------------------------------------------ lifecycle
 
-  private listen(server: HttpServer | HttpsServer, port: number, host: string | undefined): Promise<void> {
+  private listen(server: HttpServer | HttpsServer | AnyHttp2Server, port: number, host: string | undefined): Promise<void> {
     const listening = new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once('error', onError);
@@ -553,7 +672,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     await this.allClosed(timeout);
     for (const ws of this.connections) ws.terminate();
     await this.allClosed(Infinity);
-    if (this.httpServer !== null && this.mode === 'standalone') this.httpServer.closeAllConnections();
+    if (this.mode === 'standalone') {
+      if (this.http2 !== null) this.http2.destroyAll();
+      else if (this.httpServer !== null && 'closeAllConnections' in this.httpServer) this.httpServer.closeAllConnections();
+    }
     await serverClosed;
     this.emit('close');
   }
@@ -563,8 +685,11 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const server = this.httpServer;
     if (server === null) return Promise.resolve();
     server.off('upgrade', this.onUpgrade);
+    this.http2?.detach();
     if (this.mode !== 'standalone') return Promise.resolve();
     server.off('request', this.onRequest);
+    server.off('request', this.onAnyRequest);
+    this.http2?.closeSessions();
     server.on('request', refuseDuringShutdown);
     return new Promise<void>((resolve) => server.close(() => resolve()));
   }
@@ -573,6 +698,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 /** Closes a connection that sent no frame for `timeout` ms: 1001, with the closing handshake. */
 function expireIdle(ws: ServerWebSocket<unknown>, timeout: number): void {
   bindingOf(ws).closeWith(new ConnectionError('SB_ERR_IDLE_TIMEOUT', `no frame from the peer for ${timeout} ms`, CloseCode.GOING_AWAY), 'idle timeout');
+}
+
+function tooManyHandshakes(): HandshakeError {
+  return new HandshakeError('SB_ERR_TOO_MANY_HANDSHAKES', 503, 'too many handshakes in progress', [['Retry-After', '1']]);
+}
+
+function tooManyConnections(): HandshakeError {
+  return new HandshakeError('SB_ERR_TOO_MANY_CONNECTIONS', 429, 'too many connections from this address', [['Retry-After', '5']]);
 }
 
 function shuttingDown(): HandshakeError {
@@ -600,6 +733,7 @@ function modeOf(options: ServerOptions<unknown>): Mode {
     return 'standalone';
   }
   if (options.tls !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`tls` only applies to a server created by `port`');
+  if (options.http2 !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`http2` only applies to a server created by `port` (attach to an `http2` server instead)');
   return options.server !== undefined ? 'attached' : 'noServer';
 }
 
@@ -617,6 +751,7 @@ const NUMERIC_OPTIONS = [
   'maxPingsPerSecond',
   'pingFloodTimeout',
   'idleTimeout',
+  'maxStreamsPerConnection',
 ] as const;
 
 function checkLimits(options: ServerOptions<unknown>): void {

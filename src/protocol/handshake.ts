@@ -146,7 +146,8 @@ function checkHost(host: string | undefined): void {
   if (parseHost(host) === null) reject('SB_ERR_INVALID_HOST', 400, 'invalid Host header');
 }
 
-function selectSubprotocol<R extends UpgradeRequest>(request: R, choice: ServerHandshakeOptions<R>['subprotocols']): string {
+/** The subprotocol to answer with ("" for none); throws `HandshakeError` for a malformed offer. */
+export function selectSubprotocol<R extends UpgradeRequest>(request: R, choice: ServerHandshakeOptions<R>['subprotocols']): string {
   const offered = parseList(headerValue(request.headers, 'sec-websocket-protocol'));
   if (offered.length === 0 || choice === undefined) return '';
   if (!offered.every(isToken) || new Set(offered).size !== offered.length) {
@@ -160,7 +161,8 @@ function selectSubprotocol<R extends UpgradeRequest>(request: R, choice: ServerH
   return selected;
 }
 
-function negotiateExtensions(
+/** The extensions accepted among those offered, and the answer's offers; throws `HandshakeError` for a malformed header. */
+export function negotiateExtensions(
   header: string | undefined,
   available: readonly ServerExtension[],
 ): { extensions: Extension[]; offers: ExtensionOffer[] } {
@@ -307,6 +309,47 @@ export class ClientHandshake {
     const protocol = this.checkProtocol(headers, fail);
     const { extensions, extensionsHeader } = this.checkExtensions(headers, fail);
     return { response, protocol, extensions, extensionsHeader, rest };
+  }
+
+  /**
+   * The request headers of an RFC 8441 extended CONNECT (WebSockets over
+   * HTTP/2): the pseudo-headers, then the same `Sec-WebSocket-*` fields as
+   * the HTTP/1.1 request but no key (HTTP/2 carries no
+   * `Sec-WebSocket-Key`/`Accept`) and no connection-specific fields.
+   */
+  extendedConnectHeaders(scheme: 'http' | 'https'): HeaderList {
+    const { options } = this;
+    const headers: HeaderList = [
+      [':method', 'CONNECT'],
+      [':protocol', 'websocket'],
+      [':scheme', scheme],
+      [':path', options.path],
+      [':authority', options.host],
+      ['sec-websocket-version', WEBSOCKET_VERSION],
+    ];
+    if (options.origin) headers.push(['origin', options.origin]);
+    if (options.protocols && options.protocols.length > 0) headers.push(['sec-websocket-protocol', options.protocols.join(', ')]);
+    const offers = (options.extensions ?? []).map((extension) => ({ name: extension.name, params: extension.offer() }));
+    if (offers.length > 0) headers.push(['sec-websocket-extensions', formatExtensions(offers)]);
+    for (const [name, value] of options.headers ?? []) {
+      const lower = name.toLowerCase();
+      if (lower !== 'host' && lower !== 'connection' && lower !== 'upgrade' && lower !== 'keep-alive') headers.push([lower, value]);
+    }
+    return headers;
+  }
+
+  /**
+   * Checks the answer to an extended CONNECT: a 2xx status (RFC 8441 §5),
+   * a subprotocol and extensions that were offered. Throws `HandshakeError`.
+   */
+  receiveExtendedConnectResponse(status: number, headers: HeaderMap): Omit<ClientHandshakeResult, 'response' | 'rest'> {
+    const fail = (code: ConstructorParameters<typeof HandshakeError>[0], message: string): never => {
+      throw new HandshakeError(code, status, message);
+    };
+    if (status < 200 || status > 299) fail('SB_ERR_UNEXPECTED_STATUS', `expected a 2xx status, got ${status}`);
+    const protocol = this.checkProtocol(headers, fail);
+    const { extensions, extensionsHeader } = this.checkExtensions(headers, fail);
+    return { protocol, extensions, extensionsHeader };
   }
 
   private checkProtocol(headers: HeaderMap, fail: (code: 'SB_ERR_UNEXPECTED_SUBPROTOCOL', message: string) => never): string {

@@ -10,6 +10,7 @@ export * from './headers.js';
 export * from './extension.js';
 export * from './http.js';
 export * from './handshake.js';
+export * from './extended-connect.js';
 export * from './limits.js';
 export * from './parser.js';
 export * from './connection.js';

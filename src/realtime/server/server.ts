@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Duplex } from 'node:stream';
 import { createStandaloneServer } from '../../node/http-server.js';
@@ -186,6 +187,15 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     void this.wss.handleUpgrade(request, socket, head);
+  }
+
+  /**
+   * `noServer` mode: hands an RFC 8441 extended CONNECT (WebSockets over
+   * HTTP/2: the 'stream' event of an `http2` server, for a request with
+   * `:protocol`) to the server.
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[] = []): void {
+    void this.wss.handleStream(stream, headers, rawHeaders);
   }
 
   /**

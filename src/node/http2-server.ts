@@ -1,0 +1,115 @@
+/**
+ * WebSockets over HTTP/2 (RFC 8441) on a Node `http2` server: the server a
+ * standalone `WebSocketServer` creates with `http2: true` (h2 and HTTP/1.1 on
+ * one TLS port, chosen by ALPN; or cleartext h2 with prior knowledge), and
+ * the listeners that take the extended CONNECT streams of a server, created
+ * or given, while leaving its other streams alone.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  createSecureServer,
+  createServer as createH2cServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2Session,
+  type SecureServerOptions,
+  type ServerHttp2Stream,
+} from 'node:http2';
+import type { ServerOptions as HttpsServerOptions } from 'node:https';
+import type { Socket } from 'node:net';
+import { isExtendedConnect } from '../protocol/extended-connect.js';
+import { DEFAULT_TLS_MIN_VERSION } from './http-server.js';
+
+/** An HTTP/2 server, with TLS (h2, and HTTP/1.1 with `allowHTTP1`) or cleartext (h2c with prior knowledge). */
+export type AnyHttp2Server = Http2Server | Http2SecureServer;
+
+/** Streams (WebSockets, or requests) one HTTP/2 connection may hold at once on a standalone server, by default. */
+export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 100;
+
+/**
+ * The server of standalone mode with `http2: true`: with `tls`, h2 and
+ * HTTP/1.1 on one port (ALPN); without, cleartext h2 with prior knowledge
+ * only. Both advertise SETTINGS_ENABLE_CONNECT_PROTOCOL.
+ */
+export function createStandaloneHttp2Server(tls: HttpsServerOptions | undefined, maxStreams: number): AnyHttp2Server {
+  const settings = { enableConnectProtocol: true, maxConcurrentStreams: maxStreams };
+  if (tls === undefined) return createH2cServer({ settings });
+  const options: SecureServerOptions = { minVersion: DEFAULT_TLS_MIN_VERSION, ...(tls as SecureServerOptions), allowHTTP1: true, settings };
+  return createSecureServer(options);
+}
+
+/** True for a Node `http2` server (as opposed to an `http`/`https` one). */
+export function isHttp2Server(server: object): server is AnyHttp2Server {
+  return typeof (server as { updateSettings?: unknown }).updateSettings === 'function';
+}
+
+/** Handles one extended CONNECT stream. */
+export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: string[]) => void;
+
+/**
+ * Listens to the extended CONNECT streams of an HTTP/2 server: turns
+ * SETTINGS_ENABLE_CONNECT_PROTOCOL on, hands each such stream to `handler`,
+ * and keeps Node's compatibility layer (active once the server has a
+ * 'request' listener) from answering them 405. Tracks the sessions and
+ * sockets of a server it owns, for shutdown.
+ */
+export class Http2Attachment {
+  private readonly server: AnyHttp2Server;
+  private readonly handler: StreamHandler;
+  private readonly owned: boolean;
+  private readonly sessions = new Set<Http2Session>();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(server: AnyHttp2Server, handler: StreamHandler, owned: boolean) {
+    this.server = server;
+    this.handler = handler;
+    this.owned = owned;
+    server.updateSettings({ enableConnectProtocol: true });
+    server.on('stream', this.onStream);
+    server.on('connect', this.onCompatConnect);
+    if (owned) {
+      server.on('session', this.onSession);
+      server.on('connection', this.onConnection);
+    }
+  }
+
+  /** Stops taking streams. */
+  detach(): void {
+    this.server.off('stream', this.onStream);
+    this.server.off('connect', this.onCompatConnect);
+  }
+
+  /** Sends GOAWAY on every session of an owned server: no new streams; open ones go on until they end. */
+  closeSessions(): void {
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  /** Destroys whatever connection of an owned server is left. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
+    if (isExtendedConnect(headers)) this.handler(stream, headers, rawHeaders ?? []);
+  };
+
+  /** The compatibility layer's 'connect' event: extended CONNECTs are ours; a plain CONNECT gets 405 if nobody else listens. */
+  private readonly onCompatConnect = (request: { headers: IncomingHttpHeaders }, response: { statusCode: number; end(): void }): void => {
+    if (isExtendedConnect(request.headers)) return;
+    if (this.server.listenerCount('connect') === 1) {
+      response.statusCode = 405;
+      response.end();
+    }
+  };
+
+  private readonly onSession = (session: Http2Session): void => {
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+  };
+
+  private readonly onConnection = (socket: Socket): void => {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+  };
+}
