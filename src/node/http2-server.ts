@@ -31,10 +31,17 @@ export const DEFAULT_MAX_STREAMS_PER_CONNECTION = 100;
  * HTTP/1.1 on one port (ALPN); without, cleartext h2 with prior knowledge
  * only. Both advertise SETTINGS_ENABLE_CONNECT_PROTOCOL.
  */
-export function createStandaloneHttp2Server(tls: HttpsServerOptions | undefined, maxStreams: number): AnyHttp2Server {
+export function createStandaloneHttp2Server(tls: HttpsServerOptions | undefined, maxStreams: number, handshakeTimeout: number): AnyHttp2Server {
   const settings = { enableConnectProtocol: true, maxConcurrentStreams: maxStreams };
   if (tls === undefined) return createH2cServer({ settings });
-  const options: SecureServerOptions = { minVersion: DEFAULT_TLS_MIN_VERSION, ...(tls as SecureServerOptions), allowHTTP1: true, settings };
+  const options: SecureServerOptions = {
+    minVersion: DEFAULT_TLS_MIN_VERSION,
+    // A TLS handshake must end within the WebSocket handshake's time, as on HTTP/1.1.
+    handshakeTimeout,
+    ...(tls as SecureServerOptions),
+    allowHTTP1: true,
+    settings,
+  };
   return createSecureServer(options);
 }
 
@@ -60,10 +67,14 @@ export class Http2Attachment {
   private readonly sessions = new Set<Http2Session>();
   private readonly sockets = new Set<Socket>();
 
-  constructor(server: AnyHttp2Server, handler: StreamHandler, owned: boolean) {
+  /** How long a connection of an owned server may hold no stream (a fresh one included) before it is closed (ms). */
+  private readonly idleTimeout: number;
+
+  constructor(server: AnyHttp2Server, handler: StreamHandler, owned: boolean, idleTimeout = 0) {
     this.server = server;
     this.handler = handler;
     this.owned = owned;
+    this.idleTimeout = idleTimeout;
     server.updateSettings({ enableConnectProtocol: true });
     server.on('stream', this.onStream);
     server.on('connect', this.onCompatConnect);
@@ -105,11 +116,56 @@ export class Http2Attachment {
 
   private readonly onSession = (session: Http2Session): void => {
     this.sessions.add(session);
-    session.once('close', () => this.sessions.delete(session));
+    const idle = this.idleTimeout > 0 ? new IdleSession(session, this.idleTimeout) : null;
+    session.once('close', () => {
+      this.sessions.delete(session);
+      idle?.stop();
+    });
   };
 
   private readonly onConnection = (socket: Socket): void => {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+  };
+}
+
+/**
+ * Closes an HTTP/2 connection that holds no stream for `timeout` ms: one that
+ * never opens a stream (Node's http2 has no head timeout of its own), and one
+ * whose WebSockets and requests all ended. Its open streams keep it alive,
+ * however quiet they are.
+ */
+class IdleSession {
+  private open = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly session: Http2Session,
+    private readonly timeout: number,
+  ) {
+    session.on('stream', this.onStream);
+    this.arm();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private arm(): void {
+    this.stop();
+    this.timer = setTimeout(() => {
+      if (this.open === 0) this.session.destroy();
+    }, this.timeout);
+    this.timer.unref();
+  }
+
+  private readonly onStream = (stream: ServerHttp2Stream): void => {
+    this.open++;
+    this.stop();
+    stream.once('close', () => {
+      this.open--;
+      if (this.open === 0 && !this.session.destroyed) this.arm();
+    });
   };
 }

@@ -263,7 +263,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.addressLimiter = perAddress > 0 ? new AddressLimiter(perAddress, options.connectionLimitExempt ?? isLocalNetworkAddress) : null;
 
     if (this.mode === 'standalone' && options.http2 === true) {
-      const server = createStandaloneHttp2Server(options.tls, options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION);
+      const server = createStandaloneHttp2Server(options.tls, options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION, this.handshakeTimeout);
       this.httpServer = server;
       this.listening = this.listen(server, options.port!, options.host);
       server.on('request', this.onAnyRequest);
@@ -277,7 +277,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.listening = Promise.resolve();
     }
     const server = this.httpServer;
-    this.http2 = server !== null && isHttp2Server(server) ? new Http2Attachment(server, this.onStream, this.mode === 'standalone') : null;
+    this.http2 = server !== null && isHttp2Server(server) ? new Http2Attachment(server, this.onStream, this.mode === 'standalone', this.mode === 'standalone' ? this.handshakeTimeout : 0) : null;
     server?.on('upgrade', this.onUpgrade);
   }
 

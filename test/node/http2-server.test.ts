@@ -121,6 +121,26 @@ describe('WebSocketServer over HTTP/2', () => {
     assert.deepEqual([...(await frames.next()).payload], [1, 2, 3]);
   });
 
+  test('a connection that holds no stream is closed after handshakeTimeout; open WebSockets keep it, however quiet', async (t) => {
+    const wss = await startH2(t, { handshakeTimeout: 300, heartbeatInterval: 0 }, false);
+    // Opens nothing at all: closed by the server.
+    const silent = session(t, wss.port, false);
+    const started = Date.now();
+    await once(silent, 'close');
+    const silentFor = Date.now() - started;
+    assert.ok(silentFor >= 250 && silentFor < 3000, `an empty connection closed after ${silentFor} ms`);
+    // A quiet WebSocket keeps its connection open past the timeout; once it ends, the connection goes too.
+    const client = session(t, wss.port, false);
+    const { stream } = await extendedConnect(client, connectHeaders({ ':scheme': 'http' }));
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    assert.equal(client.closed || client.destroyed, false, 'the connection with a WebSocket stayed');
+    assert.equal(wss.clients.size, 1);
+    stream.close();
+    const ended = Date.now();
+    await once(client, 'close');
+    assert.ok(Date.now() - ended < 3000);
+  });
+
   test('several WebSockets share one session and one TCP connection', async (t) => {
     const wss = await startH2(t);
     let tcp = 0;
