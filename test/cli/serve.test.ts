@@ -74,7 +74,7 @@ describe('switchboard serve: HTTP endpoints', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
     const html = await response.text();
-    for (const app of ['/chat', '/dashboard', '/whiteboard']) assert.match(html, new RegExp(`href="${app}"`));
+    for (const app of ['/chat', '/dashboard', '/whiteboard', '/notifications', '/admin']) assert.match(html, new RegExp(`href="${app}"`));
     assert.match(html, /Real-time demos/);
   });
 
