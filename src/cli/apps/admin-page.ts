@@ -32,7 +32,7 @@ const MAIN = `<div class="dash-head"><h1>Admin</h1><span id="admin-meta">not sig
   <section class="tiles admin-tiles">${SUMMARY.map(tile).join('')}</section>
   <section class="panel admin-panel">
     <h2 class="panel-title">Nodes</h2>
-    <div class="table-wrap"><table><thead><tr><th>Node</th><th class="count">Connections</th><th class="count">Users</th><th class="count">Channels</th><th class="count">Subscriptions</th><th class="count">Uptime</th></tr></thead><tbody id="nodes"></tbody></table></div>
+    <div class="table-wrap"><table><thead><tr><th>Node</th><th class="count">Connections</th><th class="count wide-only">Users</th><th class="count wide-only">Channels</th><th class="count">Subscriptions</th><th class="count">Uptime</th></tr></thead><tbody id="nodes"></tbody></table></div>
   </section>
   <section class="panel admin-panel">
     <div class="panel-head"><h2 class="panel-title">Channels</h2><input id="channel-filter" placeholder="filter, e.g. chat:*" maxlength="255" aria-label="Channel pattern"></div>

@@ -49,7 +49,7 @@ export const INBOX_ADMIN_CSS = `
 .admin-tiles { margin-bottom: 0; }
 .admin-panel { min-width: 0; }
 .admin-panel .panel-head { padding-right: 12px; gap: 12px; }
-.admin-panel .panel-head input { max-width: 240px; }
+.admin-panel .panel-head input { max-width: 240px; margin: 8px 0; }
 .table-wrap { overflow-x: auto; }
 .admin-panel table { width: 100%; border-collapse: collapse; font-size: 14px; }
 .admin-panel td, .admin-panel th { padding: 8px 16px; text-align: left; border-top: 1px solid var(--line); vertical-align: middle; }
@@ -80,7 +80,11 @@ export const INBOX_ADMIN_CSS = `
   .admin-panel td, .admin-panel th { padding: 8px 10px; }
   .admin-panel .panel-head { flex-wrap: wrap; padding: 0 10px 8px 0; }
   .admin-panel .panel-head input { max-width: none; flex: 1 1 100%; margin-left: 10px; }
-  .admin-tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .admin-tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; }
+  .admin-tiles .tile { padding: 10px 12px; }
+  .admin-tiles .tile .value { font-size: 22px; }
+  .admin-panel .wide-only { display: none; }
+  .admin-panel .node-name { overflow-wrap: normal; }
   /* five links in the top bar: smaller on a phone, wrapping only when a name is longer */
   .topbar nav { flex-wrap: wrap; gap: 2px; }
   .topbar nav a { padding: 6px 6px; font-size: 14px; }

@@ -130,7 +130,7 @@ function renderNodes(nodes: NodeRow[], channels: number): void {
       row.dataset.node = node.uid;
       const name = cell(node.name, 'node-name');
       name.title = node.uid;
-      row.append(name, cell(String(node.num_clients), 'count'), cell(String(node.num_users), 'count'), cell(String(node.num_channels), 'count'), cell(String(node.num_subs), 'count'), cell(formatUptime(node.uptime), 'count'));
+      row.append(name, cell(String(node.num_clients), 'count'), cell(String(node.num_users), 'count wide-only'), cell(String(node.num_channels), 'count wide-only'), cell(String(node.num_subs), 'count'), cell(formatUptime(node.uptime), 'count'));
       return row;
     }),
   );
