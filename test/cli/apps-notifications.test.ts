@@ -181,7 +181,7 @@ describe('the notifications app in Chromium', () => {
         assert.deepEqual([refused.status, refused.body.error?.code], [400, 'invalid_data'], JSON.stringify(data));
       }
       await assert.rejects(client.history(channel), (error: RealtimeError) => error.code === 'forbidden');
-      const own = `notifications:#${connected.user}`;
+      const own = `notifications:#${connected.user}` as const;
       await assert.rejects(client.publish(own, { title: 'self-made' }), (error: RealtimeError) => error.code === 'forbidden');
     } finally {
       client.close();
