@@ -19,6 +19,11 @@ const KEY = 'admin-test-key-0123456789abcdef';
 const LAPTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
+/** `promise`, or a failure naming `what` after `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms).unref())]);
+}
+
 async function tile(page: Page, id: string): Promise<string> {
   return (await page.getAttribute(`#sum-${id}`, 'data-value')) ?? '';
 }
@@ -79,6 +84,7 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
   it('a wrong key is refused; the right one lists both nodes and a subscribed channel; Disconnect closes the user', both, async () => {
     const reader = await guest(serve.port, 'Reader');
     const closed = new Promise<DisconnectedEvent>((resolve) => reader.client.on('disconnected', resolve));
+    let second: Awaited<ReturnType<typeof guest>> | undefined;
     try {
       await reader.client.subscribe('chat:admin-test').ready();
       const page = await open();
@@ -106,9 +112,17 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
       assert.ok(Number(await tile(page, 'connections')) >= 1);
 
       // Live: a second subscriber shows up within a poll or two.
-      const second = await guest(serve.port, 'Second');
+      second = await guest(serve.port, 'Second');
       await second.client.subscribe('chat:admin-test').ready();
       await page.waitForFunction(() => document.querySelector('#channels tr[data-channel="chat:admin-test"] td.count')?.textContent === '2', undefined, { timeout: 6_000 });
+
+      // The pattern filter.
+      await page.fill('#channel-filter', 'notifications:*');
+      await page.press('#channel-filter', 'Enter');
+      await page.waitForSelector('#channels tr.empty', { timeout: 10_000 });
+      await page.fill('#channel-filter', 'chat:*');
+      await page.press('#channel-filter', 'Enter');
+      await page.waitForSelector('#channels tr[data-channel="chat:admin-test"]');
 
       // Who is here, then the user: their connection, and Disconnect.
       await page.click('#channels tr[data-channel="chat:admin-test"] button');
@@ -128,12 +142,16 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
       await page.screenshot({ path: `${SCREENSHOTS}/admin-phone.png` });
       await page.setViewportSize(LAPTOP);
 
+      // One connection: Second's, from the presence list.
+      const secondClosed = new Promise<DisconnectedEvent>((resolve) => second!.client.on('disconnected', resolve));
+      await page.click(`#presence tr[data-client="${second.client.clientId}"] button.danger`);
+      assert.equal((await within(secondClosed, 10_000, 'close of the second client')).code, 4000);
+
       await page.click('#disconnect-user');
-      const event = await closed;
+      const event = await within(closed, 10_000, 'close of the reader');
       assert.equal(event.code, 4000);
       assert.equal(event.reason, 'disconnected by an administrator');
       await page.waitForFunction(() => /Disconnected 1 connection\./.test(document.getElementById('user-note')?.textContent ?? ''));
-      second.client.close();
 
       // A reload keeps the key (this tab); Forget the key drops it.
       await page.reload();
@@ -143,6 +161,7 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
       assert.equal(await page.evaluate(() => sessionStorage.getItem('switchboard-admin-key')), null);
     } finally {
       reader.client.close();
+      second?.client.close();
     }
   });
 });

@@ -100,6 +100,13 @@ describe('the notifications app in Chromium', () => {
     assert.equal(await ada.page.isVisible('#inbox-empty'), true);
     assert.equal(await unread(ada.page), '0');
 
+    // The copy buttons put the user id and the command on the clipboard.
+    await ada.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+    await ada.page.click('#copy-user');
+    assert.equal(await ada.page.evaluate(() => navigator.clipboard.readText()), ada.user);
+    await ada.page.click('#copy-curl');
+    assert.equal(await ada.page.evaluate(() => navigator.clipboard.readText()), await ada.page.inputValue('#curl-command'));
+
     // The command the page shows is the README's, with this user's id in it.
     const curl = readmeCurl();
     const shown = await ada.page.inputValue('#curl-command');
