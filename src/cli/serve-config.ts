@@ -150,6 +150,8 @@ const JWT_KEYS = ['secret', 'publicKey', 'jwks', 'algorithms', 'issuer', 'audien
 /**
  * The namespaces of the demo apps. `metrics` keeps two minutes of samples of
  * every worker, so that a dashboard opened now draws its charts at once.
+ * `notifications:#<user>` keeps a user's last 100 notifications for a day;
+ * only that user may read it, only the server API publishes in it.
  */
 export function demoNamespaces(workers: number): Record<string, NamespaceOptions> {
   return {
@@ -158,6 +160,7 @@ export function demoNamespaces(workers: number): Record<string, NamespaceOptions
     board: { history: { size: 10_000, ttl: 24 * 3_600_000 } },
     cursor: { presence: true },
     metrics: { history: { size: 120 * workers, ttl: 300_000 }, publish: false, publisherInfo: false },
+    notifications: { personal: true, history: { size: 100, ttl: 24 * 3_600_000 }, publish: false, publisherInfo: false },
   };
 }
 

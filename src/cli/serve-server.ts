@@ -1,6 +1,7 @@
 /**
  * One process of `switchboard serve`: an HTTP(S) server with the demo apps
- * (`/`, `/chat`, `/dashboard`, `/whiteboard`), the browser SDK
+ * (`/`, `/chat`, `/dashboard`, `/whiteboard`, `/notifications`, and
+ * `/admin` when the server API has a key), the browser SDK
  * (`/switchboard-sdk.js`), `/metrics`, `/healthz` (or those two on a
  * separate listener, `metricsPort`), and the real-time server on `/rt` (its
  * HTTP fallback under `/rt/http`), with the broker in memory or in Redis.
@@ -367,7 +368,7 @@ function dispatchUpgrades(http: HttpServer | HttpsServer, rt: RealtimeServer<Dem
 
 /** Starts one serve process; resolves once it listens. */
 export async function startServe(settings: ServeSettings, options: ServeProcessOptions): Promise<RunningServe> {
-  const site = await loadSite();
+  const site = await loadSite({ admin: settings.api !== undefined });
   const http = await createHttp(settings);
   const gate: Gate = { hostCheck: hostCheckFor(settings.allowedHosts, settings.host) };
   const guests = new GuestIdentities(settings.auth.guestSecret ?? options.guestSecret);

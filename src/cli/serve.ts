@@ -14,9 +14,10 @@ import { REALTIME_PATH, startServe, type RunningServe } from './serve-server.js'
 
 export const SERVE_HELP = `Usage: switchboard serve [options]
 
-The real-time server with three demo apps on one port: a chat (rooms,
-presence, typing, recovery), a live dashboard of the server's own metrics,
-and a collaborative whiteboard. Open the printed address in a browser.
+The real-time server with demo apps on one port: a chat (rooms, presence,
+typing, recovery), a live dashboard of the server's own metrics, a
+collaborative whiteboard, notifications fed through the server API, and
+(with --api-key) an admin page. Open the printed address in a browser.
 
 Endpoints: / (the apps)  /rt (real-time WebSocket)  /rt/http (its HTTP fallback)
            /switchboard-sdk.js  /metrics (Prometheus)  /healthz
@@ -103,8 +104,9 @@ export function startupBanner(settings: ServeSettings, port: number, metricsPort
     `  chat        ${base}/chat`,
     `  dashboard   ${base}/dashboard`,
     `  whiteboard  ${base}/whiteboard`,
+    `  notifications ${base}/notifications`,
     `  real-time   ${ws}   metrics ${ops}/metrics   health ${ops}/healthz`,
-    ...(settings.api === undefined ? [] : [`  server API  ${base}/api/<method>   (POST, X-API-Key header)`]),
+    ...(settings.api === undefined ? [] : [`  server API  ${base}/api/<method>   (POST, X-API-Key header)`, `  admin       ${base}/admin`]),
     `  broker: ${broker}${workers}`,
     ...proxyLine(settings),
     ...startupWarnings(settings),

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import * as v from 'valibot';
-import { chatMessageSchema, cursorPositionSchema, strokeBatchSchema, typingSignalSchema } from '../../src/cli/apps/schemas.js';
-import { isBoardEvent, isChatMessage, isCursorPosition, isTypingSignal } from '../../src/cli/apps/web/guards.js';
-import { BOARD_HEIGHT, BOARD_WIDTH, MAX_BATCH_NUMBERS, MAX_BRUSH_SIZE, MAX_CHAT_TEXT, MAX_STROKE_SEQ } from '../../src/cli/apps/web/api.js';
+import { chatMessageSchema, cursorPositionSchema, notificationSchema, strokeBatchSchema, typingSignalSchema } from '../../src/cli/apps/schemas.js';
+import { isBoardEvent, isChatMessage, isCursorPosition, isNotification, isTypingSignal } from '../../src/cli/apps/web/guards.js';
+import { BOARD_HEIGHT, BOARD_WIDTH, MAX_BATCH_NUMBERS, MAX_BRUSH_SIZE, MAX_CHAT_TEXT, MAX_NOTIFICATION_BODY, MAX_NOTIFICATION_TITLE, MAX_NOTIFICATION_URL, MAX_STROKE_SEQ } from '../../src/cli/apps/web/api.js';
 
 const junk = fc.oneof(fc.constant(null), fc.constant(undefined), fc.string({ maxLength: 5 }), fc.double(), fc.boolean(), fc.object({ maxDepth: 1 }));
 const aroundNumber = (max: number) => fc.oneof(fc.integer({ min: -2, max: max + 2 }), fc.double({ min: -1, max: max + 1, noNaN: false }), junk);
@@ -27,6 +27,18 @@ const stroke = fc.record({
   size: fc.oneof({ arbitrary: fc.double({ min: 1, max: MAX_BRUSH_SIZE, noNaN: true }), weight: 4 }, { arbitrary: aroundNumber(MAX_BRUSH_SIZE), weight: 1 }),
   points: fc.oneof({ arbitrary: pairs, weight: 9 }, { arbitrary: fc.array(aroundNumber(Math.max(BOARD_WIDTH, BOARD_HEIGHT)), { maxLength: 5 }), weight: 1 }, { arbitrary: junk, weight: 1 }),
 });
+/** Strings of 0 … 3 characters, or just around `max`. */
+const aroundLength = (max: number) => fc.oneof(fc.string({ maxLength: 3 }), fc.string({ minLength: max - 1, maxLength: max + 1 }));
+const url = fc.oneof(fc.constantFrom('https://example.com/a', 'http://x', 'javascript:alert(1)', 'https://a b', 'ftp://x', ''), fc.string({ minLength: MAX_NOTIFICATION_URL - 20, maxLength: MAX_NOTIFICATION_URL - 18 }).map((rest) => `https://${rest.replace(/\s/g, 'x')}`));
+const notification = fc.record(
+  {
+    title: fc.oneof({ arbitrary: aroundLength(MAX_NOTIFICATION_TITLE), weight: 9 }, { arbitrary: junk, weight: 1 }),
+    body: fc.oneof({ arbitrary: aroundLength(MAX_NOTIFICATION_BODY), weight: 9 }, { arbitrary: junk, weight: 1 }),
+    url: fc.oneof({ arbitrary: url, weight: 9 }, { arbitrary: junk, weight: 1 }),
+    level: fc.oneof(fc.constantFrom('info', 'success', 'warning', 'error', 'panic', 'INFO'), junk),
+  },
+  { requiredKeys: [] },
+);
 const cursor = fc.oneof(fc.record({ x: aroundNumber(BOARD_WIDTH), y: aroundNumber(BOARD_HEIGHT) }), fc.record({ gone: fc.oneof(fc.boolean(), junk) }), junk);
 
 function agrees(schema: v.GenericSchema, guard: (data: unknown) => boolean, arbitrary: fc.Arbitrary<unknown>): { accepted: number } {
@@ -52,6 +64,7 @@ describe('the demo schemas and the pages agree', () => {
     ['typing', typingSignalSchema, isTypingSignal, typing],
     ['board', strokeBatchSchema, isBoardEvent, stroke],
     ['cursor', cursorPositionSchema, isCursorPosition, cursor],
+    ['notifications', notificationSchema, isNotification, notification],
   ] as const) {
     it(`${name}: every value the schema accepts, the page accepts`, () => {
       const { accepted } = agrees(schema as v.GenericSchema, guard, arbitrary as fc.Arbitrary<unknown>);

@@ -5,6 +5,8 @@ import { renderPage } from './layout.js';
 const ICONS = {
   chat: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.8A8 8 0 1 1 21 12z"/><path d="M8.5 10.5h7M8.5 14h4.5"/></svg>',
   dashboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 3v18h18"/><path d="M7 15l4-5 3 3 5-7"/></svg>',
+  notifications: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.7 21a2 2 0 0 1-3.4 0"/></svg>',
+  admin: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><rect x="3" y="4" width="18" height="7" rx="2"/><rect x="3" y="13" width="18" height="7" rx="2"/><path d="M7 7.5h.01M7 16.5h.01"/></svg>',
   whiteboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M4 20c3 0 4-2 4-4a2.5 2.5 0 1 1 5 0c0 3-3 4-9 4z"/><path d="M11.5 13.5L20 5a1.4 1.4 0 0 0-2-2l-8.5 8.5"/></svg>',
 };
 
@@ -53,6 +55,30 @@ const CARDS: readonly AppCard[] = [
       'a clear button for everyone',
     ],
   },
+  {
+    href: '/notifications',
+    icon: ICONS.notifications,
+    title: 'Notifications',
+    summary: 'Your bell, fed by one curl command from any backend.',
+    features: [
+      'a personal channel only you can read: notifications:#your-user-id',
+      'sent through the server API (POST /api/publish with the API key)',
+      'unread count and list kept across reloads and reconnects (channel history)',
+      'mark all read',
+    ],
+  },
+  {
+    href: '/admin',
+    icon: ICONS.admin,
+    title: 'Admin',
+    summary: 'Nodes, connections and channels, live — with the API key.',
+    features: [
+      'only when the server runs with --api-key; the key stays in your tab',
+      'every node (worker) with its connections, channels and subscriptions',
+      'subscribers per channel, who is present, a user’s connections',
+      'disconnect a connection or a user on every node',
+    ],
+  },
 ];
 
 function card(app: AppCard): string {
@@ -68,7 +94,7 @@ function card(app: AppCard): string {
 
 const MAIN = `<section class="hero">
   <h1>Real-time demos, running on this server</h1>
-  <p>Three small apps built on the Switchboard client SDK, talking to the real-time server of this process.
+  <p>Small apps built on the Switchboard client SDK and server API, talking to the real-time server of this process.
   Open each one in two windows side by side (or on two devices) and watch them stay in sync.</p>
 </section>
 <section class="cards">${CARDS.map(card).join('')}</section>

@@ -5,12 +5,13 @@
  */
 
 /** The pages of the demo, as the top bar lists them. */
-export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard';
+export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'notifications' | 'admin';
 
 const NAV: ReadonlyArray<{ app: AppName; href: string; label: string }> = [
   { app: 'chat', href: '/chat', label: 'Chat' },
   { app: 'dashboard', href: '/dashboard', label: 'Dashboard' },
   { app: 'whiteboard', href: '/whiteboard', label: 'Whiteboard' },
+  { app: 'notifications', href: '/notifications', label: 'Notifications' },
 ];
 
 /** The Switchboard mark: three nodes, one switch. */
@@ -54,11 +55,13 @@ export interface PageParts {
   main: string;
   /** The page's module script, served from /apps/ (e.g. 'chat.js'). */
   script?: string;
+  /** Whether the page connects to /rt (the connection badge, the user chip, the nickname dialog). Default: when it has a script. */
+  live?: boolean;
 }
 
 /** A complete HTML document in the shared frame. */
 export function renderPage(parts: PageParts): string {
-  const live = parts.script !== undefined;
+  const live = parts.live ?? parts.script !== undefined;
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -67,7 +70,7 @@ export function renderPage(parts: PageParts): string {
 <title>${escapeHtml(parts.title)} · Switchboard</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/apps/style.css">
-${live ? `<link rel="modulepreload" href="/switchboard-sdk.js">\n<script type="module" src="/apps/${parts.script}"></script>` : ''}
+${live ? '<link rel="modulepreload" href="/switchboard-sdk.js">\n' : ''}${parts.script === undefined ? '' : `<script type="module" src="/apps/${parts.script}"></script>`}
 </head>
 <body class="app-${parts.app}">
 <header class="topbar">

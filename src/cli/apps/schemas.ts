@@ -16,9 +16,14 @@ import {
   MAX_BATCH_NUMBERS,
   MAX_BRUSH_SIZE,
   MAX_CHAT_TEXT,
+  MAX_NOTIFICATION_BODY,
+  MAX_NOTIFICATION_TITLE,
+  MAX_NOTIFICATION_URL,
   MAX_STROKE_SEQ,
   MAX_TIMESTAMP,
   MIN_BRUSH_SIZE,
+  NOTIFICATION_LEVELS,
+  NOTIFICATION_URL,
   ROOM_NAME,
   STROKE_ID,
   type DemoApi,
@@ -65,12 +70,26 @@ export const cursorPositionSchema = v.union([
   v.strictObject({ gone: v.literal(true) }),
 ]);
 
+/**
+ * `notifications:#<user>` (published through the server API): a title of
+ * 1 … 200 characters, an optional body (≤ 2000), link (http: or https:,
+ * ≤ 2048) and level.
+ */
+export const notificationSchema = v.strictObject({
+  title: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_NOTIFICATION_TITLE)),
+  body: v.optional(v.pipe(v.string(), v.maxLength(MAX_NOTIFICATION_BODY))),
+  url: v.optional(v.pipe(v.string(), v.maxLength(MAX_NOTIFICATION_URL), v.regex(NOTIFICATION_URL))),
+  level: v.optional(v.picklist(NOTIFICATION_LEVELS)),
+});
+
 /** The params of the board methods. */
 export const boardParamsSchema = v.strictObject({ board: v.pipe(v.string(), v.regex(ROOM_NAME)) });
 
 /**
- * Every namespace a client may publish in, with its schema. `metrics` and
- * `boardmeta` are server-published (`publish: false`); a namespace added by
+ * Every namespace a client may publish in, with its schema, and
+ * `notifications`, which only the server API publishes in (its schema
+ * checks what backends send). `metrics` and `boardmeta` are
+ * server-published (`publish: false`); a namespace added by
  * a config file has no schema unless its author adds one.
  */
 export const DEMO_SCHEMAS: SchemaOptions<DemoApi> = {
@@ -79,6 +98,7 @@ export const DEMO_SCHEMAS: SchemaOptions<DemoApi> = {
     typing: typingSignalSchema,
     board: strokeBatchSchema,
     cursor: cursorPositionSchema,
+    notifications: notificationSchema,
   },
   methods: {
     'board.snapshot': boardParamsSchema,

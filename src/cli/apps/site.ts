@@ -7,10 +7,13 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { ADMIN_PAGE } from './admin-page.js';
 import { CHAT_PAGE } from './chat-page.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import { HOME_PAGE } from './home-page.js';
 import { escapeHtml, FAVICON_SVG, renderPage } from './layout.js';
+import { INBOX_ADMIN_CSS } from './inbox-admin-style.js';
+import { NOTIFICATIONS_PAGE } from './notifications-page.js';
 import { STYLE_CSS } from './style.js';
 import { WHITEBOARD_PAGE } from './whiteboard-page.js';
 
@@ -81,18 +84,26 @@ async function loadScripts(site: Map<string, Asset>): Promise<void> {
   }
 }
 
+/** What the site serves beyond the demo apps. */
+export interface SiteOptions {
+  /** Serve the admin page (`/admin`): only when the server API has a key. */
+  admin: boolean;
+}
+
 /** Reads every asset; rejects with a clear message when the build output is missing. */
-export async function loadSite(): Promise<ReadonlyMap<string, Asset>> {
+export async function loadSite(options: SiteOptions = { admin: false }): Promise<ReadonlyMap<string, Asset>> {
   const site = new Map<string, Asset>([
     ['/', asset(HTML, HOME_PAGE)],
     ['/index.html', asset(HTML, HOME_PAGE)],
     ['/chat', asset(HTML, CHAT_PAGE)],
     ['/dashboard', asset(HTML, DASHBOARD_PAGE)],
     ['/whiteboard', asset(HTML, WHITEBOARD_PAGE)],
-    ['/apps/style.css', asset('text/css; charset=utf-8', STYLE_CSS)],
+    ['/notifications', asset(HTML, NOTIFICATIONS_PAGE)],
+    ['/apps/style.css', asset('text/css; charset=utf-8', STYLE_CSS + INBOX_ADMIN_CSS)],
     ['/favicon.svg', asset('image/svg+xml', FAVICON_SVG)],
     ['/favicon.ico', asset('image/svg+xml', FAVICON_SVG)],
   ]);
+  if (options.admin) site.set('/admin', asset(HTML, ADMIN_PAGE));
   site.set('/switchboard-sdk.js', asset(JAVASCRIPT, await readBuilt(SDK_BUNDLE)));
   const map = await readFile(new URL('switchboard-sdk.js.map', SDK_BUNDLE)).catch(() => null);
   if (map !== null) site.set('/switchboard-sdk.js.map', asset('application/json', map));
@@ -100,10 +111,14 @@ export async function loadSite(): Promise<ReadonlyMap<string, Asset>> {
   return site;
 }
 
-/** The 404 page, with the way back. */
+/** The 404 page, with the way back (and, at /admin without an API key, how to turn the admin page on). */
 export function notFoundPage(path: string): string {
-  const main = `<section class="hero"><h1>Nothing at ${escapeHtml(path)}</h1>
-  <p>This server has the demo apps at <a href="/chat">/chat</a>, <a href="/dashboard">/dashboard</a> and <a href="/whiteboard">/whiteboard</a>,
+  const admin =
+    path === '/admin'
+      ? `<p>The admin page is off: it works through the server API, which needs a key. Start <code>switchboard serve</code> with <code>--api-key</code> (or <code>api.key</code>, <code>SWITCHBOARD_API_KEY</code>).</p>`
+      : '';
+  const main = `<section class="hero"><h1>Nothing at ${escapeHtml(path)}</h1>${admin}
+  <p>This server has the demo apps at <a href="/chat">/chat</a>, <a href="/dashboard">/dashboard</a>, <a href="/whiteboard">/whiteboard</a> and <a href="/notifications">/notifications</a>,
   the real-time endpoint at <code>/rt</code>, and <a href="/metrics">/metrics</a> and <a href="/healthz">/healthz</a>.</p></section>`;
   return renderPage({ app: 'home', title: 'Not found', main });
 }

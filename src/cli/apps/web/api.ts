@@ -97,6 +97,25 @@ export interface BoardClearMark {
   epoch: string;
 }
 
+/** How a notification is shown: its colour and icon. */
+export type NotificationLevel = 'info' | 'success' | 'warning' | 'error';
+
+/**
+ * `notifications:#<user>`: one notification for that user. Published by
+ * backends through the server API (clients cannot publish there); only the
+ * user named after the `#` may subscribe (a personal channel).
+ */
+export interface Notification {
+  /** 1 … MAX_NOTIFICATION_TITLE characters. */
+  title: string;
+  /** Up to MAX_NOTIFICATION_BODY characters. */
+  body?: string;
+  /** An http: or https: link the notification opens, up to MAX_NOTIFICATION_URL characters. */
+  url?: string;
+  /** Default 'info'. */
+  level?: NotificationLevel;
+}
+
 /** The demo apps' channels and methods. */
 export interface DemoApi {
   channels: {
@@ -106,6 +125,7 @@ export interface DemoApi {
     cursor: CursorPosition;
     metrics: MetricsSample;
     boardmeta: BoardClearMark;
+    notifications: Notification;
   };
   methods: {
     'board.snapshot': { params: { board: string }; result: BoardPosition };
@@ -143,3 +163,18 @@ export const HEX_COLOR = /^#[0-9A-Fa-f]{6}$/;
 export const MAX_TIMESTAMP = 4_102_444_800_000;
 /** Longest display name a page shows (server-side names are shorter; longer ones are cut). */
 export const MAX_SHOWN_NAME = 64;
+
+/** The namespace of the users' notification channels: `notifications:#<user>` (personal, server-published). */
+export const NOTIFICATIONS_NAMESPACE = 'notifications';
+/** A user's notification channel. */
+export function notificationChannel(user: string): `notifications:#${string}` {
+  return `${NOTIFICATIONS_NAMESPACE}:#${user}`;
+}
+/** Longest notification title, body and link (UTF-16 code units). */
+export const MAX_NOTIFICATION_TITLE = 200;
+export const MAX_NOTIFICATION_BODY = 2000;
+export const MAX_NOTIFICATION_URL = 2048;
+/** The levels a notification may have. */
+export const NOTIFICATION_LEVELS: readonly NotificationLevel[] = ['info', 'success', 'warning', 'error'];
+/** Links a notification may carry: absolute http: or https: URLs (never javascript: or data:). */
+export const NOTIFICATION_URL = /^https?:\/\/[^\s]+$/i;

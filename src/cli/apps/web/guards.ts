@@ -16,10 +16,15 @@ import {
   MAX_BATCH_NUMBERS,
   MAX_BRUSH_SIZE,
   MAX_CHAT_TEXT,
+  MAX_NOTIFICATION_BODY,
+  MAX_NOTIFICATION_TITLE,
+  MAX_NOTIFICATION_URL,
   MAX_SHOWN_NAME,
   MAX_STROKE_SEQ,
   MAX_TIMESTAMP,
   MIN_BRUSH_SIZE,
+  NOTIFICATION_LEVELS,
+  NOTIFICATION_URL,
   STROKE_ID,
   type BoardEvent,
   type BoardPosition,
@@ -27,6 +32,7 @@ import {
   type CursorPosition,
   type DemoUserInfo,
   type MetricsSample,
+  type Notification,
   type StrokeBatch,
   type TypingSignal,
 } from './api.js';
@@ -103,6 +109,16 @@ export function isMetricsSample(data: unknown): data is MetricsSample {
   if (!isRecord(data) || !SAMPLE_NUMBERS.every((name) => isNumberIn(data[name], 0, Number.MAX_SAFE_INTEGER))) return false;
   const channels = data['channels'];
   return Array.isArray(channels) && channels.length <= 1000 && channels.every((entry) => Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string' && isIntegerIn(entry[1], 0, Number.MAX_SAFE_INTEGER));
+}
+
+/** A notification a page can show (what the server's notification schema accepts). */
+export function isNotification(data: unknown): data is Notification {
+  if (!isRecord(data)) return false;
+  const { title, body, url, level } = data;
+  if (typeof title !== 'string' || title.length === 0 || title.length > MAX_NOTIFICATION_TITLE) return false;
+  if (body !== undefined && (typeof body !== 'string' || body.length > MAX_NOTIFICATION_BODY)) return false;
+  if (url !== undefined && (typeof url !== 'string' || url.length > MAX_NOTIFICATION_URL || !NOTIFICATION_URL.test(url))) return false;
+  return level === undefined || (typeof level === 'string' && (NOTIFICATION_LEVELS as readonly string[]).includes(level));
 }
 
 /**
