@@ -24,6 +24,7 @@ import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } fro
 import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
 import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
+import { ShapedDelivery } from './shaped-delivery.js';
 import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
@@ -128,7 +129,11 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.namespaces = new Namespaces(options.namespaces);
     this.credentials = new CredentialChecker(options.auth);
     this.broker = options.broker ?? new MemoryBroker();
-    this.hub = new ChannelHub(new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))), this.traffic);
+    this.hub = new ChannelHub(
+      new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))),
+      this.traffic,
+      new ShapedDelivery(this.namespaces, this.limits.maxQueuedBytes),
+    );
     this.heartbeat = new ProtocolHeartbeat(this.timings.ping, this.timings.pong, this.traffic);
     this.commands = new Commands<A>({
       broker: this.broker,
