@@ -24,9 +24,9 @@ export class DeltaError extends Error {
 }
 
 /** Units compared at a time when looking for copies. */
-const SEED = 6;
+const SEED = 4;
 /** Shortest copy worth its two integers on the wire. */
-const MIN_COPY = 10;
+const MIN_COPY = 7;
 
 /** 32-bit FNV-1a over the code units of a text, or over bytes. */
 export function checksum(value: string | Uint8Array): number {
