@@ -1,5 +1,5 @@
 /**
- * Conflation (docs/realtime.md, docs/protocol.md §5.5): what one subscriber
+ * Conflation (docs/realtime.md, docs/protocol.md §5.6): what one subscriber
  * of a conflated channel is owed while its outbound buffer is over the
  * namespace's threshold — the latest publication of each key, no more. A
  * later publication of a key replaces the held one; a publication without a

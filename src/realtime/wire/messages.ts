@@ -257,7 +257,7 @@ export interface PublicationPush {
   data: unknown;
   info?: ClientInfo;
   /**
-   * Conflation (docs/protocol.md §5.5): this many publications of the channel
+   * Conflation (docs/protocol.md §5.6): this many publications of the channel
    * right before this one were not sent, each superseded by a later one of
    * the same key. The offsets skip them; that is no loss.
    */

@@ -1,6 +1,6 @@
 /**
  * The key of a publication in a namespace with conflation (docs/protocol.md
- * §5.5): the value of one field of its data, which names what the
+ * §5.6): the value of one field of its data, which names what the
  * publication is the latest value of (e.g. `symbol` in a ticker). Server and
  * client derive it alike: conflation holds the latest publication per key,
  * and delta compression diffs a publication against the previous one of its key.
