@@ -24,7 +24,7 @@ import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } fro
 import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
 import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
-import { ShapedDelivery } from './shaped-delivery.js';
+import { ShapedDelivery, type ShapedCounters } from './shaped-delivery.js';
 import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
@@ -185,6 +185,11 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   stats(): RealtimeStats {
     const { messagesIn, bytesIn, messagesOut, bytesOut } = this.traffic;
     return { connections: this.connected.size, messagesIn, bytesIn, messagesOut, bytesOut, channels: this.hub.subscriberCounts() };
+  }
+
+  /** What conflation and delta compression did in this process (docs/realtime.md): counters since start. */
+  shapingStats(): ShapedCounters {
+    return { ...this.hub.shaping!.counters };
   }
 
   /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */
