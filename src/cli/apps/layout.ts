@@ -5,12 +5,13 @@
  */
 
 /** The pages of the demo, as the top bar lists them. */
-export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard';
+export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'ticker';
 
 const NAV: ReadonlyArray<{ app: AppName; href: string; label: string }> = [
   { app: 'chat', href: '/chat', label: 'Chat' },
   { app: 'dashboard', href: '/dashboard', label: 'Dashboard' },
   { app: 'whiteboard', href: '/whiteboard', label: 'Whiteboard' },
+  { app: 'ticker', href: '/ticker', label: 'Ticker' },
 ];
 
 /** The Switchboard mark: three nodes, one switch. */

@@ -12,6 +12,7 @@ import { DASHBOARD_PAGE } from './dashboard-page.js';
 import { HOME_PAGE } from './home-page.js';
 import { escapeHtml, FAVICON_SVG, renderPage } from './layout.js';
 import { STYLE_CSS } from './style.js';
+import { TICKER_PAGE } from './ticker-page.js';
 import { WHITEBOARD_PAGE } from './whiteboard-page.js';
 
 /** A response body with its type and validator. */
@@ -89,6 +90,7 @@ export async function loadSite(): Promise<ReadonlyMap<string, Asset>> {
     ['/chat', asset(HTML, CHAT_PAGE)],
     ['/dashboard', asset(HTML, DASHBOARD_PAGE)],
     ['/whiteboard', asset(HTML, WHITEBOARD_PAGE)],
+    ['/ticker', asset(HTML, TICKER_PAGE)],
     ['/apps/style.css', asset('text/css; charset=utf-8', STYLE_CSS)],
     ['/favicon.svg', asset('image/svg+xml', FAVICON_SVG)],
     ['/favicon.ico', asset('image/svg+xml', FAVICON_SVG)],
