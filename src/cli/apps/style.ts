@@ -213,7 +213,7 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .ticker-chart { padding: 14px 16px; }
 .ticker-chart header { display: flex; align-items: baseline; justify-content: space-between; gap: 12px; margin-bottom: 8px; }
 .ticker-chart canvas { display: block; width: 100%; height: 260px; }
-.ticker-slow { display: flex; gap: 8px; align-items: center; margin-top: 10px; font-size: 13px; color: #4b5563; }
+.ticker-note { margin: 10px 0 0; font-size: 13px; color: #4b5563; }
 .ticker-table-panel { padding: 10px 0 0; }
 .ticker-filter { margin: 0 12px 8px; padding: 6px 10px; border: 1px solid #d1d5db; border-radius: 8px; font: inherit; width: calc(100% - 24px); box-sizing: border-box; }
 .ticker-scroll { max-height: 560px; overflow-y: auto; }
@@ -227,9 +227,13 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .ticker-table .gain { color: #12a150; }
 .ticker-table .loss { color: #d93025; }
 .ticker-table tr.flash-up { animation: flash-up 0.8s ease-out; }
+.ticker-table tr.flash-up-again { animation: flash-up-again 0.8s ease-out; }
 .ticker-table tr.flash-down { animation: flash-down 0.8s ease-out; }
+.ticker-table tr.flash-down-again { animation: flash-down-again 0.8s ease-out; }
 @keyframes flash-up { from { background: #bbf7d0; } to { background: transparent; } }
+@keyframes flash-up-again { from { background: #bbf7d0; } to { background: transparent; } }
 @keyframes flash-down { from { background: #fecaca; } to { background: transparent; } }
+@keyframes flash-down-again { from { background: #fecaca; } to { background: transparent; } }
 @media (max-width: 900px) {
   .ticker-body { grid-template-columns: minmax(0, 1fr); }
   .ticker-tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); }

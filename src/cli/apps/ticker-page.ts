@@ -5,7 +5,7 @@ const FIGURES: ReadonlyArray<{ id: string; label: string }> = [
   { id: 'received', label: 'Quotes received /s' },
   { id: 'deltas', label: 'Came as deltas' },
   { id: 'saved', label: 'Bytes saved /s (server)' },
-  { id: 'skipped', label: 'Values skipped (this tab)' },
+  { id: 'skipped', label: 'Values skipped /s (server)' },
 ];
 
 const MAIN = `<div class="dash-head"><h1>Trading feed</h1><span id="ticker-meta">waiting for quotes…</span></div>
@@ -14,7 +14,7 @@ const MAIN = `<div class="dash-head"><h1>Trading feed</h1><span id="ticker-meta"
   <section class="panel ticker-chart">
     <header><h2 id="chart-title">Pick an instrument</h2><span id="chart-price"></span></header>
     <canvas id="chart" width="640" height="260" role="img" aria-label="Last price of the chosen instrument"></canvas>
-    <label class="ticker-slow"><input type="checkbox" id="slow-mode"> Slow reader: pause this tab's reading for 2 s every 3 s (conflation steps in)</label>
+    <p class="ticker-note">Quotes come as deltas against the previous quote of the same instrument. A subscriber that falls behind is conflated: it gets the latest quote of each instrument, and a count of the ones it skipped.</p>
   </section>
   <section class="panel ticker-table-panel">
     <input id="ticker-filter" class="ticker-filter" placeholder="Filter symbols" maxlength="8" autocomplete="off" aria-label="Filter symbols">

@@ -28,11 +28,11 @@ export class RawClient {
     });
   }
 
-  static async open(port: number): Promise<RawClient> {
+  static async open(port: number, path = '/'): Promise<RawClient> {
     const socket = net.connect(port, '127.0.0.1');
     await once(socket, 'connect');
     socket.write(
-      'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n' +
         'Sec-WebSocket-Protocol: switchboard.v1.json\r\n\r\n',
     );

@@ -1,0 +1,14 @@
+import { RawClient } from './realtime/server/raw-client.js';
+import { RealtimeClient } from '../src/realtime/sdk/node.js';
+const c = new RealtimeClient('ws://127.0.0.1:18931/rt', { data: { name: 'x', id: 'abcdefgh' } });
+c.connect();
+const s = c.subscribe('ticker:stats');
+const t0 = Date.now();
+s.on('publication', (p) => console.log(((Date.now() - t0) / 1000).toFixed(1), JSON.stringify(p.data)));
+const slow = await RawClient.open(18931, '/rt');
+slow.sendText({ type: 'connect', id: 1, data: { name: 'Slow', id: 'slowreader01' } });
+slow.sendText({ type: 'subscribe', id: 2, channel: 'ticker:quotes' });
+await slow.until(() => slow.messages().some((message) => message.id === 2));
+console.log('subscribed', slow.messages().filter(m => m.id === 2).map(m => JSON.stringify(m)).join());
+slow.socket.pause();
+setTimeout(() => { console.log('bytes', slow.bytesReceived); process.exit(0); }, 25000);
