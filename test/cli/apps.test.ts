@@ -137,10 +137,10 @@ describe('the demo apps in Chromium', () => {
     assert.deepEqual(errors, [], 'no page had an error');
   });
 
-  it('index page: links the three apps', options, async () => {
+  it('index page: links the four apps', options, async () => {
     const { page } = await open('/', 'Visitor', false);
     const links = await page.$$eval('a.card', (cards) => cards.map((card) => card.getAttribute('href')));
-    assert.deepEqual(links, ['/chat', '/dashboard', '/whiteboard']);
+    assert.deepEqual(links, ['/chat', '/dashboard', '/whiteboard', '/ticker']);
     await page.screenshot({ path: `${SCREENSHOTS}/home.png` });
   });
 

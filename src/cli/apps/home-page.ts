@@ -5,6 +5,7 @@ import { renderPage } from './layout.js';
 const ICONS = {
   chat: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M21 12a8 8 0 0 1-11.6 7.1L4 20.5l1.4-4.8A8 8 0 1 1 21 12z"/><path d="M8.5 10.5h7M8.5 14h4.5"/></svg>',
   dashboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 3v18h18"/><path d="M7 15l4-5 3 3 5-7"/></svg>',
+  ticker: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 17l5-6 4 4 8-9"/><path d="M15 6h5v5"/></svg>',
   whiteboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M4 20c3 0 4-2 4-4a2.5 2.5 0 1 1 5 0c0 3-3 4-9 4z"/><path d="M11.5 13.5L20 5a1.4 1.4 0 0 0-2-2l-8.5 8.5"/></svg>',
 };
 
@@ -53,6 +54,18 @@ const CARDS: readonly AppCard[] = [
       'a clear button for everyone',
     ],
   },
+  {
+    href: '/ticker',
+    icon: ICONS.ticker,
+    title: 'Ticker',
+    summary: 'A trading feed of 1,000 instruments, about 2,000 quotes a second.',
+    features: [
+      'a live table whose changes flash, and a chart of the instrument you pick',
+      'quotes sent as deltas against the previous quote of the same instrument',
+      'conflation: a subscriber that falls behind gets the latest quote per instrument and a count of the ones skipped',
+      'the bytes saved and values skipped, live',
+    ],
+  },
 ];
 
 function card(app: AppCard): string {
@@ -68,7 +81,7 @@ function card(app: AppCard): string {
 
 const MAIN = `<section class="hero">
   <h1>Real-time demos, running on this server</h1>
-  <p>Three small apps built on the Switchboard client SDK, talking to the real-time server of this process.
+  <p>Four small apps built on the Switchboard client SDK, talking to the real-time server of this process.
   Open each one in two windows side by side (or on two devices) and watch them stay in sync.</p>
 </section>
 <section class="cards">${CARDS.map(card).join('')}</section>
