@@ -160,6 +160,7 @@ export function demoNamespaces(workers: number): Record<string, NamespaceOptions
     board: { history: { size: 10_000, ttl: 24 * 3_600_000 } },
     cursor: { presence: true },
     metrics: { history: { size: 120 * workers, ttl: 300_000 }, publish: false, publisherInfo: false },
+    ticker: { conflation: { key: 'symbol', maxKeys: 5000 }, delta: true, publish: false, publisherInfo: false },
     notifications: { personal: true, history: { size: 100, ttl: 24 * 3_600_000 }, publish: false, publisherInfo: false },
   };
 }

@@ -8,6 +8,7 @@
  * The process dispatches every request and upgrade itself, after the
  * `Host` check (serve-http.ts).
  */
+import { TickerFeed } from './ticker-feed.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -406,10 +407,13 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     throw error;
   }
   metrics.start();
+  const ticker = new TickerFeed(rt, { onError: (error) => options.log(`ticker: ${error.message}`) });
+  ticker.start();
   const running: RunningServe = {
     port,
     async close() {
       metrics.stop();
+      ticker.stop();
       await rt.close();
       proxy?.close();
       await Promise.all([closeHttp(http), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);

@@ -69,12 +69,12 @@ describe('switchboard serve: HTTP endpoints', () => {
     assert.match(banner, /broker: in memory/);
   });
 
-  it('serves the index page linking the three apps', async () => {
+  it('serves the index page linking the four apps', async () => {
     const response = await fetch(`${base}/`);
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
     const html = await response.text();
-    for (const app of ['/chat', '/dashboard', '/whiteboard', '/notifications', '/admin']) assert.match(html, new RegExp(`href="${app}"`));
+    for (const app of ['/chat', '/dashboard', '/whiteboard', '/ticker', '/notifications', '/admin']) assert.match(html, new RegExp(`href="${app}"`));
     assert.match(html, /Real-time demos/);
   });
 
@@ -216,7 +216,7 @@ describe('switchboard serve: settings and helpers', () => {
       assert.equal(defaults.host, '127.0.0.1');
       assert.equal(defaults.workers, 1);
       assert.equal(defaults.redis, undefined);
-      assert.deepEqual(Object.keys(defaults.namespaces).sort(), ['board', 'chat', 'cursor', 'metrics', 'notifications', 'typing']);
+      assert.deepEqual(Object.keys(defaults.namespaces).sort(), ['board', 'chat', 'cursor', 'metrics', 'notifications', 'ticker', 'typing']);
       assert.deepEqual(defaults.namespaces['notifications'], { personal: true, history: { size: 100, ttl: 24 * 3_600_000 }, publish: false, publisherInfo: false });
       const file = { port: 9200, host: '0.0.0.0', workers: 3, redis: 'redis://r:6379', namespaces: { chat: { presence: true }, news: {} } };
       const fromFile = resolveSettings({}, file);

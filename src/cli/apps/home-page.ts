@@ -7,6 +7,7 @@ const ICONS = {
   dashboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 3v18h18"/><path d="M7 15l4-5 3 3 5-7"/></svg>',
   notifications: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.7 21a2 2 0 0 1-3.4 0"/></svg>',
   admin: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><rect x="3" y="4" width="18" height="7" rx="2"/><rect x="3" y="13" width="18" height="7" rx="2"/><path d="M7 7.5h.01M7 16.5h.01"/></svg>',
+  ticker: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 17l5-6 4 4 8-9"/><path d="M15 6h5v5"/></svg>',
   whiteboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M4 20c3 0 4-2 4-4a2.5 2.5 0 1 1 5 0c0 3-3 4-9 4z"/><path d="M11.5 13.5L20 5a1.4 1.4 0 0 0-2-2l-8.5 8.5"/></svg>',
 };
 
@@ -53,6 +54,18 @@ const CARDS: readonly AppCard[] = [
       'late joiners get the board so far: they subscribe since its last clear and the server replays the strokes',
       'other people’s cursors, throttled and never stored',
       'a clear button for everyone',
+    ],
+  },
+  {
+    href: '/ticker',
+    icon: ICONS.ticker,
+    title: 'Ticker',
+    summary: 'A trading feed of 1,000 instruments, about 2,000 quotes a second.',
+    features: [
+      'a live table whose changes flash, and a chart of the instrument you pick',
+      'quotes sent as deltas against the previous quote of the same instrument',
+      'conflation: a subscriber that falls behind gets the latest quote per instrument and a count of the ones skipped',
+      'the bytes saved and values skipped, live',
     ],
   },
   {

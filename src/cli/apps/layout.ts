@@ -5,12 +5,13 @@
  */
 
 /** The pages of the demo, as the top bar lists them. */
-export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'notifications' | 'admin';
+export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'ticker' | 'notifications' | 'admin';
 
 const NAV: ReadonlyArray<{ app: AppName; href: string; label: string }> = [
   { app: 'chat', href: '/chat', label: 'Chat' },
   { app: 'dashboard', href: '/dashboard', label: 'Dashboard' },
   { app: 'whiteboard', href: '/whiteboard', label: 'Whiteboard' },
+  { app: 'ticker', href: '/ticker', label: 'Ticker' },
   { app: 'notifications', href: '/notifications', label: 'Notifications' },
 ];
 

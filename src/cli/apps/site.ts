@@ -15,6 +15,7 @@ import { escapeHtml, FAVICON_SVG, renderPage } from './layout.js';
 import { INBOX_ADMIN_CSS } from './inbox-admin-style.js';
 import { NOTIFICATIONS_PAGE } from './notifications-page.js';
 import { STYLE_CSS } from './style.js';
+import { TICKER_PAGE } from './ticker-page.js';
 import { WHITEBOARD_PAGE } from './whiteboard-page.js';
 
 /** A response body with its type and validator. */
@@ -98,6 +99,7 @@ export async function loadSite(options: SiteOptions = { admin: false }): Promise
     ['/chat', asset(HTML, CHAT_PAGE)],
     ['/dashboard', asset(HTML, DASHBOARD_PAGE)],
     ['/whiteboard', asset(HTML, WHITEBOARD_PAGE)],
+    ['/ticker', asset(HTML, TICKER_PAGE)],
     ['/notifications', asset(HTML, NOTIFICATIONS_PAGE)],
     ['/apps/style.css', asset('text/css; charset=utf-8', STYLE_CSS + INBOX_ADMIN_CSS)],
     ['/favicon.svg', asset('image/svg+xml', FAVICON_SVG)],

@@ -206,4 +206,42 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
   .under-the-hood dl { grid-template-columns: minmax(0, 1fr); }
   .under-the-hood dd { margin-bottom: 6px; }
 }
+
+/* ticker */
+.ticker-tiles { grid-template-columns: repeat(4, minmax(0, 1fr)); }
+.ticker-body { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.2fr); gap: 16px; margin-top: 16px; align-items: start; }
+.ticker-chart { padding: 14px 16px; }
+.ticker-chart header { display: flex; align-items: baseline; justify-content: space-between; gap: 12px; margin-bottom: 8px; }
+.ticker-chart canvas { display: block; width: 100%; height: 260px; }
+.ticker-note { margin: 10px 0 0; font-size: 13px; color: #4b5563; }
+.ticker-table-panel { padding: 10px 0 0; }
+.ticker-filter { margin: 0 12px 8px; padding: 6px 10px; border: 1px solid #d1d5db; border-radius: 8px; font: inherit; width: calc(100% - 24px); box-sizing: border-box; }
+.ticker-scroll { max-height: 560px; overflow-y: auto; }
+.ticker-table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }
+.ticker-table th { position: sticky; top: 0; background: #fff; text-align: left; padding: 6px 12px; border-bottom: 1px solid #e5e7eb; font-weight: 600; }
+.ticker-table td { padding: 4px 12px; border-bottom: 1px solid #f3f4f6; }
+.ticker-table tbody tr { cursor: pointer; }
+.ticker-table tr.chosen { background: #eef2ff; }
+.ticker-table .num { text-align: right; }
+.ticker-table td.symbol { font-weight: 600; }
+.ticker-table .gain { color: #12a150; }
+.ticker-table .loss { color: #d93025; }
+.ticker-table tr.flash-up { animation: flash-up 0.8s ease-out; }
+.ticker-table tr.flash-up-again { animation: flash-up-again 0.8s ease-out; }
+.ticker-table tr.flash-down { animation: flash-down 0.8s ease-out; }
+.ticker-table tr.flash-down-again { animation: flash-down-again 0.8s ease-out; }
+@keyframes flash-up { from { background: #bbf7d0; } to { background: transparent; } }
+@keyframes flash-up-again { from { background: #bbf7d0; } to { background: transparent; } }
+@keyframes flash-down { from { background: #fecaca; } to { background: transparent; } }
+@keyframes flash-down-again { from { background: #fecaca; } to { background: transparent; } }
+@media (max-width: 900px) {
+  .ticker-body { grid-template-columns: minmax(0, 1fr); }
+  .ticker-tiles { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+}
+@media (max-width: 600px) {
+  .ticker-table .volume { display: none; }
+  .ticker-table td, .ticker-table th { padding: 4px 8px; }
+  .ticker-chart canvas { height: 180px; }
+  .ticker-scroll { max-height: 420px; }
+}
 `;

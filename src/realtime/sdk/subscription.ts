@@ -16,6 +16,7 @@ import type {
   StreamPosition,
   SubscribeResult,
 } from '../wire/messages.js';
+import { DeltaBases, DeltaError } from './delta.js';
 import { Emitter } from './emitter.js';
 import { RealtimeError } from './errors.js';
 
@@ -32,6 +33,14 @@ export interface TypedPublication<T> {
 /** A 'publication' event: a publication of the subscription's channel. */
 export interface PublicationEvent<T> extends TypedPublication<T> {
   channel: string;
+  /**
+   * Conflation (docs/realtime.md): this many publications of the channel
+   * right before this one were not sent, each superseded by a later one of
+   * the same key. Absent when none were.
+   */
+  skipped?: number;
+  /** True when the data came as a delta (and was rebuilt and verified). */
+  delta?: boolean;
 }
 
 /** A 'subscribed' event: the server accepted a (re)subscription. */
@@ -78,6 +87,12 @@ export interface SubscribeOptions {
   since?: StreamPosition;
   /** Free-form data for the server's `authorize` hook. */
   data?: unknown;
+  /**
+   * Ask for delta compression (docs/realtime.md): where the namespace allows
+   * it, publications come as deltas against the previous one the client
+   * holds, rebuilt here; a delta that does not rebuild resubscribes. Default false.
+   */
+  delta?: boolean;
 }
 
 /** Options of a single request. */
@@ -114,6 +129,7 @@ export interface SubscribeFields {
   channel: string;
   since?: StreamPosition;
   data?: unknown;
+  delta?: boolean;
 }
 
 /** How the client drives a subscription (not part of the public API). */
@@ -161,6 +177,8 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
   #recovering: { run: number; pushes: PublicationPush[] } | undefined;
   /** Counts recoveries, so that a late page of an abandoned one is ignored. */
   #recoveryRuns = 0;
+  /** The delta bases, while the server sends deltas (its last subscribe reply said `delta`). */
+  #deltas: DeltaBases | undefined;
 
   /** Not for applications: use `RealtimeClient.subscribe()`. */
   constructor(channel: string, host: SubscriptionHost, options: SubscribeOptions, attach: (control: SubscriptionControl) => void) {
@@ -251,6 +269,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const since = this.#position !== undefined && (recover || this.#recoverable || fromStart) ? this.#position : undefined;
     if (since !== undefined) fields.since = { offset: since.offset, epoch: since.epoch };
     if (this.#options.data !== undefined) fields.data = this.#options.data;
+    if (this.#options.delta === true) fields.delta = true;
     this.#sentSince = since !== undefined;
     return fields;
   }
@@ -308,6 +327,7 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     const missed = recovered === true && Array.isArray(result.publications) ? result.publications : [];
     const epoch = String(result.epoch);
     this.#recoverable = result.recoverable === true;
+    this.#deltas = result.delta !== undefined && this.#options.delta === true ? new DeltaBases(result.delta) : undefined;
     // Without a full recovery, the stream restarts at the server's position; with one, the
     // missed publications move it forward one by one.
     if (recovered !== true || this.#position === undefined) this.#position = { offset: Number(result.offset), epoch };
@@ -335,20 +355,38 @@ export class Subscription<T = unknown> extends Emitter<SubscriptionEvents<T>> {
     // The first publication of a stream (or of a new epoch) names its epoch: a subscription made before the stream existed has ''.
     if (typeof push.epoch === 'string' && push.epoch !== '') this.#position = { offset: this.#position.offset, epoch: push.epoch };
     const last = this.#position.offset;
+    const skipped = typeof push.skipped === 'number' && push.skipped > 0 ? push.skipped : 0;
     if (typeof push.offset === 'number') {
       if (push.offset <= last) return 'duplicate';
-      if (push.offset > last + 1) return 'gap';
+      // A conflated push's `skipped` publications were superseded, not lost.
+      if (push.offset > last + 1 + skipped) return 'gap';
     }
-    this.#deliver(push);
+    if (typeof push.delta === 'number') {
+      if (this.#deltas === undefined) return 'gap';
+      try {
+        const data = this.#deltas.rebuild(push.offset, push.delta, push.data);
+        this.#deliver({ ...push, data }, skipped, true);
+      } catch (error) {
+        if (!(error instanceof DeltaError)) throw error;
+        // The base is not the server's: resubscribe (recovering), which starts the deltas over.
+        this.#deltas = undefined;
+        return 'gap';
+      }
+      return 'accepted';
+    }
+    this.#deliver(push, skipped);
     return 'accepted';
   }
 
-  #deliver(publication: { offset: number; data: unknown; info?: ClientInfo }): void {
+  #deliver(publication: { offset: number; data: unknown; info?: ClientInfo }, skipped = 0, delta = false): void {
     if (typeof publication.offset === 'number' && this.#position !== undefined) {
       this.#position = { offset: publication.offset, epoch: this.#position.epoch };
     }
+    if (!delta) this.#deltas?.received(publication.offset, publication.data);
     const event: PublicationEvent<T> = { channel: this.channel, offset: publication.offset, data: publication.data as T };
     if (publication.info !== undefined) event.info = publication.info;
+    if (skipped > 0) event.skipped = skipped;
+    if (delta) event.delta = true;
     this.emit('publication', event);
   }
 

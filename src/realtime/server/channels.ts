@@ -16,6 +16,7 @@ import type { EncodedPublication, EncodedValue } from '../wire/encoded.js';
 import type { JoinPush, LeavePush, PresenceMember } from '../wire/messages.js';
 import { broadcastTo, type RealtimeSocket, type Subscriber } from './fanout.js';
 import type { ProcessSubscriptions } from './process-subscriptions.js';
+import type { ShapedDelivery } from './shaped-delivery.js';
 import { publicationPush } from './splice.js';
 import type { Traffic } from './stats.js';
 
@@ -97,6 +98,8 @@ export class ChannelHub {
   constructor(
     private readonly subscriptions: ProcessSubscriptions,
     private readonly traffic?: Traffic,
+    /** Conflation and delta compression, for the namespaces that have them. */
+    readonly shaping?: ShapedDelivery,
   ) {}
 
   /** Number of channels with local subscribers. */
@@ -163,7 +166,11 @@ export class ChannelHub {
     const removed = local.pending.delete(subscriber) || local.leave(subscriber);
     if (!removed) return;
     local.size--;
-    if (local.size === 0) this.channels.delete(channel);
+    this.shaping?.forget(channel, subscriber);
+    if (local.size === 0) {
+      this.channels.delete(channel);
+      this.shaping?.dropChannel(channel);
+    }
     this.subscriptions.release(channel);
   }
 
@@ -174,7 +181,9 @@ export class ChannelHub {
     // A stream's first publication, and the first of a new epoch (e.g. after a Redis failover), name the epoch.
     const announce = publication.offset === 1 || (local.epoch !== undefined && local.epoch !== epoch) ? epoch : undefined;
     local.epoch = epoch;
-    this.broadcast(local, (codec) => publicationPush(codec, channel, publication, announce));
+    const shaped = this.shaping?.shapes(channel);
+    if (shaped !== undefined) this.shaping!.deliver(shaped, channel, publication, announce, liveSubscribers(local));
+    else this.broadcast(local, (codec) => publicationPush(codec, channel, publication, announce));
     // After the broadcast: a subscriber promoted here joins the group and must not get it twice.
     if (local.pending.size > 0) this.deliverToPending(local, channel, { type: 'publication', publication, epoch: announce });
   }
@@ -215,6 +224,14 @@ export class ChannelHub {
     }
     if (encoded !== null) broadcastToStreams(local, encode, encoded);
   }
+}
+
+/** The live subscribers of a channel (for shaped delivery, which writes to each). */
+function* liveSubscribers(local: LocalChannel): Generator<Subscriber> {
+  for (const group of local.groups.values()) {
+    for (const ws of group) if (ws.data !== undefined) yield ws.data;
+  }
+  for (const subscribers of local.streams.values()) yield* subscribers;
 }
 
 /** Queues a push for a pending subscriber, within `MAX_PENDING_PUSHES` (later ones become a gap). */

@@ -25,6 +25,7 @@ import type {
 import type { ChannelHub } from './channels.js';
 import { asError, fail, RpcError } from './errors.js';
 import { isValidChannelName, personalUsers, type Namespace, type Namespaces } from './namespaces.js';
+import { ShapedDelivery } from './shaped-delivery.js';
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
 import { runWithTimeout, type MethodRegistry } from './rpc.js';
 import type { PublishTurn } from './publish-pipeline.js';
@@ -245,9 +246,12 @@ export class Commands<A extends ApiShape> {
     }
     if (session.isClosed || !session.subscriptions.has(channel)) return;
     if (granted !== undefined) outcome.result.data = granted;
+    const delta = command.delta === true && namespace.delta;
+    if (delta) outcome.result.delta = ShapedDelivery.deltaTerms(namespace, session.codec);
     await session.replyEncoded(this.subscribeReply(session.codec, command.id, outcome, grantedBytes));
     if (session.isClosed || !session.subscriptions.has(channel)) return;
     this.deps.hub.activate(channel, session, outcome.result.offset);
+    this.deps.hub.shaping?.subscribed(channel, session, outcome.result.offset, delta);
     this.deps.subscribed(session, channel);
   }
 

@@ -65,7 +65,8 @@ export {
   type SchemaOptions,
   type WebSocketGuardOptions,
 } from './options.js';
-export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, personalUsers, PERSONAL_BOUNDARY, type NamespaceOptions } from './namespaces.js';
+export { DEFAULT_NAMESPACES, isValidChannelName, MAX_CHANNEL_LENGTH, namespaceOf, personalUsers, PERSONAL_BOUNDARY, type NamespaceOptions, type ConflationOptions } from './namespaces.js';
+export type { ShapedCounters } from './shaped-delivery.js';
 export type { RateLimitOptions } from './rate-limit.js';
 export { TokenError, type JwtOptions, type JWTPayload } from './auth.js';
 export { MemoryBroker, type MemoryBrokerOptions } from '../broker/memory-broker.js';

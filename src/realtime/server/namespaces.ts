@@ -31,7 +31,45 @@ export interface NamespaceOptions {
    * runs. Server code and the server API are not limited. Default false.
    */
   personal?: boolean;
+  /**
+   * Conflation (docs/realtime.md): a subscriber whose outbound buffer is
+   * over `threshold` bytes stops getting every publication and gets, once it
+   * has drained, the latest publication of each key — `data[key]` of the
+   * publication, a string or number — with the count of those skipped. At
+   * most one held publication per key and subscriber, at most `maxKeys` keys
+   * (default 10,000; `threshold` default 64 KiB, capped at half of
+   * `limits.maxQueuedBytes`). Publications without the key are not
+   * conflated. Default: none.
+   */
+  conflation?: ConflationOptions;
+  /**
+   * Delta compression (docs/realtime.md): subscribers that ask for it
+   * (`delta: true`) get each publication as a delta against the previous one
+   * of the same conflation key (of the channel, without conflation) when they
+   * hold it. Default false.
+   */
+  delta?: boolean;
 }
+
+/** The conflation options of a namespace. */
+export interface ConflationOptions {
+  /** The field of a publication's data (an object) that names what it is the latest value of. */
+  key: string;
+  /** Most keys held per subscriber and channel. Default 10,000. */
+  maxKeys?: number;
+  /** Buffered outbound bytes over which a subscriber is conflated. Default 64 KiB. */
+  threshold?: number;
+}
+
+/** Conflation options with their defaults applied (`threshold` before the server caps it). */
+export interface ResolvedConflation {
+  readonly key: string;
+  readonly maxKeys: number;
+  readonly threshold: number;
+}
+
+export const DEFAULT_CONFLATION_MAX_KEYS = 10_000;
+export const DEFAULT_CONFLATION_THRESHOLD = 64 * 1024;
 
 /** A namespace with every default applied. */
 export interface Namespace {
@@ -44,6 +82,8 @@ export interface Namespace {
   readonly anonymous: boolean;
   readonly publisherInfo: boolean;
   readonly personal: boolean;
+  readonly conflation: ResolvedConflation | null;
+  readonly delta: boolean;
 }
 
 /** The namespaces when none are configured: the default namespace with default rules. */
@@ -96,7 +136,19 @@ export function resolveNamespace(name: string, options: NamespaceOptions): Names
     anonymous: options.anonymous ?? true,
     publisherInfo: options.publisherInfo ?? true,
     personal: options.personal === true,
+    conflation: resolveConflation(name, options.conflation),
+    delta: options.delta === true,
   };
+}
+
+function resolveConflation(name: string, conflation: ConflationOptions | undefined): ResolvedConflation | null {
+  if (conflation === undefined) return null;
+  if (typeof conflation.key !== 'string' || conflation.key === '') throw new TypeError(`namespace "${name}": conflation.key must be a non-empty string`);
+  const maxKeys = conflation.maxKeys ?? DEFAULT_CONFLATION_MAX_KEYS;
+  if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new TypeError(`namespace "${name}": conflation.maxKeys must be an integer >= 1`);
+  const threshold = conflation.threshold ?? DEFAULT_CONFLATION_THRESHOLD;
+  if (!Number.isInteger(threshold) || threshold < 1) throw new TypeError(`namespace "${name}": conflation.threshold must be an integer >= 1`);
+  return { key: conflation.key, maxKeys, threshold };
 }
 
 function resolveHistory(name: string, history: NamespaceOptions['history']): HistoryOptions | null {

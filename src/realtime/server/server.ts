@@ -25,6 +25,7 @@ import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } fro
 import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
 import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
+import { ShapedDelivery, type ShapedCounters } from './shaped-delivery.js';
 import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
@@ -130,7 +131,11 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.namespaces = new Namespaces(options.namespaces);
     this.credentials = new CredentialChecker(options.auth);
     this.broker = options.broker ?? new MemoryBroker();
-    this.hub = new ChannelHub(new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))), this.traffic);
+    this.hub = new ChannelHub(
+      new ProcessSubscriptions(this.broker, (error) => this.reportError(asError(error))),
+      this.traffic,
+      new ShapedDelivery(this.namespaces, this.limits.maxQueuedBytes),
+    );
     this.heartbeat = new ProtocolHeartbeat(this.timings.ping, this.timings.pong, this.traffic);
     this.commands = new Commands<A>({
       broker: this.broker,
@@ -182,6 +187,11 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   stats(): RealtimeStats {
     const { messagesIn, bytesIn, messagesOut, bytesOut } = this.traffic;
     return { connections: this.connected.size, messagesIn, bytesIn, messagesOut, bytesOut, channels: this.hub.subscriberCounts() };
+  }
+
+  /** What conflation and delta compression did in this process (docs/realtime.md): counters since start. */
+  shapingStats(): ShapedCounters {
+    return { ...this.hub.shaping!.counters };
   }
 
   /** `noServer` mode: hands an upgrade request (an HTTP server's 'upgrade' event) to the server. */

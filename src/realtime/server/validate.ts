@@ -7,7 +7,7 @@
  * encoded again for subscribers.
  */
 import type { Codec } from '../wire/codec.js';
-import type { ClientMessage, ErrorBody, StreamPosition } from '../wire/messages.js';
+import type { ClientMessage, ErrorBody, StreamPosition, SubscribeCommand } from '../wire/messages.js';
 
 /** A valid message, or why it is not one (with its id when the id itself is valid). */
 export type ParseResult = { ok: true; message: ClientMessage } | { ok: false; id: number | undefined; reason: string };
@@ -101,10 +101,14 @@ const parseRefresh: Parser = (fields, id) => {
 const parseSubscribe: Parser = (fields, id) => {
   const channel = channelOf(fields);
   if (channel === undefined) return 'channel must be a string';
-  if (fields.since === undefined) return { type: 'subscribe', id, channel, data: fields.data };
+  if (fields.delta !== undefined && typeof fields.delta !== 'boolean') return 'delta must be a boolean';
+  const command: SubscribeCommand = { type: 'subscribe', id, channel, data: fields.data };
+  if (fields.delta === true) command.delta = true;
+  if (fields.since === undefined) return command;
   const since = parsePosition(fields.since);
   if (since === undefined) return 'since must be {offset, epoch}';
-  return { type: 'subscribe', id, channel, since, data: fields.data };
+  command.since = since;
+  return command;
 };
 
 function channelCommand(type: 'unsubscribe' | 'presence' | 'presence_stats'): Parser {

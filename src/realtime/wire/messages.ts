@@ -75,6 +75,8 @@ export interface SubscribeCommand {
   since?: StreamPosition;
   /** Free-form data for the server's `authorize` hook (presence `info` comes from authentication, not from here). */
   data?: unknown;
+  /** Ask for publications as deltas where the namespace allows it (docs/protocol.md §5.4). */
+  delta?: boolean;
 }
 
 export interface UnsubscribeCommand {
@@ -201,6 +203,18 @@ export interface SubscribeResult {
   more?: boolean;
   /** Data from the server's `authorize` hook (e.g. a proxy backend's subscribe result). */
   data?: unknown;
+  /** Present when the command asked for `delta` and the namespace allows it (docs/protocol.md §5.4). */
+  delta?: DeltaTerms;
+}
+
+/** How publications of a delta subscription come (docs/protocol.md §5.4). */
+export interface DeltaTerms {
+  /** Most distinct keys the server keeps bases for: the client keeps as many. */
+  keys: number;
+  /** The data field that names a publication's key; absent: the channel has one key (each delta is against the previous publication). */
+  key?: string;
+  /** What a delta counts: UTF-16 code units of the JSON text, or bytes of the MessagePack encoding. */
+  units: 'text' | 'bytes';
 }
 
 export interface PublishResult {
@@ -242,6 +256,14 @@ export interface PublicationPush {
   epoch?: string;
   data: unknown;
   info?: ClientInfo;
+  /**
+   * Conflation (docs/protocol.md §5.6): this many publications of the channel
+   * right before this one were not sent, each superseded by a later one of
+   * the same key. The offsets skip them; that is no loss.
+   */
+  skipped?: number;
+  /** Delta compression (§5.4): `data` is a delta against the publication at this offset. */
+  delta?: number;
 }
 
 export interface JoinPush {

@@ -27,6 +27,8 @@ describe('namespaces', () => {
       anonymous: true,
       publisherInfo: true,
       personal: false,
+      conflation: null,
+      delta: false,
     });
     assert.equal(resolveNamespace('p', { presence: true }).joinLeave, true);
     assert.equal(resolveNamespace('p', { presence: true, joinLeave: false }).joinLeave, false);
@@ -53,5 +55,16 @@ describe('namespaces', () => {
     assert.deepEqual(personalUsers('notifications:#'), []);
     assert.deepEqual(personalUsers('notifications:alice'), []);
     assert.equal(resolveNamespace('n', { personal: true }).personal, true);
+  });
+});
+
+describe('conflation and delta options', () => {
+  test('conflation gets its defaults; bad options are refused', () => {
+    const namespace = new Namespaces({ ticker: { conflation: { key: 'symbol' }, delta: true } }).of('ticker:x')!;
+    assert.deepEqual(namespace.conflation, { key: 'symbol', maxKeys: 10_000, threshold: 64 * 1024 });
+    assert.equal(namespace.delta, true);
+    assert.throws(() => new Namespaces({ t: { conflation: { key: '' } } }), TypeError);
+    assert.throws(() => new Namespaces({ t: { conflation: { key: 'k', maxKeys: 0 } } }), TypeError);
+    assert.throws(() => new Namespaces({ t: { conflation: { key: 'k', threshold: 1.5 } } }), TypeError);
   });
 });

@@ -4,6 +4,7 @@
  * the server (serve-server.ts) and the pages' scripts in this folder; it is
  * served to browsers too (/apps/api.js), so it holds no DOM or Node code.
  */
+import type { Quote, TickerStats } from './ticker-api.js';
 
 /** Who a connected user is, as presence and publications show it (the `info` of the authenticate hook). */
 export interface DemoUserInfo {
@@ -126,6 +127,8 @@ export interface DemoApi {
     metrics: MetricsSample;
     boardmeta: BoardClearMark;
     notifications: Notification;
+    /** The trading feed (ticker-api.ts): quotes and stats samples, published by the server only. */
+    ticker: Quote | TickerStats;
   };
   methods: {
     'board.snapshot': { params: { board: string }; result: BoardPosition };

@@ -204,9 +204,9 @@ const GUEST_TOKEN = /^[A-Za-z0-9_-]{6,64}$/;
  * server wants a JWT), with the connection badge and user chip wired up.
  * `connected` resolves with the first connect result.
  */
-export async function connectDemo(): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
+export async function connectDemo(askName = true): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
   const token = new URLSearchParams(location.search).get('token');
-  const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity(token === null)]);
+  const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity(token === null && askName)]);
   const options: Sdk.RealtimeClientOptions = { data: hello };
   if (token !== null) options.token = token;
   const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);

@@ -1,0 +1,52 @@
+/**
+ * The trading feed of `switchboard serve` (`/ticker`): its channels and
+ * messages. Shared by the feed (ticker-feed.ts) and the page's script; it is
+ * served to browsers too (/apps/ticker-api.js), so it holds no DOM or Node code.
+ */
+
+/** Quotes of every instrument, one publication per change: conflated on `symbol`, delta-compressed. */
+export const TICKER_QUOTES = 'ticker:quotes';
+/** Once a second: what conflation and delta compression saved in the process that runs the feed. */
+export const TICKER_STATS = 'ticker:stats';
+
+/** One instrument's quote. */
+export interface Quote {
+  symbol: string;
+  bid: number;
+  ask: number;
+  last: number;
+  /** Change since the open, in percent. */
+  change: number;
+  volume: number;
+  /** When it changed (ms since the epoch, the server's clock). */
+  time: number;
+}
+
+/** A sample of `ticker:stats`. */
+export interface TickerStats {
+  /** Quote updates published per second. */
+  published: number;
+  /** Publications written as deltas per second, and the bytes per second they saved against whole ones. */
+  deltas: number;
+  bytesSaved: number;
+  /** Publications per second that conflated subscribers skipped. */
+  skipped: number;
+  instruments: number;
+}
+
+/** True for a well-formed quote. */
+export function isQuote(value: unknown): value is Quote {
+  if (typeof value !== 'object' || value === null) return false;
+  const quote = value as Record<string, unknown>;
+  return (
+    typeof quote.symbol === 'string' &&
+    ['bid', 'ask', 'last', 'change', 'volume', 'time'].every((field) => typeof quote[field] === 'number' && Number.isFinite(quote[field]))
+  );
+}
+
+/** True for a well-formed stats sample. */
+export function isTickerStats(value: unknown): value is TickerStats {
+  if (typeof value !== 'object' || value === null) return false;
+  const stats = value as Record<string, unknown>;
+  return ['published', 'deltas', 'bytesSaved', 'skipped', 'instruments'].every((field) => typeof stats[field] === 'number' && Number.isFinite(stats[field]));
+}

@@ -1,0 +1,154 @@
+/**
+ * The market the `/ticker` demo shows: 1,000 instruments whose prices walk
+ * at random, published on `ticker:quotes` — one publication per change, a
+ * few thousand a second in all — while this process has a subscriber to it,
+ * and stopped when the last one leaves. Once a second it publishes on
+ * `ticker:stats` what conflation and delta compression saved.
+ */
+import type { RealtimeServer } from '../realtime/server/index.js';
+import type { DemoApi } from './apps/web/api.js';
+import { TICKER_QUOTES, TICKER_STATS, type Quote, type TickerStats } from './apps/web/ticker-api.js';
+
+export interface TickerFeedOptions {
+  /** Instruments. Default 1,000. */
+  instruments?: number;
+  /** Quote updates per second, in all. Default 2,000. */
+  rate?: number;
+  /** Reports errors (a publish that failed). */
+  onError?: (error: Error) => void;
+}
+
+/** Ticks per second of the feed's timer. */
+const TICKS = 20;
+/** How often the feed looks for subscribers, in ms. */
+const WATCH_INTERVAL = 500;
+
+interface Instrument {
+  symbol: string;
+  open: number;
+  price: number;
+  volume: number;
+}
+
+/** Symbols AAA, AAB, … : three letters, then a digit for more than 17,576. */
+function symbolOf(index: number): string {
+  let name = '';
+  let rest = index;
+  for (let i = 0; i < 3; i++) {
+    name = String.fromCharCode(65 + (rest % 26)) + name;
+    rest = Math.floor(rest / 26);
+  }
+  return rest === 0 ? name : `${name}${rest}`;
+}
+
+export class TickerFeed {
+  private readonly instruments: Instrument[];
+  private readonly rate: number;
+  private watcher: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private statsTimer: NodeJS.Timeout | undefined;
+  private published = 0;
+  private last = { deltas: 0, deltaBytesSaved: 0, skipped: 0, published: 0, at: 0 };
+  private seed = 0x2545f491;
+
+  constructor(
+    private readonly rt: RealtimeServer<DemoApi>,
+    private readonly options: TickerFeedOptions = {},
+  ) {
+    const count = options.instruments ?? 1000;
+    this.rate = options.rate ?? 2000;
+    this.instruments = Array.from({ length: count }, (_, i) => {
+      const price = Math.round((5 + this.random() * 495) * 100) / 100;
+      return { symbol: symbolOf(i), open: price, price, volume: Math.floor(this.random() * 1_000_000) };
+    });
+  }
+
+  /** True while quotes are being published. */
+  get running(): boolean {
+    return this.ticker !== undefined;
+  }
+
+  /** Watches for subscribers: the feed runs while `ticker:quotes` has one in this process. */
+  start(): void {
+    if (this.watcher !== undefined) return;
+    this.watcher = setInterval(() => this.watch(), WATCH_INTERVAL);
+    this.watcher.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.watcher);
+    this.watcher = undefined;
+    this.pause();
+  }
+
+  private watch(): void {
+    const subscribed = (this.rt.stats().channels.get(TICKER_QUOTES) ?? 0) > 0;
+    if (subscribed && this.ticker === undefined) this.resume();
+    else if (!subscribed && this.ticker !== undefined) this.pause();
+  }
+
+  private resume(): void {
+    this.ticker = setInterval(() => this.tick(), 1000 / TICKS);
+    this.ticker.unref();
+    this.statsTimer = setInterval(() => this.publishStats(), 1000);
+    this.statsTimer.unref();
+    this.last = { ...this.rt.shapingStats(), published: this.published, at: Date.now() };
+  }
+
+  private pause(): void {
+    clearInterval(this.ticker);
+    clearInterval(this.statsTimer);
+    this.ticker = undefined;
+    this.statsTimer = undefined;
+  }
+
+  private random(): number {
+    // xorshift32: cheap and good enough for a random walk.
+    let x = this.seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.seed = x >>> 0;
+    return this.seed / 2 ** 32;
+  }
+
+  private tick(): void {
+    const updates = Math.round(this.rate / TICKS);
+    const now = Date.now();
+    for (let i = 0; i < updates; i++) {
+      // A few instruments trade much more than the rest.
+      const pick = this.random() < 0.3 ? Math.floor(this.random() * 20) : Math.floor(this.random() * this.instruments.length);
+      const instrument = this.instruments[pick]!;
+      const step = instrument.price * (this.random() - 0.5) * 0.002;
+      instrument.price = Math.max(0.01, Math.round((instrument.price + step) * 100) / 100);
+      instrument.volume += 1 + Math.floor(this.random() * 500);
+      const spread = Math.max(0.01, Math.round(instrument.price * 0.0004 * 100) / 100);
+      const quote: Quote = {
+        symbol: instrument.symbol,
+        bid: instrument.price,
+        ask: Math.round((instrument.price + spread) * 100) / 100,
+        last: instrument.price,
+        change: Math.round(((instrument.price - instrument.open) / instrument.open) * 10_000) / 100,
+        volume: instrument.volume,
+        time: now,
+      };
+      this.published++;
+      this.rt.publish(TICKER_QUOTES, quote).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    }
+  }
+
+  private publishStats(): void {
+    const counters = this.rt.shapingStats();
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.last.at) / 1000);
+    const stats: TickerStats = {
+      published: Math.round((this.published - this.last.published) / seconds),
+      deltas: Math.round((counters.deltas - this.last.deltas) / seconds),
+      bytesSaved: Math.round((counters.deltaBytesSaved - this.last.deltaBytesSaved) / seconds),
+      skipped: Math.round((counters.skipped - this.last.skipped) / seconds),
+      instruments: this.instruments.length,
+    };
+    this.last = { ...counters, published: this.published, at: now };
+    this.rt.publish(TICKER_STATS, stats).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
+  }
+}

@@ -1,0 +1,106 @@
+// The trading feed of `switchboard serve` (/ticker) in Chromium: the table fills with the instruments and its
+// values change and flash, the chosen instrument's chart draws, most quotes arrive as deltas and the server's
+// bytes saved show; the feed stops when the last page leaves. Screenshots at 1280×800 and 390×844 go to docs/screenshots/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { startServe, type ServeProcess } from './serve-helpers.js';
+import { RealtimeClient } from '../../src/realtime/sdk/node.js';
+
+const SCREENSHOTS = 'docs/screenshots';
+
+async function openTicker(browser: Browser, base: string, viewport: { width: number; height: number }, errors: string[]): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  await page.goto(`${base}/ticker?name=Trader`);
+  await page.waitForSelector('body[data-connection=connected]');
+  return page;
+}
+
+function figure(page: Page, id: string): Promise<string> {
+  return page.$eval(`#figure-${id} .value`, (value) => value.textContent ?? '');
+}
+
+describe('the trading feed in Chromium', () => {
+  const chromium = chromiumStatus();
+  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  let serve: ServeProcess;
+  let browser: Browser;
+  let base: string;
+  const errors: string[] = [];
+
+  before(async () => {
+    if (!chromium.available) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    serve = await startServe(['--port', '0']);
+    base = `http://127.0.0.1:${serve.port}`;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    if (!chromium.available) return;
+    await browser.close();
+    await serve.stop();
+    assert.deepEqual(errors, [], 'no page had an error');
+  });
+
+  it('the table fills and changes, the chart draws, deltas and bytes saved show', options, async () => {
+    const page = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+    await page.waitForFunction(() => document.querySelectorAll('#quotes tr').length >= 900, undefined, { timeout: 20_000 });
+    const symbol = await page.$eval('#quotes tr', (row) => (row as HTMLElement).dataset.symbol ?? '');
+    await page.click(`#quotes tr[data-symbol="${symbol}"]`);
+    await page.waitForFunction((wanted) => document.getElementById('chart-title')?.textContent === wanted, symbol);
+    // Values change and flash.
+    const before = await page.$$eval('#quotes tr td:nth-child(4)', (cells) => cells.slice(0, 40).map((cell) => cell.textContent));
+    await page.waitForFunction(() => document.querySelector('#quotes tr[class*=flash-]') !== null);
+    await page.waitForTimeout(1500);
+    const later = await page.$$eval('#quotes tr td:nth-child(4)', (cells) => cells.slice(0, 40).map((cell) => cell.textContent));
+    assert.notDeepEqual(later, before);
+    // Most quotes came as deltas; the server reports bytes saved.
+    await page.waitForFunction(() => /^\d+%$/.test(document.querySelector('#figure-deltas .value')?.textContent ?? ''));
+    await page.waitForFunction(() => /[1-9]/.test(document.querySelector('#figure-saved .value')?.textContent ?? ''));
+    const deltas = Number((await figure(page, 'deltas')).replace('%', ''));
+    assert.ok(deltas > 50, `${deltas}% deltas`);
+    // The chart has ink: the top-busy instruments trade several times a second.
+    await page.click('#quotes tr[data-symbol="AAA"]');
+    await page.waitForFunction(() => {
+      const canvas = document.getElementById('chart') as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let ink = 0;
+      for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) ink++;
+      return ink > 500;
+    }, undefined, { timeout: 15_000 });
+    await page.waitForTimeout(3000);
+    await page.screenshot({ path: `${SCREENSHOTS}/ticker.png` });
+    await page.context().close();
+  });
+
+  it('on a phone; the feed runs only while a page is subscribed', options, async () => {
+    const watcher = new RealtimeClient(`ws://127.0.0.1:${serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0001' } });
+    watcher.connect();
+    const samples: number[] = [];
+    watcher.subscribe('ticker:stats').on('publication', () => samples.push(Date.now()));
+    try {
+      const page = await openTicker(browser, base, { width: 390, height: 844 }, errors);
+      await page.waitForFunction(() => document.querySelectorAll('#quotes tr').length >= 900, undefined, { timeout: 20_000 });
+      await page.click('#quotes tr[data-symbol="AAB"]');
+      await page.waitForTimeout(3000);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await page.screenshot({ path: `${SCREENSHOTS}/ticker-phone.png` });
+      assert.ok(samples.length > 0, 'no stats while a page was subscribed');
+      await page.context().close();
+      // The feed looks for subscribers twice a second; after that, no more samples.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const stopped = samples.length;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(samples.length, stopped, 'the feed kept running without subscribers');
+    } finally {
+      watcher.close();
+    }
+  });
+});

@@ -1,0 +1,99 @@
+/**
+ * Conflation through real sockets: a subscriber that stops reading is not
+ * disconnected; once it reads again it gets the latest publication of every
+ * key, each push saying how many superseded publications it skipped, so that
+ * every offset is accounted for. And the per-subscriber buffer's bounds.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConflationBuffer } from '../../../src/realtime/server/conflation.js';
+import type { RealtimeServer } from '../../../src/realtime/server/index.js';
+import { RawClient } from './raw-client.js';
+import { startServer } from './wire-client.js';
+
+const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SYM${i}`);
+
+/** Publishes `count` quotes round-robin over SYMBOLS with a per-symbol sequence; yields between them. */
+async function publishQuotes(server: RealtimeServer, channel: string, count: number): Promise<Map<string, number>> {
+  const pad = 'q'.repeat(1000);
+  const sequence = new Map<string, number>();
+  for (let i = 0; i < count; i++) {
+    const symbol = SYMBOLS[i % SYMBOLS.length]!;
+    const seq = (sequence.get(symbol) ?? 0) + 1;
+    sequence.set(symbol, seq);
+    await server.publish(channel, { symbol, seq, pad });
+    if (i % 20 === 0) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return sequence;
+}
+
+describe('conflation', () => {
+  test('a subscriber that stops reading gets the latest per key with skipped counts, and stays connected', async () => {
+    const { server } = await startServer({
+      namespaces: { quotes: { conflation: { key: 'symbol', threshold: 16 * 1024 } } },
+      limits: { maxQueuedBytes: 256 * 1024 },
+    });
+    try {
+      const raw = await RawClient.open(server.port);
+      raw.sendText({ type: 'connect', id: 1 });
+      raw.sendText({ type: 'subscribe', id: 2, channel: 'quotes:all' });
+      await raw.until(() => raw.messages().some((message) => message.id === 2));
+      let disconnected = false;
+      server.once('disconnect', () => (disconnected = true));
+      raw.socket.pause();
+      const total = 6000;
+      const latest = await publishQuotes(server, 'quotes:all', total);
+      raw.socket.resume();
+      const lastOf = new Map<string, number>();
+      const publications = (): Array<Record<string, unknown>> => raw.messages().filter((message) => message.type === 'publication');
+      await raw.until(() => {
+        for (const message of publications()) {
+          const data = message.data as { symbol: string; seq: number };
+          lastOf.set(data.symbol, data.seq);
+        }
+        return SYMBOLS.every((symbol) => lastOf.get(symbol) === latest.get(symbol));
+      }, 20_000);
+      const received = publications();
+      assert.equal(disconnected, false);
+      // Every offset is either received or counted in the `skipped` of the next push.
+      let last = 0;
+      let skipped = 0;
+      for (const message of received) {
+        const gap = (message.skipped as number | undefined) ?? 0;
+        assert.equal(message.offset, last + 1 + gap, `offset ${String(message.offset)} after ${last} with skipped ${gap}`);
+        skipped += gap;
+        last = message.offset as number;
+      }
+      assert.equal(last, total);
+      assert.equal(received.length + skipped, total);
+      assert.ok(skipped > 0, 'nothing was conflated');
+      // A skipped publication was superseded: the next one of its key came after it.
+      const seqs = new Map<string, number>();
+      for (const message of received) {
+        const data = message.data as { symbol: string; seq: number };
+        assert.ok(data.seq > (seqs.get(data.symbol) ?? 0));
+        seqs.set(data.symbol, data.seq);
+      }
+      raw.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the buffer holds at most one publication per key and at most maxKeys keys; a key over the cap is a loss', () => {
+    const buffer = new ConflationBuffer(5);
+    for (let offset = 1; offset <= 1000; offset++) buffer.hold({ key: `k${offset % 5}`, publication: { offset, data: '{}' }, epoch: undefined });
+    assert.equal(buffer.size, 5);
+    assert.equal(buffer.superseded, 995);
+    buffer.hold({ key: 'new', publication: { offset: 1001, data: '{}' }, epoch: undefined });
+    assert.equal(buffer.size, 5);
+    const { publications, lost } = buffer.take();
+    assert.equal(lost, true);
+    assert.deepEqual(
+      publications.map((held) => held.publication.offset),
+      [996, 997, 998, 999, 1000],
+    );
+    assert.equal(buffer.size, 0);
+    assert.equal(buffer.take().lost, false);
+  });
+});
