@@ -83,7 +83,9 @@ type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 
 // Socket listeners shared by every connection (Node calls them with the socket as `this`).
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
-  this[kBinding].connection.receiveData(chunk);
+  const binding = this[kBinding];
+  binding.received = true;
+  binding.connection.receiveData(chunk);
 }
 function onSocketEnd(this: BoundSocket): void {
   this[kBinding].onSocketEnd();
@@ -101,6 +103,12 @@ function onSocketDrain(this: BoundSocket): void {
 export class SocketBinding implements ConnectionHandler {
   readonly connection: Connection;
   readonly socket: Duplex;
+  /**
+   * True when bytes arrived from the peer since the owner last cleared it
+   * (the server heartbeat's sign of life: one store per chunk, no listener or
+   * timer of its own). True when the binding is created.
+   */
+  received = true;
   private readonly events: BindingEvents;
   private readonly closeTimeout: number;
   private readonly maxBufferedAmount: number;
