@@ -9,7 +9,9 @@ import { CloseCode, type RemoteProtocolError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
 import { Connection, ReadyState, type ConnectionHandler, type Role, type SendOptions } from '../protocol/connection.js';
 import type { MessageLimits } from '../protocol/limits.js';
+import { headerSize, writeHeader } from '../protocol/frame.js';
 import { ConnectionError } from './errors.js';
+import { framePool } from './frame-pool.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
@@ -122,6 +124,10 @@ export class SocketBinding implements ConnectionHandler {
   private pingLimiter: PingLimiter | null = null;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
   private pending: Uint8Array[] | null = null;
+  /** The frames written this turn into the frame pool's block since the last `pending` entry: `[runStart, runEnd)` of `runBlock`. */
+  private runBlock: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
   private pendingBytes = 0;
   private flushScheduled = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -324,6 +330,7 @@ export class SocketBinding implements ConnectionHandler {
   /** @internal */
   write(data: Uint8Array): void {
     if (this.socket.destroyed) return;
+    if (this.runBlock !== null) this.endRun();
     (this.pending ??= []).push(data);
     this.pendingBytes += data.length;
     if (!this.flushScheduled) {
@@ -332,9 +339,43 @@ export class SocketBinding implements ConnectionHandler {
     }
   }
 
+  /**
+   * Writes a small unmasked frame: header and payload are copied once, into
+   * the shared frame pool, next to the frames this connection wrote before
+   * in this turn, so that they reach the socket as one view.
+   */
+  /** @internal */
+  writeFrame(first: number, payload: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    const length = payload.length;
+    const size = headerSize(length, false) + length;
+    const at = framePool.reserve(size);
+    const block = framePool.block;
+    if (this.runBlock !== block || this.runEnd !== at) {
+      if (this.runBlock !== null) this.endRun();
+      this.runBlock = block;
+      this.runStart = at;
+    }
+    this.runEnd = at + size;
+    const offset = writeHeader(block, at, first, length, null);
+    block.set(payload, offset);
+    this.pendingBytes += size;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      process.nextTick(flushPending, this);
+    }
+  }
+
+  /** Queues the current run of pooled frames as one view. */
+  private endRun(): void {
+    (this.pending ??= []).push(this.runBlock!.subarray(this.runStart, this.runEnd));
+    this.runBlock = null;
+  }
+
   /** Hands the queued bytes to the socket. */
   flush(): void {
     this.flushScheduled = false;
+    if (this.runBlock !== null) this.endRun();
     const pending = this.pending;
     const size = this.pendingBytes;
     if (pending === null) return;
