@@ -43,8 +43,27 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Frames queued in one turn are copied into one buffer up to this many bytes. */
 const COALESCE_LIMIT = 64 * 1024;
 
-function flushPending(binding: SocketBinding): void {
-  binding.flush();
+/**
+ * The bindings with bytes queued this turn. One tick flushes them all, in
+ * the order they first wrote: a broadcast to thousands of connections costs
+ * one `process.nextTick`, not one per connection.
+ */
+let dirty: SocketBinding[] = [];
+
+function flushDirty(): void {
+  const bindings = dirty;
+  dirty = [];
+  let i = 0;
+  try {
+    for (; i < bindings.length; i++) bindings[i]!.flush();
+  } finally {
+    // Should a flush throw, the others still go out, on the next tick.
+    for (let j = i + 1; j < bindings.length; j++) scheduleFlush(bindings[j]!);
+  }
+}
+
+function scheduleFlush(binding: SocketBinding): void {
+  if (dirty.push(binding) === 1) process.nextTick(flushDirty);
 }
 
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
@@ -335,7 +354,7 @@ export class SocketBinding implements ConnectionHandler {
     this.pendingBytes += data.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(flushPending, this);
+      scheduleFlush(this);
     }
   }
 
@@ -362,7 +381,7 @@ export class SocketBinding implements ConnectionHandler {
     this.pendingBytes += size;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(flushPending, this);
+      scheduleFlush(this);
     }
   }
 
