@@ -107,24 +107,6 @@ function keyWord(key: Uint8Array, k: number): number {
   return LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
 }
 
-/**
- * A word view of the memory the last payload lay in. The frames of one
- * socket read share its memory, so one view serves them all instead of one
- * view per frame. Rebuilt for other memory, or when the cached view does not
- * reach `byteEnd` (e.g. memory that was detached since). Keeps at most one
- * buffer alive past its use: the last one masked in place below 64 KiB runs.
- */
-let cachedMemory: ArrayBufferLike | null = null;
-let cachedView: Int32Array<ArrayBufferLike> = new Int32Array(0);
-
-function wordView(memory: ArrayBufferLike, byteEnd: number): Int32Array {
-  if (memory !== cachedMemory || cachedView.length < byteEnd >>> 2) {
-    cachedView = new Int32Array(memory, 0, memory.byteLength >>> 2);
-    cachedMemory = memory;
-  }
-  return cachedView;
-}
-
 /** XORs `bytes[start, end)` with the key in place, where `bytes[start]` is payload byte `keyOffset`. */
 function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Array, keyOffset: number): void {
   let i = start;
@@ -141,18 +123,16 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
     }
     const words = (end - i) >>> 2;
     const word = keyWord(key, k);
-    const view = wordView(bytes.buffer, base + i + (words << 2));
-    const first = (base + i) >>> 2;
-    const last = first + words;
-    const unrolled = first + (words & ~3);
-    let w = first;
+    const view = new Int32Array(bytes.buffer, base + i, words);
+    const unrolled = words & ~3;
+    let w = 0;
     for (; w < unrolled; w += 4) {
       view[w] = view[w]! ^ word;
       view[w + 1] = view[w + 1]! ^ word;
       view[w + 2] = view[w + 2]! ^ word;
       view[w + 3] = view[w + 3]! ^ word;
     }
-    for (; w < last; w++) view[w] = view[w]! ^ word;
+    for (; w < words; w++) view[w] = view[w]! ^ word;
     i += words << 2;
   }
   while (i < end) {

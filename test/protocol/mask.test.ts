@@ -51,7 +51,7 @@ describe('applyMask', () => {
     assert.ok(pieces.equals(whole));
   });
 
-  it('in-place runs in shared, new and detached memory one after another equal byte-wise XOR', () => {
+  it('in-place runs in shared, new and detached memory one after another equal byte-wise XOR (word loop)', () => {
     fc.assert(
       fc.property(
         fc.array(fc.record({ memory: fc.nat({ max: 3 }), start: fc.nat({ max: 2000 }), length: fc.integer({ min: 32, max: 2000 }), keyOffset: fc.nat({ max: 3 }) }), { minLength: 1, maxLength: 20 }),
