@@ -11,7 +11,7 @@ import { Connection, ReadyState, type ConnectionHandler, type Role, type SendOpt
 import type { MessageLimits } from '../protocol/limits.js';
 import { headerSize, writeHeader } from '../protocol/frame.js';
 import { ConnectionError } from './errors.js';
-import { framePool } from './frame-pool.js';
+import { framePool, MAX_POOLED_FRAME } from './frame-pool.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
@@ -368,6 +368,12 @@ export class SocketBinding implements ConnectionHandler {
     if (this.socket.destroyed) return;
     const length = payload.length;
     const size = headerSize(length, false) + length;
+    if (size > MAX_POOLED_FRAME) {
+      const frame = Buffer.allocUnsafe(size);
+      frame.set(payload, writeHeader(frame, 0, first, length, null));
+      this.write(frame);
+      return;
+    }
     const at = framePool.reserve(size);
     const block = framePool.block;
     if (this.runBlock !== block || this.runEnd !== at) {

@@ -8,11 +8,15 @@
  *
  * Bytes handed out are never written again: when the block is full a new one
  * takes its place, and the old one lives as long as views of it wait in
- * socket queues.
+ * socket queues. Blocks are as small as Node's own `Buffer` pool (8 KiB), so
+ * a connection that stops reading pins no more memory per queued frame than
+ * the frames of `Buffer.allocUnsafe` always did; larger frames are not pooled.
  */
 
 /** Size of each block. */
-export const FRAME_POOL_BLOCK = 64 * 1024;
+export const FRAME_POOL_BLOCK = 8 * 1024;
+/** Largest frame (header included) written into the pool; larger ones get a buffer of their own. */
+export const MAX_POOLED_FRAME = FRAME_POOL_BLOCK >>> 1;
 
 export class FramePool {
   /** The current block. */
@@ -20,7 +24,7 @@ export class FramePool {
   /** Bytes of `block` handed out. */
   used = 0;
 
-  /** Reserves `size` bytes (at most `FRAME_POOL_BLOCK`); returns their offset in `this.block` (read after the call). */
+  /** Reserves `size` bytes (at most `MAX_POOLED_FRAME`); returns their offset in `this.block` (read after the call). */
   reserve(size: number): number {
     if (this.used + size > this.block.length) {
       this.block = Buffer.allocUnsafe(FRAME_POOL_BLOCK);
