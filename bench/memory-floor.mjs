@@ -8,7 +8,7 @@
 // holding the idle connections from another process.
 //
 //   make -C bench/loadgen && npm run build
-//   node bench/memory-floor.mjs [--conns 4000] [--servers net,http,switchboard,ws]
+//   node bench/memory-floor.mjs [--conns 4000] [--servers net,http,switchboard,ws] [--defaults]
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -67,7 +67,8 @@ async function startServer(kind) {
   }
   if (kind === 'switchboard') {
     const { WebSocketServer } = await import('../dist/node/server-index.js');
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0 });
+    // --defaults: the server's default options (heartbeat on) instead of the heartbeat off.
+    const wss = new WebSocketServer(process.argv.includes('--defaults') ? { port: 0, host: '127.0.0.1' } : { port: 0, host: '127.0.0.1', heartbeatInterval: 0 });
     await wss.ready();
     wss.on('connection', (ws) => {
       ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

@@ -7,13 +7,18 @@ const port = Number(process.env.PORT ?? 9001);
 const deflate = process.env.DEFLATE === '1';
 const BCAST = Buffer.from('BCAST ');
 
-const options = {
-  port,
-  host: '127.0.0.1',
-  maxMessageSize: 64 * 1024 * 1024,
-  heartbeatInterval: 0, // no pings, no idle time-outs during a run
-  maxBufferedAmount: 256 * 1024 * 1024,
-};
+// SB_OPTIONS=defaults: the server's default options (heartbeat, idle timeout,
+// buffered-bytes cap, 1 MiB messages), to measure what the safe defaults cost.
+const tuned = process.env.SB_OPTIONS !== 'defaults';
+const options = tuned
+  ? {
+      port,
+      host: '127.0.0.1',
+      maxMessageSize: 64 * 1024 * 1024,
+      heartbeatInterval: 0, // no pings during a run
+      maxBufferedAmount: 256 * 1024 * 1024,
+    }
+  : { port, host: '127.0.0.1' };
 if (deflate) options.perMessageDeflate = true;
 
 let wss;

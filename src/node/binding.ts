@@ -9,7 +9,9 @@ import { CloseCode, type RemoteProtocolError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
 import { Connection, ReadyState, type ConnectionHandler, type Role, type SendOptions } from '../protocol/connection.js';
 import type { MessageLimits } from '../protocol/limits.js';
+import { headerSize, writeHeader } from '../protocol/frame.js';
 import { ConnectionError } from './errors.js';
+import { framePool, MAX_POOLED_FRAME } from './frame-pool.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
@@ -41,8 +43,27 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Frames queued in one turn are copied into one buffer up to this many bytes. */
 const COALESCE_LIMIT = 64 * 1024;
 
-function flushPending(binding: SocketBinding): void {
-  binding.flush();
+/**
+ * The bindings with bytes queued this turn. One tick flushes them all, in
+ * the order they first wrote: a broadcast to thousands of connections costs
+ * one `process.nextTick`, not one per connection.
+ */
+let dirty: SocketBinding[] = [];
+
+function flushDirty(): void {
+  const bindings = dirty;
+  dirty = [];
+  let i = 0;
+  try {
+    for (; i < bindings.length; i++) bindings[i]!.flush();
+  } finally {
+    // Should a flush throw, the others still go out, on the next tick.
+    for (let j = i + 1; j < bindings.length; j++) scheduleFlush(bindings[j]!);
+  }
+}
+
+function scheduleFlush(binding: SocketBinding): void {
+  if (dirty.push(binding) === 1) process.nextTick(flushDirty);
 }
 
 /**
@@ -99,6 +120,7 @@ type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 // Socket listeners shared by every connection (Node calls them with the socket as `this`).
 function onSocketData(this: BoundSocket, chunk: Buffer): void {
   const binding = this[kBinding];
+  binding.received = true;
   if (binding.connection.receiving) binding.connection.receiveData(chunk);
   else binding.discard(chunk.length);
 }
@@ -118,6 +140,12 @@ function onSocketDrain(this: BoundSocket): void {
 export class SocketBinding implements ConnectionHandler {
   readonly connection: Connection;
   readonly socket: Duplex;
+  /**
+   * True when bytes arrived from the peer since the owner last cleared it
+   * (the server heartbeat's sign of life: one store per chunk, no listener or
+   * timer of its own). True when the binding is created.
+   */
+  received = true;
   private readonly events: BindingEvents;
   private readonly closeTimeout: number;
   private readonly maxBufferedAmount: number;
@@ -131,6 +159,10 @@ export class SocketBinding implements ConnectionHandler {
   private pingLimiter: PingLimiter | null = null;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
   private pending: Uint8Array[] | null = null;
+  /** The frames written this turn into the frame pool's block since the last `pending` entry: `[runStart, runEnd)` of `runBlock`. */
+  private runBlock: Buffer | null = null;
+  private runStart = 0;
+  private runEnd = 0;
   private pendingBytes = 0;
   private flushScheduled = false;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -385,17 +417,58 @@ export class SocketBinding implements ConnectionHandler {
   /** @internal */
   write(data: Uint8Array): void {
     if (this.socket.destroyed) return;
+    if (this.runBlock !== null) this.endRun();
     (this.pending ??= []).push(data);
     this.pendingBytes += data.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      process.nextTick(flushPending, this);
+      scheduleFlush(this);
     }
+  }
+
+  /**
+   * Writes a small unmasked frame: header and payload are copied once, into
+   * the shared frame pool, next to the frames this connection wrote before
+   * in this turn, so that they reach the socket as one view.
+   */
+  /** @internal */
+  writeFrame(first: number, payload: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    const length = payload.length;
+    const size = headerSize(length, false) + length;
+    if (size > MAX_POOLED_FRAME) {
+      const frame = Buffer.allocUnsafe(size);
+      frame.set(payload, writeHeader(frame, 0, first, length, null));
+      this.write(frame);
+      return;
+    }
+    const at = framePool.reserve(size);
+    const block = framePool.block;
+    if (this.runBlock !== block || this.runEnd !== at) {
+      if (this.runBlock !== null) this.endRun();
+      this.runBlock = block;
+      this.runStart = at;
+    }
+    this.runEnd = at + size;
+    const offset = writeHeader(block, at, first, length, null);
+    block.set(payload, offset);
+    this.pendingBytes += size;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      scheduleFlush(this);
+    }
+  }
+
+  /** Queues the current run of pooled frames as one view. */
+  private endRun(): void {
+    (this.pending ??= []).push(this.runBlock!.subarray(this.runStart, this.runEnd));
+    this.runBlock = null;
   }
 
   /** Hands the queued bytes to the socket. */
   flush(): void {
     this.flushScheduled = false;
+    if (this.runBlock !== null) this.endRun();
     const pending = this.pending;
     const size = this.pendingBytes;
     if (pending === null) return;

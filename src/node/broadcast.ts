@@ -28,6 +28,9 @@ export function broadcastMessage<W extends ServerWebSocket<unknown>>(
 ): number {
   const bytes = messageBytes(data, binary);
   const frames = new Map<string, Buffer>();
+  // Recipients mostly share one encoding: the last one is at hand without a map lookup.
+  let lastKey: string | null = null;
+  let lastFrame: Buffer | null = null;
   let delivered = 0;
   for (const ws of recipients) {
     if (filter !== undefined && !filter(ws)) continue;
@@ -38,8 +41,10 @@ export function broadcastMessage<W extends ServerWebSocket<unknown>>(
     if (key === null) {
       result = binding.send(bytes, binary);
     } else {
-      let frame = frames.get(key);
-      if (frame === undefined) frames.set(key, (frame = binding.connection.encodeMessage(bytes, binary)));
+      let frame: Buffer | null | undefined = key === lastKey ? lastFrame : frames.get(key);
+      if (frame === undefined || frame === null) frames.set(key, (frame = binding.connection.encodeMessage(bytes, binary)));
+      lastKey = key;
+      lastFrame = frame;
       result = binding.sendFrames(frame);
     }
     if (result !== 'dropped') delivered++;

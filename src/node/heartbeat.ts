@@ -4,6 +4,9 @@
  * sign of life since the previous tick is expired; the others are marked
  * silent and pinged. Anything received (a pong, a message, any byte) counts as
  * a sign of life, so a dead peer is expired after at most two intervals.
+ *
+ * The sign of life is kept by the member itself (`takeSignOfLife` reads and
+ * clears it), so receiving costs no listener, map lookup or timer reset here.
  */
 import { ConnectionError } from './errors.js';
 
@@ -13,14 +16,19 @@ export interface HeartbeatActions<T> {
   ping(member: T): void;
   /** Ends a member that did not answer the previous ping. */
   expire(member: T, error: ConnectionError): void;
+  /**
+   * Whether the member showed life since the previous call (or since it was
+   * added, for the first call), and forgets it: the next call answers for
+   * what arrives after this one.
+   */
+  takeSignOfLife(member: T): boolean;
 }
 
 export class Heartbeat<T> {
   /** Interval between ticks, in milliseconds. */
   readonly interval: number;
   private readonly actions: HeartbeatActions<T>;
-  /** Members, each with whether it showed life since the last tick. */
-  private readonly alive = new Map<T, boolean>();
+  private readonly members = new Set<T>();
   private timer: NodeJS.Timeout | null = null;
 
   constructor(interval: number, actions: HeartbeatActions<T>) {
@@ -30,12 +38,12 @@ export class Heartbeat<T> {
 
   /** Number of members. */
   get size(): number {
-    return this.alive.size;
+    return this.members.size;
   }
 
-  /** Starts watching a member (counted alive); the timer runs while there are members. */
+  /** Starts watching a member (its sign of life must be set: new members count as alive); the timer runs while there are members. */
   add(member: T): void {
-    this.alive.set(member, true);
+    this.members.add(member);
     if (this.timer === null) {
       this.timer = setInterval(() => this.tick(), this.interval);
       this.timer.unref();
@@ -44,25 +52,19 @@ export class Heartbeat<T> {
 
   /** Stops watching a member. */
   delete(member: T): void {
-    this.alive.delete(member);
-    if (this.alive.size === 0) this.stopTimer();
-  }
-
-  /** Records a sign of life (no-op for non-members). */
-  markAlive(member: T): void {
-    if (this.alive.has(member)) this.alive.set(member, true);
+    this.members.delete(member);
+    if (this.members.size === 0) this.stopTimer();
   }
 
   /** Forgets every member and stops the timer. */
   stop(): void {
-    this.alive.clear();
+    this.members.clear();
     this.stopTimer();
   }
 
   private tick(): void {
-    for (const [member, alive] of this.alive) {
-      if (alive) {
-        this.alive.set(member, false);
+    for (const member of this.members) {
+      if (this.actions.takeSignOfLife(member)) {
         this.actions.ping(member);
       } else {
         this.delete(member);

@@ -195,7 +195,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     const binary = options.binary ?? typeof data !== 'string';
     const payload = messagePayload(data, binary);
     if (this.readyState !== ReadyState.OPEN) return 'dropped';
-    return this._binding.send(payload, binary, { compress: options.compress });
+    return this._binding.send(payload, binary, options.compress === undefined ? NO_SEND_OPTIONS : { compress: options.compress });
   }
 
   /** Sends a ping (ignored unless OPEN). Throws `LocalProtocolError` for a payload over 125 bytes. */
@@ -280,6 +280,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_SEND_OPTIONS = Object.freeze({});
 
 /**
  * The bytes (or string) to frame for a message. Throws `LocalProtocolError`

@@ -254,7 +254,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       pingFloodTimeout: options.pingFloodTimeout,
     };
     const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
-    this.heartbeat = interval > 0 ? new Heartbeat(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error) }) : null;
+    this.heartbeat = interval > 0 ? new Heartbeat<ServerWebSocket<Data>>(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error), takeSignOfLife }) : null;
     const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
     this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }) : null;
     const pendingLimit = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
@@ -556,11 +556,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.connections.add(ws);
     this.openClients.add(ws);
     this.idle?.add(ws);
-    if (this.heartbeat !== null) {
-      const heartbeat = this.heartbeat;
-      heartbeat.add(ws);
-      socket.on('data', () => heartbeat.markAlive(ws));
-    }
+    this.heartbeat?.add(ws);
     // The early bytes and whatever follows flow from the next tick on, once 'connection' listeners are attached.
     socket.resume();
     this.emit('connection', ws, request);
@@ -696,6 +692,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 }
 
 /** Closes a connection that sent no frame for `timeout` ms: 1001, with the closing handshake. */
+/** The heartbeat's sign of life: bytes arrived since the last tick (the binding records it per chunk). */
+function takeSignOfLife(ws: ServerWebSocket<unknown>): boolean {
+  const binding = bindingOf(ws);
+  const received = binding.received;
+  binding.received = false;
+  return received;
+}
+
 function expireIdle(ws: ServerWebSocket<unknown>, timeout: number): void {
   bindingOf(ws).closeWith(new ConnectionError('SB_ERR_IDLE_TIMEOUT', `no frame from the peer for ${timeout} ms`, CloseCode.GOING_AWAY), 'idle timeout');
 }

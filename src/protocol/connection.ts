@@ -18,7 +18,7 @@
 import { decodeClosePayload, encodeClosePayload } from './close.js';
 import { CloseCode, LocalProtocolError, type RemoteProtocolError } from './errors.js';
 import type { Extension } from './extension.js';
-import { encodeFrame, encodeFrameToBuffer, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
+import { encodeFrame, encodeFrameToBuffer, FIN, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
 import type { MessageLimits } from './limits.js';
 import { randomMaskKey } from './mask-keys.js';
 import { FrameParser, type ParserSink } from './parser.js';
@@ -34,9 +34,20 @@ export const ReadyState = {
 } as const;
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
+/** Largest payload a connection hands to `ConnectionHandler.writeFrame`. */
+export const MAX_INLINE_FRAME_PAYLOAD = 16 * 1024;
+
 export interface ConnectionHandler {
   /** Bytes to write to the transport, in order. */
   write(data: Uint8Array): void;
+  /**
+   * Optional: writes one unmasked frame of at most `MAX_INLINE_FRAME_PAYLOAD`
+   * payload bytes, given its first header byte (FIN, RSV, opcode) and its
+   * payload, in order with `write`. The handler encodes it where it likes
+   * (e.g. straight into its output buffer) and copies the payload before it
+   * returns. Without it, frames are encoded into buffers of their own.
+   */
+  writeFrame?(first: number, payload: Uint8Array): void;
   /** Close the transport once the bytes written so far are flushed. Called once. */
   end(): void;
   /** A complete message; text messages hold valid UTF-8. */
@@ -245,6 +256,11 @@ export class Connection implements ParserSink {
     this.requireOpen();
     if (this.sendingOpcode !== 0) throw new LocalProtocolError('SB_ERR_IN_MESSAGE', 'a fragmented message is being sent');
     const fin = options.fin ?? true;
+    if (this.extensions.length === 0) {
+      this.writeFrame(opcode, data, fin, 0);
+      if (!fin) this.sendingOpcode = opcode;
+      return;
+    }
     // Extensions transform whole messages; fragments started by the caller go as they are.
     const encoded = fin ? this.applyExtensions(data, opcode === Opcode.BINARY, options.compress) : { data, rsv: 0 };
     this.writeFrame(opcode, encoded.data, fin, encoded.rsv);
@@ -332,6 +348,10 @@ export class Connection implements ParserSink {
   }
 
   private writeFrame(opcode: Opcode, payload: Uint8Array, fin: boolean, rsv: number): void {
+    if (this.maskKeySource === null && payload.length <= MAX_INLINE_FRAME_PAYLOAD && this.handler.writeFrame !== undefined) {
+      this.handler.writeFrame((fin ? FIN : 0) | rsv | opcode, payload);
+      return;
+    }
     const maskKey = this.maskKeySource ? this.maskKeySource() : null;
     const frame = encodeFrame(opcode, payload, { fin, rsv, maskKey });
     if (Array.isArray(frame)) {

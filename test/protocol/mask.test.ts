@@ -50,4 +50,30 @@ describe('applyMask', () => {
     }
     assert.ok(pieces.equals(whole));
   });
+
+  it('in-place runs in shared, new and detached memory one after another equal byte-wise XOR (word loop)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ memory: fc.nat({ max: 3 }), start: fc.nat({ max: 2000 }), length: fc.integer({ min: 32, max: 2000 }), keyOffset: fc.nat({ max: 3 }) }), { minLength: 1, maxLength: 20 }),
+        (runs) => {
+          let memories = [new ArrayBuffer(4096), new ArrayBuffer(4096), new ArrayBuffer(4096), new ArrayBuffer(4096)];
+          const key = randomBytes(4);
+          for (const [n, run] of runs.entries()) {
+            if (n % 5 === 4) {
+              // Detach one (its views become empty) and give its slot new memory.
+              const slot = run.memory;
+              structuredClone(memories[slot]!, { transfer: [memories[slot]!] });
+              memories = memories.map((m, i) => (i === slot ? new ArrayBuffer(4096) : m));
+            }
+            const bytes = new Uint8Array(memories[run.memory]!, run.start, run.length);
+            bytes.set(randomBytes(run.length));
+            const expected = reference(bytes, key, run.keyOffset);
+            applyMask(bytes, 0, run.length, bytes, 0, key, run.keyOffset);
+            assert.deepEqual(bytes, expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
 });
