@@ -16,8 +16,9 @@ export const SERVE_HELP = `Usage: switchboard serve [options]
 
 The real-time server with demo apps on one port: a chat (rooms, presence,
 typing, recovery), a live dashboard of the server's own metrics, a
-collaborative whiteboard, notifications fed through the server API, and
-(with --api-key) an admin page. Open the printed address in a browser.
+collaborative whiteboard, a trading feed (ticker), notifications fed
+through the server API, and (with --api-key) an admin page. Open the
+printed address in a browser.
 
 Endpoints: / (the apps)  /rt (real-time WebSocket)  /rt/http (its HTTP fallback)
            /switchboard-sdk.js  /metrics (Prometheus)  /healthz
