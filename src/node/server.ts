@@ -318,23 +318,40 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.refuse(pending, request, refusal);
       return null;
     }
+    const vetted = await this.vet(request, pending, (error) => this.refuse(pending, request, error));
+    if (vetted === null) return null;
+    return this.open(request, pending, vetted.path, vetted.accepted, vetted.auth);
+  }
+
+  /**
+   * The steps an upgrade and an extended CONNECT share once admitted:
+   * validate, authenticate (within the handshake timeout), and check that
+   * neither the client nor the server went away meanwhile. On failure the
+   * negotiated extensions are disposed and the client refused (or dropped,
+   * when gone); resolves null then.
+   */
+  private async vet(
+    request: IncomingMessage,
+    pending: PendingUpgrade | PendingStream,
+    refuse: (error: HandshakeError) => void,
+    http2Headers?: IncomingHttpHeaders,
+  ): Promise<{ path: string; accepted: AcceptedHandshake; auth: AuthAccept<Data> } | null> {
     let step: { path: string; accepted: AcceptedHandshake } | null = null;
-    let auth: AuthAccept<Data>;
     this.pending.add(pending);
     try {
-      step = this.validate(request);
-      auth = await pending.within(this.runAuthenticate(request));
+      step = this.validate(request, http2Headers);
+      const auth = await pending.within(this.runAuthenticate(request));
       if (pending.isGone) throw new HandshakeError('SB_ERR_REJECTED', 0, 'the client went away during the handshake');
       if (this.closing !== null) throw shuttingDown();
+      return { ...step, auth };
     } catch (error) {
       for (const extension of step?.accepted.extensions ?? []) extension.dispose?.();
       if (pending.isGone) pending.drop();
-      else this.refuse(pending, request, asHandshakeError(error, 'the upgrade'));
+      else refuse(asHandshakeError(error, 'the upgrade'));
       return null;
     } finally {
       this.pending.delete(pending);
     }
-    return this.open(request, pending, step.path, step.accepted, auth);
   }
 
   /**
@@ -352,24 +369,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       this.refuseStream(pending, request, refusal);
       return null;
     }
-    let step: { path: string; accepted: AcceptedHandshake } | null = null;
-    let auth: AuthAccept<Data>;
-    this.pending.add(pending);
-    try {
-      step = this.validate(request, headers);
-      auth = await pending.within(this.runAuthenticate(request));
-      if (pending.isGone) throw new HandshakeError('SB_ERR_REJECTED', 0, 'the client went away during the handshake');
-      if (this.closing !== null) throw shuttingDown();
-    } catch (error) {
-      for (const extension of step?.accepted.extensions ?? []) extension.dispose?.();
-      if (pending.isGone) pending.drop();
-      else this.refuseStream(pending, request, asHandshakeError(error, 'the upgrade'));
-      return null;
-    } finally {
-      this.pending.delete(pending);
-    }
-    pending.accept(acceptHeaders(step.accepted.headers, auth.headers ?? []));
-    return this.adopt(stream, request, step.path, step.accepted, auth, remoteAddressOfStream(stream));
+    const vetted = await this.vet(request, pending, (error) => this.refuseStream(pending, request, error), headers);
+    if (vetted === null) return null;
+    pending.accept(acceptHeaders(vetted.accepted.headers, vetted.auth.headers ?? []));
+    return this.adopt(stream, request, vetted.path, vetted.accepted, vetted.auth, remoteAddressOfStream(stream));
   }
 
   /**

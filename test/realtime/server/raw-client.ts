@@ -28,8 +28,10 @@ export class RawClient {
     });
   }
 
-  static async open(port: number, path = '/'): Promise<RawClient> {
-    const socket = net.connect(port, '127.0.0.1');
+  /** `halfOpen`: the socket stays writable after the server's FIN (a client that keeps sending). */
+  static async open(port: number, options: { path?: string; halfOpen?: boolean } = {}): Promise<RawClient> {
+    const path = options.path ?? '/';
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: options.halfOpen ?? false });
     await once(socket, 'connect');
     socket.write(
       `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -49,11 +51,7 @@ export class RawClient {
   }
 
   sendText(message: object): void {
-    const payload = Buffer.from(JSON.stringify(message));
-    assert.ok(payload.length < 126);
-    const mask = Buffer.from([1, 2, 3, 4]);
-    const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
-    this.socket.write(Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, masked]));
+    this.socket.write(textFrame(message));
   }
 
   /** Bytes of every frame received so far (headers included). */
@@ -104,3 +102,13 @@ export class RawClient {
   }
 }
 
+
+/** A masked text frame of `message` as JSON (under 64 KiB). */
+export function textFrame(message: object): Buffer {
+  const payload = Buffer.from(JSON.stringify(message));
+  assert.ok(payload.length < 65536);
+  const head = payload.length < 126 ? Buffer.from([0x81, 0x80 | payload.length]) : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const mask = Buffer.from([1, 2, 3, 4]);
+  const masked = Buffer.from(payload.map((byte, i) => byte ^ mask[i % 4]!));
+  return Buffer.concat([head, mask, masked]);
+}
