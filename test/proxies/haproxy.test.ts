@@ -5,7 +5,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,27 +15,11 @@ import { requirePeer } from '../interop/peers.js';
 import { closed, nextMessage, opened } from '../node/client-helpers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 import { freePort } from '../realtime/broker/redis-server.js';
+import { listening } from './listening.js';
 
 const HAPROXY = '/usr/sbin/haproxy';
 const probe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
 const peer = requirePeer('HAProxy', probe.status === 0, `${HAPROXY} not found (apt-get install haproxy)`);
-
-/** Resolves once something accepts TCP connections on the port. */
-async function listening(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('behind HAProxy', () => {
   const certificate = selfSignedCertificate();

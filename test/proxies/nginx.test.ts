@@ -7,7 +7,6 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as http2Connect } from 'node:http2';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,26 +17,11 @@ import { requirePeer } from '../interop/peers.js';
 import { closed, nextMessage, opened } from '../node/client-helpers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 import { freePort } from '../realtime/broker/redis-server.js';
+import { listening } from './listening.js';
 
 const NGINX = '/usr/sbin/nginx';
 const probe = spawnSync(NGINX, ['-v'], { encoding: 'utf8' });
 const peer = requirePeer('nginx', probe.status === 0, `${NGINX} not found (apt-get install nginx-light)`);
-
-async function listening(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('behind nginx', () => {
   const certificate = selfSignedCertificate();
