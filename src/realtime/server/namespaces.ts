@@ -37,7 +37,7 @@ export interface NamespaceOptions {
    * has drained, the latest publication of each key — `data[key]` of the
    * publication, a string or number — with the count of those skipped. At
    * most one held publication per key and subscriber, at most `maxKeys` keys
-   * (default 10,000; `threshold` default 64 KiB, capped at half of
+   * and `limits.maxQueuedBytes` of data (default 10,000; `threshold` default 64 KiB, capped at half of
    * `limits.maxQueuedBytes`). Publications without the key are not
    * conflated. Default: none.
    */

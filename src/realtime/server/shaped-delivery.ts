@@ -204,7 +204,7 @@ export class ShapedDelivery {
       state.lastSent ??= publication.offset - 1;
       if (conflation !== null && subscriber.ws !== null && (state.conflated !== null || buffered(subscriber) > threshold)) {
         if (state.conflated === null) {
-          state.conflated = new ConflationBuffer(conflation.maxKeys);
+          state.conflated = new ConflationBuffer(conflation.maxKeys, this.maxQueuedBytes);
           this.lag(channel, subscriber);
         }
         state.conflated.hold({ key: keyOf(), publication, epoch });

@@ -81,7 +81,7 @@ describe('conflation', () => {
   });
 
   test('the buffer holds at most one publication per key and at most maxKeys keys; a key over the cap is a loss', () => {
-    const buffer = new ConflationBuffer(5);
+    const buffer = new ConflationBuffer(5, 1 << 20);
     for (let offset = 1; offset <= 1000; offset++) buffer.hold({ key: `k${offset % 5}`, publication: { offset, data: '{}' }, epoch: undefined });
     assert.equal(buffer.size, 5);
     assert.equal(buffer.superseded, 995);
@@ -95,5 +95,27 @@ describe('conflation', () => {
     );
     assert.equal(buffer.size, 0);
     assert.equal(buffer.take().lost, false);
+  });
+
+  test('the buffer holds at most maxBytes of data: a publication that does not fit is a loss, a replaced one frees its room', () => {
+    const big = (offset: number, key: string, size: number) => ({ key, publication: { offset, data: `"${'x'.repeat(size - 2)}"` }, epoch: undefined });
+    const buffer = new ConflationBuffer(10_000, 100_000);
+    // 10,000 keys of 32 KB each would be 320 MB: only what fits in 100 KB is held.
+    for (let offset = 1; offset <= 10_000; offset++) buffer.hold(big(offset, `k${offset}`, 32_000));
+    assert.equal(buffer.size, 3);
+    assert.equal(buffer.heldBytes, 96_000);
+    // A smaller value of a held key replaces it and frees room for another key.
+    buffer.hold(big(10_001, 'k1', 1_000));
+    buffer.hold(big(10_002, 'small', 2_000));
+    assert.equal(buffer.heldBytes, 64_000 + 1_000 + 2_000);
+    // A larger value of a held key that no longer fits: dropped, with the older one (a loss).
+    buffer.hold(big(10_003, 'k2', 90_000));
+    const { publications, lost } = buffer.take();
+    assert.equal(lost, true);
+    assert.deepEqual(
+      publications.map((held) => held.publication.offset),
+      [3, 10_001, 10_002],
+    );
+    assert.equal(buffer.heldBytes, 0);
   });
 });
