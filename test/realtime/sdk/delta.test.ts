@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRealtimeServer, type RealtimeServer } from '../../../src/realtime/server/index.js';
-import { RealtimeClient, type PublicationEvent } from '../../../src/realtime/sdk/node.js';
+import { RealtimeClient, type PublicationEvent, type RealtimeClientOptions } from '../../../src/realtime/sdk/node.js';
 import { DeltaBases, DeltaError } from '../../../src/realtime/sdk/delta.js';
 import { RawClient } from '../server/raw-client.js';
 import { orderBookUpdates } from '../../../bench/feeds/order-book.js';
@@ -79,8 +79,8 @@ describe('delta compression', () => {
     await server.close();
   });
 
-  function client(binary = false): RealtimeClient {
-    const created = new RealtimeClient(url, { reconnect: { minDelay: 50, maxDelay: 200 }, ...(binary ? { protocol: 'msgpack' as const } : {}) });
+  function client(binary = false, reconnect: Pick<RealtimeClientOptions, 'reconnect' | 'random'> = { reconnect: { minDelay: 50, maxDelay: 200 } }): RealtimeClient {
+    const created = new RealtimeClient(url, { ...reconnect, ...(binary ? { protocol: 'msgpack' as const } : {}) });
     clients.push(created);
     created.connect();
     return created;
@@ -122,7 +122,8 @@ describe('delta compression', () => {
 
   it('after a dropped connection: recovered publications come full, then deltas again, the data unchanged', async () => {
     const channel = 'ticker:recover';
-    const reader = client();
+    // It reconnects 1.5 s after the drop (no jitter): once the publications it must recover are published.
+    const reader = client(false, { reconnect: { minDelay: 1500, maxDelay: 1500 }, random: () => 1 });
     const subscription = reader.subscribe(channel, { delta: true });
     const seen = collect(subscription);
     await subscription.ready();
