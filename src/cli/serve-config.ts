@@ -11,6 +11,7 @@ import type { LimitOptions } from '../realtime/server/options.js';
 import { resolveProxyOptions, type ProxyOptions } from '../realtime/server/proxy/options.js';
 import { MIN_API_KEY_LENGTH } from '../realtime/server/api-http.js';
 import { parseInteger, parsePort, UsageError } from './args.js';
+import { MAX_GAME_BOTS } from './game-bots.js';
 import { MIN_GUEST_SECRET_LENGTH } from './serve-guests.js';
 import { DEFAULT_MAX_SOCKETS, DEFAULT_MAX_SOCKETS_PER_IP, exemptionFor, type AllowList } from './serve-http.js';
 
@@ -88,6 +89,19 @@ export interface ServeSettings {
   quiet: boolean;
   /** The server API under /api, when a key is configured. */
   api?: ServeApi;
+  /** The `/game` arena: bot players and ticks per second. */
+  game: ServeGame;
+}
+
+/** Ticks per second `--game-tick-rate` accepts. */
+export const GAME_TICK_RATES = { min: 10, max: 60, default: 20 } as const;
+
+/** The `/game` arena's settings (game-server.ts). */
+export interface ServeGame {
+  /** Bot players (`--game-bots`). Default 0. */
+  bots: number;
+  /** Ticks per second (`--game-tick-rate`). Default 20. */
+  tickRate: number;
 }
 
 /** The JSON of a `--config` file. Every key is optional; command-line flags win. */
@@ -132,6 +146,8 @@ export interface ServeFlags {
   'metrics-port'?: string;
   'metrics-host'?: string;
   'api-key'?: string;
+  'game-bots'?: string;
+  'game-tick-rate'?: string;
   quiet?: boolean;
 }
 
@@ -161,6 +177,7 @@ export function demoNamespaces(workers: number): Record<string, NamespaceOptions
     cursor: { presence: true },
     metrics: { history: { size: 120 * workers, ttl: 300_000 }, publish: false, publisherInfo: false },
     ticker: { conflation: { key: 'symbol', maxKeys: 5000 }, delta: true, publish: false, publisherInfo: false },
+    game: { publish: false, publisherInfo: false },
     notifications: { personal: true, history: { size: 100, ttl: 24 * 3_600_000 }, publish: false, publisherInfo: false },
   };
 }
@@ -406,6 +423,10 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}, e
     maxSockets: socketCount('max-sockets', flags['max-sockets'], file.maxSockets, DEFAULT_MAX_SOCKETS),
     maxSocketsPerIp: socketCount('max-sockets-per-ip', flags['max-sockets-per-ip'], file.maxSocketsPerIp, DEFAULT_MAX_SOCKETS_PER_IP),
     quiet: flags.quiet ?? false,
+    game: {
+      bots: parseInteger('game-bots', flags['game-bots'], 0, 0, MAX_GAME_BOTS),
+      tickRate: parseInteger('game-tick-rate', flags['game-tick-rate'], GAME_TICK_RATES.default, GAME_TICK_RATES.min, GAME_TICK_RATES.max),
+    },
   };
   const allowedHosts = allowList(flags['allowed-hosts'], file.allowedHosts, 'allowed-hosts');
   if (allowedHosts !== undefined) settings.allowedHosts = allowedHosts;

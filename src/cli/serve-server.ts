@@ -1,6 +1,6 @@
 /**
  * One process of `switchboard serve`: an HTTP(S) server with the demo apps
- * (`/`, `/chat`, `/dashboard`, `/whiteboard`, `/notifications`, and
+ * (`/`, `/chat`, `/dashboard`, `/whiteboard`, `/ticker`, `/game`, `/notifications`, and
  * `/admin` when the server API has a key), the browser SDK
  * (`/switchboard-sdk.js`), `/metrics`, `/healthz` (or those two on a
  * separate listener, `metricsPort`), and the real-time server on `/rt` (its
@@ -8,6 +8,7 @@
  * The process dispatches every request and upgrade itself, after the
  * `Host` check (serve-http.ts).
  */
+import { GameServer } from './game-server.js';
 import { TickerFeed } from './ticker-feed.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -409,11 +410,14 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   metrics.start();
   const ticker = new TickerFeed(rt, { onError: (error) => options.log(`ticker: ${error.message}`) });
   ticker.start();
+  const game = new GameServer(rt, { ...settings.game, arena: settings.workers > 1 ? `w${options.worker}` : 'arena', onError: (error) => options.log(`game: ${error.message}`) });
+  game.start();
   const running: RunningServe = {
     port,
     async close() {
       metrics.stop();
       ticker.stop();
+      game.stop();
       await rt.close();
       proxy?.close();
       await Promise.all([closeHttp(http), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);

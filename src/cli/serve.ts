@@ -16,9 +16,9 @@ export const SERVE_HELP = `Usage: switchboard serve [options]
 
 The real-time server with demo apps on one port: a chat (rooms, presence,
 typing, recovery), a live dashboard of the server's own metrics, a
-collaborative whiteboard, a trading feed (ticker), notifications fed
-through the server API, and (with --api-key) an admin page. Open the
-printed address in a browser.
+collaborative whiteboard, a trading feed (ticker), a multiplayer game,
+notifications fed through the server API, and (with --api-key) an admin
+page. Open the printed address in a browser.
 
 Endpoints: / (the apps)  /rt (real-time WebSocket)  /rt/http (its HTTP fallback)
            /switchboard-sdk.js  /metrics (Prometheus)  /healthz
@@ -58,6 +58,9 @@ Options:
   --api-key KEY         serve the server API (POST /api/<method>, docs/server-api.md)
                         to callers that send this key (at least 16 characters);
                         also the config's api.key or $SWITCHBOARD_API_KEY
+  --game-bots N         add N bot players to the game's arena (/game; 0-200,
+                        default 0)
+  --game-tick-rate N    the game's ticks per second (10-60, default 20)
   --quiet               do not log connections
   -h, --help            show this help
 
@@ -82,6 +85,8 @@ const OPTIONS = {
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'api-key': { type: 'string' },
+  'game-bots': { type: 'string' },
+  'game-tick-rate': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

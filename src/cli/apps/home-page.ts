@@ -8,6 +8,7 @@ const ICONS = {
   notifications: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M18 8a6 6 0 0 0-12 0c0 7-3 9-3 9h18s-3-2-3-9"/><path d="M13.7 21a2 2 0 0 1-3.4 0"/></svg>',
   admin: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><rect x="3" y="4" width="18" height="7" rx="2"/><rect x="3" y="13" width="18" height="7" rx="2"/><path d="M7 7.5h.01M7 16.5h.01"/></svg>',
   ticker: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M3 17l5-6 4 4 8-9"/><path d="M15 6h5v5"/></svg>',
+  game: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><circle cx="8" cy="14" r="4"/><path d="M11 11l6-6M14 5h3v3"/><circle cx="18" cy="17" r="1.5"/></svg>',
   whiteboard: '<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"><path d="M4 20c3 0 4-2 4-4a2.5 2.5 0 1 1 5 0c0 3-3 4-9 4z"/><path d="M11.5 13.5L20 5a1.4 1.4 0 0 0-2-2l-8.5 8.5"/></svg>',
 };
 
@@ -66,6 +67,18 @@ const CARDS: readonly AppCard[] = [
       'quotes sent as deltas against the previous quote of the same instrument',
       'conflation: a subscriber that falls behind gets the latest quote per instrument and a count of the ones skipped',
       'the bytes saved and values skipped, live',
+    ],
+  },
+  {
+    href: '/game',
+    icon: ICONS.game,
+    title: 'Game',
+    summary: 'A shared arena: steer, collect coins, see everyone move.',
+    features: [
+      'the server is the authority: it runs the game 20 times a second and publishes each state',
+      'states as binary MessagePack; the page draws smoothly between the last two',
+      'late joiners see the arena at once; a dropped player comes back as the same player',
+      'bot players to fill it: switchboard serve --game-bots 50',
     ],
   },
   {

@@ -5,13 +5,14 @@
  */
 
 /** The pages of the demo, as the top bar lists them. */
-export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'ticker' | 'notifications' | 'admin';
+export type AppName = 'home' | 'chat' | 'dashboard' | 'whiteboard' | 'ticker' | 'game' | 'notifications' | 'admin';
 
 const NAV: ReadonlyArray<{ app: AppName; href: string; label: string }> = [
   { app: 'chat', href: '/chat', label: 'Chat' },
   { app: 'dashboard', href: '/dashboard', label: 'Dashboard' },
   { app: 'whiteboard', href: '/whiteboard', label: 'Whiteboard' },
   { app: 'ticker', href: '/ticker', label: 'Ticker' },
+  { app: 'game', href: '/game', label: 'Game' },
   { app: 'notifications', href: '/notifications', label: 'Notifications' },
 ];
 

@@ -28,6 +28,7 @@ import {
   STROKE_ID,
   type DemoApi,
 } from './web/api.js';
+import { SEAT_PATTERN } from './web/game-api.js';
 
 const integerIn = (min: number, max: number) => v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max));
 const numberIn = (min: number, max: number) => v.pipe(v.number(), v.finite(), v.minValue(min), v.maxValue(max));
@@ -85,6 +86,12 @@ export const notificationSchema = v.strictObject({
 /** The params of the board methods. */
 export const boardParamsSchema = v.strictObject({ board: v.pipe(v.string(), v.regex(ROOM_NAME)) });
 
+/** `game.join`: an optional seat from an earlier join. */
+export const gameJoinSchema = v.strictObject({ seat: v.optional(v.pipe(v.string(), v.regex(SEAT_PATTERN))) });
+
+/** `game.input`: a direction, each component in −1 … 1 (the world scales a longer vector to length 1). */
+export const gameInputSchema = v.strictObject({ x: numberIn(-1, 1), y: numberIn(-1, 1) });
+
 /**
  * Every namespace a client may publish in, with its schema, and
  * `notifications`, which only the server API publishes in (its schema
@@ -103,5 +110,7 @@ export const DEMO_SCHEMAS: SchemaOptions<DemoApi> = {
   methods: {
     'board.snapshot': boardParamsSchema,
     'board.clear': boardParamsSchema,
+    'game.join': gameJoinSchema,
+    'game.input': gameInputSchema,
   },
 };

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ADMIN_PAGE } from './admin-page.js';
 import { CHAT_PAGE } from './chat-page.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
+import { GAME_PAGE } from './game-page.js';
 import { HOME_PAGE } from './home-page.js';
 import { escapeHtml, FAVICON_SVG, renderPage } from './layout.js';
 import { INBOX_ADMIN_CSS } from './inbox-admin-style.js';
@@ -100,6 +101,7 @@ export async function loadSite(options: SiteOptions = { admin: false }): Promise
     ['/dashboard', asset(HTML, DASHBOARD_PAGE)],
     ['/whiteboard', asset(HTML, WHITEBOARD_PAGE)],
     ['/ticker', asset(HTML, TICKER_PAGE)],
+    ['/game', asset(HTML, GAME_PAGE)],
     ['/notifications', asset(HTML, NOTIFICATIONS_PAGE)],
     ['/apps/style.css', asset('text/css; charset=utf-8', STYLE_CSS + INBOX_ADMIN_CSS)],
     ['/favicon.svg', asset('image/svg+xml', FAVICON_SVG)],
@@ -120,7 +122,7 @@ export function notFoundPage(path: string): string {
       ? `<p>The admin page is off: it works through the server API, which needs a key. Start <code>switchboard serve</code> with <code>--api-key</code> (or <code>api.key</code>, <code>SWITCHBOARD_API_KEY</code>).</p>`
       : '';
   const main = `<section class="hero"><h1>Nothing at ${escapeHtml(path)}</h1>${admin}
-  <p>This server has the demo apps at <a href="/chat">/chat</a>, <a href="/dashboard">/dashboard</a>, <a href="/whiteboard">/whiteboard</a> and <a href="/notifications">/notifications</a>,
+  <p>This server has the demo apps at <a href="/chat">/chat</a>, <a href="/dashboard">/dashboard</a>, <a href="/whiteboard">/whiteboard</a>, <a href="/ticker">/ticker</a>, <a href="/game">/game</a> and <a href="/notifications">/notifications</a>,
   the real-time endpoint at <code>/rt</code>, and <a href="/metrics">/metrics</a> and <a href="/healthz">/healthz</a>.</p></section>`;
   return renderPage({ app: 'home', title: 'Not found', main });
 }

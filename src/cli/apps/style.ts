@@ -244,4 +244,29 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
   .ticker-chart canvas { height: 180px; }
   .ticker-scroll { max-height: 420px; }
 }
+/* game */
+.game-body { display: grid; grid-template-columns: minmax(0, 1fr) 280px; gap: 16px; align-items: start; }
+.game-stage { padding: 12px; }
+.game-canvas-wrap { position: relative; }
+.game-stage canvas { display: block; width: 100%; aspect-ratio: 16 / 10; border-radius: 8px; border: 1px solid #e2e8f0; touch-action: none; cursor: crosshair; }
+.game-status { position: absolute; inset: auto 12px 12px 12px; margin: 0; padding: 8px 12px; border-radius: 8px; background: rgba(17, 24, 39, .85); color: #fff; font-size: 14px; text-align: center; }
+.game-help { margin: 10px 0 0; font-size: 13px; color: #4b5563; }
+.game-side { padding: 14px 16px; }
+.game-side h2 { font-size: 16px; margin: 0 0 8px; }
+.game-scores { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow-y: auto; font-size: 14px; font-variant-numeric: tabular-nums; }
+.game-scores li { display: flex; align-items: center; gap: 8px; padding: 3px 6px; border-radius: 6px; }
+.game-scores li.you { background: #eef2ff; font-weight: 650; }
+.game-scores li[data-away] { opacity: .5; }
+.game-scores .swatch { --c: #667085; flex: none; width: 12px; height: 12px; border-radius: 50%; background: var(--c); }
+.game-scores .name { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.game-scores .tag { color: var(--muted); margin-left: 4px; font-weight: 400; }
+.game-scores .away-mark { color: var(--muted); font-weight: 400; }
+.game-scores .score { flex: none; }
+.game-figures { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 8px; margin: 14px 0 0; padding-top: 12px; border-top: 1px solid #e5e7eb; }
+.game-figures dt { font-size: 12px; color: var(--muted); }
+.game-figures dd { margin: 2px 0 0; font-weight: 650; font-variant-numeric: tabular-nums; }
+@media (max-width: 900px) {
+  .game-body { grid-template-columns: minmax(0, 1fr); }
+  .game-scores { max-height: 240px; }
+}
 `;

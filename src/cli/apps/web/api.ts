@@ -4,6 +4,7 @@
  * the server (serve-server.ts) and the pages' scripts in this folder; it is
  * served to browsers too (/apps/api.js), so it holds no DOM or Node code.
  */
+import type { GameFrame, GameInput, GameJoined, GameJoinParams } from './game-api.js';
 import type { Quote, TickerStats } from './ticker-api.js';
 
 /** Who a connected user is, as presence and publications show it (the `info` of the authenticate hook). */
@@ -129,10 +130,14 @@ export interface DemoApi {
     notifications: Notification;
     /** The trading feed (ticker-api.ts): quotes and stats samples, published by the server only. */
     ticker: Quote | TickerStats;
+    /** The game's frames (game-api.ts), published by the server only, as MessagePack. */
+    game: GameFrame;
   };
   methods: {
     'board.snapshot': { params: { board: string }; result: BoardPosition };
     'board.clear': { params: { board: string }; result: BoardPosition };
+    'game.join': { params: GameJoinParams; result: GameJoined };
+    'game.input': { params: GameInput; result: null };
   };
 }
 

@@ -201,13 +201,14 @@ const GUEST_TOKEN = /^[A-Za-z0-9_-]{6,64}$/;
 
 /**
  * Connects to /rt as this browser's guest (or with `?token=` when the
- * server wants a JWT), with the connection badge and user chip wired up.
+ * server wants a JWT), in `protocol` (JSON unless a page wants MessagePack),
+ * with the connection badge and user chip wired up.
  * `connected` resolves with the first connect result.
  */
-export async function connectDemo(askName = true): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
+export async function connectDemo(askName = true, protocol: Sdk.ProtocolName = 'json'): Promise<{ sdk: SdkModule; client: DemoClient; hello: GuestHello; connected: Promise<Sdk.ConnectResult> }> {
   const token = new URLSearchParams(location.search).get('token');
   const [sdk, hello] = await Promise.all([loadSdk(), guestIdentity(token === null && askName)]);
-  const options: Sdk.RealtimeClientOptions = { data: hello };
+  const options: Sdk.RealtimeClientOptions = { data: hello, protocol };
   if (token !== null) options.token = token;
   const client: DemoClient = new sdk.RealtimeClient<DemoApi>(realtimeUrl(), options);
   client.on('connected', (result) => {

@@ -1,0 +1,254 @@
+/**
+ * The `/game` arena on the real-time server: runs the simulation
+ * (game-world.ts) at a fixed tick while its channel has a subscriber in this
+ * process, and publishes every tick's frame on `game:<arena>` — as
+ * MessagePack, since it holds bytes (game-api.ts). Clients call `game.join`
+ * (a player, or the same one again with the seat an earlier join returned,
+ * for the same guest user, within the grace period) and `game.input` (the
+ * direction to steer in; params checked by the demo's schemas, clamped by
+ * the world, and at most `maxInputsPerSecond` per player: more are refused
+ * with `rate_limited`, and only the latest input of a tick counts anyway).
+ * A dropped connection leaves its player standing for the grace period.
+ *
+ * Under `--workers N` every worker runs an arena of its own (`game:w<N>`):
+ * its players are the connections it serves.
+ */
+import { randomBytes } from 'node:crypto';
+import { encode } from '@msgpack/msgpack';
+import { RpcError } from '../realtime/server/errors.js';
+import { TokenBucket } from '../realtime/server/rate-limit.js';
+import type { RealtimeServer } from '../realtime/server/server.js';
+import type { Session } from '../realtime/server/session.js';
+import type { DemoApi, DemoUserInfo } from './apps/web/api.js';
+import { packItems, packPlayers, SEAT_PATTERN, type GameFrame, type GameInput, type GameJoined, type GameJoinParams, type GameStats } from './apps/web/game-api.js';
+import { GameBots } from './game-bots.js';
+import { GameFullError, GameWorld, type GameWorldOptions } from './game-world.js';
+
+export interface GameServerOptions extends GameWorldOptions {
+  /** The arena's name: frames go to `game:<arena>`. Default 'arena'. */
+  arena?: string;
+  /** Bot players added at start. Default 0. */
+  bots?: number;
+  /** Inputs a player may send per second (and at once after a pause); more are refused. Default 30. */
+  maxInputsPerSecond?: number;
+  /** Reports errors (a publish that failed). */
+  onError?: (error: Error) => void;
+}
+
+/** Ticks per second unless told otherwise. */
+export const DEFAULT_TICK_RATE = 20;
+/** How often the server looks for subscribers, in ms. */
+const WATCH_INTERVAL = 500;
+
+/** Tick times and sizes over the last second. */
+class TickMeter {
+  private ticks = 0;
+  private total = 0;
+  private max = 0;
+  frameBytes = 0;
+
+  record(ms: number): void {
+    this.ticks++;
+    this.total += ms;
+    this.max = Math.max(this.max, ms);
+  }
+
+  /** The figures since the last call, and starts over. */
+  take(): GameStats {
+    const stats = { tickMs: round(this.ticks === 0 ? 0 : this.total / this.ticks), maxTickMs: round(this.max), frameBytes: this.frameBytes };
+    this.ticks = 0;
+    this.total = 0;
+    this.max = 0;
+    return stats;
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
+
+function newSeat(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+export class GameServer {
+  readonly world: GameWorld;
+  readonly channel: `game:${string}`;
+  private readonly bots: GameBots;
+  private readonly meter = new TickMeter();
+  private readonly maxInputsPerSecond: number;
+  /** seat → player id, and back. */
+  private readonly seats = new Map<string, number>();
+  private readonly seatOf = new Map<number, string>();
+  /** Which session steers which player, and each player's input budget. */
+  private readonly playerOfSession = new Map<string, number>();
+  private readonly sessionOfPlayer = new Map<number, string>();
+  private readonly budgets = new Map<number, TokenBucket>();
+  private watcher: NodeJS.Timeout | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private sentRoster = -1;
+  /** The last second's figures, as sent in frames. */
+  private lastStats: GameStats = { tickMs: 0, maxTickMs: 0, frameBytes: 0 };
+
+  constructor(
+    private readonly rt: RealtimeServer<DemoApi>,
+    private readonly options: GameServerOptions = {},
+  ) {
+    this.world = new GameWorld({ ...options, tickRate: options.tickRate ?? DEFAULT_TICK_RATE });
+    this.channel = `game:${options.arena ?? 'arena'}`;
+    this.maxInputsPerSecond = options.maxInputsPerSecond ?? 30;
+    this.bots = new GameBots(this.world);
+    this.bots.add(options.bots ?? 0);
+    rt.method('game.join', (params, session) => this.join(params, session));
+    rt.method('game.input', (params, session) => this.input(params, session));
+    rt.on('disconnect', (session) => this.dropped(session));
+  }
+
+  get tickRate(): number {
+    return this.world.tickRate;
+  }
+
+  /** True while the arena ticks. */
+  get running(): boolean {
+    return this.ticker !== undefined;
+  }
+
+  /** The figures of the last whole second. */
+  get stats(): GameStats {
+    return this.lastStats;
+  }
+
+  /** Watches for subscribers: the arena ticks while its channel has one in this process. */
+  start(): void {
+    if (this.watcher !== undefined) return;
+    this.watcher = setInterval(() => this.watch(), WATCH_INTERVAL);
+    this.watcher.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.watcher);
+    this.watcher = undefined;
+    this.pause();
+  }
+
+  /** One tick: bots steer, the world steps, the frame is published. Returns the frame. */
+  tick(): GameFrame {
+    const started = performance.now();
+    this.bots.steer();
+    const { removed } = this.world.step();
+    for (const id of removed) this.forget(id);
+    const second = this.world.tick % this.world.tickRate === 0;
+    if (second) this.lastStats = this.meter.take();
+    const frame = this.frame(this.world.rosterVersion !== this.sentRoster || second, second);
+    this.sentRoster = this.world.rosterVersion;
+    this.rt.publish(this.channel, frame).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
+    // The frame's size, once a second: what the encoding costs is not worth paying every tick for a figure.
+    if (second) this.meter.frameBytes = encode(frame).byteLength;
+    this.meter.record(performance.now() - started);
+    return frame;
+  }
+
+  /** The arena now as a frame (with the roster when asked, or when it changed). */
+  frame(withRoster = true, withStats = false): GameFrame {
+    const frame: GameFrame = { tick: this.world.tick, time: Date.now(), players: packPlayers(this.world.playerStates()), items: packItems(this.world.items) };
+    if (withRoster) frame.roster = this.world.roster();
+    if (withStats) frame.stats = this.lastStats;
+    return frame;
+  }
+
+  private watch(): void {
+    const subscribed = (this.rt.stats().channels.get(this.channel) ?? 0) > 0;
+    if (subscribed && this.ticker === undefined) this.resume();
+    else if (!subscribed && this.ticker !== undefined) this.pause();
+  }
+
+  private resume(): void {
+    this.ticker = setInterval(() => this.tick(), 1000 / this.world.tickRate);
+    this.ticker.unref();
+  }
+
+  private pause(): void {
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  /**
+   * `game.join`: the player of `seat` when that seat is this user's and
+   * still in the arena (taken over from any other connection of the user),
+   * else a new player with a new seat.
+   */
+  private join(params: GameJoinParams, session: Session<DemoApi>): GameJoined {
+    const previous = this.playerOfSession.get(session.id);
+    const seated = params.seat !== undefined && SEAT_PATTERN.test(params.seat) ? this.seats.get(params.seat) : undefined;
+    const player = seated === undefined ? undefined : this.world.player(seated);
+    let id: number;
+    if (player !== undefined && player.user === session.user && !player.bot) {
+      id = player.id;
+      this.world.rejoin(id);
+    } else if (previous !== undefined && this.world.player(previous) !== undefined) {
+      id = previous;
+    } else {
+      id = this.newPlayer(session);
+    }
+    this.seat(session, id);
+    return { player: id, seat: this.seatOf.get(id)!, channel: this.channel, tickRate: this.world.tickRate, frame: this.frame(true, true) };
+  }
+
+  private newPlayer(session: Session<DemoApi>): number {
+    const info = session.info as Partial<DemoUserInfo> | undefined;
+    try {
+      const player = this.world.join({ user: session.user, name: info?.name ?? 'guest', color: info?.color ?? '#667085' });
+      const seat = newSeat();
+      this.seats.set(seat, player.id);
+      this.seatOf.set(player.id, seat);
+      this.budgets.set(player.id, new TokenBucket({ perSecond: this.maxInputsPerSecond, burst: this.maxInputsPerSecond, disconnectAfter: Number.MAX_SAFE_INTEGER }));
+      return player.id;
+    } catch (error) {
+      if (error instanceof GameFullError) throw new RpcError('limit_exceeded', error.message);
+      throw error;
+    }
+  }
+
+  /** Makes `session` the one that steers player `id` (an older connection of the player no longer does). */
+  private seat(session: Session<DemoApi>, id: number): void {
+    const before = this.sessionOfPlayer.get(id);
+    if (before !== undefined && before !== session.id) this.playerOfSession.delete(before);
+    const previous = this.playerOfSession.get(session.id);
+    if (previous !== undefined && previous !== id) {
+      this.sessionOfPlayer.delete(previous);
+      this.world.leave(previous);
+    }
+    this.playerOfSession.set(session.id, id);
+    this.sessionOfPlayer.set(id, session.id);
+  }
+
+  /** `game.input`: steers the session's player. */
+  private input(params: GameInput, session: Session<DemoApi>): null {
+    const id = this.playerOfSession.get(session.id);
+    if (id === undefined || this.world.player(id) === undefined) throw new RpcError('forbidden', 'join the game first (game.join)');
+    if (this.budgets.get(id)?.take() !== 'ok') throw new RpcError('rate_limited', `at most ${this.maxInputsPerSecond} inputs a second`);
+    this.world.steer(id, params.x, params.y);
+    return null;
+  }
+
+  /** A connection closed: its player stands still for the grace period. */
+  private dropped(session: Session<DemoApi>): void {
+    const id = this.playerOfSession.get(session.id);
+    if (id === undefined) return;
+    this.playerOfSession.delete(session.id);
+    if (this.sessionOfPlayer.get(id) !== session.id) return;
+    this.sessionOfPlayer.delete(id);
+    this.world.leave(id);
+  }
+
+  /** A player left the world: its seat, session and budget go. */
+  private forget(id: number): void {
+    const seat = this.seatOf.get(id);
+    if (seat !== undefined) this.seats.delete(seat);
+    this.seatOf.delete(id);
+    this.budgets.delete(id);
+    const session = this.sessionOfPlayer.get(id);
+    if (session !== undefined) this.playerOfSession.delete(session);
+    this.sessionOfPlayer.delete(id);
+  }
+}
