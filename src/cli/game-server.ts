@@ -138,17 +138,21 @@ export class GameServer {
     const { removed } = this.world.step();
     for (const id of removed) this.forget(id);
     const second = this.world.tick % this.world.tickRate === 0;
-    if (second) this.lastStats = this.meter.take();
-    const frame = this.frame(this.world.rosterVersion !== this.sentRoster || second, second);
+    const frame = this.frame(false);
+    if (second) {
+      // The size of a frame without the roster, once a second: the encoding is not worth paying every tick for a figure.
+      this.meter.frameBytes = encode(frame).byteLength;
+      this.lastStats = this.meter.take();
+      frame.stats = this.lastStats;
+    }
+    if (second || this.world.rosterVersion !== this.sentRoster) frame.roster = this.world.roster();
     this.sentRoster = this.world.rosterVersion;
     this.rt.publish(this.channel, frame).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));
-    // The frame's size, once a second: what the encoding costs is not worth paying every tick for a figure.
-    if (second) this.meter.frameBytes = encode(frame).byteLength;
     this.meter.record(performance.now() - started);
     return frame;
   }
 
-  /** The arena now as a frame (with the roster when asked, or when it changed). */
+  /** The arena now as a frame (with the roster and the last second's figures when asked). */
   frame(withRoster = true, withStats = false): GameFrame {
     const frame: GameFrame = { tick: this.world.tick, time: Date.now(), players: packPlayers(this.world.playerStates()), items: packItems(this.world.items) };
     if (withRoster) frame.roster = this.world.roster();

@@ -19,6 +19,7 @@ const MAIN = `<div class="dash-head"><h1>Arena</h1><span id="game-meta">joining�
   </section>
   <aside class="panel game-side">
     <h2>Scores</h2>
+    <p id="you" class="game-you">joining…</p>
     <ol id="scores" class="game-scores"></ol>
     <dl class="game-figures">${FIGURES.map(({ id, label }) => `<div id="figure-${id}"><dt>${label}</dt><dd>–</dd></div>`).join('')}</dl>
   </aside>

@@ -253,7 +253,8 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .game-help { margin: 10px 0 0; font-size: 13px; color: #4b5563; }
 .game-side { padding: 14px 16px; }
 .game-side h2 { font-size: 16px; margin: 0 0 8px; }
-.game-scores { list-style: none; margin: 0; padding: 0; max-height: 420px; overflow-y: auto; font-size: 14px; font-variant-numeric: tabular-nums; }
+.game-you { margin: 0 0 8px; padding: 6px 8px; border-radius: 6px; background: #eef2ff; font-weight: 650; font-size: 14px; }
+.game-scores { list-style: none; margin: 0; padding: 0; max-height: 440px; overflow-y: auto; font-size: 14px; font-variant-numeric: tabular-nums; }
 .game-scores li { display: flex; align-items: center; gap: 8px; padding: 3px 6px; border-radius: 6px; }
 .game-scores li.you { background: #eef2ff; font-weight: 650; }
 .game-scores li[data-away] { opacity: .5; }

@@ -67,7 +67,7 @@ export interface GameStats {
   tickMs: number;
   /** Longest tick of the second, in ms. */
   maxTickMs: number;
-  /** Bytes of the last frame, MessagePack-encoded. */
+  /** Bytes of a frame without roster and stats (most ticks), MessagePack-encoded. */
   frameBytes: number;
 }
 

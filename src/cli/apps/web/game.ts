@@ -215,7 +215,9 @@ function drawScores(): void {
     setFigure('frame', formatBytes(stats.frameBytes), 'MessagePack, per tick');
   }
   const own = ownPlayer === null ? undefined : current.players.get(ownPlayer);
-  byId('game-meta').textContent = own === undefined ? 'joining…' : `you: ${own.score} ${own.score === 1 ? 'point' : 'points'} · tick ${current.tick}`;
+  const rank = players.findIndex((player) => player.id === ownPlayer) + 1;
+  byId('you').textContent = own === undefined ? 'joining…' : `You: ${roster.get(own.id)?.name ?? '…'}, ${own.score} ${own.score === 1 ? 'point' : 'points'}, #${rank} of ${players.length}`;
+  byId('game-meta').textContent = `${players.length} ${players.length === 1 ? 'player' : 'players'} · tick ${current.tick}`;
 }
 
 function setFigure(id: string, value: string, title: string): void {
