@@ -140,7 +140,7 @@ describe('the demo apps in Chromium', () => {
   it('index page: links the apps', options, async () => {
     const { page } = await open('/', 'Visitor', false);
     const links = await page.$$eval('a.card', (cards) => cards.map((card) => card.getAttribute('href')));
-    assert.deepEqual(links, ['/chat', '/dashboard', '/whiteboard', '/ticker', '/notifications', '/admin']);
+    assert.deepEqual(links, ['/chat', '/dashboard', '/whiteboard', '/ticker', '/game', '/notifications', '/admin']);
     await page.screenshot({ path: `${SCREENSHOTS}/home.png` });
   });
 

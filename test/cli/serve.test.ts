@@ -74,7 +74,7 @@ describe('switchboard serve: HTTP endpoints', () => {
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
     const html = await response.text();
-    for (const app of ['/chat', '/dashboard', '/whiteboard', '/ticker', '/notifications', '/admin']) assert.match(html, new RegExp(`href="${app}"`));
+    for (const app of ['/chat', '/dashboard', '/whiteboard', '/ticker', '/game', '/notifications', '/admin']) assert.match(html, new RegExp(`href="${app}"`));
     assert.match(html, /Real-time demos/);
   });
 
@@ -216,7 +216,7 @@ describe('switchboard serve: settings and helpers', () => {
       assert.equal(defaults.host, '127.0.0.1');
       assert.equal(defaults.workers, 1);
       assert.equal(defaults.redis, undefined);
-      assert.deepEqual(Object.keys(defaults.namespaces).sort(), ['board', 'chat', 'cursor', 'metrics', 'notifications', 'ticker', 'typing']);
+      assert.deepEqual(Object.keys(defaults.namespaces).sort(), ['board', 'chat', 'cursor', 'game', 'metrics', 'notifications', 'ticker', 'typing']);
       assert.deepEqual(defaults.namespaces['notifications'], { personal: true, history: { size: 100, ttl: 24 * 3_600_000 }, publish: false, publisherInfo: false });
       const file = { port: 9200, host: '0.0.0.0', workers: 3, redis: 'redis://r:6379', namespaces: { chat: { presence: true }, news: {} } };
       const fromFile = resolveSettings({}, file);
@@ -260,6 +260,15 @@ describe('switchboard serve: settings and helpers', () => {
     assert.deepEqual(flags.metrics, { port: 0, host: '::1' });
   });
 
+  it('reads the game flags: bots and tick rate, within their bounds', () => {
+    assert.deepEqual(resolveSettings({}).game, { bots: 0, tickRate: 20 });
+    assert.deepEqual(resolveSettings({ 'game-bots': '50', 'game-tick-rate': '30' }).game, { bots: 50, tickRate: 30 });
+    assert.throws(() => resolveSettings({ 'game-bots': '201' }), /--game-bots expects a whole number/);
+    assert.throws(() => resolveSettings({ 'game-bots': '-1' }), /--game-bots expects a whole number/);
+    assert.throws(() => resolveSettings({ 'game-tick-rate': '5' }), /--game-tick-rate expects a whole number/);
+    assert.throws(() => resolveSettings({ 'game-tick-rate': '61' }), /--game-tick-rate expects a whole number/);
+  });
+
   it('cleans nicknames and picks stable colours', () => {
     assert.equal(cleanName('  Ada\u0000 Lovelace\n', 'guest'), 'Ada Lovelace');
     assert.equal(cleanName('   ', 'guest'), 'guest');
@@ -282,6 +291,8 @@ describe('switchboard serve: command line', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Usage: switchboard serve/);
     assert.match(help.stdout, /--workers N/);
+    assert.match(help.stdout, /--game-bots N/);
+    assert.match(help.stdout, /--game-tick-rate N/);
     // Every URL form --redis accepts is named in the help: one Redis, Cluster seeds, Sentinel.
     assert.match(help.stdout, /redis:\/\/h1:7000,h2:7000/);
     assert.match(help.stdout, /redis\+sentinel:\/\//);

@@ -63,7 +63,7 @@ export interface RosterEntry {
 
 /** What the server measured over the last second. */
 export interface GameStats {
-  /** Mean time of one tick (simulation, encoding, publishing), in ms. */
+  /** Mean time of one tick, in ms: simulation, packing, and publishing until the broker took the frame (in memory: the fan-out included). */
   tickMs: number;
   /** Longest tick of the second, in ms. */
   maxTickMs: number;

@@ -34,6 +34,8 @@ const FULL_SPEED_DISTANCE = 160;
 const DEAD_ZONE = 6;
 /** An input is sent again when it changed by more than this. */
 const INPUT_EPSILON = 0.03;
+/** Smallest label size on screen, in CSS pixels. */
+const LABEL_PX = 10;
 
 interface Snapshot {
   tick: number;
@@ -61,6 +63,8 @@ let pointer: { x: number; y: number } | null = null;
 const keys = new Set<string>();
 let lastSent: GameInput = { x: 0, y: 0 };
 let lastSentAt = 0;
+/** CSS pixels per arena unit, as last drawn. */
+let labelScale = 1;
 
 function snapshotOf(frame: GameFrame): Snapshot {
   const players = new Map<number, PlayerState>();
@@ -109,6 +113,7 @@ function drawArena(): void {
   const context = canvas.getContext('2d');
   if (context === null) return;
   const scale = fitCanvas(canvas);
+  labelScale = canvas.clientWidth / ARENA_WIDTH || 1;
   context.setTransform(1, 0, 0, 1, 0, 0);
   context.fillStyle = '#f8fafc';
   context.fillRect(0, 0, canvas.width, canvas.height);
@@ -172,11 +177,13 @@ function drawPlayer(context: CanvasRenderingContext2D, player: PlayerState): voi
     context.lineWidth = 3;
     context.stroke();
   }
-  context.font = `${own ? 'bold ' : ''}20px system-ui, sans-serif`;
+  // Labels at least LABEL_PX on screen, whatever the canvas's size.
+  const size = Math.max(20, LABEL_PX / labelScale);
+  context.font = `${own ? 'bold ' : ''}${Math.round(size)}px system-ui, sans-serif`;
   context.textAlign = 'center';
   context.fillStyle = '#1f2937';
   const label = `${person?.name ?? '…'}${player.away ? ' (away)' : ''}`;
-  context.fillText(label, x, y - r - 10);
+  context.fillText(label, x, y - r - size / 2);
   context.globalAlpha = 1;
 }
 

@@ -1,0 +1,183 @@
+// The multiplayer game of `switchboard serve` (/game) in Chromium, several
+// people in separate browser contexts: two players see each other move, a
+// late joiner sees both at once, a reloaded page and a page whose network
+// was cut come back as the same player (seen as away meanwhile), names are
+// text only. Screenshots at 1280×800 and 390×844 go to docs/screenshots/.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { startServe, TcpProxy, type ServeProcess } from './serve-helpers.js';
+
+const SCREENSHOTS = 'docs/screenshots';
+/** Console errors a cut network causes by design. */
+const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
+
+interface Position {
+  x: number;
+  y: number;
+  score: number;
+  away: boolean;
+}
+
+async function openGame(browser: Browser, base: string, name: string, errors: string[], viewport = { width: 1280, height: 800 }): Promise<Page> {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(`${name}: ${message.text()}`);
+  });
+  await page.goto(`${base}/game?name=${encodeURIComponent(name)}`);
+  await page.waitForSelector('body[data-connection=connected][data-player]');
+  return page;
+}
+
+function ownId(page: Page): Promise<number> {
+  return page.evaluate(() => Number(document.body.dataset.player));
+}
+
+/** Where `page` shows player `id` (its scoreboard row), or null when it does not list it. */
+function seen(page: Page, id: number): Promise<Position | null> {
+  return page.evaluate((player) => {
+    const row = document.querySelector<HTMLElement>(`#scores li[data-player="${player}"]`);
+    if (row === null) return null;
+    return { x: Number(row.dataset.x), y: Number(row.dataset.y), score: Number(row.dataset.score), away: row.dataset.away === 'true' };
+  }, id);
+}
+
+async function waitUntilSeen(page: Page, id: number, check: (position: Position) => boolean, what: string, timeout = 10_000): Promise<Position> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const position = await seen(page, id);
+    if (position !== null && check(position)) return position;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last seen ${JSON.stringify(position)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Holds an arrow key for `ms` on `page`, towards the middle of the arena along x. */
+async function moveAcross(page: Page, id: number, ms = 1200): Promise<void> {
+  const start = (await seen(page, id))!;
+  const key = start.x < 800 ? 'ArrowRight' : 'ArrowLeft';
+  await page.keyboard.down(key);
+  await page.waitForTimeout(ms);
+  await page.keyboard.up(key);
+}
+
+describe('the game in Chromium', () => {
+  const chromium = chromiumStatus();
+  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  let serve: ServeProcess;
+  let browser: Browser;
+  let base: string;
+  const errors: string[] = [];
+
+  before(async () => {
+    if (!chromium.available) return;
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    serve = await startServe(['--port', '0', '--game-bots', '12']);
+    base = `http://127.0.0.1:${serve.port}`;
+    browser = await launchChromium();
+  });
+  after(async () => {
+    if (!chromium.available) return;
+    await browser.close();
+    await serve.stop();
+    assert.deepEqual(errors, [], 'no page had an error');
+  });
+
+  it('two players see each other move; a late joiner sees both; a reload is the same player', options, async () => {
+    const ada = await openGame(browser, base, 'Ada', errors);
+    const bob = await openGame(browser, base, 'Bob', errors);
+    const [adaId, bobId] = [await ownId(ada), await ownId(bob)];
+    assert.notEqual(adaId, bobId);
+    await waitUntilSeen(ada, bobId, () => true, 'Ada lists Bob');
+    await waitUntilSeen(bob, adaId, () => true, 'Bob lists Ada');
+    // Each page highlights its own player, and only it.
+    assert.deepEqual(await ada.$$eval('#scores li.you', (rows) => rows.map((row) => Number((row as HTMLElement).dataset.player))), [adaId]);
+    assert.deepEqual(await bob.$$eval('#scores li.you', (rows) => rows.map((row) => Number((row as HTMLElement).dataset.player))), [bobId]);
+
+    const adaBefore = (await seen(bob, adaId))!;
+    await moveAcross(ada, adaId);
+    await waitUntilSeen(bob, adaId, (now) => Math.abs(now.x - adaBefore.x) > 100, 'Bob sees Ada move');
+    const bobBefore = (await seen(ada, bobId))!;
+    await moveAcross(bob, bobId);
+    await waitUntilSeen(ada, bobId, (now) => Math.abs(now.x - bobBefore.x) > 100, 'Ada sees Bob move');
+
+    // A late joiner has both at once, from the join result, with their names.
+    const cy = await openGame(browser, base, 'Cy', errors);
+    await waitUntilSeen(cy, adaId, () => true, 'Cy lists Ada', 3000);
+    await waitUntilSeen(cy, bobId, () => true, 'Cy lists Bob', 3000);
+    const names = await cy.$$eval('#scores li .name', (rows) => rows.map((row) => row.firstChild?.textContent ?? ''));
+    assert.ok(names.includes('Ada') && names.includes('Bob') && names.includes('Cy'), names.join(', '));
+    const adaNow = (await seen(cy, adaId))!;
+    const adaAtAda = (await seen(ada, adaId))!;
+    assert.ok(Math.abs(adaNow.x - adaAtAda.x) < 40, 'Cy sees Ada where Ada is');
+
+    // Bob reloads: the same player, score and all; the others never lose him.
+    const score = (await seen(bob, bobId))!.score;
+    await bob.reload();
+    await bob.waitForSelector('body[data-connection=connected][data-player]');
+    assert.equal(await ownId(bob), bobId, 'the same player after a reload');
+    const back = await waitUntilSeen(ada, bobId, (now) => !now.away, 'Bob back, not away');
+    assert.ok(back.score >= score);
+    const bobAgain = (await seen(ada, bobId))!;
+    await moveAcross(bob, bobId);
+    await waitUntilSeen(ada, bobId, (now) => Math.abs(now.x - bobAgain.x) > 100, 'Bob steers again after the reload');
+
+    // The canvas has the arena drawn (coins and ships are not the background).
+    const ink = await ada.evaluate(() => {
+      const canvas = document.getElementById('arena') as HTMLCanvasElement;
+      const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let coloured = 0;
+      for (let i = 0; i < data.length; i += 4) if (Math.max(data[i]!, data[i + 1]!, data[i + 2]!) - Math.min(data[i]!, data[i + 1]!, data[i + 2]!) > 40) coloured++;
+      return coloured;
+    });
+    assert.ok(ink > 500, `${ink} coloured pixels`);
+    await ada.mouse.move(640, 400);
+    await ada.waitForTimeout(1500);
+    await ada.screenshot({ path: `${SCREENSHOTS}/game.png` });
+    for (const page of [ada, bob, cy]) await page.context().close();
+  });
+
+  it('a page whose network is cut is away meanwhile, and comes back as the same player', options, async () => {
+    const proxy = new TcpProxy(serve.port);
+    await proxy.start();
+    try {
+      const dee = await openGame(browser, `http://127.0.0.1:${proxy.port}`, 'Dee', errors);
+      const eve = await openGame(browser, base, 'Eve', errors);
+      const deeId = await ownId(dee);
+      await waitUntilSeen(eve, deeId, (now) => !now.away, 'Eve sees Dee');
+      proxy.cut();
+      await dee.waitForSelector('#game-status:not([hidden])');
+      await waitUntilSeen(eve, deeId, (now) => now.away, 'Eve sees Dee away', 15_000);
+      proxy.restore();
+      await dee.waitForSelector('body[data-connection=connected]', { timeout: 20_000 });
+      await waitUntilSeen(eve, deeId, (now) => !now.away, 'Eve sees Dee back');
+      assert.equal(await ownId(dee), deeId, 'the same player after the reconnect');
+      assert.equal(await dee.locator('#game-status').isHidden(), true);
+      const before = (await seen(eve, deeId))!;
+      await moveAcross(dee, deeId);
+      await waitUntilSeen(eve, deeId, (now) => Math.abs(now.x - before.x) > 100, 'Dee steers again');
+      for (const page of [dee, eve]) await page.context().close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('names are text, never markup; on a phone', options, async () => {
+    const name = '<img src=x id=injected>';
+    const page = await openGame(browser, base, name, errors, { width: 390, height: 844 });
+    const id = await ownId(page);
+    await waitUntilSeen(page, id, () => true, 'listed');
+    assert.equal(await page.locator('#injected').count(), 0);
+    const shown = await page.$eval(`#scores li[data-player="${id}"] .name`, (row) => row.firstChild?.textContent ?? '');
+    assert.equal(shown, name);
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page is ${width} px wide`);
+    await page.waitForTimeout(1500);
+    await page.screenshot({ path: `${SCREENSHOTS}/game-phone.png` });
+    await page.context().close();
+  });
+});
