@@ -112,7 +112,11 @@ describe('the game server', () => {
     for (const params of [{ x: 2, y: 0 }, { x: 0, y: Number.NaN }, { x: 0 }, { x: 0, y: 0, speed: 9 }, { x: '1', y: 0 }]) {
       await assert.rejects(bob.client.call('game.input', params as never), (error: RealtimeError) => error.code === 'invalid_data', JSON.stringify(params));
     }
-    // 40 inputs at once against a budget of 10 a second: most are refused, and Bob is no faster for it.
+    // 40 inputs at once against a budget of 10 a second: most are refused, Bob is no faster for it, and someone else's frames keep coming, one per tick.
+    const other = await connect(port, 'Other');
+    await join(other);
+    await eventually(() => (other.frames.length > 0 ? true : undefined), 5000, 'other gets frames');
+    const watched = other.frames.length;
     const results = await Promise.allSettled(Array.from({ length: 40 }, () => bob.client.call('game.input', { x: -direction, y: 0 })));
     const refused = results.filter((result) => result.status === 'rejected');
     assert.ok(refused.length >= 25, `${refused.length} of 40 refused`);
@@ -124,6 +128,9 @@ describe('the game server', () => {
       const step = Math.hypot(recent[i]!.x - recent[i - 1]!.x, recent[i]!.y - recent[i - 1]!.y);
       assert.ok(step <= game.world.maxSpeed / 20 + 0.2, `moved ${step} units in one tick`);
     }
+    await eventually(() => (other.frames.length >= watched + 10 ? true : undefined), 5000, 'the other player keeps getting frames');
+    const ticks = other.frames.slice(watched).map((frame) => frame.tick);
+    assert.ok(ticks.every((tick, i) => i === 0 || tick === ticks[i - 1]! + 1), `one frame per tick during the flood: ${ticks.join(',')}`);
     // Without a join, no steering.
     const carl = await connect(port, 'Carl');
     await assert.rejects(carl.client.call('game.input', { x: 1, y: 0 }), (error: RealtimeError) => error.code === 'forbidden');
