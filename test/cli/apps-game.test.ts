@@ -168,12 +168,19 @@ describe('the game in Chromium', () => {
 
   it('names are text, never markup; on a phone', options, async () => {
     const name = '<img src=x id=injected>';
-    const page = await openGame(browser, base, name, errors, { width: 390, height: 844 });
-    const id = await ownId(page);
-    await waitUntilSeen(page, id, () => true, 'listed');
-    assert.equal(await page.locator('#injected').count(), 0);
-    const shown = await page.$eval(`#scores li[data-player="${id}"] .name`, (row) => row.firstChild?.textContent ?? '');
-    assert.equal(shown, name);
+    const hostile = await openGame(browser, base, name, errors);
+    const id = await ownId(hostile);
+    await waitUntilSeen(hostile, id, () => true, 'listed');
+    const phone = await openGame(browser, base, 'Fay', errors, { width: 390, height: 844 });
+    // Listed by both pages as text, with no element made of it.
+    await waitUntilSeen(phone, id, () => true, 'Fay lists the markup name');
+    for (const page of [hostile, phone]) {
+      assert.equal(await page.locator('#injected').count(), 0);
+      const shown = await page.$eval(`#scores li[data-player="${id}"] .name`, (row) => row.firstChild?.textContent ?? '');
+      assert.equal(shown, name);
+    }
+    await hostile.context().close();
+    const page = phone;
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(width <= 390, `the page is ${width} px wide`);
     await page.waitForTimeout(1500);
