@@ -311,6 +311,9 @@ async function join(client: DemoClient): Promise<void> {
   ownPlayer = joined.player;
   tickInterval = 1000 / joined.tickRate;
   document.body.dataset.player = String(joined.player);
+  // Start over from the join's frame: a restarted server counts its ticks from 0 again.
+  previous = null;
+  current = null;
   onFrame(joined.frame);
   if (channel === joined.channel) return;
   channel = joined.channel;
