@@ -54,7 +54,7 @@ function boardPixel(page: Page, x: number, y: number): Promise<number[]> {
 }
 
 /** Everything `serve` sends over HTTP that a browser may load. */
-const PATHS = ['/', '/index.html', '/chat', '/dashboard', '/whiteboard', '/ticker', '/game', '/apps/style.css', '/apps/chat.js', '/apps/common.js', '/apps/guards.js', '/apps/whiteboard.js', '/apps/game.js', '/apps/game-api.js', '/apps/api.js', '/switchboard-sdk.js', '/favicon.svg', '/no-such-page', '/rt', '/healthz'];
+const PATHS = ['/', '/index.html', '/chat', '/dashboard', '/whiteboard', '/ticker', '/game', '/apps/style.css', '/apps/chat.js', '/apps/common.js', '/apps/guards.js', '/apps/whiteboard.js', '/apps/game.js', '/apps/game-api.js', '/apps/game-interpolation.js', '/apps/api.js', '/switchboard-sdk.js', '/favicon.svg', '/no-such-page', '/rt', '/healthz'];
 
 function checkSecurityHeaders(headers: Headers, what: string): void {
   const csp = headers.get('content-security-policy') ?? '';

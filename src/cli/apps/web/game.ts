@@ -3,7 +3,8 @@
  * (`game.join`, with the seat this tab kept, to come back as the same
  * player after a reload or a reconnect), follows its frames — MessagePack,
  * so this page speaks MessagePack — and draws them on a canvas between the
- * last two, so that movement is smooth at any frame rate. Steering goes to
+ * last two (game-interpolation.ts), so that movement is smooth at any frame
+ * rate. Steering goes to
  * the server as `game.input` (at most one per tick, only when it changed).
  */
 import { formatBytes } from './charts.js';
@@ -23,6 +24,7 @@ import {
   type ItemState,
   type PlayerState,
 } from './game-api.js';
+import { blend, tickProgress } from './game-interpolation.js';
 import { userInfoOf, userTag } from './guards.js';
 
 /** Where this tab keeps its seat: a reload comes back as the same player, another tab is another player. */
@@ -82,19 +84,11 @@ function onFrame(frame: GameFrame): void {
     }
   }
   if (frame.stats !== undefined) stats = frame.stats;
-  previous = current;
-  current = snapshotOf(frame);
+  const next = snapshotOf(frame);
+  // From where each player is drawn now (not where the last state put it), so that an early or late state never makes anyone jump.
+  previous = current === null ? null : { ...current, players: blend(previous?.players ?? null, current.players, tickProgress(next.at, current.at, tickInterval)) };
+  current = next;
   document.body.dataset.tick = String(frame.tick);
-}
-
-/** A player where it is drawn now: between the previous frame and the current one. */
-function interpolated(player: PlayerState, alpha: number): PlayerState {
-  const before = previous?.players.get(player.id);
-  if (before === undefined) return player;
-  let turn = player.heading - before.heading;
-  if (turn > Math.PI) turn -= 2 * Math.PI;
-  if (turn < -Math.PI) turn += 2 * Math.PI;
-  return { ...player, x: before.x + (player.x - before.x) * alpha, y: before.y + (player.y - before.y) * alpha, heading: before.heading + turn * alpha };
 }
 
 function fitCanvas(canvas: HTMLCanvasElement): number {
@@ -120,7 +114,7 @@ function drawArena(): void {
   context.setTransform(scale, 0, 0, scale, 0, 0);
   drawGrid(context);
   if (current === null) return;
-  const alpha = Math.min(1, (performance.now() - current.at) / tickInterval);
+  const alpha = tickProgress(performance.now(), current.at, tickInterval);
   context.fillStyle = '#f5b301';
   context.strokeStyle = '#b7791f';
   context.lineWidth = 2;
@@ -130,7 +124,7 @@ function drawArena(): void {
     context.fill();
     context.stroke();
   }
-  const players = [...current.players.values()].map((player) => interpolated(player, alpha));
+  const players = [...blend(previous?.players ?? null, current.players, alpha).values()];
   // Our own player last, on top.
   players.sort((a, b) => Number(a.id === ownPlayer) - Number(b.id === ownPlayer));
   for (const player of players) drawPlayer(context, player);
