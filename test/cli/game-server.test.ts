@@ -17,7 +17,9 @@ import { GameServer } from '../../src/cli/game-server.js';
 import { demoNamespaces } from '../../src/cli/serve-config.js';
 import { demoAuthenticate } from '../../src/cli/serve-server.js';
 import { GuestIdentities } from '../../src/cli/serve-guests.js';
-import { eventually } from './serve-helpers.js';
+import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
+import { requirePeer } from '../interop/peers.js';
+import { eventually, guest, startServe } from './serve-helpers.js';
 
 interface Player {
   client: RealtimeClient<DemoApi>;
@@ -192,5 +194,35 @@ describe('the game server', () => {
     const tick = game.world.tick;
     await new Promise((resolve) => setTimeout(resolve, 700));
     assert.equal(game.world.tick, tick);
+  });
+});
+
+describe('the game under switchboard serve --workers 2', () => {
+  const redis = redisAvailability();
+  const options = requirePeer('redis-server', redis.available, redis.reason);
+
+  it('each worker runs an arena of its own, for the connections it serves', options, async () => {
+    const store = await RedisServer.start();
+    const serve = await startServe(['--port', '0', '--redis', store.url, '--workers', '2']);
+    const players: Array<RealtimeClient<DemoApi>> = [];
+    try {
+      const workers = new Map<number, GameJoined>();
+      for (let i = 0; i < 8 && workers.size < 2; i++) {
+        const { client, connected } = await guest(serve.port, `W${i}`);
+        players.push(client);
+        const joined = await client.call('game.join', {});
+        assert.equal(joined.channel, `game:w${connected.data.worker}`, 'the arena of the worker that serves the connection');
+        workers.set(connected.data.worker, joined);
+      }
+      assert.equal(workers.size, 2, 'connections reached both workers');
+      const [one, two] = [workers.get(1)!, workers.get(2)!];
+      // (These clients speak JSON: the frames' byte arrays are not read here, the rosters are.)
+      assert.ok(one.frame.roster!.some((entry) => entry.id === one.player) && two.frame.roster!.some((entry) => entry.id === two.player));
+      assert.ok(two.frame.roster!.every((entry) => !one.frame.roster!.some((other) => other.user === entry.user)), 'no player is in both arenas');
+    } finally {
+      for (const client of players) client.close();
+      await serve.stop();
+      await store.stop();
+    }
   });
 });
