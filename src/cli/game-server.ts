@@ -8,7 +8,8 @@
  * direction to steer in; params checked by the demo's schemas, clamped by
  * the world, and at most `maxInputsPerSecond` per player: more are refused
  * with `rate_limited`, and only the latest input of a tick counts anyway).
- * A dropped connection leaves its player standing for the grace period.
+ * A dropped connection leaves its player standing for the grace period
+ * (or until the arena is full and a new player needs the place).
  *
  * Under `--workers N` every worker runs an arena of its own (`game:w<N>`):
  * its players are the connections it serves.
@@ -222,6 +223,10 @@ export class GameServer {
 
   private newPlayer(session: Session<DemoApi>): number {
     const info = session.info as Partial<DemoUserInfo> | undefined;
+    if (this.world.full) {
+      const evicted = this.world.evictLongestAway();
+      if (evicted !== undefined) this.forget(evicted);
+    }
     try {
       const player = this.world.join({ user: session.user, name: info?.name ?? 'guest', color: info?.color ?? '#667085' });
       const seat = newSeat();

@@ -147,9 +147,29 @@ export class GameWorld {
     return this.byId.get(id);
   }
 
+  /** True when a join would need a place: `maxPlayers` are in the arena. */
+  get full(): boolean {
+    return this.byId.size >= this.maxPlayers;
+  }
+
+  /**
+   * Removes the player who has been away the longest, to make room; returns
+   * its id, or undefined when everyone is present. Players who dropped are
+   * the first to go when the arena is full, so that connections that come
+   * and go cannot keep others out for a grace period each.
+   */
+  evictLongestAway(): number | undefined {
+    let oldest: Player | undefined;
+    for (const player of this.byId.values()) {
+      if (player.leftAt !== null && (oldest === undefined || player.leftAt < oldest.leftAt!)) oldest = player;
+    }
+    if (oldest !== undefined) this.remove(oldest.id);
+    return oldest?.id;
+  }
+
   /** Adds a player at a random free-ish spot; throws GameFullError when the arena is full. */
   join(identity: PlayerIdentity): Player {
-    if (this.byId.size >= this.maxPlayers) throw new GameFullError(this.maxPlayers);
+    if (this.full) throw new GameFullError(this.maxPlayers);
     const id = this.freeId();
     const spot = this.randomPoint(PLAYER_RADIUS * 3);
     const player: Player = {

@@ -119,11 +119,21 @@ describe('the game world', () => {
     assert.deepEqual(world.roster().map((entry) => entry.name), ['Ada']);
   });
 
-  it('refuses players beyond maxPlayers', () => {
-    const world = quietWorld({ maxPlayers: 2 });
-    world.join(ADA);
-    world.join(BOB);
-    assert.throws(() => world.join({ ...ADA, user: 'third' }), GameFullError);
+  it('refuses players beyond maxPlayers; the player away the longest can make room', () => {
+    const world = quietWorld({ maxPlayers: 3 });
+    const ada = world.join(ADA);
+    const bob = world.join(BOB);
+    const cy = world.join({ ...ADA, user: 'cy' });
+    assert.equal(world.full, true);
+    assert.throws(() => world.join({ ...ADA, user: 'fourth' }), GameFullError);
+    assert.equal(world.evictLongestAway(), undefined, 'nobody is away: nobody goes');
+    world.leave(cy.id);
+    world.step();
+    world.leave(ada.id);
+    assert.equal(world.evictLongestAway(), cy.id, 'away since an earlier tick');
+    assert.equal(world.full, false);
+    world.join({ ...ADA, user: 'fourth' });
+    assert.deepEqual(world.players.map((player) => player.id).sort(), [ada.id, bob.id, 4].sort());
   });
 
   it('is deterministic: the same seed and the same calls give the same arena', () => {
