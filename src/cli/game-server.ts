@@ -100,6 +100,7 @@ export class GameServer {
     this.world = new GameWorld({ ...options, tickRate: options.tickRate ?? DEFAULT_TICK_RATE });
     this.channel = `game:${options.arena ?? 'arena'}`;
     this.maxInputsPerSecond = options.maxInputsPerSecond ?? 30;
+    if (!(this.maxInputsPerSecond >= 1)) throw new RangeError('maxInputsPerSecond: a number ≥ 1');
     this.bots = new GameBots(this.world);
     this.bots.add(options.bots ?? 0);
     rt.method('game.join', (params, session) => this.join(params, session));
