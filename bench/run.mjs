@@ -148,7 +148,8 @@ const SCENARIOS = {
   // history throughput: pages of a 10,000-entry history (Switchboard only: Socket.IO keeps no history)
   'rt-history': { mode: 'history', conns: 8, window: 1, size: 64, entries: 10000, page: 1000, deflate: false },
   // a reconnect storm: N clients reconnect at once with a JWT and recover the `recover` publications they missed
-  'rt-reconnect-storm': { mode: 'storm', conns: 10000, recover: 10, size: 64, deflate: false },
+  // (`pending` of them reconnecting at a time: below the servers' listen backlog, Node's default 511)
+  'rt-reconnect-storm': { mode: 'storm', conns: 10000, recover: 10, size: 64, pending: 500, deflate: false },
 };
 const isRealtimeScenario = (name) => ['fanout', 'rpc'].includes(SCENARIOS[name]?.mode);
 const isHistoryScenario = (name) => SCENARIOS[name]?.mode === 'history';
@@ -180,7 +181,7 @@ function usage() {
   --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
   --duration S            measured window per cell (10)
   --warmup S              unmeasured warm-up before it (1)
-  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history; recover of rt-reconnect-storm), e.g. --set broadcast.conns=2000
+  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history; recover pending of rt-reconnect-storm), e.g. --set broadcast.conns=2000
   --dist DIR              the Switchboard build the real-time servers run (default: dist/ of this tree), e.g. an older build to compare
   --no-pin                do not pin with taskset (machines with one CPU)
   --out DIR               results directory (bench/results/<time>)
@@ -390,7 +391,7 @@ function scenarioParams(name, opts) {
   for (const [k, v] of Object.entries(opts.set)) {
     const [s, key] = k.split('.');
     if (s !== name) continue;
-    if (['conns', 'window', 'size', 'nodes', 'entries', 'page', 'recover'].includes(key)) p[key] = Number(v);
+    if (['conns', 'window', 'size', 'nodes', 'entries', 'page', 'recover', 'pending'].includes(key)) p[key] = Number(v);
     else if (key === 'deflate') p[key] = v === 'true' || v === '1';
     else p[key] = v;
   }
@@ -438,7 +439,7 @@ function loadgenArgs(p, port, raw, readyFile, profile, tokensFile) {
   if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) a.push('-w', String(p.window), '-s', String(p.size));
   if (p.mode === 'history') a.push('--entries', String(p.entries), '--page', String(p.page));
   if (p.mode === 'fanout' || p.mode === 'rpc') a.push('--profile', profile);
-  if (p.mode === 'storm') a.push('-s', String(p.size), '--profile', profile, '--tokens', tokensFile, '--recover', String(p.recover), '--connect-timeout', String(p.timeout));
+  if (p.mode === 'storm') a.push('-s', String(p.size), '--profile', profile, '--tokens', tokensFile, '--recover', String(p.recover), '--connect-timeout', String(p.timeout), '--max-pending', String(p.pending));
   if (p.mode === 'echo') {
     a.push(p.type === 'binary' ? '--binary' : '--text');
     if (p.payload) a.push('--payload', p.payload);

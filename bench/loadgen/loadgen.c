@@ -1411,8 +1411,8 @@ static int bc_complete(void) {
  *        ends (@window-end) when every subscriber recovered or failed. */
 enum { SP_MARK, SP_LEAVE, SP_MISS, SP_STORM, SP_END };
 static int sp = SP_MARK;
-static uint64_t sp_deadline;
-static int storm_marked, storm_failed;
+static uint64_t sp_deadline, t_storm;
+static int storm_marked, storm_failed, storm_next;
 
 /* a variable template's captures become the connection's variables */
 static int vars_commit(conn_t *c, const gcap_t *cap) {
@@ -1437,7 +1437,7 @@ static void storm_check_done(conn_t *c, uint64_t now) {
   if (!resuming(c) || c->recovered || c->scripting || c->rec != (uint16_t)cfg.recover || c->state != ST_OPEN) return;
   c->recovered = 1;
   st.recovered++;
-  hist_add(&st.lat, now - c->t_start);
+  hist_add(&st.lat, now - t_storm); /* from the storm's start: how long this client was without its stream */
 }
 
 /* one recovered publication: intact, and the next one missed */
@@ -1461,6 +1461,18 @@ static void storm_publish(uint64_t seq) {
 
 static void enter_measure(uint64_t now);
 static void enter_drain(uint64_t now);
+
+/* reconnect the next subscribers while fewer than --max-pending are connecting or resuming */
+static void storm_open_more(void) {
+  while (storm_next < nconns && pending < cfg.max_pending) {
+    conn_t *c = &conns[storm_next++];
+    if (!c->storm_ok) continue;
+    c->round = 2;
+    conn_start(c);
+    if (c->state == ST_DEAD && !c->failed) { c->failed = 1; storm_failed++; }
+    sp_deadline = MAX(sp_deadline, c->t_start + (uint64_t)((cfg.connect_timeout + 2) * 1e9));
+  }
+}
 
 /* advance the storm's stages; called on every turn of the loop */
 static void storm_step(uint64_t now) {
@@ -1499,24 +1511,22 @@ static void storm_step(uint64_t now) {
       if (now >= sp_deadline) die("the missed publications were not acknowledged (%" PRIu64 " of %" PRIu64 ")", pub->acked, bc_sent);
       return;
     }
-    /* every subscriber at once */
+    /* every subscriber wants its stream back now; --max-pending of them reconnect at a time */
     enter_measure(now);
     sp = SP_STORM;
+    t_storm = now;
     sp_deadline = now + (uint64_t)((cfg.connect_timeout + 2) * 1e9);
-    for (int i = 1; i < nconns; i++) {
-      conn_t *c = &conns[i];
-      if (!c->storm_ok) continue;
-      c->round = 2;
-      conn_start(c);
-      if (c->state == ST_DEAD && !c->failed) { c->failed = 1; storm_failed++; }
-    }
+    storm_next = 1;
+    storm_open_more();
     return;
   }
   /* SP_STORM */
   if ((uint64_t)storm_failed + st.recovered < st.storm_clients && now < sp_deadline) return;
   for (int i = 1; i < nconns; i++) {
     conn_t *c = &conns[i];
-    if (c->storm_ok && !c->recovered && !c->failed && c->state != ST_DEAD) conn_kill(c, E_TIMEOUT);
+    if (!c->storm_ok || c->recovered || c->failed) continue;
+    if (c->state != ST_DEAD) conn_kill(c, E_TIMEOUT);
+    else { c->failed = 1; storm_failed++; st.err[E_TIMEOUT]++; } /* never got its turn */
   }
   sp = SP_END;
   enter_drain(now);
@@ -1929,6 +1939,7 @@ fail:
 }
 
 static void open_more(void) {
+  if (cfg.mode == M_STORM && sp == SP_STORM) { storm_open_more(); return; }
   if (phase != PH_SETUP || cfg.mode == M_CONNECT) return;
   while (opened < nconns && pending < cfg.max_pending) conn_start(&conns[opened++]);
 }
@@ -2554,7 +2565,8 @@ static void usage(FILE *f) {
           "      --raw               echo over plain TCP, no WebSocket (use with serve-raw)\n"
           "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs)\n"
           "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto: one per 4000 connections above 4000)\n"
-          "      --max-pending N     handshakes in progress at once while connecting (256)\n"
+          "      --max-pending N     handshakes in progress at once while connecting (256); storm: also\n"
+          "                          reconnections in progress (handshake and resume script) at once\n"
           "      --drain-timeout S   how long to wait for outstanding echoes after the window (10)\n"
           "      --no-marks          do not print @window-start/@window-end on stderr\n"
           "  -v, --verbose           log errors as they happen\n");
