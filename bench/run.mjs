@@ -183,6 +183,9 @@ function usage() {
   --warmup S              unmeasured warm-up before it (1)
   --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history; recover pending of rt-reconnect-storm), e.g. --set broadcast.conns=2000
   --dist DIR              the Switchboard build the real-time servers run (default: dist/ of this tree), e.g. an older build to compare
+  --loadgens N            load generator processes per cell (1): the connections split between them (loadgen --procs; broadcast
+                          and fanout share one window), pinned to CPUs 1..N (CPU 1 alone on a 2-CPU machine); not for
+                          rt-history and rt-reconnect-storm (one process). Per scenario: --set SCEN.loadgens=N
   --no-pin                do not pin with taskset (machines with one CPU)
   --out DIR               results directory (bench/results/<time>)
   --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
@@ -191,7 +194,7 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const o = { runs: 1, duration: 10, warmup: 1, set: {}, pin: true, quick: false, writeDocs: false };
+  const o = { runs: 1, duration: 10, warmup: 1, set: {}, pin: true, quick: false, writeDocs: false, loadgens: 1 };
   const userSet = {};
   let durationGiven = false;
   let warmupGiven = false;
@@ -212,6 +215,7 @@ function parseArgs(argv) {
       if (!m) fail('--set wants SCENARIO.KEY=VALUE');
       userSet[`${m[1]}.${m[2]}`] = m[3];
     } else if (a === '--no-pin') o.pin = false;
+    else if (a === '--loadgens') o.loadgens = Math.max(1, parseInt(val(), 10) || 1);
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--dist') o.dist = path.resolve(val());
     else if (a === '--report') o.report = path.resolve(val());
@@ -391,12 +395,14 @@ function scenarioParams(name, opts) {
   for (const [k, v] of Object.entries(opts.set)) {
     const [s, key] = k.split('.');
     if (s !== name) continue;
-    if (['conns', 'window', 'size', 'nodes', 'entries', 'page', 'recover', 'pending'].includes(key)) p[key] = Number(v);
+    if (['conns', 'window', 'size', 'nodes', 'entries', 'page', 'recover', 'pending', 'loadgens'].includes(key)) p[key] = Number(v);
     else if (key === 'deflate') p[key] = v === 'true' || v === '1';
     else p[key] = v;
   }
   p.duration = opts.duration;
   p.warmup = opts.warmup;
+  // processes of the C load generator (loadgen --procs); rt-history's (Node) and the storm run one
+  p.loadgens = p.mode === 'history' || p.mode === 'storm' ? 1 : Math.max(1, Math.round(p.loadgens ?? opts.loadgens ?? 1));
   if (p.mode === 'idle') {
     p.hold = Math.max(3, opts.duration);
     const limit = hardNofile() - 200;
@@ -417,6 +423,14 @@ function scenarioParams(name, opts) {
     p.timeout = STORM_TIMEOUT_S;
   }
   return p;
+}
+
+/** the load generator's CPUs for N processes: 1..N, as far as the machine has them (CPU 0 is the server's) */
+function loadgenCpus(n) {
+  const nproc = Number(spawnSync('nproc').stdout?.toString().trim()) || os.cpus().length;
+  const cpus = [];
+  for (let c = 1; c <= Math.min(n, nproc - 1); c++) cpus.push(c);
+  return cpus.length ? cpus : [1];
 }
 
 /** storm: how long each reconnection may take to recover (loadgen --connect-timeout) */
@@ -446,6 +460,7 @@ function loadgenArgs(p, port, raw, readyFile, profile, tokensFile) {
     if (raw) a.push('--raw');
   }
   if (p.deflate) a.push('--deflate');
+  if (p.loadgens > 1) a.push('--procs', String(p.loadgens));
   if (p.mode === 'idle') a.push('-H', String(p.hold), '--ready-file', readyFile);
   else if (p.mode !== 'storm') a.push('-d', String(p.duration), '--warmup', String(p.warmup));
   return a;
@@ -767,7 +782,10 @@ async function runCell(server, scenario, run, opts) {
   cell.loadgen_args = args.join(' ');
   // the history scenario has a load generator of its own (bench/history-load.mjs, Node)
   const lgBin = p.mode === 'history' ? [process.execPath, 'bench/history-load.mjs'] : [LOADGEN];
-  const lgArgv = opts.pin ? ['taskset', '-c', '1', ...lgBin, ...args] : [...lgBin, ...args];
+  // the load generator's CPUs: 1, or 1..N for N processes when the machine has them (never the server's CPU 0)
+  const lgCpus = loadgenCpus(p.loadgens);
+  cell.loadgen_cpus = opts.pin ? lgCpus : null;
+  const lgArgv = opts.pin ? ['taskset', '-c', lgCpus.join(','), ...lgBin, ...args] : [...lgBin, ...args];
   const lg = track(spawn(lgArgv[0], lgArgv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderrTail = '';
@@ -851,7 +869,10 @@ async function runCell(server, scenario, run, opts) {
     cell.bg_cores = Math.max(0, bg / secs);
     // what others took from each pinned core (the server runs on CPU 0, the generator on CPU 1)
     cell.bg_cpu0_pct = Math.max(0, cell.cpu0_pct - cell.server_cpu_pct);
-    cell.bg_cpu1_pct = Math.max(0, cell.cpu1_pct - r.client_cpu_pct);
+    // the generator's CPUs (CPU 1, or 1..N): what others took of them, per CPU
+    const lgSet = cell.loadgen_cpus ?? [1];
+    const lgBusy = lgSet.reduce((sum, c) => sum + (100 * d(String(c))) / CLK_TCK / secs, 0);
+    cell.bg_cpu1_pct = Math.max(0, (lgBusy - r.client_cpu_pct) / lgSet.length);
     if (cluster) {
       cell.node_cpu_s = (marks.end.nodes - marks.start.nodes) / CLK_TCK;
       cell.redis_cpu_s = (marks.end.rds - marks.start.rds) / CLK_TCK;
@@ -863,6 +884,7 @@ async function runCell(server, scenario, run, opts) {
     }
   }
   cell.client_cpu_pct = r.client_cpu_pct;
+  cell.loadgen_cores = cell.loadgen_cpus?.length ?? 1;
   cell.errors = r.errors?.total ?? 0;
   if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) {
     cell.msgs_per_s = r.msgs_per_s;
@@ -920,7 +942,7 @@ const NUMERIC = [
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
   'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s', 'replies_per_s',
   'node_cpu_s', 'redis_cpu_s', 'redis_cpu_pct', 'msgs_per_node_cpu_s', 'redis_rss_kib', 'nodes',
-  'storm_s', 'storm_clients', 'recovered', 'recovered_publications', 'recovered_per_s', 'recovered_per_cpu_s', 'max_ms', 'setup_s',
+  'loadgen_cores', 'storm_s', 'storm_clients', 'recovered', 'recovered_publications', 'recovered_per_s', 'recovered_per_cpu_s', 'max_ms', 'setup_s',
 ];
 
 function median(xs) {
@@ -988,7 +1010,8 @@ function ratio(agg, scenario, server, base, key) {
 function flags(a) {
   let s = '';
   if (a.params.mode === 'idle') return ''; // memory, not CPU
-  if (a.client_cpu_pct >= 90) s += '‡';
+  // several generator processes: ≥ 90 % of the CPUs they were pinned to (all on CPU 1 on a 2-CPU machine)
+  if (a.client_cpu_pct >= 90 * (a.loadgen_cores || 1)) s += '‡';
   if (a.server_cpu_pct < 75) s += '†';
   if (a.bg_cpu0_pct >= 25 || a.bg_cpu1_pct >= 25) s += '§';
   return s;
@@ -1273,7 +1296,8 @@ function stormSection(L, agg, s, meta, cells) {
   L.push('');
   L.push(
     '"s until all recovered" runs from the first reconnection\'s `connect()` to the last client\'s check of its last recovered publication ' +
-      '(lower is better; its ÷ socketio is the time ratio, below 1 = faster); p50/p99/max per client from its own `connect()`. ' +
+      '(lower is better; its ÷ socketio is the time ratio, below 1 = faster); p50/p99/max per client from the storm\'s start to its recovery ' +
+      `(${p.pending} reconnections in progress at a time: the wait for a turn is included). ` +
       'Server CPU-s covers that window; recoveries per CPU-s = clients recovered ÷ server CPU-s. Peak RSS (VmHWM) spans the whole cell, ' +
       'the first connections included. Load avg: the 1-minute load average when the cell started.',
   );
@@ -1414,6 +1438,11 @@ function rtDetails(L, agg, s, p, rows) {
 }
 
 function describe(s, p) {
+  const lg = p.loadgens > 1 ? ` Load generator: ${p.loadgens} processes (\`loadgen --procs ${p.loadgens}\`), the connections split between them.` : '';
+  return describeLoad(s, p) + lg;
+}
+
+function describeLoad(s, p) {
   const kib = (n) => (n >= 1048576 ? `${n / 1048576} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
   switch (p.mode) {
     case 'echo':

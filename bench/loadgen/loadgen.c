@@ -43,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -887,6 +889,31 @@ static uint64_t bc_sent, bc_done;
 static uint32_t *bc_cnt;
 static int bc_live;
 
+/* broadcast and fanout over several processes (--procs): the window's counts,
+ * the number of receivers and the sender's progress live in shared memory; the
+ * sender's process (the first) is woken through an eventfd when another one
+ * completes a broadcast or loses a receiver. One process: none of this. */
+typedef struct {
+  uint64_t sent, done;
+  int live;
+  uint32_t cnt[];
+} bc_shm_t;
+static bc_shm_t *shm;
+static int shm_wake = -1;
+static int sender_here = 1; /* this process holds the sender (connection 0) */
+
+static inline void live_add(int d) {
+  if (shm) __atomic_add_fetch(&shm->live, d, __ATOMIC_ACQ_REL);
+  else bc_live += d;
+}
+static inline int live_get(void) { return shm ? __atomic_load_n(&shm->live, __ATOMIC_ACQUIRE) : bc_live; }
+static inline uint64_t sent_get(void) { return shm && !sender_here ? __atomic_load_n(&shm->sent, __ATOMIC_ACQUIRE) : bc_sent; }
+static inline uint64_t done_get(void) { return shm && !sender_here ? __atomic_load_n(&shm->done, __ATOMIC_ACQUIRE) : bc_done; }
+static void wake_sender(void) {
+  uint64_t one = 1;
+  if (write(shm_wake, &one, sizeof one) < 0 && errno != EAGAIN) die("eventfd write: %s", strerror(errno));
+}
+
 static void conn_start(conn_t *c);
 static int write_full(int fd, const void *buf, size_t n);
 static void conn_kill(conn_t *c, int err);
@@ -1235,6 +1262,7 @@ static size_t bc_prefix(char *out, uint64_t ts, uint64_t seq) {
 static void bc_send_one(void) {
   conn_t *s = &conns[0];
   uint64_t seq = bc_sent++;
+  if (shm) __atomic_store_n(&shm->sent, bc_sent, __ATOMIC_RELEASE); /* before the receivers can see it */
   if (PUBSUB) {
     pay_build(pbuf, now_ns(), seq, 0);
     send_tmpl(s, &prof.publish, pbuf, ID_BASE + seq);
@@ -1257,7 +1285,7 @@ static void bc_send_one(void) {
 
 static void bc_pump(void) {
   conn_t *s = &conns[0];
-  if (s->state != ST_OPEN || cfg.mode == M_STORM) return; /* the storm publishes by stages (storm_step) */
+  if (!sender_here || s->state != ST_OPEN || cfg.mode == M_STORM) return; /* the storm publishes by stages (storm_step) */
   int sent = 0;
   while ((phase == PH_WARMUP || phase == PH_MEASURE) && bc_sent - bc_done < (uint64_t)cfg.window) {
     bc_send_one();
@@ -1269,9 +1297,14 @@ static void bc_pump(void) {
 
 static void bc_advance(void) {
   if (cfg.mode == M_STORM) return; /* no window: the storm counts by stages */
-  while (bc_done < bc_sent && (int)bc_cnt[bc_done % (uint64_t)cfg.window] >= bc_live) {
-    bc_cnt[bc_done % (uint64_t)cfg.window] = 0;
+  if (!sender_here) { wake_sender(); return; }
+  for (;;) {
+    uint32_t *slot = &bc_cnt[bc_done % (uint64_t)cfg.window];
+    if (bc_done >= bc_sent || (int)(shm ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : *slot) < live_get()) break;
+    if (shm) __atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+    else *slot = 0;
     bc_done++;
+    if (shm) __atomic_store_n(&shm->done, bc_done, __ATOMIC_RELEASE);
     if (phase == PH_MEASURE) st.bcasts++;
   }
   bc_pump();
@@ -1280,15 +1313,20 @@ static void bc_advance(void) {
 /* a delivery of publication `seq`, sent at `ts`, intact: order and counts */
 static int bc_account(conn_t *c, uint64_t ts, uint64_t seq, uint64_t now) {
   if (seq != c->bc_next) return E_ORDER;
-  if (seq >= bc_sent) return E_MISMATCH; /* never sent */
+  if (seq >= sent_get()) return E_MISMATCH; /* never sent */
   c->bc_next++;
   if (phase == PH_MEASURE) {
     st.msgs++;
     st.bytes += cfg.size;
     hist_add(&st.lat, now > ts ? now - ts : 0);
   }
-  bc_cnt[seq % (uint64_t)cfg.window]++;
-  if (seq == bc_done) bc_advance();
+  uint32_t *slot = &bc_cnt[seq % (uint64_t)cfg.window];
+  uint32_t k = shm ? __atomic_add_fetch(slot, 1, __ATOMIC_ACQ_REL) : ++*slot;
+  if (sender_here) {
+    if (seq == bc_done) bc_advance();
+  } else if ((int)k >= live_get()) {
+    wake_sender(); /* this process gave a broadcast its last delivery */
+  }
   return -1;
 }
 
@@ -1394,7 +1432,7 @@ static uint64_t rpc_in_flight(const conn_t *c) {
 
 /* every publication delivered everywhere, and (with publish-ack) acknowledged */
 static int bc_complete(void) {
-  if (bc_done != bc_sent) return 0;
+  if (done_get() != sent_get()) return 0;
   if (PUBSUB && prof.has_ack && conns[0].state == ST_OPEN && conns[0].acked != bc_sent) return 0;
   return 1;
 }
@@ -1480,7 +1518,7 @@ static void storm_step(uint64_t now) {
   if (sp == SP_END || (phase != PH_WARMUP && phase != PH_MEASURE)) return;
   if (sp != SP_STORM && pub->state != ST_OPEN) die("the publisher lost its connection (stage %d)", sp);
   if (sp == SP_MARK) {
-    int done = pub->acked >= 1 && storm_marked >= bc_live;
+    int done = pub->acked >= 1 && storm_marked >= live_get();
     if (!done && now < sp_deadline) return;
     if (pub->acked < 1) die("the first publication was not acknowledged");
     for (int i = 1; i < nconns; i++) {
@@ -1723,7 +1761,7 @@ static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, s
     if (c->counted_open) {
       c->counted_open = 0;
       open_count--;
-      if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
+      if (c->receiver) { c->receiver = 0; live_add(-1); bc_advance(); }
     }
     return -1;
   }
@@ -1871,7 +1909,7 @@ static void conn_kill(conn_t *c, int err) {
   if (c->counted_open) {
     c->counted_open = 0;
     open_count--;
-    if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
+    if (c->receiver) { c->receiver = 0; live_add(-1); bc_advance(); }
   }
   if (cfg.mode == M_CONNECT && (phase == PH_WARMUP || phase == PH_MEASURE))
     c->retry_at = now_ns() + (err >= 0 ? 10000000ull : 0);
@@ -1897,7 +1935,7 @@ static void conn_opened(conn_t *c) {
   c->counted_open = 1;
   if (cfg.mode == M_BCAST || (PUBSUB && !is_publisher(c))) {
     c->receiver = 1;
-    bc_live++;
+    live_add(1);
   }
   open_more();
   if (cfg.mode == M_STORM) storm_check_done(c, now);
@@ -2140,7 +2178,7 @@ static void enter_drain(uint64_t now) {
 }
 
 static void drain_check(uint64_t now) {
-  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && bc_complete() && bc_live > 0) {
+  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && bc_complete() && live_get() > 0) {
     int any_open = 0;
     for (int i = 0; i < nconns && !any_open; i++) any_open = conns[i].state == ST_OPEN;
     if (any_open) close_all();
@@ -2152,7 +2190,7 @@ static void drain_check(uint64_t now) {
       if (c->state != ST_OPEN) continue;
       if (cfg.mode == M_ECHO) st.err[E_TIMEOUT] += c->next_send - c->next_recv;
       if (cfg.mode == M_RPC) st.err[E_TIMEOUT] += rpc_in_flight(c);
-      if (cfg.mode != M_STORM && c->receiver && bc_sent > c->bc_next) st.err[E_TIMEOUT] += bc_sent - c->bc_next;
+      if (cfg.mode != M_STORM && c->receiver && sent_get() > c->bc_next) st.err[E_TIMEOUT] += sent_get() - c->bc_next;
       if (is_publisher(c) && prof.has_ack && bc_sent > c->acked) st.err[E_TIMEOUT] += bc_sent - c->acked;
     }
     close_all();
@@ -2221,7 +2259,13 @@ static void run_worker(void) {
       memset(c->sent_ts, 0, sizeof(uint64_t) * (size_t)cfg.window);
     }
   }
-  if (cfg.mode == M_BCAST || PUBSUB) {
+  if (shm) {
+    bc_cnt = shm->cnt;
+    if (sender_here) {
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &shm_wake};
+      if (epoll_ctl(epfd, EPOLL_CTL_ADD, shm_wake, &ev) != 0) die("epoll_ctl (eventfd): %s", strerror(errno));
+    }
+  } else if (cfg.mode == M_BCAST || PUBSUB) {
     bc_cnt = xmalloc(sizeof(uint32_t) * (size_t)cfg.window);
     memset(bc_cnt, 0, sizeof(uint32_t) * (size_t)cfg.window);
   }
@@ -2239,8 +2283,8 @@ static void run_worker(void) {
       if (done && !setup_reported) {
         setup_reported = 1;
         st.setup_s = (double)(now - setup_t0) / 1e9;
-        if (cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
-        if (PUBSUB && conns[0].state != ST_OPEN) die("the publisher could not connect");
+        if (sender_here && cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
+        if (sender_here && PUBSUB && conns[0].state != ST_OPEN) die("the publisher could not connect");
         if (sync_out >= 0) {
           uint8_t r[9] = {'R'};
           memcpy(r + 1, &st.established, 8);
@@ -2279,6 +2323,12 @@ static void run_worker(void) {
     }
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
+      if (c == (conn_t *)(void *)&shm_wake) { /* another process completed a broadcast or lost a receiver */
+        uint64_t v;
+        if (read(shm_wake, &v, sizeof v) < 0 && errno != EAGAIN) die("eventfd read: %s", strerror(errno));
+        bc_advance();
+        continue;
+      }
       if (!c) {
         uint64_t t0;
         ssize_t r = read(sync_in, &t0, sizeof t0);
@@ -2386,6 +2436,14 @@ static int run_forked(int procs, int total) {
   pid_t *pids = xmalloc(sizeof(pid_t) * (size_t)procs);
   fflush(stdout);
   fflush(stderr);
+  if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) { /* one window over every process */
+    size_t sz = sizeof(bc_shm_t) + sizeof(uint32_t) * (size_t)cfg.window;
+    shm = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) die("mmap: %s", strerror(errno));
+    memset(shm, 0, sz);
+    shm_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (shm_wake < 0) die("eventfd: %s", strerror(errno));
+  }
   for (int i = 0; i < procs; i++) {
     int u[2], d[2];
     if (pipe2(u, O_CLOEXEC) || pipe2(d, O_CLOEXEC)) die("pipe: %s", strerror(errno));
@@ -2396,6 +2454,7 @@ static int run_forked(int procs, int total) {
       close(d[1]);
       for (int j = 0; j < i; j++) { close(up[j]); close(down[j]); }
       rng_seed();
+      sender_here = i == 0;
       id_base = (uint32_t)(i * per);
       nconns = MIN(per, total - i * per);
       if (nconns < 0) nconns = 0;
@@ -2563,7 +2622,8 @@ static void usage(FILE *f) {
           "      --deflate-level N   zlib level for what the client compresses (1)\n"
           "      --frag BYTES        fragment client messages into frames of at most BYTES\n"
           "      --raw               echo over plain TCP, no WebSocket (use with serve-raw)\n"
-          "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs)\n"
+          "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs); broadcast and\n"
+          "                          fanout share one window between them (shared memory)\n"
           "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto: one per 4000 connections above 4000)\n"
           "      --max-pending N     handshakes in progress at once while connecting (256); storm: also\n"
           "                          reconnections in progress (handshake and resume script) at once\n"
@@ -2685,8 +2745,7 @@ int main(int argc, char **argv) {
   int procs = cfg.procs;
   if (procs <= 0) procs = (int)((total + per_proc - 1) / per_proc);
   if (procs < 1) procs = 1;
-  if ((cfg.mode == M_BCAST || PUBSUB) && procs > 1)
-    die("%s runs in one process: at most %ld connections here", mode_names[cfg.mode], per_proc);
+  if (cfg.mode == M_STORM && procs > 1) die("storm runs in one process: at most %ld connections here", per_proc);
   /* connect() gets slow when most of the ephemeral port range is in use (the
    * kernel searches it for a free port): spread big runs over source addresses */
   if (cfg.src_addrs < 0) cfg.src_addrs = total > 4000 ? (total + 3999) / 4000 : 0;

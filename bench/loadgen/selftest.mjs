@@ -368,9 +368,13 @@ const CASES = [
   ['a missing Upgrade header fails every handshake', 'no-upgrade', echo, (r) => r.errors.handshake === 4],
   ['broadcast: correct server', 'good', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.total === 0 && r.broadcasts > 50],
   ['broadcast: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.order >= 1],
+  // two processes, one window: each broadcast completes once all 21 clients of both processes have it
+  ['broadcast: two processes share one window', 'good', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64', '--procs', '2'], (r) => r.procs === 2 && r.errors.total === 0 && r.broadcasts > 50 && Math.abs(r.msgs - 21 * r.broadcasts) <= 4 * 21],
+  ['broadcast, two processes: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64', '--procs', '2'], (r) => r.procs === 2 && r.errors.order >= 1],
   ['connect: handshake + close handshake loops', 'good', ['--mode', 'connect', '-c', '4'], (r) => r.errors.total === 0 && r.handshakes > 20],
   ['idle: hold and close', 'good', ['--mode', 'idle', '-c', '50', '-H', '0.5'], (r) => r.errors.total === 0 && r.held === 50],
   ['fanout: correct server (script, subprotocol, pings, fragments)', 'rt-good', [...fanout], (r, s) => r.errors.total === 0 && r.publications > 50 && r.publish_acks > 50 && Math.abs(r.deliveries - 20 * r.publications) <= 4 * 20 && s.pongs > 20],
+  ['fanout: two processes share one window', 'rt-good', [...fanout, '--procs', '2'], (r) => r.procs === 2 && r.errors.total === 0 && r.publications > 50 && Math.abs(r.deliveries - 20 * r.publications) <= 4 * 20],
   ['fanout: a lost delivery is an order error', 'rt-drop', fanout, (r) => r.errors.order === 1],
   ['fanout: a changed payload byte is a mismatch', 'rt-corrupt', fanout, (r) => r.errors.mismatch === 1],
   ['fanout: a wrong envelope is a mismatch', 'rt-envelope', fanout, (r) => r.errors.mismatch === 1],
