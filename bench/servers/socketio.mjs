@@ -13,7 +13,8 @@
 // that a middleware checks the HS256 JWT of the CONNECT packet's auth payload
 // (`auth.token`, jose's jwtVerify, as Switchboard's `auth.jwt` does) on every
 // connection, recovered ones included (Socket.IO's default, `true`, skips the
-// middlewares of a recovered connection).
+// middlewares of a recovered connection; SOCKETIO_SKIP_MIDDLEWARES=1 restores
+// that default, to measure what the token check costs Socket.IO).
 //
 // With REDIS_URL set, the server is one node of several joined through Redis
 // (`@socket.io/redis-adapter` over two ioredis connections: publish, subscribe;
@@ -34,7 +35,7 @@ const io = new Server({
   serveClient: false,
   perMessageDeflate: false, // the engine.io v4 default, stated
   maxHttpBufferSize: 1e6,
-  ...(jwtSecret ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: false } } : {}),
+  ...(jwtSecret ? { connectionStateRecovery: { maxDisconnectionDuration: 2 * 60 * 1000, skipMiddlewares: process.env.SOCKETIO_SKIP_MIDDLEWARES === '1' } } : {}),
   // heartbeats stay on (25 s / 20 s, the defaults): the load generator answers them
 });
 
