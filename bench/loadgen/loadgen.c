@@ -884,7 +884,7 @@ static uint64_t t_go, t_ms, t_me, t_hard_end;
 static int opened, pending, active, open_count;
 static struct sockaddr_in srv_addr;
 
-/* broadcast state (single process) */
+/* broadcast state (of this process; see bc_shm_t for several) */
 static uint64_t bc_sent, bc_done;
 static uint32_t *bc_cnt;
 static int bc_live;
@@ -1479,14 +1479,13 @@ static void storm_check_done(conn_t *c, uint64_t now) {
 }
 
 /* one recovered publication: intact, and the next one missed */
-static int storm_item(conn_t *c, const uint8_t *p, uint64_t now) {
+static int storm_item(conn_t *c, const uint8_t *p) {
   uint64_t ts, seq;
   if (pay_check(p, 0, &ts, &seq) != 0) return E_MISMATCH;
   if (c->rec >= cfg.recover || seq != (uint64_t)c->rec + 1) return E_ORDER;
   c->rec++;
   st.msgs++;
   st.bytes += cfg.size;
-  (void)now;
   return -1;
 }
 
@@ -1586,7 +1585,7 @@ static int rt_message(conn_t *c, uint64_t now) {
     if (glob_match(want, m, n, &cap)) {
       if (vars_commit(c, &cap) != 0) return E_HANDSHAKE;
       for (int i = 0; i < want->np; i++) { /* $R: the recovered publications in this message */
-        int e = storm_item(c, cap.p[i], now);
+        int e = storm_item(c, cap.p[i]);
         if (e >= 0) return e;
       }
       c->step++;
@@ -1595,7 +1594,7 @@ static int rt_message(conn_t *c, uint64_t now) {
       return -1;
     }
     /* recovered publications of their own may come before the resume script ends */
-    if (resuming(c) && !prof.res_list && glob_match(&prof.item, m, n, &cap)) return storm_item(c, cap.p[0], now);
+    if (resuming(c) && !prof.res_list && glob_match(&prof.item, m, n, &cap)) return storm_item(c, cap.p[0]);
     if (ignored(m, n)) return -1;
     if (cfg.verbose)
       fprintf(stderr, "loadgen: conn %u: script step %d wants '%s', got '%.*s'\n", c->id, c->step + 1, want->src,
@@ -1604,7 +1603,7 @@ static int rt_message(conn_t *c, uint64_t now) {
   }
   if (cfg.mode == M_STORM && !is_publisher(c)) {
     if (resuming(c) && !prof.res_list && glob_match(&prof.item, m, n, &cap)) {
-      int e = storm_item(c, cap.p[0], now);
+      int e = storm_item(c, cap.p[0]);
       if (e < 0) storm_check_done(c, now);
       return e;
     }
