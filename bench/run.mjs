@@ -1106,6 +1106,7 @@ function buildReport(data) {
   for (const s of scaleScenarios) scaleOutSection(L, agg, s, meta, cells);
   for (const s of historyScenarios) historySection(L, agg, s, meta, cells);
   for (const s of stormScenarios) stormSection(L, agg, s, meta, cells);
+  loadgenLimitLine(L, agg, scenarios, servers);
   L.push(
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
@@ -1205,6 +1206,24 @@ function buildReport(data) {
   L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
   L.push('');
   return L.join('\n');
+}
+
+/** the cells whose load generator may have been the limit (‡), named in one place */
+function loadgenLimitLine(L, agg, scenarios, servers) {
+  const hits = [];
+  for (const s of scenarios) {
+    for (const sv of servers) {
+      const a = agg[s]?.[sv];
+      if (a?.status === 'ok' && flags(a).includes('‡')) hits.push(`${s} ${sv} (${f.pct(a.client_cpu_pct)}${a.params.loadgens > 1 ? ` over ${a.params.loadgens} processes` : ''})`);
+    }
+  }
+  L.push(
+    hits.length
+      ? `Load generator at ≥ 90 % of its CPU (‡), so the server's figure may be a lower bound: ${hits.join(', ')}. ` +
+          'With a CPU to spare, `--loadgens 2` (or `--set SCENARIO.loadgens=2`) tells whether a second one raises it.'
+      : 'The load generator stayed below 90 % of its CPU in every cell (no ‡).',
+  );
+  L.push('');
 }
 
 /** a scenario's errors per cell and the spread of its headline over runs */
