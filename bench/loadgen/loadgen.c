@@ -2605,7 +2605,7 @@ static void usage(FILE *f) {
           "                          churners (connect)\n"
           "  -w, --window W          echo, rpc: messages in flight per connection; broadcast, fanout: outstanding\n"
           "  -s, --size BYTES        message size (k/m suffixes); broadcast: size each receiver gets;\n"
-          "                          fanout, rpc: the payload ($P) inside each message, >= 32\n"
+          "                          fanout, rpc, storm: the payload ($P) inside each message, >= 32\n"
           "      --profile FILE      fanout, rpc, storm: the protocol profile (templates; see bench/loadgen/profiles)\n"
           "      --tokens FILE       storm: credentials, one a line ($T; connection i gets line i mod lines)\n"
           "      --recover K         storm: publications each subscriber misses and must recover (10)\n"
