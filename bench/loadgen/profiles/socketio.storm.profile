@@ -16,7 +16,7 @@ publish 42$I["pub","storm:bench","$P"]
 publish-ack 43$I[]
 # with recovery on, each broadcast carries its offset last: $1
 delivery 42["msg","$P","$1"]
-# reconnection, as socket.io-client does it: pid and offset in the auth
+# reconnection, as socket.io-client does it: pid and offset added to the auth
 # payload; recovered when the server's CONNECT names the same pid. Socket.IO
 # writes the missed packets before its CONNECT packet
 resume expect 0{*
