@@ -17,6 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { SignJWT } from 'jose';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LOADGEN = path.join(ROOT, 'bench', 'loadgen', 'loadgen');
@@ -52,6 +54,7 @@ const SERVERS = {
   'switchboard-rt': {
     argv: ['node', 'bench/servers/switchboard-rt.mjs'],
     profile: 'bench/loadgen/profiles/switchboard-rt.profile',
+    stormProfile: 'bench/loadgen/profiles/switchboard-rt.storm.profile',
     needs: 'dist/realtime/server/index.js',
     history: true,
     note: 'this project: `createRealtimeServer` from dist/ (JSON subprotocol), a namespace any client may publish to, method `echo`; rate limit off',
@@ -68,6 +71,7 @@ const SERVERS = {
   socketio: {
     argv: ['node', 'bench/servers/socketio.mjs'],
     profile: 'bench/loadgen/profiles/socketio.profile',
+    stormProfile: 'bench/loadgen/profiles/socketio.storm.profile',
     note: 'npm `socket.io` v4, default `ws` engine (with `bufferutil` installed), WebSocket transport only; `io.to(room).emit`, ack callbacks',
   },
   // scale-out: a node:cluster primary + NODES workers behind one port, joined through
@@ -117,6 +121,8 @@ const isRedisClusterServer = (name) => Boolean(SERVERS[name]?.redisCluster);
 const isRedisServer = (name) => Boolean(SERVERS[name]?.redis);
 /** servers that run the history scenario */
 const hasHistory = (name) => Boolean(SERVERS[name]?.history);
+/** servers that run the reconnect storm (a storm profile: JWT, recovery) */
+const hasStorm = (name) => Boolean(SERVERS[name]?.stormProfile);
 const REDIS_BINARY = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli';
 /** masters of the driver's Redis Cluster (no replicas: one redis-server has none either) */
@@ -141,14 +147,18 @@ const SCENARIOS = {
   'rt-cluster-fanout': { mode: 'fanout', conns: 3000, window: 8, size: 64, deflate: false, nodes: 3 },
   // history throughput: pages of a 10,000-entry history (Switchboard only: Socket.IO keeps no history)
   'rt-history': { mode: 'history', conns: 8, window: 1, size: 64, entries: 10000, page: 1000, deflate: false },
+  // a reconnect storm: N clients reconnect at once with a JWT and recover the `recover` publications they missed
+  // (`pending` of them reconnecting at a time: below the servers' listen backlog, Node's default 511)
+  'rt-reconnect-storm': { mode: 'storm', conns: 10000, recover: 10, size: 64, pending: 500, deflate: false },
 };
 const isRealtimeScenario = (name) => ['fanout', 'rpc'].includes(SCENARIOS[name]?.mode);
 const isHistoryScenario = (name) => SCENARIOS[name]?.mode === 'history';
 const isScaleOutScenario = (name) => SCENARIOS[name]?.nodes !== undefined;
+const isStormScenario = (name) => SCENARIOS[name]?.mode === 'storm';
 const QUICK = {
   duration: 2,
   warmup: 0.5,
-  set: { 'broadcast.conns': 1000, 'idle.conns': 2000, 'echo-large.conns': 2, 'rt-fanout.conns': 1000 },
+  set: { 'broadcast.conns': 1000, 'idle.conns': 2000, 'echo-large.conns': 2, 'rt-fanout.conns': 1000, 'rt-reconnect-storm.conns': 2000 },
 };
 const HEADLINE = {
   echo: { key: 'msgs_per_s', label: 'msgs/s', better: 'higher' },
@@ -158,6 +168,7 @@ const HEADLINE = {
   fanout: { key: 'deliveries_per_s', label: 'deliveries/s', better: 'higher' },
   rpc: { key: 'round_trips_per_s', label: 'round trips/s', better: 'higher' },
   history: { key: 'publications_per_s', label: 'publications/s', better: 'higher' },
+  storm: { key: 'storm_s', label: 's until all recovered', better: 'lower' },
 };
 
 // -------------------------------------------------------------------- args
@@ -170,8 +181,11 @@ function usage() {
   --scenarios x,y         from: ${Object.keys(SCENARIOS).join(', ')} (default: all)
   --duration S            measured window per cell (10)
   --warmup S              unmeasured warm-up before it (1)
-  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history), e.g. --set broadcast.conns=2000
+  --set SCEN.KEY=VALUE    change a scenario parameter (conns window size type payload deflate; nodes of rt-cluster-fanout; entries page of rt-history; recover pending of rt-reconnect-storm), e.g. --set broadcast.conns=2000
   --dist DIR              the Switchboard build the real-time servers run (default: dist/ of this tree), e.g. an older build to compare
+  --loadgens N            load generator processes per cell (1): the connections split between them (loadgen --procs; broadcast
+                          and fanout share one window), pinned to CPUs 1..N (CPU 1 alone on a 2-CPU machine); not for
+                          rt-history and rt-reconnect-storm (one process). Per scenario: --set SCEN.loadgens=N
   --no-pin                do not pin with taskset (machines with one CPU)
   --out DIR               results directory (bench/results/<time>)
   --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
@@ -180,7 +194,7 @@ function usage() {
 }
 
 function parseArgs(argv) {
-  const o = { runs: 1, duration: 10, warmup: 1, set: {}, pin: true, quick: false, writeDocs: false };
+  const o = { runs: 1, duration: 10, warmup: 1, set: {}, pin: true, quick: false, writeDocs: false, loadgens: 1 };
   const userSet = {};
   let durationGiven = false;
   let warmupGiven = false;
@@ -201,6 +215,7 @@ function parseArgs(argv) {
       if (!m) fail('--set wants SCENARIO.KEY=VALUE');
       userSet[`${m[1]}.${m[2]}`] = m[3];
     } else if (a === '--no-pin') o.pin = false;
+    else if (a === '--loadgens') o.loadgens = Math.max(1, parseInt(val(), 10) || 1);
     else if (a === '--out') o.out = path.resolve(val());
     else if (a === '--dist') o.dist = path.resolve(val());
     else if (a === '--report') o.report = path.resolve(val());
@@ -380,12 +395,14 @@ function scenarioParams(name, opts) {
   for (const [k, v] of Object.entries(opts.set)) {
     const [s, key] = k.split('.');
     if (s !== name) continue;
-    if (['conns', 'window', 'size', 'nodes', 'entries', 'page'].includes(key)) p[key] = Number(v);
+    if (['conns', 'window', 'size', 'nodes', 'entries', 'page', 'recover', 'pending', 'loadgens'].includes(key)) p[key] = Number(v);
     else if (key === 'deflate') p[key] = v === 'true' || v === '1';
     else p[key] = v;
   }
   p.duration = opts.duration;
   p.warmup = opts.warmup;
+  // processes of the C load generator (loadgen --procs); rt-history's (Node) and the storm run one
+  p.loadgens = p.mode === 'history' || p.mode === 'storm' ? 1 : Math.max(1, Math.round(p.loadgens ?? opts.loadgens ?? 1));
   if (p.mode === 'idle') {
     p.hold = Math.max(3, opts.duration);
     const limit = hardNofile() - 200;
@@ -395,26 +412,63 @@ function scenarioParams(name, opts) {
       p.clamped = `clamped from ${p.requested} to ${limit}: RLIMIT_NOFILE hard limit ${limit + 200}`;
     }
   }
+  if (p.mode === 'storm') {
+    // the server and the load generator each hold every subscriber and the publisher
+    const limit = hardNofile() - 201;
+    if (p.conns > limit) {
+      p.requested = p.conns;
+      p.conns = limit;
+      p.clamped = `clamped from ${p.requested} to ${limit}: RLIMIT_NOFILE hard limit ${limit + 201}`;
+    }
+    p.timeout = STORM_TIMEOUT_S;
+  }
   return p;
 }
 
-function loadgenArgs(p, port, raw, readyFile, profile) {
+/** the load generator's CPUs for N processes: 1..N, as far as the machine has them (CPU 0 is the server's) */
+function loadgenCpus(n) {
+  const nproc = Number(spawnSync('nproc').stdout?.toString().trim()) || os.cpus().length;
+  const cpus = [];
+  for (let c = 1; c <= Math.min(n, nproc - 1); c++) cpus.push(c);
+  return cpus.length ? cpus : [1];
+}
+
+/** storm: how long each reconnection may take to recover (loadgen --connect-timeout) */
+const STORM_TIMEOUT_S = 60;
+
+/** storm: a fresh HS256 secret and one token per connection (user-<i>, valid 1 h), in a file for the load generator */
+async function writeTokens(file, count) {
+  const secret = randomBytes(32).toString('base64url');
+  const key = new TextEncoder().encode(secret);
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(`user-${i}`).setIssuedAt().setExpirationTime('1h').sign(key));
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n', { mode: 0o600 });
+  return secret;
+}
+
+function loadgenArgs(p, port, raw, readyFile, profile, tokensFile) {
   const a = ['--mode', p.mode, '-p', String(port), '-c', String(p.conns)];
   if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) a.push('-w', String(p.window), '-s', String(p.size));
   if (p.mode === 'history') a.push('--entries', String(p.entries), '--page', String(p.page));
   if (p.mode === 'fanout' || p.mode === 'rpc') a.push('--profile', profile);
+  if (p.mode === 'storm') a.push('-s', String(p.size), '--profile', profile, '--tokens', tokensFile, '--recover', String(p.recover), '--connect-timeout', String(p.timeout), '--max-pending', String(p.pending));
   if (p.mode === 'echo') {
     a.push(p.type === 'binary' ? '--binary' : '--text');
     if (p.payload) a.push('--payload', p.payload);
     if (raw) a.push('--raw');
   }
   if (p.deflate) a.push('--deflate');
+  if (p.loadgens > 1) a.push('--procs', String(p.loadgens));
   if (p.mode === 'idle') a.push('-H', String(p.hold), '--ready-file', readyFile);
-  else a.push('-d', String(p.duration), '--warmup', String(p.warmup));
+  else if (p.mode !== 'storm') a.push('-d', String(p.duration), '--warmup', String(p.warmup));
   return a;
 }
 
 function applicable(server, p) {
+  // the reconnect storm: the servers with a storm profile, and nothing else runs it
+  if (p.mode === 'storm') return hasStorm(server);
   // the history scenario: the servers that keep history, and it is all the Redis one runs
   if (p.mode === 'history' || isRedisServer(server)) return p.mode === 'history' && hasHistory(server);
   // cluster servers run the scale-out scenario and nothing else
@@ -679,6 +733,13 @@ async function runCell(server, scenario, run, opts) {
     cell.redis_port = redisPort;
     if (onRedisCluster) cell.redis_cluster_ports = redisCluster.nodes.map((n) => n.port);
   }
+  // the storm: the server verifies JWTs signed with a fresh secret; the load generator sends them
+  let tokensFile = null;
+  if (p.mode === 'storm') {
+    tokensFile = path.join(os.tmpdir(), `sb-bench-tokens-${process.pid}-${run}.txt`);
+    extraEnv = { ...(extraEnv ?? {}), JWT_SECRET: await writeTokens(tokensFile, p.conns + 1) };
+  }
+  cell.loadavg_start = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const port = await freePort();
   const srv = startServer(server, port, p, opts.pin, extraEnv, opts);
   let exitInfo = null;
@@ -693,6 +754,7 @@ async function runCell(server, scenario, run, opts) {
   }
   if (exitInfo || (waitReady && !srv.ready()) || !(await portAccepts(port))) {
     await stopServer(srv, cluster ? descendants(srv.child.pid) : []);
+    if (tokensFile) fs.rmSync(tokensFile, { force: true });
     const code = exitInfo?.code;
     cell.status = code === 3 ? 'n/a' : 'failed';
     cell.reason = code === 3 ? 'not supported by this server (exit 3)' : `server did not start (exit ${code}): ${srv.tail().trim().slice(-300)}`;
@@ -715,11 +777,15 @@ async function runCell(server, scenario, run, opts) {
 
   const readyFile = path.join(os.tmpdir(), `sb-bench-ready-${process.pid}-${port}.json`);
   fs.rmSync(readyFile, { force: true });
-  const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile, SERVERS[server].profile);
+  const profile = p.mode === 'storm' ? SERVERS[server].stormProfile : SERVERS[server].profile;
+  const args = loadgenArgs(p, port, SERVERS[server].raw, readyFile, profile, tokensFile);
   cell.loadgen_args = args.join(' ');
   // the history scenario has a load generator of its own (bench/history-load.mjs, Node)
   const lgBin = p.mode === 'history' ? [process.execPath, 'bench/history-load.mjs'] : [LOADGEN];
-  const lgArgv = opts.pin ? ['taskset', '-c', '1', ...lgBin, ...args] : [...lgBin, ...args];
+  // the load generator's CPUs: 1, or 1..N for N processes when the machine has them (never the server's CPU 0)
+  const lgCpus = loadgenCpus(p.loadgens);
+  cell.loadgen_cpus = opts.pin ? lgCpus : null;
+  const lgArgv = opts.pin ? ['taskset', '-c', lgCpus.join(','), ...lgBin, ...args] : [...lgBin, ...args];
   const lg = track(spawn(lgArgv[0], lgArgv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let stdout = '';
   let stderrTail = '';
@@ -751,7 +817,7 @@ async function runCell(server, scenario, run, opts) {
     }
   });
   const lgExit = new Promise((resolve) => lg.once('exit', (code) => resolve(code)));
-  const limitMs = (p.mode === 'idle' ? p.hold + 120 : p.duration + p.warmup + 90) * 1000;
+  const limitMs = (p.mode === 'idle' ? p.hold + 120 : p.mode === 'storm' ? 3 * p.timeout + 120 : p.duration + p.warmup + 90) * 1000;
   const killer = setTimeout(() => lg.kill('SIGKILL'), limitMs);
   // idle: sample the server's RSS one second before the hold ends
   let heldSampler = null;
@@ -769,6 +835,7 @@ async function runCell(server, scenario, run, opts) {
   clearTimeout(killer);
   if (heldSampler) await heldSampler;
   fs.rmSync(readyFile, { force: true });
+  if (tokensFile) fs.rmSync(tokensFile, { force: true });
   const after = procStatus(pid);
   cell.rss_peak_kib = cluster ? sumOf(nodePids, (x) => procStatus(x).hwm) : after.hwm;
   if (cluster) cell.redis_rss_kib = sumOf(redisPids, (x) => procStatus(x).rss);
@@ -802,7 +869,10 @@ async function runCell(server, scenario, run, opts) {
     cell.bg_cores = Math.max(0, bg / secs);
     // what others took from each pinned core (the server runs on CPU 0, the generator on CPU 1)
     cell.bg_cpu0_pct = Math.max(0, cell.cpu0_pct - cell.server_cpu_pct);
-    cell.bg_cpu1_pct = Math.max(0, cell.cpu1_pct - r.client_cpu_pct);
+    // the generator's CPUs (CPU 1, or 1..N): what others took of them, per CPU
+    const lgSet = cell.loadgen_cpus ?? [1];
+    const lgBusy = lgSet.reduce((sum, c) => sum + (100 * d(String(c))) / CLK_TCK / secs, 0);
+    cell.bg_cpu1_pct = Math.max(0, (lgBusy - r.client_cpu_pct) / lgSet.length);
     if (cluster) {
       cell.node_cpu_s = (marks.end.nodes - marks.start.nodes) / CLK_TCK;
       cell.redis_cpu_s = (marks.end.rds - marks.start.rds) / CLK_TCK;
@@ -814,6 +884,7 @@ async function runCell(server, scenario, run, opts) {
     }
   }
   cell.client_cpu_pct = r.client_cpu_pct;
+  cell.loadgen_cores = cell.loadgen_cpus?.length ?? 1;
   cell.errors = r.errors?.total ?? 0;
   if (['echo', 'broadcast', 'fanout', 'rpc', 'history'].includes(p.mode)) {
     cell.msgs_per_s = r.msgs_per_s;
@@ -842,6 +913,19 @@ async function runCell(server, scenario, run, opts) {
     cell.p50_ms = r.latency_us.p50 / 1000;
     cell.p99_ms = r.latency_us.p99 / 1000;
   }
+  if (p.mode === 'storm') {
+    cell.storm_s = r.storm_s;
+    cell.storm_clients = r.storm_clients;
+    cell.recovered = r.recovered;
+    cell.recovered_publications = r.recovered_publications;
+    cell.recovered_per_s = r.recovered_per_s;
+    cell.recovered_per_cpu_s = cell.server_cpu_s > 0 ? r.recovered / cell.server_cpu_s : NaN;
+    cell.msgs_per_cpu_s = cell.recovered_per_cpu_s;
+    cell.p50_ms = r.latency_us.p50 / 1000;
+    cell.p99_ms = r.latency_us.p99 / 1000;
+    cell.max_ms = r.latency_us.max / 1000;
+    cell.setup_s = r.setup_s;
+  }
   if (p.mode === 'idle') {
     cell.established = r.established;
     cell.held = r.held;
@@ -858,6 +942,7 @@ const NUMERIC = [
   'deliveries_per_s', 'broadcasts_per_s', 'handshakes_per_s', 'handshakes_per_cpu_s', 'established', 'held', 'window_s',
   'bg_cpu0_pct', 'bg_cpu1_pct', 'publications_per_s', 'round_trips_per_s', 'replies_per_s',
   'node_cpu_s', 'redis_cpu_s', 'redis_cpu_pct', 'msgs_per_node_cpu_s', 'redis_rss_kib', 'nodes',
+  'loadgen_cores', 'storm_s', 'storm_clients', 'recovered', 'recovered_publications', 'recovered_per_s', 'recovered_per_cpu_s', 'max_ms', 'setup_s',
 ];
 
 function median(xs) {
@@ -925,7 +1010,8 @@ function ratio(agg, scenario, server, base, key) {
 function flags(a) {
   let s = '';
   if (a.params.mode === 'idle') return ''; // memory, not CPU
-  if (a.client_cpu_pct >= 90) s += '‡';
+  // several generator processes: ≥ 90 % of the CPUs they were pinned to (all on CPU 1 on a 2-CPU machine)
+  if (a.client_cpu_pct >= 90 * (a.loadgen_cores || 1)) s += '‡';
   if (a.server_cpu_pct < 75) s += '†';
   if (a.bg_cpu0_pct >= 25 || a.bg_cpu1_pct >= 25) s += '§';
   return s;
@@ -936,7 +1022,8 @@ function buildReport(data) {
   const agg = aggregate(cells);
   const scenarios = meta.scenarios.filter((s) => agg[s]);
   const servers = meta.servers;
-  const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s) && !isHistoryScenario(s));
+  const wsScenarios = scenarios.filter((s) => !isRealtimeScenario(s) && !isHistoryScenario(s) && !isStormScenario(s));
+  const stormScenarios = scenarios.filter(isStormScenario);
   const historyScenarios = scenarios.filter(isHistoryScenario);
   const rtScenarios = scenarios.filter((s) => isRealtimeScenario(s) && !isScaleOutScenario(s));
   const scaleScenarios = scenarios.filter(isScaleOutScenario);
@@ -954,7 +1041,10 @@ function buildReport(data) {
       `RLIMIT_NOFILE hard ${m.nofile_hard}; sched_autogroup ${m.sched_autogroup ?? '?'}; ` +
       `${meta.pinned ? 'server pinned to CPU 0, load generator to CPU 1' : 'not pinned'}. ` +
       `Started ${m.date}, commit ${m.git ?? '?'}${m.src_dirty ? ' (src/ with uncommitted changes)' : ''}; ws ${m.versions.ws}, uWebSockets.js ${m.versions.uWebSockets}, bufferutil ${m.versions.bufferutil}${rtScenarios.length ? `, socket.io ${m.versions['socket.io'] ?? '?'}` : ''}. ` +
-      `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}, ${meta.duration} s measured after ${meta.warmup} s warm-up.` +
+      `${meta.runs} run(s) per cell${meta.runs > 1 ? ' (medians)' : ''}` +
+      (scenarios.some((x) => !isStormScenario(x)) ? `, ${meta.duration} s measured after ${meta.warmup} s warm-up` : '') +
+      (scenarios.some(isStormScenario) ? `${scenarios.some((x) => !isStormScenario(x)) ? ';' : ','} the storm measured from the reconnection to the last recovery` : '') +
+      '.' +
       (meta.dist ? ` The real-time servers ran the build in \`${meta.dist}\`${meta.dist_git ? ` (${meta.dist_git})` : ''}, not this tree's dist/.` : ''),
   );
   L.push('');
@@ -1015,6 +1105,8 @@ function buildReport(data) {
   }
   for (const s of scaleScenarios) scaleOutSection(L, agg, s, meta, cells);
   for (const s of historyScenarios) historySection(L, agg, s, meta, cells);
+  for (const s of stormScenarios) stormSection(L, agg, s, meta, cells);
+  loadgenLimitLine(L, agg, scenarios, servers);
   L.push(
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
@@ -1116,6 +1208,24 @@ function buildReport(data) {
   return L.join('\n');
 }
 
+/** the cells whose load generator may have been the limit (‡), named in one place */
+function loadgenLimitLine(L, agg, scenarios, servers) {
+  const hits = [];
+  for (const s of scenarios) {
+    for (const sv of servers) {
+      const a = agg[s]?.[sv];
+      if (a?.status === 'ok' && flags(a).includes('‡')) hits.push(`${s} ${sv} (${f.pct(a.client_cpu_pct)}${a.params.loadgens > 1 ? ` over ${a.params.loadgens} processes` : ''})`);
+    }
+  }
+  L.push(
+    hits.length
+      ? `Load generator at ≥ 90 % of its CPU (‡), so the server's figure may be a lower bound: ${hits.join(', ')}. ` +
+          'With a CPU to spare, `--loadgens 2` (or `--set SCENARIO.loadgens=2`) tells whether a second one raises it.'
+      : 'The load generator stayed below 90 % of its CPU in every cell (no ‡).',
+  );
+  L.push('');
+}
+
 /** a scenario's errors per cell and the spread of its headline over runs */
 function errorsAndSpread(L, cells, s, rows) {
   const withErrors = cells.filter((c) => c.scenario === s && c.loadgen?.errors?.total > 0);
@@ -1169,6 +1279,46 @@ function historySection(L, agg, s, meta, cells) {
   L.push(
     'Server CPU-s of the Redis row = the server process + redis-server (both on CPU 0); "without Redis" divides by the server process alone. ' +
       'The load generator (bench/history-load.mjs, Node) checks every reply by its bytes and every 25th in full; its CPU is the loadgen CPU column (‡ at ≥ 90 %).',
+  );
+  errorsAndSpread(L, cells, s, rows);
+  L.push('');
+}
+
+/** "Reconnect storm": every client reconnects at once and recovers what it missed */
+function stormSection(L, agg, s, meta, cells) {
+  const rows = meta.servers.map((sv) => agg[s][sv]).filter(Boolean);
+  if (rows.length === 0) return;
+  const p = rows[0].params;
+  L.push(`## ${s}: reconnect storm with recovery`);
+  L.push('');
+  L.push(describe(s, p));
+  L.push('');
+  L.push(
+    '| server | clients | recovered | publications recovered | s until all recovered | ÷ socketio | p50 ms | p99 ms | max ms | server CPU-s | ' +
+      'recoveries per CPU-s | ÷ socketio | server CPU | RSS before MiB | peak RSS MiB | loadgen CPU | bg CPU0 | bg CPU1 | load avg | errors |',
+  );
+  L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const a of rows) {
+    if (a.status !== 'ok') {
+      L.push(`| ${a.server} | ${a.status} | | | | | | | | | | | | | | | | | | ${a.reason ?? ''} |`);
+      continue;
+    }
+    const load = median(cells.filter((c) => c.scenario === s && c.server === a.server).map((c) => c.loadavg_start?.[0]));
+    L.push(
+      `| ${a.server} | ${f.int(a.storm_clients)} | ${f.int(a.recovered)} | ${f.int(a.recovered_publications)} | ${f.n2(a.storm_s)}${flags(a)} | ` +
+        `${f.ratio(ratio(agg, s, a.server, RT_BASE))} | ${f.ms(a.p50_ms)} | ${f.ms(a.p99_ms)} | ${f.ms(a.max_ms)} | ${f.n2(a.server_cpu_s)} | ` +
+        `${f.int(a.recovered_per_cpu_s)} | ${f.ratio(ratio(agg, s, a.server, RT_BASE, 'recovered_per_cpu_s'))} | ${f.pct(a.server_cpu_pct)} | ` +
+        `${f.mib(a.rss_before_kib)} | ${f.mib(a.rss_peak_kib)} | ${f.pct(a.client_cpu_pct)} | ${f.pct(a.bg_cpu0_pct)} | ${f.pct(a.bg_cpu1_pct)} | ` +
+        `${f.n2(load)} | ${f.int(a.errors)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    '"s until all recovered" runs from the first reconnection\'s `connect()` to the last client\'s check of its last recovered publication ' +
+      '(lower is better; its ÷ socketio is the time ratio, below 1 = faster); p50/p99/max per client from the storm\'s start to its recovery ' +
+      `(${p.pending} reconnections in progress at a time: the wait for a turn is included). ` +
+      'Server CPU-s covers that window; recoveries per CPU-s = clients recovered ÷ server CPU-s. Peak RSS (VmHWM) spans the whole cell, ' +
+      'the first connections included. Load avg: the 1-minute load average when the cell started.',
   );
   errorsAndSpread(L, cells, s, rows);
   L.push('');
@@ -1307,6 +1457,11 @@ function rtDetails(L, agg, s, p, rows) {
 }
 
 function describe(s, p) {
+  const lg = p.loadgens > 1 ? ` Load generator: ${p.loadgens} processes (\`loadgen --procs ${p.loadgens}\`), the connections split between them.` : '';
+  return describeLoad(s, p) + lg;
+}
+
+function describeLoad(s, p) {
   const kib = (n) => (n >= 1048576 ? `${n / 1048576} MiB` : n >= 1024 ? `${n / 1024} KiB` : `${n} B`);
   switch (p.mode) {
     case 'echo':
@@ -1326,6 +1481,14 @@ function describe(s, p) {
       );
     case 'rpc':
       return `${p.conns} connections × ${p.window} request${p.window > 1 ? 's' : ''} in flight, ${kib(p.size)} payload; the server's \`echo\` returns it, every reply is checked against its request.`;
+    case 'storm':
+      return (
+        `${p.conns} clients${p.clamped ? ` (${p.clamped})` : ''} + 1 publisher. Each client connects with its own JWT (HS256), subscribes to one channel and ` +
+        `receives one publication, then all close; the publisher publishes ${p.recover} more (${kib(p.size)} payloads, acknowledged). Then every client ` +
+        `reconnects at once with its JWT and resumes (Switchboard: \`connect\` + \`subscribe\` with \`since\` its position; Socket.IO: the CONNECT auth ` +
+        `payload with its session's \`pid\` and \`offset\`, connection state recovery) and must recover exactly the ${p.recover} publications it missed, ` +
+        'in order, each checked byte for byte.'
+      );
     case 'history':
       return (
         `A channel whose history holds ${p.entries} publications of ${kib(p.size)} (filled by the server before the run); ${p.conns} connections × ` +
@@ -1350,7 +1513,9 @@ function buildSvg(data, realtime = false) {
   const agg = aggregate(data.cells);
   const base = realtime ? RT_BASE : 'ws';
   // the scale-out scenario and its cluster servers have their own section, and no chart
-  const scenarios = data.meta.scenarios.filter((s) => agg[s] && isRealtimeScenario(s) === realtime && !isScaleOutScenario(s) && !isHistoryScenario(s));
+  const scenarios = data.meta.scenarios.filter(
+    (s) => agg[s] && isRealtimeScenario(s) === realtime && !isScaleOutScenario(s) && !isHistoryScenario(s) && !isStormScenario(s),
+  );
   const servers = data.meta.servers.filter((s) => s !== base && isRealtimeServer(s) === realtime && !isClusterServer(s) && !isRedisServer(s));
   if (scenarios.length === 0) return null;
   // higher is better everywhere: idle is plotted as ws memory ÷ server memory

@@ -16,6 +16,11 @@
  *              subscriber checks each delivery (envelope, payload, order)
  *   rpc        request/response through a profile: C connections, W requests
  *              in flight each, every reply checked against its request
+ *   storm      a reconnect storm through a profile: N subscribers connect,
+ *              subscribe and receive one publication, then all disconnect; the
+ *              publisher publishes K more; then all N reconnect at once and
+ *              resume (the profile's resume script), each checking that it
+ *              recovers exactly the K publications it missed, in order
  *
  * Output: one JSON line on stdout. Progress marks on stderr ("@window-start",
  * "@window-end") so a driver can sample the server around the measured window.
@@ -38,6 +43,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -247,9 +254,11 @@ static double hist_pct(const hist_t *h, double q) {
 
 /* ----------------------------------------------------------------- config */
 
-enum { M_ECHO, M_BCAST, M_IDLE, M_CONNECT, M_SERVE_RAW, M_FANOUT, M_RPC, M_COUNT };
-static const char *mode_names[] = {"echo", "broadcast", "idle", "connect", "serve-raw", "fanout", "rpc"};
-#define SCRIPTED (cfg.mode == M_FANOUT || cfg.mode == M_RPC)
+enum { M_ECHO, M_BCAST, M_IDLE, M_CONNECT, M_SERVE_RAW, M_FANOUT, M_RPC, M_STORM, M_COUNT };
+static const char *mode_names[] = {"echo", "broadcast", "idle", "connect", "serve-raw", "fanout", "rpc", "storm"};
+#define SCRIPTED (cfg.mode == M_FANOUT || cfg.mode == M_RPC || cfg.mode == M_STORM)
+/* modes with one publisher (connection 0) and subscribers */
+#define PUBSUB (cfg.mode == M_FANOUT || cfg.mode == M_STORM)
 
 typedef struct {
   int mode;
@@ -270,6 +279,8 @@ typedef struct {
   size_t frag;
   const char *ready_file;
   const char *profile;
+  const char *tokens; /* storm: a file of credentials, one a line ($T) */
+  int recover;        /* storm: publications each subscriber must recover */
   int path_given;
   int verbose;
   uint64_t max_frame;
@@ -281,13 +292,13 @@ static config_t cfg = {
     .mode = M_ECHO, .host = "127.0.0.1", .port = 9001, .path = "/", .conns = 100, .window = 1, .size = 32,
     .binary = 0, .json_payload = 0, .duration = 10, .warmup = 1, .hold = 10, .deflate = 0, .deflate_level = 1,
     .raw = 0, .procs = 0, .max_pending = 256, .src_addrs = -1, .frag = 0, .ready_file = NULL, .verbose = 0,
-    .max_frame = 64ull << 20, .drain_timeout = 10, .close_timeout = 5, .connect_timeout = 10, .marks = 1,
+    .max_frame = 64ull << 20, .drain_timeout = 10, .close_timeout = 5, .connect_timeout = 10, .marks = 1, .recover = 10,
 };
 
 /* ------------------------------------------------------------------ stats */
 
-enum { E_CONNECT, E_HANDSHAKE, E_PROTOCOL, E_MISMATCH, E_CLOSED, E_TIMEOUT, E_ORDER, E_CLOSE, E_COUNT };
-static const char *err_names[] = {"connect", "handshake", "protocol", "mismatch", "closed", "timeout", "order", "close"};
+enum { E_CONNECT, E_HANDSHAKE, E_PROTOCOL, E_MISMATCH, E_CLOSED, E_TIMEOUT, E_ORDER, E_CLOSE, E_RECOVERY, E_COUNT };
+static const char *err_names[] = {"connect", "handshake", "protocol", "mismatch", "closed", "timeout", "order", "close", "recovery"};
 
 typedef struct {
   uint64_t msgs, bytes, sent;   /* measured window */
@@ -295,6 +306,7 @@ typedef struct {
   uint64_t acks;                /* fanout: publish acks in the window */
   uint64_t handshakes, cycles;  /* connect mode, in the window */
   uint64_t established, deflate_ok, deflate_refused, held;
+  uint64_t storm_clients, recovered;  /* storm: subscribers that reconnected, and those that recovered everything */
   uint64_t err[E_COUNT];
   double cpu_s, window_s, setup_s;
   hist_t lat;
@@ -372,7 +384,7 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key
 
 /* ---------------------------------------------------------------- profile */
 /* A protocol profile (--profile FILE) describes, as text templates, how the
- * fanout and rpc modes speak a real-time protocol over WebSocket text
+ * fanout, rpc and storm modes speak a real-time protocol over WebSocket text
  * messages. One directive per line ('#' starts a comment line):
  *
  *   path PATH               request path (unless --path is given)
@@ -381,13 +393,19 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key
  *   pong TEXT               ... this message
  *   init send TEXT          script run by every connection after the handshake:
  *   init expect GLOB        send a message / wait for one (it must match)
- *   subscribe send TEXT     fanout: script run next by every subscriber (not by
- *   subscribe expect GLOB   the publisher); a connection is ready at its end
- *   publish TEXT            fanout: what the publisher sends
- *   publish-ack GLOB        fanout: the server's answer to each publish (optional)
- *   delivery GLOB           fanout: what a subscriber receives for each publish
+ *   subscribe send TEXT     fanout, storm: script run next by every subscriber (not
+ *   subscribe expect GLOB   by the publisher); a connection is ready at its end
+ *   publish TEXT            fanout, storm: what the publisher sends
+ *   publish-ack GLOB        fanout: the server's answer to each publish (optional;
+ *                           storm: required)
+ *   delivery GLOB           fanout, storm: what a subscriber receives for each publish
  *   request TEXT            rpc: a request
  *   reply GLOB              rpc: its reply
+ *   resume send TEXT        storm: the script a subscriber runs, in place of init
+ *   resume expect GLOB      and subscribe, when it reconnects
+ *   recover-item GLOB       storm: one recovered publication: a message of its own
+ *                           (during or after the resume script), or, where a
+ *                           resume step has $R, an element of that step's list
  *   ignore GLOB             server messages to accept and drop (any number)
  *
  * Templates: $P = the payload (--size bytes of ASCII letters, digits and spaces,
@@ -395,12 +413,20 @@ static void mask_copy(uint8_t *dst, const uint8_t *src, size_t len, uint32_t key
  * number), $$ = '$'. In a GLOB, * matches any run of bytes, $* is a literal
  * '*', $P matches exactly --size bytes (checked afterwards) and $I a decimal
  * number (checked against the ids in flight); a GLOB must match the whole
- * message. */
+ * message. Storm only: $T = the connection's credential (--tokens, in a TEXT);
+ * $1..$4 = the connection's variables: in a GLOB, a variable not yet set
+ * matches the shortest run of bytes that lets the rest match and is set to it
+ * (at most 63 bytes), a variable set matches exactly its value; in a TEXT it is
+ * replaced by its value. Variables outlive the connection, so what the first
+ * connection learnt (a session id, a stream position) is what the reconnection
+ * presents. $R (in a resume expect) = the K (--recover) recovered publications,
+ * each matching recover-item, separated by ','. */
 
-enum { T_LIT, T_STAR, T_P, T_I };
+enum { T_LIT, T_STAR, T_P, T_I, T_T, T_V, T_R };
 
 typedef struct {
   uint8_t kind;
+  uint8_t idx;  /* T_P: which payload of the message; T_V: which variable */
   uint32_t len; /* T_LIT */
   char *s;
 } tok_t;
@@ -408,7 +434,7 @@ typedef struct {
 typedef struct {
   tok_t *t;
   int n;
-  int np, ni;
+  int np, ni, nt, nv, nr;
   size_t lit; /* literal bytes */
   char *src;
 } tmpl_t;
@@ -419,17 +445,47 @@ typedef struct {
 } step_t;
 
 #define ID_BASE 10
+#define NVARS 4
+#define VAR_MAX 63
+#define MAX_RECOVER 64
 
 static struct {
   char *path, *subprotocol;
-  int has_ping, has_pong, has_publish, has_ack, has_delivery, has_request, has_reply;
-  tmpl_t ping, pong, publish, ack, delivery, request, reply;
-  step_t *init, *sub;
-  int ninit, nsub;
+  int has_ping, has_pong, has_publish, has_ack, has_delivery, has_request, has_reply, has_item;
+  tmpl_t ping, pong, publish, ack, delivery, request, reply, item;
+  step_t *init, *sub, *res;
+  int ninit, nsub, nres;
+  int res_list; /* a resume step has $R: the recovered publications come in that step's message */
   tmpl_t *ignore;
   int nignore;
   size_t send_max; /* the longest message a send template makes, $P included */
 } prof;
+
+/* storm: the credentials of --tokens, one a line */
+static char **tokens;
+static size_t *token_len;
+static int ntokens;
+static size_t token_max;
+
+static void load_tokens(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) die("cannot read tokens %s: %s", file, strerror(errno));
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) >= 0) {
+    size_t n = strlen(line);
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = 0;
+    if (n == 0) continue;
+    tokens = xrealloc(tokens, sizeof(char *) * (size_t)(ntokens + 1));
+    token_len = xrealloc(token_len, sizeof(size_t) * (size_t)(ntokens + 1));
+    tokens[ntokens] = strdup(line);
+    token_len[ntokens++] = n;
+    token_max = MAX(token_max, n);
+  }
+  free(line);
+  fclose(f);
+  if (ntokens == 0) die("%s: no tokens", file);
+}
 
 static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where) {
   memset(t, 0, sizeof *t);
@@ -439,6 +495,7 @@ static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where
   memset(t->t, 0, sizeof(tok_t) * (n + 1));
   char *lit = xmalloc(n + 1);
   size_t ll = 0;
+  int seen_var[NVARS + 1] = {0};
 #define FLUSH_LIT()                                                            \
   do {                                                                         \
     if (ll) {                                                                  \
@@ -453,10 +510,18 @@ static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where
       char nx = i + 1 < n ? src[i + 1] : 0;
       i++;
       if (nx == '$' || nx == '*') { lit[ll++] = nx; continue; }
-      if (nx != 'P' && nx != 'I') die("%s: '$' must be followed by P, I, $ or * in '%s'", where, src);
       FLUSH_LIT();
-      t->t[t->n++].kind = nx == 'P' ? T_P : T_I;
-      if (nx == 'P') t->np++; else t->ni++;
+      tok_t *k = &t->t[t->n++];
+      if (nx == 'P') { k->kind = T_P; t->np++; }
+      else if (nx == 'I') { k->kind = T_I; t->ni++; }
+      else if (nx == 'T') { k->kind = T_T; t->nt++; }
+      else if (nx == 'R') { k->kind = T_R; t->nr++; }
+      else if (nx >= '1' && nx <= '0' + NVARS) {
+        k->kind = T_V;
+        k->idx = (uint8_t)(nx - '1');
+        t->nv++;
+        if (glob && seen_var[k->idx]++) die("%s: a variable may appear once in a GLOB: '%s'", where, src);
+      } else die("%s: '$' must be followed by P, I, T, R, 1..%d, $ or * in '%s'", where, NVARS, src);
       continue;
     }
     if (ch == '*' && glob) {
@@ -469,11 +534,71 @@ static void tmpl_compile(tmpl_t *t, const char *src, int glob, const char *where
   FLUSH_LIT();
 #undef FLUSH_LIT
   free(lit);
-  if (t->np > 1 || t->ni > 1) die("%s: $P and $I may appear once each in '%s'", where, src);
+  if (t->np > 1 || t->ni > 1 || t->nr > 1 || t->nt > 1) die("%s: $P, $I, $T and $R may appear once each in '%s'", where, src);
+  if (glob && t->nt) die("%s: $T is for what the client sends: '%s'", where, src);
+  if (!glob && t->nr) die("%s: $R is for a resume expect: '%s'", where, src);
+  if (t->nt && !cfg.tokens) die("%s: $T needs --tokens FILE: '%s'", where, src);
+  if ((t->nt || t->nv || t->nr) && cfg.mode != M_STORM) die("%s: $T, $R and $1..$%d are for the storm mode: '%s'", where, NVARS, src);
 }
 
-/* Does the message match g from token k on? Captures $P (position) and $I. */
-static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, const uint8_t **cap_p, uint64_t *cap_i) {
+/* $R of a resume expect: the K recovered items, each a copy of recover-item's tokens (its $P the i-th), joined by ',' */
+static void tmpl_expand_list(tmpl_t *t, const tmpl_t *item, int k) {
+  int cap = t->n + k * (item->n + 1);
+  tok_t *out = xmalloc(sizeof(tok_t) * (size_t)cap);
+  int o = 0;
+  for (int i = 0; i < t->n; i++) {
+    if (t->t[i].kind != T_R) { out[o++] = t->t[i]; continue; }
+    for (int r = 0; r < k; r++) {
+      if (r > 0) out[o++] = (tok_t){.kind = T_LIT, .len = 1, .s = ","};
+      for (int j = 0; j < item->n; j++) {
+        out[o] = item->t[j];
+        if (out[o].kind == T_P) out[o].idx = (uint8_t)r;
+        o++;
+      }
+    }
+  }
+  free(t->t);
+  t->t = out;
+  t->n = o;
+  t->np = k;
+  t->nr = 0;
+}
+
+/* what a glob captured: its payloads ($P, several with $R), id ($I) and the variables it set */
+typedef struct {
+  const uint8_t *p[MAX_RECOVER];
+  uint64_t i;
+  const uint8_t *vs[NVARS];
+  size_t vl[NVARS];
+  const uint8_t *vset;                 /* NULL, or which variables are set ... */
+  const char (*vval)[VAR_MAX + 1];     /* ... and their values */
+  const uint8_t *vlen;
+} gcap_t;
+
+static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, gcap_t *cap);
+
+/* a variable not yet set: the shortest run of bytes that lets the rest match */
+static int glob_var_capture(const tmpl_t *g, int k, const uint8_t *s, size_t n, gcap_t *cap) {
+  int v = g->t[k].idx;
+  size_t lim = MIN(n, (size_t)VAR_MAX);
+  size_t j = 0;
+  const tok_t *nl = k + 1 < g->n && g->t[k + 1].kind == T_LIT ? &g->t[k + 1] : NULL;
+  while (j <= lim) {
+    if (nl) { /* jump to the next occurrence of the next literal */
+      const uint8_t *hit = memmem(s + j, n - j, nl->s, nl->len);
+      if (!hit || (size_t)(hit - s) > lim) return 0;
+      j = (size_t)(hit - s);
+    }
+    cap->vs[v] = s;
+    cap->vl[v] = j;
+    if (glob_at(g, k + 1, s + j, n - j, cap)) return 1;
+    j++;
+  }
+  return 0;
+}
+
+/* Does the message match g from token k on? Captures $P (positions), $I and variables. */
+static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, gcap_t *cap) {
   for (; k < g->n; k++) {
     const tok_t *t = &g->t[k];
     switch (t->kind) {
@@ -484,7 +609,7 @@ static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, const uin
       break;
     case T_P:
       if (n < cfg.size) return 0;
-      *cap_p = s;
+      cap->p[t->idx] = s;
       s += cfg.size;
       n -= cfg.size;
       break;
@@ -493,11 +618,20 @@ static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, const uin
       uint64_t v = 0;
       while (i < n && i < 19 && s[i] >= '0' && s[i] <= '9') v = v * 10 + (uint64_t)(s[i++] - '0');
       if (i == 0) return 0;
-      *cap_i = v;
+      cap->i = v;
       s += i;
       n -= i;
       break;
     }
+    case T_V:
+      if (cap->vset && cap->vset[t->idx]) {
+        size_t l = cap->vlen[t->idx];
+        if (n < l || memcmp(s, cap->vval[t->idx], l) != 0) return 0;
+        s += l;
+        n -= l;
+        break;
+      }
+      return glob_var_capture(g, k, s, n, cap);
     default: /* T_STAR */
       if (k + 1 == g->n) return 1;
       if (g->t[k + 1].kind == T_LIT) { /* jump between occurrences of the next literal */
@@ -507,35 +641,49 @@ static int glob_at(const tmpl_t *g, int k, const uint8_t *s, size_t n, const uin
           const uint8_t *hit = memmem(s + j, n - j, nl->s, nl->len);
           if (!hit) return 0;
           j = (size_t)(hit - s);
-          if (glob_at(g, k + 1, s + j, n - j, cap_p, cap_i)) return 1;
+          if (glob_at(g, k + 1, s + j, n - j, cap)) return 1;
           j++;
         }
       }
       for (size_t j = 0; j <= n; j++)
-        if (glob_at(g, k + 1, s + j, n - j, cap_p, cap_i)) return 1;
+        if (glob_at(g, k + 1, s + j, n - j, cap)) return 1;
       return 0;
     }
   }
   return n == 0;
 }
 
-static int glob_match(const tmpl_t *g, const uint8_t *s, size_t n, const uint8_t **cap_p, uint64_t *cap_i) {
-  const uint8_t *p = NULL;
-  uint64_t i = 0;
-  if (!glob_at(g, 0, s, n, &p, &i)) return 0;
-  if (cap_p) *cap_p = p;
-  if (cap_i) *cap_i = i;
-  return 1;
+/* no variables set, none captured yet (the payload slots need no clearing: a match fills them) */
+static inline void cap_clear(gcap_t *cap) {
+  for (int v = 0; v < NVARS; v++) cap->vs[v] = NULL;
+  cap->vset = NULL;
+  cap->i = 0;
 }
 
-/* Write a send template into dst (room: prof.send_max); returns its length. */
-static size_t tmpl_render(const tmpl_t *t, uint8_t *dst, const uint8_t *payload, uint64_t id) {
+static int glob_match(const tmpl_t *g, const uint8_t *s, size_t n, gcap_t *cap) {
+  gcap_t local;
+  if (!cap) { cap_clear(&local); cap = &local; }
+  return glob_at(g, 0, s, n, cap);
+}
+
+/* Write a send template into dst (room: prof.send_max); its length, or (size_t)-1
+ * when it names a variable the connection has not set. `vars` may be NULL. */
+static size_t tmpl_render(const tmpl_t *t, uint8_t *dst, const uint8_t *payload, uint64_t id, uint32_t conn_id,
+                          const uint8_t *vset, const char (*vval)[VAR_MAX + 1], const uint8_t *vlen) {
   size_t o = 0;
   for (int k = 0; k < t->n; k++) {
     const tok_t *x = &t->t[k];
     if (x->kind == T_LIT) { memcpy(dst + o, x->s, x->len); o += x->len; }
     else if (x->kind == T_P) { memcpy(dst + o, payload, cfg.size); o += cfg.size; }
-    else o += (size_t)sprintf((char *)dst + o, "%" PRIu64, id);
+    else if (x->kind == T_T) {
+      size_t w = conn_id % (uint32_t)ntokens;
+      memcpy(dst + o, tokens[w], token_len[w]);
+      o += token_len[w];
+    } else if (x->kind == T_V) {
+      if (!vset || !vset[x->idx]) return (size_t)-1;
+      memcpy(dst + o, vval[x->idx], vlen[x->idx]);
+      o += vlen[x->idx];
+    } else o += (size_t)sprintf((char *)dst + o, "%" PRIu64, id);
   }
   return o;
 }
@@ -563,20 +711,20 @@ static void load_profile(const char *file) {
     if (!sp) die("%s: a directive needs a value", where);
     *sp = 0;
     char *v = sp + 1;
-    if (strcmp(l, "init") == 0 || strcmp(l, "subscribe") == 0) {
-      int is_init = l[0] == 'i';
+    if (strcmp(l, "init") == 0 || strcmp(l, "subscribe") == 0 || strcmp(l, "resume") == 0) {
       char *sp2 = strchr(v, ' ');
       if (!sp2) die("%s: '%s send TEXT' or '%s expect GLOB'", where, l, l);
       *sp2 = 0;
       int send = strcmp(v, "send") == 0;
       if (!send && strcmp(v, "expect") != 0) die("%s: '%s send TEXT' or '%s expect GLOB'", where, l, l);
-      step_t **arr = is_init ? &prof.init : &prof.sub;
-      int *cnt = is_init ? &prof.ninit : &prof.nsub;
+      step_t **arr = l[0] == 'i' ? &prof.init : l[0] == 's' ? &prof.sub : &prof.res;
+      int *cnt = l[0] == 'i' ? &prof.ninit : l[0] == 's' ? &prof.nsub : &prof.nres;
       *arr = xrealloc(*arr, sizeof(step_t) * (size_t)(*cnt + 1));
       step_t *st1 = &(*arr)[(*cnt)++];
       st1->send = send;
       tmpl_compile(&st1->t, sp2 + 1, !send, where);
       if (st1->t.np || st1->t.ni) die("%s: no $P or $I in scripts", where);
+      if (st1->t.nr && l[0] != 'r') die("%s: $R is for a resume expect", where);
       continue;
     }
     if (strcmp(l, "path") == 0) { prof.path = strdup(v); continue; }
@@ -587,11 +735,11 @@ static void load_profile(const char *file) {
       continue;
     }
     static const struct { const char *name; int glob; } one[] = {
-        {"ping", 1}, {"pong", 0}, {"publish", 0}, {"publish-ack", 1}, {"delivery", 1}, {"request", 0}, {"reply", 1}};
-    tmpl_t *dst[] = {&prof.ping, &prof.pong, &prof.publish, &prof.ack, &prof.delivery, &prof.request, &prof.reply};
-    int *has[] = {&prof.has_ping, &prof.has_pong, &prof.has_publish, &prof.has_ack, &prof.has_delivery, &prof.has_request, &prof.has_reply};
+        {"ping", 1}, {"pong", 0}, {"publish", 0}, {"publish-ack", 1}, {"delivery", 1}, {"request", 0}, {"reply", 1}, {"recover-item", 1}};
+    tmpl_t *dst[] = {&prof.ping, &prof.pong, &prof.publish, &prof.ack, &prof.delivery, &prof.request, &prof.reply, &prof.item};
+    int *has[] = {&prof.has_ping, &prof.has_pong, &prof.has_publish, &prof.has_ack, &prof.has_delivery, &prof.has_request, &prof.has_reply, &prof.has_item};
     int found = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 8; i++) {
       if (strcmp(l, one[i].name) != 0) continue;
       if (*has[i]) die("%s: '%s' given twice", where, l);
       tmpl_compile(dst[i], v, one[i].glob, where);
@@ -604,11 +752,11 @@ static void load_profile(const char *file) {
   fclose(f);
   snprintf(where, sizeof where, "%s", file);
   if (prof.has_ping != prof.has_pong) die("%s: 'ping' and 'pong' go together", where);
-  if (prof.ninit + prof.nsub > 200) die("%s: scripts of at most 200 steps", where);
-  if (prof.has_pong && (prof.pong.np || prof.pong.ni)) die("%s: no $P or $I in 'pong'", where);
-  if (prof.has_ping && (prof.ping.np || prof.ping.ni)) die("%s: no $P or $I in 'ping'", where);
-  if (cfg.mode == M_FANOUT) {
-    if (!prof.has_publish || !prof.has_delivery) die("%s: fanout needs 'publish' and 'delivery'", where);
+  if (prof.ninit + prof.nsub > 200 || prof.nres > 200) die("%s: scripts of at most 200 steps", where);
+  if (prof.has_pong && (prof.pong.np || prof.pong.ni || prof.pong.nv)) die("%s: no $P, $I or variables in 'pong'", where);
+  if (prof.has_ping && (prof.ping.np || prof.ping.ni || prof.ping.nv)) die("%s: no $P, $I or variables in 'ping'", where);
+  if (PUBSUB) {
+    if (!prof.has_publish || !prof.has_delivery) die("%s: %s needs 'publish' and 'delivery'", where, mode_names[cfg.mode]);
     if (prof.publish.np != 1 || prof.delivery.np != 1) die("%s: 'publish' and 'delivery' need $P", where);
     if (prof.has_ack && prof.ack.np) die("%s: no $P in 'publish-ack'", where);
   }
@@ -616,11 +764,24 @@ static void load_profile(const char *file) {
     if (!prof.has_request || !prof.has_reply) die("%s: rpc needs 'request' and 'reply'", where);
     if (prof.request.np != 1 || prof.reply.np != 1) die("%s: 'request' and 'reply' need $P", where);
   }
+  if (cfg.mode == M_STORM) {
+    if (!prof.has_ack) die("%s: storm needs 'publish-ack' (the missed publications must be in before the reconnection)", where);
+    if (prof.nres == 0 || !prof.has_item) die("%s: storm needs a 'resume' script and 'recover-item'", where);
+    if (prof.item.np != 1 || prof.item.ni || prof.item.nr) die("%s: 'recover-item' needs $P (and no $I or $R)", where);
+    for (int i = 0; i < prof.nres; i++) {
+      if (!prof.res[i].t.nr) continue;
+      if (prof.res_list) die("%s: $R in one resume step only", where);
+      prof.res_list = 1;
+      tmpl_expand_list(&prof.res[i].t, &prof.item, cfg.recover);
+    }
+  }
   /* the longest message a send template makes */
+  size_t extra = token_max + NVARS * VAR_MAX;
   tmpl_t *sends[] = {&prof.pong, &prof.publish, &prof.request};
-  for (int i = 0; i < 3; i++) prof.send_max = MAX(prof.send_max, sends[i]->lit + cfg.size + 24);
-  for (int i = 0; i < prof.ninit; i++) prof.send_max = MAX(prof.send_max, prof.init[i].t.lit);
-  for (int i = 0; i < prof.nsub; i++) prof.send_max = MAX(prof.send_max, prof.sub[i].t.lit);
+  for (int i = 0; i < 3; i++) prof.send_max = MAX(prof.send_max, sends[i]->lit + cfg.size + 24 + extra);
+  for (int i = 0; i < prof.ninit; i++) prof.send_max = MAX(prof.send_max, prof.init[i].t.lit + extra);
+  for (int i = 0; i < prof.nsub; i++) prof.send_max = MAX(prof.send_max, prof.sub[i].t.lit + extra);
+  for (int i = 0; i < prof.nres; i++) prof.send_max = MAX(prof.send_max, prof.res[i].t.lit + extra);
   if (prof.path && !cfg.path_given) cfg.path = prof.path;
 }
 
@@ -695,6 +856,12 @@ typedef struct conn {
   /* profile script: next step, and whether it is still running */
   uint8_t step, scripting;
   uint64_t acked; /* fanout publisher: publish acks received */
+  /* storm: which script (1: init + subscribe, 2: resume), the variables (kept
+   * across reconnections), recovered publications checked */
+  uint8_t round, storm_ok, recovered, failed;
+  uint16_t rec;
+  uint8_t vset[NVARS], vlen[NVARS];
+  char var[NVARS][VAR_MAX + 1];
   /* deflate */
   z_stream *zd, *zi;
 } conn_t;
@@ -717,10 +884,35 @@ static uint64_t t_go, t_ms, t_me, t_hard_end;
 static int opened, pending, active, open_count;
 static struct sockaddr_in srv_addr;
 
-/* broadcast state (single process) */
+/* broadcast state (of this process; see bc_shm_t for several) */
 static uint64_t bc_sent, bc_done;
 static uint32_t *bc_cnt;
 static int bc_live;
+
+/* broadcast and fanout over several processes (--procs): the window's counts,
+ * the number of receivers and the sender's progress live in shared memory; the
+ * sender's process (the first) is woken through an eventfd when another one
+ * completes a broadcast or loses a receiver. One process: none of this. */
+typedef struct {
+  uint64_t sent, done;
+  int live;
+  uint32_t cnt[];
+} bc_shm_t;
+static bc_shm_t *shm;
+static int shm_wake = -1;
+static int sender_here = 1; /* this process holds the sender (connection 0) */
+
+static inline void live_add(int d) {
+  if (shm) __atomic_add_fetch(&shm->live, d, __ATOMIC_ACQ_REL);
+  else bc_live += d;
+}
+static inline int live_get(void) { return shm ? __atomic_load_n(&shm->live, __ATOMIC_ACQUIRE) : bc_live; }
+static inline uint64_t sent_get(void) { return shm && !sender_here ? __atomic_load_n(&shm->sent, __ATOMIC_ACQUIRE) : bc_sent; }
+static inline uint64_t done_get(void) { return shm && !sender_here ? __atomic_load_n(&shm->done, __ATOMIC_ACQUIRE) : bc_done; }
+static void wake_sender(void) {
+  uint64_t one = 1;
+  if (write(shm_wake, &one, sizeof one) < 0 && errno != EAGAIN) die("eventfd write: %s", strerror(errno));
+}
 
 static void conn_start(conn_t *c);
 static int write_full(int fd, const void *buf, size_t n);
@@ -1052,7 +1244,13 @@ static void send_text(conn_t *c, const uint8_t *data, size_t len) {
 }
 
 static void send_tmpl(conn_t *c, const tmpl_t *t, const uint8_t *payload, uint64_t id) {
-  send_text(c, scratch, tmpl_render(t, scratch, payload, id));
+  size_t n = tmpl_render(t, scratch, payload, id, c->id, c->vset, (const char (*)[VAR_MAX + 1])c->var, c->vlen);
+  if (n == (size_t)-1) {
+    if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: '%s' names a variable not set\n", c->id, t->src);
+    conn_kill(c, E_HANDSHAKE);
+    return;
+  }
+  send_text(c, scratch, n);
 }
 
 /* ---------------------------------------------------------------- broadcast */
@@ -1064,7 +1262,8 @@ static size_t bc_prefix(char *out, uint64_t ts, uint64_t seq) {
 static void bc_send_one(void) {
   conn_t *s = &conns[0];
   uint64_t seq = bc_sent++;
-  if (cfg.mode == M_FANOUT) {
+  if (shm) __atomic_store_n(&shm->sent, bc_sent, __ATOMIC_RELEASE); /* before the receivers can see it */
+  if (PUBSUB) {
     pay_build(pbuf, now_ns(), seq, 0);
     send_tmpl(s, &prof.publish, pbuf, ID_BASE + seq);
     return;
@@ -1086,7 +1285,7 @@ static void bc_send_one(void) {
 
 static void bc_pump(void) {
   conn_t *s = &conns[0];
-  if (s->state != ST_OPEN) return;
+  if (!sender_here || s->state != ST_OPEN || cfg.mode == M_STORM) return; /* the storm publishes by stages (storm_step) */
   int sent = 0;
   while ((phase == PH_WARMUP || phase == PH_MEASURE) && bc_sent - bc_done < (uint64_t)cfg.window) {
     bc_send_one();
@@ -1097,9 +1296,15 @@ static void bc_pump(void) {
 }
 
 static void bc_advance(void) {
-  while (bc_done < bc_sent && (int)bc_cnt[bc_done % (uint64_t)cfg.window] >= bc_live) {
-    bc_cnt[bc_done % (uint64_t)cfg.window] = 0;
+  if (cfg.mode == M_STORM) return; /* no window: the storm counts by stages */
+  if (!sender_here) { wake_sender(); return; }
+  for (;;) {
+    uint32_t *slot = &bc_cnt[bc_done % (uint64_t)cfg.window];
+    if (bc_done >= bc_sent || (int)(shm ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : *slot) < live_get()) break;
+    if (shm) __atomic_store_n(slot, 0, __ATOMIC_RELEASE);
+    else *slot = 0;
     bc_done++;
+    if (shm) __atomic_store_n(&shm->done, bc_done, __ATOMIC_RELEASE);
     if (phase == PH_MEASURE) st.bcasts++;
   }
   bc_pump();
@@ -1108,15 +1313,20 @@ static void bc_advance(void) {
 /* a delivery of publication `seq`, sent at `ts`, intact: order and counts */
 static int bc_account(conn_t *c, uint64_t ts, uint64_t seq, uint64_t now) {
   if (seq != c->bc_next) return E_ORDER;
-  if (seq >= bc_sent) return E_MISMATCH; /* never sent */
+  if (seq >= sent_get()) return E_MISMATCH; /* never sent */
   c->bc_next++;
   if (phase == PH_MEASURE) {
     st.msgs++;
     st.bytes += cfg.size;
     hist_add(&st.lat, now > ts ? now - ts : 0);
   }
-  bc_cnt[seq % (uint64_t)cfg.window]++;
-  if (seq == bc_done) bc_advance();
+  uint32_t *slot = &bc_cnt[seq % (uint64_t)cfg.window];
+  uint32_t k = shm ? __atomic_add_fetch(slot, 1, __ATOMIC_ACQ_REL) : ++*slot;
+  if (sender_here) {
+    if (seq == bc_done) bc_advance();
+  } else if ((int)k >= live_get()) {
+    wake_sender(); /* this process gave a broadcast its last delivery */
+  }
   return -1;
 }
 
@@ -1137,20 +1347,27 @@ static int bc_deliver(conn_t *c, uint64_t now) {
 
 /* ------------------------------------------------------- profile modes */
 
-static inline int is_publisher(const conn_t *c) { return cfg.mode == M_FANOUT && c->id == 0; }
+static inline int is_publisher(const conn_t *c) { return PUBSUB && c->id == 0; }
+
+/* a storm subscriber's reconnection runs the resume script, not init + subscribe */
+static inline int resuming(const conn_t *c) { return cfg.mode == M_STORM && c->round == 2; }
 
 static int script_len(const conn_t *c) {
-  return prof.ninit + (cfg.mode == M_FANOUT && !is_publisher(c) ? prof.nsub : 0);
+  if (resuming(c)) return prof.nres;
+  return prof.ninit + (PUBSUB && !is_publisher(c) ? prof.nsub : 0);
 }
 
-static const step_t *script_step(int i) { return i < prof.ninit ? &prof.init[i] : &prof.sub[i - prof.ninit]; }
+static const step_t *script_step(const conn_t *c, int i) {
+  if (resuming(c)) return &prof.res[i];
+  return i < prof.ninit ? &prof.init[i] : &prof.sub[i - prof.ninit];
+}
 
 /* Send the script's messages up to its next expect; the connection is ready
  * (opened, in the counts) when the script ends. */
 static void script_advance(conn_t *c) {
   int n = script_len(c);
-  while (c->step < n && script_step(c->step)->send) {
-    send_tmpl(c, &script_step(c->step)->t, NULL, 0);
+  while (c->step < n && script_step(c, c->step)->send) {
+    send_tmpl(c, &script_step(c, c->step)->t, NULL, 0);
     if (c->state != ST_OPEN) return;
     c->step++;
   }
@@ -1169,7 +1386,7 @@ static void script_begin(conn_t *c) {
 
 static int ignored(const uint8_t *m, size_t n) {
   for (int i = 0; i < prof.nignore; i++)
-    if (glob_match(&prof.ignore[i], m, n, NULL, NULL)) return 1;
+    if (glob_match(&prof.ignore[i], m, n, NULL)) return 1;
   return 0;
 }
 
@@ -1215,49 +1432,206 @@ static uint64_t rpc_in_flight(const conn_t *c) {
 
 /* every publication delivered everywhere, and (with publish-ack) acknowledged */
 static int bc_complete(void) {
-  if (bc_done != bc_sent) return 0;
-  if (cfg.mode == M_FANOUT && prof.has_ack && conns[0].state == ST_OPEN && conns[0].acked != bc_sent) return 0;
+  if (done_get() != sent_get()) return 0;
+  if (PUBSUB && prof.has_ack && conns[0].state == ST_OPEN && conns[0].acked != bc_sent) return 0;
   return 1;
+}
+
+/* ---------------------------------------------------------------- storm */
+/* Stages after every connection ran its script (phase PH_WARMUP, unmeasured):
+ * MARK   the publisher publishes one publication (seq 0) and every subscriber
+ *        receives it (the delivery template may set variables: its position)
+ * LEAVE  every subscriber that has it closes (closing handshake, then TCP)
+ * MISS   the publisher publishes K more (seq 1..K), all acknowledged
+ * STORM  (measured: @window-start) every subscriber reconnects at once and runs
+ *        the resume script; it is recovered once the script has ended and it
+ *        has checked K recovered publications, seq 1..K in order. The window
+ *        ends (@window-end) when every subscriber recovered or failed. */
+enum { SP_MARK, SP_LEAVE, SP_MISS, SP_STORM, SP_END };
+static int sp = SP_MARK;
+static uint64_t sp_deadline, t_storm;
+static int storm_marked, storm_failed, storm_next;
+
+/* a variable template's captures become the connection's variables */
+static int vars_commit(conn_t *c, const gcap_t *cap) {
+  for (int v = 0; v < NVARS; v++) {
+    if (c->vset[v] || !cap->vs[v]) continue;
+    if (cap->vl[v] > VAR_MAX) return -1;
+    memcpy(c->var[v], cap->vs[v], cap->vl[v]);
+    c->vlen[v] = (uint8_t)cap->vl[v];
+    c->vset[v] = 1;
+  }
+  return 0;
+}
+
+static void cap_init(gcap_t *cap, const conn_t *c) {
+  cap_clear(cap);
+  cap->vset = c->vset;
+  cap->vval = (const char (*)[VAR_MAX + 1])c->var;
+  cap->vlen = c->vlen;
+}
+
+static void storm_check_done(conn_t *c, uint64_t now) {
+  if (!resuming(c) || c->recovered || c->scripting || c->rec != (uint16_t)cfg.recover || c->state != ST_OPEN) return;
+  c->recovered = 1;
+  st.recovered++;
+  hist_add(&st.lat, now - t_storm); /* from the storm's start: how long this client was without its stream */
+}
+
+/* one recovered publication: intact, and the next one missed */
+static int storm_item(conn_t *c, const uint8_t *p) {
+  uint64_t ts, seq;
+  if (pay_check(p, 0, &ts, &seq) != 0) return E_MISMATCH;
+  if (c->rec >= cfg.recover || seq != (uint64_t)c->rec + 1) return E_ORDER;
+  c->rec++;
+  st.msgs++;
+  st.bytes += cfg.size;
+  return -1;
+}
+
+static void storm_publish(uint64_t seq) {
+  conn_t *s = &conns[0];
+  bc_sent = seq + 1;
+  pay_build(pbuf, now_ns(), seq, 0);
+  send_tmpl(s, &prof.publish, pbuf, ID_BASE + seq);
+}
+
+static void enter_measure(uint64_t now);
+static void enter_drain(uint64_t now);
+
+/* reconnect the next subscribers while fewer than --max-pending are connecting or resuming */
+static void storm_open_more(void) {
+  while (storm_next < nconns && pending < cfg.max_pending) {
+    conn_t *c = &conns[storm_next++];
+    if (!c->storm_ok) continue;
+    c->round = 2;
+    conn_start(c);
+    if (c->state == ST_DEAD && !c->failed) { c->failed = 1; storm_failed++; }
+    sp_deadline = MAX(sp_deadline, c->t_start + (uint64_t)((cfg.connect_timeout + 2) * 1e9));
+  }
+}
+
+/* advance the storm's stages; called on every turn of the loop */
+static void storm_step(uint64_t now) {
+  conn_t *pub = &conns[0];
+  if (sp == SP_END || (phase != PH_WARMUP && phase != PH_MEASURE)) return;
+  if (sp != SP_STORM && pub->state != ST_OPEN) die("the publisher lost its connection (stage %d)", sp);
+  if (sp == SP_MARK) {
+    int done = pub->acked >= 1 && storm_marked >= live_get();
+    if (!done && now < sp_deadline) return;
+    if (pub->acked < 1) die("the first publication was not acknowledged");
+    for (int i = 1; i < nconns; i++) {
+      conn_t *c = &conns[i];
+      if (c->state != ST_OPEN) continue;
+      if (c->bc_next == 1) {
+        c->storm_ok = 1;
+        st.storm_clients++;
+        begin_close(c, 1000);
+      } else {
+        conn_kill(c, E_TIMEOUT); /* never got the first publication */
+      }
+    }
+    sp = SP_LEAVE;
+    sp_deadline = now + (uint64_t)((cfg.close_timeout + 2) * 1e9);
+    return;
+  }
+  if (sp == SP_LEAVE) {
+    if (active > 1) return; /* sweep() ends closes that take too long */
+    for (uint64_t seq = 1; seq <= (uint64_t)cfg.recover && pub->state == ST_OPEN; seq++) storm_publish(seq);
+    if (pub->state == ST_OPEN) flush(pub);
+    sp = SP_MISS;
+    sp_deadline = now + (uint64_t)(cfg.connect_timeout * 1e9);
+    return;
+  }
+  if (sp == SP_MISS) {
+    if (pub->acked < bc_sent) {
+      if (now >= sp_deadline) die("the missed publications were not acknowledged (%" PRIu64 " of %" PRIu64 ")", pub->acked, bc_sent);
+      return;
+    }
+    /* every subscriber wants its stream back now; --max-pending of them reconnect at a time */
+    enter_measure(now);
+    sp = SP_STORM;
+    t_storm = now;
+    sp_deadline = now + (uint64_t)((cfg.connect_timeout + 2) * 1e9);
+    storm_next = 1;
+    storm_open_more();
+    return;
+  }
+  /* SP_STORM */
+  if ((uint64_t)storm_failed + st.recovered < st.storm_clients && now < sp_deadline) return;
+  for (int i = 1; i < nconns; i++) {
+    conn_t *c = &conns[i];
+    if (!c->storm_ok || c->recovered || c->failed) continue;
+    if (c->state != ST_DEAD) conn_kill(c, E_TIMEOUT);
+    else { c->failed = 1; storm_failed++; st.err[E_TIMEOUT]++; } /* never got its turn */
+  }
+  sp = SP_END;
+  enter_drain(now);
 }
 
 /* a whole text message in a profile mode */
 static int rt_message(conn_t *c, uint64_t now) {
-  const uint8_t *m = c->mbuf, *p = NULL;
+  const uint8_t *m = c->mbuf;
   size_t n = c->mlen;
-  uint64_t id = 0;
+  gcap_t cap;
+  cap_init(&cap, c);
   if (c->msg_op != 1) return c->scripting ? E_HANDSHAKE : E_MISMATCH;
-  if (prof.has_ping && glob_match(&prof.ping, m, n, NULL, NULL)) {
+  if (prof.has_ping && glob_match(&prof.ping, m, n, NULL)) {
     if (c->state == ST_OPEN) send_tmpl(c, &prof.pong, NULL, 0);
     return -1;
   }
   if (c->scripting) {
-    if (glob_match(&script_step(c->step)->t, m, n, NULL, NULL)) {
+    const tmpl_t *want = &script_step(c, c->step)->t;
+    if (glob_match(want, m, n, &cap)) {
+      if (vars_commit(c, &cap) != 0) return E_HANDSHAKE;
+      for (int i = 0; i < want->np; i++) { /* $R: the recovered publications in this message */
+        int e = storm_item(c, cap.p[i]);
+        if (e >= 0) return e;
+      }
       c->step++;
       script_advance(c);
+      storm_check_done(c, now);
       return -1;
     }
+    /* recovered publications of their own may come before the resume script ends */
+    if (resuming(c) && !prof.res_list && glob_match(&prof.item, m, n, &cap)) return storm_item(c, cap.p[0]);
     if (ignored(m, n)) return -1;
     if (cfg.verbose)
-      fprintf(stderr, "loadgen: conn %u: script step %d wants '%s', got '%.*s'\n", c->id, c->step + 1,
-              script_step(c->step)->t.src, (int)MIN(n, 200), (const char *)m);
-    return E_HANDSHAKE;
+      fprintf(stderr, "loadgen: conn %u: script step %d wants '%s', got '%.*s'\n", c->id, c->step + 1, want->src,
+              (int)MIN(n, 200), (const char *)m);
+    return resuming(c) ? E_RECOVERY : E_HANDSHAKE;
   }
-  if (cfg.mode == M_FANOUT && !is_publisher(c)) {
-    if (glob_match(&prof.delivery, m, n, &p, NULL)) {
+  if (cfg.mode == M_STORM && !is_publisher(c)) {
+    if (resuming(c) && !prof.res_list && glob_match(&prof.item, m, n, &cap)) {
+      int e = storm_item(c, cap.p[0]);
+      if (e < 0) storm_check_done(c, now);
+      return e;
+    }
+    if (!resuming(c) && glob_match(&prof.delivery, m, n, &cap)) { /* the first publication */
       uint64_t ts, seq;
-      if (pay_check(p, 0, &ts, &seq) != 0) return E_MISMATCH;
+      if (pay_check(cap.p[0], 0, &ts, &seq) != 0) return E_MISMATCH;
+      if (seq != 0 || c->bc_next != 0) return E_ORDER;
+      if (vars_commit(c, &cap) != 0) return E_MISMATCH;
+      c->bc_next = 1;
+      storm_marked++;
+      return -1;
+    }
+  } else if (cfg.mode == M_FANOUT && !is_publisher(c)) {
+    if (glob_match(&prof.delivery, m, n, &cap)) {
+      uint64_t ts, seq;
+      if (pay_check(cap.p[0], 0, &ts, &seq) != 0) return E_MISMATCH;
       return bc_account(c, ts, seq, now);
     }
-  } else if (cfg.mode == M_FANOUT) {
-    if (prof.has_ack && glob_match(&prof.ack, m, n, NULL, &id)) {
-      if (c->acked >= bc_sent) return E_MISMATCH;             /* an ack of nothing */
-      if (prof.ack.ni && id != ID_BASE + c->acked) return E_ORDER; /* acks come in order */
+  } else if (PUBSUB) {
+    if (prof.has_ack && glob_match(&prof.ack, m, n, &cap)) {
+      if (c->acked >= bc_sent) return E_MISMATCH;                   /* an ack of nothing */
+      if (prof.ack.ni && cap.i != ID_BASE + c->acked) return E_ORDER; /* acks come in order */
       c->acked++;
       if (phase == PH_MEASURE) st.acks++;
       return -1;
     }
-  } else if (glob_match(&prof.reply, m, n, &p, &id)) {
-    return rpc_reply(c, p, prof.reply.ni ? &id : NULL, now);
+  } else if (glob_match(&prof.reply, m, n, &cap)) {
+    return rpc_reply(c, cap.p[0], prof.reply.ni ? &cap.i : NULL, now);
   }
   if (ignored(m, n)) return -1;
   if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: unexpected message '%.*s'\n", c->id, (int)MIN(n, 200), (const char *)m);
@@ -1386,7 +1760,7 @@ static int handle_frame(conn_t *c, int fin, int rsv, int op, const uint8_t *p, s
     if (c->counted_open) {
       c->counted_open = 0;
       open_count--;
-      if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
+      if (c->receiver) { c->receiver = 0; live_add(-1); bc_advance(); }
     }
     return -1;
   }
@@ -1509,6 +1883,7 @@ static void conn_reset(conn_t *c) {
   c->receiver = 0;
   c->step = c->scripting = 0;
   c->acked = 0;
+  c->rec = 0;
   c->counted_open = 0;
   if (c->zd) { deflateEnd(c->zd); free(c->zd); c->zd = NULL; }
   if (c->zi) { inflateEnd(c->zi); free(c->zi); c->zi = NULL; }
@@ -1518,6 +1893,10 @@ static void conn_kill(conn_t *c, int err) {
   if (c->state == ST_DEAD || c->state == ST_IDLE) return;
   if (err >= 0) st.err[err]++;
   int was = c->state;
+  if (cfg.mode == M_STORM && c->round == 2 && c->storm_ok && !c->recovered && !c->failed) {
+    c->failed = 1;
+    storm_failed++;
+  }
   close(c->fd);
   c->fd = -1;
   c->state = ST_DEAD;
@@ -1529,7 +1908,7 @@ static void conn_kill(conn_t *c, int err) {
   if (c->counted_open) {
     c->counted_open = 0;
     open_count--;
-    if (c->receiver) { c->receiver = 0; bc_live--; bc_advance(); }
+    if (c->receiver) { c->receiver = 0; live_add(-1); bc_advance(); }
   }
   if (cfg.mode == M_CONNECT && (phase == PH_WARMUP || phase == PH_MEASURE))
     c->retry_at = now_ns() + (err >= 0 ? 10000000ull : 0);
@@ -1553,11 +1932,12 @@ static void conn_opened(conn_t *c) {
   st.established++;
   open_count++;
   c->counted_open = 1;
-  if (cfg.mode == M_BCAST || (cfg.mode == M_FANOUT && !is_publisher(c))) {
+  if (cfg.mode == M_BCAST || (PUBSUB && !is_publisher(c))) {
     c->receiver = 1;
-    bc_live++;
+    live_add(1);
   }
   open_more();
+  if (cfg.mode == M_STORM) storm_check_done(c, now);
 }
 
 
@@ -1596,6 +1976,7 @@ fail:
 }
 
 static void open_more(void) {
+  if (cfg.mode == M_STORM && sp == SP_STORM) { storm_open_more(); return; }
   if (phase != PH_SETUP || cfg.mode == M_CONNECT) return;
   while (opened < nconns && pending < cfg.max_pending) conn_start(&conns[opened++]);
 }
@@ -1738,6 +2119,12 @@ static void go(uint64_t t0) {
     }
   } else if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
     bc_pump();
+  } else if (cfg.mode == M_STORM) {
+    t_ms = t_me = UINT64_MAX; /* the stages decide, not the clock */
+    sp = SP_MARK;
+    sp_deadline = t0 + (uint64_t)(cfg.connect_timeout * 1e9);
+    storm_publish(0);
+    if (conns[0].state == ST_OPEN) flush(&conns[0]);
   } else if (cfg.mode == M_CONNECT) {
     for (int i = 0; i < nconns; i++) conn_start(&conns[i]);
   }
@@ -1784,11 +2171,13 @@ static void enter_drain(uint64_t now) {
     }
   } else if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
     if (bc_complete()) close_all();
+  } else if (cfg.mode == M_STORM) {
+    close_all();
   }
 }
 
 static void drain_check(uint64_t now) {
-  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && bc_complete() && bc_live > 0) {
+  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && bc_complete() && live_get() > 0) {
     int any_open = 0;
     for (int i = 0; i < nconns && !any_open; i++) any_open = conns[i].state == ST_OPEN;
     if (any_open) close_all();
@@ -1800,7 +2189,7 @@ static void drain_check(uint64_t now) {
       if (c->state != ST_OPEN) continue;
       if (cfg.mode == M_ECHO) st.err[E_TIMEOUT] += c->next_send - c->next_recv;
       if (cfg.mode == M_RPC) st.err[E_TIMEOUT] += rpc_in_flight(c);
-      if (c->receiver && bc_sent > c->bc_next) st.err[E_TIMEOUT] += bc_sent - c->bc_next;
+      if (cfg.mode != M_STORM && c->receiver && sent_get() > c->bc_next) st.err[E_TIMEOUT] += sent_get() - c->bc_next;
       if (is_publisher(c) && prof.has_ack && bc_sent > c->acked) st.err[E_TIMEOUT] += bc_sent - c->acked;
     }
     close_all();
@@ -1831,6 +2220,9 @@ static void sweep(uint64_t now) {
       if (c->scripting && now > c->deadline) {
         if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: script step %d timed out\n", c->id, c->step + 1);
         conn_kill(c, E_HANDSHAKE);
+      } else if (resuming(c) && !c->recovered && now > c->deadline && phase == PH_MEASURE) {
+        if (cfg.verbose) fprintf(stderr, "loadgen: conn %u: recovered %u of %d in time\n", c->id, c->rec, cfg.recover);
+        conn_kill(c, E_TIMEOUT);
       }
       break;
     case ST_WAIT_EOF:
@@ -1866,7 +2258,13 @@ static void run_worker(void) {
       memset(c->sent_ts, 0, sizeof(uint64_t) * (size_t)cfg.window);
     }
   }
-  if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) {
+  if (shm) {
+    bc_cnt = shm->cnt;
+    if (sender_here) {
+      struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &shm_wake};
+      if (epoll_ctl(epfd, EPOLL_CTL_ADD, shm_wake, &ev) != 0) die("epoll_ctl (eventfd): %s", strerror(errno));
+    }
+  } else if (cfg.mode == M_BCAST || PUBSUB) {
     bc_cnt = xmalloc(sizeof(uint32_t) * (size_t)cfg.window);
     memset(bc_cnt, 0, sizeof(uint32_t) * (size_t)cfg.window);
   }
@@ -1884,8 +2282,8 @@ static void run_worker(void) {
       if (done && !setup_reported) {
         setup_reported = 1;
         st.setup_s = (double)(now - setup_t0) / 1e9;
-        if (cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
-        if (cfg.mode == M_FANOUT && conns[0].state != ST_OPEN) die("the publisher could not connect");
+        if (sender_here && cfg.mode == M_BCAST && conns[0].state != ST_OPEN) die("the broadcast sender could not connect");
+        if (sender_here && PUBSUB && conns[0].state != ST_OPEN) die("the publisher could not connect");
         if (sync_out >= 0) {
           uint8_t r[9] = {'R'};
           memcpy(r + 1, &st.established, 8);
@@ -1896,6 +2294,7 @@ static void run_worker(void) {
         }
       }
     }
+    if (cfg.mode == M_STORM) storm_step(now);
     if (phase == PH_WARMUP && now >= t_ms) enter_measure(now);
     if (phase == PH_MEASURE && now >= t_me) enter_drain(now);
     if (phase == PH_DRAIN) {
@@ -1923,6 +2322,12 @@ static void run_worker(void) {
     }
     for (int i = 0; i < n; i++) {
       conn_t *c = evs[i].data.ptr;
+      if (c == (conn_t *)(void *)&shm_wake) { /* another process completed a broadcast or lost a receiver */
+        uint64_t v;
+        if (read(shm_wake, &v, sizeof v) < 0 && errno != EAGAIN) die("eventfd read: %s", strerror(errno));
+        bc_advance();
+        continue;
+      }
       if (!c) {
         uint64_t t0;
         ssize_t r = read(sync_in, &t0, sizeof t0);
@@ -1964,6 +2369,10 @@ static void print_json(int procs, int total_conns) {
            st.bytes / w / 1e6);
   if (cfg.mode == M_ECHO || cfg.mode == M_RPC) printf(",\"sent\":%" PRIu64, st.sent);
   if (cfg.mode == M_RPC) printf(",\"round_trips\":%" PRIu64 ",\"round_trips_per_s\":%.1f", st.msgs, st.msgs / w);
+  if (cfg.mode == M_STORM)
+    printf(",\"subscribers\":%d,\"recover\":%d,\"storm_clients\":%" PRIu64 ",\"recovered\":%" PRIu64
+           ",\"recovered_publications\":%" PRIu64 ",\"storm_s\":%.3f,\"recovered_per_s\":%.1f",
+           total_conns - 1, cfg.recover, st.storm_clients, st.recovered, st.msgs, st.window_s, st.recovered / w);
   if (cfg.mode == M_FANOUT)
     printf(",\"subscribers\":%d,\"publications\":%" PRIu64 ",\"publications_per_s\":%.1f,\"publish_acks\":%" PRIu64
            ",\"deliveries\":%" PRIu64 ",\"deliveries_per_s\":%.1f",
@@ -2026,6 +2435,14 @@ static int run_forked(int procs, int total) {
   pid_t *pids = xmalloc(sizeof(pid_t) * (size_t)procs);
   fflush(stdout);
   fflush(stderr);
+  if (cfg.mode == M_BCAST || cfg.mode == M_FANOUT) { /* one window over every process */
+    size_t sz = sizeof(bc_shm_t) + sizeof(uint32_t) * (size_t)cfg.window;
+    shm = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shm == MAP_FAILED) die("mmap: %s", strerror(errno));
+    memset(shm, 0, sz);
+    shm_wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (shm_wake < 0) die("eventfd: %s", strerror(errno));
+  }
   for (int i = 0; i < procs; i++) {
     int u[2], d[2];
     if (pipe2(u, O_CLOEXEC) || pipe2(d, O_CLOEXEC)) die("pipe: %s", strerror(errno));
@@ -2036,6 +2453,7 @@ static int run_forked(int procs, int total) {
       close(d[1]);
       for (int j = 0; j < i; j++) { close(up[j]); close(down[j]); }
       rng_seed();
+      sender_here = i == 0;
       id_base = (uint32_t)(i * per);
       nconns = MIN(per, total - i * per);
       if (nconns < 0) nconns = 0;
@@ -2179,16 +2597,20 @@ static int serve_raw(void) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: loadgen --mode echo|broadcast|idle|connect|serve-raw|fanout|rpc [options]\n"
+          "usage: loadgen --mode echo|broadcast|idle|connect|serve-raw|fanout|rpc|storm [options]\n"
           "  -h, --host ADDR         server address (127.0.0.1)\n"
           "  -p, --port PORT         server port (9001)\n"
           "      --path PATH         request path (/)\n"
-          "  -c, --conns N           connections (echo, idle, rpc), receivers (broadcast), subscribers (fanout),\n"
+          "  -c, --conns N           connections (echo, idle, rpc), receivers (broadcast), subscribers (fanout, storm),\n"
           "                          churners (connect)\n"
           "  -w, --window W          echo, rpc: messages in flight per connection; broadcast, fanout: outstanding\n"
           "  -s, --size BYTES        message size (k/m suffixes); broadcast: size each receiver gets;\n"
-          "                          fanout, rpc: the payload ($P) inside each message, >= 32\n"
-          "      --profile FILE      fanout, rpc: the protocol profile (templates; see bench/loadgen/profiles)\n"
+          "                          fanout, rpc, storm: the payload ($P) inside each message, >= 32\n"
+          "      --profile FILE      fanout, rpc, storm: the protocol profile (templates; see bench/loadgen/profiles)\n"
+          "      --tokens FILE       storm: credentials, one a line ($T; connection i gets line i mod lines)\n"
+          "      --recover K         storm: publications each subscriber misses and must recover (10)\n"
+          "      --connect-timeout S handshake + profile script time-out per connection; storm: also the\n"
+          "                          time each reconnection has to recover (10)\n"
           "      --text | --binary   message type for echo (text)\n"
           "      --payload KIND      random | json (random)\n"
           "  -d, --duration S        measured window in seconds (10)\n"
@@ -2199,9 +2621,11 @@ static void usage(FILE *f) {
           "      --deflate-level N   zlib level for what the client compresses (1)\n"
           "      --frag BYTES        fragment client messages into frames of at most BYTES\n"
           "      --raw               echo over plain TCP, no WebSocket (use with serve-raw)\n"
-          "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs)\n"
+          "      --procs N           worker processes (auto: as many as RLIMIT_NOFILE needs); broadcast and\n"
+          "                          fanout share one window between them (shared memory)\n"
           "      --src-addrs N       bind connections to 127.0.0.2..(N+1) (auto: one per 4000 connections above 4000)\n"
-          "      --max-pending N     handshakes in progress at once while connecting (256)\n"
+          "      --max-pending N     handshakes in progress at once while connecting (256); storm: also\n"
+          "                          reconnections in progress (handshake and resume script) at once\n"
           "      --drain-timeout S   how long to wait for outstanding echoes after the window (10)\n"
           "      --no-marks          do not print @window-start/@window-end on stderr\n"
           "  -v, --verbose           log errors as they happen\n");
@@ -2219,7 +2643,7 @@ static size_t parse_size(const char *s) {
 
 int main(int argc, char **argv) {
   enum { OPT_PATH = 256, OPT_PROFILE, OPT_TEXT, OPT_BIN, OPT_PAYLOAD, OPT_WARMUP, OPT_READY, OPT_DEFLATE, OPT_DLEVEL, OPT_FRAG, OPT_RAW, OPT_PROCS,
-         OPT_SRC, OPT_MAXP, OPT_DRAIN, OPT_NOMARKS, OPT_MODE, OPT_HELP };
+         OPT_SRC, OPT_MAXP, OPT_DRAIN, OPT_NOMARKS, OPT_MODE, OPT_TOKENS, OPT_RECOVER, OPT_CTIMEOUT, OPT_HELP };
   static struct option opts[] = {
       {"mode", required_argument, 0, OPT_MODE},       {"host", required_argument, 0, 'h'},
       {"port", required_argument, 0, 'p'},          {"path", required_argument, 0, OPT_PATH},
@@ -2233,7 +2657,8 @@ int main(int argc, char **argv) {
       {"procs", required_argument, 0, OPT_PROCS},     {"src-addrs", required_argument, 0, OPT_SRC},
       {"max-pending", required_argument, 0, OPT_MAXP}, {"drain-timeout", required_argument, 0, OPT_DRAIN},
       {"no-marks", no_argument, 0, OPT_NOMARKS},      {"verbose", no_argument, 0, 'v'},
-      {"profile", required_argument, 0, OPT_PROFILE},
+      {"profile", required_argument, 0, OPT_PROFILE},  {"tokens", required_argument, 0, OPT_TOKENS},
+      {"recover", required_argument, 0, OPT_RECOVER},  {"connect-timeout", required_argument, 0, OPT_CTIMEOUT},
       {"help", no_argument, 0, OPT_HELP},             {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "h:p:c:w:s:d:H:v", opts, NULL)) != -1) {
@@ -2249,6 +2674,9 @@ int main(int argc, char **argv) {
     case 'p': cfg.port = atoi(optarg); break;
     case OPT_PATH: cfg.path = optarg; cfg.path_given = 1; break;
     case OPT_PROFILE: cfg.profile = optarg; break;
+    case OPT_TOKENS: cfg.tokens = optarg; break;
+    case OPT_RECOVER: cfg.recover = atoi(optarg); break;
+    case OPT_CTIMEOUT: cfg.connect_timeout = atof(optarg); break;
     case 'c': cfg.conns = atoi(optarg); break;
     case 'w': cfg.window = atoi(optarg); break;
     case 's': cfg.size = parse_size(optarg); break;
@@ -2284,7 +2712,10 @@ int main(int argc, char **argv) {
   if (cfg.mode == M_BCAST && cfg.size < 48) die("broadcast needs --size >= 48 (timestamp and sequence number)");
   if (cfg.mode == M_ECHO && cfg.size < 1) die("--size must be >= 1");
   if (SCRIPTED && !cfg.profile) die("%s needs --profile FILE", mode_names[cfg.mode]);
-  if (!SCRIPTED && cfg.profile) die("--profile is for the fanout and rpc modes");
+  if (!SCRIPTED && cfg.profile) die("--profile is for the fanout, rpc and storm modes");
+  if (cfg.mode != M_STORM && cfg.tokens) die("--tokens is for the storm mode");
+  if (cfg.recover < 1 || cfg.recover > MAX_RECOVER) die("--recover is 1..%d", MAX_RECOVER);
+  if (!(cfg.connect_timeout > 0)) die("--connect-timeout must be > 0");
   if (SCRIPTED && cfg.size < PAY_HDR + 2) die("%s needs --size >= %d (timestamp and sequence number)", mode_names[cfg.mode], PAY_HDR + 2);
   if (cfg.deflate_level < 0 || cfg.deflate_level > 9) die("--deflate-level is 0..9");
   if (cfg.duration <= 0) die("--duration must be > 0");
@@ -2299,6 +2730,7 @@ int main(int argc, char **argv) {
   hdr_len = MIN(cfg.size, 16);
   make_pattern(MAX(cfg.size, 64), cfg.binary, cfg.json_payload, SCRIPTED);
   if (cfg.mode == M_SERVE_RAW) return serve_raw();
+  if (cfg.tokens) load_tokens(cfg.tokens);
   if (SCRIPTED) load_profile(cfg.profile);
 
   /* descriptors: raise the soft limit to the hard one */
@@ -2308,12 +2740,11 @@ int main(int argc, char **argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   getrlimit(RLIMIT_NOFILE, &rl);
   long per_proc = (long)rl.rlim_cur - 32;
-  int total = cfg.mode == M_BCAST || cfg.mode == M_FANOUT ? cfg.conns + 1 : cfg.conns;
+  int total = cfg.mode == M_BCAST || PUBSUB ? cfg.conns + 1 : cfg.conns;
   int procs = cfg.procs;
   if (procs <= 0) procs = (int)((total + per_proc - 1) / per_proc);
   if (procs < 1) procs = 1;
-  if ((cfg.mode == M_BCAST || cfg.mode == M_FANOUT) && procs > 1)
-    die("%s runs in one process: at most %ld connections here", mode_names[cfg.mode], per_proc);
+  if (cfg.mode == M_STORM && procs > 1) die("storm runs in one process: at most %ld connections here", per_proc);
   /* connect() gets slow when most of the ephemeral port range is in use (the
    * kernel searches it for a free port): spread big runs over source addresses */
   if (cfg.src_addrs < 0) cfg.src_addrs = total > 4000 ? (total + 3999) / 4000 : 0;

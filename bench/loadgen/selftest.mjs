@@ -181,8 +181,48 @@ function startServer(fault) {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
+/** The storm part of the toy protocol (STORM_PROFILE, STORM_MSGS_PROFILE): sessions, offsets, recovery. */
+function toyStorm(fault, peer, s, reply, clients, stats) {
+  const st = (stats.storm ??= { tokens: new Set(), sessions: new Map(), history: [], resumes: 0 });
+  let m = /^hi:(tok-\d+)$/.exec(s);
+  if (m) {
+    st.tokens.add(m[1]);
+    peer.sess = crypto.randomBytes(6).toString('hex');
+    st.sessions.set(peer.sess, true);
+    return reply(`ok:sess=${peer.sess}`);
+  }
+  if (s === 'sub') {
+    peer.sub = true;
+    return reply('subbed');
+  }
+  m = /^pub:(\d+):(.*)$/s.exec(s);
+  if (m) {
+    st.history.push(m[2]);
+    const offset = st.history.length;
+    reply(`ack:${m[1]}`);
+    for (const c of clients) if (c.sub) c.sock.write(frame(1, Buffer.from(`msg:${offset}:${m[2]}`)));
+    return;
+  }
+  m = /^resume:(tok-\d+):([0-9a-f]+):(\d+)$/.exec(s);
+  if (!m) return reply(`what? ${s.slice(0, 20)}`);
+  st.tokens.add(m[1]);
+  st.resumes++;
+  // rt-storm-lose: the server forgot one session, which starts a new one (not recovered)
+  const known = st.sessions.has(m[2]) && !(fault === 'rt-storm-lose' && st.resumes === 3);
+  const sess = known ? m[2] : crypto.randomBytes(6).toString('hex');
+  const missed = known ? st.history.slice(Number(m[3])) : [];
+  // rt-storm-skip: one reconnection misses a publication
+  if (fault === 'rt-storm-skip' && st.resumes === 5) missed.splice(4, 1);
+  if (fault === 'rt-storm-msgs') {
+    for (const d of missed) reply(`item:${d}`);
+    return reply(`resumed:${sess}`);
+  }
+  reply(`resumed:${sess}:[${missed.join(',')}]`);
+}
+
 /** The toy real-time protocol of PROFILE (below); faults happen once. */
 function toyProtocol(fault, peer, s, reply, clients, stats) {
+  if (fault.startsWith('rt-storm')) return toyStorm(fault, peer, s, reply, clients, stats);
   if (s === 'hi') return reply(fault === 'rt-script' ? 'nope' : 'ok');
   if (s === 'sub') {
     peer.sub = true;
@@ -263,7 +303,30 @@ fs.writeFileSync(
     '',
   ].join('\n'),
 );
-process.on('exit', () => fs.rmSync(PROFILE, { force: true }));
+// the storm mode: a session id ($3) and the last offset ($1) kept across the
+// reconnection, the recovered publications in one message ($R) or one each
+const STORM_COMMON = [
+  'subprotocol rt.test',
+  'init expect hello',
+  'init send hi:$T',
+  'init expect ok:sess=$3',
+  'subscribe send sub',
+  'subscribe expect subbed',
+  'publish pub:$I:$P',
+  'publish-ack ack:$I',
+  'delivery msg:$1:$P',
+  'resume expect hello',
+  'resume send resume:$T:$3:$1',
+];
+const STORM_PROFILE = path.join(os.tmpdir(), `loadgen-selftest-${process.pid}.storm.profile`);
+fs.writeFileSync(STORM_PROFILE, [...STORM_COMMON, 'resume expect resumed:$3:[$R]', 'recover-item $P', ''].join('\n'));
+const STORM_MSGS_PROFILE = path.join(os.tmpdir(), `loadgen-selftest-${process.pid}.storm-msgs.profile`);
+fs.writeFileSync(STORM_MSGS_PROFILE, [...STORM_COMMON, 'resume expect resumed:$3', 'recover-item item:$P', ''].join('\n'));
+const TOKENS = path.join(os.tmpdir(), `loadgen-selftest-${process.pid}.tokens`);
+fs.writeFileSync(TOKENS, Array.from({ length: 31 }, (_, i) => `tok-${i}`).join('\n') + '\n');
+process.on('exit', () => {
+  for (const f of [PROFILE, STORM_PROFILE, STORM_MSGS_PROFILE, TOKENS]) fs.rmSync(f, { force: true });
+});
 
 function runLoadgen(port, args) {
   return new Promise((resolve) => {
@@ -285,6 +348,11 @@ function runLoadgen(port, args) {
 const echo = ['--mode', 'echo', '-c', '4', '-w', '4', '-s', '300'];
 const fanout = ['--mode', 'fanout', '--profile', PROFILE, '-c', '20', '-w', '4', '-s', '64'];
 const rpc = ['--mode', 'rpc', '--profile', PROFILE, '-c', '4', '-w', '2', '-s', '48'];
+const storm = (profile) => ['--mode', 'storm', '--profile', profile, '--tokens', TOKENS, '-c', '30', '--recover', '7', '-s', '48'];
+/** a good storm: every subscriber recovered the 7 publications, with its own token, the first time and the second */
+const stormOk = (r, s) =>
+  r.errors.total === 0 && r.storm_clients === 30 && r.recovered === 30 && r.recovered_publications === 30 * 7 && r.latency_us.count === 30 &&
+  s.storm.resumes === 30 && s.storm.tokens.size === 31 && s.storm.history.length === 8;
 const CASES = [
   ['correct server: fragmented replies, pings inside messages', 'good', echo, (r, s) => r.errors.total === 0 && r.msgs > 1000 && s.pongs > 1000],
   ['correct server, binary 70 KiB messages, client fragments', 'good', ['--mode', 'echo', '-c', '2', '-w', '2', '-s', '70k', '--binary', '--frag', '10000'], (r) => r.errors.total === 0 && r.msgs > 10],
@@ -300,9 +368,13 @@ const CASES = [
   ['a missing Upgrade header fails every handshake', 'no-upgrade', echo, (r) => r.errors.handshake === 4],
   ['broadcast: correct server', 'good', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.total === 0 && r.broadcasts > 50],
   ['broadcast: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64'], (r) => r.errors.order >= 1],
+  // two processes, one window: each broadcast completes once all 21 clients of both processes have it
+  ['broadcast: two processes share one window', 'good', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64', '--procs', '2'], (r) => r.procs === 2 && r.errors.total === 0 && r.broadcasts > 50 && Math.abs(r.msgs - 21 * r.broadcasts) <= 4 * 21],
+  ['broadcast, two processes: a lost delivery is an order error', 'bcast-drop', ['--mode', 'broadcast', '-c', '20', '-w', '4', '-s', '64', '--procs', '2'], (r) => r.procs === 2 && r.errors.order >= 1],
   ['connect: handshake + close handshake loops', 'good', ['--mode', 'connect', '-c', '4'], (r) => r.errors.total === 0 && r.handshakes > 20],
   ['idle: hold and close', 'good', ['--mode', 'idle', '-c', '50', '-H', '0.5'], (r) => r.errors.total === 0 && r.held === 50],
   ['fanout: correct server (script, subprotocol, pings, fragments)', 'rt-good', [...fanout], (r, s) => r.errors.total === 0 && r.publications > 50 && r.publish_acks > 50 && Math.abs(r.deliveries - 20 * r.publications) <= 4 * 20 && s.pongs > 20],
+  ['fanout: two processes share one window', 'rt-good', [...fanout, '--procs', '2'], (r) => r.procs === 2 && r.errors.total === 0 && r.publications > 50 && Math.abs(r.deliveries - 20 * r.publications) <= 4 * 20],
   ['fanout: a lost delivery is an order error', 'rt-drop', fanout, (r) => r.errors.order === 1],
   ['fanout: a changed payload byte is a mismatch', 'rt-corrupt', fanout, (r) => r.errors.mismatch === 1],
   ['fanout: a wrong envelope is a mismatch', 'rt-envelope', fanout, (r) => r.errors.mismatch === 1],
@@ -311,6 +383,10 @@ const CASES = [
   ['rpc: correct server, replies out of order', 'rt-good', ['--mode', 'rpc', '--profile', PROFILE, '-c', '4', '-w', '4', '-s', '40'], (r) => r.errors.total === 0 && r.round_trips > 1000],
   ['rpc: a duplicate reply is a mismatch', 'rt-dup', rpc, (r) => r.errors.mismatch === 1],
   ['rpc: a reply with the wrong id is a mismatch', 'rt-bad-id', rpc, (r) => r.errors.mismatch === 1],
+  ['storm: correct server, recovered publications in the reply ($R)', 'rt-storm', storm(STORM_PROFILE), stormOk],
+  ['storm: correct server, recovered publications as messages', 'rt-storm-msgs', storm(STORM_MSGS_PROFILE), stormOk],
+  ['storm: a session the server forgot is a recovery error', 'rt-storm-lose', storm(STORM_PROFILE), (r) => r.errors.recovery === 1 && r.recovered === 29],
+  ['storm: a missing recovered publication is an error', 'rt-storm-skip', storm(STORM_PROFILE), (r) => r.errors.total === 1 && r.errors.recovery === 1 && r.recovered === 29],
 ];
 
 let passed = 0;

@@ -14,6 +14,12 @@
 // fills `hist:bench` with them (data: bench/servers/history-payload.mjs, of
 // HISTORY_SIZE characters) before it prints `ready`.
 //
+// With JWT_SECRET set (the rt-reconnect-storm scenario), clients authenticate
+// with an HS256 JWT signed with it (`auth.jwt`, verified with jose on every
+// connect), and a namespace `storm` keeps the last STORM_HISTORY (100)
+// publications of each channel for recovery (any client may publish, no
+// publisher info), in memory.
+//
 // With REDIS_URL set, the server joins others through Redis (RedisBroker);
 // bench/servers/switchboard-rt-cluster.mjs runs it that way as a node:cluster
 // worker, and the switchboard-rt-redis server as a single process. run.mjs
@@ -29,6 +35,8 @@ const port = Number(process.env.PORT ?? 9001);
 const redisUrl = process.env.REDIS_URL;
 const historyEntries = Number(process.env.HISTORY_ENTRIES ?? 0);
 const historySize = Number(process.env.HISTORY_SIZE ?? 64);
+const jwtSecret = process.env.JWT_SECRET;
+const stormHistory = Number(process.env.STORM_HISTORY ?? 100);
 
 const server = createRealtimeServer({
   port,
@@ -36,7 +44,9 @@ const server = createRealtimeServer({
   namespaces: {
     bench: { publish: 'clients', publisherInfo: false },
     ...(historyEntries > 0 ? { hist: { publish: false, history: { size: historyEntries } } } : {}),
+    ...(jwtSecret ? { storm: { publish: 'clients', publisherInfo: false, history: { size: stormHistory } } } : {}),
   },
+  ...(jwtSecret ? { auth: { jwt: { secret: jwtSecret } } } : {}),
   limits: {
     rate: false,
     maxQueuedBytes: 64 * 1024 * 1024,
