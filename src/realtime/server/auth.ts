@@ -89,7 +89,31 @@ function configuredAlgorithms(options: JwtOptions): string[] | undefined {
 function secretSource(secret: string | Uint8Array, algorithms: string[] | undefined): KeySource {
   const key = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret;
   if (!(key instanceof Uint8Array) || key.length === 0) throw new TypeError('jwt.secret must be a non-empty string or Uint8Array');
-  return { key, algorithms: algorithms ?? ['HS256'] };
+  return { key: lazyHmacKey(key), algorithms: algorithms ?? ['HS256'] };
+}
+
+/** The WebCrypto hash of each HMAC JWS algorithm. */
+const HMAC_HASHES: Readonly<Record<string, string>> = { HS256: 'SHA-256', HS384: 'SHA-384', HS512: 'SHA-512' };
+
+/**
+ * A secret imported once per HMAC algorithm as a WebCrypto key, instead of
+ * once per token (which jose does when handed the raw bytes). A token whose
+ * algorithm is not HMAC gets the raw bytes, which jose refuses for it.
+ */
+function lazyHmacKey(secret: Uint8Array): JWTVerifyGetKey {
+  const bytes = new Uint8Array(secret);
+  const imported = new Map<string, Promise<CryptoKey>>();
+  return (header) => {
+    const alg = header.alg ?? '';
+    const hash = HMAC_HASHES[alg];
+    if (hash === undefined) return bytes;
+    let key = imported.get(alg);
+    if (key === undefined) {
+      key = crypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash }, false, ['verify']);
+      imported.set(alg, key);
+    }
+    return key;
+  };
 }
 
 /** The JWS algorithm of an elliptic curve, by its Node or WebCrypto name. */

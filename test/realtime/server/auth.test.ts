@@ -74,6 +74,21 @@ describe('createJwtVerifier', () => {
       assert.equal((await verify(token)).sub, 'alice');
     });
 
+    test('one verifier keeps checking each HMAC algorithm with its own hash, and the secret as given at creation', async () => {
+      const bytes = new Uint8Array(secretBytes);
+      const verify = createJwtVerifier({ secret: bytes, algorithms: ['HS256', 'HS384', 'HS512'] });
+      const other = new TextEncoder().encode('another-secret-of-at-least-32-bytes');
+      for (let round = 0; round < 3; round++) {
+        for (const alg of ['HS256', 'HS384', 'HS512']) {
+          assert.equal((await verify(await sign(secretBytes, alg, { sub: `${alg}-${round}` }))).sub, `${alg}-${round}`);
+          await refused(verify(await sign(other, alg)), 'unauthorized', /signature/);
+        }
+      }
+      bytes.fill(0);
+      assert.equal((await verify(await sign(secretBytes, 'HS512'))).sub, 'alice');
+      await refused(verify(await sign(bytes, 'HS256')), 'unauthorized', /signature/);
+    });
+
     test('RS256 with a PEM public key (algorithm inferred)', async () => {
       const { publicKey, privateKey } = await generateKeyPair('RS256');
       const verify = createJwtVerifier({ publicKey: await exportSPKI(publicKey) });
