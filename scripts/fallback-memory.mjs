@@ -156,7 +156,7 @@ const connectAndSubscribe = JSON.stringify([
 
 /** A fallback session whose event stream is read (and discarded), never acknowledged. */
 async function readingSession(port) {
-  const response = await fetch(`http://127.0.0.1:${port}/rt/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: connectAndSubscribe });
+  const response = await fetch(`http://127.0.0.1:${port}/rt/http`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-fallback': '2' }, body: connectAndSubscribe });
   if (response.status !== 200) throw new Error(`open: ${response.status}`);
   const reader = response.body.getReader();
   void (async () => {
@@ -180,7 +180,7 @@ async function deafSocket(port, head) {
 }
 
 function fallbackOpenRequest(port) {
-  return `POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(connectAndSubscribe)}\r\n\r\n${connectAndSubscribe}`;
+  return `POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nX-Switchboard-Fallback: 2\r\nContent-Length: ${Buffer.byteLength(connectAndSubscribe)}\r\n\r\n${connectAndSubscribe}`;
 }
 
 /** A masked client text frame. */
