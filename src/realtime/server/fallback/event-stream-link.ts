@@ -29,6 +29,7 @@ import type { Socket } from 'node:net';
 import type { SendResult } from '../../../node/server-index.js';
 import { formatCloseEvent, formatMessageEvent } from '../../wire/event-stream.js';
 import type { SessionLink } from '../fanout.js';
+import { FrameQueue } from './frame-queue.js';
 
 /**
  * A kept event: the whole HTTP/1.1 chunk that carries it (the chunk size in
@@ -84,10 +85,6 @@ export interface EventStreamLinkOptions {
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-/** The frame array is compacted once this many dropped frames sit at its head. */
-const COMPACT_AT = 1024;
-/** … or once this many sit there and they are half of it (the array stays near the replay's size, instead of growing to COMPACT_AT). */
-const COMPACT_HALF_AT = 32;
 
 const utf8 = new TextDecoder();
 
@@ -96,19 +93,20 @@ export class EventStreamLink implements SessionLink {
   readonly remoteAddress: string | undefined;
   private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
   private readonly options: EventStreamLinkOptions;
-  /** Kept events, oldest first, from `head` on (dropped ones before it are undefined). */
-  private frames: Array<Frame | undefined> = [];
-  private head = 0;
-  /** The number of `frames[0]` (events are numbered 1, 2, 3 … in the session). */
-  private baseNumber = 1;
+  /** Kept events, oldest first: the newest is event `lastNumber` (events are numbered 1, 2, 3 … in the session). */
+  private readonly frames = new FrameQueue<Frame>();
   private lastNumber = 0;
   /** Frames up to this number were written to a response. */
   private writtenNumber = 0;
   private unwrittenBytes = 0;
   private keptWrittenBytes = 0;
   private response: ServerResponse | null = null;
+  /** The socket of `response`, which the link listens to for 'drain'. */
+  private socket: Socket | null = null;
   /** The response's socket is over its high-water mark: events wait in `frames` for its 'drain'. */
   private waitingDrain = false;
+  /** One listener for the link's life, added to each stream's socket (none allocated per wait). */
+  private readonly onDrain = (): void => this.drained();
   private timer: NodeJS.Timeout | null = null;
   /** Set once the session closed: the close event, still to be delivered. */
   private closeFrame: string | null = null;
@@ -186,11 +184,10 @@ export class EventStreamLink implements SessionLink {
     this.acknowledge(after);
     this.clearTimer();
     const previous = this.response;
-    this.response = response;
+    this.setResponse(response);
     if (previous !== null) this.endResponse(previous);
-    this.waitingDrain = false;
     response.on('close', () => this.detached(response));
-    this.writePending(response, this.head);
+    this.writePending(response, 0);
     if (this.closeFrame !== null) this.deliverClose(response);
     return true;
   }
@@ -199,14 +196,13 @@ export class EventStreamLink implements SessionLink {
   acknowledge(count: number): void {
     const upTo = Math.min(count, this.writtenNumber);
     while (this.headNumber() <= upTo) this.dropHead();
-    this.compact();
   }
 
   /** Ends the link now, delivering nothing more (the client left, or the server shuts down). */
   terminate(): void {
     if (this.finished) return;
     const response = this.response;
-    this.response = null;
+    this.setResponse(null);
     if (response !== null) this.endResponse(response);
     this.finish();
   }
@@ -215,12 +211,23 @@ export class EventStreamLink implements SessionLink {
 
   /** The number of the oldest kept event (one past the last when none is kept). */
   private firstKeptNumber(): number {
-    return this.head < this.frames.length ? this.baseNumber + this.head : this.lastNumber + 1;
+    return this.lastNumber - this.frames.length + 1;
   }
 
   /** The number of the oldest kept event, or Infinity when none is kept. */
   private headNumber(): number {
-    return this.head < this.frames.length ? this.baseNumber + this.head : Infinity;
+    return this.frames.length > 0 ? this.firstKeptNumber() : Infinity;
+  }
+
+  /** Makes `response` (or none) the stream, listening to its socket's 'drain' instead of the previous one's. */
+  private setResponse(response: ServerResponse | null): void {
+    this.response = response;
+    this.waitingDrain = false;
+    const socket = response?.socket ?? null;
+    if (socket === this.socket) return;
+    this.socket?.off('drain', this.onDrain);
+    this.socket = socket;
+    socket?.on('drain', this.onDrain);
   }
 
   /**
@@ -231,23 +238,28 @@ export class EventStreamLink implements SessionLink {
    */
   private mustWait(response: ServerResponse): boolean {
     const socket = response.socket;
-    if (socket === null || !socket.writableNeedDrain) return false;
+    if (socket === null || socket !== this.socket || !socket.writableNeedDrain) return false;
     this.waitingDrain = true;
-    socket.once('drain', () => this.drained(response));
     return true;
   }
 
-  /** The socket took its buffered bytes: the events that waited are written. */
-  private drained(response: ServerResponse): void {
-    if (response !== this.response || !this.waitingDrain) return;
+  /** The stream's socket took its buffered bytes: the events that waited are written. */
+  private drained(): void {
+    const response = this.response;
+    if (response === null || !this.waitingDrain) return;
     this.waitingDrain = false;
-    this.writePending(response, this.writtenNumber + 1 - this.baseNumber);
+    this.writePending(response, this.firstUnwritten());
   }
 
-  /** Writes the kept events from `frames[from]` on (the ones this response has not seen) and counts them as written. */
+  /** The place in `frames` of the oldest event not written yet. */
+  private firstUnwritten(): number {
+    return this.writtenNumber + 1 - this.firstKeptNumber();
+  }
+
+  /** Writes the kept events from `frames.at(from)` on (the ones this response has not seen) and counts them as written. */
   private writePending(response: ServerResponse, from: number): void {
     response.cork();
-    for (let index = Math.max(from, this.head); index < this.frames.length; index++) writeFrame(response, this.frames[index]!);
+    for (let index = Math.max(from, 0); index < this.frames.length; index++) writeFrame(response, this.frames.at(index)!);
     response.uncork();
     this.writtenNumber = this.lastNumber;
     this.keptWrittenBytes += this.unwrittenBytes;
@@ -257,9 +269,8 @@ export class EventStreamLink implements SessionLink {
 
   /** Writes the close event and ends the response: the link is done. */
   private deliverClose(response: ServerResponse): void {
-    if (this.writtenNumber < this.lastNumber) this.writePending(response, this.writtenNumber + 1 - this.baseNumber);
-    this.waitingDrain = false;
-    this.response = null;
+    if (this.writtenNumber < this.lastNumber) this.writePending(response, this.firstUnwritten());
+    this.setResponse(null);
     this.endResponse(response, this.closeFrame ?? undefined);
     this.finish();
   }
@@ -278,8 +289,7 @@ export class EventStreamLink implements SessionLink {
   /** The response ended (the client went away, or a newer stream replaced it). */
   private detached(response: ServerResponse): void {
     if (response !== this.response) return;
-    this.response = null;
-    this.waitingDrain = false;
+    this.setResponse(null);
     if (this.finished) return;
     this.clearTimer();
     this.timer = setTimeout(() => this.expire(), this.options.downlinkTimeout);
@@ -302,9 +312,8 @@ export class EventStreamLink implements SessionLink {
     this.finished = true;
     this.state = CLOSED;
     this.clearTimer();
-    this.frames = [];
-    this.head = 0;
-    this.baseNumber = this.lastNumber + 1;
+    this.setResponse(null);
+    this.frames.clear();
     this.unwrittenBytes = this.keptWrittenBytes = 0;
     this.options.ended();
   }
@@ -312,27 +321,12 @@ export class EventStreamLink implements SessionLink {
   /** Forgets the oldest written events beyond the replay budget. */
   private trimReplay(): void {
     while (this.keptWrittenBytes > this.options.replayBytes && this.headNumber() <= this.writtenNumber) this.dropHead();
-    this.compact();
   }
 
   /** Forgets the oldest kept event (a written one). */
   private dropHead(): void {
-    const frame = this.frames[this.head];
-    if (frame === undefined) return;
-    this.keptWrittenBytes -= frame.length;
-    this.frames[this.head++] = undefined;
-  }
-
-  private compact(): void {
-    if (this.head === this.frames.length) {
-      this.frames = [];
-      this.head = 0;
-      this.baseNumber = this.lastNumber + 1;
-    } else if (this.head >= COMPACT_AT || (this.head >= COMPACT_HALF_AT && this.head * 2 >= this.frames.length)) {
-      this.frames = this.frames.slice(this.head);
-      this.baseNumber += this.head;
-      this.head = 0;
-    }
+    const frame = this.frames.shift();
+    if (frame !== undefined) this.keptWrittenBytes -= frame.length;
   }
 
   private clearTimer(): void {
@@ -352,17 +346,25 @@ export class EventStreamLink implements SessionLink {
 function writeFrame(response: ServerResponse, frame: Frame): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
-    // As Node does for its own chunks: corked until the end of this tick.
-    if (!socket.writableCorked) {
-      socket.cork();
-      process.nextTick(uncork, socket);
-    }
+    corkUntilTickEnd(socket);
     socket.write(frame);
     return;
   }
   response.write(eventOf(frame));
 }
 
-function uncork(socket: Socket): void {
-  socket.uncork();
+/** Sockets corked by `corkUntilTickEnd`, uncorked together at the end of the tick. */
+let corked: Socket[] = [];
+
+/** Corks `socket` until the end of this tick (as Node does for its own chunks), with one tick callback for every socket of a burst. */
+function corkUntilTickEnd(socket: Socket): void {
+  if (socket.writableCorked) return;
+  socket.cork();
+  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
+}
+
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
 }
