@@ -14,7 +14,9 @@
 // --allocations prints what the server allocated during the publications (the
 // objects already collected included), in all and by function, and skews the
 // memory figures of that run (the profiler keeps its samples);
-// --settle ms: how long to wait after the publications before measuring.
+// --settle ms: how long to wait after the publications before measuring;
+// --snapshot FILE writes a heap snapshot of the server after measuring (count
+// its objects by constructor with scripts/heap-objects.mjs).
 // The server runs in a child process with the default options (maxMessageSize
 // 64 KiB, limits.maxQueuedBytes 1 MiB, ...), on 127.0.0.1; this process is the
 // clients. Subscribed clients get --publications publications of --size bytes
@@ -50,7 +52,10 @@ async function runServer() {
   };
   process.on('message', async (command) => {
     if (command.cmd === 'memory') process.send({ memory: memory() });
-    else if (command.cmd === 'resetPeak') {
+    else if (command.cmd === 'snapshot') {
+      const { writeHeapSnapshot } = await import('node:v8');
+      process.send({ snapshot: writeHeapSnapshot(command.file) });
+    } else if (command.cmd === 'resetPeak') {
       peak = process.memoryUsage.rss();
       process.send({ ok: true });
     } else if (command.cmd === 'stats') process.send({ stats: { ...server.stats(), channels: undefined, subscribers: server.stats().channels.get(CHANNEL) ?? 0 } });
@@ -239,8 +244,12 @@ async function report(server, name, sessions, before, settleMs) {
     heapAndExternalPerSessionKiB: Math.round((after.heapUsed + after.external - before.heapUsed - before.external) / sessions / 1024),
   };
   console.log(JSON.stringify(result));
+  if (snapshotFile !== undefined) console.log(JSON.stringify({ snapshot: await server.ask({ cmd: 'snapshot', file: snapshotFile }, 'snapshot') }));
   return result;
 }
+
+/** Where `report` writes a heap snapshot of the server (`--snapshot FILE`), if anywhere. */
+let snapshotFile;
 
 async function upload(server, values) {
   const { id } = await readingSession(server.port);
@@ -345,10 +354,11 @@ async function pongFlood(server, total) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, allocations: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
+    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, allocations: { type: 'boolean', default: false }, snapshot: { type: 'string' }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
   });
   const scenario = positionals[0];
   if (scenario === 'server') return runServer();
+  snapshotFile = values.snapshot;
   const server = await ServerProcess.start(values['server-flags'] ? values['server-flags'].split(' ') : []);
   try {
     const sessions = (fallback) => Number(values.sessions ?? fallback);

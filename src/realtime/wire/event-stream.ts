@@ -62,7 +62,7 @@ export class EventStreamParser {
   #data: string[] = [];
   #lastEventId = '';
 
-  /** The last event id seen. */
+  /** The last event id seen (the fallback sends none: its clients count events). */
   get lastEventId(): string {
     return this.#lastEventId;
   }

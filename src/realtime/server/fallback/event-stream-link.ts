@@ -165,8 +165,8 @@ export class EventStreamLink implements SessionLink {
 
   /**
    * True when a stream resuming after event `after` (the client received
-   * `after` events) can get every event after it: they are all still kept, and the client cannot have seen more
-   * than was written.
+   * `after` events) can get every event after it: they are all still kept,
+   * and the client cannot have seen more than was written.
    */
   canResume(after: number): boolean {
     if (this.finished || !Number.isSafeInteger(after) || after < 0) return false;
