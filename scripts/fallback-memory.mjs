@@ -62,6 +62,7 @@ async function runServer() {
     else if (command.cmd === 'cpu') process.send({ cpu: process.cpuUsage() });
     else if (command.cmd === 'publish') {
       const profiler = command.allocations ? await startAllocationProfile() : null;
+      const sentBefore = server.stats().messagesOut;
       const pad = 'x'.repeat(command.size);
       for (let n = 0; n < command.count; n++) {
         await server.publish(CHANNEL, { n, pad });
@@ -69,7 +70,7 @@ async function runServer() {
       }
       if (profiler !== null) {
         await sleep(2000);
-        await reportAllocations(profiler);
+        await reportAllocations(profiler, server.stats().messagesOut - sentBefore);
       }
       process.send({ published: command.count });
     } else if (command.cmd === 'close') {
@@ -90,8 +91,8 @@ async function startAllocationProfile() {
   return session;
 }
 
-/** Prints the bytes allocated since `startAllocationProfile`, in all and by function (the top 15). */
-async function reportAllocations(session) {
+/** Prints the bytes allocated since `startAllocationProfile`, in all, per message delivered, and by function (the top 15). */
+async function reportAllocations(session, deliveries) {
   const { profile } = await session.post('HeapProfiler.stopSampling');
   session.disconnect();
   const totals = new Map();
@@ -103,7 +104,7 @@ async function reportAllocations(session) {
   walk(profile.head);
   const all = [...totals.values()].reduce((sum, size) => sum + size, 0);
   const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([frame, size]) => `${mib(size)} MiB ${frame}`);
-  console.log(JSON.stringify({ allocatedDuringPublicationsMiB: mib(all), top }));
+  console.log(JSON.stringify({ allocatedDuringPublicationsMiB: mib(all), deliveries, bytesPerDelivery: Math.round(all / deliveries), top }));
 }
 
 // ------------------------------------------------------------ the clients (this process)
