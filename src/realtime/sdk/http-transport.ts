@@ -6,9 +6,9 @@
  * - Opening: the socket reports `open` at once; the first messages sent (the
  *   client's `connect` and its subscribes) go in the body of the POST that
  *   opens the session (it names the fallback version, 2), whose response is
- *   the session's event stream, read
- *   incrementally from the fetch body (EventSource is not used: it cannot
- *   send the session id in a header, nor the first messages in a body).
+ *   the session's event stream, read incrementally from the fetch body
+ *   (EventSource is not used: it cannot send the session id in a header,
+ *   nor the first messages in a body).
  * - Down: each event is one message. Events carry no id: the transport
  *   counts them (across the streams of the session), and that count is its
  *   acknowledgement on uplink requests. A stream that breaks is asked for
