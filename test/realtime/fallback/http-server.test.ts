@@ -70,6 +70,16 @@ describe('HTTP fallback: sessions and messages', () => {
         assert.equal(refused.status, 400, JSON.stringify(headers));
         assert.match(refused.text, /speaks version 2 of the HTTP fallback \(X-Switchboard-Fallback: 2\), whose events carry no id: update the client/);
       }
+      // Answered before the body is read (here, a body announced and never sent), and the connection is closed.
+      const socket = net.connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let answered = '';
+      socket.on('data', (chunk: Buffer) => (answered += chunk.toString('latin1')));
+      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n[`);
+      await Promise.race([once(socket, 'close'), sleep(5000)]);
+      socket.destroy();
+      assert.match(answered, /^HTTP\/1\.1 400 /);
+      assert.match(answered, /\r\nconnection: close\r\n/i);
       assert.equal(server.sessions.size, 0);
       const session = await RawSession.open(base, connect);
       assert.ok('result' in (await session.reply(1)), 'a version 2 client gets the one place of its address');
