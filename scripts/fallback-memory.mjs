@@ -14,7 +14,9 @@
 // --allocations prints what the server allocated during the publications (the
 // objects already collected included), in all and by function, and skews the
 // memory figures of that run (the profiler keeps its samples);
-// --settle ms: how long to wait after the publications before measuring.
+// --settle ms: how long to wait after the publications before measuring;
+// --snapshot FILE writes a heap snapshot of the server after measuring (count
+// its objects by constructor with scripts/heap-objects.mjs).
 // The server runs in a child process with the default options (maxMessageSize
 // 64 KiB, limits.maxQueuedBytes 1 MiB, ...), on 127.0.0.1; this process is the
 // clients. Subscribed clients get --publications publications of --size bytes
@@ -50,13 +52,17 @@ async function runServer() {
   };
   process.on('message', async (command) => {
     if (command.cmd === 'memory') process.send({ memory: memory() });
-    else if (command.cmd === 'resetPeak') {
+    else if (command.cmd === 'snapshot') {
+      const { writeHeapSnapshot } = await import('node:v8');
+      process.send({ snapshot: writeHeapSnapshot(command.file) });
+    } else if (command.cmd === 'resetPeak') {
       peak = process.memoryUsage.rss();
       process.send({ ok: true });
     } else if (command.cmd === 'stats') process.send({ stats: { ...server.stats(), channels: undefined, subscribers: server.stats().channels.get(CHANNEL) ?? 0 } });
     else if (command.cmd === 'cpu') process.send({ cpu: process.cpuUsage() });
     else if (command.cmd === 'publish') {
       const profiler = command.allocations ? await startAllocationProfile() : null;
+      const sentBefore = server.stats().messagesOut;
       const pad = 'x'.repeat(command.size);
       for (let n = 0; n < command.count; n++) {
         await server.publish(CHANNEL, { n, pad });
@@ -64,7 +70,7 @@ async function runServer() {
       }
       if (profiler !== null) {
         await sleep(2000);
-        await reportAllocations(profiler);
+        await reportAllocations(profiler, server.stats().messagesOut - sentBefore);
       }
       process.send({ published: command.count });
     } else if (command.cmd === 'close') {
@@ -85,8 +91,8 @@ async function startAllocationProfile() {
   return session;
 }
 
-/** Prints the bytes allocated since `startAllocationProfile`, in all and by function (the top 15). */
-async function reportAllocations(session) {
+/** Prints the bytes allocated since `startAllocationProfile`, in all, per message delivered, and by function (the top 15). */
+async function reportAllocations(session, deliveries) {
   const { profile } = await session.post('HeapProfiler.stopSampling');
   session.disconnect();
   const totals = new Map();
@@ -98,7 +104,7 @@ async function reportAllocations(session) {
   walk(profile.head);
   const all = [...totals.values()].reduce((sum, size) => sum + size, 0);
   const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([frame, size]) => `${mib(size)} MiB ${frame}`);
-  console.log(JSON.stringify({ allocatedDuringPublicationsMiB: mib(all), top }));
+  console.log(JSON.stringify({ allocatedDuringPublicationsMiB: mib(all), deliveries, bytesPerDelivery: Math.round(all / deliveries), top }));
 }
 
 // ------------------------------------------------------------ the clients (this process)
@@ -156,7 +162,7 @@ const connectAndSubscribe = JSON.stringify([
 
 /** A fallback session whose event stream is read (and discarded), never acknowledged. */
 async function readingSession(port) {
-  const response = await fetch(`http://127.0.0.1:${port}/rt/http`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: connectAndSubscribe });
+  const response = await fetch(`http://127.0.0.1:${port}/rt/http`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-fallback': '2' }, body: connectAndSubscribe });
   if (response.status !== 200) throw new Error(`open: ${response.status}`);
   const reader = response.body.getReader();
   void (async () => {
@@ -180,7 +186,7 @@ async function deafSocket(port, head) {
 }
 
 function fallbackOpenRequest(port) {
-  return `POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(connectAndSubscribe)}\r\n\r\n${connectAndSubscribe}`;
+  return `POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nX-Switchboard-Fallback: 2\r\nContent-Length: ${Buffer.byteLength(connectAndSubscribe)}\r\n\r\n${connectAndSubscribe}`;
 }
 
 /** A masked client text frame. */
@@ -239,8 +245,12 @@ async function report(server, name, sessions, before, settleMs) {
     heapAndExternalPerSessionKiB: Math.round((after.heapUsed + after.external - before.heapUsed - before.external) / sessions / 1024),
   };
   console.log(JSON.stringify(result));
+  if (snapshotFile !== undefined) console.log(JSON.stringify({ snapshot: await server.ask({ cmd: 'snapshot', file: snapshotFile }, 'snapshot') }));
   return result;
 }
+
+/** Where `report` writes a heap snapshot of the server (`--snapshot FILE`), if anywhere. */
+let snapshotFile;
 
 async function upload(server, values) {
   const { id } = await readingSession(server.port);
@@ -345,10 +355,11 @@ async function pongFlood(server, total) {
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, allocations: { type: 'boolean', default: false }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
+    options: { pongs: { type: 'string', default: '4000' }, settle: { type: 'string' }, 'server-flags': { type: 'string' }, raw: { type: 'boolean', default: false }, allocations: { type: 'boolean', default: false }, snapshot: { type: 'string' }, sessions: { type: 'string' }, publications: { type: 'string', default: '400' }, size: { type: 'string', default: '4096' } },
   });
   const scenario = positionals[0];
   if (scenario === 'server') return runServer();
+  snapshotFile = values.snapshot;
   const server = await ServerProcess.start(values['server-flags'] ? values['server-flags'].split(' ') : []);
   try {
     const sessions = (fallback) => Number(values.sessions ?? fallback);

@@ -61,7 +61,8 @@ function upgradeStatus(port: number, host: string, origin?: string): Promise<num
 function fetchWithHost(port: number, path: string, host: string, method = 'GET', body?: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { Host: host };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    // A body is the fallback's open request, of a version 2 client.
+    if (body !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'X-Switchboard-Fallback': '2' });
     const req = httpRequest({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       let text = '';
       res.on('data', (chunk) => (text += chunk));

@@ -5,12 +5,15 @@
  *
  * - Opening: the socket reports `open` at once; the first messages sent (the
  *   client's `connect` and its subscribes) go in the body of the POST that
- *   opens the session, whose response is the session's event stream, read
- *   incrementally from the fetch body (EventSource is not used: it cannot
- *   send the session id in a header, nor the first messages in a body).
- * - Down: each event is one message; its id is remembered. A stream that
- *   breaks is asked for again with `Last-Event-ID` until the server's
- *   downlink timeout passes; the server then writes exactly what followed.
+ *   opens the session (it names the fallback version, 2), whose response is
+ *   the session's event stream, read incrementally from the fetch body
+ *   (EventSource is not used: it cannot send the session id in a header,
+ *   nor the first messages in a body).
+ * - Down: each event is one message. Events carry no id: the transport
+ *   counts them (across the streams of the session), and that count is its
+ *   acknowledgement on uplink requests. A stream that breaks is asked for
+ *   again with the count in `Last-Event-ID` until the server's downlink
+ *   timeout passes; the server then writes exactly the events that followed.
  * - Up: messages queue and go in numbered batches, one request at a time; a
  *   request that failed is sent again with the same number (the server
  *   takes each number once), which also keeps the order when consecutive
@@ -20,7 +23,7 @@
  *   which the client reconnects as after any lost WebSocket.
  */
 import { CLOSE_EVENT, EventStreamParser, type StreamEvent } from '../wire/event-stream.js';
-import { HTTP_ENDPOINTS, HTTP_HEADERS } from '../wire/http.js';
+import { HTTP_ENDPOINTS, HTTP_FALLBACK_VERSION, HTTP_HEADERS } from '../wire/http.js';
 import { SUBPROTOCOL_JSON } from '../wire/messages.js';
 import type { Timers } from './timers.js';
 import type { CloseEventLike, WebSocketLike } from './transport.js';
@@ -129,7 +132,8 @@ export class HttpSocket implements WebSocketLike {
   #sending = false;
   #flushQueued = false;
   #seq = 0;
-  #lastEventId = 0;
+  /** Message events received in the session, over all its streams: the number of the last. */
+  #received = 0;
   #downlinkTimeout = DEFAULT_CLIENT_DOWNLINK_TIMEOUT;
   readonly #textDecoder = new TextDecoder();
 
@@ -227,7 +231,7 @@ export class HttpSocket implements WebSocketLike {
     this.#opening = true;
     let response: FetchResponseLike;
     try {
-      response = await this.#fetch(this.#endpoint('session'), this.#post(`[${batch.join(',')}]`, {}));
+      response = await this.#fetch(this.#endpoint('session'), this.#post(`[${batch.join(',')}]`, { [HTTP_HEADERS.version]: String(HTTP_FALLBACK_VERSION) }));
     } catch (error) {
       this.#fail(1006, `cannot open an HTTP session at ${this.url}: ${errorText(error)}`);
       return;
@@ -255,7 +259,7 @@ export class HttpSocket implements WebSocketLike {
       if (attempt > UPLINK_RETRIES) return this.#fail(1006, 'the server did not take the messages');
       if (attempt > 0) await this.#sleep(retryDelay(attempt));
       if (this.readyState !== OPEN) return;
-      const headers = { [HTTP_HEADERS.session]: session, [HTTP_HEADERS.seq]: String(seq), [HTTP_HEADERS.ack]: String(this.#lastEventId) };
+      const headers = { [HTTP_HEADERS.session]: session, [HTTP_HEADERS.seq]: String(seq), [HTTP_HEADERS.ack]: String(this.#received) };
       let status: number;
       try {
         const response = await this.#fetch(this.#endpoint('send'), this.#post(body, headers));
@@ -312,11 +316,8 @@ export class HttpSocket implements WebSocketLike {
       return;
     }
     if (event.type !== 'message') return;
-    const id = Number(event.lastEventId);
-    if (Number.isSafeInteger(id)) {
-      if (id <= this.#lastEventId) return;
-      this.#lastEventId = id;
-    }
+    // Counted, not read from the event: every message event of the session is the next one.
+    this.#received++;
     this.#call(this.onmessage, { data: event.data });
   }
 
@@ -332,7 +333,7 @@ export class HttpSocket implements WebSocketLike {
     this.#finish(close, false);
   }
 
-  /** GET {base}/stream with `Last-Event-ID`, again and again until the downlink timeout passes. */
+  /** GET {base}/stream with the count of events received as `Last-Event-ID`, again and again until the downlink timeout passes. */
   async #resume(): Promise<void> {
     const session = this.session!;
     const deadline = this.#now() + this.#downlinkTimeout;
@@ -344,7 +345,7 @@ export class HttpSocket implements WebSocketLike {
       try {
         response = await this.#fetch(this.#endpoint('stream'), {
           method: 'GET',
-          headers: { [HTTP_HEADERS.session]: session, [HTTP_HEADERS.lastEventId]: String(this.#lastEventId) },
+          headers: { [HTTP_HEADERS.session]: session, [HTTP_HEADERS.lastEventId]: String(this.#received) },
           signal: this.#abort.signal,
           cache: 'no-store',
           credentials: 'omit',

@@ -1,11 +1,14 @@
 /**
  * Server-Sent Events (the `text/event-stream` format of the WHATWG HTML
  * standard) as the HTTP fallback transport uses them (docs/protocol.md §11):
- * each protocol message is one event with an `id:` (its sequence number in
- * the session) and one `data:` line holding the message's JSON; the end of a
- * session is an event named `close` whose data is `{"code","reason"}`, the
- * counterpart of a WebSocket close frame. Formatting for the server, and an
- * incremental parser for clients that read the stream with `fetch`.
+ * each protocol message is one event of one `data:` line holding the
+ * message's JSON, and nothing else — no `id:`: the same bytes for every
+ * session that gets the message, so that a broadcast is encoded once for all
+ * of them. Events are numbered by counting (1, 2, 3 … across the streams of
+ * a session), by the server and the client alike. The end of a session is an
+ * event named `close` whose data is `{"code","reason"}`, the counterpart of a
+ * WebSocket close frame. Formatting for the server, and an incremental parser
+ * for clients that read the stream with `fetch`.
  */
 
 /** The event type of the transport-level close. */
@@ -30,18 +33,8 @@ function dataLines(data: string): string {
     .join('');
 }
 
-/** A message event with its sequence number; JSON text is a single `data:` line. */
-export function formatMessageEvent(id: number, data: string): string {
-  return formatEventId(id) + formatEventData(data);
-}
-
-/** The first part of a message event: its `id:` line. */
-export function formatEventId(id: number): string {
-  return `id: ${id}\n`;
-}
-
-/** The rest of a message event after its `id:` line (the same for every stream that sends `data`, so it can be shared). */
-export function formatEventData(data: string): string {
+/** A message event: `data:` lines and the empty line that ends it (JSON text is a single `data:` line). The same for every stream that sends `data`. */
+export function formatMessageEvent(data: string): string {
   return `${dataLines(data)}\n`;
 }
 
@@ -69,7 +62,7 @@ export class EventStreamParser {
   #data: string[] = [];
   #lastEventId = '';
 
-  /** The last event id seen. */
+  /** The last event id seen (the fallback sends none: its clients count events). */
   get lastEventId(): string {
     return this.#lastEventId;
   }

@@ -1,7 +1,8 @@
 // A test client of the HTTP fallback transport that speaks it by hand with
 // Node's fetch: opens a session with a batch, reads the event stream (every
-// event with its id, and the close event), sends numbered batches, cuts and
-// resumes the stream, and ends the session.
+// event with its number — counted, as events carry no id — and the close
+// event), sends numbered batches, cuts and resumes the stream, and ends the
+// session.
 import { EventStreamParser } from '../../../src/realtime/wire/event-stream.js';
 import type { ServerMessage } from '../../../src/realtime/wire/messages.js';
 
@@ -36,6 +37,8 @@ export class RawSession {
   closeEvent: { code: number; reason: string } | undefined;
   /** True once the current stream ended (by the server, or cut). */
   streamEnded = false;
+  /** The number of the last event of the current stream: its first follows the count the stream was asked for after. */
+  private counted = 0;
   private nextSeq = 1;
   private abort = new AbortController();
 
@@ -45,12 +48,12 @@ export class RawSession {
     readonly openHeaders: Headers,
   ) {}
 
-  /** Opens a session at `base` (…/http) with `messages`; rejects with the status when refused. */
+  /** Opens a session at `base` (…/http) with `messages` (as a version 2 client); rejects with the status when refused. */
   static async open(base: string, messages: object[], headers: Record<string, string> = {}): Promise<RawSession> {
     const abort = new AbortController();
     const response = await fetch(base, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: { 'content-type': 'application/json', 'x-switchboard-fallback': '2', ...headers },
       body: JSON.stringify(messages),
       signal: abort.signal,
     });
@@ -69,6 +72,7 @@ export class RawSession {
     return this.events.map((event) => event.message);
   }
 
+  /** The number of the last event received (how many the session sent this client, when none was dropped from `events`). */
   get lastEventId(): number {
     return this.events.at(-1)?.id ?? 0;
   }
@@ -96,6 +100,7 @@ export class RawSession {
     });
     if (response.status === 200 && response.body !== null) {
       this.streamEnded = false;
+      this.counted = after;
       void this.read(response.body);
     } else {
       await response.text();
@@ -144,7 +149,7 @@ export class RawSession {
         if (done) break;
         for (const event of parser.feed(decoder.decode(chunk, { stream: true }))) {
           if (event.type === 'close') this.closeEvent = JSON.parse(event.data) as { code: number; reason: string };
-          else this.events.push({ id: Number(event.lastEventId), message: JSON.parse(event.data) as ServerMessage });
+          else this.events.push({ id: ++this.counted, message: JSON.parse(event.data) as ServerMessage });
         }
       }
     } catch {

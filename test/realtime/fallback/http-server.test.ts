@@ -32,6 +32,9 @@ async function withServer(options: Options, test: (base: string, server: Realtim
 
 const isType = (type: string) => (message: ServerMessage) => message.type === type;
 
+/** The header of a request that opens a session, for a client of the fallback's version 2. */
+const V2 = { 'x-switchboard-fallback': '2' };
+
 describe('HTTP fallback: sessions and messages', () => {
   it('opens a session with the first messages; the response is its event stream of numbered events', async () => {
     await withServer({}, async (base, server) => {
@@ -55,6 +58,31 @@ describe('HTTP fallback: sessions and messages', () => {
       assert.equal(await session.end(), 204);
       await sleep(50);
       assert.equal(server.sessions.size, 0, 'DELETE ended the session');
+    });
+  });
+
+  it('refuses a client of another fallback version (version 1 sends none) with 400, opening no session and taking no place in the address budget', async () => {
+    await withServer({ websocket: { maxConnectionsPerIp: 1, connectionLimitExempt: () => false } }, async (base, server) => {
+      const connect = [{ type: 'connect', id: 1 }];
+      const versions: Record<string, string>[] = [{}, { 'x-switchboard-fallback': '1' }, { 'x-switchboard-fallback': '3' }];
+      for (const headers of versions) {
+        const refused = await request(base, { method: 'POST', headers, body: connect });
+        assert.equal(refused.status, 400, JSON.stringify(headers));
+        assert.match(refused.text, /speaks version 2 of the HTTP fallback \(X-Switchboard-Fallback: 2\), whose events carry no id: update the client/);
+      }
+      // Answered before the body is read (here, a body announced and never sent), and the connection is closed.
+      const socket = net.connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let answered = '';
+      socket.on('data', (chunk: Buffer) => (answered += chunk.toString('latin1')));
+      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n[`);
+      await Promise.race([once(socket, 'close'), sleep(5000)]);
+      socket.destroy();
+      assert.match(answered, /^HTTP\/1\.1 400 /);
+      assert.match(answered, /\r\nconnection: close\r\n/i);
+      assert.equal(server.sessions.size, 0);
+      const session = await RawSession.open(base, connect);
+      assert.ok('result' in (await session.reply(1)), 'a version 2 client gets the one place of its address');
     });
   });
 
@@ -95,6 +123,62 @@ describe('HTTP fallback: sessions and messages', () => {
       assert.deepEqual(session.events.map((event) => event.id), Array.from({ length: session.events.length }, (_, i) => i + 1));
       const offsets = session.messages.filter(isType('publication')).map((m) => (m as { offset: number }).offset);
       assert.deepEqual(offsets, [1, 2, 3, 4, 5, 6, 7, 8]);
+    });
+  });
+
+  it('acknowledgements count events: the server forgets the acknowledged ones and resumes after any count it still keeps', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:ack' }]);
+      await session.reply(2);
+      for (let n = 1; n <= 10; n++) await server.publish('chat:ack', { n });
+      await session.waitFor(() => (session.events.length === 12 ? true : undefined), 'two replies and ten publications');
+      assert.equal(await session.send([], { ack: 8 }), 204, 'the client acknowledges 8 of the 12 events it received');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the cut');
+      session.events.splice(8);
+      assert.equal(await session.resume(8), 200);
+      await session.waitFor(() => (session.events.length === 12 ? true : undefined), 'events 9 to 12 again');
+      await sleep(50);
+      const numbers = session.messages.slice(2).map((message) => (message as { data: { n: number } }).data.n);
+      assert.deepEqual(numbers, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 'after the 8th event (publication 6) come publications 7 to 10, each once');
+      session.cut();
+      await session.waitFor(() => (session.streamEnded ? true : undefined), 'the second cut');
+      assert.equal(await session.resume(7), 410, 'the 8th event was acknowledged, so forgotten');
+    });
+  });
+
+  it('a broadcast reaches every session as the same bytes: events carry no per-session part (no id)', async () => {
+    await withServer({}, async (_base, server) => {
+      const openRaw = async (messages: object[]): Promise<{ socket: net.Socket; text: () => string }> => {
+        const body = JSON.stringify(messages);
+        const socket = net.connect(server.port, '127.0.0.1');
+        await once(socket, 'connect');
+        let text = '';
+        socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+        socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nX-Switchboard-Fallback: 2\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        return { socket, text: () => text };
+      };
+      const until = async (check: () => boolean, what: string): Promise<void> => {
+        const deadline = Date.now() + 5000;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+          await sleep(10);
+        }
+      };
+      // Before the broadcast, one session got three events and the other two.
+      const three = await openRaw([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:same' }, { type: 'subscribe', id: 3, channel: 'chat:other' }]);
+      const two = await openRaw([{ type: 'connect', id: 1 }, { type: 'subscribe', id: 2, channel: 'chat:same' }]);
+      await until(() => three.text().includes('"id":3') && two.text().includes('"id":2'), 'the replies');
+      await server.publish('chat:same', { n: 1 });
+      await until(() => three.text().includes('"n":1') && two.text().includes('"n":1'), 'the publication');
+      // The publication's whole HTTP chunk: its size line, the event, the CRLF.
+      const chunkOf = (text: string): string | undefined => /\r\n([0-9a-f]+\r\n[^\r]*"type":"publication"[^\r]*\r\n)/.exec(text)?.[1];
+      const chunk = chunkOf(three.text());
+      assert.match(chunk ?? '', /^[0-9a-f]+\r\ndata: \{"type":"publication","channel":"chat:same"[^\n]*\n\n\r\n$/, 'one data line, no id');
+      assert.equal(chunkOf(two.text()), chunk, 'the same bytes in both streams');
+      for (const { text } of [three, two]) assert.doesNotMatch(text(), /(^|\n)id:/, 'no event of either stream has an id');
+      three.socket.destroy();
+      two.socket.destroy();
     });
   });
 
@@ -154,7 +238,7 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
       await session.reply(1);
       assert.equal(await session.send([{ type: 'send', data: 'x'.repeat(2000) }]), 413);
       assert.deepEqual(await session.closed(), { code: 1009, reason: 'message too big' });
-      const open = await request(base, { method: 'POST', body: JSON.stringify([{ type: 'connect', id: 1, data: 'y'.repeat(20_000) }]) });
+      const open = await request(base, { method: 'POST', headers: V2, body: JSON.stringify([{ type: 'connect', id: 1, data: 'y'.repeat(20_000) }]) });
       assert.equal(open.status, 413, 'a body over 16 × maxMessageSize');
     });
   });
@@ -241,7 +325,7 @@ function rawRequest(port: number, path: string, method: string, headers: Record<
 }
 
 const CONNECT_BODY = JSON.stringify([{ type: 'connect', id: 1 }]);
-const JSON_TYPE = { 'content-type': 'application/json' };
+const JSON_TYPE = { 'content-type': 'application/json', ...V2 };
 
 describe('HTTP fallback: one connection budget per address, Host and Origin as on WebSocket', () => {
   it('WebSockets and fallback sessions count against the same maxConnectionsPerIp (and connectionLimitExempt)', async () => {
@@ -382,7 +466,7 @@ describe('HTTP fallback: memory bounded in bytes', () => {
         await once(socket, 'connect');
         let text = '';
         socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
-        socket.write(`POST /rt/http HTTP/${version}\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+        socket.write(`POST /rt/http HTTP/${version}\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nX-Switchboard-Fallback: 2\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
         const deadline = Date.now() + 5000;
         while (!text.includes('"id":2') && Date.now() < deadline) await sleep(10);
         await server.publish('chat:plain', { n: 1 });
@@ -392,7 +476,7 @@ describe('HTTP fallback: memory bounded in bytes', () => {
         const chunked = /transfer-encoding: chunked/i.test(head);
         assert.equal(chunked, version === '1.1', `HTTP/${version}`);
         const events = chunked ? stream.replace(/(^|\r\n)[0-9a-f]+\r\n/g, '') : stream;
-        assert.match(events, /^id: 1\ndata: \{"type":"reply","id":1,[^\n]*\n\nid: 2\ndata: \{"type":"reply","id":2,[^\n]*\n\nid: 3\ndata: \{"type":"publication","channel":"chat:plain"[^\n]*"n":1[^\n]*\n\n/);
+        assert.match(events, /^data: \{"type":"reply","id":1,[^\n]*\n\ndata: \{"type":"reply","id":2,[^\n]*\n\ndata: \{"type":"publication","channel":"chat:plain"[^\n]*"n":1[^\n]*\n\n/);
       }
     });
   });
@@ -418,7 +502,7 @@ describe('HTTP fallback: memory bounded in bytes', () => {
       socket.on('error', () => {});
       socket.pause(); // never reads
       const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_s, code) => resolve(code)));
-      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.write(`POST /rt/http HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nX-Switchboard-Fallback: 2\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
       await new Promise<void>((resolve) => server.once('subscribe', () => resolve()));
       const pad = 'd'.repeat(16 * 1024);
       for (let n = 0; n < 4000 && server.sessions.size > 0; n++) {
@@ -441,12 +525,12 @@ describe('HTTP fallback: memory bounded in bytes', () => {
 describe('HTTP fallback: requests, origins, mounting', () => {
   it('answers malformed requests without touching other sessions', async () => {
     await withServer({}, async (base) => {
-      assert.equal((await request(base, { method: 'POST', body: '[]', headers: { 'content-type': 'text/plain' } })).status, 415);
-      assert.equal((await request(base, { method: 'POST', body: '{"type":"connect"}' })).status, 400, 'not an array');
-      assert.equal((await request(base, { method: 'POST', body: '[1]' })).status, 400, 'not objects');
-      assert.equal((await request(base, { method: 'POST', body: '[{' })).status, 400, 'not JSON');
+      assert.equal((await request(base, { method: 'POST', body: '[]', headers: { 'content-type': 'text/plain', ...V2 } })).status, 415);
+      assert.equal((await request(base, { method: 'POST', body: '{"type":"connect"}', headers: V2 })).status, 400, 'not an array');
+      assert.equal((await request(base, { method: 'POST', body: '[1]', headers: V2 })).status, 400, 'not objects');
+      assert.equal((await request(base, { method: 'POST', body: '[{', headers: V2 })).status, 400, 'not JSON');
       const deep = `[{"type":"send","data":${'['.repeat(100)}${']'.repeat(100)}}]`;
-      assert.equal((await request(base, { method: 'POST', body: deep })).status, 400, 'nested too deep');
+      assert.equal((await request(base, { method: 'POST', body: deep, headers: V2 })).status, 400, 'nested too deep');
       assert.equal((await request(base, { method: 'GET' })).status, 405);
       assert.equal((await request(`${base}/send`, { method: 'POST', body: [] })).status, 400, 'no session header');
       const unknown = { 'x-switchboard-session': 'AAAAAAAAAAAAAAAAAAAAAA', 'x-switchboard-seq': '1' };

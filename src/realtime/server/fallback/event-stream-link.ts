@@ -1,16 +1,19 @@
 /**
  * The downlink of one session of the HTTP fallback transport (docs/protocol.md
  * §11): the `SessionLink` its `ServerSession` writes to. Each message becomes
- * a Server-Sent Event numbered 1, 2, 3 … and is written to the session's
- * current event-stream response, or queued while it has none.
+ * a Server-Sent Event and is written to the session's current event-stream
+ * response, or queued while it has none. Events carry no id: they are
+ * numbered 1, 2, 3 … by counting, here and in the client, so that an event's
+ * bytes are the same for every session and a broadcast is one shared Buffer
+ * written to each stream, as a WebSocket broadcast is one shared frame.
  *
  * Written events stay kept (up to `replayBytes`, less what the client
- * acknowledged), so that a client whose stream broke comes back with its
- * `Last-Event-ID` and gets exactly the events after it — none lost, none
- * twice. A stream that stays away longer than `downlinkTimeout` ends the
- * session, as a dropped WebSocket would. A session closed while its stream
- * is away keeps its last events and the close event for that long, so a
- * client that comes back still learns how it ended.
+ * acknowledged by count), so that a client whose stream broke comes back
+ * with the number of events it received and gets exactly the events after
+ * them — none lost, none twice. A stream that stays away longer than
+ * `downlinkTimeout` ends the session, as a dropped WebSocket would. A session
+ * closed while its stream is away keeps its last events and the close event
+ * for that long, so a client that comes back still learns how it ended.
  *
  * Flow control mirrors a WebSocket's: the bytes not yet handed to the socket
  * (the response's buffer, or the queue while detached) may not pass
@@ -24,45 +27,43 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SendResult } from '../../../node/server-index.js';
-import { formatCloseEvent, formatEventData, formatEventId } from '../../wire/event-stream.js';
+import { formatCloseEvent, formatMessageEvent } from '../../wire/event-stream.js';
 import type { SessionLink } from '../fanout.js';
+import { FrameQueue } from './frame-queue.js';
 
 /**
- * A kept event is its body alone: the part after its `id:` line, followed by
- * the CRLF that ends an HTTP/1.1 chunk — shared by every session a broadcast
- * reaches (the same bytes, in the replay and in the responses' buffers), as a
- * WebSocket broadcast frames once for all. Its id follows from its place
- * (events are numbered 1, 2, 3 …), and its `id:` line is formatted when it is
- * written: a session keeps one reference per event, nothing more.
+ * A kept event: the whole HTTP/1.1 chunk that carries it (the chunk size in
+ * hex, CRLF, the event, CRLF) — the same bytes for every session a broadcast
+ * reaches, in the replay and in the sockets' buffers, as a WebSocket
+ * broadcast frames once for all. Its number follows from its place: a
+ * session keeps one reference per event, nothing more. An event counts as
+ * its chunk's bytes against the session's budgets.
  */
 type Frame = Buffer;
 
-/** Digits of a positive integer in base 10. */
-function decimalDigits(value: number): number {
-  let digits = 1;
-  while (value >= 10) {
-    value = Math.floor(value / 10);
-    digits++;
-  }
-  return digits;
-}
-
-/** An event's size on the stream: its `id:` line (`id: N\n`) and its body, without the chunk's CRLF. */
-function eventBytes(id: number, body: Frame): number {
-  return 5 + decimalDigits(id) + body.length - 2;
-}
-
-/** The body of the last broadcast payload: sessions that get the same payload share its bytes. */
+/** The last broadcast payload and its chunk: sessions that get the same payload share its bytes. */
 let lastPayload: string | undefined;
-let lastBody = Buffer.alloc(0);
+let lastFrame: Frame = Buffer.alloc(0);
 
-/** The event body for `payload` (with a chunk's CRLF), encoded once for every session that gets the same payload. */
-function eventBody(payload: string): Buffer {
+/** The chunk of the event for `payload`, encoded once for every session that gets the same payload. */
+function eventFrame(payload: string): Frame {
   if (payload !== lastPayload) {
+    const event = Buffer.from(formatMessageEvent(payload), 'utf8');
+    const head = `${event.length.toString(16)}\r\n`;
+    const frame = Buffer.allocUnsafe(head.length + event.length + 2);
+    frame.write(head, 0, 'latin1');
+    event.copy(frame, head.length);
+    frame[frame.length - 2] = 0x0d;
+    frame[frame.length - 1] = 0x0a;
     lastPayload = payload;
-    lastBody = Buffer.from(`${formatEventData(payload)}\r\n`, 'utf8');
+    lastFrame = frame;
   }
-  return lastBody;
+  return lastFrame;
+}
+
+/** The event inside a chunk (without its size line and its CRLF), for a response that frames its own chunks, or none. */
+function eventOf(frame: Frame): Buffer {
+  return frame.subarray(frame.indexOf(0x0a) + 1, frame.length - 2);
 }
 
 export interface EventStreamLinkOptions {
@@ -84,10 +85,6 @@ export interface EventStreamLinkOptions {
 const OPEN = 1;
 const CLOSING = 2;
 const CLOSED = 3;
-/** The frame array is compacted once this many dropped frames sit at its head. */
-const COMPACT_AT = 1024;
-/** … or once this many sit there and they are half of it (the array stays near the replay's size, instead of growing to COMPACT_AT). */
-const COMPACT_HALF_AT = 32;
 
 const utf8 = new TextDecoder();
 
@@ -96,19 +93,20 @@ export class EventStreamLink implements SessionLink {
   readonly remoteAddress: string | undefined;
   private state: typeof OPEN | typeof CLOSING | typeof CLOSED = OPEN;
   private readonly options: EventStreamLinkOptions;
-  /** Kept events, oldest first, from `head` on (dropped ones before it are undefined). */
-  private frames: Array<Frame | undefined> = [];
-  private head = 0;
-  /** The id of `frames[0]`. */
-  private baseId = 1;
-  private lastId = 0;
-  /** Frames up to this id were written to a response. */
-  private writtenId = 0;
+  /** Kept events, oldest first: the newest is event `lastNumber` (events are numbered 1, 2, 3 … in the session). */
+  private readonly frames = new FrameQueue<Frame>();
+  private lastNumber = 0;
+  /** Frames up to this number were written to a response. */
+  private writtenNumber = 0;
   private unwrittenBytes = 0;
   private keptWrittenBytes = 0;
   private response: ServerResponse | null = null;
+  /** The socket of `response`, which the link listens to for 'drain'. */
+  private socket: Socket | null = null;
   /** The response's socket is over its high-water mark: events wait in `frames` for its 'drain'. */
   private waitingDrain = false;
+  /** One listener for the link's life, added to each stream's socket (none allocated per wait). */
+  private readonly onDrain = (): void => this.drained();
   private timer: NodeJS.Timeout | null = null;
   /** Set once the session closed: the close event, still to be delivered. */
   private closeFrame: string | null = null;
@@ -133,11 +131,6 @@ export class EventStreamLink implements SessionLink {
     return this.response !== null;
   }
 
-  /** The id of the last event queued or written. */
-  get lastEventId(): number {
-    return this.lastId;
-  }
-
   /** True once the link delivered its close event, gave up waiting, or was terminated. */
   get isFinished(): boolean {
     return this.finished;
@@ -145,19 +138,18 @@ export class EventStreamLink implements SessionLink {
 
   send(data: string | Uint8Array, _options: { binary: boolean }): SendResult {
     if (this.state !== OPEN) return 'dropped';
-    const id = this.lastId + 1;
-    const body = eventBody(typeof data === 'string' ? data : utf8.decode(data));
-    const bytes = eventBytes(id, body);
+    const frame = eventFrame(typeof data === 'string' ? data : utf8.decode(data));
+    const bytes = frame.length;
     if (this.bufferedAmount + bytes > this.options.maxQueuedBytes) return 'dropped';
-    this.lastId = id;
-    this.frames.push(body);
+    this.lastNumber++;
+    this.frames.push(frame);
     const response = this.response;
     if (response === null || this.waitingDrain || this.mustWait(response)) {
       this.unwrittenBytes += bytes;
       return 'sent';
     }
-    writeFrame(response, id, body, bytes);
-    this.writtenId = id;
+    writeFrame(response, frame);
+    this.writtenNumber = this.lastNumber;
     this.keptWrittenBytes += bytes;
     this.trimReplay();
     return 'sent';
@@ -172,13 +164,13 @@ export class EventStreamLink implements SessionLink {
   }
 
   /**
-   * True when a stream resuming after event `after` can get every event
-   * after it: they are all still kept, and the client cannot have seen more
-   * than was written.
+   * True when a stream resuming after event `after` (the client received
+   * `after` events) can get every event after it: they are all still kept,
+   * and the client cannot have seen more than was written.
    */
   canResume(after: number): boolean {
     if (this.finished || !Number.isSafeInteger(after) || after < 0) return false;
-    return after <= this.writtenId && after >= this.firstKeptId() - 1;
+    return after <= this.writtenNumber && after >= this.firstKeptNumber() - 1;
   }
 
   /**
@@ -192,41 +184,50 @@ export class EventStreamLink implements SessionLink {
     this.acknowledge(after);
     this.clearTimer();
     const previous = this.response;
-    this.response = response;
+    this.setResponse(response);
     if (previous !== null) this.endResponse(previous);
-    this.waitingDrain = false;
     response.on('close', () => this.detached(response));
-    this.writePending(response, this.head);
+    this.writePending(response, 0);
     if (this.closeFrame !== null) this.deliverClose(response);
     return true;
   }
 
-  /** The client received every event up to `id`: they need not be kept for a resume. */
-  acknowledge(id: number): void {
-    const upTo = Math.min(id, this.writtenId);
-    while (this.headId() <= upTo) this.dropHead();
-    this.compact();
+  /** The client received `count` events: they need not be kept for a resume. */
+  acknowledge(count: number): void {
+    const upTo = Math.min(count, this.writtenNumber);
+    while (this.headNumber() <= upTo) this.dropHead();
   }
 
   /** Ends the link now, delivering nothing more (the client left, or the server shuts down). */
   terminate(): void {
     if (this.finished) return;
     const response = this.response;
-    this.response = null;
+    this.setResponse(null);
     if (response !== null) this.endResponse(response);
     this.finish();
   }
 
   // ------------------------------------------------------------ internals
 
-  /** The id of the oldest kept event (one past the last when none is kept). */
-  private firstKeptId(): number {
-    return this.head < this.frames.length ? this.baseId + this.head : this.lastId + 1;
+  /** The number of the oldest kept event (one past the last when none is kept). */
+  private firstKeptNumber(): number {
+    return this.lastNumber - this.frames.length + 1;
   }
 
-  /** The id of the oldest kept event, or Infinity when none is kept. */
-  private headId(): number {
-    return this.head < this.frames.length ? this.baseId + this.head : Infinity;
+  /** The number of the oldest kept event, or Infinity when none is kept. */
+  private headNumber(): number {
+    return this.frames.length > 0 ? this.firstKeptNumber() : Infinity;
+  }
+
+  /** Makes `response` (or none) the stream, listening to its socket's 'drain' instead of the previous one's. */
+  private setResponse(response: ServerResponse | null): void {
+    this.response = response;
+    this.waitingDrain = false;
+    const socket = response?.socket ?? null;
+    if (socket === this.socket) return;
+    this.socket?.off('drain', this.onDrain);
+    this.socket = socket;
+    socket?.on('drain', this.onDrain);
   }
 
   /**
@@ -237,29 +238,30 @@ export class EventStreamLink implements SessionLink {
    */
   private mustWait(response: ServerResponse): boolean {
     const socket = response.socket;
-    if (socket === null || !socket.writableNeedDrain) return false;
+    if (socket === null || socket !== this.socket || !socket.writableNeedDrain) return false;
     this.waitingDrain = true;
-    socket.once('drain', () => this.drained(response));
     return true;
   }
 
-  /** The socket took its buffered bytes: the events that waited are written. */
-  private drained(response: ServerResponse): void {
-    if (response !== this.response || !this.waitingDrain) return;
+  /** The stream's socket took its buffered bytes: the events that waited are written. */
+  private drained(): void {
+    const response = this.response;
+    if (response === null || !this.waitingDrain) return;
     this.waitingDrain = false;
-    this.writePending(response, this.writtenId + 1 - this.baseId);
+    this.writePending(response, this.firstUnwritten());
   }
 
-  /** Writes the kept events from `frames[from]` on (the ones this response has not seen) and counts them as written. */
+  /** The place in `frames` of the oldest event not written yet. */
+  private firstUnwritten(): number {
+    return this.writtenNumber + 1 - this.firstKeptNumber();
+  }
+
+  /** Writes the kept events from `frames.at(from)` on (the ones this response has not seen) and counts them as written. */
   private writePending(response: ServerResponse, from: number): void {
     response.cork();
-    for (let index = Math.max(from, this.head); index < this.frames.length; index++) {
-      const id = this.baseId + index;
-      const body = this.frames[index]!;
-      writeFrame(response, id, body, eventBytes(id, body));
-    }
+    for (let index = Math.max(from, 0); index < this.frames.length; index++) writeFrame(response, this.frames.at(index)!);
     response.uncork();
-    this.writtenId = this.lastId;
+    this.writtenNumber = this.lastNumber;
     this.keptWrittenBytes += this.unwrittenBytes;
     this.unwrittenBytes = 0;
     this.trimReplay();
@@ -267,9 +269,8 @@ export class EventStreamLink implements SessionLink {
 
   /** Writes the close event and ends the response: the link is done. */
   private deliverClose(response: ServerResponse): void {
-    if (this.writtenId < this.lastId) this.writePending(response, this.writtenId + 1 - this.baseId);
-    this.waitingDrain = false;
-    this.response = null;
+    if (this.writtenNumber < this.lastNumber) this.writePending(response, this.firstUnwritten());
+    this.setResponse(null);
     this.endResponse(response, this.closeFrame ?? undefined);
     this.finish();
   }
@@ -288,8 +289,7 @@ export class EventStreamLink implements SessionLink {
   /** The response ended (the client went away, or a newer stream replaced it). */
   private detached(response: ServerResponse): void {
     if (response !== this.response) return;
-    this.response = null;
-    this.waitingDrain = false;
+    this.setResponse(null);
     if (this.finished) return;
     this.clearTimer();
     this.timer = setTimeout(() => this.expire(), this.options.downlinkTimeout);
@@ -312,37 +312,21 @@ export class EventStreamLink implements SessionLink {
     this.finished = true;
     this.state = CLOSED;
     this.clearTimer();
-    this.frames = [];
-    this.head = 0;
-    this.baseId = this.lastId + 1;
+    this.setResponse(null);
+    this.frames.clear();
     this.unwrittenBytes = this.keptWrittenBytes = 0;
     this.options.ended();
   }
 
   /** Forgets the oldest written events beyond the replay budget. */
   private trimReplay(): void {
-    while (this.keptWrittenBytes > this.options.replayBytes && this.headId() <= this.writtenId) this.dropHead();
-    this.compact();
+    while (this.keptWrittenBytes > this.options.replayBytes && this.headNumber() <= this.writtenNumber) this.dropHead();
   }
 
   /** Forgets the oldest kept event (a written one). */
   private dropHead(): void {
-    const frame = this.frames[this.head];
-    if (frame === undefined) return;
-    this.keptWrittenBytes -= eventBytes(this.baseId + this.head, frame);
-    this.frames[this.head++] = undefined;
-  }
-
-  private compact(): void {
-    if (this.head === this.frames.length) {
-      this.frames = [];
-      this.head = 0;
-      this.baseId = this.lastId + 1;
-    } else if (this.head >= COMPACT_AT || (this.head >= COMPACT_HALF_AT && this.head * 2 >= this.frames.length)) {
-      this.frames = this.frames.slice(this.head);
-      this.baseId += this.head;
-      this.head = 0;
-    }
+    const frame = this.frames.shift();
+    if (frame !== undefined) this.keptWrittenBytes -= frame.length;
   }
 
   private clearTimer(): void {
@@ -352,68 +336,35 @@ export class EventStreamLink implements SessionLink {
 }
 
 /**
- * Writes one event without copying its shared body. A chunked response
- * (HTTP/1.1) whose headers and earlier output reached the socket gets the
- * chunk framed here, straight on the socket — the bytes `response.write`
- * would send, in two writes (the chunk size with the `id:` line, then the
- * shared body with the chunk's CRLF) instead of eight: what a broadcast to
- * thousands of streams keeps alive while their sockets are busy is mostly
- * these writes. Otherwise through the response.
+ * Writes one event without copying it. A chunked response (HTTP/1.1) whose
+ * headers and earlier output reached the socket gets the event's shared
+ * chunk straight on the socket, in one write — the bytes `response.write`
+ * would send in three; corked until the end of the tick, so that the events
+ * of a burst reach the socket as one writev. Otherwise through the response
+ * (which frames its own chunks, or none for HTTP/1.0).
  */
-function writeFrame(response: ServerResponse, id: number, body: Frame, bytes: number): void {
+function writeFrame(response: ServerResponse, frame: Frame): void {
   const socket = response.socket;
   if (socket !== null && response.chunkedEncoding && response.headersSent && response.writableLength === socket.writableLength) {
-    // As Node does for its own chunks: corked until the end of this tick, so that a burst goes out in one write.
-    if (!socket.writableCorked) {
-      socket.cork();
-      process.nextTick(uncork, socket);
-    }
-    socket.write(chunkHead(bytes, id));
-    socket.write(body);
+    corkUntilTickEnd(socket);
+    socket.write(frame);
     return;
   }
-  response.write(formatEventId(id));
-  response.write(body.subarray(0, body.length - 2));
+  response.write(eventOf(frame));
 }
 
-/** Bytes of the current slab that `chunkHead` cuts its heads from (as Node's Buffer pool does). */
-const SLAB_SIZE = 8 * 1024;
-/** Longest head: 13 hex digits of a size, 16 decimal digits of an id, and `\r\nid: ` and `\n`. */
-const MAX_HEAD = 13 + 16 + 7 + 1;
-let slab = Buffer.allocUnsafe(SLAB_SIZE);
-let slabUsed = 0;
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
+/** Sockets corked by `corkUntilTickEnd`, uncorked together at the end of the tick. */
+let corked: Socket[] = [];
 
-/**
- * The start of one event's chunk — the chunk size in hex, CRLF, the event's
- * `id:` line — written digit by digit into a shared slab: one small Buffer
- * per event and no strings, so that the write of a burst to thousands of
- * streams is all Buffers (Node then passes them to the socket as they are).
- */
-function chunkHead(size: number, id: number): Buffer {
-  if (slabUsed + MAX_HEAD > SLAB_SIZE) {
-    slab = Buffer.allocUnsafe(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const start = slabUsed;
-  let at = start;
-  let shift = 4;
-  while (size >= 2 ** shift) shift += 4;
-  for (shift -= 4; shift >= 0; shift -= 4) slab[at++] = HEX[Math.floor(size / 2 ** shift) % 16]!;
-  slab[at++] = 0x0d; // \r
-  slab[at++] = 0x0a; // \n
-  slab[at++] = 0x69; // i
-  slab[at++] = 0x64; // d
-  slab[at++] = 0x3a; // :
-  slab[at++] = 0x20; // space
-  const digits = decimalDigits(id);
-  for (let i = digits - 1, rest = id; i >= 0; i--, rest = Math.floor(rest / 10)) slab[at + i] = 0x30 + (rest % 10);
-  at += digits;
-  slab[at++] = 0x0a; // \n
-  slabUsed = at;
-  return slab.subarray(start, at);
+/** Corks `socket` until the end of this tick (as Node does for its own chunks), with one tick callback for every socket of a burst. */
+function corkUntilTickEnd(socket: Socket): void {
+  if (socket.writableCorked) return;
+  socket.cork();
+  if (corked.push(socket) === 1) process.nextTick(uncorkAll);
 }
 
-function uncork(socket: Socket): void {
-  socket.uncork();
+function uncorkAll(): void {
+  const sockets = corked;
+  corked = [];
+  for (const socket of sockets) socket.uncork();
 }

@@ -14,7 +14,7 @@ export interface UplinkMessage {
 /** A relay message. */
 export type RelayMessage =
   /**
-   * An uplink batch: its number, the client's acknowledged event id, and the
+   * An uplink batch: its number, how many events the client acknowledged, and the
    * request body as it came (checked by the process that read it; the
    * holder parses it when it is due, and keeps only these bytes while it waits).
    */

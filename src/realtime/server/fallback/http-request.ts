@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { isOriginAllowed, type OriginCheck } from '../../../node/server-handshake.js';
-import { HTTP_HEADERS, SESSION_ID_PATTERN } from '../../wire/http.js';
+import { HTTP_FALLBACK_VERSION, HTTP_HEADERS, SESSION_ID_PATTERN } from '../../wire/http.js';
 import type { UplinkMessage } from './http-relay.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../validate.js';
 
@@ -16,7 +16,7 @@ export type BatchResult = { ok: true; messages: UplinkMessage[] } | { ok: false;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Headers a browser page may send with the fallback's requests. */
-const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'Last-Event-ID', 'X-Switchboard-Session', 'X-Switchboard-Seq', 'X-Switchboard-Ack'];
+const ALLOWED_REQUEST_HEADERS = ['Content-Type', 'Authorization', 'Last-Event-ID', 'X-Switchboard-Fallback', 'X-Switchboard-Session', 'X-Switchboard-Seq', 'X-Switchboard-Ack'];
 /** Response headers a browser page may read. */
 const EXPOSED_RESPONSE_HEADERS = ['X-Switchboard-Session', 'X-Switchboard-Downlink-Timeout'];
 /** How long a browser may cache a preflight answer (s). */
@@ -98,6 +98,20 @@ export function isJsonBody(request: IncomingMessage): boolean {
   const type = request.headers['content-type'];
   return typeof type === 'string' && /^application\/json\s*(;|$)/i.test(type.trim());
 }
+
+/**
+ * True when a request that opens a session names the fallback version this
+ * server speaks (`X-Switchboard-Fallback: 2`). A version 1 client names
+ * none, and would read no event of a version 2 stream (it takes each
+ * event's number from its `id:` line, which version 2 does not send).
+ */
+export function speaksFallbackVersion(request: IncomingMessage): boolean {
+  const value = request.headers[HTTP_HEADERS.version];
+  return typeof value === 'string' && value.trim() === String(HTTP_FALLBACK_VERSION);
+}
+
+/** The answer to a client of another fallback version. */
+export const WRONG_VERSION = `this server speaks version ${HTTP_FALLBACK_VERSION} of the HTTP fallback (X-Switchboard-Fallback: ${HTTP_FALLBACK_VERSION}), whose events carry no id: update the client`;
 
 /** The session id of a request, if it has a well-formed one. */
 export function sessionIdOf(request: IncomingMessage): string | undefined {

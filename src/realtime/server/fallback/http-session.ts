@@ -94,8 +94,8 @@ export class FallbackSession {
   }
 
   /**
-   * Uplink batch `seq`, with the id of the last event the client says it
-   * received. A batch that must wait keeps only its bytes; one that does
+   * Uplink batch `seq`, with the number of events the client says it
+   * received (the server forgets them). A batch that must wait keeps only its bytes; one that does
    * not fit in the window ends the session.
    */
   deliver(seq: number, batch: UplinkBatch, ack: number | undefined): DeliverResult {

@@ -3,10 +3,12 @@
  * for clients whose network blocks WebSockets: the same protocol messages,
  * down as a Server-Sent Events stream and up as JSON batches in POSTs.
  *
- *   POST   {path}/http         opens a session: the body holds the first messages
- *                              (`connect` with the token); the response is the
- *                              session's event stream, its id in X-Switchboard-Session
- *   GET    {path}/http/stream  the event stream again after a lost one (Last-Event-ID)
+ *   POST   {path}/http         opens a session (X-Switchboard-Fallback: 2): the body
+ *                              holds the first messages (`connect` with the token);
+ *                              the response is the session's event stream, its id
+ *                              in X-Switchboard-Session
+ *   GET    {path}/http/stream  the event stream again after a lost one (Last-Event-ID:
+ *                              how many events the client received)
  *   POST   {path}/http/send    a numbered batch of messages (X-Switchboard-Seq)
  *   DELETE {path}/http         the client ends the session
  *
@@ -29,7 +31,20 @@ import { asError } from '../errors.js';
 import { EventStreamLink } from './event-stream-link.js';
 import type { SessionLink } from '../fanout.js';
 import { decodeRelay, encodeRelay, type RelayMessage, type UplinkMessage } from './http-relay.js';
-import { answer, answerPreflight, corsHeaders, countHeader, eventStreamHeaders, isJsonBody, parseBatch, readBody, sessionIdOf, type BodyWindow } from './http-request.js';
+import {
+  answer,
+  answerPreflight,
+  corsHeaders,
+  countHeader,
+  eventStreamHeaders,
+  isJsonBody,
+  parseBatch,
+  readBody,
+  sessionIdOf,
+  speaksFallbackVersion,
+  WRONG_VERSION,
+  type BodyWindow,
+} from './http-request.js';
 import { FallbackSession, type ProtocolSession, type UplinkBatch } from './http-session.js';
 
 /** Options of the HTTP fallback transport (`RealtimeServerOptions.httpFallback`). */
@@ -192,8 +207,9 @@ export class HttpTransport {
     answer(response, 405, `use ${METHODS[route]}`, { ...cors, Allow: METHODS[route] });
   }
 
-  /** POST {path}/http: a new session; the response is its event stream. */
+  /** POST {path}/http: a new session; the response is its event stream. A client of another fallback version gets 400, its body unread. */
   private async open(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): Promise<void> {
+    if (!speaksFallbackVersion(request)) return answer(response, 400, WRONG_VERSION, cors, true);
     const messages = await this.readBatch(request, response, cors);
     if (messages === undefined) return;
     if (this.closed) return answer(response, 503, 'the server is shutting down', cors);
@@ -223,7 +239,7 @@ export class HttpTransport {
     this.createSession(id, request, response).open(messages);
   }
 
-  /** GET {path}/http/stream: the session's event stream again, from `Last-Event-ID` on. */
+  /** GET {path}/http/stream: the session's event stream again, after the `Last-Event-ID` events the client received. */
   private resume(request: IncomingMessage, response: ServerResponse, cors: OutgoingHttpHeaders): void {
     const id = sessionIdOf(request);
     const after = countHeader(request, HTTP_HEADERS.lastEventId) ?? 0;
