@@ -17,13 +17,12 @@
  * - the socket caps (`limitSockets`) count TCP connections, whichever
  *   protocol they speak; the `Host` check reads `:authority`
  *   (`hostVerdict`); responses carry the same security headers, without
- *   the fields HTTP/2 forbids (`http2Headers`).
+ *   the fields HTTP/2 forbids (`responseFields`).
  */
 import { constants as h2, createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import type { ServerResponse } from 'node:http';
 import { DEFAULT_TLS_MIN_VERSION } from '../node/http-server.js';
 import { Http2Connections, withHttp1HeadTimeouts } from '../node/http2-server.js';
-import { isConnectionSpecificField, isExtendedConnect } from '../protocol/extended-connect.js';
+import { isExtendedConnect } from '../protocol/extended-connect.js';
 import { KEEP_ALIVE_TIMEOUT } from './serve-http.js';
 
 /** An h2 + HTTP/1.1 server and the h2 connections it holds (for shutdown). */
@@ -63,15 +62,4 @@ function boundRequestBodies(server: Http2SecureServer, timeout: number): void {
 function remoteEnded(stream: ServerHttp2Stream): boolean {
   const state = stream.state.state;
   return state === h2.NGHTTP2_STREAM_STATE_HALF_CLOSED_REMOTE || state === h2.NGHTTP2_STREAM_STATE_CLOSED;
-}
-
-/** True for a response to an HTTP/2 request (Node's compatibility API). */
-export function isHttp2Response(response: ServerResponse): boolean {
-  return response.req.httpVersionMajor >= 2;
-}
-
-/** The headers of a response, without the fields HTTP/2 forbids (`Connection`, `Upgrade` …) when it goes over h2. */
-export function http2Headers(response: ServerResponse, headers: Record<string, string>): Record<string, string> {
-  if (!isHttp2Response(response)) return headers;
-  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isConnectionSpecificField(name)));
 }

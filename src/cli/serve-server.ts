@@ -19,7 +19,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostParts } from '../protocol/headers.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../node/server.js';
-import { Http2Attachment, isHttp2Server, type Http2Connections } from '../node/http2-server.js';
+import { Http2Attachment, isHttp2Server, responseFields, type Http2Connections } from '../node/http2-server.js';
 import type { Broker } from '../realtime/broker/broker.js';
 import { MemoryBroker } from '../realtime/broker/memory-broker.js';
 import { RedisBroker } from '../realtime/broker/redis-broker.js';
@@ -47,7 +47,7 @@ import {
   wsHostCheck,
 } from './serve-http.js';
 import { ServerMetrics } from './serve-metrics.js';
-import { createHardenedHttp2Server, http2Headers } from './serve-http2.js';
+import { createHardenedHttp2Server } from './serve-http2.js';
 
 /** The path of the real-time endpoint. */
 export const REALTIME_PATH = '/rt';
@@ -244,7 +244,7 @@ function logSessions(rt: RealtimeServer<DemoApi>, log: (line: string) => void): 
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, http2Headers(res, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers }));
+  res.writeHead(status, responseFields(res, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers }));
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 

@@ -17,7 +17,7 @@ import {
 } from 'node:http2';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
-import { isExtendedConnect } from '../protocol/extended-connect.js';
+import { isConnectionSpecificField, isExtendedConnect } from '../protocol/extended-connect.js';
 import { DEFAULT_TLS_MIN_VERSION, headTimeouts } from './http-server.js';
 
 /** An HTTP/2 server, with TLS (h2, and HTTP/1.1 with `allowHTTP1`) or cleartext (h2c with prior knowledge). */
@@ -55,6 +55,17 @@ export function withHttp1HeadTimeouts(server: Http2SecureServer, handshakeTimeou
   const timeouts = headTimeouts(handshakeTimeout);
   Object.assign(server, timeouts);
   return server;
+}
+
+/** True for a response to an HTTP/2 request (an `Http2ServerResponse` of Node's compatibility API, seen as a `ServerResponse`). */
+export function isHttp2Response(response: { req: { httpVersionMajor: number } }): boolean {
+  return response.req.httpVersionMajor >= 2;
+}
+
+/** Response fields without those HTTP/2 forbids (`Connection`, `Upgrade` …) when the response goes over h2. */
+export function responseFields(response: { req: { httpVersionMajor: number } }, headers: Record<string, string>): Record<string, string> {
+  if (!isHttp2Response(response)) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isConnectionSpecificField(name)));
 }
 
 /** True for a Node `http2` server (as opposed to an `http`/`https` one). */

@@ -110,6 +110,7 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
       tls: { cert: dir.write('cert.pem', certificate.cert.toString()), key: dir.write('key.pem', certificate.key.toString()) },
       maxStreamsPerConnection: 7,
       maxSocketsPerIp: 4,
+      api: { key: 'an-api-key-for-the-h2-tests' },
       websocket: { handshakeTimeout: 1500, connectionLimitExempt: [] },
     });
     serve = await startServe(['--port', '0', '--config', config]);
@@ -157,6 +158,26 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
       const conflicting = await h2Get(client, { ':path': '/chat', ':authority': `localhost:${serve.port}`, host: `other.localhost:${serve.port}` });
       assert.equal(conflicting.headers[':status'], 400);
       assert.equal((await h2Get(client, { ':path': '/chat' })).headers[':status'], 200);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('answers the server API and the fallback over h2 without the HTTP/1.1-only fields they send on HTTP/1.1 (no warning logged)', async () => {
+    const client = session(serve.port);
+    try {
+      const api = client.request({ ':method': 'POST', ':path': '/api/info', 'content-type': 'application/json' });
+      api.end('{}');
+      const [apiHeaders] = (await once(api, 'response')) as [IncomingHttpHeaders];
+      api.resume();
+      assert.equal(apiHeaders[':status'], 401);
+      assert.equal(apiHeaders['www-authenticate'], 'apikey');
+      const fallback = client.request({ ':method': 'POST', ':path': '/rt/http', 'content-type': 'text/plain' });
+      fallback.end('[]');
+      const [fallbackHeaders] = (await once(fallback, 'response')) as [IncomingHttpHeaders];
+      fallback.resume();
+      assert.equal(fallbackHeaders[':status'], 415);
+      assert.doesNotMatch(serve.output(), /Warning/);
     } finally {
       client.destroy();
     }

@@ -9,9 +9,8 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
-import type { AnyHttp2Server, Http2Connections } from '../../../node/http2-server.js';
+import { isHttp2Response, type AnyHttp2Server, type Http2Connections } from '../../../node/http2-server.js';
 import { requestPath } from '../../../node/server-handshake.js';
-import { isHttp2Response } from './http-request.js';
 
 /** A server whose requests the fallback can serve: HTTP/1.1, or HTTP/2 (h2 and HTTP/1.1 through Node's compatibility API). */
 export type AnyHttpServer = HttpServer | HttpsServer | AnyHttp2Server;

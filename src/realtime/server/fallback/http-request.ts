@@ -5,6 +5,7 @@
  * for browser pages on other origins, and short plain-text answers.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { isHttp2Response } from '../../../node/http2-server.js';
 import { isOriginAllowed, requestHost, type OriginCheck } from '../../../node/server-handshake.js';
 import { HTTP_HEADERS, SESSION_ID_PATTERN } from '../../wire/http.js';
 import type { UplinkMessage } from './http-relay.js';
@@ -156,11 +157,6 @@ export function answerPreflight(response: ServerResponse, cors: OutgoingHttpHead
     'Access-Control-Max-Age': String(PREFLIGHT_MAX_AGE),
   });
   response.end();
-}
-
-/** True for a response to an HTTP/2 request (Node's compatibility API): no connection-specific fields there. */
-export function isHttp2Response(response: ServerResponse): boolean {
-  return response.req.httpVersionMajor >= 2;
 }
 
 /**
