@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
+import { connect as tlsConnect } from 'node:tls';
 import { connect as http2Connect, constants as h2, type ClientHttp2Session, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -181,6 +182,26 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
     } finally {
       client.destroy();
     }
+  });
+
+  it('gives an HTTP/1.1 request head on the same port the handshake timeout: a dripping one gets 408 (Node’s http2 module alone: 60 s)', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: serve.port, servername: 'localhost', ca: certificate.cert, ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    assert.equal(socket.alpnProtocol, 'http/1.1');
+    const head = `GET /chat HTTP/1.1\r\nHost: localhost:${serve.port}\r\nX-Drip: ${'a'.repeat(100)}\r\n\r\n`;
+    let index = 0;
+    let response = '';
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    const drip = setInterval(() => {
+      if (!socket.closed && index < head.length) socket.write(head[index++]!);
+    }, 200);
+    const started = Date.now();
+    await once(socket, 'close');
+    clearInterval(drip);
+    const held = Date.now() - started;
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    assert.ok(held >= 1000 && held < 6000, `closed after ${held} ms (handshake timeout 1500 ms)`);
   });
 
   it('closes an h2 connection that holds no stream (a fresh one included) after the idle timeout', async () => {
