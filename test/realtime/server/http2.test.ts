@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { connect as http2Connect, createSecureServer, type ClientHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
 import { selfSignedCertificate } from '../../node/server-helpers.js';
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from '../../../src/realtime/server/index.js';
@@ -172,6 +173,26 @@ describe('createRealtimeServer over HTTP/2', { timeout: 30_000 }, () => {
     };
     assert.equal(await status('evil.example'), 421);
     assert.notEqual(await status(`localhost:${rt.port}`), 421);
+    const conflicting = h2.request({ ':method': 'POST', ':path': '/rt/http', ':authority': `localhost:${rt.port}`, host: 'evil.example', 'content-type': 'application/json' });
+    conflicting.end('[]');
+    const [headers] = (await once(conflicting, 'response')) as [Record<string, unknown>];
+    conflicting.resume();
+    assert.equal(headers[':status'], 400, 'a host field that contradicts :authority');
+  });
+
+  it('gives an HTTP/1.1 request head on the h2 port the handshake timeout (408), as without http2', async (t) => {
+    const rt = await start(t, { port: 0, host: '127.0.0.1', tls: certificate, http2: true, websocket: { handshakeTimeout: 500 } });
+    const socket = tlsConnect({ host: '127.0.0.1', port: rt.port, servername: 'localhost', ca: certificate.cert, ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => {});
+    await once(socket, 'secureConnect');
+    assert.equal(socket.alpnProtocol, 'http/1.1');
+    let response = '';
+    socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+    socket.write('GET /rt HTTP/1.1\r\nHost: localhost\r\n');
+    const started = Date.now();
+    await once(socket, 'close');
+    assert.match(response, /^HTTP\/1\.1 408 /);
+    assert.ok(Date.now() - started < 3_000);
   });
 
   it('closes an h2 connection that opens no stream within the handshake timeout', async (t) => {
