@@ -5,7 +5,7 @@
  * one over `https.request` (HTTP/1.1, trusting a test certificate).
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { constants as h2, type ClientHttp2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { constants as h2, type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import type { FetchInitLike, FetchLike, FetchResponseLike } from '../../../src/realtime/sdk/http-transport.js';
@@ -24,8 +24,8 @@ function lowercased(headers: Record<string, string>): OutgoingHttpHeaders {
   return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
-/** A `fetch` whose requests are streams of `session` (h2 or h2c). */
-export function http2Fetch(session: ClientHttp2Session): FetchLike {
+/** A `fetch` whose requests are streams of `session` (h2 or h2c); `onResponse` sees each response's stream (e.g. to pause it). */
+export function http2Fetch(session: ClientHttp2Session, onResponse?: (stream: ClientHttp2Stream, headers: IncomingHttpHeaders) => void): FetchLike {
   return (url: string, init: FetchInitLike) =>
     new Promise<FetchResponseLike>((resolve, reject) => {
       const target = new URL(url);
@@ -34,6 +34,7 @@ export function http2Fetch(session: ClientHttp2Session): FetchLike {
       init.signal?.addEventListener('abort', () => stream.close(h2.NGHTTP2_CANCEL), { once: true });
       stream.once('error', reject);
       stream.once('response', (headers) => {
+        onResponse?.(stream, headers);
         resolve({ status: Number(headers[':status']), headers: headerGetter(headers), body: Readable.toWeb(stream) as ReadableStream<Uint8Array> });
       });
     });

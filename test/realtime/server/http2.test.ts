@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
-import { connect as http2Connect, createSecureServer, type ClientHttp2Session } from 'node:http2';
+import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { describe, it, type TestContext } from 'node:test';
@@ -145,6 +145,31 @@ describe('createRealtimeServer over HTTP/2', { timeout: 30_000 }, () => {
     await until(() => received.length === 1, 'the publication over the h2 event stream');
     assert.deepEqual(received, [{ text: 'from HTTP/1.1' }]);
     assert.equal(await overH2.call('add', { a: 40, b: 2 }), 42);
+  });
+
+  it('holds fallback events under the event stream’s HTTP/2 flow control, and delivers them all in order once it is read again', async (t) => {
+    const rt = await start(t, { port: 0, host: '127.0.0.1', tls: certificate, http2: true });
+    const h2 = session(t, `https://localhost:${rt.port}`);
+    const eventStreams: ClientHttp2Stream[] = [];
+    const fetch = http2Fetch(h2, (stream, headers) => {
+      if (String(headers['content-type']).startsWith('text/event-stream')) eventStreams.push(stream);
+    });
+    const client = await connected(t, `https://localhost:${rt.port}/rt`, { transports: ['http'], fetch });
+    const offsets: number[] = [];
+    const subscription = client.subscribe('chat:flow');
+    subscription.on('publication', (publication) => offsets.push(publication.offset));
+    await subscription.ready();
+    const downlink = eventStreams.at(-1)!;
+    downlink.pause();
+    const count = 200;
+    const text = 'x'.repeat(1024);
+    for (let i = 0; i < count; i++) await rt.publish('chat:flow', { i, text });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.ok(offsets.length < count, `the paused stream held back publications (${offsets.length} of ${count} arrived)`);
+    downlink.resume();
+    await until(() => offsets.length === count, 'every publication after the stream was read again');
+    assert.deepEqual(offsets, Array.from({ length: count }, (_, i) => i + 1));
+    assert.equal(client.transport, 'http');
   });
 
   it('answers plain h2 requests as a WebSocket endpoint does, without HTTP/1.1-only fields', async (t) => {

@@ -23,6 +23,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
+import { isHttp2Response } from '../../../node/http2-server.js';
 import type { SendResult } from '../../../node/server-index.js';
 import { formatCloseEvent, formatEventData, formatEventId } from '../../wire/event-stream.js';
 import type { SessionLink } from '../fanout.js';
@@ -236,10 +239,10 @@ export class EventStreamLink implements SessionLink {
    * the socket's buffer with its own write request.
    */
   private mustWait(response: ServerResponse): boolean {
-    const socket = response.socket;
-    if (socket === null || !socket.writableNeedDrain) return false;
+    const flow = flowOf(response);
+    if (flow === null || !flow.writableNeedDrain) return false;
     this.waitingDrain = true;
-    socket.once('drain', () => this.drained(response));
+    flow.once('drain', () => this.drained(response));
     return true;
   }
 
@@ -349,6 +352,17 @@ export class EventStreamLink implements SessionLink {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * Where a response's bytes wait before the network: its socket on HTTP/1.1;
+ * on HTTP/2 its own stream, under the stream's flow control (the
+ * connection's socket is every stream's, and the socket Node's
+ * compatibility API shows routes 'drain' listeners to the stream).
+ */
+function flowOf(response: ServerResponse): Writable | null {
+  if (isHttp2Response(response)) return (response as unknown as Http2ServerResponse).stream;
+  return response.socket;
 }
 
 /**
