@@ -203,7 +203,8 @@ class IdleSession {
   private arm(): void {
     this.stop();
     this.timer = setTimeout(() => {
-      if (this.open === 0) this.session.destroy();
+      // GOAWAY first: a request the client sent meanwhile is known unprocessed, and safe to retry elsewhere.
+      if (this.open === 0) this.session.close();
     }, this.timeout);
     this.timer.unref();
   }
