@@ -164,17 +164,19 @@ function handshakeTimeoutOf(settings: ServeSettings): number {
 
 /** The public server: HTTP, or with TLS h2 and HTTP/1.1 on one port (serve-http2.ts), whose h2 connections shutdown closes. */
 interface PublicServer {
-  http: HttpServer | Http2SecureServer;
+  http: HttpServer | HttpsServer | Http2SecureServer;
   h2: Http2Connections | null;
+}
+
+function publicServer(tls: { cert: Buffer; key: Buffer } | undefined, handshakeTimeout: number, maxStreams: number): PublicServer {
+  if (tls === undefined) return { http: createHardenedServer(undefined, handshakeTimeout), h2: null };
+  const { server, connections } = createHardenedHttp2Server(tls, handshakeTimeout, maxStreams);
+  return { http: server, h2: connections };
 }
 
 async function createHttp(settings: ServeSettings): Promise<PublicServer> {
   const tls = settings.tls === undefined ? undefined : await Promise.all([settings.tls.cert, settings.tls.key].map(readTlsFile));
-  const timeout = handshakeTimeoutOf(settings);
-  const created: PublicServer =
-    tls === undefined
-      ? { http: createHardenedServer(undefined, timeout) as HttpServer, h2: null }
-      : ((secure) => ({ http: secure.server, h2: secure.connections }))(createHardenedHttp2Server({ cert: tls[0]!, key: tls[1]! }, timeout, settings.maxStreamsPerConnection));
+  const created = publicServer(tls === undefined ? undefined : { cert: tls[0]!, key: tls[1]! }, handshakeTimeoutOf(settings), settings.maxStreamsPerConnection);
   limitSockets(created.http, { maxSockets: settings.maxSockets, maxSocketsPerIp: settings.maxSocketsPerIp, exempt: exemptionFor(settings.websocket.connectionLimitExempt) });
   return created;
 }
@@ -381,7 +383,7 @@ async function startMetricsListener(settings: ServeSettings, health: Health, met
  * server (its WebSocket guards check `Host` or `:authority`, `Origin`, the
  * path and the limits).
  */
-function dispatchUpgrades(http: HttpServer | Http2SecureServer, rt: RealtimeServer<DemoApi>): void {
+function dispatchUpgrades(http: HttpServer | HttpsServer | Http2SecureServer, rt: RealtimeServer<DemoApi>): void {
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => rt.handleUpgrade(req, socket, head));
   if (isHttp2Server(http)) new Http2Attachment(http, (stream, headers, rawHeaders) => rt.handleStream(stream, headers, rawHeaders), false);
 }
