@@ -93,6 +93,7 @@ async function metric(port: number, line: RegExp): Promise<number | undefined> {
 }
 
 const WS_OVER_H2 = /^switchboard_transport_connections\{transport="websocket",http="2",worker="1"\} (\d+)$/m;
+const FALLBACK_OVER_H2 = /^switchboard_transport_connections\{transport="http",http="2",worker="1"\} (\d+)$/m;
 const WS_OVER_H1 = /^switchboard_transport_connections\{transport="websocket",http="1",worker="1"\} (\d+)$/m;
 
 function fieldsWithout(headers: Record<string, unknown>): Record<string, string> {
@@ -299,7 +300,7 @@ describe('switchboard serve with TLS in Chromium', { timeout: 90_000 }, () => {
     dir?.remove();
   });
 
-  it('loads the chat over h2 and opens its WebSocket on that same connection', peer, async () => {
+  it('loads the chat over h2 and opens its WebSocket on that same connection; the HTTP fallback goes over h2 too', peer, async () => {
     const context = await browser!.newContext({ ignoreHTTPSErrors: true });
     try {
       const page = await context.newPage();
@@ -310,6 +311,27 @@ describe('switchboard serve with TLS in Chromium', { timeout: 90_000 }, () => {
       assert.equal(await eventually(async () => ((await metric(serve!.port, WS_OVER_H2)) === 1 ? 1 : undefined), 5000, 'a WebSocket over h2'), 1);
       assert.equal(await metric(serve!.port, WS_OVER_H1), 0);
       assert.equal(proxy!.connections, 1, 'the page, its scripts and its WebSocket shared one TCP connection');
+
+      // The HTTP fallback from the same page: its event stream and uplink POSTs are h2 streams too, of one more
+      // connection: the SDK's fetches omit credentials, and Chromium keeps those on connections of their own.
+      const received = await page.evaluate(async () => {
+        const { RealtimeClient } = (await import('/switchboard-sdk.js' as string)) as typeof import('../../src/realtime/sdk/browser.js');
+        const client = new RealtimeClient(`wss://${location.host}/rt`, { transports: ['http'], data: { name: 'Fallback' } });
+        const connected = new Promise((resolve) => client.once('connected', resolve));
+        client.connect();
+        await connected;
+        const subscription = client.subscribe('chat:h2-fallback');
+        const publication = new Promise((resolve) => subscription.on('publication', (event) => resolve(event.data)));
+        await subscription.ready();
+        await subscription.publish({ text: 'over the fallback', sent: 1 });
+        const data = await publication;
+        (window as unknown as { fallbackClient: unknown }).fallbackClient = client;
+        return { data, transport: client.transport };
+      });
+      assert.deepEqual(received, { data: { text: 'over the fallback', sent: 1 }, transport: 'http' });
+      assert.equal(await metric(serve!.port, WS_OVER_H2), 1);
+      assert.equal(await metric(serve!.port, FALLBACK_OVER_H2), 1, 'the fallback session came over h2');
+      assert.equal(proxy!.connections, 2, 'one more TCP connection, for the uncredentialed fetches');
     } finally {
       await context.close();
     }
