@@ -16,6 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { UsageError } from '../../src/cli/args.js';
+import { resolveSettings } from '../../src/cli/serve-config.js';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 import type { DemoApi } from '../../src/cli/apps/web/api.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
@@ -101,6 +103,16 @@ function fieldsWithout(headers: Record<string, unknown>): Record<string, string>
   for (const [name, value] of Object.entries(headers)) if (!VARYING.has(name.toLowerCase())) kept[name.toLowerCase()] = String(value);
   return kept;
 }
+
+describe('--max-streams and maxStreamsPerConnection', () => {
+  it('default to 100, take the flag over the file, refuse 0 and non-numbers', () => {
+    assert.equal(resolveSettings({}).maxStreamsPerConnection, 100);
+    assert.equal(resolveSettings({}, { maxStreamsPerConnection: 20 }).maxStreamsPerConnection, 20);
+    assert.equal(resolveSettings({ 'max-streams': '9' }, { maxStreamsPerConnection: 20 }).maxStreamsPerConnection, 9);
+    assert.throws(() => resolveSettings({ 'max-streams': '0' }), UsageError);
+    assert.throws(() => resolveSettings({ 'max-streams': 'many' }), UsageError);
+  });
+});
 
 describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 60_000 }, () => {
   let dir: ReturnType<typeof tempDir>;
