@@ -220,13 +220,16 @@ describe('createRealtimeServer over HTTP/2', { timeout: 30_000 }, () => {
     assert.ok(Date.now() - started < 3_000);
   });
 
-  it('closes an h2 connection that opens no stream within the handshake timeout', async (t) => {
+  it('closes an h2 connection that opens no stream within the handshake timeout, with GOAWAY', async (t) => {
     const rt = await start(t, { port: 0, host: '127.0.0.1', tls: certificate, http2: true, websocket: { handshakeTimeout: 300 } });
     const h2 = session(t, `https://localhost:${rt.port}`);
     await once(h2, 'connect');
     const started = Date.now();
+    let goaway = false;
+    h2.once('goaway', () => (goaway = true));
     await once(h2, 'close');
     assert.ok(Date.now() - started < 3_000);
+    assert.equal(goaway, true, 'closed with GOAWAY, not a reset');
   });
 
   it('attached to an application’s http2.createSecureServer({ allowHTTP1: true }): its routes, WebSockets and the fallback over h2', async (t) => {
