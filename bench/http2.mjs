@@ -6,7 +6,10 @@
 // once), and echo throughput (1 KiB messages round-tripped over every socket).
 //
 //   npm run build
-//   node bench/http2.mjs [--conns 1000] [--messages 20000]
+//   node bench/http2.mjs [--conns 1000] [--messages 20000] [--json]
+//
+// `npm run bench` runs it too (bench/run.mjs, with --json) and puts the table
+// in its report.
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -82,7 +85,10 @@ if (process.argv[2] === 'server') {
 
   const rows = [];
   for (const kind of ['h2', 'http1']) rows.push(await run(kind));
-  console.log(`${conns} WebSockets, ${messages} echoed messages of 1 KiB, node ${process.version}`);
-  console.table(rows);
+  if (process.argv.includes('--json')) console.log(JSON.stringify({ conns, messages, node: process.version, rows }));
+  else {
+    console.log(`${conns} WebSockets, ${messages} echoed messages of 1 KiB, node ${process.version}`);
+    console.table(rows);
+  }
   process.exit(0);
 }

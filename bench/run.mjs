@@ -190,6 +190,9 @@ function usage() {
   --out DIR               results directory (bench/results/<time>)
   --report DIR            rebuild report.md and ratios.svg from DIR/results.json, run nothing
   --write-docs            copy the report, results.json and ratios.svg to docs/benchmarks.md and docs/benchmarks/
+  --no-http2              skip the HTTP/2 section (bench/http2.mjs: WebSockets over one h2c connection against one TCP
+                          connection each); it runs by default unless --servers or --scenarios narrow the run
+  --http2                 run it even then
   --list                  print servers and scenarios, run nothing`;
 }
 
@@ -221,6 +224,8 @@ function parseArgs(argv) {
     else if (a === '--report') o.report = path.resolve(val());
     else if (a === '--write-docs') o.writeDocs = true;
     else if (a === '--list') o.list = true;
+    else if (a === '--http2') o.http2 = true;
+    else if (a === '--no-http2') o.http2 = false;
     else if (a === '--help' || a === '-h') { console.log(usage()); process.exit(0); }
     else fail(`unknown option ${a}\n${usage()}`);
   }
@@ -230,6 +235,7 @@ function parseArgs(argv) {
     Object.assign(o.set, QUICK.set);
   }
   Object.assign(o.set, userSet);
+  o.http2 ??= o.servers === undefined && o.scenarios === undefined;
   o.servers ??= DEFAULT_SERVERS;
   o.scenarios ??= Object.keys(SCENARIOS);
   for (const s of o.servers) if (!SERVERS[s]) fail(`unknown server ${s}`);
@@ -1205,6 +1211,7 @@ function buildReport(data) {
   }
   L.push('* Every echoed or delivered byte is verified; errors count mismatches, losses, protocol violations, failed handshakes and unexpected closes. A figure with errors > 0 is suspect.');
   L.push('');
+  L.push(...http2Section(data.http2));
   return L.join('\n');
 }
 
@@ -1645,6 +1652,48 @@ function emit(dir, data, opts) {
   if (opts.writeDocs) writeDocs(dir, data, report, svg, rtSvg);
 }
 
+// -------------------------------------------------------------------- HTTP/2
+
+/** HTTP/2 section sizes: the full run's, and --quick's. */
+const HTTP2_SIZES = { full: { conns: 1000, messages: 20000 }, quick: { conns: 200, messages: 4000 } };
+
+/**
+ * bench/http2.mjs: N WebSockets over one h2c connection (RFC 8441) against N
+ * over their own TCP connections, Switchboard's client and server in two
+ * processes (not pinned: the client forks the server). Returns its rows, or
+ * { error } when it failed.
+ */
+function runHttp2(opts) {
+  const size = opts.quick ? HTTP2_SIZES.quick : HTTP2_SIZES.full;
+  const args = ['bench/http2.mjs', '--json', '--conns', String(size.conns), '--messages', String(size.messages)];
+  const argv = [process.execPath, ...args];
+  console.error(`bench: http2 (${size.conns} WebSockets over one h2c connection against one TCP connection each)`);
+  const result = spawnSync(argv[0], argv.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+  const line = result.stdout?.trim().split('\n').at(-1) ?? '';
+  try {
+    return { command: `node ${args.join(' ')}`, ...JSON.parse(line) };
+  } catch {
+    return { command: `node ${args.join(' ')}`, error: `exit ${result.status}: ${(result.stderr ?? '').slice(-500)}` };
+  }
+}
+
+/** The report's HTTP/2 section (empty when the run had none). */
+function http2Section(http2) {
+  if (http2 === undefined) return [];
+  const L = ['## WebSockets over one HTTP/2 connection (RFC 8441)', ''];
+  if (http2.error !== undefined) return [...L, `\`${http2.command}\` failed: ${http2.error}`, ''];
+  L.push(
+    `\`${http2.command}\` (Node ${http2.node}): ${http2.conns} WebSockets opened at once, then ${http2.messages} messages of 1 KiB echoed ` +
+      'across them; Switchboard\'s client and server in separate processes, not pinned. Memory is the server\'s, after GC, per open WebSocket.',
+  );
+  L.push('');
+  const columns = Object.keys(http2.rows[0] ?? {});
+  L.push(`| ${columns.join(' | ')} |`, `|${columns.map(() => '---').join('|')}|`);
+  for (const row of http2.rows) L.push(`| ${columns.map((column) => row[column]).join(' | ')} |`);
+  L.push('');
+  return L;
+}
+
 // -------------------------------------------------------------------- main
 
 async function main() {
@@ -1731,6 +1780,10 @@ async function main() {
   }
   await stopRedis();
   await stopRedisCluster();
+  if (opts.http2) {
+    data.http2 = runHttp2(opts);
+    save();
+  }
   meta.loadavg_after = os.loadavg().map((x) => Math.round(x * 100) / 100);
   meta.elapsed_s = Math.round((Date.now() - started) / 1000);
   save();

@@ -10,6 +10,7 @@ import type { NamespaceOptions } from '../realtime/server/namespaces.js';
 import type { LimitOptions } from '../realtime/server/options.js';
 import { resolveProxyOptions, type ProxyOptions } from '../realtime/server/proxy/options.js';
 import { MIN_API_KEY_LENGTH } from '../realtime/server/api-http.js';
+import { DEFAULT_MAX_STREAMS_PER_CONNECTION } from '../node/http2-server.js';
 import { parseInteger, parsePort, UsageError } from './args.js';
 import { MAX_GAME_BOTS } from './game-bots.js';
 import { MIN_GUEST_SECRET_LENGTH } from './serve-guests.js';
@@ -81,6 +82,8 @@ export interface ServeSettings {
   maxSockets: number;
   /** Sockets per client address on the public port (0 = no limit), exempt addresses as `websocket.connectionLimitExempt`. */
   maxSocketsPerIp: number;
+  /** With TLS (h2 and HTTP/1.1 on the port): streams, WebSockets included, one HTTP/2 connection may hold at once (1 or more). */
+  maxStreamsPerConnection: number;
   /** `/metrics` and `/healthz` there, and not on the public port. */
   metrics?: MetricsListen;
   /** Proxy hooks: a backend decides connects, subscribes, publishes and unknown methods (docs/realtime.md, "Proxy hooks"). */
@@ -122,6 +125,7 @@ export interface ServeConfigFile {
   websocket?: ServeWebSocketGuards;
   maxSockets?: number;
   maxSocketsPerIp?: number;
+  maxStreamsPerConnection?: number;
   metricsPort?: number;
   metricsHost?: string;
   /** Proxy hooks: event URLs (absolute, or relative to `baseUrl`), `timeout`, `headers`, `maxAnswerBytes`, `maxSockets`. */
@@ -143,6 +147,7 @@ export interface ServeFlags {
   'allowed-origins'?: string;
   'max-sockets'?: string;
   'max-sockets-per-ip'?: string;
+  'max-streams'?: string;
   'metrics-port'?: string;
   'metrics-host'?: string;
   'api-key'?: string;
@@ -153,7 +158,7 @@ export interface ServeFlags {
 
 const CONFIG_KEYS = [
   'port', 'host', 'redis', 'workers', 'tls', 'namespaces', 'limits', 'auth',
-  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'metricsPort', 'metricsHost', 'proxy', 'api',
+  'allowedHosts', 'allowedOrigins', 'websocket', 'maxSockets', 'maxSocketsPerIp', 'maxStreamsPerConnection', 'metricsPort', 'metricsHost', 'proxy', 'api',
 ] as const;
 const PROXY_KEYS = ['baseUrl', 'connect', 'refresh', 'subscribe', 'publish', 'rpc', 'timeout', 'headers', 'requestHeaders', 'maxAnswerBytes', 'maxSockets'] as const;
 const AUTH_KEYS = ['jwt', 'anonymous', 'guestSecret'] as const;
@@ -309,6 +314,7 @@ export function checkConfig(path: string, value: unknown): ServeConfigFile {
   }
   checkType(path, 'maxSockets', value.maxSockets, 'number');
   checkType(path, 'maxSocketsPerIp', value.maxSocketsPerIp, 'number');
+  checkType(path, 'maxStreamsPerConnection', value.maxStreamsPerConnection, 'number');
   checkType(path, 'metricsPort', value.metricsPort, 'number');
   checkType(path, 'metricsHost', value.metricsHost, 'string');
   checkTls(path, value.tls);
@@ -385,6 +391,11 @@ function socketCount(name: string, flag: string | undefined, file: number | unde
   return parseInteger(name, flag ?? (file === undefined ? undefined : String(file)), fallback, 0, MAX_SOCKETS_LIMIT);
 }
 
+/** `--max-streams` / `maxStreamsPerConnection`: 1 to 2^31 - 1 (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS), default 100. */
+function streamCount(flag: string | undefined, file: number | undefined): number {
+  return parseInteger('max-streams', flag ?? (file === undefined ? undefined : String(file)), DEFAULT_MAX_STREAMS_PER_CONNECTION, 1, 2 ** 31 - 1);
+}
+
 function metricsListen(flags: ServeFlags, file: ServeConfigFile): MetricsListen | undefined {
   const text = flags['metrics-port'] ?? (file.metricsPort === undefined ? undefined : String(file.metricsPort));
   if (text === undefined) {
@@ -422,6 +433,7 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}, e
     websocket: { ...file.websocket },
     maxSockets: socketCount('max-sockets', flags['max-sockets'], file.maxSockets, DEFAULT_MAX_SOCKETS),
     maxSocketsPerIp: socketCount('max-sockets-per-ip', flags['max-sockets-per-ip'], file.maxSocketsPerIp, DEFAULT_MAX_SOCKETS_PER_IP),
+    maxStreamsPerConnection: streamCount(flags['max-streams'], file.maxStreamsPerConnection),
     quiet: flags.quiet ?? false,
     game: {
       bots: parseInteger('game-bots', flags['game-bots'], 0, 0, MAX_GAME_BOTS),

@@ -15,13 +15,14 @@
  *   server has), unless `allowedHosts` says more.
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { BlockList, isIP, isIPv6, type Socket } from 'node:net';
 import { AddressLimiter, isLocalNetworkAddress, type AddressExemption } from '../node/address-limit.js';
 import { DEFAULT_TLS_MIN_VERSION, headTimeouts } from '../node/http-server.js';
 import type { HostCheck, OriginCheck } from '../node/server-handshake.js';
-import { hostMatches } from '../node/server-handshake.js';
+import { hostMatches, requestHost } from '../node/server-handshake.js';
 import { parseHost, type HostParts } from '../protocol/headers.js';
 
 /** How long an idle keep-alive socket stays open between requests (ms). */
@@ -94,15 +95,16 @@ export function wsHostCheck(check: ((host: HostParts) => boolean) | undefined): 
 }
 
 /**
- * A request's `Host` verdict: 'ok', 'invalid' (missing, repeated or
- * malformed: 400) or 'forbidden' (not served: 421).
+ * A request's `Host` verdict (an HTTP/2 request's `:authority`, or its
+ * `Host` when it has one and both agree): 'ok', 'invalid' (missing,
+ * repeated, conflicting or malformed: 400) or 'forbidden' (not served: 421).
  */
 export function hostVerdict(check: ((host: HostParts) => boolean) | undefined, request: IncomingMessage): 'ok' | 'invalid' | 'forbidden' {
-  const value = request.headers.host;
-  const host = value === undefined ? null : parseHost(value);
+  const value = requestHost(request);
+  const host = value === undefined || value === 'conflict' ? null : parseHost(value);
   let fields = 0;
   for (let i = 0; i < request.rawHeaders.length; i += 2) if (request.rawHeaders[i]!.toLowerCase() === 'host') fields++;
-  if (host === null || fields !== 1) return 'invalid';
+  if (host === null || fields > 1) return 'invalid';
   return check === undefined || check(host) ? 'ok' : 'forbidden';
 }
 
@@ -163,7 +165,7 @@ export function exemptionFor(entries: readonly string[] | undefined): AddressExe
   };
 }
 
-/** An HTTP(S) server with the head, request, keep-alive and TLS handshake timeouts of `handshakeTimeout`. */
+/** An HTTP(S) server with the head, request, keep-alive and TLS handshake timeouts of `handshakeTimeout` (with TLS, `serve` uses serve-http2.ts instead). */
 export function createHardenedServer(tls: { cert: Buffer; key: Buffer } | undefined, handshakeTimeout: number): HttpServer | HttpsServer {
   const options = { ...headTimeouts(handshakeTimeout), keepAliveTimeout: KEEP_ALIVE_TIMEOUT };
   const server =
@@ -177,7 +179,7 @@ export function createHardenedServer(tls: { cert: Buffer; key: Buffer } | undefi
  * ones over it at once), and a count per client address from 'connection'
  * to 'close' (over it, the socket is destroyed before a byte is read).
  */
-export function limitSockets(server: HttpServer | HttpsServer, limits: SocketLimits): void {
+export function limitSockets(server: HttpServer | HttpsServer | Http2SecureServer, limits: SocketLimits): void {
   if (limits.maxSockets > 0) server.maxConnections = limits.maxSockets;
   if (limits.maxSocketsPerIp <= 0) return;
   const limiter = new AddressLimiter(limits.maxSocketsPerIp, limits.exempt);

@@ -6,11 +6,14 @@
  * `/metrics` as Prometheus text through prom-client.
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import type { TransportCounts } from '../realtime/server/stats.js';
 import { METRICS_CHANNEL, type MetricsSample } from './apps/web/api.js';
 
 /** Traffic totals since start and the current load of one real-time server. */
 export interface TrafficStats {
   connections: number;
+  /** The connections by transport and HTTP version. */
+  transports: TransportCounts;
   messagesIn: number;
   messagesOut: number;
   bytesIn: number;
@@ -138,6 +141,19 @@ export class ServerMetrics {
       registers,
       collect() {
         this.set(source.stats().connections);
+      },
+    });
+    new Gauge({
+      name: 'switchboard_transport_connections',
+      help: 'Connected real-time clients by transport (websocket, http fallback) and HTTP version of the request that opened them (1 or 2: RFC 8441 over h2)',
+      labelNames: ['transport', 'http'],
+      registers,
+      collect() {
+        const { transports } = source.stats();
+        for (const transport of ['websocket', 'http'] as const) {
+          this.set({ transport, http: '1' }, transports[transport].http1);
+          this.set({ transport, http: '2' }, transports[transport].http2);
+        }
       },
     });
     const metrics = this;

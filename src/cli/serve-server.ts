@@ -15,10 +15,12 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Http2SecureServer } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HostParts } from '../protocol/headers.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from '../node/server.js';
+import { Http2Attachment, isHttp2Server, responseFields, type Http2Connections } from '../node/http2-server.js';
 import type { Broker } from '../realtime/broker/broker.js';
 import { MemoryBroker } from '../realtime/broker/memory-broker.js';
 import { RedisBroker } from '../realtime/broker/redis-broker.js';
@@ -46,6 +48,7 @@ import {
   wsHostCheck,
 } from './serve-http.js';
 import { ServerMetrics } from './serve-metrics.js';
+import { createHardenedHttp2Server } from './serve-http2.js';
 
 /** The path of the real-time endpoint. */
 export const REALTIME_PATH = '/rt';
@@ -160,11 +163,23 @@ function handshakeTimeoutOf(settings: ServeSettings): number {
   return settings.websocket.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
 }
 
-async function createHttp(settings: ServeSettings): Promise<HttpServer | HttpsServer> {
+/** The public server: HTTP, or with TLS h2 and HTTP/1.1 on one port (serve-http2.ts), whose h2 connections shutdown closes. */
+interface PublicServer {
+  http: HttpServer | HttpsServer | Http2SecureServer;
+  h2: Http2Connections | null;
+}
+
+function publicServer(tls: { cert: Buffer; key: Buffer } | undefined, handshakeTimeout: number, maxStreams: number): PublicServer {
+  if (tls === undefined) return { http: createHardenedServer(undefined, handshakeTimeout), h2: null };
+  const { server, connections } = createHardenedHttp2Server(tls, handshakeTimeout, maxStreams);
+  return { http: server, h2: connections };
+}
+
+async function createHttp(settings: ServeSettings): Promise<PublicServer> {
   const tls = settings.tls === undefined ? undefined : await Promise.all([settings.tls.cert, settings.tls.key].map(readTlsFile));
-  const server = createHardenedServer(tls === undefined ? undefined : { cert: tls[0]!, key: tls[1]! }, handshakeTimeoutOf(settings));
-  limitSockets(server, { maxSockets: settings.maxSockets, maxSocketsPerIp: settings.maxSocketsPerIp, exempt: exemptionFor(settings.websocket.connectionLimitExempt) });
-  return server;
+  const created = publicServer(tls === undefined ? undefined : { cert: tls[0]!, key: tls[1]! }, handshakeTimeoutOf(settings), settings.maxStreamsPerConnection);
+  limitSockets(created.http, { maxSockets: settings.maxSockets, maxSocketsPerIp: settings.maxSocketsPerIp, exempt: exemptionFor(settings.websocket.connectionLimitExempt) });
+  return created;
 }
 
 async function readTlsFile(path: string): Promise<Buffer> {
@@ -232,7 +247,7 @@ function logSessions(rt: RealtimeServer<DemoApi>, log: (line: string) => void): 
 }
 
 function send(res: ServerResponse, status: number, contentType: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
+  res.writeHead(status, responseFields(res, { ...SECURITY_HEADERS, 'Content-Type': contentType, 'Content-Length': String(Buffer.byteLength(body)), ...headers }));
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -325,7 +340,7 @@ function opsHandler(hostCheck: Gate['hostCheck'], health: Health, metrics: Serve
   };
 }
 
-function listen(http: HttpServer | HttpsServer, port: number, host: string): Promise<number> {
+function listen(http: HttpServer | HttpsServer | Http2SecureServer, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     http.once('error', reject);
     http.listen(port, host, () => {
@@ -335,10 +350,11 @@ function listen(http: HttpServer | HttpsServer, port: number, host: string): Pro
   });
 }
 
-function closeHttp(http: HttpServer | HttpsServer): Promise<void> {
+function closeHttp(http: HttpServer | HttpsServer | Http2SecureServer, h2: Http2Connections | null = null): Promise<void> {
   return new Promise((resolve) => {
     http.close(() => resolve());
-    http.closeAllConnections();
+    if ('closeAllConnections' in http) http.closeAllConnections();
+    h2?.destroyAll();
   });
 }
 
@@ -363,15 +379,20 @@ async function startMetricsListener(settings: ServeSettings, health: Health, met
   return { http, port };
 }
 
-/** Hands upgrades to the real-time server (its WebSocket guards check `Host`, `Origin`, the path and the limits). */
-function dispatchUpgrades(http: HttpServer | HttpsServer, rt: RealtimeServer<DemoApi>): void {
+/**
+ * Hands upgrades, and over h2 extended CONNECTs (RFC 8441), to the real-time
+ * server (its WebSocket guards check `Host` or `:authority`, `Origin`, the
+ * path and the limits).
+ */
+function dispatchUpgrades(http: HttpServer | HttpsServer | Http2SecureServer, rt: RealtimeServer<DemoApi>): void {
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => rt.handleUpgrade(req, socket, head));
+  if (isHttp2Server(http)) new Http2Attachment(http, (stream, headers, rawHeaders) => rt.handleStream(stream, headers, rawHeaders), false);
 }
 
 /** Starts one serve process; resolves once it listens. */
 export async function startServe(settings: ServeSettings, options: ServeProcessOptions): Promise<RunningServe> {
   const site = await loadSite({ admin: settings.api !== undefined });
-  const http = await createHttp(settings);
+  const { http, h2 } = await createHttp(settings);
   const gate: Gate = { hostCheck: hostCheckFor(settings.allowedHosts, settings.host) };
   const guests = new GuestIdentities(settings.auth.guestSecret ?? options.guestSecret);
   const proxy = createProxy(settings);
@@ -404,7 +425,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     metricsListener = await startMetricsListener(settings, health, metrics);
   } catch (error) {
     await rt.close().catch(() => {});
-    if (http.listening) await closeHttp(http);
+    if (http.listening) await closeHttp(http, h2);
     throw error;
   }
   metrics.start();
@@ -420,7 +441,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
       game.stop();
       await rt.close();
       proxy?.close();
-      await Promise.all([closeHttp(http), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);
+      await Promise.all([closeHttp(http, h2), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);
     },
   };
   if (metricsListener !== null) running.metricsPort = metricsListener.port;

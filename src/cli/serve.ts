@@ -31,8 +31,8 @@ Options:
                         limits, auth ({"jwt": {"secret": "…"}, "anonymous": true,
                         "guestSecret": "…"}), allowedHosts, allowedOrigins,
                         websocket (the WebSocket guards), maxSockets,
-                        maxSocketsPerIp, metricsPort, metricsHost, api ({"key":
-                        "…", "maxBodySize": N});
+                        maxSocketsPerIp, maxStreamsPerConnection, metricsPort,
+                        metricsHost, api ({"key": "…", "maxBodySize": N});
                         command-line options win over the file
   --allowed-hosts LIST  Host names served, comma-separated (example.com,
                         .example.com, example.com:8443; * for any); loopback
@@ -54,7 +54,11 @@ Options:
                         (Sentinel); rediss:// for TLS
   --workers N           run N processes behind the one port (needs --redis)
   --tls-cert FILE       serve HTTPS and wss:// with this certificate (PEM) ...
-  --tls-key FILE        ... and this private key (PEM)
+  --tls-key FILE        ... and this private key (PEM); HTTP/2 and HTTP/1.1 share
+                        the port, and over h2 a page's WebSockets (RFC 8441) and
+                        fallback streams ride its own connection
+  --max-streams N       streams one HTTP/2 connection may hold at once, WebSockets
+                        included (default 100)
   --api-key KEY         serve the server API (POST /api/<method>, docs/server-api.md)
                         to callers that send this key (at least 16 characters);
                         also the config's api.key or $SWITCHBOARD_API_KEY
@@ -82,6 +86,7 @@ const OPTIONS = {
   'allowed-origins': { type: 'string' },
   'max-sockets': { type: 'string' },
   'max-sockets-per-ip': { type: 'string' },
+  'max-streams': { type: 'string' },
   'metrics-port': { type: 'string' },
   'metrics-host': { type: 'string' },
   'api-key': { type: 'string' },

@@ -17,8 +17,8 @@ import {
 } from 'node:http2';
 import type { ServerOptions as HttpsServerOptions } from 'node:https';
 import type { Socket } from 'node:net';
-import { isExtendedConnect } from '../protocol/extended-connect.js';
-import { DEFAULT_TLS_MIN_VERSION } from './http-server.js';
+import { isConnectionSpecificField, isExtendedConnect } from '../protocol/extended-connect.js';
+import { DEFAULT_TLS_MIN_VERSION, headTimeouts } from './http-server.js';
 
 /** An HTTP/2 server, with TLS (h2, and HTTP/1.1 with `allowHTTP1`) or cleartext (h2c with prior knowledge). */
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
@@ -42,7 +42,30 @@ export function createStandaloneHttp2Server(tls: HttpsServerOptions | undefined,
     allowHTTP1: true,
     settings,
   };
-  return createSecureServer(options);
+  return withHttp1HeadTimeouts(createSecureServer(options), handshakeTimeout);
+}
+
+/**
+ * The HTTP/1.1 side of an `allowHTTP1` server gets the head timeouts of an
+ * HTTP/1.1 server (`headTimeouts`): Node's http2 module ignores those
+ * options and keeps 60 s for the head, 300 s for a request, but reads the
+ * server's properties when it starts listening.
+ */
+export function withHttp1HeadTimeouts(server: Http2SecureServer, handshakeTimeout: number): Http2SecureServer {
+  const timeouts = headTimeouts(handshakeTimeout);
+  Object.assign(server, timeouts);
+  return server;
+}
+
+/** True for a response to an HTTP/2 request (an `Http2ServerResponse` of Node's compatibility API, seen as a `ServerResponse`). */
+export function isHttp2Response(response: { req: { httpVersionMajor: number } }): boolean {
+  return response.req.httpVersionMajor >= 2;
+}
+
+/** Response fields without those HTTP/2 forbids (`Connection`, `Upgrade` …) when the response goes over h2. */
+export function responseFields(response: { req: { httpVersionMajor: number } }, headers: Record<string, string>): Record<string, string> {
+  if (!isHttp2Response(response)) return headers;
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isConnectionSpecificField(name)));
 }
 
 /** True for a Node `http2` server (as opposed to an `http`/`https` one). */
@@ -57,31 +80,22 @@ export type StreamHandler = (stream: ServerHttp2Stream, headers: IncomingHttpHea
  * Listens to the extended CONNECT streams of an HTTP/2 server: turns
  * SETTINGS_ENABLE_CONNECT_PROTOCOL on, hands each such stream to `handler`,
  * and keeps Node's compatibility layer (active once the server has a
- * 'request' listener) from answering them 405. Tracks the sessions and
- * sockets of a server it owns, for shutdown.
+ * 'request' listener) from answering them 405. Tracks the connections of a
+ * server it owns (`Http2Connections`), for the idle timeout and shutdown.
  */
 export class Http2Attachment {
   private readonly server: AnyHttp2Server;
   private readonly handler: StreamHandler;
-  private readonly owned: boolean;
-  private readonly sessions = new Set<Http2Session>();
-  private readonly sockets = new Set<Socket>();
+  private readonly connections: Http2Connections | null;
 
-  /** How long a connection of an owned server may hold no stream (a fresh one included) before it is closed (ms). */
-  private readonly idleTimeout: number;
-
+  /** `idleTimeout`: how long a connection of an owned server may hold no stream (a fresh one included) before it is closed (ms). */
   constructor(server: AnyHttp2Server, handler: StreamHandler, owned: boolean, idleTimeout = 0) {
     this.server = server;
     this.handler = handler;
-    this.owned = owned;
-    this.idleTimeout = idleTimeout;
     server.updateSettings({ enableConnectProtocol: true });
     server.on('stream', this.onStream);
     server.on('connect', this.onCompatConnect);
-    if (owned) {
-      server.on('session', this.onSession);
-      server.on('connection', this.onConnection);
-    }
+    this.connections = owned ? new Http2Connections(server, idleTimeout) : null;
   }
 
   /** Stops taking streams. */
@@ -92,13 +106,12 @@ export class Http2Attachment {
 
   /** Sends GOAWAY on every session of an owned server: no new streams; open ones go on until they end. */
   closeSessions(): void {
-    for (const session of this.sessions) if (!session.closed) session.close();
+    this.connections?.closeSessions();
   }
 
   /** Destroys whatever connection of an owned server is left. */
   destroyAll(): void {
-    for (const session of this.sessions) session.destroy();
-    for (const socket of this.sockets) socket.destroy();
+    this.connections?.destroyAll();
   }
 
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
@@ -113,6 +126,41 @@ export class Http2Attachment {
       response.end();
     }
   };
+}
+
+/**
+ * The connections of an HTTP/2 server its creator owns: every h2 session
+ * (with the idle timeout below) and every socket, HTTP/1.1 ones of an
+ * `allowHTTP1` server included, so that shutdown can close them all.
+ */
+export class Http2Connections {
+  private readonly sessions = new Set<Http2Session>();
+  private readonly sockets = new Set<Socket>();
+
+  /** `idleTimeout`: close a session that holds no stream for this long (ms); 0 = never. */
+  constructor(
+    server: AnyHttp2Server,
+    private readonly idleTimeout: number,
+  ) {
+    server.on('session', this.onSession);
+    server.on('connection', this.onConnection);
+  }
+
+  /** Open HTTP/2 sessions (connections that chose h2). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Sends GOAWAY on every session: no new streams; open ones go on until they end. */
+  closeSessions(): void {
+    for (const session of this.sessions) if (!session.closed) session.close();
+  }
+
+  /** Destroys every connection left. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+  }
 
   private readonly onSession = (session: Http2Session): void => {
     this.sessions.add(session);
@@ -155,7 +203,8 @@ class IdleSession {
   private arm(): void {
     this.stop();
     this.timer = setTimeout(() => {
-      if (this.open === 0) this.session.destroy();
+      // GOAWAY first: a request the client sent meanwhile is known unprocessed, and safe to retry elsewhere.
+      if (this.open === 0) this.session.close();
     }, this.timeout);
     this.timer.unref();
   }

@@ -89,14 +89,28 @@ function hostFieldCount(request: IncomingMessage): number {
 }
 
 /**
- * Checks the request's `Host`: exactly one, well-formed (400 otherwise), and
- * in `allowed` when there is an allowlist (421 Misdirected Request
- * otherwise). Throws `HandshakeError`.
+ * The host a request names: its `Host` field, or the `:authority` of an
+ * HTTP/2 request (Node's compatibility API, `Http2ServerRequest`, keeps the
+ * pseudo-headers in `headers` and adds no `host`). 'conflict' for an HTTP/2
+ * request whose `Host` and `:authority` differ (malformed, RFC 9113 §8.3.1).
+ */
+export function requestHost(request: IncomingMessage): string | undefined | 'conflict' {
+  const host = headerValue(request.headers, 'host');
+  if (request.httpVersionMajor < 2) return host;
+  const authority = headerValue(request.headers, ':authority');
+  if (host !== undefined && authority !== undefined && host.toLowerCase() !== authority.toLowerCase()) return 'conflict';
+  return host ?? authority;
+}
+
+/**
+ * Checks the request's `Host` (an HTTP/2 request's `:authority`): exactly
+ * one, well-formed (400 otherwise), and in `allowed` when there is an
+ * allowlist (421 Misdirected Request otherwise). Throws `HandshakeError`.
  */
 export function checkRequestHost(allowed: readonly string[] | HostCheck | undefined, request: IncomingMessage): void {
-  const value = headerValue(request.headers, 'host');
+  const value = requestHost(request);
   if (!value) throw new HandshakeError('SB_ERR_MISSING_HOST', 400, 'missing Host header');
-  const host = parseHost(value);
+  const host = value === 'conflict' ? null : parseHost(value);
   if (host === null || hostFieldCount(request) > 1) throw new HandshakeError('SB_ERR_INVALID_HOST', 400, 'invalid Host header');
   if (allowed === undefined) return;
   let ok: boolean;

@@ -105,6 +105,8 @@ export class TcpProxy {
   private server: Server | null = null;
   private up = true;
   port = 0;
+  /** TCP connections accepted and passed on so far. */
+  connections = 0;
 
   constructor(private readonly target: number) {}
 
@@ -135,6 +137,7 @@ export class TcpProxy {
       socket.destroy();
       return;
     }
+    this.connections++;
     const upstream = connect(this.target, '127.0.0.1');
     for (const end of [socket, upstream]) {
       this.sockets.add(end);

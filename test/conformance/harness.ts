@@ -1,8 +1,10 @@
 /**
  * Runs one conformance case over a connected raw socket (the handshake done)
  * and checks the outcome. Shared by server.test.ts (the peer is a raw TCP
- * client talking to our server) and client.test.ts (the peer is a raw TCP
- * server talking to our client).
+ * client talking to our server), server-h2.test.ts (the same over an
+ * extended CONNECT stream of an HTTP/2 connection: the stream's END_STREAM
+ * plays the FIN) and client.test.ts (the peer is a raw TCP server talking to
+ * our client).
  *
  * The peer runs the case's steps, then finishes the closing handshake the way
  * its role must (RFC 6455 §7.1): it answers our side's close frame if it did
@@ -10,7 +12,7 @@
  * have crossed; as the client it waits for the server to close TCP.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { CloseExpectation, ConformanceCase, Reply, Role, Split, Step } from './cases.js';
 import {
   closePayload,
@@ -58,10 +60,13 @@ const CLIENT_FIN_TURNS = 4;
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** What the peer talks over: a TCP socket, or an HTTP/2 stream (no Nagle to turn off there). */
+export type PeerSocket = Duplex & { setNoDelay?(noDelay: boolean): unknown };
+
 export class Peer {
   /** Role of our implementation; the peer plays the other. */
   readonly role: Role;
-  private readonly socket: Socket;
+  private readonly socket: PeerSocket;
   private readonly decoder: FrameDecoder;
   private readonly masked: boolean;
   private readonly encoded = new WeakMap<FrameSpec, Buffer>();
@@ -73,7 +78,7 @@ export class Peer {
   private socketClosed = false;
   private readonly maskKeys = new Set<number>();
 
-  constructor(socket: Socket, role: Role, initial: Buffer) {
+  constructor(socket: PeerSocket, role: Role, initial: Buffer) {
     this.socket = socket;
     this.role = role;
     this.masked = role === 'server';
@@ -91,7 +96,7 @@ export class Peer {
       maskedFrames: 0,
       distinctMaskKeys: 0,
     };
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('end', () => {
       if (this.result.firstFin === null) this.result.firstFin = this.peerEnded ? 'peer' : 'impl';

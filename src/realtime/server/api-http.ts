@@ -15,6 +15,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { responseFields } from '../../node/http2-server.js';
 import { ErrorCode } from '../wire/errors.js';
 import { asError, errorBodyOf, RpcError } from './errors.js';
 import { isApiMethod, type ServerApi } from './server-api.js';
@@ -67,13 +68,16 @@ function keyOf(request: IncomingMessage): string | undefined {
 
 function answer(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = `${JSON.stringify(body)}\n`;
-  response.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': String(Buffer.byteLength(text)),
-    'Cache-Control': 'no-store',
-    'X-Content-Type-Options': 'nosniff',
-    ...headers,
-  });
+  response.writeHead(
+    status,
+    responseFields(response, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(text)),
+      'Cache-Control': 'no-store',
+      'X-Content-Type-Options': 'nosniff',
+      ...headers,
+    }),
+  );
   response.end(text);
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
+import type { AnyHttp2Server } from '../../node/http2-server.js';
 import type { OriginCheck, ServerDeflateOptions, ServerOptions } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import type { ApiShape, MethodName, StandardSchema, UntypedApi } from '../wire/api.js';
@@ -87,8 +88,21 @@ export interface RealtimeServerOptions<A extends ApiShape = UntypedApi> {
   port?: number;
   host?: string;
   tls?: HttpsServerOptions;
-  /** Attached: handle the upgrades of this HTTP(S) server. */
-  server?: HttpServer | HttpsServer;
+  /**
+   * Standalone: serve WebSockets over HTTP/2 too (RFC 8441), and the HTTP
+   * fallback over h2. With `tls`, h2 and HTTP/1.1 share the port (ALPN);
+   * without, the server speaks cleartext h2 with prior knowledge only (h2c,
+   * for proxies that speak h2 upstream). Default false.
+   */
+  http2?: boolean;
+  /** Standalone with `http2`: streams one HTTP/2 connection may hold at once (SETTINGS_MAX_CONCURRENT_STREAMS). Default 100. */
+  maxStreamsPerConnection?: number;
+  /**
+   * Attached: handle the upgrades and fallback requests of this HTTP(S)
+   * server; an `http2` server (`http2.createSecureServer({ allowHTTP1: true })`,
+   * or h2c) also gets its extended CONNECT streams handled (RFC 8441).
+   */
+  server?: HttpServer | HttpsServer | AnyHttp2Server;
   /** The caller passes upgrades to `handleUpgrade`. */
   noServer?: boolean;
   /** The accepted request path. Default: every path. */

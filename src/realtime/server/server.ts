@@ -9,11 +9,11 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { EventEmitter } from 'node:events';
-import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
-import type { Server as HttpsServer } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { createStandaloneServer } from '../../node/http-server.js';
+import { createStandaloneHttp2Server, DEFAULT_MAX_STREAMS_PER_CONNECTION, Http2Connections } from '../../node/http2-server.js';
 import { DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, HandshakeError, WebSocketServer } from '../../node/server-index.js';
 import type { Broker } from '../broker/broker.js';
 import { MemoryBroker } from '../broker/memory-broker.js';
@@ -32,7 +32,7 @@ import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js
 import { CredentialChecker } from './credentials.js';
 import { asError, fail, RpcError } from './errors.js';
 import type { SessionLink, Subscriber } from './fanout.js';
-import { closeServer, interceptRequests, listen, refusePlainRequest } from './fallback/http-mount.js';
+import { closeServer, interceptRequests, listen, refusePlainRequest, type AnyHttpServer } from './fallback/http-mount.js';
 import { HttpTransport, resolveDownlinkTimeout, resolveReplayBytes } from './fallback/http-transport.js';
 import { ProtocolHeartbeat } from './heartbeat.js';
 import { Namespaces } from './namespaces.js';
@@ -50,7 +50,7 @@ import { MethodRegistry, type MethodHandler } from './rpc.js';
 import { ServerApi, type ServerApiHost } from './server-api.js';
 import { checkClose, ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
 import { hasProtoKey } from './validate.js';
-import { Traffic, type RealtimeStats } from './stats.js';
+import { Traffic, TransportCounter, type RealtimeStats } from './stats.js';
 
 /** Events of a `RealtimeServer`, with their arguments. */
 export interface RealtimeServerEvents<A extends ApiShape = UntypedApi> {
@@ -88,7 +88,9 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   /** The HTTP fallback transport, unless `httpFallback: false`. */
   private readonly http: HttpTransport | null;
   /** The HTTP server created in standalone mode when the fallback is on. */
-  private readonly ownServer: HttpServer | HttpsServer | null;
+  private readonly ownServer: AnyHttpServer | null;
+  /** The connections of `ownServer` when it is an `http2` one (`http2: true`). */
+  private readonly ownHttp2: Http2Connections | null;
   private readonly listening: Promise<void>;
   private readonly unmount: () => void;
   private readonly broker: Broker;
@@ -100,6 +102,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private readonly heartbeat: ProtocolHeartbeat;
   private readonly methods = new MethodRegistry<Session<A>>();
   private readonly traffic = new Traffic();
+  private readonly transports = new TransportCounter();
   private readonly commands: Commands<A>;
   private readonly host: SessionHost<A>;
   private readonly brokerStarted: Promise<void>;
@@ -158,7 +161,9 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     if (!(clusterTimeout > 0) || !Number.isFinite(clusterTimeout)) throw new TypeError(`clusterTimeout must be a positive number of ms, got ${String(clusterTimeout)}`);
     this.control = new ControlPlane(this.broker, this.controlHost(), randomBytes(9).toString('base64url'), clusterTimeout);
     this.http = this.createHttpTransport(options);
-    this.ownServer = this.http !== null && options.port !== undefined ? createStandaloneServer(options.tls, DEFAULT_HANDSHAKE_TIMEOUT) : null;
+    const own = this.http !== null && options.port !== undefined ? createOwnServer(options) : null;
+    this.ownServer = own?.server ?? null;
+    this.ownHttp2 = own?.http2 ?? null;
     this.wss = this.createWebSocketServer(options);
     this.listening = this.ownServer === null ? Promise.resolve() : this.listenOwnServer(this.ownServer, options);
     this.unmount = this.mountHttpTransport(options);
@@ -186,7 +191,15 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   /** Connections, messages and bytes in and out since start, and local subscribers per channel. */
   stats(): RealtimeStats {
     const { messagesIn, bytesIn, messagesOut, bytesOut } = this.traffic;
-    return { connections: this.connected.size, messagesIn, bytesIn, messagesOut, bytesOut, channels: this.hub.subscriberCounts() };
+    return {
+      connections: this.connected.size,
+      transports: this.transports.snapshot(),
+      messagesIn,
+      bytesIn,
+      messagesOut,
+      bytesOut,
+      channels: this.hub.subscriberCounts(),
+    };
   }
 
   /** What conflation and delta compression did in this process (docs/realtime.md): counters since start. */
@@ -212,10 +225,12 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
    * Serves a request of the HTTP fallback transport (`{path}/http…`) and
    * returns true; returns false, touching nothing, for any other request.
    * Needed only in `noServer` mode: with `port` or `server`, the real-time
-   * server sees the HTTP server's requests itself.
+   * server sees the HTTP server's requests itself. An `http2` server's
+   * requests (`Http2ServerRequest`, h2 or HTTP/1.1) are served too.
    */
-  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
-    return this.http?.handle(request, response) ?? false;
+  handleRequest(request: IncomingMessage | Http2ServerRequest, response: ServerResponse | Http2ServerResponse): boolean {
+    // Node's HTTP/2 compatibility API has the parts of IncomingMessage and ServerResponse the transport reads.
+    return this.http?.handle(request as IncomingMessage, response as ServerResponse) ?? false;
   }
 
   /** Registers the handler of a client-to-server method (replacing any previous one). */
@@ -330,7 +345,17 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     const own = this.ownServer;
     const wss = new WebSocketServer<Subscriber | undefined>({
       ...options.websocket,
-      ...(own === null ? { port: options.port, host: options.host, tls: options.tls, server: options.server, noServer: options.noServer } : { server: own }),
+      ...(own === null
+        ? {
+            port: options.port,
+            host: options.host,
+            tls: options.tls,
+            http2: options.http2,
+            maxStreamsPerConnection: options.maxStreamsPerConnection,
+            server: options.server,
+            noServer: options.noServer,
+          }
+        : { server: own }),
       paths: options.path === undefined ? undefined : [options.path],
       subprotocols: selectSubprotocol,
       allowedOrigins: options.allowedOrigins,
@@ -369,7 +394,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   }
 
   /** Standalone mode with the fallback: the server's own HTTP server, which refuses other plain requests as a WebSocket endpoint does. */
-  private listenOwnServer(server: HttpServer | HttpsServer, options: RealtimeServerOptions<A>): Promise<void> {
+  private listenOwnServer(server: AnyHttpServer, options: RealtimeServerOptions<A>): Promise<void> {
     server.on('request', refusePlainRequest(options.path));
     server.on('error', (error: Error) => this.reportError(error));
     return listen(server, options.port!, options.host);
@@ -460,6 +485,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     let sessions = this.byUser.get(session.user);
     if (sessions === undefined) this.byUser.set(session.user, (sessions = new Set()));
     sessions.add(session);
+    this.transports.add(session);
     this.heartbeat.add(session);
     this.emit('connect', session);
   }
@@ -468,6 +494,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.live.delete(session);
     if (!wasConnected) return;
     this.heartbeat.delete(session);
+    this.transports.remove(session);
     this.connected.delete(session.id);
     const sessions = this.byUser.get(session.user);
     if (sessions !== undefined && sessions.delete(session) && sessions.size === 0) this.byUser.delete(session.user);
@@ -622,11 +649,24 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     this.http?.close();
     this.unmount();
     await this.wss.close({ code: DisconnectCode.Shutdown, reason: 'server shutdown' });
-    if (this.ownServer !== null) await closeServer(this.ownServer);
+    if (this.ownServer !== null) await closeServer(this.ownServer, this.ownHttp2);
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.brokerStarted.catch(() => {});
     await this.broker.close();
   }
+}
+
+/**
+ * The server standalone mode creates when the fallback is on (it serves the
+ * fallback's requests next to the upgrades): HTTP(S), or with `http2` an
+ * `http2` one (h2 and HTTP/1.1 with TLS, h2c without) whose connections it
+ * tracks, closing those that hold no stream for the handshake timeout.
+ */
+function createOwnServer(options: Pick<RealtimeServerOptions, 'tls' | 'http2' | 'maxStreamsPerConnection' | 'websocket'>): { server: AnyHttpServer; http2: Http2Connections | null } {
+  const handshakeTimeout = options.websocket?.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  if (options.http2 !== true) return { server: createStandaloneServer(options.tls, handshakeTimeout), http2: null };
+  const server = createStandaloneHttp2Server(options.tls, options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION, handshakeTimeout);
+  return { server, http2: new Http2Connections(server, handshakeTimeout) };
 }
 
 /** Creates a real-time server (standalone on `port`, attached to `server`, or `noServer`). */

@@ -54,6 +54,11 @@ export interface Session<A extends ApiShape = UntypedApi> {
   readonly protocol: string;
   /** 'websocket', or 'http' for the HTTP fallback transport (docs/protocol.md §11). */
   readonly transport: SessionTransport;
+  /**
+   * The HTTP version of the request that opened the connection: 2 for a
+   * WebSocket over HTTP/2 (RFC 8441) or a fallback session opened over h2.
+   */
+  readonly httpVersion: 1 | 2;
   /** Calls a method the client handles; rejects with `RpcError` (the client's code, `timeout` or `disconnected`). */
   call<M extends ClientMethodName<A>>(method: M, params: ClientMethodParams<A, M>, options?: { timeout?: number }): Promise<ClientMethodResult<A, M>>;
   /** Sends a one-way `message` push. */
@@ -170,6 +175,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
   readonly ws: RealtimeSocket | null;
   readonly codec: Codec;
   readonly remoteAddress: string | undefined;
+  readonly httpVersion: 1 | 2;
   id = '';
   user = '';
   info: unknown = undefined;
@@ -206,6 +212,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     this.ws = webSocketOf(link);
     this.codec = codec;
     this.remoteAddress = link.remoteAddress;
+    this.httpVersion = request.httpVersionMajor >= 2 ? 2 : 1;
     this.request = request;
     this.headerToken = bearerToken(request);
     this.bucket = host.limits.rate === null ? null : new TokenBucket(host.limits.rate);

@@ -4,10 +4,24 @@
  * shared by the server's sessions, its fan-out and its heartbeat.
  */
 
+/** Connected sessions of one transport, by the HTTP version of the request that opened them. */
+export interface HttpVersionCounts {
+  http1: number;
+  http2: number;
+}
+
+/** Connected sessions by transport: WebSocket (over HTTP/1.1 or, RFC 8441, over HTTP/2) and the HTTP fallback. */
+export interface TransportCounts {
+  websocket: HttpVersionCounts;
+  http: HttpVersionCounts;
+}
+
 /** What `RealtimeServer.stats()` reports. */
 export interface RealtimeStats {
   /** Connected sessions of this process. */
   connections: number;
+  /** The same sessions by transport and HTTP version. */
+  transports: TransportCounts;
   /** Protocol messages received from clients. */
   messagesIn: number;
   /** Their encoded size (WebSocket payload bytes). */
@@ -43,5 +57,29 @@ export class Traffic {
     if (recipients <= 0) return;
     this.messagesOut += recipients;
     this.bytesOut += recipients * payloadSize(payload);
+  }
+}
+
+/** What a `TransportCounter` needs to know of a session. */
+export interface TransportOf {
+  readonly transport: keyof TransportCounts;
+  readonly httpVersion: 1 | 2;
+}
+
+/** Connected sessions by transport and HTTP version, kept up to date as sessions connect and leave. */
+export class TransportCounter {
+  private readonly counts: TransportCounts = { websocket: { http1: 0, http2: 0 }, http: { http1: 0, http2: 0 } };
+
+  add(session: TransportOf): void {
+    this.counts[session.transport][session.httpVersion === 2 ? 'http2' : 'http1']++;
+  }
+
+  remove(session: TransportOf): void {
+    this.counts[session.transport][session.httpVersion === 2 ? 'http2' : 'http1']--;
+  }
+
+  /** A copy of the counts. */
+  snapshot(): TransportCounts {
+    return { websocket: { ...this.counts.websocket }, http: { ...this.counts.http } };
   }
 }

@@ -35,7 +35,15 @@ describe('RealtimeServer.stats()', () => {
   it('starts at zero', async () => {
     const { server } = await startServer();
     servers.push(server);
-    assert.deepEqual(server.stats(), { connections: 0, messagesIn: 0, bytesIn: 0, messagesOut: 0, bytesOut: 0, channels: new Map() });
+    assert.deepEqual(server.stats(), {
+      connections: 0,
+      transports: { websocket: { http1: 0, http2: 0 }, http: { http1: 0, http2: 0 } },
+      messagesIn: 0,
+      bytesIn: 0,
+      messagesOut: 0,
+      bytesOut: 0,
+      channels: new Map(),
+    });
   });
 
   it('counts what clients sent and received, fan-out included, and the subscribers per channel', async () => {

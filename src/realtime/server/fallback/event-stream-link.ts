@@ -26,6 +26,9 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Http2ServerResponse } from 'node:http2';
+import type { Writable } from 'node:stream';
+import { isHttp2Response } from '../../../node/http2-server.js';
 import type { SendResult } from '../../../node/server-index.js';
 import { formatCloseEvent, formatMessageEvent } from '../../wire/event-stream.js';
 import type { SessionLink } from '../fanout.js';
@@ -101,8 +104,8 @@ export class EventStreamLink implements SessionLink {
   private unwrittenBytes = 0;
   private keptWrittenBytes = 0;
   private response: ServerResponse | null = null;
-  /** The socket of `response`, which the link listens to for 'drain'. */
-  private socket: Socket | null = null;
+  /** Where the response's bytes wait (its socket, or its HTTP/2 stream), which the link listens to for 'drain'. */
+  private flow: Writable | null = null;
   /** The response's socket is over its high-water mark: events wait in `frames` for its 'drain'. */
   private waitingDrain = false;
   /** One listener for the link's life, added to each stream's socket (none allocated per wait). */
@@ -223,11 +226,11 @@ export class EventStreamLink implements SessionLink {
   private setResponse(response: ServerResponse | null): void {
     this.response = response;
     this.waitingDrain = false;
-    const socket = response?.socket ?? null;
-    if (socket === this.socket) return;
-    this.socket?.off('drain', this.onDrain);
-    this.socket = socket;
-    socket?.on('drain', this.onDrain);
+    const flow = response === null ? null : flowOf(response);
+    if (flow === this.flow) return;
+    this.flow?.off('drain', this.onDrain);
+    this.flow = flow;
+    flow?.on('drain', this.onDrain);
   }
 
   /**
@@ -237,8 +240,8 @@ export class EventStreamLink implements SessionLink {
    * the socket's buffer with its own write request.
    */
   private mustWait(response: ServerResponse): boolean {
-    const socket = response.socket;
-    if (socket === null || socket !== this.socket || !socket.writableNeedDrain) return false;
+    const flow = this.flow;
+    if (flow === null || flow !== flowOf(response) || !flow.writableNeedDrain) return false;
     this.waitingDrain = true;
     return true;
   }
@@ -333,6 +336,17 @@ export class EventStreamLink implements SessionLink {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * Where a response's bytes wait before the network: its socket on HTTP/1.1;
+ * on HTTP/2 its own stream, under the stream's flow control (the
+ * connection's socket is every stream's, and the socket Node's
+ * compatibility API shows routes 'drain' listeners to the stream).
+ */
+function flowOf(response: ServerResponse): Writable | null {
+  if (isHttp2Response(response)) return (response as unknown as Http2ServerResponse).stream;
+  return response.socket;
 }
 
 /**

@@ -9,7 +9,11 @@
  */
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import { isHttp2Response, type AnyHttp2Server, type Http2Connections } from '../../../node/http2-server.js';
 import { requestPath } from '../../../node/server-handshake.js';
+
+/** A server whose requests the fallback can serve: HTTP/1.1, or HTTP/2 (h2 and HTTP/1.1 through Node's compatibility API). */
+export type AnyHttpServer = HttpServer | HttpsServer | AnyHttp2Server;
 
 /** Handles a request it recognizes (true) or leaves it alone (false). */
 export type RequestRoute = (request: IncomingMessage, response: ServerResponse) => boolean;
@@ -18,11 +22,13 @@ export type RequestRoute = (request: IncomingMessage, response: ServerResponse) 
  * Routes the 'request' events of `server` through `route` first, whenever
  * the application added its own listeners: the requests `route` takes never
  * reach them (a listener cannot stop the others, so the event itself is
- * intercepted, on this server object only). Returns the undo.
+ * intercepted, on this server object only). Returns the undo. On an
+ * `http2` server the requests are `Http2ServerRequest`s, which the routes
+ * read through the parts they share with `IncomingMessage`.
  */
-export function interceptRequests(server: HttpServer | HttpsServer, route: RequestRoute): () => void {
-  const emit = server.emit as (this: HttpServer | HttpsServer, event: string | symbol, ...args: unknown[]) => boolean;
-  const intercepting = function (this: HttpServer | HttpsServer, event: string | symbol, ...args: unknown[]): boolean {
+export function interceptRequests(server: AnyHttpServer, route: RequestRoute): () => void {
+  const emit = server.emit as (this: AnyHttpServer, event: string | symbol, ...args: unknown[]) => boolean;
+  const intercepting = function (this: AnyHttpServer, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'request' && route(args[0] as IncomingMessage, args[1] as ServerResponse)) return true;
     return emit.apply(this, [event, ...args]);
   };
@@ -33,7 +39,7 @@ export function interceptRequests(server: HttpServer | HttpsServer, route: Reque
 }
 
 /** Listens; resolves once listening, rejects when it cannot. */
-export function listen(server: HttpServer | HttpsServer, port: number, host: string | undefined): Promise<void> {
+export function listen(server: AnyHttpServer, port: number, host: string | undefined): Promise<void> {
   const listening = new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
@@ -47,12 +53,13 @@ export function listen(server: HttpServer | HttpsServer, port: number, host: str
   return listening;
 }
 
-/** Stops listening and drops every connection left; resolves once closed. */
-export function closeServer(server: HttpServer | HttpsServer): Promise<void> {
+/** Stops listening and drops every connection left (those `h2` tracks, on an `http2` server); resolves once closed. */
+export function closeServer(server: AnyHttpServer, h2: Http2Connections | null): Promise<void> {
   if (!server.listening) return Promise.resolve();
   return new Promise((resolve) => {
     server.close(() => resolve());
-    server.closeAllConnections();
+    if ('closeAllConnections' in server) server.closeAllConnections();
+    h2?.destroyAll();
   });
 }
 
@@ -68,7 +75,8 @@ export function refusePlainRequest(path: string | undefined): (request: Incoming
     response.writeHead(here ? 426 : 404, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': String(Buffer.byteLength(body)),
-      ...(here && { Upgrade: 'websocket' }),
+      // HTTP/2 has no Upgrade: there a WebSocket is an extended CONNECT (RFC 8441).
+      ...(here && !isHttp2Response(response) && { Upgrade: 'websocket' }),
     });
     response.end(body);
   };

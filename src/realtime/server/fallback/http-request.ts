@@ -5,7 +5,8 @@
  * for browser pages on other origins, and short plain-text answers.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import { isOriginAllowed, type OriginCheck } from '../../../node/server-handshake.js';
+import { isHttp2Response } from '../../../node/http2-server.js';
+import { isOriginAllowed, requestHost, type OriginCheck } from '../../../node/server-handshake.js';
 import { HTTP_FALLBACK_VERSION, HTTP_HEADERS, SESSION_ID_PATTERN } from '../../wire/http.js';
 import type { UplinkMessage } from './http-relay.js';
 import { MAX_MESSAGE_DEPTH, nestsDeeperThan } from '../validate.js';
@@ -150,8 +151,8 @@ export function corsHeaders(request: IncomingMessage, allowed: readonly string[]
 
 /** True when `origin` (an http or https origin) names the host the request was sent to (its `Host`, default ports aside). */
 export function isSameOrigin(origin: string, request: IncomingMessage): boolean {
-  const host = request.headers.host;
-  if (typeof host !== 'string' || host === '') return false;
+  const host = requestHost(request);
+  if (host === undefined || host === '' || host === 'conflict') return false;
   try {
     const url = new URL(origin.trim());
     if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin === 'null') return false;
@@ -172,7 +173,10 @@ export function answerPreflight(response: ServerResponse, cors: OutgoingHttpHead
   response.end();
 }
 
-/** A short plain-text answer; `close` ends the connection after it (a body left unread). */
+/**
+ * A short plain-text answer; `close` ends the connection after it (a body
+ * left unread) on HTTP/1.1; an HTTP/2 stream ends alone, its connection stays.
+ */
 export function answer(response: ServerResponse, status: number, text: string, headers: OutgoingHttpHeaders = {}, close = false): void {
   if (response.headersSent) {
     response.end();
@@ -189,7 +193,7 @@ export function answer(response: ServerResponse, status: number, text: string, h
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'Cache-Control': 'no-store',
-    ...(close && { Connection: 'close' }),
+    ...(close && !isHttp2Response(response) && { Connection: 'close' }),
   });
   response.end(body);
 }
