@@ -186,7 +186,7 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
       api.resume();
       assert.equal(apiHeaders[':status'], 401);
       assert.equal(apiHeaders['www-authenticate'], 'apikey');
-      const fallback = client.request({ ':method': 'POST', ':path': '/rt/http', 'content-type': 'text/plain' });
+      const fallback = client.request({ ':method': 'POST', ':path': '/rt/http', 'content-type': 'text/plain', 'x-switchboard-fallback': '2' });
       fallback.end('[]');
       const [fallbackHeaders] = (await once(fallback, 'response')) as [IncomingHttpHeaders];
       fallback.resume();
@@ -229,7 +229,7 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
   it('resets a request whose body does not arrive within the handshake timeout', async () => {
     const client = session(serve.port);
     try {
-      const stream = client.request({ ':method': 'POST', ':path': '/rt/http', 'content-type': 'application/json' }, { endStream: false });
+      const stream = client.request({ ':method': 'POST', ':path': '/rt/http', 'content-type': 'application/json', 'x-switchboard-fallback': '2' }, { endStream: false });
       stream.on('error', () => {});
       stream.write('[');
       const started = Date.now();
