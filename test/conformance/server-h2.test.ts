@@ -30,6 +30,9 @@ async function start(limits: { maxMessageSize: number; maxFragments: number }): 
     maxFragments: limits.maxFragments,
     // Every case is a stream of the one connection: room for all of them over the run.
     maxStreamsPerConnection: 1000,
+    // A connection holding no stream is closed after the handshake timeout; the small-limits
+    // connection waits through every default-limits case first (minutes on a busy machine).
+    handshakeTimeout: 600_000,
   });
   wss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
   await wss.ready();
