@@ -439,7 +439,7 @@ describe('heartbeat', () => {
   });
 
   test('keeps a client that answers pings alive', async (t) => {
-    const wss = await startServer(t, { heartbeatInterval: 20 });
+    const wss = await startServer(t, { heartbeatInterval: 200 });
     const connected = nextConnection(wss);
     const client = await openClient(t, urlOf(wss));
     const ws = await connected;
@@ -449,7 +449,7 @@ describe('heartbeat', () => {
   });
 
   test('incoming data counts as alive', async (t) => {
-    const wss = await startServer(t, { heartbeatInterval: 25 });
+    const wss = await startServer(t, { heartbeatInterval: 200 });
     const connected = nextConnection(wss);
     const { peer } = await RawPeer.upgrade(wss.port);
     t.after(() => peer.destroy());

@@ -88,7 +88,7 @@ describe('sdk browser bundle over the HTTP fallback in Chromium', () => {
       host: '127.0.0.1',
       path: '/rt',
       namespaces: { chat: { history: { size: 1000 }, presence: true, publish: 'clients' } },
-      broker: new RedisBroker({ url: redisServer!.url, prefix: `browser-${process.pid}` }),
+      broker: new RedisBroker({ url: redisServer!.url, prefix: `browser-${process.pid}`, connectTimeout: 20_000 }),
       httpFallback: { downlinkTimeout: 5_000 },
       // The page is on another origin: the fallback answers CORS only for allowed origins.
       allowedOrigins: (origin) => origin === undefined || origin === new URL(pageUrl).origin,
