@@ -113,6 +113,69 @@ export interface ClosedStatus {
   error: Error | null;
 }
 
+/**
+ * A binding's limits and policies, resolved once: immutable and shared by
+ * every binding created with the same values (a server's connections), so a
+ * connection holds one reference instead of seven fields.
+ */
+interface BindingSettings {
+  readonly closeTimeout: number;
+  readonly maxBufferedAmount: number;
+  readonly policy: BackpressurePolicy;
+  readonly highWaterMark: number;
+  readonly autoPong: boolean;
+  readonly maxPingsPerSecond: number;
+  readonly pingFloodTimeout: number;
+}
+
+let lastSettings: BindingSettings | null = null;
+
+/** The resolved settings of `options`: the previous call's object when the values are equal. */
+function settingsOf(options: BindingOptions): BindingSettings {
+  const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+  const maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+  const policy = options.backpressurePolicy ?? 'close';
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const autoPong = options.autoPong ?? true;
+  const maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
+  const pingFloodTimeout = options.pingFloodTimeout ?? DEFAULT_PING_FLOOD_TIMEOUT;
+  const last = lastSettings;
+  if (
+    last !== null &&
+    last.closeTimeout === closeTimeout &&
+    last.maxBufferedAmount === maxBufferedAmount &&
+    last.policy === policy &&
+    last.highWaterMark === highWaterMark &&
+    last.autoPong === autoPong &&
+    last.maxPingsPerSecond === maxPingsPerSecond &&
+    last.pingFloodTimeout === pingFloodTimeout
+  ) {
+    return last;
+  }
+  lastSettings = Object.freeze({ closeTimeout, maxBufferedAmount, policy, highWaterMark, autoPong, maxPingsPerSecond, pingFloodTimeout });
+  return lastSettings;
+}
+
+/**
+ * The state of a connection that is closing or dropping input: created by
+ * the first close timer or the first discarded byte, so that an open
+ * connection does not carry it.
+ */
+class ClosingState {
+  timer: NodeJS.Timeout | null = null;
+  /** When `timer` fires (ms since the epoch). */
+  deadline = 0;
+  /** Bytes read and dropped since the connection stopped parsing. */
+  discarded = 0;
+}
+
+// Bits of `SocketBinding.flags`.
+const FLUSH_SCHEDULED = 1;
+const NEED_DRAIN = 2;
+const DONE = 4;
+/** Reading paused by `pauseReading()`. */
+const PAUSED = 8;
+
 const kBinding = Symbol('switchboard.binding');
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 type BoundSocket = Duplex & { [kBinding]: SocketBinding };
@@ -147,14 +210,8 @@ export class SocketBinding implements ConnectionHandler {
    */
   received = true;
   private readonly events: BindingEvents;
-  private readonly closeTimeout: number;
-  private readonly maxBufferedAmount: number;
-  private readonly policy: BackpressurePolicy;
-  private readonly highWaterMark: number;
+  private readonly settings: BindingSettings;
   private readonly extensions: readonly Extension[];
-  private readonly autoPong: boolean;
-  private readonly maxPingsPerSecond: number;
-  private readonly pingFloodTimeout: number;
   /** Allocated on the first ping. */
   private pingLimiter: PingLimiter | null = null;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
@@ -164,29 +221,17 @@ export class SocketBinding implements ConnectionHandler {
   private runStart = 0;
   private runEnd = 0;
   private pendingBytes = 0;
-  private flushScheduled = false;
-  private closeTimer: NodeJS.Timeout | null = null;
-  /** When `closeTimer` fires (ms since the epoch). */
-  private closeDeadline = 0;
-  private needDrain = false;
+  /** FLUSH_SCHEDULED, NEED_DRAIN, DONE and PAUSED. */
+  private flags = 0;
+  /** Created when the connection starts closing or dropping input. */
+  private closing: ClosingState | null = null;
   private failure: Error | null = null;
-  private done = false;
-  /** Reading paused by `pauseReading()`. */
-  private paused = false;
-  /** Bytes read and dropped since the connection stopped parsing. */
-  private discarded = 0;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
     this.events = events;
-    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
-    this.policy = options.backpressurePolicy ?? 'close';
-    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.settings = settingsOf(options);
     this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.autoPong = options.autoPong ?? true;
-    this.maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
-    this.pingFloodTimeout = options.pingFloodTimeout ?? DEFAULT_PING_FLOOD_TIMEOUT;
     // Pongs are answered here, where the rate and the buffered-bytes limits apply.
     this.connection = new Connection({ ...options, autoPong: false }, this);
     (socket as BoundSocket)[kBinding] = this;
@@ -207,7 +252,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   ping(payload: Buffer): void {
-    if (this.autoPong) this.answerPing(payload);
+    if (this.settings.autoPong) this.answerPing(payload);
     this.events.ping(payload);
   }
 
@@ -219,11 +264,12 @@ export class SocketBinding implements ConnectionHandler {
    */
   private answerPing(payload: Buffer): void {
     if (this.connection.state !== ReadyState.OPEN) return;
-    if (this.maxPingsPerSecond > 0) {
-      const decision = (this.pingLimiter ??= new PingLimiter(this.maxPingsPerSecond, this.pingFloodTimeout)).admit();
+    const { maxPingsPerSecond, pingFloodTimeout } = this.settings;
+    if (maxPingsPerSecond > 0) {
+      const decision = (this.pingLimiter ??= new PingLimiter(maxPingsPerSecond, pingFloodTimeout)).admit();
       if (decision === 'ignore') return;
       if (decision === 'flood') {
-        this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${this.maxPingsPerSecond}/s for ${this.pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
+        this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${maxPingsPerSecond}/s for ${pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
         return;
       }
     }
@@ -270,8 +316,8 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   onSocketDrain(): void {
-    if (this.needDrain && this.bufferedAmount === 0) {
-      this.needDrain = false;
+    if ((this.flags & NEED_DRAIN) !== 0 && this.bufferedAmount === 0) {
+      this.flags &= ~NEED_DRAIN;
       this.events.drain();
     }
   }
@@ -282,7 +328,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** True between `pauseReading()` and `resumeReading()`. */
   get readingPaused(): boolean {
-    return this.paused;
+    return (this.flags & PAUSED) !== 0;
   }
 
   /**
@@ -290,27 +336,33 @@ export class SocketBinding implements ConnectionHandler {
    * control. Bytes already read are still parsed (the rest of one chunk).
    */
   pauseReading(): void {
-    if (this.done || this.paused) return;
-    this.paused = true;
+    if ((this.flags & (DONE | PAUSED)) !== 0) return;
+    this.flags |= PAUSED;
     this.socket.pause();
   }
 
   /** Reads from the socket again (unless reading stopped for good, see `DISCARD_LIMIT`). */
   resumeReading(): void {
-    if (this.done || !this.paused) return;
-    this.paused = false;
+    if ((this.flags & (DONE | PAUSED)) !== PAUSED) return;
+    this.flags &= ~PAUSED;
     if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
   }
 
   /** @internal Input read after the connection stopped parsing: dropped, and past `DISCARD_LIMIT` reading stops. */
   discard(size: number): void {
-    const before = this.discarded;
-    this.discarded += size;
-    if (this.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
+    const closing = (this.closing ??= new ClosingState());
+    const before = closing.discarded;
+    closing.discarded += size;
+    if (closing.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
     this.socket.pause();
-    if (this.closeTimer !== null && this.closeDeadline <= Date.now() + DISCARD_LINGER) return;
+    if (closing.timer !== null && closing.deadline <= Date.now() + DISCARD_LINGER) return;
     this.clearCloseTimer();
-    this.startCloseTimer(Math.min(this.closeTimeout, DISCARD_LINGER));
+    this.startCloseTimer(Math.min(this.settings.closeTimeout, DISCARD_LINGER));
+  }
+
+  /** Bytes read and dropped since the connection stopped parsing. */
+  private get discarded(): number {
+    return this.closing === null ? 0 : this.closing.discarded;
   }
 
   /** Bytes queued for the socket and not yet passed to the kernel. */
@@ -331,23 +383,25 @@ export class SocketBinding implements ConnectionHandler {
   sendFrames(frames: Uint8Array): SendResult {
     // The broadcast hot path: read the buffered size once.
     const buffered = this.socket.writableLength + this.pendingBytes + frames.length;
-    if (buffered > this.maxBufferedAmount && !this.admit(frames.length)) return 'dropped';
+    const settings = this.settings;
+    if (buffered > settings.maxBufferedAmount && !this.admit(frames.length)) return 'dropped';
     this.connection.sendFrames(frames);
-    if (buffered < this.highWaterMark) return 'sent';
-    this.needDrain = true;
+    if (buffered < settings.highWaterMark) return 'sent';
+    this.flags |= NEED_DRAIN;
     return 'backpressure';
   }
 
   private admit(size: number): boolean {
-    if (this.bufferedAmount + size <= this.maxBufferedAmount) return true;
-    if (this.policy === 'drop') return false;
-    this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${this.maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
+    const { maxBufferedAmount, policy } = this.settings;
+    if (this.bufferedAmount + size <= maxBufferedAmount) return true;
+    if (policy === 'drop') return false;
+    this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
     return false;
   }
 
   private sendResult(): SendResult {
-    if (this.bufferedAmount < this.highWaterMark) return 'sent';
-    this.needDrain = true;
+    if (this.bufferedAmount < this.settings.highWaterMark) return 'sent';
+    this.flags |= NEED_DRAIN;
     return 'backpressure';
   }
 
@@ -358,7 +412,7 @@ export class SocketBinding implements ConnectionHandler {
    * written, and what the peer still sends is dropped (see `DISCARD_LIMIT`).
    */
   close(code?: number, reason?: string): void {
-    if (!this.paused || this.done) {
+    if ((this.flags & (DONE | PAUSED)) !== PAUSED) {
       this.connection.sendClose(code, reason);
       this.startCloseTimer();
       return;
@@ -366,7 +420,7 @@ export class SocketBinding implements ConnectionHandler {
     this.connection.stopReceiving();
     this.connection.sendClose(code, reason);
     this.endSocket();
-    this.paused = false;
+    this.flags &= ~PAUSED;
     if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
   }
 
@@ -378,7 +432,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** Ends the connection because of a local failure (slow consumer, missed heartbeat). */
   abort(error: ConnectionError): void {
-    if (this.done) return;
+    if ((this.flags & DONE) !== 0) return;
     if (this.failure === null) this.failure = error;
     this.events.error(error);
     this.terminate();
@@ -390,7 +444,7 @@ export class SocketBinding implements ConnectionHandler {
    * once the frame is written (or after `closeTimeout`).
    */
   fail(error: ConnectionError, reason: string): void {
-    if (this.done || this.connection.state === ReadyState.CLOSED) return;
+    if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
     if (this.failure === null) this.failure = error;
     this.events.error(error);
     this.connection.fail(error.closeCode, reason);
@@ -402,7 +456,7 @@ export class SocketBinding implements ConnectionHandler {
    * the peer may still answer with its own.
    */
   closeWith(error: ConnectionError, reason: string): void {
-    if (this.done || this.connection.state === ReadyState.CLOSED) return;
+    if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
     if (this.failure === null) this.failure = error;
     this.events.error(error);
     this.close(error.closeCode, reason);
@@ -420,8 +474,8 @@ export class SocketBinding implements ConnectionHandler {
     if (this.runBlock !== null) this.endRun();
     (this.pending ??= []).push(data);
     this.pendingBytes += data.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if ((this.flags & FLUSH_SCHEDULED) === 0) {
+      this.flags |= FLUSH_SCHEDULED;
       scheduleFlush(this);
     }
   }
@@ -453,8 +507,8 @@ export class SocketBinding implements ConnectionHandler {
     const offset = writeHeader(block, at, first, length, null);
     block.set(payload, offset);
     this.pendingBytes += size;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if ((this.flags & FLUSH_SCHEDULED) === 0) {
+      this.flags |= FLUSH_SCHEDULED;
       scheduleFlush(this);
     }
   }
@@ -467,7 +521,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** Hands the queued bytes to the socket. */
   flush(): void {
-    this.flushScheduled = false;
+    this.flags &= ~FLUSH_SCHEDULED;
     if (this.runBlock !== null) this.endRun();
     const pending = this.pending;
     const size = this.pendingBytes;
@@ -493,28 +547,31 @@ export class SocketBinding implements ConnectionHandler {
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
-  private startCloseTimer(timeout = this.closeTimeout): void {
-    if (this.closeTimer !== null || this.done) return;
-    this.closeDeadline = Date.now() + timeout;
-    this.closeTimer = setTimeout(() => {
-      this.closeTimer = null;
+  private startCloseTimer(timeout = this.settings.closeTimeout): void {
+    if ((this.flags & DONE) !== 0) return;
+    const closing = (this.closing ??= new ClosingState());
+    if (closing.timer !== null) return;
+    closing.deadline = Date.now() + timeout;
+    closing.timer = setTimeout(() => {
+      closing.timer = null;
       if (this.failure === null) this.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
       this.socket.destroy();
     }, timeout);
-    this.closeTimer.unref?.();
+    closing.timer.unref?.();
   }
 
   private clearCloseTimer(): void {
-    if (this.closeTimer !== null) {
-      clearTimeout(this.closeTimer);
-      this.closeTimer = null;
+    const closing = this.closing;
+    if (closing !== null && closing.timer !== null) {
+      clearTimeout(closing.timer);
+      closing.timer = null;
     }
   }
 
   /** @internal */
   onSocketClose(): void {
-    if (this.done) return;
-    this.done = true;
+    if ((this.flags & DONE) !== 0) return;
+    this.flags |= DONE;
     this.clearCloseTimer();
     this.connection.receiveEof();
     for (const extension of this.extensions) extension.dispose?.();

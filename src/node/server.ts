@@ -46,7 +46,7 @@ import {
   type AnyHttp2Server,
 } from './http2-server.js';
 import { DEFAULT_IDLE_TIMEOUT, IdleSweeper } from './idle.js';
-import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
+import { bindingOf, ServerWebSocket, type ConnectionOwner, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
 import {
   asHandshakeError,
@@ -224,6 +224,15 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   /** The OPEN ones. */
   private readonly openClients = new Set<ServerWebSocket<Data>>();
   private readonly pending = new Set<PendingUpgrade | PendingStream>();
+  /** What every connection of this server reports to it (one object, not closures per connection). */
+  private readonly owner: ConnectionOwner<Data> = {
+    leftOpen: (ws) => {
+      this.openClients.delete(ws);
+      this.heartbeat?.delete(ws);
+      this.idle?.delete(ws);
+    },
+    closed: (ws) => this.forget(ws),
+  };
   private readonly idleWaiters: Array<() => void> = [];
   private readyObserved = false;
   private closing: Promise<void> | null = null;
@@ -549,12 +558,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       extensions: accepted.extensions,
       data: auth.data as Data,
       settings: this.settings,
-      onLeaveOpen: () => {
-        this.openClients.delete(ws);
-        this.heartbeat?.delete(ws);
-        this.idle?.delete(ws);
-      },
-      onClosed: () => this.forget(ws),
+      owner: this.owner,
     });
     this.connections.add(ws);
     this.openClients.add(ws);

@@ -19,7 +19,7 @@ import { decodeClosePayload, encodeClosePayload } from './close.js';
 import { CloseCode, LocalProtocolError, type RemoteProtocolError } from './errors.js';
 import type { Extension } from './extension.js';
 import { encodeFrame, encodeFrameToBuffer, FIN, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import type { MessageLimits } from './limits.js';
+import { frameLimitsOf, type FrameLimits, type MessageLimits } from './limits.js';
 import { randomMaskKey } from './mask-keys.js';
 import { FrameParser, type ParserSink } from './parser.js';
 
@@ -90,7 +90,14 @@ export interface CloseStatus {
 export class Connection implements ParserSink {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
-  private readonly parser: FrameParser;
+  /**
+   * Created with the first bytes from the peer: a connection that has
+   * received nothing holds no parser state, only the shared `limits`.
+   */
+  private parser: FrameParser | null = null;
+  private readonly limits: FrameLimits;
+  /** Input is ignored (`stopReceiving()`, the peer's close frame, a violation, `fail()`, end of input). */
+  private inputStopped = false;
   private readonly extensions: readonly Extension[];
   private readonly autoPong: boolean;
   private readonly maskKeySource: (() => Uint8Array) | null;
@@ -114,16 +121,11 @@ export class Connection implements ParserSink {
     this.autoPong = options.autoPong ?? true;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
     this.encodingKey = encodingKeyOf(this.extensions);
-    this.parser = new FrameParser(
-      {
-        expectMasked: options.role === 'server',
-        extensions: this.extensions,
-        maxMessageSize: options.maxMessageSize,
-        maxFrameSize: options.maxFrameSize,
-        maxFragments: options.maxFragments,
-      },
-      this,
-    );
+    this.limits = frameLimitsOf(options);
+  }
+
+  private createParser(): FrameParser {
+    return new FrameParser({ expectMasked: this.role === 'server', extensions: this.extensions }, this, this.limits);
   }
 
   /**
@@ -153,27 +155,29 @@ export class Connection implements ParserSink {
 
   /** Feeds bytes from the transport. Takes ownership of `chunk`; never throws on bad input. */
   receiveData(chunk: Buffer): void {
-    this.parser.write(chunk);
+    if (this.inputStopped || chunk.length === 0) return;
+    (this.parser ??= this.createParser()).write(chunk);
   }
 
   /** False once input is ignored: after a violation, the peer's close frame, `fail()` or `stopReceiving()`. */
   get receiving(): boolean {
-    return !this.parser.stopped;
+    return !this.inputStopped;
   }
 
   /** Ignores all further input (drops what is buffered): no more messages or control frames are reported. */
   stopReceiving(): void {
-    this.parser.stop();
+    this.inputStopped = true;
+    this.parser?.stop();
   }
 
   /** Bytes of input held until a frame or message completes (see `FrameParser.heldBytes`). */
   get bufferedInput(): number {
-    return this.parser.heldBytes;
+    return this.parser === null ? 0 : this.parser.heldBytes;
   }
 
   /** The transport reached end of input, or closed. */
   receiveEof(): void {
-    this.parser.stop();
+    this.stopReceiving();
     this.readyState = ReadyState.CLOSED;
   }
 
@@ -203,7 +207,7 @@ export class Connection implements ParserSink {
       return;
     }
     this.receivedClose = close;
-    this.parser.stop();
+    this.stopReceiving();
     this.handler.closeFrame?.(close.code, close.reason);
     if (this.sentClose === null) {
       // Echo the peer's code and reason (§5.5.1); an empty close is answered with an empty close.
@@ -218,7 +222,7 @@ export class Connection implements ParserSink {
   onViolation(error: RemoteProtocolError): void {
     if (this.error || this.readyState === ReadyState.CLOSED) return;
     this.error = error;
-    this.parser.stop();
+    this.stopReceiving();
     this.handler.violation?.(error);
     if (this.sentClose === null) this.writeClose(error.closeCode, '');
     this.readyState = ReadyState.CLOSING;
@@ -330,7 +334,7 @@ export class Connection implements ParserSink {
   fail(code: number = CloseCode.POLICY_VIOLATION, reason = ''): void {
     if (this.readyState === ReadyState.CLOSED) return;
     if (this.sentClose === null) this.writeClose(code, reason);
-    this.parser.stop();
+    this.stopReceiving();
     this.readyState = ReadyState.CLOSING;
     this.endTransport();
   }
