@@ -103,6 +103,22 @@ describe('AddressLimiter', () => {
     assert.equal(limiter.countOf('127.0.0.1'), 0);
   });
 
+  test('an exempt socket gets no listener; a counted one gets one shared listener, released once', () => {
+    const limiter = new AddressLimiter(4, isLocalNetworkAddress);
+    const local = fakeSocket('127.0.0.1');
+    assert.equal(limiter.admit(local), true);
+    assert.equal(local.listenerCount('close'), 0, 'nothing to release for an exempt address');
+    const one = fakeSocket('203.0.113.7');
+    const two = fakeSocket('203.0.113.7');
+    limiter.admit(one);
+    limiter.admit(two);
+    assert.equal(one.listeners('close')[0], two.listeners('close')[0], 'one function for every counted socket');
+    assert.equal(limiter.countOf('203.0.113.7'), 2);
+    one.emit('close');
+    one.emit('close');
+    assert.equal(limiter.countOf('203.0.113.7'), 1, 'a socket is released once');
+  });
+
   test('the default exemption: loopback, private and link-local, IPv4-mapped too', () => {
     for (const local of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.1.1', '::1', 'fd12::1', 'fe80::1', '::ffff:10.0.0.1', '::ffff:127.0.0.1']) {
       assert.equal(isLocalNetworkAddress(local), true, local);
