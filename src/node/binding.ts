@@ -157,11 +157,17 @@ function settingsOf(options: BindingOptions): BindingSettings {
 }
 
 /**
- * The state of a connection that is closing or dropping input: created by
- * the first close timer or the first discarded byte, so that an open
- * connection does not carry it.
+ * What few connections ever need: the ping limiter of a peer that pings, the
+ * failure that ended the connection, the close timer and the count of input
+ * dropped while closing. Created by the first of them, so that an open,
+ * quiet connection does not carry four fields for it.
  */
-class ClosingState {
+class RareState {
+  /** Allocated on the first ping. */
+  pingLimiter: PingLimiter | null = null;
+  /** The violation or local failure that ended the connection, first one wins. */
+  failure: Error | null = null;
+  /** Ends the closing handshake when the peer does not. */
   timer: NodeJS.Timeout | null = null;
   /** When `timer` fires (ms since the epoch). */
   deadline = 0;
@@ -177,7 +183,6 @@ const DONE = 4;
 const PAUSED = 8;
 
 const kBinding = Symbol('switchboard.binding');
-const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 
 // Socket listeners shared by every connection (Node calls them with the socket as `this`).
@@ -211,9 +216,6 @@ export class SocketBinding implements ConnectionHandler {
   received = true;
   private readonly events: BindingEvents;
   private readonly settings: BindingSettings;
-  private readonly extensions: readonly Extension[];
-  /** Allocated on the first ping. */
-  private pingLimiter: PingLimiter | null = null;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
   private pending: Uint8Array[] | null = null;
   /** The frames written this turn into the frame pool's block since the last `pending` entry: `[runStart, runEnd)` of `runBlock`. */
@@ -223,15 +225,13 @@ export class SocketBinding implements ConnectionHandler {
   private pendingBytes = 0;
   /** FLUSH_SCHEDULED, NEED_DRAIN, DONE and PAUSED. */
   private flags = 0;
-  /** Created when the connection starts closing or dropping input. */
-  private closing: ClosingState | null = null;
-  private failure: Error | null = null;
+  /** Created by the first ping, failure, close timer or dropped input. */
+  private rare: RareState | null = null;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
     this.events = events;
     this.settings = settingsOf(options);
-    this.extensions = options.extensions ?? NO_EXTENSIONS;
     // Pongs are answered here, where the rate and the buffered-bytes limits apply.
     this.connection = new Connection({ ...options, autoPong: false }, this);
     (socket as BoundSocket)[kBinding] = this;
@@ -266,7 +266,7 @@ export class SocketBinding implements ConnectionHandler {
     if (this.connection.state !== ReadyState.OPEN) return;
     const { maxPingsPerSecond, pingFloodTimeout } = this.settings;
     if (maxPingsPerSecond > 0) {
-      const decision = (this.pingLimiter ??= new PingLimiter(maxPingsPerSecond, pingFloodTimeout)).admit();
+      const decision = ((this.rare ??= new RareState()).pingLimiter ??= new PingLimiter(maxPingsPerSecond, pingFloodTimeout)).admit();
       if (decision === 'ignore') return;
       if (decision === 'flood') {
         this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${maxPingsPerSecond}/s for ${pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
@@ -289,7 +289,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   violation(error: RemoteProtocolError): void {
-    this.failure = error;
+    (this.rare ??= new RareState()).failure = error;
     this.events.violation(error);
   }
 
@@ -310,7 +310,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   onSocketError(error: Error): void {
-    if (this.failure === null) this.failure = new ConnectionError('SB_ERR_SOCKET', error.message);
+    this.failWith(new ConnectionError('SB_ERR_SOCKET', error.message));
     this.events.error(error);
   }
 
@@ -350,19 +350,19 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal Input read after the connection stopped parsing: dropped, and past `DISCARD_LIMIT` reading stops. */
   discard(size: number): void {
-    const closing = (this.closing ??= new ClosingState());
-    const before = closing.discarded;
-    closing.discarded += size;
-    if (closing.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
+    const rare = (this.rare ??= new RareState());
+    const before = rare.discarded;
+    rare.discarded += size;
+    if (rare.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
     this.socket.pause();
-    if (closing.timer !== null && closing.deadline <= Date.now() + DISCARD_LINGER) return;
+    if (rare.timer !== null && rare.deadline <= Date.now() + DISCARD_LINGER) return;
     this.clearCloseTimer();
     this.startCloseTimer(Math.min(this.settings.closeTimeout, DISCARD_LINGER));
   }
 
   /** Bytes read and dropped since the connection stopped parsing. */
   private get discarded(): number {
-    return this.closing === null ? 0 : this.closing.discarded;
+    return this.rare === null ? 0 : this.rare.discarded;
   }
 
   /** Bytes queued for the socket and not yet passed to the kernel. */
@@ -433,7 +433,7 @@ export class SocketBinding implements ConnectionHandler {
   /** Ends the connection because of a local failure (slow consumer, missed heartbeat). */
   abort(error: ConnectionError): void {
     if ((this.flags & DONE) !== 0) return;
-    if (this.failure === null) this.failure = error;
+    this.failWith(error);
     this.events.error(error);
     this.terminate();
   }
@@ -445,7 +445,7 @@ export class SocketBinding implements ConnectionHandler {
    */
   fail(error: ConnectionError, reason: string): void {
     if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
-    if (this.failure === null) this.failure = error;
+    this.failWith(error);
     this.events.error(error);
     this.connection.fail(error.closeCode, reason);
   }
@@ -457,7 +457,7 @@ export class SocketBinding implements ConnectionHandler {
    */
   closeWith(error: ConnectionError, reason: string): void {
     if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
-    if (this.failure === null) this.failure = error;
+    this.failWith(error);
     this.events.error(error);
     this.close(error.closeCode, reason);
   }
@@ -549,22 +549,28 @@ export class SocketBinding implements ConnectionHandler {
 
   private startCloseTimer(timeout = this.settings.closeTimeout): void {
     if ((this.flags & DONE) !== 0) return;
-    const closing = (this.closing ??= new ClosingState());
-    if (closing.timer !== null) return;
-    closing.deadline = Date.now() + timeout;
-    closing.timer = setTimeout(() => {
-      closing.timer = null;
-      if (this.failure === null) this.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
+    const rare = (this.rare ??= new RareState());
+    if (rare.timer !== null) return;
+    rare.deadline = Date.now() + timeout;
+    rare.timer = setTimeout(() => {
+      rare.timer = null;
+      if (rare.failure === null) rare.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
       this.socket.destroy();
     }, timeout);
-    closing.timer.unref?.();
+    rare.timer.unref?.();
+  }
+
+  /** Records the failure that ends the connection, unless one was recorded before. */
+  private failWith(error: Error): void {
+    const rare = (this.rare ??= new RareState());
+    if (rare.failure === null) rare.failure = error;
   }
 
   private clearCloseTimer(): void {
-    const closing = this.closing;
-    if (closing !== null && closing.timer !== null) {
-      clearTimeout(closing.timer);
-      closing.timer = null;
+    const rare = this.rare;
+    if (rare !== null && rare.timer !== null) {
+      clearTimeout(rare.timer);
+      rare.timer = null;
     }
   }
 
@@ -574,14 +580,14 @@ export class SocketBinding implements ConnectionHandler {
     this.flags |= DONE;
     this.clearCloseTimer();
     this.connection.receiveEof();
-    for (const extension of this.extensions) extension.dispose?.();
+    for (const extension of this.connection.extensions) extension.dispose?.();
     const status = this.connection.closeStatus;
     this.events.closed({
       code: status.code,
       reason: status.reason,
       wasClean: status.wasClean,
       sentCode: this.connection.sentClose?.code ?? null,
-      error: this.failure,
+      error: this.rare === null ? null : this.rare.failure,
     });
   }
 }

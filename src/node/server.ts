@@ -221,7 +221,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly listening: Promise<void>;
   /** Every connection not yet closed. */
   private readonly connections = new Set<ServerWebSocket<Data>>();
-  /** The OPEN ones. */
+  /** The OPEN ones; also the members of the heartbeat and the idle sweeper (one set entry per connection for all three). */
   private readonly openClients = new Set<ServerWebSocket<Data>>();
   private readonly pending = new Set<PendingUpgrade | PendingStream>();
   /** What every connection of this server reports to it (one object, not closures per connection). */
@@ -263,9 +263,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       pingFloodTimeout: options.pingFloodTimeout,
     };
     const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
-    this.heartbeat = interval > 0 ? new Heartbeat<ServerWebSocket<Data>>(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error), takeSignOfLife }) : null;
+    this.heartbeat = interval > 0 ? new Heartbeat<ServerWebSocket<Data>>(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error), takeSignOfLife }, this.openClients) : null;
     const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
-    this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }) : null;
+    this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }, this.openClients) : null;
     const pendingLimit = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
     this.maxPendingHandshakes = pendingLimit > 0 ? pendingLimit : Infinity;
     const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;

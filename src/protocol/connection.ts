@@ -87,6 +87,14 @@ export interface CloseStatus {
   wasClean: boolean;
 }
 
+// Bits of `Connection.flags`.
+/** Input is ignored (`stopReceiving()`, the peer's close frame, a violation, `fail()`, end of input). */
+const INPUT_STOPPED = 1;
+/** Pings are answered with pongs. */
+const AUTO_PONG = 2;
+/** `handler.end()` was called. */
+const ENDED = 4;
+
 export class Connection implements ParserSink {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
@@ -96,16 +104,13 @@ export class Connection implements ParserSink {
    */
   private parser: FrameParser | null = null;
   private readonly limits: FrameLimits;
-  /** Input is ignored (`stopReceiving()`, the peer's close frame, a violation, `fail()`, end of input). */
-  private inputStopped = false;
-  private readonly extensions: readonly Extension[];
-  private readonly autoPong: boolean;
+  /** INPUT_STOPPED, AUTO_PONG and ENDED. */
+  private flags: number;
+  /** Negotiated extensions, in negotiation order. */
+  readonly extensions: readonly Extension[];
   private readonly maskKeySource: (() => Uint8Array) | null;
 
-  /** See `sharedEncodingKey`. */
-  private readonly encodingKey: string | null;
   private readyState: ReadyState = ReadyState.OPEN;
-  private ended = false;
   private sendingOpcode = 0;
   /** Close frame we sent, if any. */
   sentClose: { code: number; reason: string } | null = null;
@@ -117,10 +122,10 @@ export class Connection implements ParserSink {
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
     this.handler = handler;
-    this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.autoPong = options.autoPong ?? true;
+    // An empty list from the handshake is not kept: every connection without extensions shares one.
+    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
+    this.flags = (options.autoPong ?? true) ? AUTO_PONG : 0;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
-    this.encodingKey = encodingKeyOf(this.extensions);
     this.limits = frameLimitsOf(options);
   }
 
@@ -136,7 +141,7 @@ export class Connection implements ParserSink {
    * extension keeps per-connection state (e.g. deflate context takeover).
    */
   get sharedEncodingKey(): string | null {
-    return this.encodingKey;
+    return encodingKeyOf(this.extensions);
   }
 
   get state(): ReadyState {
@@ -155,18 +160,18 @@ export class Connection implements ParserSink {
 
   /** Feeds bytes from the transport. Takes ownership of `chunk`; never throws on bad input. */
   receiveData(chunk: Buffer): void {
-    if (this.inputStopped || chunk.length === 0) return;
+    if ((this.flags & INPUT_STOPPED) !== 0 || chunk.length === 0) return;
     (this.parser ??= this.createParser()).write(chunk);
   }
 
   /** False once input is ignored: after a violation, the peer's close frame, `fail()` or `stopReceiving()`. */
   get receiving(): boolean {
-    return !this.inputStopped;
+    return (this.flags & INPUT_STOPPED) === 0;
   }
 
   /** Ignores all further input (drops what is buffered): no more messages or control frames are reported. */
   stopReceiving(): void {
-    this.inputStopped = true;
+    this.flags |= INPUT_STOPPED;
     this.parser?.stop();
   }
 
@@ -189,7 +194,7 @@ export class Connection implements ParserSink {
   /** @internal The parser's sink: a complete control frame. */
   onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.PING) {
-      if (this.autoPong && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
+      if ((this.flags & AUTO_PONG) !== 0 && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
       this.handler.ping?.(payload);
     } else if (opcode === Opcode.PONG) {
       this.handler.pong?.(payload);
@@ -367,15 +372,18 @@ export class Connection implements ParserSink {
   }
 
   private endTransport(): void {
-    if (this.ended) return;
-    this.ended = true;
+    if ((this.flags & ENDED) !== 0) return;
+    this.flags |= ENDED;
     this.handler.end();
   }
 }
 
 const EMPTY_PAYLOAD = new Uint8Array(0);
 
-/** The shared encoding key of a list of extensions (see `sharedEncodingKey`); one string, not one per connection. */
+/**
+ * The shared encoding key of a list of extensions (see `sharedEncodingKey`):
+ * no string is built without extensions or with one (the common cases).
+ */
 function encodingKeyOf(extensions: readonly Extension[]): string | null {
   if (extensions.length === 0) return '';
   if (extensions.length === 1) return extensions[0]!.sharedEncodingKey;

@@ -74,6 +74,26 @@ describe('IdleSweeper', () => {
     sweeper.stop();
     assert.equal(sweeper.size, 0);
   });
+
+  test("watches the owner's set when given one: add and expiry change it, stop() leaves it", async () => {
+    const owned = new Set<IdleMember & { name: string }>();
+    const expired: string[] = [];
+    const quiet = { idleTicks: 3, name: 'quiet' };
+    const busy = { idleTicks: 0, name: 'busy' };
+    const sweeper = new IdleSweeper<typeof quiet>(80, { expire: (member) => expired.push(member.name) }, owned);
+    sweeper.add(quiet);
+    owned.add(busy);
+    sweeper.add(busy);
+    assert.deepEqual([...owned].map((member) => member.name), ['quiet', 'busy'], 'one set: members are its entries');
+    const keepBusy = setInterval(() => (busy.idleTicks = 0), 5);
+    const started = performance.now();
+    while (!expired.includes('quiet') && performance.now() - started < 3000) await new Promise((resolve) => setTimeout(resolve, 10));
+    clearInterval(keepBusy);
+    assert.deepEqual(expired, ['quiet']);
+    assert.deepEqual([...owned].map((member) => member.name), ['busy'], 'an expired member leaves the set');
+    sweeper.stop();
+    assert.deepEqual([...owned].map((member) => member.name), ['busy'], "stop() does not clear the owner's set");
+  });
 });
 
 describe('AddressLimiter', () => {
