@@ -84,22 +84,35 @@ export const DISCARD_LINGER = 1000;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
+// The keys of the `BindingEvents` callbacks. Symbols, so that an object can
+// take the callbacks as its own methods (a server connection does: no
+// separate events object per connection) without showing them in its API.
+export const onMessage: unique symbol = Symbol('switchboard.binding.message');
+export const onPing: unique symbol = Symbol('switchboard.binding.ping');
+export const onPong: unique symbol = Symbol('switchboard.binding.pong');
+export const onCloseFrame: unique symbol = Symbol('switchboard.binding.closeFrame');
+export const onViolation: unique symbol = Symbol('switchboard.binding.violation');
+export const onDrain: unique symbol = Symbol('switchboard.binding.drain');
+export const onError: unique symbol = Symbol('switchboard.binding.error');
+export const onClosed: unique symbol = Symbol('switchboard.binding.closed');
+export const onPeerEnded: unique symbol = Symbol('switchboard.binding.peerEnded');
+
 export interface BindingEvents {
-  message(data: Buffer, binary: boolean): void;
-  ping(payload: Buffer): void;
-  pong(payload: Buffer): void;
+  [onMessage](data: Buffer, binary: boolean): void;
+  [onPing](payload: Buffer): void;
+  [onPong](payload: Buffer): void;
   /** The peer's close frame arrived. */
-  closeFrame(code: number, reason: string): void;
+  [onCloseFrame](code: number, reason: string): void;
   /** The peer broke the protocol (a close frame with its code went out). */
-  violation(error: RemoteProtocolError): void;
+  [onViolation](error: RemoteProtocolError): void;
   /** Buffered bytes fell back to zero after a backpressured send. */
-  drain(): void;
+  [onDrain](): void;
   /** A socket error, or a slow consumer or timeout that ended the connection. */
-  error(error: Error): void;
+  [onError](error: Error): void;
   /** The socket is closed; called once. */
-  closed(status: ClosedStatus): void;
+  [onClosed](status: ClosedStatus): void;
   /** The peer ended its side of the TCP connection. */
-  peerEnded?(): void;
+  [onPeerEnded]?(): void;
 }
 
 export interface ClosedStatus {
@@ -249,13 +262,13 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   message(data: Buffer, binary: boolean): void {
-    this.events.message(data, binary);
+    this.events[onMessage](data, binary);
   }
 
   /** @internal */
   ping(payload: Buffer): void {
     if (this.settings.autoPong) this.answerPing(payload);
-    this.events.ping(payload);
+    this.events[onPing](payload);
   }
 
   /**
@@ -280,19 +293,19 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   pong(payload: Buffer): void {
-    this.events.pong(payload);
+    this.events[onPong](payload);
   }
 
   /** @internal */
   closeFrame(code: number, reason: string): void {
-    this.events.closeFrame(code, reason);
+    this.events[onCloseFrame](code, reason);
     this.startCloseTimer();
   }
 
   /** @internal */
   violation(error: RemoteProtocolError): void {
     (this.rare ??= new RareState()).failure = error;
-    this.events.violation(error);
+    this.events[onViolation](error);
   }
 
   /** @internal Close the socket once the queued bytes are flushed. */
@@ -305,7 +318,7 @@ export class SocketBinding implements ConnectionHandler {
   /** @internal */
   onSocketEnd(): void {
     this.connection.receiveEof();
-    this.events.peerEnded?.();
+    this.events[onPeerEnded]?.();
     // Ending twice makes Node build (and drop) an error with a stack trace.
     if (!this.socket.writableEnded) this.socket.end();
   }
@@ -313,14 +326,14 @@ export class SocketBinding implements ConnectionHandler {
   /** @internal */
   onSocketError(error: Error): void {
     this.failWith(new ConnectionError('SB_ERR_SOCKET', error.message));
-    this.events.error(error);
+    this.events[onError](error);
   }
 
   /** @internal */
   onSocketDrain(): void {
     if ((this.flags & NEED_DRAIN) !== 0 && this.bufferedAmount === 0) {
       this.flags &= ~NEED_DRAIN;
-      this.events.drain();
+      this.events[onDrain]();
     }
   }
 
@@ -436,7 +449,7 @@ export class SocketBinding implements ConnectionHandler {
   abort(error: ConnectionError): void {
     if ((this.flags & DONE) !== 0) return;
     this.failWith(error);
-    this.events.error(error);
+    this.events[onError](error);
     this.terminate();
   }
 
@@ -448,7 +461,7 @@ export class SocketBinding implements ConnectionHandler {
   fail(error: ConnectionError, reason: string): void {
     if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
     this.failWith(error);
-    this.events.error(error);
+    this.events[onError](error);
     this.connection.fail(error.closeCode, reason);
   }
 
@@ -460,7 +473,7 @@ export class SocketBinding implements ConnectionHandler {
   closeWith(error: ConnectionError, reason: string): void {
     if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
     this.failWith(error);
-    this.events.error(error);
+    this.events[onError](error);
     this.close(error.closeCode, reason);
   }
 
@@ -584,7 +597,7 @@ export class SocketBinding implements ConnectionHandler {
     this.connection.receiveEof();
     for (const extension of this.connection.extensions) extension.dispose?.();
     const status = this.connection.closeStatus;
-    this.events.closed({
+    this.events[onClosed]({
       code: status.code,
       reason: status.reason,
       wasClean: status.wasClean,

@@ -13,7 +13,22 @@ import { ReadyState } from '../protocol/connection.js';
 import { CloseCode, LocalProtocolError, RemoteProtocolError, SwitchboardError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
-import { SocketBinding, type BindingEvents, type BindingOptions, type ClosedStatus, type SendResult } from './binding.js';
+import {
+  onCloseFrame,
+  onClosed,
+  onDrain,
+  onError,
+  onMessage,
+  onPeerEnded,
+  onPing,
+  onPong,
+  onViolation,
+  SocketBinding,
+  type BindingEvents,
+  type BindingOptions,
+  type ClosedStatus,
+  type SendResult,
+} from './binding.js';
 import { ConnectionError } from './errors.js';
 
 /** Events of a `ServerWebSocket`, with their arguments. */
@@ -80,46 +95,6 @@ export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
   return ws._binding;
 }
 
-/**
- * Turns binding callbacks into the connection's events. One small object per
- * connection instead of a closure per callback (idle connections are many).
- */
-class ServerSocketEvents implements BindingEvents {
-  constructor(private readonly ws: ServerWebSocket<unknown>) {}
-  message(data: Buffer, binary: boolean): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('message', data, binary);
-  }
-  ping(payload: Buffer): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('ping', payload);
-  }
-  pong(payload: Buffer): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('pong', payload);
-  }
-  closeFrame(): void {
-    this.ws._leaveOpen();
-  }
-  violation(error: RemoteProtocolError): void {
-    this.ws._leaveOpen();
-    this.ws._fail(error);
-  }
-  drain(): void {
-    this.ws.emit('drain');
-  }
-  error(error: Error): void {
-    this.ws._leaveOpen();
-    this.ws._fail(asConnectionError(error));
-  }
-  closed(status: ClosedStatus): void {
-    this.ws._finish(status);
-  }
-  peerEnded(): void {
-    this.ws._leaveOpen();
-  }
-}
-
 // Bits of `ServerWebSocket.flags`.
 /** The connection stopped being OPEN (the owner was told). */
 const FLAG_LEFT_OPEN = 1;
@@ -128,8 +103,12 @@ const FLAG_CLOSED = 2;
 /** 'error' was emitted (or would have been, with a listener). */
 const FLAG_FAILED = 4;
 
-/** One accepted WebSocket connection. Created by `WebSocketServer`, not by users. */
-export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> {
+/**
+ * One accepted WebSocket connection. Created by `WebSocketServer`, not by users.
+ * It takes its binding's callbacks itself (the symbol-keyed methods at the
+ * end), turning them into its events: no events object per connection.
+ */
+export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> implements BindingEvents {
   static readonly OPEN = ReadyState.OPEN;
   static readonly CLOSING = ReadyState.CLOSING;
   static readonly CLOSED = ReadyState.CLOSED;
@@ -176,7 +155,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
       init.socket,
       null,
       { ...init.settings, role: 'server', extensions: init.extensions },
-      new ServerSocketEvents(this),
+      this,
     );
   }
 
@@ -290,6 +269,58 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this._leaveOpen();
     this.owner.closed(this);
     this.emit('close', closeEventCode(status), status.reason, status.wasClean);
+  }
+
+  // ------------------------------------------------ binding callbacks (BindingEvents)
+
+  /** @internal */
+  [onMessage](data: Buffer, binary: boolean): void {
+    this.idleTicks = 0;
+    this.emit('message', data, binary);
+  }
+
+  /** @internal */
+  [onPing](payload: Buffer): void {
+    this.idleTicks = 0;
+    this.emit('ping', payload);
+  }
+
+  /** @internal */
+  [onPong](payload: Buffer): void {
+    this.idleTicks = 0;
+    this.emit('pong', payload);
+  }
+
+  /** @internal */
+  [onCloseFrame](): void {
+    this._leaveOpen();
+  }
+
+  /** @internal */
+  [onViolation](error: RemoteProtocolError): void {
+    this._leaveOpen();
+    this._fail(error);
+  }
+
+  /** @internal */
+  [onDrain](): void {
+    this.emit('drain');
+  }
+
+  /** @internal */
+  [onError](error: Error): void {
+    this._leaveOpen();
+    this._fail(asConnectionError(error));
+  }
+
+  /** @internal */
+  [onClosed](status: ClosedStatus): void {
+    this._finish(status);
+  }
+
+  /** @internal */
+  [onPeerEnded](): void {
+    this._leaveOpen();
   }
 }
 
