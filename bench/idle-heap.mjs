@@ -7,8 +7,12 @@
 // generation a burst of handshakes grows; old space is what the connections keep).
 //
 //   make -C bench/loadgen && npm run build
-//   node --expose-gc bench/idle-heap.mjs [--server switchboard|ws] [--conns 2000] [--top 25] [--dist DIR] [--defaults]
+//   node --expose-gc bench/idle-heap.mjs [--server switchboard|ws] [--conns 2000] [--top 25] [--dist DIR] [--defaults] [--allocations]
 //
+// --allocations: also samples every allocation while the connections open
+// (V8's sampling heap profiler, objects collected since included, one sample
+// per KiB): bytes allocated per connection, garbage included, by the function
+// that allocated them. That garbage is what grows the young generation.
 // --defaults: Switchboard with its default options (heartbeat on), as
 // memory-floor.mjs --defaults; without it the heartbeat is off. --dist: the
 // build to load (another tree's dist/, for before/after).
@@ -17,6 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import v8 from 'node:v8';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -30,6 +35,7 @@ function option(name, fallback) {
 const kind = option('server', 'switchboard');
 const conns = Number(option('conns', '2000'));
 const top = Number(option('top', '25'));
+const allocations = process.argv.includes('--allocations');
 const dist = resolve(option('dist', join(here, '..', 'dist')));
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 if (!existsSync(LOADGEN)) throw new Error('build the load generator first: make -C bench/loadgen');
@@ -98,9 +104,15 @@ await settle();
 const spacesBefore = v8.getHeapSpaceStatistics();
 const before = process.memoryUsage();
 const ready = join(dir, 'ready');
+const session = allocations ? new Session() : null;
+if (session !== null) {
+  session.connect();
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
 const loadgen = spawn(LOADGEN, ['--mode', 'idle', '-p', String(port), '-c', String(conns), '-H', '120', '--ready-file', ready], { stdio: 'ignore' });
 while (!existsSync(ready)) await new Promise((done) => setTimeout(done, 50));
 await new Promise((done) => setTimeout(done, 1000));
+const sampled = session === null ? null : (await session.post('HeapProfiler.stopSampling')).profile;
 await settle();
 const after = process.memoryUsage();
 const spacesAfter = v8.getHeapSpaceStatistics();
@@ -128,5 +140,23 @@ rows.sort((a, b) => b.size - a.size);
 console.log(`\nheap snapshot growth per connection: ${total.toFixed(0)} bytes (self sizes, native wrappers included)\n`);
 console.log('| bytes/conn | objects/conn | type and constructor |\n|---:|---:|---|');
 for (const row of rows.slice(0, top)) console.log(`| ${row.size.toFixed(0)} | ${row.count.toFixed(2)} | ${row.key} |`);
+if (sampled !== null) printAllocations(sampled);
 rmSync(dir, { recursive: true, force: true });
 process.exit(0);
+
+/** Sampled bytes allocated per connection while they opened, by allocating function. */
+function printAllocations(profile) {
+  const bySite = new Map();
+  let sum = 0;
+  const walk = (node) => {
+    const frame = node.callFrame;
+    const site = `${frame.functionName || '(anonymous)'} ${frame.url.split('/').slice(-2).join('/')}:${frame.lineNumber + 1}`;
+    sum += node.selfSize;
+    bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  console.log(`\nallocated while the connections opened (sampled, garbage included): ${(sum / conns).toFixed(0)} bytes per connection\n`);
+  console.log('| bytes/conn | allocated in |\n|---:|---|');
+  for (const [site, size] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`| ${(size / conns).toFixed(0)} | ${site} |`);
+}
