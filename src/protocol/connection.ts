@@ -94,13 +94,17 @@ const INPUT_STOPPED = 1;
 const AUTO_PONG = 2;
 /** `handler.end()` was called. */
 const ENDED = 4;
+/** A data message arrived: the parser is kept from then on (see `parser`). */
+const DATA_SEEN = 8;
 
 export class Connection implements ParserSink {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
   /**
    * Created with the first bytes from the peer: a connection that has
-   * received nothing holds no parser state, only the shared `limits`.
+   * received nothing holds no parser state, only the shared `limits`. Until
+   * the first data message it is dropped again between frames, so that a
+   * connection that only answers heartbeats (pongs) holds none either.
    */
   private parser: FrameParser | null = null;
   private readonly limits: FrameLimits;
@@ -161,7 +165,9 @@ export class Connection implements ParserSink {
   /** Feeds bytes from the transport. Takes ownership of `chunk`; never throws on bad input. */
   receiveData(chunk: Buffer): void {
     if ((this.flags & INPUT_STOPPED) !== 0 || chunk.length === 0) return;
-    (this.parser ??= this.createParser()).write(chunk);
+    const parser = (this.parser ??= this.createParser());
+    parser.write(chunk);
+    if ((this.flags & DATA_SEEN) === 0 && parser.atRest && this.parser === parser) this.parser = null;
   }
 
   /** False once input is ignored: after a violation, the peer's close frame, `fail()` or `stopReceiving()`. */
@@ -188,6 +194,7 @@ export class Connection implements ParserSink {
 
   /** @internal The parser's sink: a complete message. */
   onMessage(data: Buffer, binary: boolean): void {
+    this.flags |= DATA_SEEN;
     this.handler.message?.(data, binary);
   }
 

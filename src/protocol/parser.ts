@@ -93,6 +93,15 @@ export class FrameParser {
     this.extensions = options.extensions ?? NO_EXTENSIONS;
   }
 
+  /**
+   * True between frames with nothing held: no input left, no frame or
+   * message in progress. The parser then keeps no state a new parser would
+   * not have, so its owner may drop it and make another for the next bytes.
+   */
+  get atRest(): boolean {
+    return this.state === State.HEADER && this.buffered === 0 && this.messageOpcode === 0;
+  }
+
   get stopped(): boolean {
     return this.state === State.STOPPED;
   }
