@@ -14,7 +14,10 @@
 // per KiB): bytes allocated per connection, garbage included, by the function
 // that allocated them. That garbage is what grows the young generation.
 // --defaults: Switchboard with its default options (heartbeat on), as
-// memory-floor.mjs --defaults; without it the heartbeat is off. --dist: the
+// memory-floor.mjs --defaults; without it the heartbeat is off. --heartbeat MS:
+// the defaults with this heartbeat interval, and the connections held for five
+// intervals before the second snapshot (the load generator answers each ping),
+// to see what connections that have answered heartbeats keep. --dist: the
 // build to load (another tree's dist/, for before/after).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -36,6 +39,7 @@ const kind = option('server', 'switchboard');
 const conns = Number(option('conns', '2000'));
 const top = Number(option('top', '25'));
 const allocations = process.argv.includes('--allocations');
+const heartbeat = Number(option('heartbeat', '0'));
 const dist = resolve(option('dist', join(here, '..', 'dist')));
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc');
 if (!existsSync(LOADGEN)) throw new Error('build the load generator first: make -C bench/loadgen');
@@ -47,7 +51,7 @@ async function startServer() {
   };
   if (kind === 'switchboard') {
     const { WebSocketServer } = await import(pathToFileURL(join(dist, 'node', 'server-index.js')).href);
-    const options = process.argv.includes('--defaults') ? { port: 0, host: '127.0.0.1' } : { port: 0, host: '127.0.0.1', heartbeatInterval: 0 };
+    const options = heartbeat > 0 ? { port: 0, host: '127.0.0.1', heartbeatInterval: heartbeat } : process.argv.includes('--defaults') ? { port: 0, host: '127.0.0.1' } : { port: 0, host: '127.0.0.1', heartbeatInterval: 0 };
     const wss = new WebSocketServer(options);
     await wss.ready();
     wss.on('connection', echo);
@@ -111,7 +115,7 @@ if (session !== null) {
 }
 const loadgen = spawn(LOADGEN, ['--mode', 'idle', '-p', String(port), '-c', String(conns), '-H', '120', '--ready-file', ready], { stdio: 'ignore' });
 while (!existsSync(ready)) await new Promise((done) => setTimeout(done, 50));
-await new Promise((done) => setTimeout(done, 1000));
+await new Promise((done) => setTimeout(done, Math.max(1000, 5 * heartbeat)));
 const sampled = session === null ? null : (await session.post('HeapProfiler.stopSampling')).profile;
 await settle();
 const after = process.memoryUsage();
