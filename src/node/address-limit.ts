@@ -41,15 +41,20 @@ export function remoteAddressOf(socket: Duplex): string | undefined {
   return typeof address === 'string' ? address : undefined;
 }
 
-/** The address a counted socket is counted against (a property of the socket, not a closure per connection). */
-const kCountedAddress = Symbol('switchboard.countedAddress');
-type CountedSocket = Duplex & { [kCountedAddress]?: string };
+/** A socket counted by limiters: each keeps the address under its own symbol (a property, not a closure per connection). */
+type CountedSocket = Duplex & { [key: symbol]: string | undefined };
 const NOTHING_TO_RELEASE = (): void => {};
 
 export class AddressLimiter {
   readonly max: number;
   private readonly exempt: AddressExemption;
   private readonly counts = new Map<string, number>();
+  /**
+   * The property of a counted socket that holds its address for this limiter.
+   * One symbol per limiter: a socket may be counted by several (the HTTP
+   * server's socket limit and the WebSocket server's connection limit).
+   */
+  private readonly key = Symbol('switchboard.countedAddress');
   /** The 'close' listener of every counted socket of this limiter (Node calls it with the socket as `this`). */
   private readonly releaseSocket: (this: CountedSocket) => void;
 
@@ -57,10 +62,11 @@ export class AddressLimiter {
     this.max = max;
     this.exempt = exempt;
     const limiter = this;
+    const key = this.key;
     this.releaseSocket = function (this: CountedSocket): void {
-      const address = this[kCountedAddress];
+      const address = this[key];
       if (address === undefined) return;
-      this[kCountedAddress] = undefined;
+      this[key] = undefined;
       limiter.release(address);
     };
   }
@@ -80,9 +86,9 @@ export class AddressLimiter {
     const address = remoteAddressOf(socket);
     if (address === undefined || socket.closed || this.exempt(address)) return true;
     const counted = socket as CountedSocket;
-    if (counted[kCountedAddress] !== undefined) return true;
+    if (counted[this.key] !== undefined) return true;
     if (!this.count(address)) return false;
-    counted[kCountedAddress] = address;
+    counted[this.key] = address;
     socket.on('close', this.releaseSocket);
     return true;
   }

@@ -139,6 +139,18 @@ describe('AddressLimiter', () => {
     assert.equal(limiter.countOf('203.0.113.7'), 1, 'a socket is released once');
   });
 
+  test('two limiters count the same socket each, and each releases it', () => {
+    const sockets = new AddressLimiter(2, () => false);
+    const connections = new AddressLimiter(1, () => false);
+    const socket = fakeSocket('203.0.113.9');
+    assert.equal(sockets.admit(socket), true);
+    assert.equal(connections.admit(socket), true);
+    assert.equal(connections.admit(fakeSocket('203.0.113.9')), false, 'the second limiter counted the socket too');
+    socket.emit('close');
+    assert.equal(sockets.countOf('203.0.113.9'), 0);
+    assert.equal(connections.countOf('203.0.113.9'), 0);
+  });
+
   test('the default exemption: loopback, private and link-local, IPv4-mapped too', () => {
     for (const local of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.1.1', '::1', 'fd12::1', 'fe80::1', '::ffff:10.0.0.1', '::ffff:127.0.0.1']) {
       assert.equal(isLocalNetworkAddress(local), true, local);
