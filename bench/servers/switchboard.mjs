@@ -9,16 +9,19 @@ const BCAST = Buffer.from('BCAST ');
 
 // SB_OPTIONS=defaults: the server's default options (heartbeat, idle timeout,
 // buffered-bytes cap, 1 MiB messages), to measure what the safe defaults cost.
-const tuned = process.env.SB_OPTIONS !== 'defaults';
-const options = tuned
-  ? {
-      port,
-      host: '127.0.0.1',
-      maxMessageSize: 64 * 1024 * 1024,
-      heartbeatInterval: 0, // no pings during a run
-      maxBufferedAmount: 256 * 1024 * 1024,
-    }
-  : { port, host: '127.0.0.1' };
+// SB_OPTIONS=off: every guard that can be turned off is off (heartbeat, idle
+// timeout, ping limit, per-address and pending-handshake caps; buffered-bytes
+// cap and message size as large as tuned), the baseline the defaults' cost is
+// measured against. Anything else: tuned.
+const TUNED = {
+  port,
+  host: '127.0.0.1',
+  maxMessageSize: 64 * 1024 * 1024,
+  heartbeatInterval: 0, // no pings during a run
+  maxBufferedAmount: 256 * 1024 * 1024,
+};
+const OFF = { ...TUNED, idleTimeout: 0, maxPingsPerSecond: 0, maxConnectionsPerIp: 0, maxPendingHandshakes: 0 };
+const options = process.env.SB_OPTIONS === 'defaults' ? { port, host: '127.0.0.1' } : process.env.SB_OPTIONS === 'off' ? OFF : TUNED;
 if (deflate) options.perMessageDeflate = true;
 
 let wss;

@@ -41,14 +41,34 @@ export function remoteAddressOf(socket: Duplex): string | undefined {
   return typeof address === 'string' ? address : undefined;
 }
 
+/** A socket counted by limiters: each keeps the address under its own symbol (a property, not a closure per connection). */
+type CountedSocket = Duplex & { [key: symbol]: string | undefined };
+const NOTHING_TO_RELEASE = (): void => {};
+
 export class AddressLimiter {
   readonly max: number;
   private readonly exempt: AddressExemption;
   private readonly counts = new Map<string, number>();
+  /**
+   * The property of a counted socket that holds its address for this limiter.
+   * One symbol per limiter: a socket may be counted by several (the HTTP
+   * server's socket limit and the WebSocket server's connection limit).
+   */
+  private readonly key = Symbol('switchboard.countedAddress');
+  /** The 'close' listener of every counted socket of this limiter (Node calls it with the socket as `this`). */
+  private readonly releaseSocket: (this: CountedSocket) => void;
 
   constructor(max: number, exempt: AddressExemption) {
     this.max = max;
     this.exempt = exempt;
+    const limiter = this;
+    const key = this.key;
+    this.releaseSocket = function (this: CountedSocket): void {
+      const address = this[key];
+      if (address === undefined) return;
+      this[key] = undefined;
+      limiter.release(address);
+    };
   }
 
   /** Connections counted for `address` now. */
@@ -59,14 +79,17 @@ export class AddressLimiter {
   /**
    * Counts the socket's connection against its address until the socket
    * closes. False (and nothing counted) when the address already holds `max`.
-   * Sockets without an address, closed ones and exempt addresses pass, uncounted.
+   * Sockets without an address, closed ones and exempt addresses pass,
+   * uncounted (and cost nothing: no listener, no closure).
    */
   admit(socket: Duplex): boolean {
     const address = remoteAddressOf(socket);
-    if (address === undefined || socket.closed) return true;
-    const release = this.reserve(address);
-    if (release === null) return false;
-    socket.once('close', release);
+    if (address === undefined || socket.closed || this.exempt(address)) return true;
+    const counted = socket as CountedSocket;
+    if (counted[this.key] !== undefined) return true;
+    if (!this.count(address)) return false;
+    counted[this.key] = address;
+    socket.on('close', this.releaseSocket);
     return true;
   }
 
@@ -76,16 +99,22 @@ export class AddressLimiter {
    * the address already holds `max`; exempt addresses pass, uncounted.
    */
   reserve(address: string): (() => void) | null {
-    if (this.exempt(address)) return () => {};
-    const count = this.countOf(address);
-    if (count >= this.max) return null;
-    this.counts.set(address, count + 1);
+    if (this.exempt(address)) return NOTHING_TO_RELEASE;
+    if (!this.count(address)) return null;
     let released = false;
     return () => {
       if (released) return;
       released = true;
       this.release(address);
     };
+  }
+
+  /** Counts one more connection of `address`; false when it already holds `max`. */
+  private count(address: string): boolean {
+    const count = this.countOf(address);
+    if (count >= this.max) return false;
+    this.counts.set(address, count + 1);
+    return true;
   }
 
   private release(address: string): void {

@@ -84,22 +84,35 @@ export const DISCARD_LINGER = 1000;
 export const DEFAULT_MAX_BUFFERED_AMOUNT = 16 * 1024 * 1024;
 export const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
+// The keys of the `BindingEvents` callbacks. Symbols, so that an object can
+// take the callbacks as its own methods (a server connection does: no
+// separate events object per connection) without showing them in its API.
+export const onMessage: unique symbol = Symbol('switchboard.binding.message');
+export const onPing: unique symbol = Symbol('switchboard.binding.ping');
+export const onPong: unique symbol = Symbol('switchboard.binding.pong');
+export const onCloseFrame: unique symbol = Symbol('switchboard.binding.closeFrame');
+export const onViolation: unique symbol = Symbol('switchboard.binding.violation');
+export const onDrain: unique symbol = Symbol('switchboard.binding.drain');
+export const onError: unique symbol = Symbol('switchboard.binding.error');
+export const onClosed: unique symbol = Symbol('switchboard.binding.closed');
+export const onPeerEnded: unique symbol = Symbol('switchboard.binding.peerEnded');
+
 export interface BindingEvents {
-  message(data: Buffer, binary: boolean): void;
-  ping(payload: Buffer): void;
-  pong(payload: Buffer): void;
+  [onMessage](data: Buffer, binary: boolean): void;
+  [onPing](payload: Buffer): void;
+  [onPong](payload: Buffer): void;
   /** The peer's close frame arrived. */
-  closeFrame(code: number, reason: string): void;
+  [onCloseFrame](code: number, reason: string): void;
   /** The peer broke the protocol (a close frame with its code went out). */
-  violation(error: RemoteProtocolError): void;
+  [onViolation](error: RemoteProtocolError): void;
   /** Buffered bytes fell back to zero after a backpressured send. */
-  drain(): void;
+  [onDrain](): void;
   /** A socket error, or a slow consumer or timeout that ended the connection. */
-  error(error: Error): void;
+  [onError](error: Error): void;
   /** The socket is closed; called once. */
-  closed(status: ClosedStatus): void;
+  [onClosed](status: ClosedStatus): void;
   /** The peer ended its side of the TCP connection. */
-  peerEnded?(): void;
+  [onPeerEnded]?(): void;
 }
 
 export interface ClosedStatus {
@@ -113,8 +126,76 @@ export interface ClosedStatus {
   error: Error | null;
 }
 
+/**
+ * A binding's limits and policies, resolved once: immutable and shared by
+ * every binding created with the same values (a server's connections), so a
+ * connection holds one reference instead of seven fields.
+ */
+interface BindingSettings {
+  readonly closeTimeout: number;
+  readonly maxBufferedAmount: number;
+  readonly policy: BackpressurePolicy;
+  readonly highWaterMark: number;
+  readonly autoPong: boolean;
+  readonly maxPingsPerSecond: number;
+  readonly pingFloodTimeout: number;
+}
+
+let lastSettings: BindingSettings | null = null;
+
+/** The resolved settings of `options`: the previous call's object when the values are equal. */
+function settingsOf(options: BindingOptions): BindingSettings {
+  const closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+  const maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
+  const policy = options.backpressurePolicy ?? 'close';
+  const highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+  const autoPong = options.autoPong ?? true;
+  const maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
+  const pingFloodTimeout = options.pingFloodTimeout ?? DEFAULT_PING_FLOOD_TIMEOUT;
+  const last = lastSettings;
+  if (
+    last !== null &&
+    last.closeTimeout === closeTimeout &&
+    last.maxBufferedAmount === maxBufferedAmount &&
+    last.policy === policy &&
+    last.highWaterMark === highWaterMark &&
+    last.autoPong === autoPong &&
+    last.maxPingsPerSecond === maxPingsPerSecond &&
+    last.pingFloodTimeout === pingFloodTimeout
+  ) {
+    return last;
+  }
+  lastSettings = Object.freeze({ closeTimeout, maxBufferedAmount, policy, highWaterMark, autoPong, maxPingsPerSecond, pingFloodTimeout });
+  return lastSettings;
+}
+
+/**
+ * What few connections ever need: the ping limiter of a peer that pings, the
+ * failure that ended the connection, the close timer and the count of input
+ * dropped while closing. Created by the first of them, so that an open,
+ * quiet connection does not carry four fields for it.
+ */
+class RareState {
+  /** Allocated on the first ping. */
+  pingLimiter: PingLimiter | null = null;
+  /** The violation or local failure that ended the connection, first one wins. */
+  failure: Error | null = null;
+  /** Ends the closing handshake when the peer does not. */
+  timer: NodeJS.Timeout | null = null;
+  /** When `timer` fires (ms since the epoch). */
+  deadline = 0;
+  /** Bytes read and dropped since the connection stopped parsing. */
+  discarded = 0;
+}
+
+// Bits of `SocketBinding.flags`.
+const FLUSH_SCHEDULED = 1;
+const NEED_DRAIN = 2;
+const DONE = 4;
+/** Reading paused by `pauseReading()`. */
+const PAUSED = 8;
+
 const kBinding = Symbol('switchboard.binding');
-const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
 type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 
 // Socket listeners shared by every connection (Node calls them with the socket as `this`).
@@ -147,16 +228,7 @@ export class SocketBinding implements ConnectionHandler {
    */
   received = true;
   private readonly events: BindingEvents;
-  private readonly closeTimeout: number;
-  private readonly maxBufferedAmount: number;
-  private readonly policy: BackpressurePolicy;
-  private readonly highWaterMark: number;
-  private readonly extensions: readonly Extension[];
-  private readonly autoPong: boolean;
-  private readonly maxPingsPerSecond: number;
-  private readonly pingFloodTimeout: number;
-  /** Allocated on the first ping. */
-  private pingLimiter: PingLimiter | null = null;
+  private readonly settings: BindingSettings;
   /** Bytes written by the connection during this event-loop turn, not yet given to the socket. */
   private pending: Uint8Array[] | null = null;
   /** The frames written this turn into the frame pool's block since the last `pending` entry: `[runStart, runEnd)` of `runBlock`. */
@@ -164,31 +236,19 @@ export class SocketBinding implements ConnectionHandler {
   private runStart = 0;
   private runEnd = 0;
   private pendingBytes = 0;
-  private flushScheduled = false;
-  private closeTimer: NodeJS.Timeout | null = null;
-  /** When `closeTimer` fires (ms since the epoch). */
-  private closeDeadline = 0;
-  private needDrain = false;
-  private failure: Error | null = null;
-  private done = false;
-  /** Reading paused by `pauseReading()`. */
-  private paused = false;
-  /** Bytes read and dropped since the connection stopped parsing. */
-  private discarded = 0;
+  /** FLUSH_SCHEDULED, NEED_DRAIN, DONE and PAUSED. */
+  private flags = 0;
+  /** Created by the first ping, failure, close timer or dropped input. */
+  private rare: RareState | null = null;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
     this.events = events;
-    this.closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
-    this.maxBufferedAmount = options.maxBufferedAmount ?? DEFAULT_MAX_BUFFERED_AMOUNT;
-    this.policy = options.backpressurePolicy ?? 'close';
-    this.highWaterMark = options.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.autoPong = options.autoPong ?? true;
-    this.maxPingsPerSecond = options.maxPingsPerSecond ?? DEFAULT_MAX_PINGS_PER_SECOND;
-    this.pingFloodTimeout = options.pingFloodTimeout ?? DEFAULT_PING_FLOOD_TIMEOUT;
+    this.settings = settingsOf(options);
     // Pongs are answered here, where the rate and the buffered-bytes limits apply.
-    this.connection = new Connection({ ...options, autoPong: false }, this);
+    // A literal of fixed shape rather than a copy of every option: less garbage per connection.
+    const { role, extensions, maxMessageSize, maxFrameSize, maxFragments } = options;
+    this.connection = new Connection({ role, extensions, maxMessageSize, maxFrameSize, maxFragments, autoPong: false }, this);
     (socket as BoundSocket)[kBinding] = this;
     socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
@@ -202,13 +262,13 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   message(data: Buffer, binary: boolean): void {
-    this.events.message(data, binary);
+    this.events[onMessage](data, binary);
   }
 
   /** @internal */
   ping(payload: Buffer): void {
-    if (this.autoPong) this.answerPing(payload);
-    this.events.ping(payload);
+    if (this.settings.autoPong) this.answerPing(payload);
+    this.events[onPing](payload);
   }
 
   /**
@@ -219,11 +279,12 @@ export class SocketBinding implements ConnectionHandler {
    */
   private answerPing(payload: Buffer): void {
     if (this.connection.state !== ReadyState.OPEN) return;
-    if (this.maxPingsPerSecond > 0) {
-      const decision = (this.pingLimiter ??= new PingLimiter(this.maxPingsPerSecond, this.pingFloodTimeout)).admit();
+    const { maxPingsPerSecond, pingFloodTimeout } = this.settings;
+    if (maxPingsPerSecond > 0) {
+      const decision = ((this.rare ??= new RareState()).pingLimiter ??= new PingLimiter(maxPingsPerSecond, pingFloodTimeout)).admit();
       if (decision === 'ignore') return;
       if (decision === 'flood') {
-        this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${this.maxPingsPerSecond}/s for ${this.pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
+        this.fail(new ConnectionError('SB_ERR_PING_FLOOD', `pings over ${maxPingsPerSecond}/s for ${pingFloodTimeout} ms`, CloseCode.POLICY_VIOLATION), 'ping flood');
         return;
       }
     }
@@ -232,19 +293,19 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   pong(payload: Buffer): void {
-    this.events.pong(payload);
+    this.events[onPong](payload);
   }
 
   /** @internal */
   closeFrame(code: number, reason: string): void {
-    this.events.closeFrame(code, reason);
+    this.events[onCloseFrame](code, reason);
     this.startCloseTimer();
   }
 
   /** @internal */
   violation(error: RemoteProtocolError): void {
-    this.failure = error;
-    this.events.violation(error);
+    (this.rare ??= new RareState()).failure = error;
+    this.events[onViolation](error);
   }
 
   /** @internal Close the socket once the queued bytes are flushed. */
@@ -257,22 +318,22 @@ export class SocketBinding implements ConnectionHandler {
   /** @internal */
   onSocketEnd(): void {
     this.connection.receiveEof();
-    this.events.peerEnded?.();
+    this.events[onPeerEnded]?.();
     // Ending twice makes Node build (and drop) an error with a stack trace.
     if (!this.socket.writableEnded) this.socket.end();
   }
 
   /** @internal */
   onSocketError(error: Error): void {
-    if (this.failure === null) this.failure = new ConnectionError('SB_ERR_SOCKET', error.message);
-    this.events.error(error);
+    this.failWith(new ConnectionError('SB_ERR_SOCKET', error.message));
+    this.events[onError](error);
   }
 
   /** @internal */
   onSocketDrain(): void {
-    if (this.needDrain && this.bufferedAmount === 0) {
-      this.needDrain = false;
-      this.events.drain();
+    if ((this.flags & NEED_DRAIN) !== 0 && this.bufferedAmount === 0) {
+      this.flags &= ~NEED_DRAIN;
+      this.events[onDrain]();
     }
   }
 
@@ -282,7 +343,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** True between `pauseReading()` and `resumeReading()`. */
   get readingPaused(): boolean {
-    return this.paused;
+    return (this.flags & PAUSED) !== 0;
   }
 
   /**
@@ -290,27 +351,33 @@ export class SocketBinding implements ConnectionHandler {
    * control. Bytes already read are still parsed (the rest of one chunk).
    */
   pauseReading(): void {
-    if (this.done || this.paused) return;
-    this.paused = true;
+    if ((this.flags & (DONE | PAUSED)) !== 0) return;
+    this.flags |= PAUSED;
     this.socket.pause();
   }
 
   /** Reads from the socket again (unless reading stopped for good, see `DISCARD_LIMIT`). */
   resumeReading(): void {
-    if (this.done || !this.paused) return;
-    this.paused = false;
+    if ((this.flags & (DONE | PAUSED)) !== PAUSED) return;
+    this.flags &= ~PAUSED;
     if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
   }
 
   /** @internal Input read after the connection stopped parsing: dropped, and past `DISCARD_LIMIT` reading stops. */
   discard(size: number): void {
-    const before = this.discarded;
-    this.discarded += size;
-    if (this.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
+    const rare = (this.rare ??= new RareState());
+    const before = rare.discarded;
+    rare.discarded += size;
+    if (rare.discarded <= DISCARD_LIMIT || before > DISCARD_LIMIT) return;
     this.socket.pause();
-    if (this.closeTimer !== null && this.closeDeadline <= Date.now() + DISCARD_LINGER) return;
+    if (rare.timer !== null && rare.deadline <= Date.now() + DISCARD_LINGER) return;
     this.clearCloseTimer();
-    this.startCloseTimer(Math.min(this.closeTimeout, DISCARD_LINGER));
+    this.startCloseTimer(Math.min(this.settings.closeTimeout, DISCARD_LINGER));
+  }
+
+  /** Bytes read and dropped since the connection stopped parsing. */
+  private get discarded(): number {
+    return this.rare === null ? 0 : this.rare.discarded;
   }
 
   /** Bytes queued for the socket and not yet passed to the kernel. */
@@ -331,23 +398,25 @@ export class SocketBinding implements ConnectionHandler {
   sendFrames(frames: Uint8Array): SendResult {
     // The broadcast hot path: read the buffered size once.
     const buffered = this.socket.writableLength + this.pendingBytes + frames.length;
-    if (buffered > this.maxBufferedAmount && !this.admit(frames.length)) return 'dropped';
+    const settings = this.settings;
+    if (buffered > settings.maxBufferedAmount && !this.admit(frames.length)) return 'dropped';
     this.connection.sendFrames(frames);
-    if (buffered < this.highWaterMark) return 'sent';
-    this.needDrain = true;
+    if (buffered < settings.highWaterMark) return 'sent';
+    this.flags |= NEED_DRAIN;
     return 'backpressure';
   }
 
   private admit(size: number): boolean {
-    if (this.bufferedAmount + size <= this.maxBufferedAmount) return true;
-    if (this.policy === 'drop') return false;
-    this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${this.maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
+    const { maxBufferedAmount, policy } = this.settings;
+    if (this.bufferedAmount + size <= maxBufferedAmount) return true;
+    if (policy === 'drop') return false;
+    this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
     return false;
   }
 
   private sendResult(): SendResult {
-    if (this.bufferedAmount < this.highWaterMark) return 'sent';
-    this.needDrain = true;
+    if (this.bufferedAmount < this.settings.highWaterMark) return 'sent';
+    this.flags |= NEED_DRAIN;
     return 'backpressure';
   }
 
@@ -358,7 +427,7 @@ export class SocketBinding implements ConnectionHandler {
    * written, and what the peer still sends is dropped (see `DISCARD_LIMIT`).
    */
   close(code?: number, reason?: string): void {
-    if (!this.paused || this.done) {
+    if ((this.flags & (DONE | PAUSED)) !== PAUSED) {
       this.connection.sendClose(code, reason);
       this.startCloseTimer();
       return;
@@ -366,7 +435,7 @@ export class SocketBinding implements ConnectionHandler {
     this.connection.stopReceiving();
     this.connection.sendClose(code, reason);
     this.endSocket();
-    this.paused = false;
+    this.flags &= ~PAUSED;
     if (this.discarded <= DISCARD_LIMIT) this.socket.resume();
   }
 
@@ -378,9 +447,9 @@ export class SocketBinding implements ConnectionHandler {
 
   /** Ends the connection because of a local failure (slow consumer, missed heartbeat). */
   abort(error: ConnectionError): void {
-    if (this.done) return;
-    if (this.failure === null) this.failure = error;
-    this.events.error(error);
+    if ((this.flags & DONE) !== 0) return;
+    this.failWith(error);
+    this.events[onError](error);
     this.terminate();
   }
 
@@ -390,9 +459,9 @@ export class SocketBinding implements ConnectionHandler {
    * once the frame is written (or after `closeTimeout`).
    */
   fail(error: ConnectionError, reason: string): void {
-    if (this.done || this.connection.state === ReadyState.CLOSED) return;
-    if (this.failure === null) this.failure = error;
-    this.events.error(error);
+    if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
+    this.failWith(error);
+    this.events[onError](error);
     this.connection.fail(error.closeCode, reason);
   }
 
@@ -402,9 +471,9 @@ export class SocketBinding implements ConnectionHandler {
    * the peer may still answer with its own.
    */
   closeWith(error: ConnectionError, reason: string): void {
-    if (this.done || this.connection.state === ReadyState.CLOSED) return;
-    if (this.failure === null) this.failure = error;
-    this.events.error(error);
+    if ((this.flags & DONE) !== 0 || this.connection.state === ReadyState.CLOSED) return;
+    this.failWith(error);
+    this.events[onError](error);
     this.close(error.closeCode, reason);
   }
 
@@ -420,8 +489,8 @@ export class SocketBinding implements ConnectionHandler {
     if (this.runBlock !== null) this.endRun();
     (this.pending ??= []).push(data);
     this.pendingBytes += data.length;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if ((this.flags & FLUSH_SCHEDULED) === 0) {
+      this.flags |= FLUSH_SCHEDULED;
       scheduleFlush(this);
     }
   }
@@ -453,8 +522,8 @@ export class SocketBinding implements ConnectionHandler {
     const offset = writeHeader(block, at, first, length, null);
     block.set(payload, offset);
     this.pendingBytes += size;
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
+    if ((this.flags & FLUSH_SCHEDULED) === 0) {
+      this.flags |= FLUSH_SCHEDULED;
       scheduleFlush(this);
     }
   }
@@ -467,7 +536,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** Hands the queued bytes to the socket. */
   flush(): void {
-    this.flushScheduled = false;
+    this.flags &= ~FLUSH_SCHEDULED;
     if (this.runBlock !== null) this.endRun();
     const pending = this.pending;
     const size = this.pendingBytes;
@@ -493,38 +562,47 @@ export class SocketBinding implements ConnectionHandler {
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
-  private startCloseTimer(timeout = this.closeTimeout): void {
-    if (this.closeTimer !== null || this.done) return;
-    this.closeDeadline = Date.now() + timeout;
-    this.closeTimer = setTimeout(() => {
-      this.closeTimer = null;
-      if (this.failure === null) this.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
+  private startCloseTimer(timeout = this.settings.closeTimeout): void {
+    if ((this.flags & DONE) !== 0) return;
+    const rare = (this.rare ??= new RareState());
+    if (rare.timer !== null) return;
+    rare.deadline = Date.now() + timeout;
+    rare.timer = setTimeout(() => {
+      rare.timer = null;
+      if (rare.failure === null) rare.failure = new ConnectionError('SB_ERR_CLOSE_TIMEOUT', 'the closing handshake timed out');
       this.socket.destroy();
     }, timeout);
-    this.closeTimer.unref?.();
+    rare.timer.unref?.();
+  }
+
+  /** Records the failure that ends the connection, unless one was recorded before. */
+  private failWith(error: Error): void {
+    const rare = (this.rare ??= new RareState());
+    if (rare.failure === null) rare.failure = error;
   }
 
   private clearCloseTimer(): void {
-    if (this.closeTimer !== null) {
-      clearTimeout(this.closeTimer);
-      this.closeTimer = null;
+    const rare = this.rare;
+    if (rare !== null && rare.timer !== null) {
+      clearTimeout(rare.timer);
+      rare.timer = null;
     }
   }
 
   /** @internal */
   onSocketClose(): void {
-    if (this.done) return;
-    this.done = true;
+    if ((this.flags & DONE) !== 0) return;
+    this.flags |= DONE;
     this.clearCloseTimer();
     this.connection.receiveEof();
-    for (const extension of this.extensions) extension.dispose?.();
+    for (const extension of this.connection.extensions) extension.dispose?.();
     const status = this.connection.closeStatus;
-    this.events.closed({
+    this.events[onClosed]({
       code: status.code,
       reason: status.reason,
       wasClean: status.wasClean,
       sentCode: this.connection.sentClose?.code ?? null,
-      error: this.failure,
+      error: this.rare === null ? null : this.rare.failure,
     });
   }
 }

@@ -23,7 +23,19 @@ import { isSyncZlibAvailable } from '../protocol/zlib-engine.js';
 import { ClientHandshake, type ClientHandshakeResult } from '../protocol/handshake.js';
 import { isToken } from '../protocol/headers.js';
 import type { MessageLimits } from '../protocol/limits.js';
-import { SocketBinding, type BindingEvents, type ClosedStatus } from './binding.js';
+import {
+  onCloseFrame,
+  onClosed,
+  onDrain,
+  onError,
+  onMessage,
+  onPing,
+  onPong,
+  onViolation,
+  SocketBinding,
+  type BindingEvents,
+  type ClosedStatus,
+} from './binding.js';
 import { sessionPool } from './http2-client.js';
 import { CloseEvent, ErrorEvent, type AnyEventListener, type ListenerOptions, type RemoveListenerOptions, type TypedMessageEvent } from './events.js';
 
@@ -663,16 +675,16 @@ export class WebSocket extends EventTarget {
 
   #bindingEvents(): BindingEvents {
     return {
-      message: (data, binary) => this.#onMessage(data, binary),
-      ping: () => undefined,
-      pong: (payload) => this.#onPong(payload),
-      closeFrame: () => this.#onClosingStarted(),
-      violation: () => this.#onClosingStarted(),
-      drain: () => undefined,
-      error: (error) => {
+      [onMessage]: (data, binary) => this.#onMessage(data, binary),
+      [onPing]: () => undefined,
+      [onPong]: (payload) => this.#onPong(payload),
+      [onCloseFrame]: () => this.#onClosingStarted(),
+      [onViolation]: () => this.#onClosingStarted(),
+      [onDrain]: () => undefined,
+      [onError]: (error) => {
         this.#failure ??= error;
       },
-      closed: (status) => this.#finish(status, status.error),
+      [onClosed]: (status) => this.#finish(status, status.error),
     };
   }
 

@@ -28,12 +28,21 @@ export class Heartbeat<T> {
   /** Interval between ticks, in milliseconds. */
   readonly interval: number;
   private readonly actions: HeartbeatActions<T>;
-  private readonly members = new Set<T>();
+  private readonly members: Set<T>;
+  /** False when `members` is the owner's set (then `stop()` leaves it as it is). */
+  private readonly ownsMembers: boolean;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(interval: number, actions: HeartbeatActions<T>) {
+  /**
+   * `members`: the set to watch, when the owner keeps one of its own (a
+   * server's open connections): a member then costs one set entry for all
+   * the guards that share it, and `add`/`delete` keep the set as the owner does.
+   */
+  constructor(interval: number, actions: HeartbeatActions<T>, members?: Set<T>) {
     this.interval = interval;
     this.actions = actions;
+    this.members = members ?? new Set();
+    this.ownsMembers = members === undefined;
   }
 
   /** Number of members. */
@@ -56,9 +65,9 @@ export class Heartbeat<T> {
     if (this.members.size === 0) this.stopTimer();
   }
 
-  /** Forgets every member and stops the timer. */
+  /** Stops the timer and forgets every member (a set shared with the owner is left to the owner). */
   stop(): void {
-    this.members.clear();
+    if (this.ownsMembers) this.members.clear();
     this.stopTimer();
   }
 

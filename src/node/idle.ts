@@ -30,12 +30,17 @@ export interface IdleActions<T> {
 export class IdleSweeper<T extends IdleMember> {
   readonly timeout: number;
   private readonly actions: IdleActions<T>;
-  private readonly members = new Set<T>();
+  private readonly members: Set<T>;
+  /** False when `members` is the owner's set (then `stop()` leaves it as it is). */
+  private readonly ownsMembers: boolean;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(timeout: number, actions: IdleActions<T>) {
+  /** `members`: the owner's set to watch, shared as with `Heartbeat` (see there). */
+  constructor(timeout: number, actions: IdleActions<T>, members?: Set<T>) {
     this.timeout = timeout;
     this.actions = actions;
+    this.members = members ?? new Set();
+    this.ownsMembers = members === undefined;
   }
 
   get size(): number {
@@ -57,9 +62,9 @@ export class IdleSweeper<T extends IdleMember> {
     if (this.members.size === 0) this.stopTimer();
   }
 
-  /** Forgets every member and stops the timer. */
+  /** Stops the timer and forgets every member (a set shared with the owner is left to the owner). */
   stop(): void {
-    this.members.clear();
+    if (this.ownsMembers) this.members.clear();
     this.stopTimer();
   }
 

@@ -13,7 +13,22 @@ import { ReadyState } from '../protocol/connection.js';
 import { CloseCode, LocalProtocolError, RemoteProtocolError, SwitchboardError } from '../protocol/errors.js';
 import type { Extension } from '../protocol/extension.js';
 import { isValidUtf8 } from '../protocol/utf8.js';
-import { SocketBinding, type BindingEvents, type BindingOptions, type ClosedStatus, type SendResult } from './binding.js';
+import {
+  onCloseFrame,
+  onClosed,
+  onDrain,
+  onError,
+  onMessage,
+  onPeerEnded,
+  onPing,
+  onPong,
+  onViolation,
+  SocketBinding,
+  type BindingEvents,
+  type BindingOptions,
+  type ClosedStatus,
+  type SendResult,
+} from './binding.js';
 import { ConnectionError } from './errors.js';
 
 /** Events of a `ServerWebSocket`, with their arguments. */
@@ -48,6 +63,17 @@ export interface ServerSendOptions {
 /** Per-connection limits and timers, as `SocketBinding` takes them. */
 export type ConnectionSettings = Omit<BindingOptions, 'role' | 'extensions' | 'autoPong'>;
 
+/**
+ * What a connection tells the server that tracks it. One object per server,
+ * shared by its connections (not two closures per connection).
+ */
+export interface ConnectionOwner<Data> {
+  /** Called once per connection, when it stops being OPEN. */
+  leftOpen(ws: ServerWebSocket<Data>): void;
+  /** Called once per connection, when its socket closed, just before the 'close' event. */
+  closed(ws: ServerWebSocket<Data>): void;
+}
+
 /** What a server hands to a new `ServerWebSocket` (not public API). */
 export interface ServerWebSocketInit<Data> {
   socket: Duplex;
@@ -60,10 +86,7 @@ export interface ServerWebSocketInit<Data> {
   extensions: readonly Extension[];
   data: Data;
   settings: ConnectionSettings;
-  /** Called once, when the connection stops being OPEN. */
-  onLeaveOpen(): void;
-  /** Called once, when the socket closed, just before the 'close' event. */
-  onClosed(): void;
+  owner: ConnectionOwner<Data>;
 }
 
 /** The binding under each connection, for the server's own modules (broadcast, heartbeat). */
@@ -72,54 +95,27 @@ export function bindingOf(ws: ServerWebSocket<unknown>): SocketBinding {
   return ws._binding;
 }
 
-/**
- * Turns binding callbacks into the connection's events. One small object per
- * connection instead of a closure per callback (idle connections are many).
- */
-class ServerSocketEvents implements BindingEvents {
-  constructor(private readonly ws: ServerWebSocket<unknown>) {}
-  message(data: Buffer, binary: boolean): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('message', data, binary);
-  }
-  ping(payload: Buffer): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('ping', payload);
-  }
-  pong(payload: Buffer): void {
-    this.ws.idleTicks = 0;
-    this.ws.emit('pong', payload);
-  }
-  closeFrame(): void {
-    this.ws._leaveOpen();
-  }
-  violation(error: RemoteProtocolError): void {
-    this.ws._leaveOpen();
-    this.ws._fail(error);
-  }
-  drain(): void {
-    this.ws.emit('drain');
-  }
-  error(error: Error): void {
-    this.ws._leaveOpen();
-    this.ws._fail(asConnectionError(error));
-  }
-  closed(status: ClosedStatus): void {
-    this.ws._finish(status);
-  }
-  peerEnded(): void {
-    this.ws._leaveOpen();
-  }
-}
+// Bits of `ServerWebSocket.flags`.
+/** The connection stopped being OPEN (the owner was told). */
+const FLAG_LEFT_OPEN = 1;
+/** The socket closed ('close' was emitted). */
+const FLAG_CLOSED = 2;
+/** 'error' was emitted (or would have been, with a listener). */
+const FLAG_FAILED = 4;
 
-/** One accepted WebSocket connection. Created by `WebSocketServer`, not by users. */
-export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> {
+/**
+ * One accepted WebSocket connection. Created by `WebSocketServer`, not by users.
+ * It takes its binding's callbacks itself (the symbol-keyed methods at the
+ * end), turning them into its events: no events object per connection.
+ */
+export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSocketEvents> implements BindingEvents {
   static readonly OPEN = ReadyState.OPEN;
   static readonly CLOSING = ReadyState.CLOSING;
   static readonly CLOSED = ReadyState.CLOSED;
-  readonly OPEN = ReadyState.OPEN;
-  readonly CLOSING = ReadyState.CLOSING;
-  readonly CLOSED = ReadyState.CLOSED;
+  // On the prototype (below the class), not copied into every connection.
+  declare readonly OPEN: typeof ReadyState.OPEN;
+  declare readonly CLOSING: typeof ReadyState.CLOSING;
+  declare readonly CLOSED: typeof ReadyState.CLOSED;
 
   /**
    * The request target of the upgrade (path and query). The request itself is
@@ -141,11 +137,9 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   idleTicks = 0;
   /** @internal The socket binding (broadcast and heartbeat use it directly). */
   readonly _binding: SocketBinding;
-  private readonly onLeaveOpen: () => void;
-  private readonly onClosed: () => void;
-  private leftOpen = false;
-  private closed = false;
-  private failed = false;
+  private readonly owner: ConnectionOwner<Data>;
+  /** FLAG_LEFT_OPEN, FLAG_CLOSED and FLAG_FAILED. */
+  private flags = 0;
 
   /** @internal Use `WebSocketServer`. */
   constructor(init: ServerWebSocketInit<Data>) {
@@ -156,25 +150,24 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
     this.protocol = init.protocol;
     this.extensions = init.extensionsHeader;
     this.remoteAddress = init.remoteAddress ?? (init.socket instanceof Socket ? init.socket.remoteAddress : undefined);
-    this.onLeaveOpen = init.onLeaveOpen;
-    this.onClosed = init.onClosed;
+    this.owner = init.owner;
     this._binding = new SocketBinding(
       init.socket,
       null,
       { ...init.settings, role: 'server', extensions: init.extensions },
-      new ServerSocketEvents(this),
+      this,
     );
   }
 
   /** @internal True while OPEN (the cheap check of the broadcast loop). */
   get _open(): boolean {
-    return !this.closed && !this.leftOpen && this._binding.connection.state === ReadyState.OPEN;
+    return (this.flags & (FLAG_LEFT_OPEN | FLAG_CLOSED)) === 0 && this._binding.connection.state === ReadyState.OPEN;
   }
 
   /** 1 (OPEN), 2 (CLOSING: a close frame crossed, or the socket is ending) or 3 (CLOSED, after 'close'). */
   get readyState(): ReadyState {
-    if (this.closed) return ReadyState.CLOSED;
-    if (this.leftOpen || this._binding.readyState !== ReadyState.OPEN) return ReadyState.CLOSING;
+    if ((this.flags & FLAG_CLOSED) !== 0) return ReadyState.CLOSED;
+    if ((this.flags & FLAG_LEFT_OPEN) !== 0 || this._binding.readyState !== ReadyState.OPEN) return ReadyState.CLOSING;
     return ReadyState.OPEN;
   }
 
@@ -222,12 +215,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    * does not wait for the peer's answer: see there. No effect once closed.
    */
   pause(): void {
-    if (!this.closed) this._binding.pauseReading();
+    if ((this.flags & FLAG_CLOSED) === 0) this._binding.pauseReading();
   }
 
   /** Reads from the socket again after `pause()`. */
   resume(): void {
-    if (!this.closed) this._binding.resumeReading();
+    if ((this.flags & FLAG_CLOSED) === 0) this._binding.resumeReading();
   }
 
   /**
@@ -244,40 +237,98 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
    */
   close(code?: number, reason = ''): void {
     encodeClosePayload(code, reason);
-    if (this.closed) return;
+    if ((this.flags & FLAG_CLOSED) !== 0) return;
     this._leaveOpen();
     this._binding.close(code, reason);
   }
 
   /** Destroys the socket at once, without a closing handshake ('close' reports 1006). */
   terminate(): void {
-    if (this.closed) return;
+    if ((this.flags & FLAG_CLOSED) !== 0) return;
     this._leaveOpen();
     this._binding.terminate();
   }
 
   /** @internal */
   _leaveOpen(): void {
-    if (this.leftOpen) return;
-    this.leftOpen = true;
-    this.onLeaveOpen();
+    if ((this.flags & FLAG_LEFT_OPEN) !== 0) return;
+    this.flags |= FLAG_LEFT_OPEN;
+    this.owner.leftOpen(this);
   }
 
   /** @internal */
   _fail(error: Error): void {
-    if (this.failed) return;
-    this.failed = true;
+    if ((this.flags & FLAG_FAILED) !== 0) return;
+    this.flags |= FLAG_FAILED;
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
   /** @internal */
   _finish(status: ClosedStatus): void {
-    this.closed = true;
+    this.flags |= FLAG_CLOSED;
     this._leaveOpen();
-    this.onClosed();
+    this.owner.closed(this);
     this.emit('close', closeEventCode(status), status.reason, status.wasClean);
   }
+
+  // ------------------------------------------------ binding callbacks (BindingEvents)
+
+  /** @internal */
+  [onMessage](data: Buffer, binary: boolean): void {
+    this.idleTicks = 0;
+    this.emit('message', data, binary);
+  }
+
+  /** @internal */
+  [onPing](payload: Buffer): void {
+    this.idleTicks = 0;
+    this.emit('ping', payload);
+  }
+
+  /** @internal */
+  [onPong](payload: Buffer): void {
+    this.idleTicks = 0;
+    this.emit('pong', payload);
+  }
+
+  /** @internal */
+  [onCloseFrame](): void {
+    this._leaveOpen();
+  }
+
+  /** @internal */
+  [onViolation](error: RemoteProtocolError): void {
+    this._leaveOpen();
+    this._fail(error);
+  }
+
+  /** @internal */
+  [onDrain](): void {
+    this.emit('drain');
+  }
+
+  /** @internal */
+  [onError](error: Error): void {
+    this._leaveOpen();
+    this._fail(asConnectionError(error));
+  }
+
+  /** @internal */
+  [onClosed](status: ClosedStatus): void {
+    this._finish(status);
+  }
+
+  /** @internal */
+  [onPeerEnded](): void {
+    this._leaveOpen();
+  }
 }
+
+Object.defineProperties(ServerWebSocket.prototype, {
+  OPEN: { value: ReadyState.OPEN, enumerable: true },
+  CLOSING: { value: ReadyState.CLOSING, enumerable: true },
+  CLOSED: { value: ReadyState.CLOSED, enumerable: true },
+});
 
 const EMPTY = new Uint8Array(0);
 const NO_SEND_OPTIONS = Object.freeze({});

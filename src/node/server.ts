@@ -46,7 +46,7 @@ import {
   type AnyHttp2Server,
 } from './http2-server.js';
 import { DEFAULT_IDLE_TIMEOUT, IdleSweeper } from './idle.js';
-import { bindingOf, ServerWebSocket, type ConnectionSettings, type MessageData } from './server-connection.js';
+import { bindingOf, ServerWebSocket, type ConnectionOwner, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
 import {
   asHandshakeError,
@@ -221,9 +221,18 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
   private readonly listening: Promise<void>;
   /** Every connection not yet closed. */
   private readonly connections = new Set<ServerWebSocket<Data>>();
-  /** The OPEN ones. */
+  /** The OPEN ones; also the members of the heartbeat and the idle sweeper (one set entry per connection for all three). */
   private readonly openClients = new Set<ServerWebSocket<Data>>();
   private readonly pending = new Set<PendingUpgrade | PendingStream>();
+  /** What every connection of this server reports to it (one object, not closures per connection). */
+  private readonly owner: ConnectionOwner<Data> = {
+    leftOpen: (ws) => {
+      this.openClients.delete(ws);
+      this.heartbeat?.delete(ws);
+      this.idle?.delete(ws);
+    },
+    closed: (ws) => this.forget(ws),
+  };
   private readonly idleWaiters: Array<() => void> = [];
   private readyObserved = false;
   private closing: Promise<void> | null = null;
@@ -254,9 +263,9 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       pingFloodTimeout: options.pingFloodTimeout,
     };
     const interval = options.heartbeatInterval ?? DEFAULT_HEARTBEAT_INTERVAL;
-    this.heartbeat = interval > 0 ? new Heartbeat<ServerWebSocket<Data>>(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error), takeSignOfLife }) : null;
+    this.heartbeat = interval > 0 ? new Heartbeat<ServerWebSocket<Data>>(interval, { ping: (ws) => ws.ping(), expire: (ws, error) => bindingOf(ws).abort(error), takeSignOfLife }, this.openClients) : null;
     const idleTimeout = options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT;
-    this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }) : null;
+    this.idle = idleTimeout > 0 ? new IdleSweeper<ServerWebSocket<Data>>(idleTimeout, { expire: (ws) => expireIdle(ws, idleTimeout) }, this.openClients) : null;
     const pendingLimit = options.maxPendingHandshakes ?? DEFAULT_MAX_PENDING_HANDSHAKES;
     this.maxPendingHandshakes = pendingLimit > 0 ? pendingLimit : Infinity;
     const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
@@ -549,12 +558,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
       extensions: accepted.extensions,
       data: auth.data as Data,
       settings: this.settings,
-      onLeaveOpen: () => {
-        this.openClients.delete(ws);
-        this.heartbeat?.delete(ws);
-        this.idle?.delete(ws);
-      },
-      onClosed: () => this.forget(ws),
+      owner: this.owner,
     });
     this.connections.add(ws);
     this.openClients.add(ws);

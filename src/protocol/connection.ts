@@ -19,7 +19,7 @@ import { decodeClosePayload, encodeClosePayload } from './close.js';
 import { CloseCode, LocalProtocolError, type RemoteProtocolError } from './errors.js';
 import type { Extension } from './extension.js';
 import { encodeFrame, encodeFrameToBuffer, FIN, MAX_CONTROL_PAYLOAD, Opcode } from './frame.js';
-import type { MessageLimits } from './limits.js';
+import { frameLimitsOf, type FrameLimits, type MessageLimits } from './limits.js';
 import { randomMaskKey } from './mask-keys.js';
 import { FrameParser, type ParserSink } from './parser.js';
 
@@ -87,18 +87,34 @@ export interface CloseStatus {
   wasClean: boolean;
 }
 
+// Bits of `Connection.flags`.
+/** Input is ignored (`stopReceiving()`, the peer's close frame, a violation, `fail()`, end of input). */
+const INPUT_STOPPED = 1;
+/** Pings are answered with pongs. */
+const AUTO_PONG = 2;
+/** `handler.end()` was called. */
+const ENDED = 4;
+/** A data message arrived: the parser is kept from then on (see `parser`). */
+const DATA_SEEN = 8;
+
 export class Connection implements ParserSink {
   readonly role: Role;
   private readonly handler: ConnectionHandler;
-  private readonly parser: FrameParser;
-  private readonly extensions: readonly Extension[];
-  private readonly autoPong: boolean;
+  /**
+   * Created with the first bytes from the peer: a connection that has
+   * received nothing holds no parser state, only the shared `limits`. Until
+   * the first data message it is dropped again between frames, so that a
+   * connection that only answers heartbeats (pongs) holds none either.
+   */
+  private parser: FrameParser | null = null;
+  private readonly limits: FrameLimits;
+  /** INPUT_STOPPED, AUTO_PONG and ENDED. */
+  private flags: number;
+  /** Negotiated extensions, in negotiation order. */
+  readonly extensions: readonly Extension[];
   private readonly maskKeySource: (() => Uint8Array) | null;
 
-  /** See `sharedEncodingKey`. */
-  private readonly encodingKey: string | null;
   private readyState: ReadyState = ReadyState.OPEN;
-  private ended = false;
   private sendingOpcode = 0;
   /** Close frame we sent, if any. */
   sentClose: { code: number; reason: string } | null = null;
@@ -110,20 +126,15 @@ export class Connection implements ParserSink {
   constructor(options: ConnectionOptions, handler: ConnectionHandler) {
     this.role = options.role;
     this.handler = handler;
-    this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.autoPong = options.autoPong ?? true;
+    // An empty list from the handshake is not kept: every connection without extensions shares one.
+    this.extensions = options.extensions !== undefined && options.extensions.length > 0 ? options.extensions : NO_EXTENSIONS;
+    this.flags = (options.autoPong ?? true) ? AUTO_PONG : 0;
     this.maskKeySource = options.role === 'client' ? (options.maskKey ?? randomMaskKey) : null;
-    this.encodingKey = encodingKeyOf(this.extensions);
-    this.parser = new FrameParser(
-      {
-        expectMasked: options.role === 'server',
-        extensions: this.extensions,
-        maxMessageSize: options.maxMessageSize,
-        maxFrameSize: options.maxFrameSize,
-        maxFragments: options.maxFragments,
-      },
-      this,
-    );
+    this.limits = frameLimitsOf(options);
+  }
+
+  private createParser(): FrameParser {
+    return new FrameParser({ expectMasked: this.role === 'server', extensions: this.extensions }, this, this.limits);
   }
 
   /**
@@ -134,7 +145,7 @@ export class Connection implements ParserSink {
    * extension keeps per-connection state (e.g. deflate context takeover).
    */
   get sharedEncodingKey(): string | null {
-    return this.encodingKey;
+    return encodingKeyOf(this.extensions);
   }
 
   get state(): ReadyState {
@@ -153,39 +164,44 @@ export class Connection implements ParserSink {
 
   /** Feeds bytes from the transport. Takes ownership of `chunk`; never throws on bad input. */
   receiveData(chunk: Buffer): void {
-    this.parser.write(chunk);
+    if ((this.flags & INPUT_STOPPED) !== 0 || chunk.length === 0) return;
+    const parser = (this.parser ??= this.createParser());
+    parser.write(chunk);
+    if ((this.flags & DATA_SEEN) === 0 && parser.atRest && this.parser === parser) this.parser = null;
   }
 
   /** False once input is ignored: after a violation, the peer's close frame, `fail()` or `stopReceiving()`. */
   get receiving(): boolean {
-    return !this.parser.stopped;
+    return (this.flags & INPUT_STOPPED) === 0;
   }
 
   /** Ignores all further input (drops what is buffered): no more messages or control frames are reported. */
   stopReceiving(): void {
-    this.parser.stop();
+    this.flags |= INPUT_STOPPED;
+    this.parser?.stop();
   }
 
   /** Bytes of input held until a frame or message completes (see `FrameParser.heldBytes`). */
   get bufferedInput(): number {
-    return this.parser.heldBytes;
+    return this.parser === null ? 0 : this.parser.heldBytes;
   }
 
   /** The transport reached end of input, or closed. */
   receiveEof(): void {
-    this.parser.stop();
+    this.stopReceiving();
     this.readyState = ReadyState.CLOSED;
   }
 
   /** @internal The parser's sink: a complete message. */
   onMessage(data: Buffer, binary: boolean): void {
+    this.flags |= DATA_SEEN;
     this.handler.message?.(data, binary);
   }
 
   /** @internal The parser's sink: a complete control frame. */
   onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.PING) {
-      if (this.autoPong && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
+      if ((this.flags & AUTO_PONG) !== 0 && this.readyState === ReadyState.OPEN) this.writeFrame(Opcode.PONG, payload, true, 0);
       this.handler.ping?.(payload);
     } else if (opcode === Opcode.PONG) {
       this.handler.pong?.(payload);
@@ -203,7 +219,7 @@ export class Connection implements ParserSink {
       return;
     }
     this.receivedClose = close;
-    this.parser.stop();
+    this.stopReceiving();
     this.handler.closeFrame?.(close.code, close.reason);
     if (this.sentClose === null) {
       // Echo the peer's code and reason (§5.5.1); an empty close is answered with an empty close.
@@ -218,7 +234,7 @@ export class Connection implements ParserSink {
   onViolation(error: RemoteProtocolError): void {
     if (this.error || this.readyState === ReadyState.CLOSED) return;
     this.error = error;
-    this.parser.stop();
+    this.stopReceiving();
     this.handler.violation?.(error);
     if (this.sentClose === null) this.writeClose(error.closeCode, '');
     this.readyState = ReadyState.CLOSING;
@@ -330,7 +346,7 @@ export class Connection implements ParserSink {
   fail(code: number = CloseCode.POLICY_VIOLATION, reason = ''): void {
     if (this.readyState === ReadyState.CLOSED) return;
     if (this.sentClose === null) this.writeClose(code, reason);
-    this.parser.stop();
+    this.stopReceiving();
     this.readyState = ReadyState.CLOSING;
     this.endTransport();
   }
@@ -363,15 +379,18 @@ export class Connection implements ParserSink {
   }
 
   private endTransport(): void {
-    if (this.ended) return;
-    this.ended = true;
+    if ((this.flags & ENDED) !== 0) return;
+    this.flags |= ENDED;
     this.handler.end();
   }
 }
 
 const EMPTY_PAYLOAD = new Uint8Array(0);
 
-/** The shared encoding key of a list of extensions (see `sharedEncodingKey`); one string, not one per connection. */
+/**
+ * The shared encoding key of a list of extensions (see `sharedEncodingKey`):
+ * no string is built without extensions or with one (the common cases).
+ */
 function encodingKeyOf(extensions: readonly Extension[]): string | null {
   if (extensions.length === 0) return '';
   if (extensions.length === 1) return extensions[0]!.sharedEncodingKey;

@@ -40,3 +40,42 @@ export function resolveLimits(limits: MessageLimits = {}): Required<MessageLimit
 export function compressedBound(size: number): number {
   return size + Math.ceil(size / 8) + Math.ceil(size / 64) + 64;
 }
+
+/**
+ * The limits a frame parser checks, resolved once: the decoded limits and the
+ * wire limits of a compressed message. Immutable, so every connection with
+ * the same limits shares one (see `frameLimitsOf`).
+ */
+export interface FrameLimits {
+  readonly maxMessageSize: number;
+  readonly maxFrameSize: number;
+  readonly maxFragments: number;
+  /** `compressedBound(maxMessageSize)`: a compressed message's limit on the wire. */
+  readonly maxCompressedMessageSize: number;
+  /** `compressedBound(maxFrameSize)`. */
+  readonly maxCompressedFrameSize: number;
+}
+
+/** The last limits resolved: a server's connections all ask for the same ones. */
+let lastFrameLimits: FrameLimits | null = null;
+
+/**
+ * The resolved `FrameLimits` of `limits`; the same frozen object as the
+ * previous call's when the values are equal, so that connections hold one
+ * reference instead of a copy of each number.
+ */
+export function frameLimitsOf(limits: MessageLimits = {}): FrameLimits {
+  const { maxMessageSize, maxFrameSize, maxFragments } = resolveLimits(limits);
+  const last = lastFrameLimits;
+  if (last !== null && last.maxMessageSize === maxMessageSize && last.maxFrameSize === maxFrameSize && last.maxFragments === maxFragments) {
+    return last;
+  }
+  lastFrameLimits = Object.freeze({
+    maxMessageSize,
+    maxFrameSize,
+    maxFragments,
+    maxCompressedMessageSize: compressedBound(maxMessageSize),
+    maxCompressedFrameSize: compressedBound(maxFrameSize),
+  });
+  return lastFrameLimits;
+}

@@ -14,7 +14,7 @@
 import { RemoteProtocolError, type RemoteErrorCode } from './errors.js';
 import type { Extension } from './extension.js';
 import { applyMask, FIN, isControlOpcode, isKnownOpcode, MASK_BIT, MAX_CONTROL_PAYLOAD, Opcode, RSV_MASK } from './frame.js';
-import { compressedBound, resolveLimits, type MessageLimits } from './limits.js';
+import { frameLimitsOf, type FrameLimits, type MessageLimits } from './limits.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
 export interface ParserSink {
@@ -49,14 +49,9 @@ const enum State {
 export class FrameParser {
   private readonly sink: ParserSink;
   private readonly expectMasked: boolean;
-  private readonly maxMessageSize: number;
-  private readonly maxFrameSize: number;
-  /** The wire limits of a compressed message (RSV1): deflate may grow incompressible data. */
-  private readonly maxCompressedMessageSize: number;
-  private readonly maxCompressedFrameSize: number;
-  private readonly maxFragments: number;
+  /** Shared by every parser with the same limits (one reference, not five numbers per connection). */
+  private readonly limits: FrameLimits;
   private readonly extensions: readonly Extension[];
-  private readonly allowedRsv: number;
 
   // Input queue: chunks[0] is read from `offset`.
   private chunks: Buffer[] = [];
@@ -86,20 +81,25 @@ export class FrameParser {
   /** Frames of a fragmented message so far (allocated when needed). */
   private fragments: Buffer[] | null = null;
   private fragmentCount = 0;
-  private readonly utf8 = new Utf8Validator();
+  /** State of text validated as it arrives; created for the first text message that needs it. */
+  private utf8: Utf8Validator | null = null;
   private utf8Streaming = false;
 
-  constructor(options: ParserOptions, sink: ParserSink) {
-    const limits = resolveLimits(options);
+  /** `limits`: the resolved limits to share, when the caller already has them (else resolved from `options`). */
+  constructor(options: ParserOptions, sink: ParserSink, limits: FrameLimits = frameLimitsOf(options)) {
     this.sink = sink;
     this.expectMasked = options.expectMasked;
-    this.maxMessageSize = limits.maxMessageSize;
-    this.maxFrameSize = limits.maxFrameSize;
-    this.maxCompressedMessageSize = compressedBound(limits.maxMessageSize);
-    this.maxCompressedFrameSize = compressedBound(limits.maxFrameSize);
-    this.maxFragments = limits.maxFragments;
+    this.limits = limits;
     this.extensions = options.extensions ?? NO_EXTENSIONS;
-    this.allowedRsv = this.extensions.reduce((bits, extension) => bits | extension.rsvBits, 0);
+  }
+
+  /**
+   * True between frames with nothing held: no input left, no frame or
+   * message in progress. The parser then keeps no state a new parser would
+   * not have, so its owner may drop it and make another for the next bytes.
+   */
+  get atRest(): boolean {
+    return this.state === State.HEADER && this.buffered === 0 && this.messageOpcode === 0;
   }
 
   get stopped(): boolean {
@@ -246,7 +246,7 @@ export class FrameParser {
     if (!isKnownOpcode(opcode)) return this.violation('SB_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`);
     const control = isControlOpcode(opcode);
     const firstOfMessage = opcode === Opcode.TEXT || opcode === Opcode.BINARY;
-    if (rsv !== 0 && (!firstOfMessage || (rsv & ~this.allowedRsv) !== 0)) {
+    if (rsv !== 0 && (!firstOfMessage || (rsv & ~rsvBitsOf(this.extensions)) !== 0)) {
       return this.violation('SB_ERR_RESERVED_BITS', `reserved bits 0x${rsv.toString(16)} set without an extension that uses them`);
     }
     if (masked !== this.expectMasked) {
@@ -268,16 +268,17 @@ export class FrameParser {
     }
     // A compressed message is held to the limits once decoded; on the wire, to their deflated bound.
     const compressed = (firstOfMessage ? rsv : this.messageRsv) !== 0;
-    const maxFrameSize = compressed ? this.maxCompressedFrameSize : this.maxFrameSize;
-    const maxWireSize = compressed ? this.maxCompressedMessageSize : this.maxMessageSize;
+    const limits = this.limits;
+    const maxFrameSize = compressed ? limits.maxCompressedFrameSize : limits.maxFrameSize;
+    const maxWireSize = compressed ? limits.maxCompressedMessageSize : limits.maxMessageSize;
     if (length > maxFrameSize) {
       return this.violation('SB_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes (max ${maxFrameSize})`);
     }
     if (this.messageSize + length > maxWireSize) {
       return this.violation('SB_ERR_MESSAGE_TOO_LARGE', `message over ${maxWireSize} bytes on the wire`);
     }
-    if (this.fragmentCount + 1 > this.maxFragments) {
-      return this.violation('SB_ERR_TOO_MANY_FRAGMENTS', `message of more than ${this.maxFragments} frames`);
+    if (this.fragmentCount + 1 > limits.maxFragments) {
+      return this.violation('SB_ERR_TOO_MANY_FRAGMENTS', `message of more than ${limits.maxFragments} frames`);
     }
     return true;
   }
@@ -296,7 +297,7 @@ export class FrameParser {
     if (this.masked && count > 0 && !assembleUnmasked) {
       applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
     }
-    if (validating && !this.utf8.write(piece)) {
+    if (validating && !(this.utf8 ??= new Utf8Validator()).write(piece)) {
       this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
       return;
     }
@@ -384,7 +385,7 @@ export class FrameParser {
     this.messageOpcode = 0;
     this.messageRsv = 0;
     this.utf8Streaming = false;
-    if (streamed) {
+    if (streamed && this.utf8 !== null) {
       const complete = this.utf8.complete;
       this.utf8.reset();
       if (!complete) {
@@ -406,17 +407,25 @@ export class FrameParser {
 
   /** Runs the negotiated extensions in reverse order; null after a violation. */
   private decode(data: Buffer, rsv: number, binary: boolean): Buffer | null {
+    const maxMessageSize = this.limits.maxMessageSize;
     try {
-      for (let i = this.extensions.length - 1; i >= 0; i--) data = this.extensions[i]!.decode(data, rsv, binary, this.maxMessageSize);
+      for (let i = this.extensions.length - 1; i >= 0; i--) data = this.extensions[i]!.decode(data, rsv, binary, maxMessageSize);
     } catch (error) {
       if (error instanceof RemoteProtocolError) this.violation(error.code, error.message);
       else this.violation('SB_ERR_EXTENSION', `extension failed: ${(error as Error).message}`);
       return null;
     }
-    if (data.length > this.maxMessageSize) {
-      this.violation('SB_ERR_MESSAGE_TOO_LARGE', `decoded message over ${this.maxMessageSize} bytes`);
+    if (data.length > maxMessageSize) {
+      this.violation('SB_ERR_MESSAGE_TOO_LARGE', `decoded message over ${maxMessageSize} bytes`);
       return null;
     }
     return data;
   }
+}
+
+/** The RSV bits the negotiated extensions use. */
+function rsvBitsOf(extensions: readonly Extension[]): number {
+  let bits = 0;
+  for (const extension of extensions) bits |= extension.rsvBits;
+  return bits;
 }

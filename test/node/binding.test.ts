@@ -3,19 +3,19 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { SocketBinding, type BindingEvents } from '../../src/node/binding.js';
+import { onCloseFrame, onClosed, onDrain, onError, onMessage, onPing, onPong, onViolation, SocketBinding, type BindingEvents } from '../../src/node/binding.js';
 import { FRAME_POOL_BLOCK } from '../../src/node/frame-pool.js';
 import { parseFrame, type RawFrame } from './server-helpers.js';
 
 const quiet: BindingEvents = {
-  message: () => {},
-  ping: () => {},
-  pong: () => {},
-  closeFrame: () => {},
-  violation: () => {},
-  drain: () => {},
-  error: () => {},
-  closed: () => {},
+  [onMessage]: () => {},
+  [onPing]: () => {},
+  [onPong]: () => {},
+  [onCloseFrame]: () => {},
+  [onViolation]: () => {},
+  [onDrain]: () => {},
+  [onError]: () => {},
+  [onClosed]: () => {},
 };
 
 async function socketPair(): Promise<{ server: Socket; client: Socket; close: () => void }> {

@@ -74,6 +74,26 @@ describe('IdleSweeper', () => {
     sweeper.stop();
     assert.equal(sweeper.size, 0);
   });
+
+  test("watches the owner's set when given one: add and expiry change it, stop() leaves it", async () => {
+    const owned = new Set<IdleMember & { name: string }>();
+    const expired: string[] = [];
+    const quiet = { idleTicks: 3, name: 'quiet' };
+    const busy = { idleTicks: 0, name: 'busy' };
+    const sweeper = new IdleSweeper<typeof quiet>(80, { expire: (member) => expired.push(member.name) }, owned);
+    sweeper.add(quiet);
+    owned.add(busy);
+    sweeper.add(busy);
+    assert.deepEqual([...owned].map((member) => member.name), ['quiet', 'busy'], 'one set: members are its entries');
+    const keepBusy = setInterval(() => (busy.idleTicks = 0), 5);
+    const started = performance.now();
+    while (!expired.includes('quiet') && performance.now() - started < 3000) await new Promise((resolve) => setTimeout(resolve, 10));
+    clearInterval(keepBusy);
+    assert.deepEqual(expired, ['quiet']);
+    assert.deepEqual([...owned].map((member) => member.name), ['busy'], 'an expired member leaves the set');
+    sweeper.stop();
+    assert.deepEqual([...owned].map((member) => member.name), ['busy'], "stop() does not clear the owner's set");
+  });
 });
 
 describe('AddressLimiter', () => {
@@ -101,6 +121,34 @@ describe('AddressLimiter', () => {
     for (let i = 0; i < 5; i++) assert.equal(limiter.admit(fakeSocket('127.0.0.1')), true);
     for (let i = 0; i < 5; i++) assert.equal(limiter.admit(fakeSocket(undefined)), true);
     assert.equal(limiter.countOf('127.0.0.1'), 0);
+  });
+
+  test('an exempt socket gets no listener; a counted one gets one shared listener, released once', () => {
+    const limiter = new AddressLimiter(4, isLocalNetworkAddress);
+    const local = fakeSocket('127.0.0.1');
+    assert.equal(limiter.admit(local), true);
+    assert.equal(local.listenerCount('close'), 0, 'nothing to release for an exempt address');
+    const one = fakeSocket('203.0.113.7');
+    const two = fakeSocket('203.0.113.7');
+    limiter.admit(one);
+    limiter.admit(two);
+    assert.equal(one.listeners('close')[0], two.listeners('close')[0], 'one function for every counted socket');
+    assert.equal(limiter.countOf('203.0.113.7'), 2);
+    one.emit('close');
+    one.emit('close');
+    assert.equal(limiter.countOf('203.0.113.7'), 1, 'a socket is released once');
+  });
+
+  test('two limiters count the same socket each, and each releases it', () => {
+    const sockets = new AddressLimiter(2, () => false);
+    const connections = new AddressLimiter(1, () => false);
+    const socket = fakeSocket('203.0.113.9');
+    assert.equal(sockets.admit(socket), true);
+    assert.equal(connections.admit(socket), true);
+    assert.equal(connections.admit(fakeSocket('203.0.113.9')), false, 'the second limiter counted the socket too');
+    socket.emit('close');
+    assert.equal(sockets.countOf('203.0.113.9'), 0);
+    assert.equal(connections.countOf('203.0.113.9'), 0);
   });
 
   test('the default exemption: loopback, private and link-local, IPv4-mapped too', () => {

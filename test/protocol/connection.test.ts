@@ -102,6 +102,36 @@ describe('§5.5.2 / §5.5.3 ping and pong', () => {
   });
 });
 
+describe('parser state of a connection that only exchanges control frames', () => {
+  /** The connection's parser, or null when it holds none. */
+  const parserOf = (rec: Recorder): unknown => (rec.connection as unknown as { parser: unknown }).parser;
+
+  it('holds no parser before the first byte, nor between pongs, and parses frames split across those gaps', () => {
+    const rec = new Recorder('server');
+    assert.equal(parserOf(rec), null, 'nothing received, no parser');
+    rec.receive(clientFrame(Opcode.PONG, 'a'));
+    assert.equal(parserOf(rec), null, 'a heartbeat answer leaves no parser behind');
+    const split = clientFrame(Opcode.PONG, 'bc');
+    rec.receive(split.subarray(0, 3));
+    assert.notEqual(parserOf(rec), null, 'a frame in progress keeps its parser');
+    assert.equal(rec.connection.bufferedInput, 3);
+    rec.receive(split.subarray(3));
+    assert.equal(parserOf(rec), null);
+    const first = clientFrame(Opcode.TEXT, 'he', { fin: false });
+    rec.receive(first);
+    assert.notEqual(parserOf(rec), null, 'a fragmented message in progress keeps its parser');
+    rec.receive(clientFrame(Opcode.PING, 'p'));
+    rec.receive(clientFrame(Opcode.CONTINUATION, 'llo'));
+    assert.deepEqual(rec.events, [
+      { type: 'pong', data: '61' },
+      { type: 'pong', data: '6263' },
+      { type: 'ping', data: '70' },
+      { type: 'text', data: 'hello' },
+    ]);
+    assert.notEqual(parserOf(rec), null, 'after a data message the parser is kept');
+  });
+});
+
 describe('sending', () => {
   it('text, binary, fragments, ping and pong', () => {
     const rec = new Recorder('server');
