@@ -20,6 +20,9 @@ const options = tuned
     }
   : { port, host: '127.0.0.1' };
 if (deflate) options.perMessageDeflate = true;
+// SB_RAW_SOCKET=0: standalone on Node's http.Server (its 'upgrade' event)
+// instead of the raw-socket path, to compare the two.
+if (process.env.SB_RAW_SOCKET === '0') options.rawSocket = false;
 
 let wss;
 try {
