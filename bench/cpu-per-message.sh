@@ -9,7 +9,9 @@
 #   bench/cpu-per-message.sh PORT SECONDS [VAR=value ...]     # VAR: server environment, e.g. SB_OPTIONS=defaults
 #   TREE=/other/tree bench/cpu-per-message.sh 9401 4
 #   MODE=broadcast CONNS=2000 WIN=8 SIZE=64 TYPE=--text bench/cpu-per-message.sh 9402 4
-#   MODE=connect CONNS=50 bench/cpu-per-message.sh 9404 4     # handshakes per CPU second
+#   MODE=connect CONNS=50 LGARGS="--src-addrs 4" bench/cpu-per-message.sh 9404 4   # handshakes per CPU second
+#     (LGARGS: more load generator options; connect mode leaves a TIME_WAIT per handshake: spread the
+#     connections over source addresses, and give each run a port of its own)
 #   NODEFLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof --import ./bench/exit-on-sigint.mjs" bench/cpu-per-message.sh 9403 4
 set -e
 PORT=$1; D=$2; shift 2
@@ -19,7 +21,7 @@ cd "${TREE:-$HERE/..}"
 env PORT="$PORT" "$@" taskset -c 0 node $NODEFLAGS bench/servers/switchboard.mjs >/dev/null 2>&1 &
 SPID=$!
 for _ in $(seq 1 100); do (echo >/dev/tcp/127.0.0.1/"$PORT") 2>/dev/null && break; sleep 0.1; done
-ARGS=(--mode "${MODE:-echo}" -p "$PORT" -c "${CONNS:-100}" -w "${WIN:-16}" -s "${SIZE:-1024}" "${TYPE:---binary}" --warmup 0)
+ARGS=(--mode "${MODE:-echo}" -p "$PORT" -c "${CONNS:-100}" -w "${WIN:-16}" -s "${SIZE:-1024}" "${TYPE:---binary}" --warmup 0 ${LGARGS:-})
 taskset -c 1 "$LG" "${ARGS[@]}" -d 1 >/dev/null 2>&1
 T0=$(awk '{print $14 + $15}' /proc/$SPID/stat)
 OUT=$(taskset -c 1 "$LG" "${ARGS[@]}" -d "$D" 2>/dev/null)

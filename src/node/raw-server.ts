@@ -7,7 +7,8 @@
  *
  * What Node's HTTP server guarded before the upgrade is guarded here too:
  * the head must arrive within the handshake timeout (else 408, see
- * `head-deadline.ts`), it is bounded in size (431 for a head over 16 KiB or
+ * `head-deadline.ts`; counted from the connection, and again from the first
+ * byte, as Node counts), it is bounded in size (431 for a head over 16 KiB or
  * more than 100 fields, 414 for a request line over 8 KiB) and must be
  * well-formed (400). A complete head that is an upgrade (an `Upgrade`
  * field and `Connection: upgrade`, as for Node's 'upgrade' event) goes to
@@ -81,6 +82,8 @@ class HeadReader {
       return;
     }
     if (parsed === null) {
+      // As Node's clock: from the connection until the first byte, then from the first byte.
+      if (this.chunks.length === 0) this.owner.restartClock(this);
       this.chunks.push(chunk);
       return;
     }
@@ -168,6 +171,12 @@ export class RawUpgradeServer {
   refuse(reader: HeadReader, error: HandshakeError): void {
     reader.detach();
     endWith(reader.socket, formatRejectResponse(error.status, error.headers, error.message), this.linger);
+  }
+
+  /** @internal The request began: the head has the whole handshake timeout from now. */
+  restartClock(reader: HeadReader): void {
+    this.reading.delete(reader);
+    this.reading.add(reader);
   }
 
   /** @internal Stops watching a reader. */

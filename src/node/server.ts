@@ -55,6 +55,7 @@ import {
   asHandshakeError,
   checkedHeaders,
   checkRequestHost,
+  endWith,
   internalError,
   isOriginAllowed,
   PendingUpgrade,
@@ -337,6 +338,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * client went away before the 101.
    */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<ServerWebSocket<Data> | null> {
+    if (this.authenticate === undefined) return this.upgradeAtOnce(request, socket, head);
     const pending = new PendingUpgrade(socket, head, this.handshakeTimeout);
     const refusal = this.closing !== null ? shuttingDown() : this.admission(socket);
     if (refusal !== null) {
@@ -346,6 +348,40 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const vetted = await this.vet(request, pending, (error) => this.refuse(pending, request, error));
     if (vetted === null) return null;
     return this.open(request, pending, vetted.path, vetted.accepted, vetted.auth);
+  }
+
+  /**
+   * `handleUpgrade` without an `authenticate` hook: with nothing to wait
+   * for, the same checks in the same order, then the 101 or the refusal,
+   * happen at once, without the bookkeeping of a pending upgrade (its
+   * timer, listeners and promises).
+   */
+  private upgradeAtOnce(request: IncomingMessage, socket: Duplex, head: Buffer): ServerWebSocket<Data> | null {
+    let step: { path: string; accepted: AcceptedHandshake };
+    try {
+      const refusal = this.closing !== null ? shuttingDown() : this.admission(socket);
+      if (refusal !== null) throw refusal;
+      step = this.validate(request);
+    } catch (error) {
+      if (socket.destroyed) return null;
+      const refusal = asHandshakeError(error, 'the upgrade');
+      endWith(socket, formatRejectResponse(refusal.status, refusal.headers, refusal.message), this.settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
+      this.emit('rejected', refusal, request);
+      return null;
+    }
+    if (socket.destroyed) {
+      for (const extension of step.accepted.extensions) extension.dispose?.();
+      return null;
+    }
+    socket.write(formatAcceptResponse(step.accepted));
+    // Paused with the early bytes in front: `adopt` resumes once the connection listens.
+    socket.pause();
+    if (head.length > 0) socket.unshift(head);
+    if (socket instanceof Socket) {
+      socket.setNoDelay(true);
+      socket.setTimeout(0);
+    }
+    return this.adopt(socket, request, step.path, step.accepted, { accept: true }, undefined);
   }
 
   /**
