@@ -71,13 +71,13 @@ abstract class HeadParser<T> {
   private startLineDone = false;
   protected readonly limits: Required<HttpHeadLimits>;
 
-  constructor(limits: HttpHeadLimits = {}) {
-    this.limits = { ...DEFAULT_HTTP_HEAD_LIMITS, ...limits };
+  constructor(limits?: HttpHeadLimits) {
+    this.limits = limits === undefined ? DEFAULT_HTTP_HEAD_LIMITS : { ...DEFAULT_HTTP_HEAD_LIMITS, ...limits };
   }
 
   /** Returns the head once complete, else null. Throws `HandshakeError` on bad input. */
   feed(chunk: Uint8Array): ParsedHead<T> | null {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const searchFrom = Math.max(0, this.size - 3);
     this.append(bytes);
     const all = this.buffer.subarray(0, this.size);
