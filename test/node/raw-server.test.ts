@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { IncomingMessage, Server as HttpServer } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect as tlsConnect } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test, type TestContext } from 'node:test';
@@ -186,6 +187,24 @@ describe('raw-socket path', () => {
     alpn.destroy();
     const closed = await Promise.race([wss.close({ timeout: 100 }).then(() => 'closed'), sleep(3000).then(() => 'stuck')]);
     assert.equal(closed, 'closed');
+  });
+
+  test('TLS: an ordinary https request is answered by the internal http.Server, a wss client connects', async (t) => {
+    const { key, cert } = selfSignedCertificate();
+    const wss = await startServer(t, { tls: { key, cert } });
+    const request = httpsRequest({ host: '127.0.0.1', port: wss.port, path: '/page', servername: 'localhost', ca: cert, headers: { Connection: 'close' } });
+    request.end();
+    const [response] = (await once(request, 'response')) as [IncomingMessage];
+    let body = '';
+    for await (const chunk of response) body += String(chunk);
+    assert.equal(response.statusCode, 426);
+    assert.equal(response.headers.upgrade, 'websocket');
+    assert.match(body, /Upgrade: websocket/);
+    const client = new WS(`wss://localhost:${wss.port}/`, { ca: cert });
+    t.after(() => client.terminate());
+    await once(client, 'open');
+    client.send('over tls');
+    assert.equal(((await once(client, 'message')) as [Buffer])[0].toString(), 'over tls');
   });
 
   test('rawSocket: false keeps the http.Server path with the same answers', async (t) => {
