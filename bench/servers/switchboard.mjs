@@ -23,6 +23,9 @@ const TUNED = {
 const OFF = { ...TUNED, idleTimeout: 0, maxPingsPerSecond: 0, maxConnectionsPerIp: 0, maxPendingHandshakes: 0 };
 const options = process.env.SB_OPTIONS === 'defaults' ? { port, host: '127.0.0.1' } : process.env.SB_OPTIONS === 'off' ? OFF : TUNED;
 if (deflate) options.perMessageDeflate = true;
+// SB_RAW_SOCKET=0: standalone on Node's http.Server (its 'upgrade' event)
+// instead of the raw-socket path, to compare the two.
+if (process.env.SB_RAW_SOCKET === '0') options.rawSocket = false;
 
 let wss;
 try {

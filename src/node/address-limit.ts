@@ -32,7 +32,25 @@ LOCAL_NETWORKS.addSubnet('fe80::', 10, 'ipv6');
  * IPv4-mapped ones included: the default exemption from the per-address limit.
  */
 export function isLocalNetworkAddress(address: string): boolean {
+  const local = isLocalIPv4(address.startsWith('::ffff:') ? address.slice(7) : address);
+  if (local !== null) return local;
   return LOCAL_NETWORKS.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
+}
+
+const DOTTED_QUAD = /^(\d{1,3})\.(\d{1,3})\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * The IPv4 part of `isLocalNetworkAddress` for a dotted quad as sockets
+ * report it, without the allocations of a `BlockList` lookup (it runs for
+ * every upgrade); null for anything else.
+ */
+function isLocalIPv4(address: string): boolean | null {
+  const match = DOTTED_QUAD.exec(address);
+  if (match === null) return null;
+  const a = Number(match[1]);
+  const b = Number(match[2]);
+  if (a > 255 || b > 255) return null;
+  return a === 127 || a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 169 && b === 254);
 }
 
 /** The address a socket connects from, if it has one (a TCP or TLS socket). */

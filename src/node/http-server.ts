@@ -7,6 +7,7 @@
  */
 import { createServer as createHttpServer, type Server as HttpServer, type ServerOptions as HttpServerOptions } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer, type ServerOptions as HttpsServerOptions } from 'node:https';
+import { headCheckInterval } from './head-deadline.js';
 
 /** The lowest TLS version a standalone `wss://` server accepts unless `tls.minVersion` says otherwise. */
 export const DEFAULT_TLS_MIN_VERSION = 'TLSv1.2';
@@ -21,7 +22,7 @@ export function headTimeouts(timeout: number): Pick<HttpServerOptions, 'headersT
   return {
     headersTimeout: timeout,
     requestTimeout: timeout,
-    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(timeout / 4))),
+    connectionsCheckingInterval: headCheckInterval(timeout),
   };
 }
 

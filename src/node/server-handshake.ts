@@ -156,6 +156,22 @@ export function checkedHeaders(headers: HeaderList, what: string): HeaderList {
   return headers;
 }
 
+/**
+ * Writes a final answer (a refusal) and ends the socket, ignoring what the
+ * client still sends; destroys it once written, at the latest after
+ * `linger` ms (a client that does not read).
+ */
+export function endWith(socket: Duplex, response: Buffer, linger: number): void {
+  socket.on('error', () => {});
+  if (socket.destroyed) return;
+  socket.resume();
+  const timer = setTimeout(() => socket.destroy(), linger);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+  socket.once('finish', () => socket.destroy());
+  socket.end(response);
+}
+
 /** Bytes a client may send before its 101 that are kept for the connection; beyond, reading pauses. */
 export const MAX_EARLY_DATA = 64 * 1024;
 
@@ -216,15 +232,7 @@ export class PendingUpgrade {
   /** Writes the refusal, then destroys the socket (at the latest after `linger` ms). */
   refuse(response: Buffer, linger: number): void {
     this.detach();
-    const socket = this.socket;
-    socket.on('error', () => {});
-    if (socket.destroyed) return;
-    socket.resume();
-    const timer = setTimeout(() => socket.destroy(), linger);
-    timer.unref();
-    socket.once('close', () => clearTimeout(timer));
-    socket.once('finish', () => socket.destroy());
-    socket.end(response);
+    endWith(this.socket, response, linger);
   }
 
   /** Destroys the socket without answering (the client is gone). */

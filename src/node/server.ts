@@ -1,8 +1,10 @@
 /**
  * `WebSocketServer`: accepts WebSocket connections on a Node HTTP(S) server.
  *
- * Three modes: standalone (`port`: it creates and owns an http or https
- * server), attached (`server`: it listens to the 'upgrade' event of the
+ * Three modes: standalone (`port`: it listens itself, by default on a
+ * `net.Server` whose request heads it reads with the protocol core's parser,
+ * see `raw-server.ts`; or on an http, https or `http2` server it creates and
+ * owns), attached (`server`: it listens to the 'upgrade' event of the
  * user's server and leaves its other requests alone) and `noServer` (the user
  * calls `handleUpgrade`). Every upgrade goes through the same steps, in order:
  * path (404), origin (403), RFC 6455 validation (`acceptHandshake`: 400, 405,
@@ -13,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
-import { Socket, type AddressInfo } from 'node:net';
+import { Socket, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Server as TlsServer, type SecureContextOptions } from 'node:tls';
 import { encodeClosePayload } from '../protocol/close.js';
@@ -46,12 +48,14 @@ import {
   type AnyHttp2Server,
 } from './http2-server.js';
 import { DEFAULT_IDLE_TIMEOUT, IdleSweeper } from './idle.js';
+import { RawUpgradeServer } from './raw-server.js';
 import { bindingOf, ServerWebSocket, type ConnectionOwner, type ConnectionSettings, type MessageData } from './server-connection.js';
 import { ServerError } from './server-errors.js';
 import {
   asHandshakeError,
   checkedHeaders,
   checkRequestHost,
+  endWith,
   internalError,
   isOriginAllowed,
   PendingUpgrade,
@@ -87,6 +91,17 @@ export interface ServerOptions<Data = undefined> extends MessageLimits {
    * cleartext h2 with prior knowledge only (for proxies that speak h2c).
    */
   http2?: boolean;
+  /**
+   * Standalone mode without `http2`: accept on a `net.Server` (`tls.Server`
+   * with `tls`) and read the request heads with Switchboard's own bounded
+   * HTTP/1.1 parser (true, the default), or create a Node `http`/`https`
+   * server and take its 'upgrade' events (false). The guards are the same
+   * (head timeout 408, head size 431/414, malformed 400, then every check of
+   * the upgrade); ordinary requests go to an internal `http.Server` either
+   * way. With true, the hooks' `request` is an `IncomingMessage` built from
+   * the parsed head: no body, and an empty `headersDistinct`.
+   */
+  rawSocket?: boolean;
   /** Standalone mode with `http2`: streams one HTTP/2 connection may hold at once (SETTINGS_MAX_CONCURRENT_STREAMS). Default 100. */
   maxStreamsPerConnection?: number;
   /**
@@ -203,6 +218,8 @@ type Mode = 'standalone' | 'attached' | 'noServer';
 export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketServerEvents<Data>> {
   private readonly mode: Mode;
   private readonly httpServer: HttpServer | HttpsServer | AnyHttp2Server | null;
+  /** Standalone mode on the raw-socket path (then `httpServer` is null). */
+  private readonly raw: RawUpgradeServer | null;
   private readonly http2: Http2Attachment | null;
   private readonly paths: ReadonlySet<string> | null;
   private readonly subprotocols: SubprotocolChoice | undefined;
@@ -271,7 +288,16 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const perAddress = options.maxConnectionsPerIp ?? DEFAULT_MAX_CONNECTIONS_PER_IP;
     this.addressLimiter = perAddress > 0 ? new AddressLimiter(perAddress, options.connectionLimitExempt ?? isLocalNetworkAddress) : null;
 
-    if (this.mode === 'standalone' && options.http2 === true) {
+    this.raw = null;
+    if (this.mode === 'standalone' && options.http2 !== true && options.rawSocket !== false) {
+      const raw = new RawUpgradeServer(
+        { tls: options.tls, handshakeTimeout: this.handshakeTimeout, linger: options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT },
+        { upgrade: this.onUpgrade, request: this.onFallbackRequest },
+      );
+      this.raw = raw;
+      this.httpServer = null;
+      this.listening = this.listen(raw.server, options.port!, options.host);
+    } else if (this.mode === 'standalone' && options.http2 === true) {
       const server = createStandaloneHttp2Server(options.tls, options.maxStreamsPerConnection ?? DEFAULT_MAX_STREAMS_PER_CONNECTION, this.handshakeTimeout);
       this.httpServer = server;
       this.listening = this.listen(server, options.port!, options.host);
@@ -298,7 +324,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Address of the server listened on (created or attached), or null (`noServer`, not listening, or a pipe). */
   address(): AddressInfo | null {
-    const address = this.httpServer?.address();
+    const address = (this.raw?.server ?? this.httpServer)?.address();
     return address !== null && typeof address === 'object' ? address : null;
   }
 
@@ -321,6 +347,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * client went away before the 101.
    */
   async handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<ServerWebSocket<Data> | null> {
+    if (this.authenticate === undefined) return this.upgradeAtOnce(request, socket, head);
     const pending = new PendingUpgrade(socket, head, this.handshakeTimeout);
     const refusal = this.closing !== null ? shuttingDown() : this.admission(socket);
     if (refusal !== null) {
@@ -330,6 +357,40 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     const vetted = await this.vet(request, pending, (error) => this.refuse(pending, request, error));
     if (vetted === null) return null;
     return this.open(request, pending, vetted.path, vetted.accepted, vetted.auth);
+  }
+
+  /**
+   * `handleUpgrade` without an `authenticate` hook: with nothing to wait
+   * for, the same checks in the same order, then the 101 or the refusal,
+   * happen at once, without the bookkeeping of a pending upgrade (its
+   * timer, listeners and promises).
+   */
+  private upgradeAtOnce(request: IncomingMessage, socket: Duplex, head: Buffer): ServerWebSocket<Data> | null {
+    let step: { path: string; accepted: AcceptedHandshake };
+    try {
+      const refusal = this.closing !== null ? shuttingDown() : this.admission(socket);
+      if (refusal !== null) throw refusal;
+      step = this.validate(request);
+    } catch (error) {
+      if (socket.destroyed) return null;
+      const refusal = asHandshakeError(error, 'the upgrade');
+      endWith(socket, formatRejectResponse(refusal.status, refusal.headers, refusal.message), this.settings.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT);
+      this.emit('rejected', refusal, request);
+      return null;
+    }
+    if (socket.destroyed) {
+      for (const extension of step.accepted.extensions) extension.dispose?.();
+      return null;
+    }
+    socket.write(formatAcceptResponse(step.accepted));
+    // Paused with the early bytes in front: `adopt` resumes once the connection listens.
+    socket.pause();
+    if (head.length > 0) socket.unshift(head);
+    if (socket instanceof Socket) {
+      socket.setNoDelay(true);
+      socket.setTimeout(0);
+    }
+    return this.adopt(socket, request, step.path, step.accepted, { accept: true }, undefined);
   }
 
   /**
@@ -404,7 +465,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
    * for credentials it cannot load (the old ones then stay in use).
    */
   reloadTls(options: SecureContextOptions): void {
-    const server = this.httpServer;
+    const server = this.raw?.server ?? this.httpServer;
     if (!(server instanceof TlsServer)) throw new ServerError('SB_ERR_NOT_TLS', 'the server does not serve TLS');
     server.setSecureContext(options);
   }
@@ -580,7 +641,10 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     this.emit('rejected', error, request);
   }
 
-  /** Standalone mode: an ordinary HTTP request gets the refusal an upgrade would get (426 for a plain GET). */
+  /**
+   * Standalone mode: an ordinary HTTP request gets the refusal an upgrade
+   * would get (426 for a plain GET), and the connection is closed after it.
+   */
   private readonly onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     let error: HandshakeError;
     try {
@@ -593,7 +657,14 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     response.statusCode = error.status;
     for (const [name, value] of error.headers) response.setHeader(name, value);
     response.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    response.setHeader('Connection', 'close');
     response.end(error.message);
+  };
+
+  /** The raw-socket path's ordinary requests: `onRequest`, or 503 once the server is closing. */
+  private readonly onFallbackRequest = (request: IncomingMessage, response: ServerResponse): void => {
+    if (this.closing !== null) refuseDuringShutdown(request, response);
+    else this.onRequest(request, response);
   };
 
   /**
@@ -620,7 +691,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   // ------------------------------------------------------------ lifecycle
 
-  private listen(server: HttpServer | HttpsServer | AnyHttp2Server, port: number, host: string | undefined): Promise<void> {
+  private listen(server: NetServer, port: number, host: string | undefined): Promise<void> {
     const listening = new Promise<void>((resolve, reject) => {
       const onError = (error: Error): void => reject(error);
       server.once('error', onError);
@@ -676,7 +747,8 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
     for (const ws of this.connections) ws.terminate();
     await this.allClosed(Infinity);
     if (this.mode === 'standalone') {
-      if (this.http2 !== null) this.http2.destroyAll();
+      if (this.raw !== null) this.raw.destroyWaiting();
+      else if (this.http2 !== null) this.http2.destroyAll();
       else if (this.httpServer !== null && 'closeAllConnections' in this.httpServer) this.httpServer.closeAllConnections();
     }
     await serverClosed;
@@ -685,6 +757,7 @@ export class WebSocketServer<Data = undefined> extends EventEmitter<WebSocketSer
 
   /** Stops taking new upgrades; resolves when the server it created has closed. */
   private stopAccepting(): Promise<void> {
+    if (this.raw !== null) return this.raw.close();
     const server = this.httpServer;
     if (server === null) return Promise.resolve();
     server.off('upgrade', this.onUpgrade);
@@ -741,9 +814,13 @@ function modeOf(options: ServerOptions<unknown>): Mode {
     if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
       throw new ServerError('SB_ERR_INVALID_OPTIONS', `invalid port ${options.port}`);
     }
+    if (options.rawSocket === true && options.http2 === true) {
+      throw new ServerError('SB_ERR_INVALID_OPTIONS', '`rawSocket` reads HTTP/1.1 only: it cannot be combined with `http2`');
+    }
     return 'standalone';
   }
   if (options.tls !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`tls` only applies to a server created by `port`');
+  if (options.rawSocket !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`rawSocket` only applies to a server created by `port`');
   if (options.http2 !== undefined) throw new ServerError('SB_ERR_INVALID_OPTIONS', '`http2` only applies to a server created by `port` (attach to an `http2` server instead)');
   return options.server !== undefined ? 'attached' : 'noServer';
 }

@@ -47,6 +47,10 @@ export interface ParsedHead<T> {
 }
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** A control character other than HTAB (RFC 9110 §5.5: a field value holds none; Node's parser refuses them too). */
+const FIELD_CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** `METHOD target HTTP/x.y`; the target holds no whitespace or control character. */
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP\/(\d\.\d)$/;
 const EMPTY = Buffer.alloc(0);
 
 function syntaxError(message: string): HandshakeError {
@@ -67,13 +71,13 @@ abstract class HeadParser<T> {
   private startLineDone = false;
   protected readonly limits: Required<HttpHeadLimits>;
 
-  constructor(limits: HttpHeadLimits = {}) {
-    this.limits = { ...DEFAULT_HTTP_HEAD_LIMITS, ...limits };
+  constructor(limits?: HttpHeadLimits) {
+    this.limits = limits === undefined ? DEFAULT_HTTP_HEAD_LIMITS : { ...DEFAULT_HTTP_HEAD_LIMITS, ...limits };
   }
 
   /** Returns the head once complete, else null. Throws `HandshakeError` on bad input. */
   feed(chunk: Uint8Array): ParsedHead<T> | null {
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const searchFrom = Math.max(0, this.size - 3);
     this.append(bytes);
     const all = this.buffer.subarray(0, this.size);
@@ -137,7 +141,7 @@ abstract class HeadParser<T> {
       const name = line.slice(0, colon);
       if (!isToken(name)) throw syntaxError(`invalid header name "${name.slice(0, 80)}"`);
       const value = line.slice(colon + 1).trim();
-      if (/[\r\n\0]/.test(value)) throw syntaxError(`invalid character in header ${name}`);
+      if (FIELD_CONTROL.test(value)) throw syntaxError(`invalid character in header ${name}`);
       rawHeaders.push([name, value]);
       const key = name.toLowerCase();
       const previous = headers[key];
@@ -157,7 +161,7 @@ export class HttpRequestParser extends HeadParser<HttpRequestHead> {
     if (line.length > this.limits.maxRequestLine) {
       throw new HandshakeError('SB_ERR_HTTP_URI_TOO_LONG', 414, 'request line too long');
     }
-    const match = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) (\S+) HTTP\/(\d\.\d)$/.exec(line);
+    const match = REQUEST_LINE.exec(line);
     if (!match) throw syntaxError(`malformed request line "${line.slice(0, 80)}"`);
     return { method: match[1]!, target: match[2]!, httpVersion: match[3]!, headers, rawHeaders };
   }

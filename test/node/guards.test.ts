@@ -3,6 +3,7 @@
 // default exemption, and the Host allowlist matching.
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
+import { BlockList } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { describe, test } from 'node:test';
 import { AddressLimiter, isLocalNetworkAddress } from '../../src/node/address-limit.js';
@@ -156,6 +157,25 @@ describe('AddressLimiter', () => {
       assert.equal(isLocalNetworkAddress(local), true, local);
     }
     for (const remote of ['8.8.8.8', '172.32.0.1', '11.0.0.1', '2001:db8::1', '::ffff:8.8.8.8']) assert.equal(isLocalNetworkAddress(remote), false, remote);
+  });
+
+  test('IPv4 addresses, plain and IPv4-mapped, are judged as a BlockList of the same networks judges them', () => {
+    const reference = new BlockList();
+    for (const [network, prefix] of [['127.0.0.0', 8], ['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['169.254.0.0', 16]] as const) {
+      reference.addSubnet(network, prefix, 'ipv4');
+    }
+    const firsts = [0, 9, 10, 11, 126, 127, 128, 168, 169, 170, 171, 172, 173, 191, 192, 193, 255];
+    let seed = 7;
+    const next = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const address = `${firsts[next(firsts.length)]}.${next(256)}.${next(256)}.${next(256)}`;
+      const expected = reference.check(address, 'ipv4');
+      assert.equal(isLocalNetworkAddress(address), expected, address);
+      assert.equal(isLocalNetworkAddress(`::ffff:${address}`), expected, `::ffff:${address}`);
+    }
   });
 });
 

@@ -31,6 +31,9 @@ describe('HttpRequestParser', () => {
     ['a header without colon', 'GET / HTTP/1.1\r\nBroken\r\n\r\n', 400],
     ['a space before the colon', 'GET / HTTP/1.1\r\nHost : x\r\n\r\n', 400],
     ['a malformed request line', 'GET/HTTP/1.1\r\n\r\n', 400],
+    ['a control character in a header value', 'GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n', 400],
+    ['DEL in a header value', 'GET / HTTP/1.1\r\nX-A: a\x7fb\r\n\r\n', 400],
+    ['a control character in the request target', 'GET /a\x01b HTTP/1.1\r\n\r\n', 400],
   ];
   for (const [name, input, status] of failures) {
     it(`answers ${status} for ${name}`, () => {
