@@ -28,7 +28,10 @@ async function start(t: TestContext, options: Options & { http2?: boolean; secur
   t.after(() => wss.close({ timeout: 200 }));
   await wss.ready();
   let tcp = 0;
-  (wss as unknown as { httpServer: { on(event: string, listener: () => void): void } }).httpServer.on('connection', () => tcp++);
+  // The listening server: the http2/https one, or the raw-socket path's net/tls server.
+  type Listener = { on(event: string, listener: () => void): void };
+  const internals = wss as unknown as { httpServer: Listener | null; raw: { server: Listener } | null };
+  (internals.raw?.server ?? internals.httpServer)!.on('connection', () => tcp++);
   const versions: string[] = [];
   wss.on('connection', (ws, request) => {
     versions.push(request.httpVersion);
