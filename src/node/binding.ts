@@ -13,6 +13,7 @@ import { headerSize, writeHeader } from '../protocol/frame.js';
 import { ConnectionError } from './errors.js';
 import { framePool, MAX_POOLED_FRAME } from './frame-pool.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
+import { WritePacer } from './write-pacer.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
 export type BackpressurePolicy = 'close' | 'drop';
@@ -175,6 +176,8 @@ export class SocketBinding implements ConnectionHandler {
   private paused = false;
   /** Bytes read and dropped since the connection stopped parsing. */
   private discarded = 0;
+  /** Set by `pace()`: the socket gets the bytes at most this fast (an emulated slow link). */
+  private pacer: WritePacer | null = null;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
@@ -270,6 +273,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   onSocketDrain(): void {
+    if (this.pacer !== null && this.pacer.bytes > 0) return;
     if (this.needDrain && this.bufferedAmount === 0) {
       this.needDrain = false;
       this.events.drain();
@@ -313,9 +317,43 @@ export class SocketBinding implements ConnectionHandler {
     this.startCloseTimer(Math.min(this.closeTimeout, DISCARD_LINGER));
   }
 
-  /** Bytes queued for the socket and not yet passed to the kernel. */
+  /** Bytes queued for the socket and not yet passed to the kernel (those a pace holds back included). */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.pendingBytes;
+    return this.socket.writableLength + this.pendingBytes + (this.pacer === null ? 0 : this.pacer.bytes);
+  }
+
+  /** The rate set by `pace()`, in bytes per second; null when the socket gets the bytes as fast as it takes them. */
+  get paceRate(): number | null {
+    return this.pacer?.rate ?? null;
+  }
+
+  /**
+   * Emulates a slow link: from now on the socket is given at most
+   * `bytesPerSecond` (an integer, at least `MIN_PACE_RATE`); what waits counts
+   * in `bufferedAmount` and so under `maxBufferedAmount`. null gives the socket
+   * what waits at once and stops pacing. Closing the connection stops it too.
+   */
+  pace(bytesPerSecond: number | null): void {
+    const previous = this.pacer;
+    if (bytesPerSecond === null) {
+      this.pacer = null;
+      previous?.release();
+      this.onSocketDrain();
+      return;
+    }
+    const pacer = new WritePacer(this.socket, bytesPerSecond, () => this.onSocketDrain());
+    if (this.done || this.connection.state !== ReadyState.OPEN) return;
+    this.pacer = pacer;
+    // What the previous pace held keeps its place in the line.
+    previous?.release();
+  }
+
+  /** Stops pacing, handing what waits to the socket (a close frame must not wait behind it). */
+  private unpace(): void {
+    if (this.pacer === null) return;
+    const pacer = this.pacer;
+    this.pacer = null;
+    pacer.release();
   }
 
   /** Sends a message, applying the buffered-bytes limit. */
@@ -358,6 +396,10 @@ export class SocketBinding implements ConnectionHandler {
    * written, and what the peer still sends is dropped (see `DISCARD_LIMIT`).
    */
   close(code?: number, reason?: string): void {
+    if (this.pacer !== null) {
+      this.flush();
+      this.unpace();
+    }
     if (!this.paused || this.done) {
       this.connection.sendClose(code, reason);
       this.startCloseTimer();
@@ -373,6 +415,8 @@ export class SocketBinding implements ConnectionHandler {
   /** Destroys the socket at once, without a closing handshake. */
   terminate(): void {
     this.clearCloseTimer();
+    this.pacer?.stop();
+    this.pacer = null;
     this.socket.destroy();
   }
 
@@ -476,6 +520,10 @@ export class SocketBinding implements ConnectionHandler {
     this.pendingBytes = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
+    if (this.pacer !== null) {
+      for (const chunk of pending) this.pacer.write(chunk);
+      return;
+    }
     if (pending.length === 1) {
       socket.write(pending[0]!);
     } else if (size <= COALESCE_LIMIT) {
@@ -490,6 +538,7 @@ export class SocketBinding implements ConnectionHandler {
   private endSocket(): void {
     this.startCloseTimer();
     this.flush();
+    this.unpace();
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
@@ -515,6 +564,8 @@ export class SocketBinding implements ConnectionHandler {
   onSocketClose(): void {
     if (this.done) return;
     this.done = true;
+    this.pacer?.stop();
+    this.pacer = null;
     this.clearCloseTimer();
     this.connection.receiveEof();
     for (const extension of this.extensions) extension.dispose?.();

@@ -4,9 +4,11 @@
  * server when this tab falls behind — with changes flashing, a canvas chart
  * of the chosen instrument's last price, and what delta compression and
  * conflation saved (`ticker:stats` from the server, and this tab's counts).
+ * "Slow link" asks the server to pace this tab's downlink (`ticker.link`),
+ * which makes it conflate this tab's quotes.
  */
 import { formatBytes, formatNumber } from './charts.js';
-import { byId, connectDemo, element } from './common.js';
+import { byId, connectDemo, element, type DemoClient } from './common.js';
 import { isQuote, isTickerStats, TICKER_QUOTES, TICKER_STATS, type Quote } from './ticker-api.js';
 
 /** Points kept for the chart. */
@@ -32,6 +34,8 @@ let frameScheduled = false;
 let filter = '';
 /** This tab's counts since the last second. */
 const tab = { received: 0, deltas: 0, skipped: 0, totalSkipped: 0, totalReceived: 0, totalDeltas: 0 };
+/** Publications this tab was told it skipped, since it opened (shown, and kept in the tile's `data-tab-skipped`). */
+let tabSkipped = 0;
 
 function figure(id: string, value: string, sub = ''): void {
   const tile = byId(`figure-${id}`);
@@ -170,6 +174,22 @@ function choose(symbol: string): void {
   schedule();
 }
 
+/** Asks the server for a slow downlink, or a normal one, as the checkbox says; again after each reconnect. */
+function watchSlowLink(client: DemoClient): void {
+  const box = byId<HTMLInputElement>('slow-link');
+  const apply = (): void => {
+    const slow = box.checked;
+    client.call('ticker.link', { slow }).then(
+      (link) => (document.body.dataset.slowLink = link.bytesPerSecond === null ? 'off' : String(link.bytesPerSecond)),
+      () => (box.checked = false),
+    );
+  };
+  box.addEventListener('change', apply);
+  client.on('connected', () => {
+    if (box.checked) apply();
+  });
+}
+
 async function main(): Promise<void> {
   byId('quotes').addEventListener('click', (event) => {
     const tr = (event.target as HTMLElement).closest('tr');
@@ -180,12 +200,17 @@ async function main(): Promise<void> {
     for (const row of rows.values()) row.element.hidden = filter !== '' && !row.quote.symbol.includes(filter);
   });
   const { client } = await connectDemo(false);
+  watchSlowLink(client);
   const quotes = client.subscribe(TICKER_QUOTES, { delta: true });
   quotes.on('publication', (publication) => {
     if (!isQuote(publication.data)) return;
     tab.received++;
     if (publication.delta === true) tab.deltas++;
-    if (publication.skipped !== undefined) tab.skipped += publication.skipped;
+    if (publication.skipped !== undefined) {
+      tab.skipped += publication.skipped;
+      tabSkipped += publication.skipped;
+      byId('figure-skipped').dataset.tabSkipped = String(tabSkipped);
+    }
     onQuote(publication.data);
     if (chosen === null) choose(publication.data.symbol);
   });
