@@ -22,7 +22,12 @@ export class WritePacer {
   private queued = 0;
   private timer: NodeJS.Timeout | null = null;
   private last = 0;
-  /** Bytes that may be written now (grows by the rate over time, up to one interval's worth plus a slice). */
+  /**
+   * Bytes that may be written now: the rate times the time since the last
+   * slice, up to one second's worth (a timer that fires late, on a busy
+   * process, catches up instead of slowing the link further); nothing is
+   * saved up while the queue is empty.
+   */
   private budget = 0;
 
   /**
@@ -80,7 +85,7 @@ export class WritePacer {
   /** Writes what the rate allows since the last slice. */
   private slice(): void {
     const now = Date.now();
-    this.budget = Math.min(this.budget + ((now - this.last) * this.rate) / 1000, (this.rate * PACE_INTERVAL * 2) / 1000);
+    this.budget = Math.min(this.budget + ((now - this.last) * this.rate) / 1000, this.rate);
     this.last = now;
     const socket = this.socket;
     if (socket.destroyed) {
@@ -107,6 +112,7 @@ export class WritePacer {
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;
+      this.budget = 0;
       this.stopTimer();
       this.emptied();
     } else if (this.head > 1024) {
