@@ -2,7 +2,7 @@
 // values change and flash, the chosen instrument's chart draws, most quotes arrive as deltas and the server's
 // bytes saved show; a tab on a slow link (the server paces its downlink) is conflated — values skipped rise, its
 // table holds quotes the feed published and keeps up with it — while a tab beside it skips none; the feed stops
-// when the last page leaves. Screenshots at 1280×800 and 390×844 go to docs/screenshots/.
+// when the last page leaves. Screenshots at 1280×800 (plain and slow link) and 390×844 go to docs/screenshots/.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
