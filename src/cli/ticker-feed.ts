@@ -5,9 +5,10 @@
  * and stopped when the last one leaves. Once a second it publishes on
  * `ticker:stats` what conflation and delta compression saved.
  */
-import type { RealtimeServer } from '../realtime/server/index.js';
+import { RpcError } from '../realtime/server/errors.js';
+import type { RealtimeServer, Session } from '../realtime/server/index.js';
 import type { DemoApi } from './apps/web/api.js';
-import { TICKER_QUOTES, TICKER_STATS, type Quote, type TickerStats } from './apps/web/ticker-api.js';
+import { isTickerLinkParams, TICKER_QUOTES, TICKER_SLOW_LINK_RATE, TICKER_STATS, type Quote, type TickerLink, type TickerStats } from './apps/web/ticker-api.js';
 
 export interface TickerFeedOptions {
   /** Instruments. Default 1,000. */
@@ -41,6 +42,18 @@ function symbolOf(index: number): string {
   return rest === 0 ? name : `${name}${rest}`;
 }
 
+/**
+ * `ticker.link`: paces the caller's downlink at `TICKER_SLOW_LINK_RATE`, or
+ * lifts the pace. The rate is fixed, not the caller's to choose; its
+ * outbound buffer stays under `limits.maxQueuedBytes` as any other's.
+ */
+function linkOf(params: unknown, session: Session<DemoApi>): TickerLink {
+  if (!isTickerLinkParams(params)) throw new RpcError('bad_request', 'ticker.link takes { slow: boolean }');
+  const bytesPerSecond = params.slow ? TICKER_SLOW_LINK_RATE : null;
+  if (!session.paceDownlink(bytesPerSecond)) throw new RpcError('unavailable', 'a slow link needs a WebSocket connection');
+  return { bytesPerSecond };
+}
+
 export class TickerFeed {
   private readonly instruments: Instrument[];
   private readonly rate: number;
@@ -61,6 +74,7 @@ export class TickerFeed {
       const price = Math.round((5 + this.random() * 495) * 100) / 100;
       return { symbol: symbolOf(i), open: price, price, volume: Math.floor(this.random() * 1_000_000) };
     });
+    rt.method('ticker.link', (params, session) => linkOf(params, session));
   }
 
   /** True while quotes are being published. */

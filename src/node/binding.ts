@@ -13,6 +13,7 @@ import { headerSize, writeHeader } from '../protocol/frame.js';
 import { ConnectionError } from './errors.js';
 import { framePool, MAX_POOLED_FRAME } from './frame-pool.js';
 import { DEFAULT_MAX_PINGS_PER_SECOND, DEFAULT_PING_FLOOD_TIMEOUT, PingLimiter } from './ping-limit.js';
+import { WritePacer } from './write-pacer.js';
 
 /** What to do when a send would push buffered bytes over `maxBufferedAmount`. */
 export type BackpressurePolicy = 'close' | 'drop';
@@ -240,6 +241,8 @@ export class SocketBinding implements ConnectionHandler {
   private flags = 0;
   /** Created by the first ping, failure, close timer or dropped input. */
   private rare: RareState | null = null;
+  /** Set by `pace()`: the socket gets the bytes at most this fast (an emulated slow link). */
+  private pacer: WritePacer | null = null;
 
   constructor(socket: Duplex, head: Buffer | null, options: BindingOptions, events: BindingEvents) {
     this.socket = socket;
@@ -331,6 +334,7 @@ export class SocketBinding implements ConnectionHandler {
 
   /** @internal */
   onSocketDrain(): void {
+    if (this.pacer !== null && this.pacer.bytes > 0) return;
     if ((this.flags & NEED_DRAIN) !== 0 && this.bufferedAmount === 0) {
       this.flags &= ~NEED_DRAIN;
       this.events[onDrain]();
@@ -380,9 +384,43 @@ export class SocketBinding implements ConnectionHandler {
     return this.rare === null ? 0 : this.rare.discarded;
   }
 
-  /** Bytes queued for the socket and not yet passed to the kernel. */
+  /** Bytes queued for the socket and not yet passed to the kernel (those a pace holds back included). */
   get bufferedAmount(): number {
-    return this.socket.writableLength + this.pendingBytes;
+    return this.socket.writableLength + this.pendingBytes + (this.pacer === null ? 0 : this.pacer.bytes);
+  }
+
+  /** The rate set by `pace()`, in bytes per second; null when the socket gets the bytes as fast as it takes them. */
+  get paceRate(): number | null {
+    return this.pacer?.rate ?? null;
+  }
+
+  /**
+   * Emulates a slow link: from now on the socket is given at most
+   * `bytesPerSecond` (an integer, at least `MIN_PACE_RATE`); what waits counts
+   * in `bufferedAmount` and so under `maxBufferedAmount`. null gives the socket
+   * what waits at once and stops pacing. Closing the connection stops it too.
+   */
+  pace(bytesPerSecond: number | null): void {
+    const previous = this.pacer;
+    if (bytesPerSecond === null) {
+      this.pacer = null;
+      previous?.release();
+      this.onSocketDrain();
+      return;
+    }
+    const pacer = new WritePacer(this.socket, bytesPerSecond, () => this.onSocketDrain());
+    if ((this.flags & DONE) !== 0 || this.connection.state !== ReadyState.OPEN) return;
+    this.pacer = pacer;
+    // What the previous pace held keeps its place in the line.
+    previous?.release();
+  }
+
+  /** Stops pacing, handing what waits to the socket (a close frame must not wait behind it). */
+  private unpace(): void {
+    if (this.pacer === null) return;
+    const pacer = this.pacer;
+    this.pacer = null;
+    pacer.release();
   }
 
   /** Sends a message, applying the buffered-bytes limit. */
@@ -427,6 +465,10 @@ export class SocketBinding implements ConnectionHandler {
    * written, and what the peer still sends is dropped (see `DISCARD_LIMIT`).
    */
   close(code?: number, reason?: string): void {
+    if (this.pacer !== null) {
+      this.flush();
+      this.unpace();
+    }
     if ((this.flags & (DONE | PAUSED)) !== PAUSED) {
       this.connection.sendClose(code, reason);
       this.startCloseTimer();
@@ -442,6 +484,8 @@ export class SocketBinding implements ConnectionHandler {
   /** Destroys the socket at once, without a closing handshake. */
   terminate(): void {
     this.clearCloseTimer();
+    this.pacer?.stop();
+    this.pacer = null;
     this.socket.destroy();
   }
 
@@ -545,6 +589,10 @@ export class SocketBinding implements ConnectionHandler {
     this.pendingBytes = 0;
     const socket = this.socket;
     if (socket.destroyed) return;
+    if (this.pacer !== null) {
+      for (const chunk of pending) this.pacer.write(chunk);
+      return;
+    }
     if (pending.length === 1) {
       socket.write(pending[0]!);
     } else if (size <= COALESCE_LIMIT) {
@@ -559,6 +607,7 @@ export class SocketBinding implements ConnectionHandler {
   private endSocket(): void {
     this.startCloseTimer();
     this.flush();
+    this.unpace();
     if (!this.socket.destroyed && !this.socket.writableEnded) this.socket.end();
   }
 
@@ -593,6 +642,8 @@ export class SocketBinding implements ConnectionHandler {
   onSocketClose(): void {
     if ((this.flags & DONE) !== 0) return;
     this.flags |= DONE;
+    this.pacer?.stop();
+    this.pacer = null;
     this.clearCloseTimer();
     this.connection.receiveEof();
     for (const extension of this.connection.extensions) extension.dispose?.();

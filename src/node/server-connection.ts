@@ -224,6 +224,21 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   }
 
   /**
+   * Emulates a slow link to this peer (for demos and tests of backpressure
+   * policies): the socket is given at most `bytesPerSecond` (an integer, at
+   * least 1,024; RangeError otherwise), the rest waits and counts in
+   * `bufferedAmount`, under the same `maxBufferedAmount`. null lifts it.
+   */
+  pace(bytesPerSecond: number | null): void {
+    if ((this.flags & FLAG_CLOSED) === 0) this._binding.pace(bytesPerSecond);
+  }
+
+  /** The rate set by `pace()`, or null. */
+  get paceRate(): number | null {
+    return this._binding.paceRate;
+  }
+
+  /**
    * Starts the closing handshake; without a code the close frame is empty
    * (the peer sees 1005). The socket is destroyed if the peer does not answer
    * within `closeTimeout`. While paused (a peer that floods, say) the close

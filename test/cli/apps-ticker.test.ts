@@ -1,6 +1,8 @@
 // The trading feed of `switchboard serve` (/ticker) in Chromium: the table fills with the instruments and its
 // values change and flash, the chosen instrument's chart draws, most quotes arrive as deltas and the server's
-// bytes saved show; the feed stops when the last page leaves. Screenshots at 1280×800 and 390×844 go to docs/screenshots/.
+// bytes saved show; a tab on a slow link (the server paces its downlink) is conflated — values skipped rise, its
+// table holds quotes the feed published and keeps up with it — while a tab beside it skips none; the feed stops
+// when the last page leaves. Screenshots at 1280×800 (plain and slow link) and 390×844 go to docs/screenshots/.
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -78,6 +80,54 @@ describe('the trading feed in Chromium', () => {
     await page.waitForTimeout(3000);
     await page.screenshot({ path: `${SCREENSHOTS}/ticker.png` });
     await page.context().close();
+  });
+
+  it('a tab on a slow link is conflated and keeps up; a tab beside it skips nothing', options, async () => {
+    // The feed's quotes as a fast Node subscriber sees them: symbol → [when, volume, last] in order.
+    const watcher = new RealtimeClient(`ws://127.0.0.1:${serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0002' } });
+    watcher.connect();
+    const published = new Map<string, Array<{ at: number; volume: number; last: number }>>();
+    watcher.subscribe('ticker:quotes').on('publication', (publication) => {
+      const quote = publication.data as { symbol: string; volume: number; last: number };
+      let list = published.get(quote.symbol);
+      if (list === undefined) published.set(quote.symbol, (list = []));
+      list.push({ at: Date.now(), volume: quote.volume, last: quote.last });
+    });
+    const slow = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+    await slow.check('#slow-link');
+    const fast = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+    try {
+      await slow.waitForFunction(() => document.body.dataset.slowLink === '32768', undefined, { timeout: 60_000 });
+      await slow.waitForFunction(() => Number(document.getElementById('figure-skipped')?.dataset.tabSkipped ?? 0) > 1000, undefined, { timeout: 60_000 });
+      await slow.waitForTimeout(10_000);
+      // The slow tab's table: every row a quote the feed published, none older than the feed's values of 15 s before.
+      const snapshot = await slow.$$eval('#quotes tr', (rows) => rows.map((row) => ({ symbol: (row as HTMLElement).dataset.symbol ?? '', last: row.children[3]?.textContent ?? '', volume: row.children[5]?.textContent ?? '' })));
+      const taken = Date.now();
+      let behind = 0;
+      let lagMax = 0;
+      for (const row of snapshot) {
+        const quotes = published.get(row.symbol) ?? [];
+        const volume = Number(row.volume.replace(/,/g, ''));
+        const shown = quotes.find((quote) => quote.volume === volume);
+        if (quotes.length === 0) continue;
+        assert.ok(shown !== undefined, `${row.symbol}: volume ${row.volume} was never published`);
+        assert.equal(shown.last.toFixed(2), row.last, `${row.symbol}: last`);
+        const newer = quotes.find((quote) => quote.volume > volume);
+        if (newer !== undefined) lagMax = Math.max(lagMax, taken - newer.at);
+        const then = quotes.filter((quote) => quote.at <= taken - 15_000).at(-1);
+        if (then !== undefined && volume < then.volume) behind++;
+      }
+      assert.equal(behind, 0, `rows older than the feed 15 s before (longest lag ${lagMax} ms)`);
+      // The fast tab skipped nothing; the slow one stayed connected.
+      assert.equal(await fast.$eval('#figure-skipped', (tile) => (tile as HTMLElement).dataset.tabSkipped ?? '0'), '0');
+      assert.equal(await slow.$eval('body', (body) => body.dataset.connection), 'connected');
+      await slow.screenshot({ path: `${SCREENSHOTS}/ticker-slow-link.png` });
+      console.log(`slow link: longest lag of a row ${lagMax} ms`);
+    } finally {
+      await fast.context().close();
+      await slow.context().close();
+      watcher.close();
+    }
   });
 
   it('on a phone; the feed runs only while a page is subscribed', options, async () => {

@@ -92,6 +92,9 @@ export const gameJoinSchema = v.strictObject({ seat: v.optional(v.pipe(v.string(
 /** `game.input`: a direction, each component in −1 … 1 (the world scales a longer vector to length 1). */
 export const gameInputSchema = v.strictObject({ x: numberIn(-1, 1), y: numberIn(-1, 1) });
 
+/** `ticker.link`: slow or not (the rate is the server's, TICKER_SLOW_LINK_RATE). */
+export const tickerLinkSchema = v.strictObject({ slow: v.boolean() });
+
 /**
  * Every namespace a client may publish in, with its schema, and
  * `notifications`, which only the server API publishes in (its schema
@@ -112,5 +115,6 @@ export const DEMO_SCHEMAS: SchemaOptions<DemoApi> = {
     'board.clear': boardParamsSchema,
     'game.join': gameJoinSchema,
     'game.input': gameInputSchema,
+    'ticker.link': tickerLinkSchema,
   },
 };

@@ -215,6 +215,7 @@ body.app-chat { height: 100vh; height: 100dvh; min-height: 0; }
 .ticker-chart canvas { display: block; width: 100%; height: 260px; }
 .ticker-note { margin: 10px 0 0; font-size: 13px; color: #4b5563; }
 .ticker-table-panel { padding: 10px 0 0; }
+.ticker-slow { margin-left: auto; display: inline-flex; align-items: center; gap: 6px; color: var(--muted); font-size: 14px; cursor: pointer; }
 .ticker-filter { margin: 0 12px 8px; padding: 6px 10px; border: 1px solid #d1d5db; border-radius: 8px; font: inherit; width: calc(100% - 24px); box-sizing: border-box; }
 .ticker-scroll { max-height: 560px; overflow-y: auto; }
 .ticker-table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 13px; }

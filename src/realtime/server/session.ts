@@ -74,6 +74,15 @@ export interface Session<A extends ApiShape = UntypedApi> {
   subscribe(channel: string): Promise<boolean>;
   /** Sends `disconnect` and closes with `code` (default 4000: the client may reconnect). */
   disconnect(code?: number, reason?: string): void;
+  /**
+   * Emulates a slow downlink to this client, for demos and tests of
+   * conflation and slow-consumer handling: what the server sends it goes to
+   * the socket at most `bytesPerSecond` (an integer of at least 1,024;
+   * RangeError otherwise); the rest waits in its outbound buffer, which
+   * `limits.maxQueuedBytes` still bounds. null lifts it. False (and nothing
+   * done) for the HTTP fallback transport or a closed session.
+   */
+  paceDownlink(bytesPerSecond: number | null): boolean;
 }
 
 export type SessionState = 'awaiting_connect' | 'connected' | 'closed';
@@ -256,6 +265,12 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
 
   send(data: unknown): void {
     if (this.stateValue === 'connected') this.write({ type: 'message', data });
+  }
+
+  paceDownlink(bytesPerSecond: number | null): boolean {
+    if (this.ws === null || this.stateValue === 'closed') return false;
+    this.ws.pace(bytesPerSecond);
+    return true;
   }
 
   unsubscribe(channel: string, reason = ''): void {

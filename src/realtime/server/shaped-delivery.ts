@@ -24,6 +24,9 @@ import type { Namespace, Namespaces } from './namespaces.js';
 import { objectWithRaw } from './splice.js';
 import { transcode } from './transcode.js';
 
+/** Bytes a push adds to its publication's data (type, channel, offset, skipped: a generous bound for the flush's estimate). */
+const PUSH_OVERHEAD = 128;
+
 /** How often lagging subscribers are checked for a drained buffer, in ms. */
 const FLUSH_INTERVAL = 20;
 
@@ -288,12 +291,20 @@ export class ShapedDelivery {
     if (this.lagging.size === 0) this.stopTimer();
   }
 
-  /** Writes held publications in order while the buffer stays under the threshold; true when all are written. */
+  /**
+   * Writes held publications in offset order: all of them when they fit in
+   * half of `maxQueuedBytes` with what is buffered, else while the buffer
+   * stays under the threshold; true when all are written. Writing the whole
+   * set keeps busy keys from starving: a key updated often always has one of
+   * the latest offsets, so a partial flush in offset order would reach it
+   * only once fewer keys change than the link carries.
+   */
   private flush(channel: string, subscriber: Subscriber, state: ShapedState, threshold: number): boolean {
     const buffer = state.conflated!;
+    const whole = buffered(subscriber) + buffer.heldBytes + buffer.size * PUSH_OVERHEAD <= Math.floor(this.maxQueuedBytes / 2);
     const { publications, lost } = buffer.take();
     for (let i = 0; i < publications.length; i++) {
-      if (buffered(subscriber) > threshold) {
+      if (!whole && buffered(subscriber) > threshold) {
         buffer.putBack(publications.slice(i));
         return false;
       }

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConflationBuffer } from '../../../src/realtime/server/conflation.js';
-import type { RealtimeServer } from '../../../src/realtime/server/index.js';
+import type { RealtimeServer, Session } from '../../../src/realtime/server/index.js';
 import { RawClient } from './raw-client.js';
-import { startServer } from './wire-client.js';
+import { sleep, startServer, WireClient } from './wire-client.js';
 
 const SYMBOLS = Array.from({ length: 20 }, (_, i) => `SYM${i}`);
 
@@ -117,5 +117,95 @@ describe('conflation', () => {
       [3, 10_001, 10_002],
     );
     assert.equal(buffer.heldBytes, 0);
+  });
+});
+
+describe('conflation over a paced downlink (Session.paceDownlink)', () => {
+  test('a subscriber whose downlink is paced below the feed is conflated, its buffer bounded; an unpaced one gets every publication', async () => {
+    const maxQueuedBytes = 256 * 1024;
+    const { server, url } = await startServer({
+      namespaces: { quotes: { conflation: { key: 'symbol', threshold: 16 * 1024 } } },
+      limits: { maxQueuedBytes },
+    });
+    server.method('slow', (params, session) => session.paceDownlink(params === true ? 8 * 1024 : null));
+    const sessions: Session[] = [];
+    server.on('connect', (session) => sessions.push(session));
+    let disconnected = false;
+    server.on('disconnect', () => (disconnected = true));
+    try {
+      const fast = (await WireClient.connect(url)).client;
+      const slow = (await WireClient.connect(url)).client;
+      await fast.request('subscribe', { channel: 'quotes:all' });
+      await slow.request('subscribe', { channel: 'quotes:all' });
+      assert.deepEqual(await slow.request('call', { method: 'slow', data: true }), { data: true });
+      const slowSocket = (sessions[1] as unknown as { ws: { bufferedAmount: number; paceRate: number | null } }).ws;
+      assert.equal(slowSocket.paceRate, 8 * 1024);
+      // About 250 KB a second for two seconds, 30 times what the slow downlink carries.
+      const total = 2000;
+      const pad = 'q'.repeat(200);
+      const latest = new Map<string, number>();
+      let maxBuffered = 0;
+      for (let i = 0; i < total; i++) {
+        const symbol = SYMBOLS[i % SYMBOLS.length]!;
+        const seq = (latest.get(symbol) ?? 0) + 1;
+        latest.set(symbol, seq);
+        await server.publish('quotes:all', { symbol, seq, pad });
+        maxBuffered = Math.max(maxBuffered, slowSocket.bufferedAmount);
+        if (i % 25 === 24) await sleep(20);
+      }
+      const quotes = (client: WireClient) => client.pushes.filter((push) => push.type === 'publication') as Array<{ offset: number; skipped?: number; data: { symbol: string; seq: number } }>;
+      const hasLatest = (client: WireClient) => {
+        const last = new Map<string, number>();
+        for (const push of quotes(client)) last.set(push.data.symbol, push.data.seq);
+        return SYMBOLS.every((symbol) => last.get(symbol) === latest.get(symbol));
+      };
+      await fast.waitFor(() => hasLatest(fast) || undefined, 10_000, 'the fast client has the latest');
+      await slow.waitFor(() => hasLatest(slow) || undefined, 20_000, 'the slow client has the latest');
+      assert.equal(disconnected, false);
+      // The fast subscriber got every publication, none conflated.
+      assert.equal(quotes(fast).length, total);
+      assert.ok(quotes(fast).every((push) => push.skipped === undefined));
+      // The slow one got far fewer, each offset received or counted in the next push's `skipped`.
+      const received = quotes(slow);
+      const skipped = received.reduce((sum, push) => sum + (push.skipped ?? 0), 0);
+      assert.equal(received.length + skipped, total);
+      assert.ok(received.length < total / 4, `${received.length} of ${total} delivered to the slow subscriber`);
+      assert.ok(server.shapingStats().skipped >= skipped);
+      // Its outbound buffer (the paced bytes included) stayed near the threshold, far under maxQueuedBytes.
+      assert.ok(maxBuffered > 16 * 1024, `buffered at most ${maxBuffered}`);
+      assert.ok(maxBuffered < maxQueuedBytes / 2, `buffered at most ${maxBuffered}`);
+      // Lifting the pace: the next publications reach it unconflated.
+      assert.deepEqual(await slow.request('call', { method: 'slow', data: false }), { data: true });
+      assert.equal(slowSocket.paceRate, null);
+      const before = quotes(slow).length;
+      for (let i = 0; i < 20; i++) await server.publish('quotes:all', { symbol: SYMBOLS[i]!, seq: 10_000, pad });
+      await slow.waitFor(() => (quotes(slow).length === before + 20 ? true : undefined), 10_000, 'unpaced publications');
+      assert.ok(quotes(slow).slice(before).every((push) => push.skipped === undefined));
+      fast.ws.close();
+      slow.ws.close();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('paceDownlink refuses a rate under 1,024 bytes a second', async () => {
+    const { server, url } = await startServer({});
+    server.method('pace', (params, session) => {
+      try {
+        session.paceDownlink(params as number);
+        return 'paced';
+      } catch (error) {
+        return error instanceof RangeError ? 'range' : 'other';
+      }
+    });
+    try {
+      const { client } = await WireClient.connect(url);
+      assert.deepEqual(await client.request('call', { method: 'pace', data: 1023 }), { data: 'range' });
+      assert.deepEqual(await client.request('call', { method: 'pace', data: 1500 }), { data: 'paced' });
+      assert.deepEqual(await client.request('call', { method: 'pace', data: 2048.5 }), { data: 'range' });
+      client.ws.close();
+    } finally {
+      await server.close();
+    }
   });
 });

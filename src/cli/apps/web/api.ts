@@ -5,7 +5,7 @@
  * served to browsers too (/apps/api.js), so it holds no DOM or Node code.
  */
 import type { GameFrame, GameInput, GameJoined, GameJoinParams } from './game-api.js';
-import type { Quote, TickerStats } from './ticker-api.js';
+import type { Quote, TickerLink, TickerLinkParams, TickerStats } from './ticker-api.js';
 
 /** Who a connected user is, as presence and publications show it (the `info` of the authenticate hook). */
 export interface DemoUserInfo {
@@ -138,6 +138,7 @@ export interface DemoApi {
     'board.clear': { params: { board: string }; result: BoardPosition };
     'game.join': { params: GameJoinParams; result: GameJoined };
     'game.input': { params: GameInput; result: null };
+    'ticker.link': { params: TickerLinkParams; result: TickerLink };
   };
 }
 

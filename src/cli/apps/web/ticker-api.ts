@@ -9,6 +9,31 @@ export const TICKER_QUOTES = 'ticker:quotes';
 /** Once a second: what conflation and delta compression saved in the process that runs the feed. */
 export const TICKER_STATS = 'ticker:stats';
 
+/**
+ * The demo's "slow link": `ticker.link` with `{ slow: true }` makes the
+ * server hand this connection's downlink to its socket at this many bytes a
+ * second, far below the feed's rate, so that its outbound buffer grows past
+ * the conflation threshold and the server conflates its quotes.
+ */
+export const TICKER_SLOW_LINK_RATE = 32 * 1024;
+
+/** Params of `ticker.link`. */
+export interface TickerLinkParams {
+  slow: boolean;
+}
+
+/** Result of `ticker.link`: the downlink's pace now (bytes a second), null for none. */
+export interface TickerLink {
+  bytesPerSecond: number | null;
+}
+
+/** True for well-formed `ticker.link` params (exactly `{ slow: boolean }`). */
+export function isTickerLinkParams(value: unknown): value is TickerLinkParams {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === 'slow' && typeof (value as Record<string, unknown>).slow === 'boolean';
+}
+
 /** One instrument's quote. */
 export interface Quote {
   symbol: string;

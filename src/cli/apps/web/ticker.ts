@@ -4,10 +4,12 @@
  * server when this tab falls behind — with changes flashing, a canvas chart
  * of the chosen instrument's last price, and what delta compression and
  * conflation saved (`ticker:stats` from the server, and this tab's counts).
+ * "Slow link" asks the server to pace this tab's downlink (`ticker.link`),
+ * which makes it conflate this tab's quotes.
  */
 import { formatBytes, formatNumber } from './charts.js';
-import { byId, connectDemo, element } from './common.js';
-import { isQuote, isTickerStats, TICKER_QUOTES, TICKER_STATS, type Quote } from './ticker-api.js';
+import { byId, connectDemo, element, type DemoClient } from './common.js';
+import { isQuote, isTickerStats, TICKER_QUOTES, TICKER_STATS, type Quote, type TickerStats } from './ticker-api.js';
 
 /** Points kept for the chart. */
 const HISTORY = 600;
@@ -32,6 +34,8 @@ let frameScheduled = false;
 let filter = '';
 /** This tab's counts since the last second. */
 const tab = { received: 0, deltas: 0, skipped: 0, totalSkipped: 0, totalReceived: 0, totalDeltas: 0 };
+/** Publications this tab was told it skipped, since it opened (shown, and kept in the tile's `data-tab-skipped`). */
+let tabSkipped = 0;
 
 function figure(id: string, value: string, sub = ''): void {
   const tile = byId(`figure-${id}`);
@@ -170,6 +174,22 @@ function choose(symbol: string): void {
   schedule();
 }
 
+/** Asks the server for a slow downlink, or a normal one, as the checkbox says; again after each reconnect. */
+function watchSlowLink(client: DemoClient): void {
+  const box = byId<HTMLInputElement>('slow-link');
+  const apply = (): void => {
+    const slow = box.checked;
+    client.call('ticker.link', { slow }).then(
+      (link) => (document.body.dataset.slowLink = link.bytesPerSecond === null ? 'off' : String(link.bytesPerSecond)),
+      () => (box.checked = false),
+    );
+  };
+  box.addEventListener('change', apply);
+  client.on('connected', () => {
+    if (box.checked) apply();
+  });
+}
+
 async function main(): Promise<void> {
   byId('quotes').addEventListener('click', (event) => {
     const tr = (event.target as HTMLElement).closest('tr');
@@ -180,31 +200,43 @@ async function main(): Promise<void> {
     for (const row of rows.values()) row.element.hidden = filter !== '' && !row.quote.symbol.includes(filter);
   });
   const { client } = await connectDemo(false);
+  watchSlowLink(client);
   const quotes = client.subscribe(TICKER_QUOTES, { delta: true });
   quotes.on('publication', (publication) => {
     if (!isQuote(publication.data)) return;
     tab.received++;
     if (publication.delta === true) tab.deltas++;
-    if (publication.skipped !== undefined) tab.skipped += publication.skipped;
+    if (publication.skipped !== undefined) {
+      tab.skipped += publication.skipped;
+      tabSkipped += publication.skipped;
+      byId('figure-skipped').dataset.tabSkipped = String(tabSkipped);
+    }
     onQuote(publication.data);
     if (chosen === null) choose(publication.data.symbol);
   });
+  // The server's figures come on `ticker:stats`; this tab's are counted over its own seconds (on a slow link the
+  // samples arrive late and bunched, behind the held quotes).
+  let latest: TickerStats | null = null;
   const stats = client.subscribe(TICKER_STATS);
   stats.on('publication', (publication) => {
     const sample = publication.data;
     if (!isTickerStats(sample)) return;
+    latest = sample;
+    byId('ticker-meta').textContent = `${formatNumber(rows.size)} of ${formatNumber(sample.instruments)} instruments`;
+  });
+  setInterval(() => {
+    if (latest === null) return;
     tab.totalReceived += tab.received;
     tab.totalDeltas += tab.deltas;
     tab.totalSkipped += tab.skipped;
-    figure('received', formatNumber(tab.received), `of ${formatNumber(sample.published)} published /s`);
+    figure('received', formatNumber(tab.received), `of ${formatNumber(latest.published)} published /s`);
     figure('deltas', tab.totalReceived === 0 ? '–' : `${Math.round((tab.totalDeltas / tab.totalReceived) * 100)}%`, `${formatNumber(tab.totalDeltas)} of ${formatNumber(tab.totalReceived)} quotes`);
-    figure('saved', `${formatBytes(sample.bytesSaved)}/s`, `${formatNumber(sample.deltas)} deltas /s to all subscribers`);
-    figure('skipped', formatNumber(sample.skipped), `by slow subscribers; this tab: ${formatNumber(tab.totalSkipped)} in all`);
-    byId('ticker-meta').textContent = `${formatNumber(rows.size)} of ${formatNumber(sample.instruments)} instruments`;
+    figure('saved', `${formatBytes(latest.bytesSaved)}/s`, `${formatNumber(latest.deltas)} deltas /s to all subscribers`);
+    figure('skipped', formatNumber(latest.skipped), `by slow subscribers; this tab: ${formatNumber(tab.totalSkipped)} in all`);
     tab.received = 0;
     tab.deltas = 0;
     tab.skipped = 0;
-  });
+  }, 1000);
 }
 
 void main();
