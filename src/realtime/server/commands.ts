@@ -440,7 +440,7 @@ export class Commands<A extends ApiShape> {
     const payload = session.codec.encode({ type: 'reply', id, result: { data } });
     const size = encodedBytes(payload);
     const max = this.deps.limits.maxReplyBytes;
-    if (size <= max) return session.replyEncoded(payload);
+    if (size <= max) return session.replyEncoded(payload, size);
     this.deps.reportError(new RangeError(`a method's result took ${size} bytes, over limits.maxReplyBytes (${max}): the caller got limit_exceeded`));
     session.replyError(id, new RpcError(ErrorCode.LimitExceeded, `the result is over ${max} bytes`));
   }

@@ -346,14 +346,14 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
    * session's later commands wait meanwhile. A client that reads nothing
    * for a heartbeat round (`ping + pong`) is closed as a slow consumer.
    */
-  replyEncoded(payload: EncodedValue): void | Promise<void> {
-    const room = this.host.limits.maxQueuedBytes - encodedBytes(payload);
-    if (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) return this.replyWhenRoom(payload, room);
-    this.sendReply(payload);
+  replyEncoded(payload: EncodedValue, size: number = encodedBytes(payload)): void | Promise<void> {
+    const room = this.host.limits.maxQueuedBytes - size;
+    if (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) return this.replyWhenRoom(payload, size, room);
+    this.sendReply(payload, size);
   }
 
   /** Waits (polling) until the outbound buffer has `room` for `payload`, then writes it; closes 4002 after a heartbeat round. */
-  private async replyWhenRoom(payload: EncodedValue, room: number): Promise<void> {
+  private async replyWhenRoom(payload: EncodedValue, size: number, room: number): Promise<void> {
     const deadline = Date.now() + this.host.timings.ping + this.host.timings.pong;
     while (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) {
       if (Date.now() > deadline) {
@@ -362,13 +362,14 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       }
       await new Promise((resolve) => setTimeout(resolve, REPLY_WAIT_POLL));
     }
-    this.sendReply(payload);
+    this.sendReply(payload, size);
   }
 
-  private sendReply(payload: EncodedValue): void {
+  /** Writes a reply of `size` encoded bytes (unless the session is closed). */
+  private sendReply(payload: EncodedValue, size: number): void {
     if (this.stateValue === 'closed') return;
     const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
-    if (result !== 'dropped') this.host.traffic.sent(payload);
+    if (result !== 'dropped') this.host.traffic.sentBytes(size);
     else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
