@@ -27,7 +27,7 @@ import { asError, fail, RpcError } from './errors.js';
 import { isValidChannelName, personalUsers, type Namespace, type Namespaces } from './namespaces.js';
 import { ShapedDelivery } from './shaped-delivery.js';
 import type { AuthorizeAction, RealtimeServerOptions, ResolvedLimits, ResolvedTimings, SchemaOptions } from './options.js';
-import { runWithTimeout, type MethodRegistry } from './rpc.js';
+import { isThenable, runWithTimeout, type MethodRegistry } from './rpc.js';
 import type { PublishTurn } from './publish-pipeline.js';
 import { checkSchema } from './schema.js';
 import { hasProtoKey } from './validate.js';
@@ -82,7 +82,11 @@ export class Commands<A extends ApiShape> {
    * pipelined publish (`turn`, publish-pipeline.ts) reports when it handed
    * its publication to the broker, and writes its reply after the previous one.
    */
-  async run(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): Promise<void> {
+  run(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): void | Promise<void> {
+    return command.type === 'call' ? this.runCall(session, command) : this.runChannelCommand(session, command, turn);
+  }
+
+  private async runChannelCommand(session: ServerSession<A>, command: Exclude<ChannelCommand, CallCommand>, turn?: PublishTurn): Promise<void> {
     try {
       switch (command.type) {
         case 'subscribe':
@@ -101,8 +105,6 @@ export class Commands<A extends ApiShape> {
           return session.reply(command.id, await this.presenceStats(session, command.channel));
         case 'history':
           return await session.replyEncoded(await this.history(session, command));
-        case 'call':
-          return await this.replyToCall(session, command.id, await this.call(session, command));
       }
     } catch (error) {
       if (turn !== undefined) {
@@ -413,19 +415,38 @@ export class Commands<A extends ApiShape> {
     return replyWithPublications(session.codec, command.id, result, page.entries);
   }
 
+  // ------------------------------------------------------------ call
+
+  /**
+   * Runs a call and writes its reply (an error reply when it fails). A
+   * handler that returns a value is answered at once, in the same turn,
+   * with no promise in between: only a thenable result, a schema check or a
+   * full outbound buffer make the reply wait.
+   */
+  private runCall(session: ServerSession<A>, command: CallCommand): void | Promise<void> {
+    const failed = (error: unknown): void => session.replyError(command.id, error);
+    try {
+      const data = this.call(session, command);
+      if (isThenable(data)) return Promise.resolve(data).then((value) => this.replyToCall(session, command.id, value)).catch(failed);
+      const written = this.replyToCall(session, command.id, data);
+      if (written !== undefined) return written.catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
   /** A method's result, unless it is over the reply's byte budget: then `limit_exceeded`, and the application hears why. */
-  private async replyToCall(session: ServerSession<A>, id: number, data: unknown): Promise<void> {
+  private replyToCall(session: ServerSession<A>, id: number, data: unknown): void | Promise<void> {
     const payload = session.codec.encode({ type: 'reply', id, result: { data } });
     const size = encodedBytes(payload);
     const max = this.deps.limits.maxReplyBytes;
-    if (size <= max) return session.replyEncoded(payload);
+    if (size <= max) return session.replyEncoded(payload, size);
     this.deps.reportError(new RangeError(`a method's result took ${size} bytes, over limits.maxReplyBytes (${max}): the caller got limit_exceeded`));
     session.replyError(id, new RpcError(ErrorCode.LimitExceeded, `the result is over ${max} bytes`));
   }
 
-  // ------------------------------------------------------------ call
-
-  private async call(session: ServerSession<A>, command: CallCommand): Promise<unknown> {
+  /** The method's result, or the promise of it (a thenable result, a schema check); throws what the lookup or a synchronous handler threw. */
+  private call(session: ServerSession<A>, command: CallCommand): unknown {
     const { method } = command;
     const handler = this.deps.methods.get(method);
     if (handler === undefined) {
@@ -435,7 +456,8 @@ export class Commands<A extends ApiShape> {
     }
     const schemas = this.deps.schemas.methods as Readonly<Record<string, StandardSchema | undefined>> | undefined;
     const schema = schemas?.[method];
-    const params = schema === undefined ? command.data : await checkSchema(schema, command.data, 'the params');
-    return runWithTimeout(() => handler(params, session), this.deps.timings.rpcTimeout);
+    const timeout = this.deps.timings.rpcTimeout;
+    if (schema === undefined) return runWithTimeout(() => handler(command.data, session), timeout);
+    return checkSchema(schema, command.data, 'the params').then((params) => runWithTimeout(() => handler(params, session), timeout));
   }
 }

@@ -29,24 +29,32 @@ export class MethodRegistry<S> {
   }
 }
 
+/** Whether `value` is a promise or another thenable, which `await` would wait for. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
 /**
- * Runs a handler and resolves its result, or rejects with what it threw, or
- * with `RpcError('timeout')` after `timeout` ms (the handler keeps running;
- * its late result is ignored).
+ * Runs a handler under a time limit. A handler that returns a value (not a
+ * thenable) or throws has finished: its value is returned, or what it threw
+ * is thrown, with no timer and no promise (a timer could never fire before
+ * a synchronous return). A thenable result is waited for: the promise
+ * resolves with its value, or rejects with its reason, or with
+ * `RpcError('timeout')` after `timeout` ms (the handler keeps running; its
+ * late result is ignored).
  */
-export function runWithTimeout<T>(run: () => T | Promise<T>, timeout: number): Promise<T> {
+export function runWithTimeout<T>(run: () => T | PromiseLike<T>, timeout: number): T | Promise<T> {
+  const result = run();
+  if (!isThenable(result)) return result;
+  return waitWithTimeout(result, timeout);
+}
+
+/** `result`'s value, or `RpcError('timeout')` when it has none after `timeout` ms. */
+function waitWithTimeout<T>(result: PromiseLike<T>, timeout: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new RpcError(ErrorCode.Timeout, `no result within ${timeout} ms`)), timeout);
     timer.unref();
     const settle = (): void => clearTimeout(timer);
-    let result: T | Promise<T>;
-    try {
-      result = run();
-    } catch (error) {
-      settle();
-      reject(error);
-      return;
-    }
     Promise.resolve(result).then(
       (value) => {
         settle();

@@ -108,7 +108,7 @@ export interface SessionHost<A extends ApiShape> {
    * `publish` gets its `turn`: it reports when its publication is handed to
    * the broker, and writes its reply only after the previous publish's.
    */
-  runCommand(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): Promise<void>;
+  runCommand(session: ServerSession<A>, command: ChannelCommand, turn?: PublishTurn): void | Promise<void>;
   /** Server-side unsubscribe (from `Session.unsubscribe`); false when it was not subscribed. */
   dropSubscription(session: ServerSession<A>, channel: string): Promise<boolean>;
   /** Server-side subscribe (from `Session.subscribe`); false when it did not subscribe. */
@@ -361,9 +361,14 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
    * session's later commands wait meanwhile. A client that reads nothing
    * for a heartbeat round (`ping + pong`) is closed as a slow consumer.
    */
-  async replyEncoded(payload: EncodedValue): Promise<void> {
-    const size = encodedBytes(payload);
+  replyEncoded(payload: EncodedValue, size: number = encodedBytes(payload)): void | Promise<void> {
     const room = this.host.limits.maxQueuedBytes - size;
+    if (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) return this.replyWhenRoom(payload, size, room);
+    this.sendReply(payload, size);
+  }
+
+  /** Waits (polling) until the outbound buffer has `room` for `payload`, then writes it; closes 4002 after a heartbeat round. */
+  private async replyWhenRoom(payload: EncodedValue, size: number, room: number): Promise<void> {
     const deadline = Date.now() + this.host.timings.ping + this.host.timings.pong;
     while (this.stateValue !== 'closed' && this.link.readyState === this.link.OPEN && this.link.bufferedAmount > room) {
       if (Date.now() > deadline) {
@@ -372,9 +377,14 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       }
       await new Promise((resolve) => setTimeout(resolve, REPLY_WAIT_POLL));
     }
+    this.sendReply(payload, size);
+  }
+
+  /** Writes a reply of `size` encoded bytes (unless the session is closed). */
+  private sendReply(payload: EncodedValue, size: number): void {
     if (this.stateValue === 'closed') return;
     const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
-    if (result !== 'dropped') this.host.traffic.sent(payload);
+    if (result !== 'dropped') this.host.traffic.sentBytes(size);
     else if (this.link.readyState === this.link.OPEN) this.closeLater(DisconnectCode.SlowConsumer, 'slow consumer');
   }
 
@@ -530,8 +540,10 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
             continue;
           }
           // Any other command starts once the publishes before it have finished.
-          await this.publishes.settled();
-          await this.execute(task);
+          if (this.publishes.size > 0) await this.publishes.settled();
+          // a command that finished in this turn (a call answered at once, an invalid message) is no reason to wait a microtask
+          const running = this.execute(task);
+          if (running !== undefined) await running;
         } catch (error) {
           this.host.reportError(asError(error));
         }
@@ -545,7 +557,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     }
   }
 
-  private async execute(task: Task): Promise<void> {
+  private execute(task: Task): void | Promise<void> {
     if (this.stateValue === 'closed') return;
     switch (task.type) {
       case 'internal':
@@ -570,7 +582,7 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
       case 'refresh':
         return this.refresh(task);
       case 'call':
-        void this.runCall(task);
+        this.runCall(task);
         return;
       default:
         return this.host.runCommand(this, task);
@@ -588,9 +600,11 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     }
   }
 
-  private async runCall(command: CallCommand): Promise<void> {
+  /** Starts a call, which does not hold up the commands after it (never throws: a failure is reported). */
+  private runCall(command: CallCommand): void {
     try {
-      await this.host.runCommand(this, command);
+      const running = this.host.runCommand(this, command);
+      if (running !== undefined) running.catch((error: unknown) => this.host.reportError(asError(error)));
     } catch (error) {
       this.host.reportError(asError(error));
     }

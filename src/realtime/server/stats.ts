@@ -58,6 +58,12 @@ export class Traffic {
     this.messagesOut += recipients;
     this.bytesOut += recipients * payloadSize(payload);
   }
+
+  /** A message whose encoded size, `bytes`, is known already was written to one connection. */
+  sentBytes(bytes: number): void {
+    this.messagesOut++;
+    this.bytesOut += bytes;
+  }
 }
 
 /** What a `TransportCounter` needs to know of a session. */

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { z } from 'zod';
 import { RpcError, type RealtimeServer, type Session } from '../../../src/realtime/server/index.js';
+import { isThenable, runWithTimeout } from '../../../src/realtime/server/rpc.js';
 import { isPush, ReplyError, sleep, startServer, WireClient, type TestServerOptions } from './wire-client.js';
 
 async function withServer(options: TestServerOptions, run: (url: string, server: RealtimeServer) => Promise<void>): Promise<void> {
@@ -188,5 +189,37 @@ describe('server-to-client calls and messages', () => {
       assert.deepEqual(client.pushes.at(-1), { type: 'disconnect', code: 4503, reason: 'banned', reconnect: false });
       assert.equal(server.sessions.size, 0);
     });
+  });
+});
+
+describe('runWithTimeout', () => {
+  test('a value returned by the handler comes back as it is, with no promise and no timer', () => {
+    const result = runWithTimeout(() => ({ data: 'x' }), 1_000);
+    assert.deepEqual(result, { data: 'x' });
+    assert.ok(!isThenable(result));
+  });
+
+  test('what a synchronous handler throws is thrown', () => {
+    const thrown = new RpcError('forbidden', 'no');
+    assert.throws(() => runWithTimeout(() => {
+      throw thrown;
+    }, 1_000), (error: unknown) => error === thrown);
+  });
+
+  test('a thenable result is waited for: its value, its rejection, or timeout after the limit', async () => {
+    const value = runWithTimeout(() => Promise.resolve(7), 1_000);
+    assert.ok(isThenable(value));
+    assert.equal(await value, 7);
+    const thenable = { then: (resolve: (value: number) => void) => resolve(8) };
+    const custom = runWithTimeout(() => thenable as unknown as PromiseLike<number>, 1_000);
+    assert.equal(await custom, 8);
+    await assert.rejects(Promise.resolve(runWithTimeout(() => Promise.reject(new Error('boom')), 1_000)), /boom/);
+    // the handler's timer does not hold the process open (unref): this one does, for the test
+    const keepAlive = setTimeout(() => {}, 1_000);
+    await assert.rejects(
+      Promise.resolve(runWithTimeout(() => new Promise(() => {}), 30)),
+      (error: unknown) => error instanceof RpcError && error.code === 'timeout',
+    );
+    clearTimeout(keepAlive);
   });
 });
