@@ -50,7 +50,10 @@ function symbolOf(index: number): string {
 function linkOf(params: unknown, session: Session<DemoApi>): TickerLink {
   if (!isTickerLinkParams(params)) throw new RpcError('bad_request', 'ticker.link takes { slow: boolean }');
   const bytesPerSecond = params.slow ? TICKER_SLOW_LINK_RATE : null;
-  if (!session.paceDownlink(bytesPerSecond)) throw new RpcError('unavailable', 'a slow link needs a WebSocket connection');
+  // Lifting any pace first tells whether this transport can be paced, and lets this reply out at full speed.
+  if (!session.paceDownlink(null)) throw new RpcError('unavailable', 'a slow link needs a WebSocket connection');
+  // The new pace starts once the reply is handed to the socket, so that it does not wait behind the held quotes.
+  if (bytesPerSecond !== null) setImmediate(() => session.paceDownlink(bytesPerSecond));
   return { bytesPerSecond };
 }
 
