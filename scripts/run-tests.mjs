@@ -24,7 +24,7 @@ const flags = args.filter((arg) => !arg.endsWith('.ts'));
 const tests = files.length > 0 ? files : findTests('test');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=600000', ...flags, ...tests],
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...flags, ...tests],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

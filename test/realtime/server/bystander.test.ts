@@ -1,4 +1,4 @@
-// No single command stalls the server: while two clients read a history of
+// No single command stalls the server: while a client reads a history of
 // 1,000 hostile 32 KB publications (arrays of empty maps, published in
 // MessagePack, read in JSON so that every page is transcoded), another
 // client's round trips stay short — memory broker and Redis. The figure
@@ -88,14 +88,14 @@ class RawReader {
 }
 
 function suite(name: string, makeBroker: () => Promise<Broker>): void {
-  it(`${name}: a bystander's round trips stay short while two clients read 1,000 x 32 KB of history`, async () => {
+  it(`${name}: a bystander's round trips stay short while a client reads 1,000 x 32 KB of history`, async () => {
     const broker = await makeBroker();
     const { server, url } = await startServer({ broker, namespaces: { board: { history: { size: COUNT } } } });
     try {
       server.method('ping', () => 1);
       const hostile = encode(Array.from({ length: 32_000 }, () => ({})));
       for (let i = 0; i < COUNT; i++) await broker.publish('board:bomb', { data: hostile }, { history: { size: COUNT } });
-      const readers = await Promise.all([0, 1].map(() => RawReader.open(url)));
+      const readers = await Promise.all([0].map(() => RawReader.open(url)));
       const bystander = new RealtimeClient(url, { reconnect: false }).connect();
       await bystander.call('ping', undefined);
       let reading = true;
