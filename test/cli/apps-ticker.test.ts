@@ -93,10 +93,14 @@ describe('the trading feed in Chromium', () => {
       if (list === undefined) published.set(quote.symbol, (list = []));
       list.push({ at: Date.now(), volume: quote.volume, last: quote.last });
     });
-    const slow = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
-    await slow.check('#slow-link');
-    const fast = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+    let slow: Page | undefined;
+    let fast: Page | undefined;
     try {
+      slow = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+      // The box asks the server; before the page is connected the call would fail and the page unticks it.
+      await slow.waitForFunction(() => document.body.dataset.connection === 'connected', undefined, { timeout: 60_000 });
+      await slow.check('#slow-link');
+      fast = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
       await slow.waitForFunction(() => document.body.dataset.slowLink === '32768', undefined, { timeout: 60_000 });
       await slow.waitForFunction(() => Number(document.getElementById('figure-skipped')?.dataset.tabSkipped ?? 0) > 1000, undefined, { timeout: 60_000 });
       await slow.waitForTimeout(10_000);
@@ -136,8 +140,8 @@ describe('the trading feed in Chromium', () => {
       await slow.screenshot({ path: `${SCREENSHOTS}/ticker-slow-link.png` });
       console.log(`slow link: longest lag of a row ${lagMax} ms`);
     } finally {
-      await fast.context().close();
-      await slow.context().close();
+      await fast?.context().close();
+      await slow?.context().close();
       watcher.close();
     }
   });
