@@ -179,7 +179,8 @@ function watchSlowLink(client: DemoClient): void {
   const box = byId<HTMLInputElement>('slow-link');
   const apply = (): void => {
     const slow = box.checked;
-    client.call('ticker.link', { slow }).then(
+    // The reply queues behind the quotes this tab has not read yet: a busy machine's tab can take long.
+    client.call('ticker.link', { slow }, { timeout: 120_000 }).then(
       (link) => (document.body.dataset.slowLink = link.bytesPerSecond === null ? 'off' : String(link.bytesPerSecond)),
       () => (box.checked = false),
     );
