@@ -39,6 +39,11 @@ class RawReader {
       ws.addEventListener('open', resolve, { once: true });
       ws.addEventListener('error', reject, { once: true });
     });
+    // Heartbeat pings are answered by a listener of their own: a ping that arrives in the same chunk as a reply is
+    // dispatched right after it, before the next command's listener exists.
+    ws.addEventListener('message', (event) => {
+      if (String(event.data).startsWith('{"type":"ping"')) ws.send('{"type":"pong"}');
+    });
     const reader = new RawReader(ws);
     await reader.exchange({ type: 'connect', id: 1 });
     return reader;
@@ -48,16 +53,19 @@ class RawReader {
 
   /** Sends one command and resolves its reply's text (replies come in order here: one command at a time). */
   private exchange(command: Record<string, unknown>): Promise<string> {
-    return new Promise((resolve) => {
-      // The reply to this command; a heartbeat `ping` in between (reads can outlast the ping interval) is answered.
+    return new Promise((resolve, reject) => {
+      // A reader the server closes fails the test with the close code and reason instead of waiting forever.
+      const onClose = (event: CloseEvent): void => {
+        this.ws.removeEventListener('message', onMessage);
+        reject(new Error(`reader closed before reply ${String(command.id)}: ${event.code} ${event.reason}`));
+      };
+      this.ws.addEventListener('close', onClose, { once: true });
+      // The reply to this command (pings, which reads can outlast the interval of, are answered in `open`).
       const onMessage = (event: MessageEvent): void => {
         const text = String(event.data);
-        if (text.startsWith('{"type":"ping"')) {
-          this.ws.send('{"type":"pong"}');
-          return;
-        }
         if (!text.includes(`"id":${String(command.id)},`) && !text.includes(`"id":${String(command.id)}}`)) return;
         this.ws.removeEventListener('message', onMessage);
+        this.ws.removeEventListener('close', onClose);
         resolve(text);
       };
       this.ws.addEventListener('message', onMessage);
@@ -111,8 +119,9 @@ function suite(name: string, makeBroker: () => Promise<Broker>): void {
           await new Promise((resolve) => setTimeout(resolve, 20));
         }
       })();
-      const histories = await Promise.all(readers.map((reader) => reader.readAll('board:bomb')));
-      reading = false;
+      const histories = await Promise.all(readers.map((reader) => reader.readAll('board:bomb'))).finally(() => {
+        reading = false;
+      });
       await probing;
       for (const offsets of histories) assert.deepEqual(offsets, Array.from({ length: COUNT }, (_, index) => index + 1), 'each reader got the whole history');
       console.log(`# ${name}: ${trips} bystander round trips, worst ${worst.toFixed(1)} ms`);
