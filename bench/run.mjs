@@ -50,6 +50,11 @@ const SERVERS = {
     raw: true,
     note: 'not WebSocket: a C epoll TCP echo (`loadgen --mode serve-raw`), run with `loadgen --raw`: the ceiling of the load generator',
   },
+  'node-floor': {
+    argv: ['node', 'bench/servers/node-floor.mjs'],
+    modes: ['connect'],
+    note: 'not a WebSocket server: a `net.Server` that answers the 101 (SHA-1 of the key) and the close frame, nothing else checked or kept (`servers/node-floor.mjs`); connect only: the floor of a Node server\'s handshake',
+  },
   // real-time servers: the rt-* scenarios only, spoken through a loadgen profile
   'switchboard-rt': {
     argv: ['node', 'bench/servers/switchboard-rt.mjs'],
@@ -107,7 +112,7 @@ const SERVERS = {
   },
 };
 const DEFAULT_SERVERS = [
-  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
+  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'node-floor', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
   'switchboard-rt-cluster-rc', 'socketio-cluster-rc',
 ];
 /** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
@@ -482,6 +487,7 @@ function applicable(server, p) {
   // real-time servers run the real-time scenarios, and only they do
   if (isRealtimeServer(server) !== (p.mode === 'fanout' || p.mode === 'rpc')) return false;
   if (SERVERS[server].raw && (p.mode !== 'echo' || p.deflate)) return false;
+  if (SERVERS[server].modes !== undefined && !SERVERS[server].modes.includes(p.mode)) return false;
   return true;
 }
 
@@ -1509,7 +1515,7 @@ function describeLoad(s, p) {
 
 // --------------------------------------------------------------------- SVG
 
-const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669', 'switchboard-rt': '#2563eb', socketio: '#6b7280' };
+const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669', 'node-floor': '#7c3aed', 'switchboard-rt': '#2563eb', socketio: '#6b7280' };
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
