@@ -50,6 +50,11 @@ const SERVERS = {
     raw: true,
     note: 'not WebSocket: a C epoll TCP echo (`loadgen --mode serve-raw`), run with `loadgen --raw`: the ceiling of the load generator',
   },
+  'node-tcp': {
+    argv: ['node', 'bench/servers/node-tcp.mjs'],
+    raw: true,
+    note: 'not WebSocket: a plain TCP echo in Node (`net`, each chunk written back; `servers/node-tcp.mjs`), run with `loadgen --raw`: the floor of a Node server in the echo cells',
+  },
   'node-floor': {
     argv: ['node', 'bench/servers/node-floor.mjs'],
     modes: ['connect'],
@@ -112,7 +117,7 @@ const SERVERS = {
   },
 };
 const DEFAULT_SERVERS = [
-  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'node-floor', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
+  'switchboard', 'ws', 'ws+native', 'uws', 'raw-tcp', 'node-tcp', 'node-floor', 'switchboard-rt', 'switchboard-rt-redis', 'socketio', 'switchboard-rt-cluster', 'socketio-cluster',
   'switchboard-rt-cluster-rc', 'socketio-cluster-rc',
 ];
 /** the base of the ratios: ws for the WebSocket scenarios, Socket.IO for the real-time ones */
@@ -1123,7 +1128,7 @@ function buildReport(data) {
     '‡ the load generator used ≥ 90 % of its core: the figure may be a lower bound for the server. ' +
       '† the server used < 75 % of its core in the window: something else was the bottleneck. ' +
       '§ other processes on the machine took ≥ 25 % of the server\'s or the generator\'s pinned core: noisy. ' +
-      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp runs the echo scenarios only' +
+      'n/a: the server does not support the scenario (e.g. permessage-deflate); raw-tcp and node-tcp run the echo scenarios only, node-floor the connect one' +
       (rtScenarios.length || scaleScenarios.length
         ? `; the real-time servers run the rt-* scenarios only${scaleScenarios.length ? ', the -cluster servers rt-cluster-fanout only' : ''}. `
         : '. ') +
@@ -1515,7 +1520,7 @@ function describeLoad(s, p) {
 
 // --------------------------------------------------------------------- SVG
 
-const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669', 'node-floor': '#7c3aed', 'switchboard-rt': '#2563eb', socketio: '#6b7280' };
+const COLORS = { switchboard: '#2563eb', ws: '#6b7280', 'ws+native': '#9ca3af', uws: '#d97706', 'raw-tcp': '#059669', 'node-tcp': '#10b981', 'node-floor': '#7c3aed', 'switchboard-rt': '#2563eb', socketio: '#6b7280' };
 
 function esc(s) {
   return String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);

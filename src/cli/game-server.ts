@@ -24,6 +24,7 @@ import type { DemoApi, DemoUserInfo } from './apps/web/api.js';
 import { packItems, packPlayers, SEAT_PATTERN, type GameFrame, type GameInput, type GameJoined, type GameJoinParams, type GameStats } from './apps/web/game-api.js';
 import { GameBots } from './game-bots.js';
 import { GameFullError, GameWorld, type GameWorldOptions } from './game-world.js';
+import { SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
 
 export interface GameServerOptions extends GameWorldOptions {
   /** The arena's name: frames go to `game:<arena>`. Default 'arena'. */
@@ -38,8 +39,6 @@ export interface GameServerOptions extends GameWorldOptions {
 
 /** Ticks per second unless told otherwise. */
 export const DEFAULT_TICK_RATE = 20;
-/** How often the server looks for subscribers, in ms. */
-const WATCH_INTERVAL = 500;
 /** Ticks a late arena may run back to back to catch up with its schedule. */
 const MAX_CATCH_UP = 5;
 
@@ -87,7 +86,7 @@ export class GameServer {
   private readonly playerOfSession = new Map<string, number>();
   private readonly sessionOfPlayer = new Map<number, string>();
   private readonly budgets = new Map<number, TokenBucket>();
-  private watcher: NodeJS.Timeout | undefined;
+  private readonly watch: SubscriberWatch;
   private ticker: NodeJS.Timeout | undefined;
   private sentRoster = -1;
   /** The last second's figures, as sent in frames. */
@@ -103,6 +102,7 @@ export class GameServer {
     if (!(this.maxInputsPerSecond >= 1)) throw new RangeError('maxInputsPerSecond: a number ≥ 1');
     this.bots = new GameBots(this.world);
     this.bots.add(options.bots ?? 0);
+    this.watch = new SubscriberWatch(rt, this.channel, this.producer());
     rt.method('game.join', (params, session) => this.join(params, session));
     rt.method('game.input', (params, session) => this.input(params, session));
     rt.on('disconnect', (session) => this.dropped(session));
@@ -124,15 +124,11 @@ export class GameServer {
 
   /** Watches for subscribers: the arena ticks while its channel has one in this process. */
   start(): void {
-    if (this.watcher !== undefined) return;
-    this.watcher = setInterval(() => this.watch(), WATCH_INTERVAL);
-    this.watcher.unref();
+    this.watch.start();
   }
 
   stop(): void {
-    clearInterval(this.watcher);
-    this.watcher = undefined;
-    this.pause();
+    this.watch.stop();
   }
 
   /** One tick: bots steer, the world steps, the frame is published. Returns the frame. */
@@ -167,10 +163,13 @@ export class GameServer {
     return frame;
   }
 
-  private watch(): void {
-    const subscribed = (this.rt.stats().channels.get(this.channel) ?? 0) > 0;
-    if (subscribed && this.ticker === undefined) this.resume();
-    else if (!subscribed && this.ticker !== undefined) this.pause();
+  /** The arena as the subscriber watch drives it. */
+  private producer(): WatchedProducer {
+    return {
+      isRunning: () => this.running,
+      resume: () => this.resume(),
+      pause: () => this.pause(),
+    };
   }
 
   /**

@@ -9,6 +9,7 @@ import { RpcError } from '../realtime/server/errors.js';
 import type { RealtimeServer, Session } from '../realtime/server/index.js';
 import type { DemoApi } from './apps/web/api.js';
 import { isTickerLinkParams, TICKER_QUOTES, TICKER_SLOW_LINK_RATE, TICKER_STATS, type Quote, type TickerLink, type TickerStats } from './apps/web/ticker-api.js';
+import { SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
 
 export interface TickerFeedOptions {
   /** Instruments. Default 1,000. */
@@ -21,9 +22,6 @@ export interface TickerFeedOptions {
 
 /** Ticks per second of the feed's timer. */
 const TICKS = 20;
-/** How often the feed looks for subscribers, in ms. */
-const WATCH_INTERVAL = 500;
-
 interface Instrument {
   symbol: string;
   open: number;
@@ -60,7 +58,7 @@ function linkOf(params: unknown, session: Session<DemoApi>): TickerLink {
 export class TickerFeed {
   private readonly instruments: Instrument[];
   private readonly rate: number;
-  private watcher: NodeJS.Timeout | undefined;
+  private readonly watch: SubscriberWatch;
   private ticker: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private published = 0;
@@ -78,6 +76,7 @@ export class TickerFeed {
       return { symbol: symbolOf(i), open: price, price, volume: Math.floor(this.random() * 1_000_000) };
     });
     rt.method('ticker.link', (params, session) => linkOf(params, session));
+    this.watch = new SubscriberWatch(rt, TICKER_QUOTES, this.producer());
   }
 
   /** True while quotes are being published. */
@@ -87,21 +86,20 @@ export class TickerFeed {
 
   /** Watches for subscribers: the feed runs while `ticker:quotes` has one in this process. */
   start(): void {
-    if (this.watcher !== undefined) return;
-    this.watcher = setInterval(() => this.watch(), WATCH_INTERVAL);
-    this.watcher.unref();
+    this.watch.start();
   }
 
   stop(): void {
-    clearInterval(this.watcher);
-    this.watcher = undefined;
-    this.pause();
+    this.watch.stop();
   }
 
-  private watch(): void {
-    const subscribed = (this.rt.stats().channels.get(TICKER_QUOTES) ?? 0) > 0;
-    if (subscribed && this.ticker === undefined) this.resume();
-    else if (!subscribed && this.ticker !== undefined) this.pause();
+  /** The feed as the subscriber watch drives it. */
+  private producer(): WatchedProducer {
+    return {
+      isRunning: () => this.running,
+      resume: () => this.resume(),
+      pause: () => this.pause(),
+    };
   }
 
   private resume(): void {
