@@ -181,8 +181,16 @@ function watchSlowLink(client: DemoClient): void {
     const slow = box.checked;
     // The reply queues behind the quotes this tab has not read yet: a busy machine's tab can take long.
     client.call('ticker.link', { slow }, { timeout: 120_000 }).then(
-      (link) => (document.body.dataset.slowLink = link.bytesPerSecond === null ? 'off' : String(link.bytesPerSecond)),
-      () => (box.checked = false),
+      (link) => {
+        delete document.body.dataset.slowLinkError;
+        document.body.dataset.slowLink = link.bytesPerSecond === null ? 'off' : String(link.bytesPerSecond);
+      },
+      (error: unknown) => {
+        // A call cut short by a lost connection is made again once reconnected (below); any other failure unticks the box.
+        if ((error as { code?: unknown }).code === 'disconnected') return;
+        box.checked = false;
+        document.body.dataset.slowLinkError = error instanceof Error ? error.message : String(error);
+      },
     );
   };
   box.addEventListener('change', apply);
