@@ -187,7 +187,7 @@ function watchSlowLink(client: DemoClient): void {
       },
       (error: unknown) => {
         // A call cut short by a lost connection is made again once reconnected (below); any other failure unticks the box.
-        if ((error as { code?: unknown }).code === 'disconnected') return;
+        if (error instanceof Error && (error as Error & { code?: unknown }).code === 'disconnected') return;
         box.checked = false;
         document.body.dataset.slowLinkError = error instanceof Error ? error.message : String(error);
       },
