@@ -58,7 +58,8 @@ async function waitUntilSeen(page: Page, id: number, check: (position: Position)
 
 /** Holds an arrow key for `ms` on `page`, towards the middle of the arena along x. */
 async function moveAcross(page: Page, id: number, ms = 1200): Promise<void> {
-  const start = (await seen(page, id))!;
+  // Right after a (re)load the page may not list its own player yet: its scoreboard fills with the next frames.
+  const start = await waitUntilSeen(page, id, () => true, `player ${id} listed on the page`);
   const key = start.x < 800 ? 'ArrowRight' : 'ArrowLeft';
   await page.keyboard.down(key);
   await page.waitForTimeout(ms);
