@@ -35,13 +35,15 @@ export interface SessionLink {
 export interface Subscriber {
   /** The connection's WebSocket; null for the HTTP fallback, whose pushes go through `pushPayload`. */
   readonly ws: RealtimeSocket | null;
+  /** What the connection writes to, whatever its transport (its buffered bytes and state). */
+  readonly link: SessionLink;
   readonly codec: Codec;
   /** Scratch space of a broadcast: the connection's buffered bytes just before it. */
   sendMark: number;
   /** Writes one message encoded for this connection alone. */
   push(message: ServerMessage): void;
-  /** Writes one push already encoded with `codec` (a broadcast's share for a connection without a WebSocket). */
-  pushPayload(payload: string | Uint8Array): void;
+  /** Writes one push already encoded with `codec` (a broadcast's share for a connection without a WebSocket); false when it was not queued. */
+  pushPayload(payload: string | Uint8Array): boolean;
   /** A broadcast push could not be queued (the outbound buffer is full). */
   overflowed(): void;
 }

@@ -335,12 +335,16 @@ export class ServerSession<A extends ApiShape = UntypedApi> implements Session<A
     this.pushPayload(this.codec.encode(message));
   }
 
-  /** Writes a push already encoded with `codec`: a full buffer is handled per `limits.slowConsumer`. */
-  pushPayload(payload: string | Uint8Array): void {
-    if (this.stateValue === 'closed') return;
+  /** Writes a push already encoded with `codec`: a full buffer is handled per `limits.slowConsumer`. False when it was not queued. */
+  pushPayload(payload: string | Uint8Array): boolean {
+    if (this.stateValue === 'closed') return false;
     const result = this.link.send(payload, this.codec.binary ? AS_BINARY : AS_TEXT);
-    if (result === 'dropped') this.overflowed();
-    else this.host.traffic.sent(payload);
+    if (result === 'dropped') {
+      this.overflowed();
+      return false;
+    }
+    this.host.traffic.sent(payload);
+    return true;
   }
 
   /** A push could not be queued: disconnect (4002) or let the client see the gap, per `limits.slowConsumer`. */

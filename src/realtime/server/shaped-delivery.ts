@@ -125,9 +125,9 @@ function shapedPush(codec: Codec, channel: string, publication: EncodedPublicati
   ]);
 }
 
-/** The outbound bytes buffered for a subscriber (0 for the HTTP fallback, which is not conflated). */
+/** The outbound bytes buffered for a subscriber, whatever its transport (a WebSocket, or the HTTP fallback's event stream). */
 function buffered(subscriber: Subscriber): number {
-  return subscriber.ws?.bufferedAmount ?? 0;
+  return subscriber.link.bufferedAmount;
 }
 
 /** Shaped delivery for the namespaces with conflation or delta. */
@@ -205,7 +205,7 @@ export class ShapedDelivery {
     for (const subscriber of subscribers) {
       const state = this.stateOf(channel, subscriber);
       state.lastSent ??= publication.offset - 1;
-      if (conflation !== null && subscriber.ws !== null && (state.conflated !== null || buffered(subscriber) > threshold)) {
+      if (conflation !== null && (state.conflated !== null || buffered(subscriber) > threshold)) {
         if (state.conflated === null) {
           state.conflated = new ConflationBuffer(conflation.maxKeys, this.maxQueuedBytes);
           this.lag(channel, subscriber);
@@ -227,10 +227,7 @@ export class ShapedDelivery {
   }
 
   private write(subscriber: Subscriber, state: ShapedState, offset: number, payload: EncodedValue): void {
-    const ws = subscriber.ws;
-    const before = ws?.bufferedAmount ?? 0;
-    subscriber.pushPayload(payload);
-    const written = ws === null || ws.bufferedAmount > before;
+    const written = subscriber.pushPayload(payload);
     if (!written) state.syncedFrom = null;
     else if (state.syncedFrom === null) state.syncedFrom = offset - 1;
     state.lastSent = offset;
@@ -273,12 +270,12 @@ export class ShapedDelivery {
       if (conflation === null) continue;
       const threshold = Math.min(conflation.threshold, Math.floor(this.maxQueuedBytes / 2));
       for (const subscriber of subscribers) {
-        const ws = subscriber.ws;
-        if (ws === null || ws.readyState !== ws.OPEN) {
+        const link = subscriber.link;
+        if (link.readyState !== link.OPEN) {
           subscribers.delete(subscriber);
           continue;
         }
-        if (ws.bufferedAmount > threshold / 2) continue;
+        if (link.bufferedAmount > threshold / 2) continue;
         const state = this.states.get(subscriber)?.get(channel);
         if (state?.conflated == null) {
           subscribers.delete(subscriber);

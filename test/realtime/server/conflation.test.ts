@@ -5,7 +5,9 @@
  * every offset is accounted for. And the per-subscriber buffer's bounds.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
+import { EventStreamParser } from '../../../src/realtime/wire/event-stream.js';
 import { ConflationBuffer } from '../../../src/realtime/server/conflation.js';
 import type { RealtimeServer, Session } from '../../../src/realtime/server/index.js';
 import { RawClient } from './raw-client.js';
@@ -75,6 +77,75 @@ describe('conflation', () => {
         seqs.set(data.symbol, data.seq);
       }
       raw.socket.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('an HTTP fallback subscriber that stops reading its event stream is conflated the same: latest per key, skipped counts, no disconnect', async () => {
+    const { server } = await startServer({
+      path: '/rt',
+      namespaces: { quotes: { conflation: { key: 'symbol', threshold: 16 * 1024 } } },
+      limits: { maxQueuedBytes: 256 * 1024 },
+    });
+    try {
+      const body = JSON.stringify([
+        { type: 'connect', id: 1 },
+        { type: 'subscribe', id: 2, channel: 'quotes:all' },
+      ]);
+      const response = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = httpRequest(
+          { host: '127.0.0.1', port: server.port, path: '/rt/http', method: 'POST', headers: { 'content-type': 'application/json', 'x-switchboard-fallback': '2', 'content-length': Buffer.byteLength(body) } },
+          resolve,
+        );
+        req.on('error', reject);
+        req.end(body);
+      });
+      assert.equal(response.statusCode, 200);
+      const messages: Array<Record<string, unknown>> = [];
+      const parser = new EventStreamParser();
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        for (const event of parser.feed(chunk)) if (event.type !== 'close') messages.push(JSON.parse(event.data) as Record<string, unknown>);
+      });
+      const until = async (check: () => boolean, timeout: number): Promise<void> => {
+        const deadline = Date.now() + timeout;
+        while (!check()) {
+          if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(messages.slice(-2)).slice(0, 300)}`);
+          await sleep(10);
+        }
+      };
+      await until(() => messages.some((message) => message.id === 2), 10_000);
+      let disconnected = false;
+      server.once('disconnect', () => (disconnected = true));
+      response.pause();
+      const total = 6000;
+      const latest = await publishQuotes(server, 'quotes:all', total);
+      assert.deepEqual([...server.sessions.values()].map((session) => session.transport), ['http']);
+      response.resume();
+      const publications = (): Array<Record<string, unknown>> => messages.filter((message) => message.type === 'publication');
+      await until(() => {
+        const lastOf = new Map<string, number>();
+        for (const message of publications()) {
+          const data = message.data as { symbol: string; seq: number };
+          lastOf.set(data.symbol, data.seq);
+        }
+        return SYMBOLS.every((symbol) => lastOf.get(symbol) === latest.get(symbol));
+      }, 20_000);
+      const received = publications();
+      assert.equal(disconnected, false);
+      let last = 0;
+      let skipped = 0;
+      for (const message of received) {
+        const gap = (message.skipped as number | undefined) ?? 0;
+        assert.equal(message.offset, last + 1 + gap, `offset ${String(message.offset)} after ${last} with skipped ${gap}`);
+        skipped += gap;
+        last = message.offset as number;
+      }
+      assert.equal(last, total);
+      assert.equal(received.length + skipped, total);
+      assert.ok(skipped > 0, 'nothing was conflated');
+      response.destroy();
     } finally {
       await server.close();
     }
