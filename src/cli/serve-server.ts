@@ -429,7 +429,8 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
     throw error;
   }
   metrics.start();
-  const ticker = new TickerFeed(rt, { onError: (error) => options.log(`ticker: ${error.message}`) });
+  // One feed for the cluster: worker 1 runs it while any worker has a subscriber (ticker-feed.ts).
+  const ticker = new TickerFeed(rt, { worker: options.worker, workers: settings.workers, onError: (error) => options.log(`ticker: ${error.message}`) });
   ticker.start();
   const game = new GameServer(rt, { ...settings.game, arena: settings.workers > 1 ? `w${options.worker}` : 'arena', onError: (error) => options.log(`game: ${error.message}`) });
   game.start();

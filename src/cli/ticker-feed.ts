@@ -4,20 +4,38 @@
  * few thousand a second in all — while this process has a subscriber to it,
  * and stopped when the last one leaves. Once a second it publishes on
  * `ticker:stats` what conflation and delta compression saved.
+ *
+ * Under `--workers N` there is one feed for the cluster: worker 1 runs it
+ * while a connection on any worker subscribes to `ticker:quotes` (it counts
+ * the subscribers of every worker through the broker, twice a second:
+ * `ClusterSubscriberWatch`), so that every subscriber gets one walk per
+ * instrument at the feed's rate. The other workers publish no quotes; each
+ * worker (1 included) publishes its own figures on `ticker:stats`, marked
+ * with its number, while it has a subscriber (worker 1: while the feed
+ * runs), and the page adds them up. `ticker.link` works on every worker: it
+ * paces the caller's own connection.
  */
 import { RpcError } from '../realtime/server/errors.js';
 import type { RealtimeServer, Session } from '../realtime/server/index.js';
 import type { DemoApi } from './apps/web/api.js';
 import { isTickerLinkParams, TICKER_QUOTES, TICKER_SLOW_LINK_RATE, TICKER_STATS, type Quote, type TickerLink, type TickerStats } from './apps/web/ticker-api.js';
-import { SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
+import { ClusterSubscriberWatch, SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
 
 export interface TickerFeedOptions {
   /** Instruments. Default 1,000. */
   instruments?: number;
   /** Quote updates per second, in all. Default 2,000. */
   rate?: number;
-  /** Reports errors (a publish that failed). */
+  /** Reports errors (a publish that failed, a count of the cluster's subscribers that failed). */
   onError?: (error: Error) => void;
+  /** This process's number under `--workers N` (1 … N). Default 1. */
+  worker?: number;
+  /**
+   * N of `--workers N`. Default 1: a single process, whose feed runs while
+   * it has a subscriber. With more, only worker 1 runs the feed, while any
+   * worker has a subscriber; the others only publish their figures.
+   */
+  workers?: number;
 }
 
 /** Ticks per second of the feed's timer. */
@@ -58,7 +76,11 @@ function linkOf(params: unknown, session: Session<DemoApi>): TickerLink {
 export class TickerFeed {
   private readonly instruments: Instrument[];
   private readonly rate: number;
-  private readonly watch: SubscriberWatch;
+  private readonly watch: SubscriberWatch | ClusterSubscriberWatch;
+  /** This process's worker number, in its `ticker:stats` samples. */
+  private readonly worker: number;
+  /** True when this process publishes the quotes (a single process, or worker 1). */
+  private readonly produces: boolean;
   private ticker: NodeJS.Timeout | undefined;
   private statsTimer: NodeJS.Timeout | undefined;
   private published = 0;
@@ -71,12 +93,17 @@ export class TickerFeed {
   ) {
     const count = options.instruments ?? 1000;
     this.rate = options.rate ?? 2000;
+    this.worker = options.worker ?? 1;
+    const clustered = (options.workers ?? 1) > 1;
+    this.produces = this.worker === 1;
     this.instruments = Array.from({ length: count }, (_, i) => {
       const price = Math.round((5 + this.random() * 495) * 100) / 100;
       return { symbol: symbolOf(i), open: price, price, volume: Math.floor(this.random() * 1_000_000) };
     });
     rt.method('ticker.link', (params, session) => linkOf(params, session));
-    this.watch = new SubscriberWatch(rt, TICKER_QUOTES, this.producer());
+    const onError = (error: Error): void => options.onError?.(new Error(`counting the subscribers of ${TICKER_QUOTES}: ${error.message}`));
+    this.watch =
+      clustered && this.produces ? new ClusterSubscriberWatch(rt, TICKER_QUOTES, this.producer(), { onError }) : new SubscriberWatch(rt, TICKER_QUOTES, this.producer());
   }
 
   /** True while quotes are being published. */
@@ -84,7 +111,16 @@ export class TickerFeed {
     return this.ticker !== undefined;
   }
 
-  /** Watches for subscribers: the feed runs while `ticker:quotes` has one in this process. */
+  /** True while this process publishes its figures on `ticker:stats`. */
+  get reporting(): boolean {
+    return this.statsTimer !== undefined;
+  }
+
+  /**
+   * Watches for subscribers: the feed runs while `ticker:quotes` has one in
+   * this process (under several workers: on any worker; the figures of a
+   * worker other than 1 while it has one).
+   */
   start(): void {
     this.watch.start();
   }
@@ -93,18 +129,20 @@ export class TickerFeed {
     this.watch.stop();
   }
 
-  /** The feed as the subscriber watch drives it. */
+  /** The feed (or only the figures, in a worker that does not produce) as the subscriber watch drives it. */
   private producer(): WatchedProducer {
     return {
-      isRunning: () => this.running,
+      isRunning: () => this.reporting,
       resume: () => this.resume(),
       pause: () => this.pause(),
     };
   }
 
   private resume(): void {
-    this.ticker = setInterval(() => this.tick(), 1000 / TICKS);
-    this.ticker.unref();
+    if (this.produces) {
+      this.ticker = setInterval(() => this.tick(), 1000 / TICKS);
+      this.ticker.unref();
+    }
     this.statsTimer = setInterval(() => this.publishStats(), 1000);
     this.statsTimer.unref();
     this.last = { ...this.rt.shapingStats(), published: this.published, at: Date.now() };
@@ -162,6 +200,7 @@ export class TickerFeed {
       bytesSaved: Math.round((counters.deltaBytesSaved - this.last.deltaBytesSaved) / seconds),
       skipped: Math.round((counters.skipped - this.last.skipped) / seconds),
       instruments: this.instruments.length,
+      worker: this.worker,
     };
     this.last = { ...counters, published: this.published, at: now };
     this.rt.publish(TICKER_STATS, stats).catch((error: unknown) => this.options.onError?.(error instanceof Error ? error : new Error(String(error))));

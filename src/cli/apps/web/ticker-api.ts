@@ -6,7 +6,13 @@
 
 /** Quotes of every instrument, one publication per change: conflated on `symbol`, delta-compressed. */
 export const TICKER_QUOTES = 'ticker:quotes';
-/** Once a second: what conflation and delta compression saved in the process that runs the feed. */
+/**
+ * Once a second, from each process with a subscriber to the quotes (under
+ * `--workers N`: each worker, marked with its number): the quotes it
+ * published (only the process that runs the feed publishes any) and what
+ * conflation and delta compression saved in it. The page adds up the
+ * latest sample of each worker.
+ */
 export const TICKER_STATS = 'ticker:stats';
 
 /**
@@ -47,9 +53,9 @@ export interface Quote {
   time: number;
 }
 
-/** A sample of `ticker:stats`. */
+/** A sample of `ticker:stats`: one process's figures. */
 export interface TickerStats {
-  /** Quote updates published per second. */
+  /** Quote updates published per second (0 in a worker that does not run the feed). */
   published: number;
   /** Publications written as deltas per second, and the bytes per second they saved against whole ones. */
   deltas: number;
@@ -57,6 +63,8 @@ export interface TickerStats {
   /** Publications per second that conflated subscribers skipped. */
   skipped: number;
   instruments: number;
+  /** The worker that sent it (1 … N under `--workers N`, else 1). */
+  worker: number;
 }
 
 /** True for a well-formed quote. */
@@ -73,5 +81,40 @@ export function isQuote(value: unknown): value is Quote {
 export function isTickerStats(value: unknown): value is TickerStats {
   if (typeof value !== 'object' || value === null) return false;
   const stats = value as Record<string, unknown>;
-  return ['published', 'deltas', 'bytesSaved', 'skipped', 'instruments'].every((field) => typeof stats[field] === 'number' && Number.isFinite(stats[field]));
+  return ['published', 'deltas', 'bytesSaved', 'skipped', 'instruments', 'worker'].every((field) => typeof stats[field] === 'number' && Number.isFinite(stats[field]));
+}
+
+/** A worker's latest `ticker:stats` sample, and when it came (ms, any clock). */
+export interface TickerSample {
+  sample: TickerStats;
+  at: number;
+}
+
+/** How much older than the newest sample a worker's latest may be and still count (ms): a worker that stopped sending (its subscribers left) drops out. */
+export const SAMPLE_SPAN = 3000;
+
+/**
+ * The figures of the whole server: the latest sample of each worker (by
+ * worker number) added up, leaving out — and forgetting — those that came
+ * more than `SAMPLE_SPAN` before the newest (not before now: on a slow link
+ * every sample comes late); null before the first.
+ */
+export function sumOfWorkers(samples: Map<number, TickerSample>): Omit<TickerStats, 'worker'> | null {
+  let newest = -Infinity;
+  for (const { at } of samples.values()) newest = Math.max(newest, at);
+  const sum = { published: 0, deltas: 0, bytesSaved: 0, skipped: 0, instruments: 0 };
+  let kept = 0;
+  for (const [worker, { sample, at }] of samples) {
+    if (at < newest - SAMPLE_SPAN) {
+      samples.delete(worker);
+      continue;
+    }
+    kept++;
+    sum.published += sample.published;
+    sum.deltas += sample.deltas;
+    sum.bytesSaved += sample.bytesSaved;
+    sum.skipped += sample.skipped;
+    sum.instruments = Math.max(sum.instruments, sample.instruments);
+  }
+  return kept === 0 ? null : sum;
 }

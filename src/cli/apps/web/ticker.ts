@@ -3,13 +3,14 @@
  * `ticker:quotes` — subscribed with delta compression, conflated on the
  * server when this tab falls behind — with changes flashing, a canvas chart
  * of the chosen instrument's last price, and what delta compression and
- * conflation saved (`ticker:stats` from the server, and this tab's counts).
+ * conflation saved (`ticker:stats` from the server, added up over its
+ * workers, and this tab's counts).
  * "Slow link" asks the server to pace this tab's downlink (`ticker.link`),
  * which makes it conflate this tab's quotes.
  */
 import { formatBytes, formatNumber } from './charts.js';
 import { byId, connectDemo, element, type DemoClient } from './common.js';
-import { isQuote, isTickerStats, TICKER_QUOTES, TICKER_STATS, type Quote, type TickerStats } from './ticker-api.js';
+import { isQuote, isTickerStats, sumOfWorkers, TICKER_QUOTES, TICKER_STATS, type Quote, type TickerSample } from './ticker-api.js';
 
 /** Points kept for the chart. */
 const HISTORY = 600;
@@ -223,17 +224,19 @@ async function main(): Promise<void> {
     onQuote(publication.data);
     if (chosen === null) choose(publication.data.symbol);
   });
-  // The server's figures come on `ticker:stats`; this tab's are counted over its own seconds (on a slow link the
-  // samples arrive late and bunched, behind the held quotes).
-  let latest: TickerStats | null = null;
+  // The server's figures come on `ticker:stats`, one sample a second from each worker with a subscriber;
+  // this tab's are counted over its own seconds (on a slow link the samples arrive late and bunched, behind
+  // the held quotes).
+  const samples = new Map<number, TickerSample>();
   const stats = client.subscribe(TICKER_STATS);
   stats.on('publication', (publication) => {
     const sample = publication.data;
     if (!isTickerStats(sample)) return;
-    latest = sample;
+    samples.set(sample.worker, { sample, at: performance.now() });
     byId('ticker-meta').textContent = `${formatNumber(rows.size)} of ${formatNumber(sample.instruments)} instruments`;
   });
   setInterval(() => {
+    const latest = sumOfWorkers(samples);
     if (latest === null) return;
     tab.totalReceived += tab.received;
     tab.totalDeltas += tab.deltas;
