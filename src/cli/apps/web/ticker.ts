@@ -16,6 +16,8 @@ import { isQuote, isTickerStats, sumOfWorkers, TICKER_QUOTES, TICKER_STATS, type
 const HISTORY = 600;
 /** Rows drawn in the table at most (the filter narrows them). */
 const MAX_ROWS = 1000;
+/** Samples (seconds of the server's time) of each worker the "values skipped" tile averages over. */
+const SKIPPED_WINDOW = 10;
 
 interface Row {
   quote: Quote;
@@ -228,11 +230,19 @@ async function main(): Promise<void> {
   // this tab's are counted over its own seconds (on a slow link the samples arrive late and bunched, behind
   // the held quotes).
   const samples = new Map<number, TickerSample>();
+  // Conflated quotes are counted when a lagging subscriber's held ones are flushed, every few seconds on a slow
+  // link, and on this tab's slow link the samples themselves come bunched: the tile shows, per worker, the mean
+  // of its last SKIPPED_WINDOW samples (each covers a second of the server's time), added up.
+  const skippedByWorker = new Map<number, number[]>();
   const stats = client.subscribe(TICKER_STATS);
   stats.on('publication', (publication) => {
     const sample = publication.data;
     if (!isTickerStats(sample)) return;
     samples.set(sample.worker, { sample, at: performance.now() });
+    let recent = skippedByWorker.get(sample.worker);
+    if (recent === undefined) skippedByWorker.set(sample.worker, (recent = []));
+    recent.push(sample.skipped);
+    if (recent.length > SKIPPED_WINDOW) recent.shift();
     byId('ticker-meta').textContent = `${formatNumber(rows.size)} of ${formatNumber(sample.instruments)} instruments`;
   });
   setInterval(() => {
@@ -244,7 +254,13 @@ async function main(): Promise<void> {
     figure('received', formatNumber(tab.received), `of ${formatNumber(latest.published)} published /s`);
     figure('deltas', tab.totalReceived === 0 ? '–' : `${Math.round((tab.totalDeltas / tab.totalReceived) * 100)}%`, `${formatNumber(tab.totalDeltas)} of ${formatNumber(tab.totalReceived)} quotes`);
     figure('saved', `${formatBytes(latest.bytesSaved)}/s`, `${formatNumber(latest.deltas)} deltas /s to all subscribers`);
-    figure('skipped', formatNumber(latest.skipped), `by slow subscribers; this tab: ${formatNumber(tab.totalSkipped)} in all`);
+    let skippedPerSecond = 0;
+    for (const [worker, recent] of skippedByWorker) {
+      if (!samples.has(worker)) skippedByWorker.delete(worker);
+      else skippedPerSecond += recent.reduce((sum, value) => sum + value, 0) / recent.length;
+    }
+    skippedPerSecond = Math.round(skippedPerSecond);
+    figure('skipped', formatNumber(skippedPerSecond), `10 s mean, slow subscribers; this tab: ${formatNumber(tab.totalSkipped)} in all`);
     tab.received = 0;
     tab.deltas = 0;
     tab.skipped = 0;
