@@ -2,7 +2,7 @@
 // Runs every test file under test/ (files ending in .test.ts) with Node's test
 // runner and tsx. Extra arguments are passed to `node --test` (e.g. a filter:
 // `npm test -- --test-name-pattern=close`), or name test files to run alone.
-// A test file may run up to 5 minutes: the heavy ones (large histories, Redis
+// A test file may run up to 15 minutes: the heavy ones (large histories, Redis
 // Clusters, next build) take well under that alone, but share 2 cores in CI.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
