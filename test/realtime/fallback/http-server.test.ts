@@ -415,6 +415,29 @@ describe('HTTP fallback: memory bounded in bytes', () => {
     });
   });
 
+  it('a session that ended here: its uplink requests get 404 before their body is read, and the connection closes', async () => {
+    await withServer({}, async (base, server) => {
+      const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
+      await session.reply(1);
+      assert.equal(await session.end(), 204);
+      await session.waitFor(() => (server.sessions.size === 0 ? true : undefined), 'the session ended');
+      // A 1 MiB body announced, 10 bytes of it sent: the answer must not wait for the rest.
+      const socket = net.connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+      const ended = once(socket, 'close');
+      socket.write(
+        `POST /rt/http/send HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\nContent-Type: application/json\r\nX-Switchboard-Session: ${session.id}\r\nX-Switchboard-Seq: 1\r\nContent-Length: 1048576\r\n\r\n[{"type":"`,
+      );
+      const deadline = Date.now() + 5_000;
+      while (!text.includes('\r\n\r\n') && Date.now() < deadline) await sleep(10);
+      assert.match(text, /^HTTP\/1\.1 404 /, text.slice(0, 100));
+      assert.match(text, /connection: close/i);
+      await ended;
+    });
+  });
+
   it('batches that wait are kept as bytes and parsed when due: in order, each once', async () => {
     await withServer({}, async (base, server) => {
       const received: unknown[] = [];

@@ -28,6 +28,7 @@ import type { Broker } from '../../broker/broker.js';
 import { DisconnectCode } from '../../wire/errors.js';
 import { HTTP_BODY_FACTOR, HTTP_ENDPOINTS, HTTP_HEADERS } from '../../wire/http.js';
 import { asError } from '../errors.js';
+import { EndedSessions } from './ended-sessions.js';
 import { EventStreamLink } from './event-stream-link.js';
 import type { SessionLink } from '../fanout.js';
 import { decodeRelay, encodeRelay, type RelayMessage, type UplinkMessage } from './http-relay.js';
@@ -134,6 +135,8 @@ function positiveOption(name: string, given: number | undefined, fallback: numbe
 
 export class HttpTransport {
   private readonly sessions = new Map<string, FallbackSession>();
+  /** Sessions that ended here (for a while): their uplink requests get 404 unread. */
+  private readonly ended = new EndedSessions();
   /** What gives each session's place in its address's connection budget back. */
   private readonly addressReleases = new Map<string, () => void>();
   private readonly routes: ReadonlyMap<string, Route>;
@@ -267,6 +270,8 @@ export class HttpTransport {
     if (id === undefined || seq === undefined || !(seq >= 1) || Number.isNaN(ack)) {
       return answer(response, 400, 'X-Switchboard-Session and X-Switchboard-Seq (1, 2, …) are required', cors);
     }
+    // A session that ended here lives nowhere else: its requests are not read.
+    if (!this.sessions.has(id) && this.ended.has(id)) return answer(response, 404, 'no such session: open a new one', cors, true);
     // A session held here counts the body against its uplink window while it is read.
     const body = await this.readRequestBody(request, response, cors, id, this.sessions.get(id));
     if (body === undefined) return;
@@ -326,6 +331,7 @@ export class HttpTransport {
   private forget(id: string, fallback: FallbackSession | undefined): void {
     if (fallback === undefined || this.sessions.get(id) !== fallback) return;
     this.sessions.delete(id);
+    this.ended.add(id);
     this.addressReleases.get(id)?.();
     this.addressReleases.delete(id);
     fallback.ended();
