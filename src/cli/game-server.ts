@@ -11,8 +11,14 @@
  * A dropped connection leaves its player standing for the grace period
  * (or until the arena is full and a new player needs the place).
  *
- * Under `--workers N` every worker runs an arena of its own (`game:w<N>`):
- * its players are the connections it serves.
+ * Under `--workers N` there is one arena for the cluster, `game:arena`:
+ * worker 1 owns it — this class, ticking while a connection on any worker
+ * subscribes to its channel (`ClusterSubscriberWatch`), with the bots — and
+ * the other workers forward their connections' `game.join`, `game.input`
+ * and disconnects to it over a relay bus (game-relay.ts). The operations
+ * therefore take a caller (`GameCaller`: the session's cluster-wide id, its
+ * user, name and colour), not a session, so that local and relayed calls
+ * run the same code.
  */
 import { randomBytes } from 'node:crypto';
 import { encode } from '@msgpack/msgpack';
@@ -24,7 +30,7 @@ import type { DemoApi, DemoUserInfo } from './apps/web/api.js';
 import { packItems, packPlayers, SEAT_PATTERN, type GameFrame, type GameInput, type GameJoined, type GameJoinParams, type GameStats } from './apps/web/game-api.js';
 import { GameBots } from './game-bots.js';
 import { GameFullError, GameWorld, type GameWorldOptions } from './game-world.js';
-import { SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
+import { ClusterSubscriberWatch, SubscriberWatch, type WatchedProducer } from './subscriber-watch.js';
 
 export interface GameServerOptions extends GameWorldOptions {
   /** The arena's name: frames go to `game:<arena>`. Default 'arena'. */
@@ -33,8 +39,34 @@ export interface GameServerOptions extends GameWorldOptions {
   bots?: number;
   /** Inputs a player may send per second (and at once after a pause); more are refused. Default 30. */
   maxInputsPerSecond?: number;
-  /** Reports errors (a publish that failed). */
+  /** Reports errors (a publish that failed, a count of the cluster's subscribers that failed). */
   onError?: (error: Error) => void;
+  /**
+   * True when this arena serves a cluster (`--workers N`, in worker 1): it
+   * ticks while its channel has a subscriber on any node, not only here.
+   */
+  cluster?: boolean;
+}
+
+/**
+ * Who calls `game.join`, `game.input`, or dropped: a connection of this
+ * process or, relayed, of another worker.
+ */
+export interface GameCaller {
+  /** The session's id (`Session.id`: unique across the cluster). */
+  sessionId: string;
+  /** The authenticated user (a guest's id). */
+  user: string;
+  /** Shown in the roster. */
+  name: string;
+  /** A CSS colour. */
+  color: string;
+}
+
+/** The caller a session stands for. */
+export function callerOf(session: Session<DemoApi>): GameCaller {
+  const info = session.info as Partial<DemoUserInfo> | undefined;
+  return { sessionId: session.id, user: session.user, name: info?.name ?? 'guest', color: info?.color ?? '#667085' };
 }
 
 /** Ticks per second unless told otherwise. */
@@ -86,7 +118,7 @@ export class GameServer {
   private readonly playerOfSession = new Map<string, number>();
   private readonly sessionOfPlayer = new Map<number, string>();
   private readonly budgets = new Map<number, TokenBucket>();
-  private readonly watch: SubscriberWatch;
+  private readonly watch: SubscriberWatch | ClusterSubscriberWatch;
   private ticker: NodeJS.Timeout | undefined;
   private sentRoster = -1;
   /** The last second's figures, as sent in frames. */
@@ -102,10 +134,11 @@ export class GameServer {
     if (!(this.maxInputsPerSecond >= 1)) throw new RangeError('maxInputsPerSecond: a number ≥ 1');
     this.bots = new GameBots(this.world);
     this.bots.add(options.bots ?? 0);
-    this.watch = new SubscriberWatch(rt, this.channel, this.producer());
-    rt.method('game.join', (params, session) => this.join(params, session));
-    rt.method('game.input', (params, session) => this.input(params, session));
-    rt.on('disconnect', (session) => this.dropped(session));
+    const onError = (error: Error): void => options.onError?.(new Error(`counting the subscribers of ${this.channel}: ${error.message}`));
+    this.watch = options.cluster === true ? new ClusterSubscriberWatch(rt, this.channel, this.producer(), { onError }) : new SubscriberWatch(rt, this.channel, this.producer());
+    rt.method('game.join', (params, session) => this.join(params, callerOf(session)));
+    rt.method('game.input', (params, session) => this.input(params, callerOf(session)));
+    rt.on('disconnect', (session) => this.dropped(session.id));
   }
 
   get tickRate(): number {
@@ -122,7 +155,7 @@ export class GameServer {
     return this.lastStats;
   }
 
-  /** Watches for subscribers: the arena ticks while its channel has one in this process. */
+  /** Watches for subscribers: the arena ticks while its channel has one in this process (with `cluster`: on any node). */
   start(): void {
     this.watch.start();
   }
@@ -204,31 +237,30 @@ export class GameServer {
    * still in the arena (taken over from any other connection of the user),
    * else a new player with a new seat.
    */
-  private join(params: GameJoinParams, session: Session<DemoApi>): GameJoined {
-    const previous = this.playerOfSession.get(session.id);
+  join(params: GameJoinParams, caller: GameCaller): GameJoined {
+    const previous = this.playerOfSession.get(caller.sessionId);
     const seated = params.seat !== undefined && SEAT_PATTERN.test(params.seat) ? this.seats.get(params.seat) : undefined;
     const player = seated === undefined ? undefined : this.world.player(seated);
     let id: number;
-    if (player !== undefined && player.user === session.user && !player.bot) {
+    if (player !== undefined && player.user === caller.user && !player.bot) {
       id = player.id;
       this.world.rejoin(id);
     } else if (previous !== undefined && this.world.player(previous) !== undefined) {
       id = previous;
     } else {
-      id = this.newPlayer(session);
+      id = this.newPlayer(caller);
     }
-    this.seat(session, id);
+    this.seat(caller.sessionId, id);
     return { player: id, seat: this.seatOf.get(id)!, channel: this.channel, tickRate: this.world.tickRate, frame: this.frame(true, true) };
   }
 
-  private newPlayer(session: Session<DemoApi>): number {
-    const info = session.info as Partial<DemoUserInfo> | undefined;
+  private newPlayer(caller: GameCaller): number {
     if (this.world.full) {
       const evicted = this.world.evictLongestAway();
       if (evicted !== undefined) this.forget(evicted);
     }
     try {
-      const player = this.world.join({ user: session.user, name: info?.name ?? 'guest', color: info?.color ?? '#667085' });
+      const player = this.world.join({ user: caller.user, name: caller.name, color: caller.color });
       const seat = newSeat();
       this.seats.set(seat, player.id);
       this.seatOf.set(player.id, seat);
@@ -240,34 +272,34 @@ export class GameServer {
     }
   }
 
-  /** Makes `session` the one that steers player `id` (an older connection of the player no longer does). */
-  private seat(session: Session<DemoApi>, id: number): void {
+  /** Makes session `sessionId` the one that steers player `id` (an older connection of the player no longer does). */
+  private seat(sessionId: string, id: number): void {
     const before = this.sessionOfPlayer.get(id);
-    if (before !== undefined && before !== session.id) this.playerOfSession.delete(before);
-    const previous = this.playerOfSession.get(session.id);
+    if (before !== undefined && before !== sessionId) this.playerOfSession.delete(before);
+    const previous = this.playerOfSession.get(sessionId);
     if (previous !== undefined && previous !== id) {
       this.sessionOfPlayer.delete(previous);
       this.world.leave(previous);
     }
-    this.playerOfSession.set(session.id, id);
-    this.sessionOfPlayer.set(id, session.id);
+    this.playerOfSession.set(sessionId, id);
+    this.sessionOfPlayer.set(id, sessionId);
   }
 
-  /** `game.input`: steers the session's player. */
-  private input(params: GameInput, session: Session<DemoApi>): null {
-    const id = this.playerOfSession.get(session.id);
+  /** `game.input`: steers the caller's player. */
+  input(params: GameInput, caller: Pick<GameCaller, 'sessionId'>): null {
+    const id = this.playerOfSession.get(caller.sessionId);
     if (id === undefined || this.world.player(id) === undefined) throw new RpcError('forbidden', 'join the game first (game.join)');
     if (this.budgets.get(id)?.take() !== 'ok') throw new RpcError('rate_limited', `at most ${this.maxInputsPerSecond} inputs a second`);
     this.world.steer(id, params.x, params.y);
     return null;
   }
 
-  /** A connection closed: its player stands still for the grace period. */
-  private dropped(session: Session<DemoApi>): void {
-    const id = this.playerOfSession.get(session.id);
+  /** Connection `sessionId` closed: its player stands still for the grace period. */
+  dropped(sessionId: string): void {
+    const id = this.playerOfSession.get(sessionId);
     if (id === undefined) return;
-    this.playerOfSession.delete(session.id);
-    if (this.sessionOfPlayer.get(id) !== session.id) return;
+    this.playerOfSession.delete(sessionId);
+    if (this.sessionOfPlayer.get(id) !== sessionId) return;
     this.sessionOfPlayer.delete(id);
     this.world.leave(id);
   }

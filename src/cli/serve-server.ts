@@ -9,6 +9,7 @@
  * `Host` check (serve-http.ts).
  */
 import { GameServer } from './game-server.js';
+import { GameForwarder, GameOwnerRelay, GameRelayBus } from './game-relay.js';
 import { TickerFeed } from './ticker-feed.js';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -389,6 +390,42 @@ function dispatchUpgrades(http: HttpServer | HttpsServer | Http2SecureServer, rt
   if (isHttp2Server(http)) new Http2Attachment(http, (stream, headers, rawHeaders) => rt.handleStream(stream, headers, rawHeaders), false);
 }
 
+/**
+ * The `/game` arena: in a single process, an arena of its own. Under
+ * `--workers N` one arena for the cluster: worker 1 runs it (ticking while
+ * any worker has a subscriber, with the bots), and the other workers forward
+ * their connections' calls to it over the relay of a second Redis broker,
+ * the game's own (game-relay.ts).
+ */
+async function startGame(rt: RealtimeServer<DemoApi>, settings: ServeSettings, options: ServeProcessOptions): Promise<{ stop(): Promise<void> }> {
+  const onError = (error: Error): void => options.log(`game: ${error.message}`);
+  if (settings.workers <= 1 || settings.redis === undefined) {
+    const game = new GameServer(rt, { ...settings.game, onError });
+    game.start();
+    return { stop: async () => game.stop() };
+  }
+  const bus = new GameRelayBus(new RedisBroker({ url: settings.redis }));
+  const owner = options.worker === 1;
+  const game = owner ? new GameServer(rt, { ...settings.game, cluster: true, onError }) : null;
+  const forwarder = owner ? null : new GameForwarder(rt, bus, { worker: options.worker, onError });
+  try {
+    await bus.start();
+    if (game !== null) await new GameOwnerRelay(bus, game, onError).start();
+    await forwarder?.start();
+  } catch (error) {
+    // The calls answer `unavailable` (the forwarder finds nobody, or no bus); the rest of the server works.
+    onError(new Error(`the relay to the arena's worker is down: ${(error as Error).message}`));
+  }
+  game?.start();
+  return {
+    async stop() {
+      game?.stop();
+      forwarder?.stop();
+      await bus.close().catch(() => {});
+    },
+  };
+}
+
 /** Starts one serve process; resolves once it listens. */
 export async function startServe(settings: ServeSettings, options: ServeProcessOptions): Promise<RunningServe> {
   const site = await loadSite({ admin: settings.api !== undefined });
@@ -432,14 +469,13 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   // One feed for the cluster: worker 1 runs it while any worker has a subscriber (ticker-feed.ts).
   const ticker = new TickerFeed(rt, { worker: options.worker, workers: settings.workers, onError: (error) => options.log(`ticker: ${error.message}`) });
   ticker.start();
-  const game = new GameServer(rt, { ...settings.game, arena: settings.workers > 1 ? `w${options.worker}` : 'arena', onError: (error) => options.log(`game: ${error.message}`) });
-  game.start();
+  const game = await startGame(rt, settings, options);
   const running: RunningServe = {
     port,
     async close() {
       metrics.stop();
       ticker.stop();
-      game.stop();
+      await game.stop();
       await rt.close();
       proxy?.close();
       await Promise.all([closeHttp(http, h2), metricsListener === null ? undefined : closeHttp(metricsListener.http)]);

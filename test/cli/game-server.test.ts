@@ -3,7 +3,10 @@
 // the tick rate with the packed players, join and input (checked by the
 // demo's schemas, clamped, rate-bounded per player), a late joiner that gets
 // the arena at once, and a dropped or reloaded player that comes back as the
-// same player — only with its own seat and its own guest identity.
+// same player — only with its own seat and its own guest identity. Under
+// `serve --workers 2` with Redis: one arena for the cluster, run by worker 1,
+// whose players on either worker see each other, steer through the relay,
+// and come back as the same player on the other worker.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createRealtimeServer, type RealtimeServer } from '../../src/realtime/server/index.js';
@@ -11,15 +14,16 @@ import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 import type { RealtimeError } from '../../src/realtime/sdk/index.js';
 import type { ConnectResult } from '../../src/realtime/wire/messages.js';
 import { DEMO_SCHEMAS } from '../../src/cli/apps/schemas.js';
-import type { DemoApi } from '../../src/cli/apps/web/api.js';
+import type { DemoApi, DemoConnectData } from '../../src/cli/apps/web/api.js';
 import { isGameFrame, unpackPlayers, type GameFrame, type GameJoined, type PlayerState } from '../../src/cli/apps/web/game-api.js';
 import { GameServer } from '../../src/cli/game-server.js';
 import { demoNamespaces } from '../../src/cli/serve-config.js';
 import { demoAuthenticate } from '../../src/cli/serve-server.js';
 import { GuestIdentities } from '../../src/cli/serve-guests.js';
+import { Redis } from 'ioredis';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
-import { eventually, guest, startServe } from './serve-helpers.js';
+import { eventually, startServe } from './serve-helpers.js';
 
 interface Player {
   client: RealtimeClient<DemoApi>;
@@ -30,9 +34,9 @@ interface Player {
 const clients: Array<RealtimeClient<DemoApi>> = [];
 
 /** A guest in MessagePack, presenting `id` (an earlier guest token to be the same user). */
-async function connect(port: number, name: string, id = `test-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`): Promise<Player> {
+async function connect(port: number, name: string, id = `test-${name.toLowerCase()}-${Math.random().toString(36).slice(2, 8)}`, path = '/'): Promise<Player> {
   const hello = { name, id };
-  const client = new RealtimeClient<DemoApi>(`ws://127.0.0.1:${port}/`, { data: hello, protocol: 'msgpack', reconnect: { minDelay: 50, maxDelay: 200 } });
+  const client = new RealtimeClient<DemoApi>(`ws://127.0.0.1:${port}${path}`, { data: hello, protocol: 'msgpack', reconnect: { minDelay: 50, maxDelay: 200 } });
   clients.push(client);
   // As the pages do: the guest token of the connect result is what the next connect presents, to stay the same user.
   client.on('connected', (result) => (hello.id = guestToken(result)));
@@ -54,6 +58,10 @@ async function join(player: Player, seat?: string): Promise<GameJoined> {
 function latest(player: Player, id: number): PlayerState | undefined {
   const frame = player.frames[player.frames.length - 1];
   return frame === undefined ? undefined : unpackPlayers(frame.players).find((state) => state.id === id);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function guestToken(connected: ConnectResult): string {
@@ -201,26 +209,121 @@ describe('the game under switchboard serve --workers 2', () => {
   const redis = redisAvailability();
   const options = requirePeer('redis-server', redis.available, redis.reason);
 
-  it('each worker runs an arena of its own, for the connections it serves', options, async () => {
+  it('one arena for the cluster: players on both workers see each other, steer, and come back on the other worker', options, async () => {
     const store = await RedisServer.start();
     const serve = await startServe(['--port', '0', '--redis', store.url, '--workers', '2']);
-    const players: Array<RealtimeClient<DemoApi>> = [];
+    const mine: Array<RealtimeClient<DemoApi>> = [];
+    const inspector = new Redis(store.url, { lazyConnect: true });
+    /** A MessagePack guest on the serve's endpoint; `id` to be the same user again. */
+    const connectTo = async (name: string, id?: string): Promise<Player & { worker: number }> => {
+      const player = await connect(serve.port, name, id, '/rt');
+      mine.push(player.client);
+      return { ...player, worker: (player.connected.data as DemoConnectData).worker };
+    };
     try {
-      const workers = new Map<number, GameJoined>();
-      for (let i = 0; i < 8 && workers.size < 2; i++) {
-        const { client, connected } = await guest(serve.port, `W${i}`);
-        players.push(client);
-        const joined = await client.call('game.join', {});
-        assert.equal(joined.channel, `game:w${connected.data.worker}`, 'the arena of the worker that serves the connection');
-        workers.set(connected.data.worker, joined);
+      // A connection on each worker (the primary hands connections to the workers in turn).
+      const byWorker = new Map<number, Player & { worker: number }>();
+      for (let i = 0; i < 16 && byWorker.size < 2; i++) {
+        const player = await connectTo(`W${i}`);
+        if (byWorker.has(player.worker)) player.client.close();
+        else byWorker.set(player.worker, player);
       }
-      assert.equal(workers.size, 2, 'connections reached both workers');
-      const [one, two] = [workers.get(1)!, workers.get(2)!];
-      // (These clients speak JSON: the frames' byte arrays are not read here, the rosters are.)
-      assert.ok(one.frame.roster!.some((entry) => entry.id === one.player) && two.frame.roster!.some((entry) => entry.id === two.player));
-      assert.ok(two.frame.roster!.every((entry) => !one.frame.roster!.some((other) => other.user === entry.user)), 'no player is in both arenas');
+      assert.equal(byWorker.size, 2, 'connections reached both workers');
+      const [one, two] = [byWorker.get(1)!, byWorker.get(2)!];
+
+      // No steering without a join, on worker 2 as on worker 1.
+      await assert.rejects(two.client.call('game.input', { x: 1, y: 0 }), (error: RealtimeError) => error.code === 'forbidden');
+
+      // Both join the one arena, and each sees both players.
+      const a = await join(one);
+      const b = await join(two);
+      assert.equal(a.channel, 'game:arena');
+      assert.equal(b.channel, 'game:arena');
+      assert.ok(isGameFrame(b.frame), 'the join result relayed from the arena holds byte arrays');
+      const inJoin = unpackPlayers(b.frame.players).map((state) => state.id);
+      assert.ok(inJoin.includes(a.player) && inJoin.includes(b.player), 'the join on worker 2 holds the player of worker 1');
+      assert.ok(b.frame.roster!.some((entry) => entry.id === a.player && entry.user === one.connected.user));
+      await eventually(() => (latest(one, b.player) !== undefined && latest(two, a.player) !== undefined && latest(one, a.player) !== undefined && latest(two, b.player) !== undefined) || undefined, 20_000, 'both players in the frames of both');
+
+      // A late joiner on either worker sees both.
+      const late = await connectTo('Late');
+      const lateJoined = await late.client.call('game.join', {});
+      const lateIds = unpackPlayers(lateJoined.frame.players).map((state) => state.id);
+      assert.ok(lateIds.includes(a.player) && lateIds.includes(b.player) && lateIds.includes(lateJoined.player));
+
+      // The player of worker 2 steers through the relay: worker 1's client sees it move.
+      const start = latest(one, b.player)!;
+      const direction = start.x < 800 ? 1 : -1;
+      await two.client.call('game.input', { x: direction, y: 0 });
+      await eventually(() => (Math.abs(latest(one, b.player)!.x - start.x) > 50 ? true : undefined), 20_000, 'the player of worker 2 moved, as worker 1 sees it');
+
+      // A flood through the relay is cut as a local one is (30 inputs a second per player).
+      const results = await Promise.allSettled(Array.from({ length: 80 }, () => two.client.call('game.input', { x: -direction, y: 0 })));
+      const refused = results.filter((result) => result.status === 'rejected');
+      assert.ok(refused.length >= 10, `${refused.length} of 80 refused`);
+      assert.ok(refused.every((result) => (result.reason as RealtimeError).code === 'rate_limited'), 'refused as rate_limited');
+
+      // Worker 2's connection drops: its player goes away; the same guest, back on worker 1 with the seat, is the same player.
+      two.client.close();
+      await eventually(() => (latest(one, b.player)?.away === true ? true : undefined), 20_000, 'the player of worker 2 away');
+      let back: (Player & { worker: number }) | undefined;
+      for (let i = 0; i < 16 && back === undefined; i++) {
+        const again = await connectTo('W-again', guestToken(two.connected));
+        if (again.worker === 1) back = again;
+        else again.client.close();
+      }
+      assert.ok(back !== undefined, 'a connection of the same guest reached worker 1');
+      assert.equal(back.connected.user, two.connected.user, 'the same guest');
+      const rejoined = await join(back, b.seat);
+      assert.equal(rejoined.player, b.player, 'the same player, on the other worker');
+      assert.equal(rejoined.seat, b.seat);
+      await eventually(() => (latest(one, b.player)?.away === false ? true : undefined), 20_000, 'the player back');
+      const y = latest(one, b.player)!.y;
+      const up = y > 500 ? -1 : 1;
+      await back.client.call('game.input', { x: 0, y: up });
+      await eventually(() => (Math.abs(latest(one, b.player)!.y - y) > 20 ? true : undefined), 20_000, 'it steers from worker 1');
+
+      // And the other way: worker 1's player, back on worker 2, is the same player.
+      one.client.close();
+      let there: (Player & { worker: number }) | undefined;
+      for (let i = 0; i < 16 && there === undefined; i++) {
+        const again = await connectTo('W-there', guestToken(one.connected));
+        if (again.worker === 2) there = again;
+        else again.client.close();
+      }
+      assert.ok(there !== undefined, 'a connection of the same guest reached worker 2');
+      const returned = await join(there, a.seat);
+      assert.equal(returned.player, a.player, 'the same player, through the relay');
+      await eventually(() => (latest(there, a.player)?.away === false ? true : undefined), 20_000, 'worker 1\'s player back, seen on worker 2');
+
+      // Nobody watches on any worker: the arena pauses (the channel's offset in Redis stands still) …
+      for (const client of mine) client.close();
+      await inspector.connect();
+      const offset = async (): Promise<number> => Number(await inspector.hget('sb:{game:arena}:m', 'offset'));
+      let last = await offset();
+      await eventually(async () => {
+        await sleep(1000);
+        const now = await offset();
+        const still = now === last;
+        last = now;
+        return still || undefined;
+      }, 30_000, 'the offset of game:arena to stand still');
+      // … and a subscriber on worker 2 alone starts it again.
+      let watcher: (Player & { worker: number }) | undefined;
+      for (let i = 0; i < 16 && watcher === undefined; i++) {
+        const candidate = await connectTo(`Watcher${i}`);
+        if (candidate.worker === 2) watcher = candidate;
+        else candidate.client.close();
+      }
+      assert.ok(watcher !== undefined, 'a connection reached worker 2');
+      const frames: GameFrame[] = [];
+      watcher.client.subscribe('game:arena').on('publication', ({ data }) => frames.push(data as GameFrame));
+      await eventually(() => (frames.length >= 10 ? true : undefined), 20_000, 'frames for a subscriber on worker 2 alone');
+      assert.ok((await offset()) > last, 'the arena ticks again');
+      assert.doesNotMatch(serve.output(), /game: /, 'no error of the game or its relay');
     } finally {
-      for (const client of players) client.close();
+      for (const client of mine) client.close();
+      inspector.disconnect();
       await serve.stop();
       await store.stop();
     }
