@@ -1,0 +1,181 @@
+// Chromium's WebSockets through Debian's HAProxy, started by the test on a free
+// port, to the real-time server: the page comes over https from HAProxy (TLS,
+// ALPN h2 + http/1.1), so Chromium opens the SDK's WebSocket as an RFC 8441
+// stream of the page's h2 connection to HAProxy (HAProxy's own log says which
+// HTTP version each request came with), and HAProxy carries it to
+// Switchboard over h2c (extended CONNECT) or HTTP/1.1 (Upgrade), which the
+// server's stats().transports counts. Missing haproxy or Chromium skips, or
+// fails with SWITCHBOARD_REQUIRE_PEERS=1.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { createRealtimeServer, type RealtimeServer } from '../../src/realtime/server/index.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
+import { selfSignedCertificate } from '../node/server-helpers.js';
+import { freePort } from '../realtime/broker/redis-server.js';
+import { listening } from './listening.js';
+
+const HAPROXY = '/usr/sbin/haproxy';
+const BUNDLE = fileURLToPath(new URL('../../dist/browser/switchboard-sdk.js', import.meta.url));
+const WAIT = 15_000;
+const PAGE = `<!doctype html><meta charset="utf-8"><title>behind HAProxy</title>
+<script type="module">
+  import * as sdk from '/switchboard-sdk.js';
+  window.sdk = sdk;
+  window.sdkLoaded = true;
+</script>`;
+
+const haproxyProbe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
+const chromium = chromiumStatus();
+const available = haproxyProbe.status === 0 && chromium.available && existsSync(BUNDLE);
+const reason = haproxyProbe.status !== 0 ? `${HAPROXY} not found (apt-get install haproxy)` : chromium.available ? `${BUNDLE} missing (npm run build)` : chromium.reason;
+const peer = requirePeer('HAProxy and Chromium', available, reason);
+
+/** Runs in the page: the SDK on `path` of the page's origin; publishes and waits for its own publication. */
+const SDK = `async ({ path, channel }) => {
+  const { RealtimeClient } = window.sdk;
+  const client = new RealtimeClient('wss://' + location.host + path);
+  const connected = new Promise((resolve) => client.once('connected', resolve));
+  client.connect();
+  await connected;
+  const subscription = client.subscribe(channel);
+  const received = new Promise((resolve) => subscription.on('publication', (publication) => resolve(publication.data)));
+  await subscription.ready();
+  await subscription.publish({ text: 'through haproxy', path });
+  const data = await received;
+  window.sdkClient = client;
+  return data;
+}`;
+
+/** One line of HAProxy's log (the log-format below): HTTP version, method, path, status. */
+interface LogLine {
+  version: string;
+  method: string;
+  path: string;
+  status: string;
+}
+
+describe('Chromium behind HAProxy (RFC 8441 in front) to the real-time server', () => {
+  let dir = '';
+  let haproxy: ChildProcess | undefined;
+  let pages: Server | undefined;
+  let h2c: RealtimeServer | undefined;
+  let http1: RealtimeServer | undefined;
+  let browser: Browser | undefined;
+  let context: BrowserContext | undefined;
+  let origin = '';
+  const log: LogLine[] = [];
+
+  before(async () => {
+    if (peer.skip) return;
+    const bundle = readFileSync(BUNDLE);
+    pages = createServer((request, response) => {
+      if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+      else if (request.url === '/switchboard-sdk.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
+      else response.writeHead(404).end();
+    });
+    pages.listen(0, '127.0.0.1');
+    await once(pages, 'listening');
+    const namespaces = { chat: { publish: 'clients' as const } };
+    // Pages come from HAProxy's origin: the servers accept it (and, as a proxy's backends, any Host).
+    const common = { host: '127.0.0.1', port: 0, httpFallback: false as const, namespaces, allowedOrigins: () => true };
+    h2c = createRealtimeServer({ ...common, path: '/rt-h2c', http2: true });
+    http1 = createRealtimeServer({ ...common, path: '/rt-http1' });
+    await Promise.all([h2c.ready(), http1.ready()]);
+    const front = await freePort();
+    dir = mkdtempSync(join(tmpdir(), 'switchboard-haproxy-chromium-'));
+    const certificate = selfSignedCertificate();
+    writeFileSync(join(dir, 'site.pem'), Buffer.concat([certificate.cert, certificate.key]));
+    writeFileSync(
+      join(dir, 'haproxy.cfg'),
+      `global
+  maxconn 256
+  log stderr format raw local0 info
+defaults
+  mode http
+  log global
+  log-format "request %HV %HM %HP %ST"
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  timeout tunnel 1h
+frontend fe
+  bind 127.0.0.1:${front} ssl crt ${join(dir, 'site.pem')} alpn h2,http/1.1
+  use_backend rt_h2c if { path_beg /rt-h2c }
+  use_backend rt_http1 if { path_beg /rt-http1 }
+  default_backend pages
+backend pages
+  server s1 127.0.0.1:${(pages.address() as AddressInfo).port}
+backend rt_h2c
+  server s1 127.0.0.1:${h2c.port} proto h2
+backend rt_http1
+  server s1 127.0.0.1:${http1.port}
+`,
+    );
+    haproxy = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let pending = '';
+    haproxy.stderr!.setEncoding('utf8');
+    haproxy.stderr!.on('data', (chunk: string) => {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const match = /request (\S+) (\S+) (\S+) (\S+)/.exec(line);
+        if (match) log.push({ version: match[1]!, method: match[2]!, path: match[3]!, status: match[4]! });
+      }
+    });
+    await listening(front);
+    origin = `https://localhost:${front}`;
+    const { chromium: launcher } = await import('playwright-core');
+    browser = await launcher.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--ignore-certificate-errors'], timeout: 30_000 });
+    context = await browser.newContext({ ignoreHTTPSErrors: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    haproxy?.kill();
+    await Promise.all([h2c?.close(), http1?.close()]);
+    await new Promise((resolve) => (pages ? pages.close(resolve) : resolve(undefined)));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const backend of ['h2c', 'http1'] as const) {
+    it(`the page's SDK WebSocket is an h2 stream to HAProxy, carried to Switchboard over ${backend === 'h2c' ? 'h2c (extended CONNECT)' : 'HTTP/1.1 (Upgrade)'}`, peer, async () => {
+      const server = backend === 'h2c' ? h2c! : http1!;
+      const path = `/rt-${backend}`;
+      const page = await context!.newPage();
+      try {
+        const response = await page.goto(`${origin}/`);
+        assert.equal(response?.status(), 200);
+        assert.equal(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol), 'h2', 'the page came over h2');
+        await page.waitForFunction('window.sdkLoaded === true', undefined, { timeout: WAIT });
+        const data = await page.evaluate(`(${SDK})(${JSON.stringify({ path, channel: `chat:${backend}` })})`);
+        assert.deepEqual(data, { text: 'through haproxy', path });
+        // Switchboard's side: one WebSocket session, over the HTTP version HAProxy speaks to it.
+        const { websocket } = server.stats().transports;
+        assert.deepEqual(websocket, backend === 'h2c' ? { http1: 0, http2: 1 } : { http1: 1, http2: 0 });
+        // HAProxy's side: Chromium's WebSocket request to it came over HTTP/2 (RFC 8441), not as an HTTP/1.1 Upgrade.
+        await page.evaluate('window.sdkClient.close()');
+        const deadline = Date.now() + WAIT;
+        // Over h2 HAProxy logs the request's URI in absolute form (https://host/path).
+        const mine = (): LogLine[] => log.filter((line) => new URL(line.path, origin).pathname === path);
+        while (mine().length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.ok(mine().length > 0, `HAProxy logged no request for ${path}: ${JSON.stringify(log)}`);
+        for (const line of mine()) {
+          assert.equal(line.version, 'HTTP/2.0', `${JSON.stringify(line)} in ${JSON.stringify(log)}`);
+          assert.equal(line.status, '101', 'HAProxy reports the stream’s WebSocket as switched');
+        }
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});
