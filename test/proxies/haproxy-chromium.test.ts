@@ -85,8 +85,8 @@ describe('Chromium behind HAProxy (RFC 8441 in front) to the real-time server', 
     pages.listen(0, '127.0.0.1');
     await once(pages, 'listening');
     const namespaces = { chat: { publish: 'clients' as const } };
-    // Pages come from HAProxy's origin: the servers accept it (and, as a proxy's backends, any Host).
-    const common = { host: '127.0.0.1', port: 0, httpFallback: false as const, namespaces, allowedOrigins: () => true };
+    // The servers' defaults: WebSockets from any origin, any Host.
+    const common = { host: '127.0.0.1', port: 0, httpFallback: false as const, namespaces };
     h2c = createRealtimeServer({ ...common, path: '/rt-h2c', http2: true });
     http1 = createRealtimeServer({ ...common, path: '/rt-http1' });
     await Promise.all([h2c.ready(), http1.ready()]);
