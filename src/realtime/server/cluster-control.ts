@@ -2,7 +2,8 @@
  * The control plane of a cluster of real-time servers: operations addressed
  * to users or connections wherever they are connected (disconnect,
  * server-side subscribe and unsubscribe, send), and questions every node
- * answers (its connection counts, its channels).
+ * answers (its connection counts, its channels, its connections — the
+ * listings a page at a time, see `channelPage`).
  *
  * It rides on the broker's relay (`Broker.listen` / `relay`), so it works
  * wherever the broker does (in memory; Redis, Redis Cluster and Sentinel,
@@ -22,6 +23,8 @@ import { asError } from './errors.js';
 export const CONTROL_TARGET = 'sb:control';
 /** The prefix of each node's own reply target. */
 const REPLY_PREFIX = 'sb:node:';
+/** Most entries one node puts in one answer to a listing (`channels`, `connections`), whatever the limit asked. */
+export const MAX_PAGE_ENTRIES = 10_000;
 /** The version of the control messages. */
 const VERSION = 1;
 /** How long a request waits for the nodes' answers by default (ms). */
@@ -55,7 +58,59 @@ export interface NodeInfo {
   uptime: number;
 }
 
-type ControlRequest = ConnectionOperation | { op: 'node' } | { op: 'channels'; pattern?: string };
+/**
+ * One connection as a node lists it (`connections`): what presence shows of
+ * it (client id, user, info) and how it is connected — never its token nor
+ * its connect data.
+ */
+export interface ConnectionInfo {
+  /** The client id. */
+  client: string;
+  /** The user id; '' for an anonymous connection. */
+  user: string;
+  /** The user's info from authentication, as presence shows it (absent when there is none). */
+  info?: unknown;
+  /** The id of the node that holds it (`NodeInfo.id`). */
+  node: string;
+  /** That node's name. */
+  nodeName: string;
+  /** 'websocket', or 'http' for the HTTP fallback transport. */
+  transport: 'websocket' | 'http';
+  /** The HTTP version of the request that opened it. */
+  httpVersion: 1 | 2;
+  /** When it connected (ms since the epoch, the node's clock). */
+  connectedAt: number;
+  /** How many channels it is subscribed to. */
+  subscriptions: number;
+}
+
+/**
+ * A page of a listing that every node answers (`channels`, `connections`):
+ * the entries whose key (channel name, client id) comes after `after`, in
+ * the order of their keys (JavaScript string order), at most `limit`.
+ */
+export interface PageQuery {
+  after?: string;
+  limit: number;
+}
+
+/** One page of a listing, merged over the nodes; `next` (the last key) when more may follow. */
+export interface Page<T> {
+  entries: T[];
+  next?: string;
+}
+
+/** What one node answers for a page: its first `limit` entries after `after`, and whether it has more. */
+interface NodePage<T> {
+  entries: T[];
+  more: boolean;
+}
+
+type ControlRequest =
+  | ConnectionOperation
+  | { op: 'node' }
+  | { op: 'channels'; pattern?: string; after?: string; limit?: number }
+  | { op: 'connections'; user?: string; after?: string; limit: number };
 
 /** What a node answers, by request. */
 interface Answers {
@@ -64,7 +119,9 @@ interface Answers {
   unsubscribe: number;
   send: number;
   node: NodeInfo;
-  channels: Array<[channel: string, subscribers: number]>;
+  /** An array: a node of an earlier version, which answers all its channels at once. */
+  channels: NodePage<[channel: string, subscribers: number]> | Array<[channel: string, subscribers: number]>;
+  connections: NodePage<ConnectionInfo>;
 }
 
 /** What the control plane needs of its server. */
@@ -74,6 +131,8 @@ export interface ControlHost {
   node(): NodeInfo;
   /** Channels with subscribers on this node, with their counts, filtered by `pattern` (channel-pattern.ts). */
   channels(pattern: string | undefined): Array<[string, number]>;
+  /** This node's connected clients (only those of `user` when given), in no particular order. */
+  connections(user: string | undefined): ConnectionInfo[];
   reportError(error: Error): void;
 }
 
@@ -159,19 +218,56 @@ export class ControlPlane {
     return answers.filter((answer) => isRecord(answer) && typeof answer.id === 'string').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
-  /** Channels with subscribers on any node, with their subscribers summed over the nodes. */
+  /**
+   * Channels with subscribers on any node, with their subscribers summed
+   * over the nodes, sorted by name: every one of them, asked for a page at a
+   * time (`MAX_PAGE_ENTRIES` a page), so that no node's answer is larger.
+   */
   async channels(pattern: string | undefined): Promise<Map<string, number>> {
-    const request: ControlRequest = pattern === undefined ? { op: 'channels' } : { op: 'channels', pattern };
+    const counts = new Map<string, number>();
+    let after: string | undefined;
+    do {
+      const page = await this.channelPage(pattern, { ...(after !== undefined && { after }), limit: MAX_PAGE_ENTRIES });
+      for (const [channel, count] of page.entries) counts.set(channel, count);
+      after = page.next;
+    } while (after !== undefined);
+    return counts;
+  }
+
+  /**
+   * One page of `channels`: each node answers its first `limit` channels
+   * (matching `pattern`) whose names come after `after`; their lists are
+   * merged, counts summed per channel, and cut at `limit`. A channel on
+   * several nodes is on one page only, with its whole count: every node's
+   * answer holds all its channels up to its last one, and the merged page
+   * ends no later than any node's last one when that node has more (its
+   * `limit` distinct names are all in the merged list).
+   */
+  async channelPage(pattern: string | undefined, query: PageQuery): Promise<Page<[string, number]>> {
+    const request: ControlRequest = { op: 'channels', ...(pattern !== undefined && { pattern }), ...(query.after !== undefined && { after: query.after }), limit: query.limit };
     const answers = await this.ask<'channels'>(request);
     const counts = new Map<string, number>();
+    let more = false;
     for (const answer of answers) {
-      if (!Array.isArray(answer)) continue;
-      for (const entry of answer) {
-        if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') continue;
-        counts.set(entry[0], (counts.get(entry[0]) ?? 0) + entry[1]);
-      }
+      const page = nodePage(answer, query, (entry): entry is [string, number] => Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'number', (entry) => entry[0]);
+      more ||= page.more;
+      for (const [channel, count] of page.entries) counts.set(channel, (counts.get(channel) ?? 0) + count);
     }
-    return new Map([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    return cut([...counts].sort(([a], [b]) => compareKeys(a, b)), query.limit, more, (entry) => entry[0]);
+  }
+
+  /** One page of the connections of every node (those of `user` when given), ordered by client id. */
+  async connectionPage(user: string | undefined, query: PageQuery): Promise<Page<ConnectionInfo>> {
+    const request: ControlRequest = { op: 'connections', ...(user !== undefined && { user }), ...(query.after !== undefined && { after: query.after }), limit: query.limit };
+    const answers = await this.ask<'connections'>(request);
+    const all: ConnectionInfo[] = [];
+    let more = false;
+    for (const answer of answers) {
+      const page = nodePage(answer, query, isConnectionInfo, (entry) => entry.client);
+      more ||= page.more;
+      all.push(...page.entries);
+    }
+    return cut(all.sort((a, b) => compareKeys(a.client, b.client)), query.limit, more, (entry) => entry.client);
   }
 
   /** Relays a request to every node and gathers their answers (see the file's comment). */
@@ -231,10 +327,61 @@ export class ControlPlane {
     switch (request.op) {
       case 'node':
         return this.host.node();
-      case 'channels':
-        return this.host.channels(typeof request.pattern === 'string' ? request.pattern : undefined);
+      case 'channels': {
+        const channels = this.host.channels(typeof request.pattern === 'string' ? request.pattern : undefined);
+        return ownPage(channels, request, (entry) => entry[0]);
+      }
+      case 'connections':
+        return ownPage(this.host.connections(typeof request.user === 'string' ? request.user : undefined), request, (entry) => entry.client);
       default:
         return this.host.apply(request);
     }
   }
+}
+
+/** The order of listings: JavaScript's string order (UTF-16 code units), the same on every node. */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A node's answer to a page request: its entries after `after`, sorted, the first `limit` of them. */
+function ownPage<T>(entries: T[], request: { after?: unknown; limit?: unknown }, keyOf: (entry: T) => string): NodePage<T> {
+  const after = typeof request.after === 'string' ? request.after : undefined;
+  const limit = typeof request.limit === 'number' && Number.isSafeInteger(request.limit) && request.limit > 0 ? Math.min(request.limit, MAX_PAGE_ENTRIES) : MAX_PAGE_ENTRIES;
+  const sorted = (after === undefined ? entries : entries.filter((entry) => keyOf(entry) > after)).sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  return { entries: sorted.slice(0, limit), more: sorted.length > limit };
+}
+
+/**
+ * A node's answer as the requester trusts it: well-formed entries after
+ * `after`, sorted, at most `limit` (a node of an earlier version answers
+ * every channel it has, as a bare array).
+ */
+function nodePage<T>(answer: unknown, query: PageQuery, valid: (entry: unknown) => entry is T, keyOf: (entry: T) => string): NodePage<T> {
+  const raw = Array.isArray(answer) ? answer : isRecord(answer) && Array.isArray(answer['entries']) ? answer['entries'] : [];
+  const more = isRecord(answer) && answer['more'] === true;
+  const entries = raw.filter(valid).filter((entry) => query.after === undefined || keyOf(entry) > query.after!);
+  entries.sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  return entries.length > query.limit ? { entries: entries.slice(0, query.limit), more: true } : { entries, more };
+}
+
+/** The merged, sorted entries of the nodes cut at `limit`; `next` when they were cut or a node has more. */
+function cut<T>(sorted: T[], limit: number, more: boolean, keyOf: (entry: T) => string): Page<T> {
+  const entries = sorted.slice(0, limit);
+  const last = entries[entries.length - 1];
+  return (more || sorted.length > limit) && last !== undefined ? { entries, next: keyOf(last) } : { entries };
+}
+
+function isConnectionInfo(entry: unknown): entry is ConnectionInfo {
+  return (
+    isRecord(entry) &&
+    typeof entry['client'] === 'string' &&
+    typeof entry['user'] === 'string' &&
+    typeof entry['node'] === 'string' &&
+    typeof entry['nodeName'] === 'string' &&
+    (entry['transport'] === 'websocket' || entry['transport'] === 'http') &&
+    (entry['httpVersion'] === 1 || entry['httpVersion'] === 2) &&
+    typeof entry['connectedAt'] === 'number' &&
+    typeof entry['subscriptions'] === 'number'
+  );
 }

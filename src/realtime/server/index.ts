@@ -31,9 +31,14 @@ export { DEFAULT_CLUSTER_TIMEOUT, type ConnectionTarget, type NodeInfo } from '.
 export { DEFAULT_API_MAX_BODY_SIZE, DEFAULT_API_PATH, MIN_API_KEY_LENGTH, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
 export {
   API_METHODS,
+  DEFAULT_CHANNELS_LIMIT,
+  DEFAULT_CONNECTIONS_LIMIT,
   MAX_BATCH_COMMANDS,
   MAX_BROADCAST_CHANNELS,
+  MAX_CHANNELS_LIMIT,
+  MAX_CONNECTIONS_LIMIT,
   type ApiBatchCommand,
+  type ApiConnectionInfo,
   type ApiMethod,
   type ApiNodeInfo,
   type ApiReply,

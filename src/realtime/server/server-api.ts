@@ -2,8 +2,13 @@
  * The server API's methods (docs/server-api.md): what backends in any
  * language call over HTTP (api-http.ts) — `publish`, `broadcast`,
  * `disconnect`, `subscribe`, `unsubscribe`, `send`, `presence`,
- * `presence_stats`, `history`, `history_remove`, `channels`, `info` and
- * `batch` — with Centrifugo's names and result shapes.
+ * `presence_stats`, `history`, `history_remove`, `channels`, `connections`,
+ * `info` and `batch` — with Centrifugo's names and result shapes.
+ *
+ * The listings every node answers (`channels`, `connections`) come a page
+ * at a time: at most `limit` entries in the order of their keys (channel
+ * name, client id), and a `next_cursor` when more follow — an opaque
+ * string (base64url of the last key) that asks for the entries after it.
  *
  * Every call is checked whole before anything is done: its params (types,
  * unknown fields, channel names and namespaces, close codes, publication
@@ -12,7 +17,7 @@
  */
 import { ErrorCode } from '../wire/errors.js';
 import type { HistoryResult, PresenceMember, PublishResult, StreamPosition } from '../wire/messages.js';
-import type { ConnectionOperation, ConnectionTarget, NodeInfo } from './cluster-control.js';
+import type { ConnectionInfo, ConnectionOperation, ConnectionTarget, NodeInfo, Page, PageQuery } from './cluster-control.js';
 import { MAX_PATTERN_LENGTH } from './channel-pattern.js';
 import type { CheckedPublication } from './commands.js';
 import { errorBodyOf, RpcError } from './errors.js';
@@ -22,6 +27,14 @@ import type { Namespace } from './namespaces.js';
 export const MAX_BROADCAST_CHANNELS = 1000;
 /** Most commands in one `batch`. */
 export const MAX_BATCH_COMMANDS = 1000;
+/** Channels in a page of `channels` when the call gives no `limit`, and the most it may ask for. */
+export const DEFAULT_CHANNELS_LIMIT = 1000;
+export const MAX_CHANNELS_LIMIT = 10_000;
+/** Connections in a page of `connections` when the call gives no `limit`, and the most it may ask for. */
+export const DEFAULT_CONNECTIONS_LIMIT = 100;
+export const MAX_CONNECTIONS_LIMIT = 1000;
+/** Longest key a cursor holds (a channel name is at most 255 characters, a client id far less). */
+const MAX_CURSOR_KEY = 255;
 
 /** What the API needs of its real-time server. */
 export interface ServerApiHost {
@@ -39,7 +52,10 @@ export interface ServerApiHost {
   presence(channel: string): Promise<PresenceMember[]>;
   history(channel: string, query: { since?: StreamPosition; limit?: number }): Promise<HistoryResult>;
   removeHistory(channel: string): Promise<void>;
-  channels(pattern: string | undefined): Promise<ReadonlyMap<string, number>>;
+  /** A page of the channels of every node, counts summed (cluster-control.ts). */
+  channelPage(pattern: string | undefined, query: PageQuery): Promise<Page<[string, number]>>;
+  /** A page of the connections of every node (those of `user` when given). */
+  connectionPage(user: string | undefined, query: PageQuery): Promise<Page<ConnectionInfo>>;
   nodes(): Promise<NodeInfo[]>;
   /** Most publications a history page holds. */
   readonly maxHistoryLimit: number;
@@ -58,6 +74,7 @@ export const API_METHODS = [
   'history',
   'history_remove',
   'channels',
+  'connections',
   'info',
   'batch',
 ] as const;
@@ -80,6 +97,25 @@ export interface ApiNodeInfo {
   uptime: number;
 }
 
+/** A connection as `connections` shows it: what presence shows of it, and how it is connected. */
+export interface ApiConnectionInfo {
+  client: string;
+  /** '' for an anonymous connection. */
+  user: string;
+  /** The user's info from authentication, as in presence (absent when there is none). */
+  info?: unknown;
+  /** The uid of the node holding it (as in `info`), and that node's name. */
+  node: string;
+  node_name: string;
+  transport: 'websocket' | 'http';
+  /** The HTTP version of the request that opened it. */
+  http_version: 1 | 2;
+  /** When it connected: ms since the epoch, by its node's clock. */
+  connected_at: number;
+  /** Channels it is subscribed to. */
+  num_subs: number;
+}
+
 /** The connections a user-addressed method acts on: every connection of `user`, or the one connection `client`. */
 export type ApiTarget = { user: string; client?: undefined } | { client: string; user?: undefined };
 
@@ -95,7 +131,14 @@ export interface ServerApiMethods {
   presence_stats: { params: { channel: string }; result: { num_clients: number; num_users: number } };
   history: { params: { channel: string; limit?: number; since?: StreamPosition }; result: HistoryResult };
   history_remove: { params: { channel: string }; result: Record<string, never> };
-  channels: { params: { pattern?: string }; result: { channels: Record<string, { num_clients: number }> } };
+  channels: {
+    params: { pattern?: string; limit?: number; cursor?: string };
+    result: { channels: Record<string, { num_clients: number }>; next_cursor?: string };
+  };
+  connections: {
+    params: { user?: string; limit?: number; cursor?: string };
+    result: { connections: Record<string, ApiConnectionInfo>; next_cursor?: string };
+  };
   info: { params: Record<string, never>; result: { nodes: ApiNodeInfo[] } };
   batch: { params: { commands: ApiBatchCommand[] }; result: { replies: ApiReply[] } };
 }
@@ -168,6 +211,42 @@ function since(params: Params): StreamPosition | undefined {
   return { offset: value['offset'], epoch: value['epoch'] };
 }
 
+type Listing = 'channels' | 'connections';
+/** What a cursor's key starts with, so that one listing's cursor is not taken for another's. */
+const CURSOR_PREFIX: Record<Listing, string> = { channels: 'ch:', connections: 'cl:' };
+
+/** The `next_cursor` after `key` (the last channel name or client id of a page): base64url, opaque to callers. */
+function encodeCursor(listing: Listing, key: string): string {
+  return Buffer.from(CURSOR_PREFIX[listing] + key, 'utf8').toString('base64url');
+}
+
+/** The key a cursor stands for; `bad_request` unless it is one `encodeCursor` made for `listing`. */
+function decodeCursor(listing: Listing, cursor: string): string {
+  const fail = (): never => {
+    throw badRequest(`"cursor" is not a cursor of ${listing}: pass the "next_cursor" of the page before, as it came`);
+  };
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || cursor.length > 4 * MAX_CURSOR_KEY) fail();
+  const bytes = Buffer.from(cursor, 'base64url');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return fail();
+  }
+  const prefix = CURSOR_PREFIX[listing];
+  if (bytes.toString('base64url') !== cursor || !text.startsWith(prefix) || text.length === prefix.length || text.length - prefix.length > MAX_CURSOR_KEY) fail();
+  return text.slice(prefix.length);
+}
+
+/** `limit` (1 to `max`, default `fallback`) and `cursor` (absent or '' for the first page) of a listing. */
+function pageQuery(params: Params, listing: Listing, fallback: number, max: number): PageQuery {
+  const limit = params['limit'] === undefined ? fallback : params['limit'];
+  if (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit < 1 || limit > max) throw badRequest(`"limit" must be an integer from 1 to ${max}`);
+  const cursor = params['cursor'];
+  if (cursor !== undefined && typeof cursor !== 'string') throw badRequest('"cursor" must be a string (the "next_cursor" of the page before)');
+  return cursor === undefined || cursor === '' ? { limit } : { after: decodeCursor(listing, cursor), limit };
+}
+
 /** The server API of one real-time server. */
 export class ServerApi {
   constructor(private readonly host: ServerApiHost) {}
@@ -203,6 +282,8 @@ export class ServerApi {
         return this.historyRemove(params);
       case 'channels':
         return this.channels(params);
+      case 'connections':
+        return this.connections(params);
       case 'info':
         return this.info(params);
       case 'batch':
@@ -319,14 +400,30 @@ export class ServerApi {
   }
 
   private channels(params: Params): Prepared<Result<'channels'>> {
-    onlyFields(params, ['pattern']);
+    onlyFields(params, ['pattern', 'limit', 'cursor']);
     const pattern = optionalText(params, 'pattern');
     if (pattern !== undefined && pattern.length > MAX_PATTERN_LENGTH) throw badRequest(`"pattern" is at most ${MAX_PATTERN_LENGTH} characters`);
+    const query = pageQuery(params, 'channels', DEFAULT_CHANNELS_LIMIT, MAX_CHANNELS_LIMIT);
     return {
       run: async () => {
+        const page = await this.host.channelPage(pattern, query);
         const channels: Record<string, { num_clients: number }> = {};
-        for (const [channel, count] of await this.host.channels(pattern)) channels[channel] = { num_clients: count };
-        return { channels };
+        for (const [channel, count] of page.entries) channels[channel] = { num_clients: count };
+        return page.next === undefined ? { channels } : { channels, next_cursor: encodeCursor('channels', page.next) };
+      },
+    };
+  }
+
+  private connections(params: Params): Prepared<Result<'connections'>> {
+    onlyFields(params, ['user', 'limit', 'cursor']);
+    const user = optionalText(params, 'user');
+    const query = pageQuery(params, 'connections', DEFAULT_CONNECTIONS_LIMIT, MAX_CONNECTIONS_LIMIT);
+    return {
+      run: async () => {
+        const page = await this.host.connectionPage(user, query);
+        const connections: Record<string, ApiConnectionInfo> = {};
+        for (const connection of page.entries) connections[connection.client] = connectionResult(connection);
+        return page.next === undefined ? { connections } : { connections, next_cursor: encodeCursor('connections', page.next) };
       },
     };
   }
@@ -391,5 +488,20 @@ function nodeResult(node: NodeInfo): ApiNodeInfo {
     num_channels: node.channels,
     num_subs: node.subscriptions,
     uptime: node.uptime,
+  };
+}
+
+/** A connection as `connections` shows it. */
+function connectionResult(connection: ConnectionInfo): ApiConnectionInfo {
+  return {
+    client: connection.client,
+    user: connection.user,
+    ...(connection.info !== undefined && { info: connection.info }),
+    node: connection.node,
+    node_name: connection.nodeName,
+    transport: connection.transport,
+    http_version: connection.httpVersion,
+    connected_at: connection.connectedAt,
+    num_subs: connection.subscriptions,
   };
 }

@@ -26,7 +26,7 @@ import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from 
 import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
 import { ShapedDelivery, type ShapedCounters } from './shaped-delivery.js';
-import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
+import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionInfo, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
 import { CredentialChecker } from './credentials.js';
@@ -108,6 +108,8 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   private readonly brokerStarted: Promise<void>;
   /** Connected sessions by client id. */
   private readonly connected = new Map<string, ServerSession<A>>();
+  /** When each connected session connected (ms since the epoch). */
+  private readonly connectedAt = new WeakMap<ServerSession<A>, number>();
   /** Connected sessions by user id. */
   private readonly byUser = new Map<string, Set<ServerSession<A>>>();
   /** Operations on users and connections across the cluster, and the nodes' answers. */
@@ -482,6 +484,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
 
   private sessionConnected(session: ServerSession<A>): void {
     this.connected.set(session.id, session);
+    this.connectedAt.set(session, Date.now());
     let sessions = this.byUser.get(session.user);
     if (sessions === undefined) this.byUser.set(session.user, (sessions = new Set()));
     sessions.add(session);
@@ -554,6 +557,22 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
     };
   }
 
+  /** A connection as `connections` lists it: what presence shows, and how it is connected (no token, no connect data). */
+  private connectionInfo(session: ServerSession<A>): ConnectionInfo {
+    const { client, user, info } = clientInfoOf(session);
+    return {
+      client,
+      user,
+      ...(info !== undefined && { info }),
+      node: this.control.nodeId,
+      nodeName: this.nodeName,
+      transport: session.transport,
+      httpVersion: session.httpVersion === 2 ? 2 : 1,
+      connectedAt: this.connectedAt.get(session) ?? this.startedAt,
+      subscriptions: session.subscriptions.size,
+    };
+  }
+
   private controlHost(): ControlHost {
     return {
       apply: (operation) => this.applyLocally(operation),
@@ -562,6 +581,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
         const matches = pattern === undefined ? () => true : channelMatcher(pattern);
         return [...this.hub.subscriberCounts()].filter(([channel]) => matches(channel));
       },
+      connections: (user) => [...(user === undefined ? this.connected.values() : (this.byUser.get(user) ?? []))].map((session) => this.connectionInfo(session)),
       reportError: (error) => this.reportError(error),
     };
   }
@@ -610,7 +630,8 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
       presence: (channel) => this.viaBroker(() => this.broker.presence(channel)),
       history: (channel, query) => this.viaBroker(() => this.history(channel, query)),
       removeHistory: (channel) => this.viaBroker(() => this.broker.removeHistory(channel)),
-      channels: (pattern) => this.viaBroker(() => this.control.channels(pattern)),
+      channelPage: (pattern, query) => this.viaBroker(() => this.control.channelPage(pattern, query)),
+      connectionPage: (user, query) => this.viaBroker(() => this.control.connectionPage(user, query)),
       nodes: () => this.viaBroker(() => this.control.nodes()),
       maxHistoryLimit: this.limits.maxHistoryLimit,
     };

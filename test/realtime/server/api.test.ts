@@ -342,6 +342,142 @@ describe('server API over HTTP', () => {
         await mia.close();
       }
     });
+
+    test('channels a page at a time: limit and cursor, ordered by name, every channel once with its count', async () => {
+      const leo = await connect(server, 'leo');
+      const mia = await connect(server, 'mia');
+      const names = Array.from({ length: 25 }, (_, index) => `chat:page-${String(index).padStart(2, '0')}`);
+      try {
+        for (const channel of names) await leo.request('subscribe', { channel });
+        for (const channel of names.filter((_, index) => index % 2 === 0)) await mia.request('subscribe', { channel });
+        const walk = async (params: Record<string, unknown>): Promise<Array<Record<string, { num_clients: number }>>> => {
+          const pages: Array<Record<string, { num_clients: number }>> = [];
+          let cursor: string | undefined;
+          do {
+            const answer = await server.call('channels', { ...params, ...(cursor !== undefined && { cursor }) });
+            assert.equal(answer.status, 200, JSON.stringify(answer.body));
+            pages.push(answer.body.result?.channels as Record<string, { num_clients: number }>);
+            cursor = answer.body.result?.next_cursor as string | undefined;
+            if (cursor !== undefined) assert.match(cursor, /^[A-Za-z0-9_-]+$/);
+            assert.ok(pages.length < 10, 'the walk ends');
+          } while (cursor !== undefined);
+          return pages;
+        };
+        const pages = await walk({ pattern: 'chat:page-*', limit: 10 });
+        assert.deepEqual(pages.map((page) => Object.keys(page).length), [10, 10, 5]);
+        const listed = pages.flatMap((page) => Object.keys(page));
+        assert.deepEqual(listed, names, 'every channel once, in order of names, across pages');
+        for (const page of pages) for (const [channel, stats] of Object.entries(page)) assert.deepEqual(stats, { num_clients: names.indexOf(channel) % 2 === 0 ? 2 : 1 }, channel);
+        const tens = await walk({ pattern: 'chat:page-1*', limit: 4 });
+        assert.deepEqual(tens.map((page) => Object.keys(page)), [names.slice(10, 14), names.slice(14, 18), names.slice(18, 20)]);
+        const exact = await server.call('channels', { pattern: 'chat:page-0*', limit: 10 });
+        assert.deepEqual(Object.keys(exact.body.result?.channels as object), names.slice(0, 10));
+        assert.equal(exact.body.result?.next_cursor, undefined, 'no next_cursor when the page holds the last one');
+        const first = await server.call('channels', { pattern: 'chat:page-*', limit: 3, cursor: '' });
+        assert.deepEqual(Object.keys(first.body.result?.channels as object), names.slice(0, 3), "cursor '': the first page");
+        const whole = await server.call('channels', { pattern: 'chat:page-*' });
+        assert.equal(Object.keys(whole.body.result?.channels as object).length, 25, 'the default limit (1000) holds them all');
+        assert.equal(whole.body.result?.next_cursor, undefined);
+        const library = await server.rt.channels({ pattern: 'chat:page-*' });
+        assert.deepEqual([...library.keys()], names, 'rt.channels lists every channel, as before');
+      } finally {
+        await leo.close();
+        await mia.close();
+      }
+      for (let tries = 0; tries < 100 && (await server.rt.channels({ pattern: 'chat:page-*' })).size > 0; tries++) await sleep(50);
+    });
+
+    test('channels and connections: a malformed cursor, a limit out of range, an unknown field: 400, in a batch too', async () => {
+      const connectionsCursor = Buffer.from('cl:abc').toString('base64url');
+      const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+        ['channels', { cursor: 'not a cursor!' }, /"cursor" is not a cursor of channels/],
+        ['channels', { cursor: 'AAAA' }, /"cursor" is not a cursor of channels/],
+        ['channels', { cursor: `${Buffer.from('ch:x').toString('base64url')}=` }, /"cursor" is not a cursor of channels/],
+        ['channels', { cursor: Buffer.from('ch:').toString('base64url') }, /"cursor" is not a cursor of channels/],
+        ['channels', { cursor: connectionsCursor }, /"cursor" is not a cursor of channels/],
+        ['channels', { cursor: 12 }, /"cursor" must be a string/],
+        ['channels', { limit: 0 }, /"limit" must be an integer from 1 to 10000/],
+        ['channels', { limit: 10_001 }, /"limit" must be an integer from 1 to 10000/],
+        ['channels', { limit: 2.5 }, /"limit" must be an integer/],
+        ['channels', { limit: '10' }, /"limit" must be an integer/],
+        ['channels', { pattern: 'chat:*', page: 2 }, /unknown field "page"/],
+        ['connections', { cursor: Buffer.from('ch:chat:a').toString('base64url') }, /"cursor" is not a cursor of connections/],
+        ['connections', { limit: 1001 }, /"limit" must be an integer from 1 to 1000/],
+        ['connections', { user: '' }, /"user" must be a non-empty string/],
+        ['connections', { channel: 'chat:a' }, /unknown field "channel"/],
+      ];
+      for (const [method, params, message] of cases) {
+        const answer = await server.call(method, params);
+        assert.deepEqual([answer.status, answer.body.error?.code], [400, 'bad_request'], `${method} ${JSON.stringify(params)}`);
+        assert.match(answer.body.error!.message, message);
+      }
+      assert.equal((await server.call('connections', { cursor: connectionsCursor, limit: 1000 })).status, 200);
+      const batch = await server.call('batch', { commands: [{ channels: { limit: 5 } }, { connections: { limit: 0 } }] });
+      assert.deepEqual([batch.status, batch.body.error?.code], [400, 'bad_request']);
+      assert.match(batch.body.error!.message, /^commands\[1\] \(connections\): "limit"/);
+    });
+
+    test('connections: every connection, by client id, a page at a time; by user; fewer after a disconnect', async () => {
+      const before = Date.now();
+      const nina1 = await WireClient.connect(server.url, { data: { user: 'nina' } });
+      const nina2 = await WireClient.connect(server.url, { data: { user: 'nina' } });
+      const omar = await WireClient.connect(server.url, { data: { user: 'omar' } });
+      const ids = [nina1, nina2, omar].map(({ result }) => result['client'] as string);
+      try {
+        await nina1.client.request('subscribe', { channel: 'chat:conn-a' });
+        await nina1.client.request('subscribe', { channel: 'chat:conn-b' });
+        const nina = await server.call('connections', { user: 'nina' });
+        assert.equal(nina.status, 200);
+        const listed = nina.body.result?.connections as Record<string, Record<string, unknown>>;
+        assert.deepEqual(Object.keys(listed), ids.slice(0, 2).sort(), 'ordered by client id');
+        assert.equal(nina.body.result?.next_cursor, undefined);
+        const one = listed[ids[0]!]!;
+        assert.deepEqual(Object.keys(one).sort(), ['client', 'connected_at', 'http_version', 'node', 'node_name', 'num_subs', 'transport', 'user']);
+        assert.deepEqual([one['client'], one['user'], one['node'], one['transport'], one['http_version'], one['num_subs']], [ids[0], 'nina', server.rt.nodeId, 'websocket', 1, 2]);
+        assert.equal(typeof one['node_name'], 'string');
+        assert.ok((one['connected_at'] as number) >= before - 1000 && (one['connected_at'] as number) <= Date.now(), 'connected_at: ms since the epoch');
+        assert.equal(listed[ids[1]!]!['num_subs'], 0);
+
+        const pages: string[][] = [];
+        let cursor: string | undefined;
+        do {
+          const answer = await server.call('connections', { limit: 1, ...(cursor !== undefined && { cursor }) });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          pages.push(Object.keys(answer.body.result?.connections as object));
+          cursor = answer.body.result?.next_cursor as string | undefined;
+          assert.ok(pages.length < 20, 'the walk ends');
+        } while (cursor !== undefined);
+        assert.ok(pages.every((page) => page.length === 1));
+        const all = pages.flat();
+        assert.deepEqual(all, [...all].sort(), 'in order of client ids');
+        assert.equal(new Set(all).size, all.length, 'no duplicates');
+        for (const id of ids) assert.ok(all.includes(id), id);
+        const byUser = await server.call('connections', { user: 'nina', limit: 1 });
+        assert.deepEqual(Object.keys(byUser.body.result?.connections as object), [ids.slice(0, 2).sort()[0]]);
+        const rest = await server.call('connections', { user: 'nina', limit: 1, cursor: byUser.body.result?.next_cursor });
+        assert.deepEqual(Object.keys(rest.body.result?.connections as object), [ids.slice(0, 2).sort()[1]]);
+        assert.equal(rest.body.result?.next_cursor, undefined);
+
+        await nina1.client.close();
+        let after: Record<string, unknown> = {};
+        for (let tries = 0; tries < 100; tries++) {
+          after = (await server.call('connections', { user: 'nina' })).body.result?.connections as Record<string, unknown>;
+          if (Object.keys(after).length === 1) break;
+          await sleep(50);
+        }
+        assert.deepEqual(Object.keys(after), [ids[1]]);
+        const nobody = await server.call('connections', { user: 'nobody' });
+        assert.deepEqual(nobody.body.result, { connections: {} });
+        const batch = await server.call('batch', { commands: [{ connections: { user: 'omar' } }, { channels: { pattern: 'chat:conn-*' } }] });
+        const replies = batch.body.result?.replies as Array<{ result: Record<string, Record<string, unknown>> }>;
+        assert.deepEqual(Object.keys(replies[0]!.result['connections']!), [ids[2]]);
+        assert.equal(typeof replies[1]!.result['channels'], 'object');
+      } finally {
+        await nina1.client.close();
+        await nina2.client.close();
+        await omar.client.close();
+      }
+    });
   });
 
   describe('batch', () => {
