@@ -1,5 +1,6 @@
 /**
- * User-addressed operations, channels() and nodes() across two real-time
+ * User-addressed operations, channels() and nodes(), and the server API's
+ * paged channels and connections across two real-time
  * servers that share a real Redis — a single redis-server, and a Redis
  * Cluster (3 masters, 3 replicas; the control messages are sharded pub/sub
  * there), and the master that Redis Sentinels name: a user's connections on both nodes are subscribed, sent to and
@@ -70,6 +71,73 @@ function scenarios(url: () => string, prefix: string): void {
       for (const tab of tabs) await tab.nextPush(isPush('unsubscribed', 'room:news'));
     } finally {
       for (const tab of tabs) await tab.close();
+    }
+  });
+
+  test('channels a page at a time over both nodes: each channel once, on one page, with the subscribers of both summed', async () => {
+    const names = Array.from({ length: 12 }, (_, index) => `room:p-${String(index).padStart(2, '0')}`);
+    const onA = (index: number): boolean => index % 2 === 0 || index % 3 === 0;
+    const onB = (index: number): boolean => index % 2 === 1 || index % 3 === 0;
+    const tabA = await connect(a, 'pager');
+    const tabB = await connect(b, 'pager');
+    try {
+      for (const [index, channel] of names.entries()) {
+        if (onA(index)) await tabA.request('subscribe', { channel });
+        if (onB(index)) await tabB.request('subscribe', { channel });
+      }
+      for (const [node, limit, sizes] of [[a, 5, [5, 5, 2]], [b, 3, [3, 3, 3, 3]], [a, 1, Array(12).fill(1)]] as const) {
+        const pages: Array<Record<string, { num_clients: number }>> = [];
+        let cursor: string | undefined;
+        do {
+          const answer = await node.call('channels', { pattern: 'room:p-*', limit, ...(cursor !== undefined && { cursor }) });
+          assert.equal(answer.status, 200, JSON.stringify(answer.body));
+          pages.push(answer.body.result?.channels as Record<string, { num_clients: number }>);
+          cursor = answer.body.result?.next_cursor as string | undefined;
+          assert.ok(pages.length <= 12, 'the walk ends');
+        } while (cursor !== undefined);
+        assert.deepEqual(pages.map((page) => Object.keys(page).length), sizes, `limit ${limit}`);
+        assert.deepEqual(pages.flatMap((page) => Object.keys(page)), names, `limit ${limit}: each channel once, in order`);
+        const counts = Object.assign({}, ...pages) as Record<string, { num_clients: number }>;
+        for (const [index, channel] of names.entries()) assert.equal(counts[channel]?.num_clients, Number(onA(index)) + Number(onB(index)), `${channel}, limit ${limit}`);
+      }
+      const library = await b.rt.channels({ pattern: 'room:p-*' });
+      assert.deepEqual([...library].map(([, count]) => count), names.map((_, index) => Number(onA(index)) + Number(onB(index))));
+    } finally {
+      await tabA.close();
+      await tabB.close();
+    }
+  });
+
+  test('connections lists both nodes\' connections with each node\'s uid, by user and a page at a time', async () => {
+    const onA = await WireClient.connect(a.url, { data: { user: 'dana' } });
+    const onB = [await WireClient.connect(b.url, { data: { user: 'dana' } }), await WireClient.connect(b.url, { data: { user: 'dana' } })];
+    const eve = await WireClient.connect(b.url, { data: { user: 'eve' } });
+    const nodeOf = new Map<string, string>([[onA.result['client'] as string, a.rt.nodeId], ...onB.map(({ result }) => [result['client'] as string, b.rt.nodeId] as [string, string]), [eve.result['client'] as string, b.rt.nodeId]]);
+    const dana = [onA, ...onB].map(({ result }) => result['client'] as string).sort();
+    try {
+      const all = await a.call('connections', { user: 'dana' });
+      const listed = all.body.result?.connections as Record<string, { client: string; user: string; node: string; node_name: string }>;
+      assert.deepEqual(Object.keys(listed), dana);
+      for (const [client, connection] of Object.entries(listed)) {
+        assert.deepEqual([connection.client, connection.user, connection.node], [client, 'dana', nodeOf.get(client)]);
+        assert.equal(connection.node_name, connection.node === a.rt.nodeId ? 'node-a' : 'node-b');
+      }
+      const walked: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const answer = await b.call('connections', { user: 'dana', limit: 1, ...(cursor !== undefined && { cursor }) });
+        const page = answer.body.result?.connections as Record<string, { node: string }>;
+        assert.equal(Object.keys(page).length, 1);
+        walked.push(...Object.keys(page));
+        cursor = answer.body.result?.next_cursor as string | undefined;
+        assert.ok(walked.length <= 3, 'the walk ends');
+      } while (cursor !== undefined);
+      assert.deepEqual(walked, dana);
+      const everyone = await b.call('connections', { limit: 1000 });
+      const nodes = Object.values(everyone.body.result?.connections as Record<string, { client: string; node: string }>).filter(({ client }) => nodeOf.has(client));
+      assert.deepEqual(nodes.map(({ client, node }) => [client, node]).sort(), [...nodeOf].sort());
+    } finally {
+      for (const { client } of [onA, ...onB, eve]) await client.close();
     }
   });
 
