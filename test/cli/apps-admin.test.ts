@@ -130,7 +130,7 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
       await page.fill('#user-input', reader.connected.user);
       await page.click('#user-form button[type=submit]');
       await page.waitForSelector(`#user-connections tr[data-client="${reader.client.clientId}"]`);
-      assert.match((await page.textContent('#user-summary')) ?? '', /1 connection present/);
+      assert.match((await page.textContent('#user-summary')) ?? '', /: 1 connection on 1 node\./);
       await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: `${SCREENSHOTS}/admin.png`, fullPage: true });
 

@@ -50,7 +50,7 @@ const MAIN = `<div class="dash-head"><h1>Admin</h1><span id="admin-meta">not sig
     </form>
     <div id="user-result" class="user-result" hidden>
       <p id="user-summary"></p>
-      <div class="table-wrap"><table><thead><tr><th>Connection</th><th>Present in</th><th></th></tr></thead><tbody id="user-connections"></tbody></table></div>
+      <div class="table-wrap"><table><thead><tr><th>Connection</th><th class="wide-only">Node</th><th class="wide-only">Transport</th><th class="count">Subscriptions</th><th></th></tr></thead><tbody id="user-connections"></tbody></table></div>
       <button class="button danger" id="disconnect-user" type="button">Disconnect this user everywhere</button>
       <p id="user-note" class="note" role="status"></p>
     </div>

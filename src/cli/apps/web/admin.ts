@@ -6,11 +6,10 @@
  *
  * Every 2 s the page reads `info` (the nodes and their counts) and
  * `channels` (subscribers per channel, filtered by a pattern), and the
- * presence of the channel and the user it shows. A user's connections are
- * those in the presence of the active channels (one `batch` of `presence`
- * calls, in the namespaces that have presence); *Disconnect* calls
- * `disconnect` for one connection or for every connection of the user, on
- * every node.
+ * presence of the channel it shows, and the connections of the user it
+ * shows (`connections` with `user`: every node's, whatever they are
+ * subscribed to); *Disconnect* calls `disconnect` for one connection or for
+ * every connection of the user, on every node.
  */
 import { byId, element, plural } from './common.js';
 import { userInfoOf } from './guards.js';
@@ -18,8 +17,8 @@ import { userInfoOf } from './guards.js';
 const KEY_STORE = 'switchboard-admin-key';
 /** How often the page reads the API again (ms). */
 const POLL_INTERVAL = 2000;
-/** Most channels whose presence a user lookup reads at once. */
-const MAX_LOOKUP_CHANNELS = 200;
+/** Most connections of one user the page lists (one `connections` page). */
+const MAX_USER_CONNECTIONS = 100;
 /** The close code and reason of the page's disconnects: the client may reconnect (4000). */
 const DISCONNECT = { code: 4000, reason: 'disconnected by an administrator' };
 
@@ -31,6 +30,14 @@ interface NodeRow {
   num_channels: number;
   num_subs: number;
   uptime: number;
+}
+
+/** A connection as `connections` shows it (the fields the page uses). */
+interface ConnectionRow {
+  client: string;
+  nodeName: string;
+  transport: string;
+  subscriptions: number;
 }
 
 interface Member {
@@ -55,9 +62,8 @@ let pollTimer: number | undefined;
 let shownChannel: string | null = null;
 let shownUser: string | null = null;
 let channelCounts: Array<[string, number]> = [];
-/** Namespaces without presence (learnt from `unavailable` answers), and with. */
+/** Namespaces without presence (learnt from `unavailable` answers). */
 const noPresence = new Set<string>();
-const withPresence = new Set<string>();
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -146,7 +152,7 @@ function channelsOf(result: Record<string, unknown>): Array<[string, number]> {
   return Object.entries(channels).map(([name, stats]) => [name, isRecord(stats) ? count(stats['num_clients']) : 0]);
 }
 
-function renderChannels(channels: Array<[string, number]>): void {
+function renderChannels(channels: Array<[string, number]>, more: boolean): void {
   const body = byId('channels');
   if (channels.length === 0) {
     const row = element('tr', 'empty');
@@ -170,6 +176,13 @@ function renderChannels(channels: Array<[string, number]>): void {
       return row;
     }),
   );
+  if (more) {
+    const row = element('tr', 'empty');
+    const text = cell(`The first ${channels.length.toLocaleString('en-US')} channels by name; a filter narrows them.`);
+    text.colSpan = 3;
+    row.append(text);
+    body.append(row);
+  }
 }
 
 function namespaceOf(channel: string): string {
@@ -250,7 +263,7 @@ async function refreshPresence(): Promise<void> {
   );
 }
 
-/** A user's connections: the presence members of the active channels that are theirs, by connection. */
+/** A user's connections, on every node: `connections` with `user`. */
 async function lookUp(user: string): Promise<void> {
   shownUser = user;
   byId<HTMLInputElement>('user-input').value = user;
@@ -259,55 +272,46 @@ async function lookUp(user: string): Promise<void> {
   await refreshUser();
 }
 
+function connectionsOf(result: Record<string, unknown>): ConnectionRow[] {
+  const connections = isRecord(result['connections']) ? result['connections'] : {};
+  return Object.values(connections)
+    .filter(isRecord)
+    .filter((connection) => typeof connection['client'] === 'string')
+    .map((connection) => ({
+      client: connection['client'] as string,
+      nodeName: typeof connection['node_name'] === 'string' ? connection['node_name'] : '?',
+      transport: `${connection['transport'] === 'http' ? 'HTTP fallback' : 'WebSocket'}${connection['http_version'] === 2 ? ' (h2)' : ''}`,
+      subscriptions: count(connection['num_subs']),
+    }));
+}
+
 async function refreshUser(): Promise<void> {
   const user = shownUser;
   if (user === null) return;
-  let channels = channelCounts.map(([name]) => name).filter((name) => !noPresence.has(namespaceOf(name)));
-  // A namespace not known yet: one call tells whether it has presence.
-  for (const namespace of new Set(channels.map(namespaceOf))) {
-    if (withPresence.has(namespace)) continue;
-    const probe = channels.find((name) => namespaceOf(name) === namespace)!;
-    try {
-      await call('presence', { channel: probe });
-      withPresence.add(namespace);
-    } catch (error) {
-      if (error instanceof ApiFailure && (error.code === 'unavailable' || error.code === 'not_found')) noPresence.add(namespace);
-    }
-  }
-  channels = channels.filter((name) => !noPresence.has(namespaceOf(name))).slice(0, MAX_LOOKUP_CHANNELS);
-  const byClient = new Map<string, { member: Member; channels: string[] }>();
-  if (channels.length > 0) {
-    let replies: unknown[] = [];
-    try {
-      const result = await call('batch', { commands: channels.map((channel) => ({ presence: { channel } })) });
-      replies = Array.isArray(result['replies']) ? result['replies'] : [];
-    } catch (error) {
-      byId('user-summary').textContent = `Could not read presence: ${(error as Error).message}`;
-      return;
-    }
-    replies.forEach((reply, index) => {
-      if (!isRecord(reply) || !isRecord(reply['result'])) return;
-      for (const member of membersOf(reply['result'])) {
-        if (member.user !== user) continue;
-        const entry = byClient.get(member.client) ?? { member, channels: [] };
-        entry.channels.push(channels[index]!);
-        byClient.set(member.client, entry);
-      }
-    });
+  let connections: ConnectionRow[];
+  let more = false;
+  try {
+    const result = await call('connections', { user, limit: MAX_USER_CONNECTIONS });
+    connections = connectionsOf(result);
+    more = typeof result['next_cursor'] === 'string' && result['next_cursor'] !== '';
+  } catch (error) {
+    byId('user-summary').textContent = `Could not read the connections: ${(error as Error).message}`;
+    return;
   }
   if (user !== shownUser) return;
   const note = byId('user-note');
+  const nodes = new Set(connections.map((connection) => connection.nodeName)).size;
   byId('user-summary').textContent =
-    byClient.size === 0
-      ? `${user}: no connection in the presence of the active channels. Disconnect still reaches every connection of this user.`
-      : `${user}: ${plural(byClient.size, 'connection')} present in the active channels.`;
+    connections.length === 0
+      ? `${user}: no connection on any node.`
+      : `${user}: ${more ? 'more than ' : ''}${plural(connections.length, 'connection')} on ${plural(nodes, 'node')}.`;
   byId('user-connections').replaceChildren(
-    ...[...byClient.values()].map(({ member, channels: present }) => {
+    ...connections.map((connection) => {
       const row = element('tr');
-      row.dataset.client = member.client;
+      row.dataset.client = connection.client;
       const actions = cell('', 'actions');
-      actions.append(disconnectButton('Disconnect', { client: member.client }, note));
-      row.append(cell(member.client, 'mono'), cell(present.join(', ')), actions);
+      actions.append(disconnectButton('Disconnect', { client: connection.client }, note));
+      row.append(cell(connection.client, 'mono'), cell(connection.nodeName, 'wide-only'), cell(connection.transport, 'wide-only'), cell(String(connection.subscriptions), 'count'), actions);
       return row;
     }),
   );
@@ -331,7 +335,7 @@ async function refresh(): Promise<void> {
     const [info, channels] = await Promise.all([call('info'), call('channels', pattern === '' ? {} : { pattern })]);
     channelCounts = channelsOf(channels);
     renderNodes(nodesOf(info), channelCounts.length);
-    renderChannels(channelCounts);
+    renderChannels(channelCounts, typeof channels['next_cursor'] === 'string' && channels['next_cursor'] !== '');
     await Promise.all([refreshPresence(), refreshUser()]);
     showStatus(`live · updated ${new Date().toLocaleTimeString()}`, 'ok');
     byId('admin-meta').textContent = `${plural(nodesOf(info).length, 'node')} · every ${POLL_INTERVAL / 1000} s through the server API`;
