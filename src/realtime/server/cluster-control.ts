@@ -329,6 +329,8 @@ export class ControlPlane {
         return this.host.node();
       case 'channels': {
         const channels = this.host.channels(typeof request.pattern === 'string' ? request.pattern : undefined);
+        // A requester of an earlier version asks without a limit, and reads a bare array of every channel.
+        if (request.limit === undefined) return channels;
         return ownPage(channels, request, (entry) => entry[0]);
       }
       case 'connections':

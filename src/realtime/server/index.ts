@@ -27,7 +27,7 @@ export {
   type ResolvedProxyOptions,
 } from './proxy/options.js';
 export { ConnectionGroup } from './connection-group.js';
-export { DEFAULT_CLUSTER_TIMEOUT, type ConnectionTarget, type NodeInfo } from './cluster-control.js';
+export { DEFAULT_CLUSTER_TIMEOUT, MAX_PAGE_ENTRIES, type ConnectionInfo, type ConnectionTarget, type NodeInfo } from './cluster-control.js';
 export { DEFAULT_API_MAX_BODY_SIZE, DEFAULT_API_PATH, MIN_API_KEY_LENGTH, type ApiRequestHandler, type ServerApiOptions } from './api-http.js';
 export {
   API_METHODS,

@@ -26,7 +26,7 @@ import { createApiHandler, type ApiRequestHandler, type ServerApiOptions } from 
 import { channelMatcher } from './channel-pattern.js';
 import { ChannelHub } from './channels.js';
 import { ShapedDelivery, type ShapedCounters } from './shaped-delivery.js';
-import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, type ConnectionInfo, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
+import { ControlPlane, DEFAULT_CLUSTER_TIMEOUT, MAX_PAGE_ENTRIES, type ConnectionInfo, type PageQuery, type ConnectionOperation, type ConnectionTarget, type ControlHost, type NodeInfo } from './cluster-control.js';
 import { clientInfoOf, Commands } from './commands.js';
 import { ConnectionGroup, type ConnectionGroupHost } from './connection-group.js';
 import { CredentialChecker } from './credentials.js';
@@ -47,7 +47,7 @@ import {
 import { ProcessSubscriptions } from './process-subscriptions.js';
 import type { PublishTurn } from './publish-pipeline.js';
 import { MethodRegistry, type MethodHandler } from './rpc.js';
-import { ServerApi, type ServerApiHost } from './server-api.js';
+import { DEFAULT_CHANNELS_LIMIT, DEFAULT_CONNECTIONS_LIMIT, ServerApi, type ServerApiHost } from './server-api.js';
 import { checkClose, ServerSession, type ChannelCommand, type Session, type SessionHost } from './session.js';
 import { hasProtoKey } from './validate.js';
 import { Traffic, TransportCounter, type RealtimeStats } from './stats.js';
@@ -279,6 +279,35 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
   async channels(options: { pattern?: string } = {}): Promise<Map<string, number>> {
     await this.brokerStarted;
     return this.control.channels(options.pattern);
+  }
+
+  /**
+   * One page of `channels()`: at most `limit` channels (default 1,000, at
+   * most 10,000) whose names come after `after`, in name order, with their
+   * subscribers summed over the nodes; `next` (the last name) when more may
+   * follow — pass it as `after`. A channel is on one page only, with its
+   * whole count. Throws `RangeError` for a `limit` out of range.
+   */
+  async channelPage(options: { pattern?: string; after?: string; limit?: number } = {}): Promise<{ channels: Map<string, number>; next?: string }> {
+    const query = pageQueryOf(options, DEFAULT_CHANNELS_LIMIT);
+    await this.brokerStarted;
+    const page = await this.control.channelPage(options.pattern, query);
+    return { channels: new Map(page.entries), ...(page.next !== undefined && { next: page.next }) };
+  }
+
+  /**
+   * The connections of every node (only those of `user` when given), a page
+   * at a time in client id order: at most `limit` (default 100, at most
+   * 10,000) after the client id `after`; `next` when more may follow.
+   * Each shows what presence shows (client, user, info) and how it is
+   * connected — never its token or connect data. Throws `RangeError` for a
+   * `limit` out of range.
+   */
+  async connections(options: { user?: string; after?: string; limit?: number } = {}): Promise<{ connections: ConnectionInfo[]; next?: string }> {
+    const query = pageQueryOf(options, DEFAULT_CONNECTIONS_LIMIT);
+    await this.brokerStarted;
+    const page = await this.control.connectionPage(options.user, query);
+    return { connections: page.entries, ...(page.next !== undefined && { next: page.next }) };
   }
 
   /** The nodes of the cluster (every real-time server sharing the broker) that answered within `clusterTimeout`, with their counts. */
@@ -693,4 +722,12 @@ function createOwnServer(options: Pick<RealtimeServerOptions, 'tls' | 'http2' | 
 /** Creates a real-time server (standalone on `port`, attached to `server`, or `noServer`). */
 export function createRealtimeServer<A extends ApiShape = UntypedApi>(options: RealtimeServerOptions<A>): RealtimeServer<A> {
   return new RealtimeServer<A>(options);
+}
+
+/** The page a library listing asks for: `limit` from 1 to `MAX_PAGE_ENTRIES` (`RangeError` otherwise). */
+function pageQueryOf(options: { after?: string; limit?: number }, fallback: number): PageQuery {
+  const limit = options.limit ?? fallback;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_ENTRIES) throw new RangeError(`limit must be an integer from 1 to ${MAX_PAGE_ENTRIES}, got ${String(limit)}`);
+  if (options.after !== undefined && typeof options.after !== 'string') throw new TypeError('after is a string (the next of the page before)');
+  return options.after === undefined || options.after === '' ? { limit } : { after: options.after, limit };
 }

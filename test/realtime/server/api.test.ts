@@ -380,6 +380,12 @@ describe('server API over HTTP', () => {
         assert.equal(whole.body.result?.next_cursor, undefined);
         const library = await server.rt.channels({ pattern: 'chat:page-*' });
         assert.deepEqual([...library.keys()], names, 'rt.channels lists every channel, as before');
+        const libraryPage = await server.rt.channelPage({ pattern: 'chat:page-*', limit: 20 });
+        assert.deepEqual([[...libraryPage.channels.keys()], libraryPage.next], [names.slice(0, 20), names[19]]);
+        const libraryRest = await server.rt.channelPage({ pattern: 'chat:page-*', limit: 20, after: libraryPage.next! });
+        assert.deepEqual([[...libraryRest.channels.keys()], libraryRest.next], [names.slice(20), undefined]);
+        await assert.rejects(server.rt.channelPage({ limit: 0 }), RangeError);
+        await assert.rejects(server.rt.connections({ limit: 10_001 }), RangeError);
       } finally {
         await leo.close();
         await mia.close();
@@ -466,6 +472,9 @@ describe('server API over HTTP', () => {
           await sleep(50);
         }
         assert.deepEqual(Object.keys(after), [ids[1]]);
+        const library = await server.rt.connections({ user: 'nina' });
+        assert.deepEqual(library.connections.map((connection) => [connection.client, connection.user, connection.node, connection.transport]), [[ids[1], 'nina', server.rt.nodeId, 'websocket']]);
+        assert.equal(library.next, undefined);
         const nobody = await server.call('connections', { user: 'nobody' });
         assert.deepEqual(nobody.body.result, { connections: {} });
         const batch = await server.call('batch', { commands: [{ connections: { user: 'omar' } }, { channels: { pattern: 'chat:conn-*' } }] });

@@ -108,6 +108,44 @@ function scenarios(url: () => string, prefix: string): void {
     }
   });
 
+  test('channels pages next to a node of the earlier version (all its channels, a bare array), and for an earlier requester', async () => {
+    const old = new RedisBroker({ url: url(), prefix });
+    const requester = new RedisBroker({ url: url(), prefix });
+    const answers: unknown[] = [];
+    await old.start({
+      publication() {},
+      join() {},
+      leave() {},
+      relay(_target, text) {
+        const message = JSON.parse(text) as { v: number; kind: string; id: number; from: string; request: { op: string } };
+        if (message.kind !== 'request' || message.request.op !== 'channels') return;
+        const answer = [['room:old-b', 5], ['room:old-a', 1], ['room:old-c', 2]];
+        void old.relay(`sb:node:${message.from}`, JSON.stringify({ v: 1, kind: 'answer', id: message.id, node: 'old', answer }));
+      },
+    });
+    await requester.start({ publication() {}, join() {}, leave() {}, relay: (_target, text) => answers.push(JSON.parse(text)) });
+    const tab = await connect(a, 'mixed');
+    try {
+      await old.listen(CONTROL_TARGET);
+      await tab.request('subscribe', { channel: 'room:old-b' });
+      const first = await b.call('channels', { pattern: 'room:old-*', limit: 2 });
+      assert.deepEqual(first.body.result?.channels, { 'room:old-a': { num_clients: 1 }, 'room:old-b': { num_clients: 6 } });
+      const second = await b.call('channels', { pattern: 'room:old-*', limit: 2, cursor: first.body.result?.next_cursor });
+      assert.deepEqual([second.body.result?.channels, second.body.result?.next_cursor], [{ 'room:old-c': { num_clients: 2 } }, undefined]);
+      await old.close();
+      await requester.listen('sb:node:earlier');
+      await requester.relay(CONTROL_TARGET, JSON.stringify({ v: 1, kind: 'request', id: 1, from: 'earlier', request: { op: 'channels', pattern: 'room:old-*' } }));
+      const deadline = Date.now() + 10_000;
+      while (answers.length < 2 && Date.now() < deadline) await sleep(50);
+      const bare = answers.map((answer) => (answer as { answer: unknown }).answer);
+      assert.deepEqual(bare.filter((answer) => Array.isArray(answer) && answer.length > 0), [[['room:old-b', 1]]], 'a bare array for a request without a limit');
+    } finally {
+      await tab.close();
+      await old.close();
+      await requester.close();
+    }
+  });
+
   test('connections lists both nodes\' connections with each node\'s uid, by user and a page at a time', async () => {
     const onA = await WireClient.connect(a.url, { data: { user: 'dana' } });
     const onB = [await WireClient.connect(b.url, { data: { user: 'dana' } }), await WireClient.connect(b.url, { data: { user: 'dana' } })];
