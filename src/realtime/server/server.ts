@@ -288,7 +288,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
    * follow — pass it as `after`. A channel is on one page only, with its
    * whole count. Throws `RangeError` for a `limit` out of range.
    */
-  async channelPage(options: { pattern?: string; after?: string; limit?: number } = {}): Promise<{ channels: Map<string, number>; next?: string }> {
+  async channelPage(options: { pattern?: string | undefined; after?: string | undefined; limit?: number | undefined } = {}): Promise<{ channels: Map<string, number>; next?: string }> {
     const query = pageQueryOf(options, DEFAULT_CHANNELS_LIMIT);
     await this.brokerStarted;
     const page = await this.control.channelPage(options.pattern, query);
@@ -303,7 +303,7 @@ export class RealtimeServer<A extends ApiShape = UntypedApi> extends EventEmitte
    * connected — never its token or connect data. Throws `RangeError` for a
    * `limit` out of range.
    */
-  async connections(options: { user?: string; after?: string; limit?: number } = {}): Promise<{ connections: ConnectionInfo[]; next?: string }> {
+  async connections(options: { user?: string | undefined; after?: string | undefined; limit?: number | undefined } = {}): Promise<{ connections: ConnectionInfo[]; next?: string }> {
     const query = pageQueryOf(options, DEFAULT_CONNECTIONS_LIMIT);
     await this.brokerStarted;
     const page = await this.control.connectionPage(options.user, query);
@@ -725,7 +725,7 @@ export function createRealtimeServer<A extends ApiShape = UntypedApi>(options: R
 }
 
 /** The page a library listing asks for: `limit` from 1 to `MAX_PAGE_ENTRIES` (`RangeError` otherwise). */
-function pageQueryOf(options: { after?: string; limit?: number }, fallback: number): PageQuery {
+function pageQueryOf(options: { after?: string | undefined; limit?: number | undefined }, fallback: number): PageQuery {
   const limit = options.limit ?? fallback;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PAGE_ENTRIES) throw new RangeError(`limit must be an integer from 1 to ${MAX_PAGE_ENTRIES}, got ${String(limit)}`);
   if (options.after !== undefined && typeof options.after !== 'string') throw new TypeError('after is a string (the next of the page before)');

@@ -4,7 +4,7 @@
 import { CloseCode, Connection, type RemoteProtocolError } from 'switchboard/protocol';
 import { WebSocketServer, type ServerWebSocket } from 'switchboard/server';
 import { WebSocket, CloseEvent, type MessageData } from 'switchboard/client';
-import { createProxyHooks, createRealtimeServer, DisconnectError, type NodeInfo, type ServerApiMethods, type Session } from 'switchboard/realtime';
+import { createProxyHooks, createRealtimeServer, DisconnectError, type ConnectionInfo, type NodeInfo, type ServerApiMethods, type Session } from 'switchboard/realtime';
 import { RealtimeClient } from 'switchboard/sdk';
 import { createRealtimeHooks, RealtimeProvider } from 'switchboard/react';
 import { createElement } from 'react';
@@ -70,6 +70,12 @@ const api: (req: import('node:http').IncomingMessage, res: import('node:http').S
 const tabs: number = await rt.user('ada').subscribe('chat:lobby');
 const nodes: NodeInfo[] = await rt.nodes();
 const counts: Map<string, number> = await rt.channels({ pattern: 'chat:*' });
+const firstPage = await rt.channelPage({ pattern: 'chat:*', limit: 100 });
+const nextPage: Map<string, number> = (await rt.channelPage({ pattern: 'chat:*', after: firstPage.next })).channels;
+const adaConnections: ConnectionInfo[] = (await rt.connections({ user: 'ada' })).connections;
+const channelsPage: ServerApiMethods['channels']['result'] = { channels: { 'chat:lobby': { num_clients: 1 } }, next_cursor: 'Y2g6Y2hhdDpsb2JieQ' };
+const connectionsParams: ServerApiMethods['connections']['params'] = { user: 'ada', limit: 10, cursor: channelsPage.next_cursor ?? '' };
+console.log(nextPage, adaConnections, connectionsParams);
 const publishParams: ServerApiMethods['publish']['params'] = { channel: 'chat:lobby', data: { text: 'hi' } };
 const batch: ServerApiMethods['batch']['params'] = { commands: [{ publish: publishParams }, { send: { user: 'ada', data: 1 } }] };
 // @ts-expect-error: a user-addressed method takes a user or a client
