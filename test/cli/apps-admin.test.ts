@@ -10,14 +10,13 @@ import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { DisconnectedEvent } from '../../src/realtime/sdk/index.js';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { launchChromium, requirePeer } from '../interop/peers.js';
+import { chromiumPeer, LAPTOP, PHONE, visitAs } from './browser-helpers.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { guest, startServe, type ServeProcess } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
 const KEY = 'admin-test-key-0123456789abcdef';
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 
 /** `promise`, or a failure naming `what` after `ms`. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -29,9 +28,8 @@ async function tile(page: Page, id: string): Promise<string> {
 }
 
 describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () => {
-  const chromium = chromiumStatus();
+  const { chromium, options } = chromiumPeer();
   const redis = redisAvailability();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
   const redisOptions = requirePeer('redis-server', redis.available, redis.reason);
   const both = { ...options, ...redisOptions };
   const ready = chromium.available && redis.available;
@@ -43,15 +41,9 @@ describe('the admin page in Chromium (serve --workers 2 --redis --api-key)', () 
   const errors: string[] = [];
 
   const open = async (viewport = LAPTOP): Promise<Page> => {
-    const context = await browser.newContext({ viewport });
+    // The wrong key's 401 is logged by the browser as a failed resource.
+    const { context, page } = await visitAs(browser, base, '/admin', { viewport, errors, expectedConsole: /status of 401/, ready: null });
     contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      // The wrong key's 401 is logged by the browser as a failed resource.
-      if (message.type() === 'error' && !/status of 401/.test(message.text())) errors.push(message.text());
-    });
-    await page.goto(`${base}/admin`);
     return page;
   };
 

@@ -4,15 +4,12 @@
 // was cut come back as the same player (seen as away meanwhile), names are
 // text only. Screenshots at 1280×800 and 390×844 go to docs/screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
-import { startServe, TcpProxy, type ServeProcess } from './serve-helpers.js';
+import { chromiumPeer, chromiumSuite, LAPTOP, PHONE, visitAs } from './browser-helpers.js';
+import { TcpProxy } from './serve-helpers.js';
 
 const SCREENSHOTS = 'docs/screenshots';
-/** Console errors a cut network causes by design. */
-const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
 
 interface Position {
   x: number;
@@ -21,15 +18,9 @@ interface Position {
   away: boolean;
 }
 
-async function openGame(browser: Browser, base: string, name: string, errors: string[], viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(`${name}: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(`${name}: ${message.text()}`);
-  });
-  await page.goto(`${base}/game?name=${encodeURIComponent(name)}`);
-  await page.waitForSelector('body[data-connection=connected][data-player]');
+/** Opens the game as `name`, its errors (prefixed with the name) into `errors`; resolves once it plays. */
+async function openGame(browser: Browser, base: string, name: string, errors: string[], viewport = LAPTOP): Promise<Page> {
+  const { page } = await visitAs(browser, base, '/game', { name, errors, prefix: `${name}: `, viewport, ready: 'body[data-connection=connected][data-player]' });
   return page;
 }
 
@@ -67,30 +58,12 @@ async function moveAcross(page: Page, id: number, ms = 1200): Promise<void> {
 }
 
 describe('the game in Chromium', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  const errors: string[] = [];
-
-  before(async () => {
-    if (!chromium.available) return;
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    serve = await startServe(['--port', '0', '--game-bots', '12']);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    await browser.close();
-    await serve.stop();
-    assert.deepEqual(errors, [], 'no page had an error');
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0', '--game-bots', '12'], { screenshots: SCREENSHOTS });
 
   it('two players see each other move; a late joiner sees both; a reload is the same player', options, async () => {
-    const ada = await openGame(browser, base, 'Ada', errors);
-    const bob = await openGame(browser, base, 'Bob', errors);
+    const ada = await openGame(suite.browser, suite.base, 'Ada', suite.errors);
+    const bob = await openGame(suite.browser, suite.base, 'Bob', suite.errors);
     const [adaId, bobId] = [await ownId(ada), await ownId(bob)];
     assert.notEqual(adaId, bobId);
     await waitUntilSeen(ada, bobId, () => true, 'Ada lists Bob');
@@ -107,7 +80,7 @@ describe('the game in Chromium', () => {
     await waitUntilSeen(ada, bobId, (now) => Math.abs(now.x - bobBefore.x) > 100, 'Ada sees Bob move');
 
     // A late joiner has both at once, from the join result, with their names.
-    const cy = await openGame(browser, base, 'Cy', errors);
+    const cy = await openGame(suite.browser, suite.base, 'Cy', suite.errors);
     await waitUntilSeen(cy, adaId, () => true, 'Cy lists Ada', 3000);
     await waitUntilSeen(cy, bobId, () => true, 'Cy lists Bob', 3000);
     const names = await cy.$$eval('#scores li .name', (rows) => rows.map((row) => row.firstChild?.textContent ?? ''));
@@ -143,11 +116,11 @@ describe('the game in Chromium', () => {
   });
 
   it('a page whose network is cut is away meanwhile, and comes back as the same player', options, async () => {
-    const proxy = new TcpProxy(serve.port);
+    const proxy = new TcpProxy(suite.serve.port);
     await proxy.start();
     try {
-      const dee = await openGame(browser, `http://127.0.0.1:${proxy.port}`, 'Dee', errors);
-      const eve = await openGame(browser, base, 'Eve', errors);
+      const dee = await openGame(suite.browser, `http://127.0.0.1:${proxy.port}`, 'Dee', suite.errors);
+      const eve = await openGame(suite.browser, suite.base, 'Eve', suite.errors);
       const deeId = await ownId(dee);
       await waitUntilSeen(eve, deeId, (now) => !now.away, 'Eve sees Dee');
       proxy.cut();
@@ -169,10 +142,10 @@ describe('the game in Chromium', () => {
 
   it('names are text, never markup; on a phone', options, async () => {
     const name = '<img src=x id=injected>';
-    const hostile = await openGame(browser, base, name, errors);
+    const hostile = await openGame(suite.browser, suite.base, name, suite.errors);
     const id = await ownId(hostile);
     await waitUntilSeen(hostile, id, () => true, 'listed');
-    const phone = await openGame(browser, base, 'Fay', errors, { width: 390, height: 844 });
+    const phone = await openGame(suite.browser, suite.base, 'Fay', suite.errors, PHONE);
     // Listed by both pages as text, with no element made of it.
     await waitUntilSeen(phone, id, () => true, 'Fay lists the markup name');
     for (const page of [hostile, phone]) {

@@ -6,51 +6,19 @@
 // refuse — and says why when the server refuses. Screenshots go to
 // test-output/screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
-import { startServe, type ServeProcess } from './serve-helpers.js';
+import { describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { chromiumPeer, chromiumSuite, CONNECTED, LAPTOP, PHONE, send, visitAs, waitForMessage, type Person } from './browser-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
 /** A room name of the longest kind (40 characters). */
 const LONG_ROOM = 'quarterly-planning-and-review-for-phones';
 /** A nickname of 60 characters without a space (the server keeps the first 24). */
 const LONG_NAME = 'Maximiliana'.repeat(6).slice(0, 60);
 
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
-
-/** Console errors a closing context may cause by design. */
-const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
-
-async function visit(browser: Browser, base: string, path: string, name: string, viewport = LAPTOP, live = true): Promise<Person> {
-  const context = await browser.newContext({ viewport, isMobile: viewport === PHONE, hasTouch: viewport === PHONE, deviceScaleFactor: viewport === PHONE ? 2 : 1 });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(message.text());
-  });
-  await page.goto(`${base}${path}${path.includes('?') ? '&' : '?'}name=${encodeURIComponent(name)}`);
-  if (live) await page.waitForSelector('body[data-connection=connected]');
-  return { context, page, errors };
-}
-
-async function waitForMessage(page: Page, text: string): Promise<void> {
-  await page.waitForFunction((wanted) => Array.from(document.querySelectorAll('#messages li.message .text')).some((item) => item.textContent === wanted), text);
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill('#message-input', text);
-  await page.press('#message-input', 'Enter');
+/** Opens `path` as a new person called `name` at `viewport` (a phone's context at PHONE), connected unless `live` is false. */
+function visit(browser: Browser, base: string, path: string, name: string, viewport = LAPTOP, live = true): Promise<Person> {
+  return visitAs(browser, base, path, { name, viewport, mobile: viewport === PHONE, ready: live ? CONNECTED : null });
 }
 
 /** Where things are on the page, in viewport pixels. */
@@ -127,33 +95,9 @@ const CONVERSATION: Array<[speaker: 0 | 1, text: string]> = [
 ];
 
 describe('the demo apps at 1280×800 and 390×844', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  const people: Person[] = [];
-
-  const open = async (path: string, name: string, viewport = LAPTOP, live = true): Promise<Person> => {
-    const person = await visit(browser, base, path, name, viewport, live);
-    people.push(person);
-    return person;
-  };
-
-  before(async () => {
-    if (!chromium.available) return;
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    serve = await startServe(['--port', '0']);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    const errors = people.flatMap((person) => person.errors);
-    await browser.close();
-    await serve.stop();
-    assert.deepEqual(errors, [], 'no page had an error');
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0'], { screenshots: SCREENSHOTS });
+  const open = (path: string, name: string, viewport = LAPTOP, live = true): Promise<Person> => suite.open(path, { name, viewport, mobile: viewport === PHONE, ready: live ? CONNECTED : null });
 
   it('chat at 1280×800: 32 messages scroll inside the window, new ones are followed, a reader who scrolled up is told', options, async () => {
     const ada = await open('/chat?room=long', 'Ada');
@@ -302,30 +246,11 @@ describe('the demo apps at 1280×800 and 390×844', () => {
 });
 
 describe('the chat when the server refuses a message', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  let dir: string;
-  before(async () => {
-    if (!chromium.available) return;
-    dir = mkdtempSync(join(tmpdir(), 'apps-layout-'));
-    const config = join(dir, 'serve.json');
-    writeFileSync(config, JSON.stringify({ limits: { maxPublishSize: 1000 } }));
-    serve = await startServe(['--port', '0', '--config', config]);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    await browser.close();
-    await serve.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0'], { config: { limits: { maxPublishSize: 1000 } } });
 
   it('a message over the server’s publish limit: a sentence says so and the text stays in the composer', options, async () => {
-    const ada = await visit(browser, base, '/chat?room=limits', 'Ada');
+    const ada = await visit(suite.browser, suite.base, '/chat?room=limits', 'Ada');
     try {
       const text = 'x'.repeat(1500);
       await send(ada.page, text);
@@ -342,11 +267,11 @@ describe('the chat when the server refuses a message', () => {
   });
 
   it('a message the server’s schema refuses (a clock past 2100): a sentence says so and the text stays', options, async () => {
-    const context = await browser.newContext({ viewport: LAPTOP });
+    const context = await suite.browser.newContext({ viewport: LAPTOP });
     try {
       await context.clock.setFixedTime(new Date('2101-06-01T12:00:00Z'));
       const page = await context.newPage();
-      await page.goto(`${base}/chat?room=clock&name=Ada`);
+      await page.goto(`${suite.base}/chat?room=clock&name=Ada`);
       await page.waitForSelector('body[data-connection=connected]');
       await send(page, 'hello from the future');
       await page.waitForFunction(() => /refused/i.test(document.getElementById('composer-note')?.textContent ?? ''));

@@ -9,17 +9,14 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import type { RealtimeError } from '../../src/realtime/sdk/index.js';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { launchChromium } from '../interop/peers.js';
+import { chromiumPeer, LAPTOP, PHONE, visitAs, type Person } from './browser-helpers.js';
 import { guest, startServe, TcpProxy, type ServeProcess } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
 const KEY = 'notifications-test-key-0123456789';
-const LAPTOP = { width: 1280, height: 800 };
-const PHONE = { width: 390, height: 844 };
-/** Console errors a dropped network causes by design. */
-const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
 
 /** The README's curl command: its URL path, its headers and its JSON body (with USER_ID). */
 function readmeCurl(): { path: string; header: string; body: string } {
@@ -32,12 +29,6 @@ function readmeCurl(): { path: string; header: string; body: string } {
 async function api(port: number, method: string, params: unknown): Promise<{ status: number; body: { result?: unknown; error?: { code: string; message: string } } }> {
   const response = await fetch(`http://127.0.0.1:${port}/api/${method}`, { method: 'POST', headers: { 'X-API-Key': KEY }, body: JSON.stringify(params) });
   return { status: response.status, body: (await response.json()) as { result?: unknown } };
-}
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
 }
 
 function unread(page: Page): Promise<string> {
@@ -53,23 +44,14 @@ async function waitForTitle(page: Page, title: string): Promise<void> {
 }
 
 describe('the notifications app in Chromium', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  const { chromium, options } = chromiumPeer();
   let serve: ServeProcess;
   let proxy: TcpProxy;
   let browser: Browser;
   const people: Person[] = [];
 
   const open = async (base: string, name: string, viewport = LAPTOP): Promise<Person & { user: string }> => {
-    const context = await browser.newContext({ viewport });
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (error) => errors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(message.text());
-    });
-    await page.goto(`${base}/notifications?name=${name}`);
-    await page.waitForSelector('body[data-connection=connected]');
+    const { context, page, errors } = await visitAs(browser, base, '/notifications', { name, viewport });
     await page.waitForFunction(() => document.getElementById('inbox-meta')?.textContent !== 'loading…');
     const person = { context, page, errors, user: await page.inputValue('#user-id') };
     people.push(person);

@@ -7,50 +7,17 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
+import type { Browser, Page } from 'playwright-core';
 import { userTag } from '../../src/cli/apps/web/guards.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { launchChromium, requirePeer } from '../interop/peers.js';
+import { boardPixel, chromiumPeer, chromiumSuite, isInk, send, visitAs, waitForMessage, type Person } from './browser-helpers.js';
 import { gridBatch, HOSTILE_BOARD, HOSTILE_CHAT, storeHostileHistory } from './demo-helpers.js';
 import { guest, startServe, type ServeProcess } from './serve-helpers.js';
 
-/** Console errors a dropped network or a restarting server causes by design. */
-const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  errors: string[];
-}
-
-async function visit(browser: Browser, base: string, path: string, name: string): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(message.text());
-  });
-  await page.goto(`${base}${path}${path.includes('?') ? '&' : '?'}name=${encodeURIComponent(name)}`);
-  await page.waitForSelector('body[data-connection=connected]');
-  return { context, page, errors };
-}
-
-function isInk(pixel: number[]): boolean {
-  return pixel[0]! < 200 || pixel[1]! < 200 || pixel[2]! < 200;
-}
-
-/** The canvas pixel at board coordinates (x, y), as [r, g, b, a]. */
-function boardPixel(page: Page, x: number, y: number): Promise<number[]> {
-  return page.evaluate(
-    ([bx, by, width]) => {
-      const canvas = document.getElementById('canvas') as HTMLCanvasElement;
-      const scale = canvas.width / width;
-      return [...canvas.getContext('2d')!.getImageData(Math.round(bx * scale), Math.round(by * scale), 1, 1).data];
-    },
-    [x, y, BOARD_WIDTH] as const,
-  );
+/** Opens `path` as a new person called `name`, and waits until it is connected. */
+function visit(browser: Browser, base: string, path: string, name: string): Promise<Person> {
+  return visitAs(browser, base, path, { name });
 }
 
 /** Everything `serve` sends over HTTP that a browser may load. */
@@ -69,8 +36,7 @@ function checkSecurityHeaders(headers: Headers, what: string): void {
 }
 
 describe('the demo apps: headers and CSP', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  const { chromium, options } = chromiumPeer();
   let serve: ServeProcess;
   let base: string;
   before(async () => {
@@ -143,8 +109,7 @@ describe('the demo apps: headers and CSP', () => {
 });
 
 describe('the demo apps over history written before the schemas', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  const { chromium, options } = chromiumPeer();
   const redis = redisAvailability();
   const both = chromium.available ? requirePeer('redis-server', redis.available, redis.reason) : options;
   const ready = chromium.available && redis.available;
@@ -170,14 +135,13 @@ describe('the demo apps over history written before the schemas', () => {
   it('chat: null and junk messages are skipped and counted; the room shows the rest and the composer works', both, async () => {
     const reader = await visit(browser, base, '/chat?room=hostile', 'Reader');
     try {
-      await reader.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.message .text')).some((item) => item.textContent === 'still readable'), undefined, { timeout: 15_000 });
+      await waitForMessage(reader.page, 'still readable', 15_000);
       assert.equal(await reader.page.locator('#messages li.message').count(), 1);
       assert.equal(await reader.page.getAttribute('#messages', 'data-skipped'), String(HOSTILE_CHAT.length - 1));
       assert.match((await reader.page.textContent('#messages li.skipped')) ?? '', /^4 messages could not be shown/);
       assert.equal(await reader.page.isDisabled('#message-input'), false, 'the composer is enabled');
-      await reader.page.fill('#message-input', 'the room still works');
-      await reader.page.press('#message-input', 'Enter');
-      await reader.page.waitForFunction(() => Array.from(document.querySelectorAll('#messages li.message .text')).some((item) => item.textContent === 'the room still works'));
+      await send(reader.page, 'the room still works');
+      await waitForMessage(reader.page, 'the room still works');
       assert.deepEqual(reader.errors, []);
     } finally {
       await reader.context.close();
@@ -202,22 +166,8 @@ describe('the demo apps over history written before the schemas', () => {
 });
 
 describe('the demo apps: telling people apart', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  before(async () => {
-    if (!chromium.available) return;
-    serve = await startServe(['--port', '0']);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    await browser.close();
-    await serve.stop();
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0']);
 
   /** The people list: name (without tag), tag, user id, and whether it says "(you)". */
   function people(page: Page): Promise<Array<{ name: string; tag: string; user: string; you: boolean }>> {
@@ -232,8 +182,8 @@ describe('the demo apps: telling people apart', () => {
   }
 
   it('two people named Ada: each shows with the tag of their user id, and only the own user id is "(you)"', options, async () => {
-    const first = await visit(browser, base, '/chat?room=twins', 'Ada');
-    const second = await visit(browser, base, '/chat?room=twins', 'Ada');
+    const first = await visit(suite.browser, suite.base, '/chat?room=twins', 'Ada');
+    const second = await visit(suite.browser, suite.base, '/chat?room=twins', 'Ada');
     try {
       for (const { page } of [first, second]) await page.waitForFunction(() => document.querySelectorAll('#people li').length === 2);
       const own = async (page: Page): Promise<string> => (await page.getAttribute('#me [data-user]', 'data-user')) ?? '';
@@ -247,8 +197,7 @@ describe('the demo apps: telling people apart', () => {
         assert.deepEqual(list.filter((person) => person.you).map((person) => person.user), [users[index]], '"(you)" only on the own user id');
         assert.equal(await page.textContent('#me .tag'), userTag(users[index]!));
       }
-      await first.page.fill('#message-input', 'which Ada am I?');
-      await first.page.press('#message-input', 'Enter');
+      await send(first.page, 'which Ada am I?');
       await second.page.waitForSelector('#messages li.message .author .tag');
       assert.equal(await second.page.textContent('#messages li.message .author .tag'), userTag(users[0]!));
       assert.deepEqual([...first.errors, ...second.errors], []);
@@ -259,8 +208,8 @@ describe('the demo apps: telling people apart', () => {
   });
 
   it('a guest stays the same user across reloads by its server-signed token; another guest\'s id cannot be taken', options, async () => {
-    const victim = await visit(browser, base, '/chat?room=spoof', 'Ada');
-    const attacker = await visit(browser, base, '/chat?room=spoof', 'Mallory');
+    const victim = await visit(suite.browser, suite.base, '/chat?room=spoof', 'Ada');
+    const attacker = await visit(suite.browser, suite.base, '/chat?room=spoof', 'Mallory');
     try {
       const own = async (page: Page): Promise<string> => {
         await page.waitForSelector('#me [data-user]');
@@ -286,8 +235,8 @@ describe('the demo apps: telling people apart', () => {
   });
 
   it('whiteboard: cursors carry the tag, built from text (a name with markup stays text)', options, async () => {
-    const first = await visit(browser, base, '/whiteboard?board=tags', '<img src=x>');
-    const second = await visit(browser, base, '/whiteboard?board=tags', 'Bob');
+    const first = await visit(suite.browser, suite.base, '/whiteboard?board=tags', '<img src=x>');
+    const second = await visit(suite.browser, suite.base, '/whiteboard?board=tags', 'Bob');
     try {
       for (const { page } of [first, second]) await page.waitForSelector('body[data-board=ready]');
       const box = (await first.page.locator('#canvas').boundingBox())!;
@@ -306,8 +255,7 @@ describe('the demo apps: telling people apart', () => {
 });
 
 describe('the whiteboard when its history is gone', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  const { chromium, options } = chromiumPeer();
   let browser: Browser;
   before(async () => {
     if (chromium.available) browser = await launchChromium();

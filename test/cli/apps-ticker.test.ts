@@ -4,24 +4,16 @@
 // table holds quotes the feed published and keeps up with it — while a tab beside it skips none; the feed stops
 // when the last page leaves. Screenshots at 1280×800 (plain and slow link) and 390×844 go to docs/screenshots/.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
-import { startServe, type ServeProcess } from './serve-helpers.js';
+import { chromiumPeer, chromiumSuite, LAPTOP, PHONE, visitAs } from './browser-helpers.js';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 
 const SCREENSHOTS = 'docs/screenshots';
 
+/** Opens the feed as Trader, every console error of it into `errors`; resolves once it is connected. */
 async function openTicker(browser: Browser, base: string, viewport: { width: number; height: number }, errors: string[]): Promise<Page> {
-  const context = await browser.newContext({ viewport });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error') errors.push(message.text());
-  });
-  await page.goto(`${base}/ticker?name=Trader`);
-  await page.waitForSelector('body[data-connection=connected]');
+  const { page } = await visitAs(browser, base, '/ticker', { name: 'Trader', viewport, errors, expectedConsole: null });
   return page;
 }
 
@@ -30,29 +22,11 @@ function figure(page: Page, id: string): Promise<string> {
 }
 
 describe('the trading feed in Chromium', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  const errors: string[] = [];
-
-  before(async () => {
-    if (!chromium.available) return;
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    serve = await startServe(['--port', '0']);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    await browser.close();
-    await serve.stop();
-    assert.deepEqual(errors, [], 'no page had an error');
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0'], { screenshots: SCREENSHOTS });
 
   it('the table fills and changes, the chart draws, deltas and bytes saved show', options, async () => {
-    const page = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+    const page = await openTicker(suite.browser, suite.base, LAPTOP, suite.errors);
     await page.waitForFunction(() => document.querySelectorAll('#quotes tr').length >= 900, undefined, { timeout: 20_000 });
     const symbol = await page.$eval('#quotes tr', (row) => (row as HTMLElement).dataset.symbol ?? '');
     await page.click(`#quotes tr[data-symbol="${symbol}"]`);
@@ -84,7 +58,7 @@ describe('the trading feed in Chromium', () => {
 
   it('a tab on a slow link is conflated and keeps up; a tab beside it skips nothing', options, async () => {
     // The feed's quotes as a fast Node subscriber sees them: symbol → [when, volume, last] in order.
-    const watcher = new RealtimeClient(`ws://127.0.0.1:${serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0002' } });
+    const watcher = new RealtimeClient(`ws://127.0.0.1:${suite.serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0002' } });
     watcher.connect();
     const published = new Map<string, Array<{ at: number; volume: number; last: number }>>();
     watcher.subscribe('ticker:quotes').on('publication', (publication) => {
@@ -96,11 +70,11 @@ describe('the trading feed in Chromium', () => {
     let slow: Page | undefined;
     let fast: Page | undefined;
     try {
-      slow = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+      slow = await openTicker(suite.browser, suite.base, LAPTOP, suite.errors);
       // The box asks the server; before the page is connected the call would fail and the page unticks it.
       await slow.waitForFunction(() => document.body.dataset.connection === 'connected', undefined, { timeout: 60_000 });
       await slow.check('#slow-link');
-      fast = await openTicker(browser, base, { width: 1280, height: 800 }, errors);
+      fast = await openTicker(suite.browser, suite.base, LAPTOP, suite.errors);
       await slow.waitForFunction(() => document.body.dataset.slowLink === '32768' || document.body.dataset.slowLinkError !== undefined, undefined, {
         timeout: 150_000,
       });
@@ -152,12 +126,12 @@ describe('the trading feed in Chromium', () => {
   });
 
   it('on a phone; the feed runs only while a page is subscribed', options, async () => {
-    const watcher = new RealtimeClient(`ws://127.0.0.1:${serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0001' } });
+    const watcher = new RealtimeClient(`ws://127.0.0.1:${suite.serve.port}/rt`, { data: { name: 'Watcher', id: 'watcher0001' } });
     watcher.connect();
     const samples: number[] = [];
     watcher.subscribe('ticker:stats').on('publication', () => samples.push(Date.now()));
     try {
-      const page = await openTicker(browser, base, { width: 390, height: 844 }, errors);
+      const page = await openTicker(suite.browser, suite.base, PHONE, suite.errors);
       await page.waitForFunction(() => document.querySelectorAll('#quotes tr').length >= 900, undefined, { timeout: 20_000 });
       await page.click('#quotes tr[data-symbol="AAB"]');
       await page.waitForTimeout(3000);

@@ -5,75 +5,27 @@
 // dashboard's live figures. Screenshots go to test-output/screenshots/
 // (the chat's, with a conversation long enough to scroll, in apps-layout.test.ts).
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { BOARD_HEIGHT, BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
-import { startServe, TcpProxy, type ServeProcess } from './serve-helpers.js';
+import { launchChromium, requirePeer } from '../interop/peers.js';
+import { boardPixel, chromiumPeer, chromiumSuite, CONNECTED, isInk, messageTexts, send, visitAs, waitForMessage, type Person } from './browser-helpers.js';
+import { startServe, TcpProxy } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
-
-interface Person {
-  context: BrowserContext;
-  page: Page;
-  /** Uncaught errors and console errors of the page. */
-  errors: string[];
-}
-
-/** Console errors a dropped network or a restarting server causes by design. */
-const EXPECTED_CONSOLE = /WebSocket connection to .* failed|Failed to load resource/;
 
 /**
  * Opens `path` as a new person (own context, own storage) called `name`, and
  * waits until it is connected (unless `live` is false: a page without a connection).
  */
-async function visit(browser: Browser, base: string, path: string, name: string, live = true): Promise<Person> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on('pageerror', (error) => errors.push(error.message));
-  page.on('console', (message) => {
-    if (message.type() === 'error' && !EXPECTED_CONSOLE.test(message.text())) errors.push(message.text());
-  });
-  await page.goto(`${base}${path}${path.includes('?') ? '&' : '?'}name=${encodeURIComponent(name)}`);
-  if (live) await page.waitForSelector('body[data-connection=connected]');
-  return { context, page, errors };
-}
-
-function messageTexts(page: Page): Promise<string[]> {
-  return page.$$eval('#messages li.message .text', (items) => items.map((item) => item.textContent ?? ''));
-}
-
-async function waitForMessage(page: Page, text: string): Promise<void> {
-  await page.waitForFunction((wanted) => Array.from(document.querySelectorAll('#messages li.message .text')).some((item) => item.textContent === wanted), text);
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  await page.fill('#message-input', text);
-  await page.press('#message-input', 'Enter');
+function visit(browser: Browser, base: string, path: string, name: string, live = true): Promise<Person> {
+  return visitAs(browser, base, path, { name, ready: live ? CONNECTED : null });
 }
 
 /** The names in the people list, without their tags. */
 function peopleNames(page: Page): Promise<string[]> {
   return page.$$eval('#people li .name', (items) => items.map((item) => item.firstChild?.textContent ?? ''));
-}
-
-/** The canvas pixel at board coordinates (x, y), as [r, g, b, a]. */
-function boardPixel(page: Page, x: number, y: number): Promise<number[]> {
-  return page.evaluate(
-    ([bx, by, width]) => {
-      const canvas = document.getElementById('canvas') as HTMLCanvasElement;
-      const scale = canvas.width / width;
-      return [...canvas.getContext('2d')!.getImageData(Math.round(bx * scale), Math.round(by * scale), 1, 1).data];
-    },
-    [x, y, BOARD_WIDTH] as const,
-  );
-}
-
-function isInk(pixel: number[]): boolean {
-  return pixel[0]! < 200 || pixel[1]! < 200 || pixel[2]! < 200;
 }
 
 /** Drags the mouse through `points` (board coordinates). */
@@ -109,33 +61,9 @@ async function tileValue(page: Page, id: string): Promise<number> {
 }
 
 describe('the demo apps in Chromium', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let base: string;
-  const people: Person[] = [];
-
-  const open = async (path: string, name: string, live = true): Promise<Person> => {
-    const person = await visit(browser, base, path, name, live);
-    people.push(person);
-    return person;
-  };
-
-  before(async () => {
-    if (!chromium.available) return;
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    serve = await startServe(['--port', '0']);
-    base = `http://127.0.0.1:${serve.port}`;
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    const errors = people.flatMap((person) => person.errors);
-    await browser.close();
-    await serve.stop();
-    assert.deepEqual(errors, [], 'no page had an error');
-  });
+  const { chromium, options } = chromiumPeer();
+  const suite = chromiumSuite(chromium.available, ['--port', '0'], { screenshots: SCREENSHOTS });
+  const open = (path: string, name: string, live = true): Promise<Person> => suite.open(path, { name, ready: live ? CONNECTED : null });
 
   it('index page: links the apps', options, async () => {
     const { page } = await open('/', 'Visitor', false);
@@ -180,9 +108,9 @@ describe('the demo apps in Chromium', () => {
   });
 
   it('asks a first-time visitor for a nickname', options, async () => {
-    const context = await browser.newContext();
+    const context = await suite.browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${base}/chat?room=names`);
+    await page.goto(`${suite.base}/chat?room=names`);
     await page.waitForSelector('#nickname-dialog[open]');
     await page.fill('#nickname-input', 'Newcomer');
     await page.click('#nickname-form button');
@@ -196,11 +124,11 @@ describe('the demo apps in Chromium', () => {
   });
 
   it('chat: a page whose network is cut reconnects and recovers what was sent meanwhile, once each', options, async () => {
-    const proxy = new TcpProxy(serve.port);
+    const proxy = new TcpProxy(suite.serve.port);
     await proxy.start();
     try {
-      const cut = await visit(browser, `http://127.0.0.1:${proxy.port}`, '/chat?room=cut', 'Cy');
-      people.push(cut);
+      const cut = await visit(suite.browser, `http://127.0.0.1:${proxy.port}`, '/chat?room=cut', 'Cy');
+      suite.people.push(cut);
       const direct = await open('/chat?room=cut', 'Dee');
       await send(direct.page, 'one');
       await waitForMessage(cut.page, 'one');
@@ -281,8 +209,7 @@ describe('the demo apps in Chromium', () => {
 });
 
 describe('the chat across server restarts', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
+  const { chromium, options } = chromiumPeer();
   const redis = redisAvailability();
   const redisOptions = chromium.available ? requirePeer('redis-server', redis.available, redis.reason) : options;
   let browser: Browser;

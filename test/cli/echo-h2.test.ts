@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from '../../src/node/client.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
+import { launchChromium } from '../interop/peers.js';
+import { chromiumPeer } from './browser-helpers.js';
 import { closed, nextMessage, opened } from '../node/client-helpers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 
@@ -86,11 +87,9 @@ describe('switchboard echo with TLS serves WebSockets over HTTP/2', () => {
     }
   });
 
-  const status = chromiumStatus();
-  const peer = requirePeer('Chromium', status.available, status.reason);
+  const { options: peer } = chromiumPeer('Chromium');
   it('Chromium: the echo page’s WebSocket goes over the page’s h2 connection', peer, async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--ignore-certificate-errors'], timeout: 30_000 });
+    const browser = await launchChromium(['--ignore-certificate-errors']);
     try {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       const page = await context.newPage();

@@ -20,7 +20,8 @@ import { UsageError } from '../../src/cli/args.js';
 import { resolveSettings } from '../../src/cli/serve-config.js';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 import type { DemoApi } from '../../src/cli/apps/web/api.js';
-import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
+import { launchChromium } from '../interop/peers.js';
+import { chromiumPeer } from './browser-helpers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 import { eventually, startServe, TcpProxy, type ServeProcess } from './serve-helpers.js';
 
@@ -286,8 +287,7 @@ describe('switchboard serve with TLS: h2 and HTTP/1.1 on one port', { timeout: 6
   });
 });
 
-const chromium = chromiumStatus();
-const peer = requirePeer('Chromium', chromium.available, chromium.reason);
+const { options: peer } = chromiumPeer('Chromium');
 
 describe('switchboard serve with TLS in Chromium', { timeout: 90_000 }, () => {
   let dir: ReturnType<typeof tempDir> | undefined;
@@ -301,8 +301,7 @@ describe('switchboard serve with TLS in Chromium', { timeout: 90_000 }, () => {
     serve = await startServe(['--port', '0', '--tls-cert', dir.write('cert.pem', certificate.cert.toString()), '--tls-key', dir.write('key.pem', certificate.key.toString())]);
     proxy = new TcpProxy(serve.port);
     await proxy.start();
-    const { chromium: launcher } = await import('playwright-core');
-    browser = await launcher.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--ignore-certificate-errors'], timeout: 30_000 });
+    browser = await launchChromium(['--ignore-certificate-errors']);
   });
 
   after(async () => {

@@ -5,15 +5,12 @@
 // subscription's recovery (subscribe since the last clear), whose reply
 // must fit the server's per-connection limits however large the board.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
-import { chromiumStatus, launchChromium, requirePeer } from '../interop/peers.js';
+import { chromiumPeer, chromiumSuite, newPerson } from './browser-helpers.js';
 import { gridBatch } from './demo-helpers.js';
-import { guest, startServe, type ServeProcess } from './serve-helpers.js';
+import { guest } from './serve-helpers.js';
 
 const BATCHES = 10_000;
 /** How long the page may take to draw the board (the whole file has 120 s). */
@@ -40,31 +37,15 @@ function inkedBatches(page: Page): Promise<number> {
 }
 
 describe('the whiteboard: a late joiner of a board of 10,000 stroke batches', () => {
-  const chromium = chromiumStatus();
-  const options = requirePeer('chromium', chromium.available, chromium.reason);
-  let serve: ServeProcess;
-  let browser: Browser;
-  let dir: string;
-  before(async () => {
-    if (!chromium.available) return;
-    // Publishing 10,000 batches in seconds needs more than 100 publications a second;
-    // every other limit (the joiner's included) keeps its default.
-    dir = mkdtempSync(join(tmpdir(), 'switchboard-big-board-'));
-    writeFileSync(join(dir, 'serve.json'), JSON.stringify({ limits: { rate: { perSecond: 50_000, burst: 50_000, disconnectAfter: 50 } } }));
-    serve = await startServe(['--port', '0', '--config', join(dir, 'serve.json')]);
-    browser = await launchChromium();
-  });
-  after(async () => {
-    if (!chromium.available) return;
-    await browser.close();
-    await serve.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { chromium, options } = chromiumPeer();
+  // Publishing 10,000 batches in seconds needs more than 100 publications a second;
+  // every other limit (the joiner's included) keeps its default.
+  const suite = chromiumSuite(chromium.available, ['--port', '0'], { config: { limits: { rate: { perSecond: 50_000, burst: 50_000, disconnectAfter: 50 } } } });
 
   it('publishes 10,000 ordinary batches (~280 B each); a page opened afterwards draws every one', options, async () => {
     const size = JSON.stringify(gridBatch(BATCHES - 1)).length;
     assert.ok(size >= 250 && size <= 310, `a batch is ~280 B as JSON (${size})`);
-    const { client } = await guest(serve.port, 'Filler');
+    const { client } = await guest(suite.serve.port, 'Filler');
     try {
       const board = client.subscribe('board:huge');
       await board.ready();
@@ -73,14 +54,11 @@ describe('the whiteboard: a late joiner of a board of 10,000 stroke batches', ()
       client.close();
     }
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const errors: string[] = [];
+    const { context, page, errors } = await newPerson(suite.browser, { expectedConsole: false });
     const closes: string[] = [];
     try {
-      const page = await context.newPage();
-      page.on('pageerror', (error) => errors.push(error.message));
       page.on('websocket', (socket) => socket.on('close', () => closes.push(new Date().toISOString())));
-      await page.goto(`http://127.0.0.1:${serve.port}/whiteboard?board=huge&name=Late`);
+      await page.goto(`http://127.0.0.1:${suite.serve.port}/whiteboard?board=huge&name=Late`);
       const drawn = await page
         .waitForFunction((count) => document.getElementById('canvas')?.dataset.events === count, String(BATCHES), { timeout: DRAW_TIMEOUT })
         .then(() => true)

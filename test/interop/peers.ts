@@ -104,10 +104,10 @@ export const CHROMIUM_ARGS = [
   '--no-first-run',
 ];
 
-/** Launches Debian's Chromium (never a Playwright-downloaded browser). */
-export async function launchChromium(): Promise<Browser> {
+/** Launches Debian's Chromium (never a Playwright-downloaded browser), with `extraArgs` after CHROMIUM_ARGS. */
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, timeout: 30_000 });
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs], timeout: 30_000 });
 }
 
 /** The browser's own WebSocket, one page per scenario. */
