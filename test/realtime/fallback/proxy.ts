@@ -90,6 +90,11 @@ export class BlockingProxy {
     return this.log.filter((entry) => entry.session === session);
   }
 
+  /** Streaming responses in flight now. */
+  get openStreams(): number {
+    return this.streams.size;
+  }
+
   /** Destroys every streaming response in flight; returns how many. */
   cutStreams(): number {
     const cut = this.streams.size;
