@@ -41,8 +41,14 @@ export interface BindingOptions extends MessageLimits {
 }
 
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
-/** Frames queued in one turn are copied into one buffer up to this many bytes. */
-const COALESCE_LIMIT = 64 * 1024;
+/**
+ * Chunks queued in one turn are copied into one buffer up to this many bytes
+ * (Buffer.concat then takes the copy from Node's own pool); more go to the
+ * socket corked, as one writev of the chunks as they are: a second copy of a
+ * pipelined burst of 1 KiB frames, spread over a few frame-pool blocks, cost
+ * more than the writev (bench/README.md, "Echo: instructions per message").
+ */
+const COALESCE_LIMIT = 4 * 1024;
 
 /**
  * The bindings with bytes queued this turn. One tick flushes them all, in
@@ -523,9 +529,9 @@ export class SocketBinding implements ConnectionHandler {
 
   /**
    * Queues bytes for the socket. Everything written during one event-loop
-   * turn goes out together at the end of it: small frames are copied into one
-   * buffer (one stream write, one system call, one TCP segment when they fit),
-   * large ones are written as they are.
+   * turn goes out together at the end of it, in one system call (one TCP
+   * segment when they fit): up to `COALESCE_LIMIT` bytes copied into one
+   * buffer, more as they are, corked (one writev).
    */
   /** @internal */
   write(data: Uint8Array): void {
