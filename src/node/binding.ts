@@ -41,8 +41,25 @@ export interface BindingOptions extends MessageLimits {
 }
 
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
-/** Frames queued in one turn are copied into one buffer up to this many bytes. */
+/**
+ * Chunks queued in one turn are copied into one buffer (one stream write)
+ * up to `JOIN_ALWAYS` bytes, and up to `COALESCE_LIMIT` when they are many
+ * small ones (a connection's share of many broadcasts: one write beats a
+ * stream write per chunk). Otherwise they go to the socket corked, as one
+ * writev of the chunks as they are: a second copy of a pipelined burst of
+ * 1 KiB frames, which lies in a few frame-pool views averaging kilobytes,
+ * cost more than the writev (bench/README.md, "Echo: instructions per
+ * message").
+ */
+const JOIN_ALWAYS = 4 * 1024;
 const COALESCE_LIMIT = 64 * 1024;
+/** Chunks averaging at least this many bytes are written as they are (corked) rather than joined. */
+const WRITEV_MIN_AVERAGE = 2 * 1024;
+
+/** Whether a turn's `count` chunks of `size` bytes in all are joined into one buffer before the write. */
+function joinsChunks(size: number, count: number): boolean {
+  return size <= JOIN_ALWAYS || (size <= COALESCE_LIMIT && size < count * WRITEV_MIN_AVERAGE);
+}
 
 /**
  * The bindings with bytes queued this turn. One tick flushes them all, in
@@ -523,9 +540,9 @@ export class SocketBinding implements ConnectionHandler {
 
   /**
    * Queues bytes for the socket. Everything written during one event-loop
-   * turn goes out together at the end of it: small frames are copied into one
-   * buffer (one stream write, one system call, one TCP segment when they fit),
-   * large ones are written as they are.
+   * turn goes out together at the end of it, in one system call (one TCP
+   * segment when they fit): joined into one buffer when small or many
+   * (`joinsChunks`), else as they are, corked (one writev).
    */
   /** @internal */
   write(data: Uint8Array): void {
@@ -595,7 +612,7 @@ export class SocketBinding implements ConnectionHandler {
     }
     if (pending.length === 1) {
       socket.write(pending[0]!);
-    } else if (size <= COALESCE_LIMIT) {
+    } else if (joinsChunks(size, pending.length)) {
       socket.write(Buffer.concat(pending, size));
     } else {
       socket.cork();

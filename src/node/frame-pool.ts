@@ -4,7 +4,10 @@
  * written once, header and payload side by side, straight into the block;
  * the frames a connection writes during one event-loop turn lie next to each
  * other there, so they go to the socket as one view of the block: no buffer
- * per frame and no second copy to join them.
+ * per frame and no second copy to join them. Frames that spill into the next
+ * block make a second view; the binding joins a few large views only up to
+ * 4 KiB (a copy from Node's own pool) and writes more as they are, corked
+ * (one writev).
  *
  * Bytes handed out are never written again: when the block is full a new one
  * takes its place, and the old one lives as long as views of it wait in
