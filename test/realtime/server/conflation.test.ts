@@ -29,6 +29,43 @@ async function publishQuotes(server: RealtimeServer, channel: string, count: num
   return sequence;
 }
 
+type Push = Record<string, unknown>;
+
+/** True once the pushes hold the latest quote of every symbol. */
+function hasLatestOfEvery(publications: Push[], latest: Map<string, number>): boolean {
+  const lastOf = new Map<string, number>();
+  for (const message of publications) {
+    const data = message.data as { symbol: string; seq: number };
+    lastOf.set(data.symbol, data.seq);
+  }
+  return SYMBOLS.every((symbol) => lastOf.get(symbol) === latest.get(symbol));
+}
+
+/**
+ * Every offset up to `total` is either received or counted in the `skipped`
+ * of the next push, something was conflated, and a skipped publication was
+ * superseded: each symbol's pushes come in increasing sequence.
+ */
+function assertConflatedStream(received: Push[], total: number): void {
+  let last = 0;
+  let skipped = 0;
+  for (const message of received) {
+    const gap = (message.skipped as number | undefined) ?? 0;
+    assert.equal(message.offset, last + 1 + gap, `offset ${String(message.offset)} after ${last} with skipped ${gap}`);
+    skipped += gap;
+    last = message.offset as number;
+  }
+  assert.equal(last, total);
+  assert.equal(received.length + skipped, total);
+  assert.ok(skipped > 0, 'nothing was conflated');
+  const seqs = new Map<string, number>();
+  for (const message of received) {
+    const data = message.data as { symbol: string; seq: number };
+    assert.ok(data.seq > (seqs.get(data.symbol) ?? 0));
+    seqs.set(data.symbol, data.seq);
+  }
+}
+
 describe('conflation', () => {
   test('a subscriber that stops reading gets the latest per key with skipped counts, and stays connected', async () => {
     const { server } = await startServer({
@@ -46,36 +83,10 @@ describe('conflation', () => {
       const total = 6000;
       const latest = await publishQuotes(server, 'quotes:all', total);
       raw.socket.resume();
-      const lastOf = new Map<string, number>();
-      const publications = (): Array<Record<string, unknown>> => raw.messages().filter((message) => message.type === 'publication');
-      await raw.until(() => {
-        for (const message of publications()) {
-          const data = message.data as { symbol: string; seq: number };
-          lastOf.set(data.symbol, data.seq);
-        }
-        return SYMBOLS.every((symbol) => lastOf.get(symbol) === latest.get(symbol));
-      }, 20_000);
-      const received = publications();
+      const publications = (): Push[] => raw.messages().filter((message) => message.type === 'publication');
+      await raw.until(() => hasLatestOfEvery(publications(), latest), 20_000);
       assert.equal(disconnected, false);
-      // Every offset is either received or counted in the `skipped` of the next push.
-      let last = 0;
-      let skipped = 0;
-      for (const message of received) {
-        const gap = (message.skipped as number | undefined) ?? 0;
-        assert.equal(message.offset, last + 1 + gap, `offset ${String(message.offset)} after ${last} with skipped ${gap}`);
-        skipped += gap;
-        last = message.offset as number;
-      }
-      assert.equal(last, total);
-      assert.equal(received.length + skipped, total);
-      assert.ok(skipped > 0, 'nothing was conflated');
-      // A skipped publication was superseded: the next one of its key came after it.
-      const seqs = new Map<string, number>();
-      for (const message of received) {
-        const data = message.data as { symbol: string; seq: number };
-        assert.ok(data.seq > (seqs.get(data.symbol) ?? 0));
-        seqs.set(data.symbol, data.seq);
-      }
+      assertConflatedStream(publications(), total);
       raw.socket.destroy();
     } finally {
       await server.close();
@@ -102,7 +113,7 @@ describe('conflation', () => {
         req.end(body);
       });
       assert.equal(response.statusCode, 200);
-      const messages: Array<Record<string, unknown>> = [];
+      const messages: Push[] = [];
       const parser = new EventStreamParser();
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
@@ -123,28 +134,10 @@ describe('conflation', () => {
       const latest = await publishQuotes(server, 'quotes:all', total);
       assert.deepEqual([...server.sessions.values()].map((session) => session.transport), ['http']);
       response.resume();
-      const publications = (): Array<Record<string, unknown>> => messages.filter((message) => message.type === 'publication');
-      await until(() => {
-        const lastOf = new Map<string, number>();
-        for (const message of publications()) {
-          const data = message.data as { symbol: string; seq: number };
-          lastOf.set(data.symbol, data.seq);
-        }
-        return SYMBOLS.every((symbol) => lastOf.get(symbol) === latest.get(symbol));
-      }, 20_000);
-      const received = publications();
+      const publications = (): Push[] => messages.filter((message) => message.type === 'publication');
+      await until(() => hasLatestOfEvery(publications(), latest), 20_000);
       assert.equal(disconnected, false);
-      let last = 0;
-      let skipped = 0;
-      for (const message of received) {
-        const gap = (message.skipped as number | undefined) ?? 0;
-        assert.equal(message.offset, last + 1 + gap, `offset ${String(message.offset)} after ${last} with skipped ${gap}`);
-        skipped += gap;
-        last = message.offset as number;
-      }
-      assert.equal(last, total);
-      assert.equal(received.length + skipped, total);
-      assert.ok(skipped > 0, 'nothing was conflated');
+      assertConflatedStream(publications(), total);
       response.destroy();
     } finally {
       await server.close();
