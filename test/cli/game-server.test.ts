@@ -23,7 +23,7 @@ import { GuestIdentities } from '../../src/cli/serve-guests.js';
 import { Redis } from 'ioredis';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
-import { eventually, startServe } from './serve-helpers.js';
+import { eventually, startServe, channelOffset, offsetStandingStill } from './serve-helpers.js';
 
 interface Player {
   client: RealtimeClient<DemoApi>;
@@ -58,10 +58,6 @@ async function join(player: Player, seat?: string): Promise<GameJoined> {
 function latest(player: Player, id: number): PlayerState | undefined {
   const frame = player.frames[player.frames.length - 1];
   return frame === undefined ? undefined : unpackPlayers(frame.players).find((state) => state.id === id);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function guestToken(connected: ConnectResult): string {
@@ -299,15 +295,8 @@ describe('the game under switchboard serve --workers 2', () => {
       // Nobody watches on any worker: the arena pauses (the channel's offset in Redis stands still) …
       for (const client of mine) client.close();
       await inspector.connect();
-      const offset = async (): Promise<number> => Number(await inspector.hget('sb:{game:arena}:m', 'offset'));
-      let last = await offset();
-      await eventually(async () => {
-        await sleep(1000);
-        const now = await offset();
-        const still = now === last;
-        last = now;
-        return still || undefined;
-      }, 30_000, 'the offset of game:arena to stand still');
+      const offset = (): Promise<number> => channelOffset(inspector, 'game:arena');
+      const last = await offsetStandingStill(inspector, 'game:arena');
       // … and a subscriber on worker 2 alone starts it again.
       let watcher: (Player & { worker: number }) | undefined;
       for (let i = 0; i < 16 && watcher === undefined; i++) {

@@ -163,3 +163,29 @@ export async function eventually<T>(check: () => T | undefined | Promise<T | und
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+/** What a test reads of the Redis behind `serve --redis` (ioredis's `hget`). */
+export interface RedisReader {
+  hget(key: string, field: string): Promise<string | null>;
+}
+
+/** A channel's offset as the Redis broker keeps it (0 before its first publication). */
+export async function channelOffset(redis: RedisReader, channel: string): Promise<number> {
+  return Number(await redis.hget(`sb:{${channel}}:m`, 'offset'));
+}
+
+/** Resolves the channel's offset once it stood still for a second (nothing more published); rejects after `timeout` ms. */
+export async function offsetStandingStill(redis: RedisReader, channel: string, timeout = 30_000): Promise<number> {
+  let last = await channelOffset(redis, channel);
+  return eventually(
+    async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const now = await channelOffset(redis, channel);
+      const still = now === last;
+      last = now;
+      return still ? now : undefined;
+    },
+    timeout,
+    `the offset of ${channel} to stand still`,
+  );
+}

@@ -14,7 +14,7 @@ import type { DemoApi } from '../../src/cli/apps/web/api.js';
 import { isQuote, isTickerStats, SAMPLE_SPAN, sumOfWorkers, TICKER_QUOTES, TICKER_STATS, type Quote, type TickerSample, type TickerStats } from '../../src/cli/apps/web/ticker-api.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
-import { eventually, guest, startServe } from './serve-helpers.js';
+import { eventually, guest, startServe, channelOffset, offsetStandingStill } from './serve-helpers.js';
 
 /** The feed's rate (quote updates a second, src/cli/ticker-feed.ts). */
 const RATE = 2000;
@@ -118,15 +118,8 @@ describe('the trading feed under switchboard serve --workers 2', () => {
       // Nobody subscribes: the channel's offset in Redis stops moving, and stays.
       oneQuotes.unsubscribe();
       twoQuotes.unsubscribe();
-      const offset = async (): Promise<number> => Number(await inspector.hget('sb:{ticker:quotes}:m', 'offset'));
-      let last = await offset();
-      await eventually(async () => {
-        await sleep(1000);
-        const now = await offset();
-        const still = now === last;
-        last = now;
-        return still || undefined;
-      }, 30_000, 'the offset of ticker:quotes to stand still');
+      const offset = (): Promise<number> => channelOffset(inspector, 'ticker:quotes');
+      const last = await offsetStandingStill(inspector, 'ticker:quotes');
       const samplesThen = stats.length;
       await sleep(3000);
       assert.equal(await offset(), last, 'quotes were published with no subscriber on any worker');
