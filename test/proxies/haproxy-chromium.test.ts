@@ -7,23 +7,18 @@
 // server's stats().transports counts. Missing haproxy or Chromium skips, or
 // fails with SWITCHBOARD_REQUIRE_PEERS=1.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { createRealtimeServer, type RealtimeServer } from '../../src/realtime/server/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
-import { freePort } from '../realtime/broker/redis-server.js';
-import { listening } from './listening.js';
+import { haproxyStatus, startHaproxy, type RunningHaproxy } from './haproxy.js';
 
-const HAPROXY = '/usr/sbin/haproxy';
 const BUNDLE = fileURLToPath(new URL('../../dist/browser/switchboard-sdk.js', import.meta.url));
 const WAIT = 15_000;
 const PAGE = `<!doctype html><meta charset="utf-8"><title>behind HAProxy</title>
@@ -33,10 +28,10 @@ const PAGE = `<!doctype html><meta charset="utf-8"><title>behind HAProxy</title>
   window.sdkLoaded = true;
 </script>`;
 
-const haproxyProbe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
+const haproxyProbe = haproxyStatus();
 const chromium = chromiumStatus();
-const available = haproxyProbe.status === 0 && chromium.available && existsSync(BUNDLE);
-const reason = haproxyProbe.status !== 0 ? `${HAPROXY} not found (apt-get install haproxy)` : chromium.available ? `${BUNDLE} missing (npm run build)` : chromium.reason;
+const available = haproxyProbe.available && chromium.available && existsSync(BUNDLE);
+const reason = !haproxyProbe.available ? haproxyProbe.reason : chromium.available ? `${BUNDLE} missing (npm run build)` : chromium.reason;
 const peer = requirePeer('HAProxy and Chromium', available, reason);
 
 /** Runs in the page: the SDK on `path` of the page's origin; publishes and waits for its own publication. */
@@ -64,8 +59,7 @@ interface LogLine {
 }
 
 describe('Chromium behind HAProxy (RFC 8441 in front) to the real-time server', () => {
-  let dir = '';
-  let haproxy: ChildProcess | undefined;
+  let haproxy: RunningHaproxy | undefined;
   let pages: Server | undefined;
   let h2c: RealtimeServer | undefined;
   let http1: RealtimeServer | undefined;
@@ -90,13 +84,10 @@ describe('Chromium behind HAProxy (RFC 8441 in front) to the real-time server', 
     h2c = createRealtimeServer({ ...common, path: '/rt-h2c', http2: true });
     http1 = createRealtimeServer({ ...common, path: '/rt-http1' });
     await Promise.all([h2c.ready(), http1.ready()]);
-    const front = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'switchboard-haproxy-chromium-'));
-    const certificate = selfSignedCertificate();
-    writeFileSync(join(dir, 'site.pem'), Buffer.concat([certificate.cert, certificate.key]));
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global
+    const backends = { pages: (pages.address() as AddressInfo).port, h2c: h2c.port, http1: http1.port };
+    haproxy = await startHaproxy(
+      selfSignedCertificate(),
+      (port, pem) => `global
   maxconn 256
   log stderr format raw local0 info
 defaults
@@ -108,22 +99,22 @@ defaults
   timeout server 30s
   timeout tunnel 1h
 frontend fe
-  bind 127.0.0.1:${front} ssl crt ${join(dir, 'site.pem')} alpn h2,http/1.1
+  bind 127.0.0.1:${port} ssl crt ${pem} alpn h2,http/1.1
   use_backend rt_h2c if { path_beg /rt-h2c }
   use_backend rt_http1 if { path_beg /rt-http1 }
   default_backend pages
 backend pages
-  server s1 127.0.0.1:${(pages.address() as AddressInfo).port}
+  server s1 127.0.0.1:${backends.pages}
 backend rt_h2c
-  server s1 127.0.0.1:${h2c.port} proto h2
+  server s1 127.0.0.1:${backends.h2c} proto h2
 backend rt_http1
-  server s1 127.0.0.1:${http1.port}
+  server s1 127.0.0.1:${backends.http1}
 `,
     );
-    haproxy = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let pending = '';
-    haproxy.stderr!.setEncoding('utf8');
-    haproxy.stderr!.on('data', (chunk: string) => {
+    const stderr = haproxy.process.stderr!;
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
@@ -132,8 +123,7 @@ backend rt_http1
         if (match) log.push({ version: match[1]!, method: match[2]!, path: match[3]!, status: match[4]! });
       }
     });
-    await listening(front);
-    origin = `https://localhost:${front}`;
+    origin = `https://localhost:${haproxy.port}`;
     const { chromium: launcher } = await import('playwright-core');
     browser = await launcher.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, '--ignore-certificate-errors'], timeout: 30_000 });
     context = await browser.newContext({ ignoreHTTPSErrors: true });
@@ -141,10 +131,9 @@ backend rt_http1
 
   after(async () => {
     await browser?.close();
-    haproxy?.kill();
+    haproxy?.stop();
     await Promise.all([h2c?.close(), http1?.close()]);
     await new Promise((resolve) => (pages ? pages.close(resolve) : resolve(undefined)));
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   for (const backend of ['h2c', 'http1'] as const) {

@@ -3,10 +3,6 @@
 // (extended CONNECT) to Switchboard. Missing haproxy skips, or fails with
 // SWITCHBOARD_REQUIRE_PEERS=1.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from '../../src/node/client-index.js';
 import { sessionPool } from '../../src/node/http2-client.js';
@@ -14,18 +10,15 @@ import { WebSocketServer } from '../../src/node/server-index.js';
 import { requirePeer } from '../interop/peers.js';
 import { closed, nextMessage, opened } from '../node/client-helpers.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
-import { freePort } from '../realtime/broker/redis-server.js';
-import { listening } from './listening.js';
+import { haproxyStatus, startHaproxy, type RunningHaproxy } from './haproxy.js';
 
-const HAPROXY = '/usr/sbin/haproxy';
-const probe = spawnSync(HAPROXY, ['-v'], { encoding: 'utf8' });
-const peer = requirePeer('HAProxy', probe.status === 0, `${HAPROXY} not found (apt-get install haproxy)`);
+const status = haproxyStatus();
+const peer = requirePeer('HAProxy', status.available, status.reason);
 
 describe('behind HAProxy', () => {
   const certificate = selfSignedCertificate();
   const tls = { ca: certificate.cert };
-  let dir = '';
-  let haproxy: ChildProcess | undefined;
+  let haproxy: RunningHaproxy | undefined;
   let http1: WebSocketServer | undefined;
   let h2c: WebSocketServer | undefined;
   let front = 0;
@@ -42,12 +35,10 @@ describe('behind HAProxy', () => {
       });
     }
     await Promise.all([http1.ready(), h2c.ready()]);
-    front = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'switchboard-haproxy-'));
-    writeFileSync(join(dir, 'site.pem'), Buffer.concat([certificate.cert, certificate.key]));
-    writeFileSync(
-      join(dir, 'haproxy.cfg'),
-      `global
+    const servers = { http1: http1.port, h2c: h2c.port };
+    haproxy = await startHaproxy(
+      certificate,
+      (port, pem) => `global
   maxconn 256
 defaults
   mode http
@@ -56,23 +47,21 @@ defaults
   timeout server 30s
   timeout tunnel 1h
 frontend fe
-  bind 127.0.0.1:${front} ssl crt ${join(dir, 'site.pem')} alpn h2,http/1.1
+  bind 127.0.0.1:${port} ssl crt ${pem} alpn h2,http/1.1
   use_backend h2c if { path_beg /h2c }
   default_backend http1
 backend http1
-  server s1 127.0.0.1:${http1.port}
+  server s1 127.0.0.1:${servers.http1}
 backend h2c
-  server s1 127.0.0.1:${h2c.port} proto h2
+  server s1 127.0.0.1:${servers.h2c} proto h2
 `,
     );
-    haproxy = spawn(HAPROXY, ['-db', '-f', join(dir, 'haproxy.cfg')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    await listening(front);
+    front = haproxy.port;
   });
 
   after(async () => {
-    haproxy?.kill();
+    haproxy?.stop();
     await Promise.all([http1?.close({ timeout: 200 }), h2c?.close({ timeout: 200 })]);
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   for (const backend of ['http1', 'h2c'] as const) {
