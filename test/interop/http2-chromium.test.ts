@@ -11,24 +11,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createSecureServer, type Http2SecureServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { WebSocketServer } from '../../src/node/server-index.js';
 import { createRealtimeServer, type RealtimeServer } from '../../src/realtime/server/index.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from './peers.js';
+import { SDK_BUNDLE, SDK_PAGE, SDK_ROUND_TRIP } from './sdk-page.js';
 
-const BUNDLE = fileURLToPath(new URL('../../dist/browser/switchboard-sdk.js', import.meta.url));
 const WAIT = 10_000;
-const PAGE = `<!doctype html><meta charset="utf-8"><title>h2</title>
-<script type="module">
-  import * as sdk from '/switchboard-sdk.js';
-  window.sdk = sdk;
-  window.sdkLoaded = true;
-</script>`;
 
 const status = chromiumStatus();
-const peer = requirePeer('Chromium', status.available && existsSync(BUNDLE), status.available ? `${BUNDLE} missing (npm run build)` : status.reason);
+const peer = requirePeer('Chromium', status.available && existsSync(SDK_BUNDLE), status.available ? `${SDK_BUNDLE} missing (npm run build)` : status.reason);
 
 /** Runs in the page: opens `count` WebSockets to the page's origin, echoes text and binary on each, closes with 4000. */
 const ECHO = `async ({ count }) => {
@@ -54,21 +47,6 @@ const ECHO = `async ({ count }) => {
   return results.sort((a, b) => a.i - b.i);
 }`;
 
-/** Runs in the page: the SDK over the page's origin; publishes and waits for its own publication. */
-const SDK = `async ({ channel }) => {
-  const { RealtimeClient } = window.sdk;
-  const client = new RealtimeClient('wss://' + location.host + '/rt');
-  const connected = new Promise((resolve) => client.once('connected', resolve));
-  client.connect();
-  await connected;
-  const subscription = client.subscribe(channel);
-  const received = new Promise((resolve) => subscription.on('publication', (publication) => resolve(publication.data)));
-  await subscription.ready();
-  await subscription.publish({ text: 'over h2' });
-  const data = await received;
-  client.close();
-  return data;
-}`;
 
 describe('interop: Chromium WebSockets over HTTP/2 (RFC 8441)', () => {
   let browser: Browser | undefined;
@@ -85,8 +63,8 @@ describe('interop: Chromium WebSockets over HTTP/2 (RFC 8441)', () => {
     if (peer.skip) return;
     const certificate = selfSignedCertificate();
     server = createSecureServer({ ...certificate, allowHTTP1: true, settings: { enableConnectProtocol: true } }, (request, response) => {
-      if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
-      else if (request.url === '/switchboard-sdk.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(BUNDLE));
+      if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(SDK_PAGE);
+      else if (request.url === '/switchboard-sdk.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(readFileSync(SDK_BUNDLE));
       else response.writeHead(404).end();
     });
     server.on('connection', () => tcp++);
@@ -163,7 +141,8 @@ describe('interop: Chromium WebSockets over HTTP/2 (RFC 8441)', () => {
       realtime!.wss.on('connection', (_ws, request) => {
         if (request.httpVersion === '2.0') h2Sessions++;
       });
-      const data = await page.evaluate(`(${SDK})({ channel: 'chat:h2' })`);
+      const data = await page.evaluate(`(${SDK_ROUND_TRIP})(${JSON.stringify({ path: '/rt', channel: 'chat:h2', data: { text: 'over h2' } })})`);
+      await page.evaluate('window.sdkClient.close()');
       assert.deepEqual(data, { text: 'over h2' });
       assert.equal(h2Sessions, 1, 'the SDK’s WebSocket came over HTTP/2');
       assert.equal(tcp, tcpBefore, 'on the page’s connection');

@@ -12,43 +12,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { createRealtimeServer, type RealtimeServer } from '../../src/realtime/server/index.js';
 import { CHROMIUM_ARGS, CHROMIUM_PATH, chromiumStatus, requirePeer } from '../interop/peers.js';
+import { SDK_BUNDLE, SDK_PAGE, SDK_ROUND_TRIP } from '../interop/sdk-page.js';
 import { selfSignedCertificate } from '../node/server-helpers.js';
 import { haproxyStatus, startHaproxy, type RunningHaproxy } from './haproxy.js';
 
-const BUNDLE = fileURLToPath(new URL('../../dist/browser/switchboard-sdk.js', import.meta.url));
 const WAIT = 15_000;
-const PAGE = `<!doctype html><meta charset="utf-8"><title>behind HAProxy</title>
-<script type="module">
-  import * as sdk from '/switchboard-sdk.js';
-  window.sdk = sdk;
-  window.sdkLoaded = true;
-</script>`;
 
 const haproxyProbe = haproxyStatus();
 const chromium = chromiumStatus();
-const available = haproxyProbe.available && chromium.available && existsSync(BUNDLE);
-const reason = !haproxyProbe.available ? haproxyProbe.reason : chromium.available ? `${BUNDLE} missing (npm run build)` : chromium.reason;
+const available = haproxyProbe.available && chromium.available && existsSync(SDK_BUNDLE);
+const reason = !haproxyProbe.available ? haproxyProbe.reason : chromium.available ? `${SDK_BUNDLE} missing (npm run build)` : chromium.reason;
 const peer = requirePeer('HAProxy and Chromium', available, reason);
 
-/** Runs in the page: the SDK on `path` of the page's origin; publishes and waits for its own publication. */
-const SDK = `async ({ path, channel }) => {
-  const { RealtimeClient } = window.sdk;
-  const client = new RealtimeClient('wss://' + location.host + path);
-  const connected = new Promise((resolve) => client.once('connected', resolve));
-  client.connect();
-  await connected;
-  const subscription = client.subscribe(channel);
-  const received = new Promise((resolve) => subscription.on('publication', (publication) => resolve(publication.data)));
-  await subscription.ready();
-  await subscription.publish({ text: 'through haproxy', path });
-  const data = await received;
-  window.sdkClient = client;
-  return data;
-}`;
 
 /** One line of HAProxy's log (the log-format below): HTTP version, method, path, status. */
 interface LogLine {
@@ -70,9 +48,9 @@ describe('Chromium behind HAProxy (RFC 8441 in front) to the real-time server', 
 
   before(async () => {
     if (peer.skip) return;
-    const bundle = readFileSync(BUNDLE);
+    const bundle = readFileSync(SDK_BUNDLE);
     pages = createServer((request, response) => {
-      if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
+      if (request.url === '/') response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(SDK_PAGE);
       else if (request.url === '/switchboard-sdk.js') response.writeHead(200, { 'content-type': 'text/javascript' }).end(bundle);
       else response.writeHead(404).end();
     });
@@ -146,7 +124,7 @@ backend rt_http1
         assert.equal(response?.status(), 200);
         assert.equal(await page.evaluate(() => (performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming).nextHopProtocol), 'h2', 'the page came over h2');
         await page.waitForFunction('window.sdkLoaded === true', undefined, { timeout: WAIT });
-        const data = await page.evaluate(`(${SDK})(${JSON.stringify({ path, channel: `chat:${backend}` })})`);
+        const data = await page.evaluate(`(${SDK_ROUND_TRIP})(${JSON.stringify({ path, channel: `chat:${backend}`, data: { text: 'through haproxy', path } })})`);
         assert.deepEqual(data, { text: 'through haproxy', path });
         // Switchboard's side: one WebSocket session, over the HTTP version HAProxy speaks to it.
         const { websocket } = server.stats().transports;
