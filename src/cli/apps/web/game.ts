@@ -258,9 +258,13 @@ function sendInput(client: DemoClient): void {
   if (!changed && now - lastSentAt < 1000) return;
   lastSent = input;
   lastSentAt = now;
-  client.call('game.input', { x: Math.round(input.x * 1000) / 1000, y: Math.round(input.y * 1000) / 1000 }).catch(() => {
+  client.call('game.input', { x: Math.round(input.x * 1000) / 1000, y: Math.round(input.y * 1000) / 1000 }).catch((error: unknown) => {
     // Refused (rate_limited while the tab catches up) or lost with the connection: the next input follows.
     lastSentAt = 0;
+    // The arena no longer knows this player, although this connection
+    // stayed: under `serve --workers N` the arena's worker restarted. Join
+    // the new arena.
+    if (errorCode(error) === 'forbidden') joinSoon(client);
   });
 }
 
@@ -296,6 +300,48 @@ function showStatus(client: DemoClient): void {
   render();
 }
 
+/**
+ * Join failures that pass: the arena's worker is starting or restarting
+ * (`unavailable`), or the arena did not answer in time.
+ */
+const PASSING_JOIN_ERRORS = new Set(['unavailable', 'timeout', 'internal']);
+/** Waits between two tries of a join that failed for a passing reason (ms): doubled each time, up to the last. */
+const JOIN_RETRY_DELAYS = [500, 1000, 2000, 4000];
+
+let joining = false;
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * Joins unless a join is already under way, and tries again while the
+ * connection stays and the failure is one that passes. A dropped
+ * connection ends the tries: its 'connected' joins again.
+ */
+function joinSoon(client: DemoClient): void {
+  if (joining) return;
+  joining = true;
+  void (async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await join(client);
+        return;
+      } catch (error) {
+        const code = errorCode(error);
+        byId('game-meta').textContent = `could not join: ${(error as Error).message}`;
+        if (code === undefined || !PASSING_JOIN_ERRORS.has(code) || client.state !== 'connected') return;
+        const delay = JOIN_RETRY_DELAYS[Math.min(attempt, JOIN_RETRY_DELAYS.length - 1)]!;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        if (client.state !== 'connected') return;
+      }
+    }
+  })().finally(() => {
+    joining = false;
+  });
+}
+
 /** Joins (again) with this tab's seat; subscribes to the arena's channel the first time. */
 async function join(client: DemoClient): Promise<void> {
   const seat = sessionStorage.getItem(SEAT_KEY);
@@ -328,13 +374,8 @@ async function main(): Promise<void> {
     setTimeout(pump, tickInterval);
   };
   pump();
-  const joinNow = (): void => {
-    join(client).catch((error: unknown) => {
-      byId('game-meta').textContent = `could not join: ${(error as Error).message}`;
-    });
-  };
-  client.on('connected', joinNow);
-  if (client.state === 'connected') joinNow();
+  client.on('connected', () => joinSoon(client));
+  if (client.state === 'connected') joinSoon(client);
 }
 
 void main();
