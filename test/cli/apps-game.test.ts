@@ -6,55 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumPeer, chromiumSuite, LAPTOP, PHONE, visitAs } from './browser-helpers.js';
+import { chromiumPeer, chromiumSuite, LAPTOP, moveAcross, ownId, PHONE, PLAYING, seen, visitAs, waitUntilSeen } from './browser-helpers.js';
 import { TcpProxy } from './serve-helpers.js';
 
 const SCREENSHOTS = 'docs/screenshots';
 
-interface Position {
-  x: number;
-  y: number;
-  score: number;
-  away: boolean;
-}
-
 /** Opens the game as `name`, its errors (prefixed with the name) into `errors`; resolves once it plays. */
 async function openGame(browser: Browser, base: string, name: string, errors: string[], viewport = LAPTOP): Promise<Page> {
-  const { page } = await visitAs(browser, base, '/game', { name, errors, prefix: `${name}: `, viewport, ready: 'body[data-connection=connected][data-player]' });
+  const { page } = await visitAs(browser, base, '/game', { name, errors, prefix: `${name}: `, viewport, ready: PLAYING });
   return page;
-}
-
-function ownId(page: Page): Promise<number> {
-  return page.evaluate(() => Number(document.body.dataset.player));
-}
-
-/** Where `page` shows player `id` (its scoreboard row), or null when it does not list it. */
-function seen(page: Page, id: number): Promise<Position | null> {
-  return page.evaluate((player) => {
-    const row = document.querySelector<HTMLElement>(`#scores li[data-player="${player}"]`);
-    if (row === null) return null;
-    return { x: Number(row.dataset.x), y: Number(row.dataset.y), score: Number(row.dataset.score), away: row.dataset.away === 'true' };
-  }, id);
-}
-
-async function waitUntilSeen(page: Page, id: number, check: (position: Position) => boolean, what: string, timeout = 10_000): Promise<Position> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const position = await seen(page, id);
-    if (position !== null && check(position)) return position;
-    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last seen ${JSON.stringify(position)})`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-/** Holds an arrow key for `ms` on `page`, towards the middle of the arena along x. */
-async function moveAcross(page: Page, id: number, ms = 1200): Promise<void> {
-  // Right after a (re)load the page may not list its own player yet: its scoreboard fills with the next frames.
-  const start = await waitUntilSeen(page, id, () => true, `player ${id} listed on the page`);
-  const key = start.x < 800 ? 'ArrowRight' : 'ArrowLeft';
-  await page.keyboard.down(key);
-  await page.waitForTimeout(ms);
-  await page.keyboard.up(key);
 }
 
 describe('the game in Chromium', () => {
@@ -92,7 +52,7 @@ describe('the game in Chromium', () => {
     // Bob reloads: the same player, score and all; the others never lose him.
     const score = (await seen(bob, bobId))!.score;
     await bob.reload();
-    await bob.waitForSelector('body[data-connection=connected][data-player]');
+    await bob.waitForSelector(PLAYING);
     assert.equal(await ownId(bob), bobId, 'the same player after a reload');
     const back = await waitUntilSeen(ada, bobId, (now) => !now.away, 'Bob back, not away');
     assert.ok(back.score >= score);

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { chromiumPeer, chromiumSuite, LAPTOP, PHONE, visitAs } from './browser-helpers.js';
+import { chromiumPeer, chromiumSuite, LAPTOP, PHONE, shownNumber, tickerFigure, tickerTable, visitAs } from './browser-helpers.js';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 
 const SCREENSHOTS = 'docs/screenshots';
@@ -15,10 +15,6 @@ const SCREENSHOTS = 'docs/screenshots';
 async function openTicker(browser: Browser, base: string, viewport: { width: number; height: number }, errors: string[]): Promise<Page> {
   const { page } = await visitAs(browser, base, '/ticker', { name: 'Trader', viewport, errors, expectedConsole: null });
   return page;
-}
-
-function figure(page: Page, id: string): Promise<string> {
-  return page.$eval(`#figure-${id} .value`, (value) => value.textContent ?? '');
 }
 
 describe('the trading feed in Chromium', () => {
@@ -40,7 +36,7 @@ describe('the trading feed in Chromium', () => {
     // Most quotes came as deltas; the server reports bytes saved.
     await page.waitForFunction(() => /^\d+%$/.test(document.querySelector('#figure-deltas .value')?.textContent ?? ''));
     await page.waitForFunction(() => /[1-9]/.test(document.querySelector('#figure-saved .value')?.textContent ?? ''));
-    const deltas = Number((await figure(page, 'deltas')).replace('%', ''));
+    const deltas = Number((await tickerFigure(page, 'deltas')).value.replace('%', ''));
     assert.ok(deltas > 50, `${deltas}% deltas`);
     // The chart has ink: the top-busy instruments trade several times a second.
     await page.click('#quotes tr[data-symbol="AAA"]');
@@ -83,8 +79,7 @@ describe('the trading feed in Chromium', () => {
       await slow.waitForTimeout(10_000);
       // Both tabs' tables at one moment. How far the fast tab is behind the feed is what this machine's
       // load costs a page with no slow link; the slow link may add at most 15 s to it.
-      const table = (page: Page) => page.$$eval('#quotes tr', (rows) => rows.map((row) => ({ symbol: (row as HTMLElement).dataset.symbol ?? '', last: row.children[3]?.textContent ?? '', volume: row.children[5]?.textContent ?? '' })));
-      const [snapshot, fastSnapshot] = await Promise.all([table(slow), table(fast)]);
+      const [snapshot, fastSnapshot] = await Promise.all([tickerTable(slow), tickerTable(fast)]);
       const taken = Date.now();
       /** The longest time a row has been behind a newer published quote; every row must be a quote the feed published. */
       const lagOf = (rows: typeof snapshot): number => {
@@ -92,7 +87,7 @@ describe('the trading feed in Chromium', () => {
         for (const row of rows) {
           const quotes = published.get(row.symbol) ?? [];
           if (quotes.length === 0) continue;
-          const volume = Number(row.volume.replace(/,/g, ''));
+          const volume = shownNumber(row.volume);
           const shown = quotes.find((quote) => quote.volume === volume);
           assert.ok(shown !== undefined, `${row.symbol}: volume ${row.volume} was never published`);
           assert.equal(shown.last.toFixed(2), row.last, `${row.symbol}: last`);
@@ -106,7 +101,7 @@ describe('the trading feed in Chromium', () => {
       const allowed = 15_000 + fastLag;
       let behind = 0;
       for (const row of snapshot) {
-        const volume = Number(row.volume.replace(/,/g, ''));
+        const volume = shownNumber(row.volume);
         const then = (published.get(row.symbol) ?? []).filter((quote) => quote.at <= taken - allowed).at(-1);
         if (then !== undefined && volume < then.volume) behind++;
       }

@@ -1,9 +1,10 @@
 /**
  * Helpers for the Chromium tests of the `switchboard serve` demo pages: the
  * peer options, a person (a browser context of their own, its page and the
- * errors it logged) opened on a page, and the chat's and the whiteboard's
- * page helpers, and a describe's `switchboard serve` and Chromium. Chromium
- * itself is launched by launchChromium of ../interop/peers.ts.
+ * errors it logged) opened on a page, and the chat's, the whiteboard's, the
+ * ticker's and the game's page helpers, and a describe's `switchboard serve`
+ * (with a Redis of its own if asked) and Chromium, and people on each of its
+ * workers. Chromium itself is launched by launchChromium of ../interop/peers.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,8 @@ import { after, before } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
 import { chromiumStatus, launchChromium, requirePeer, type PeerStatus } from '../interop/peers.js';
-import { startServe, type ServeProcess } from './serve-helpers.js';
+import { RedisServer } from '../realtime/broker/redis-server.js';
+import { startServe, workersOf, type ServeProcess } from './serve-helpers.js';
 
 export const LAPTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
@@ -103,6 +105,8 @@ export interface ChromiumSuite {
   errors: string[];
   /** Opens `path` on the server as a new person (see visitAs), kept in `people`. */
   open(path: string, options?: VisitOptions): Promise<Person>;
+  /** The private redis-server behind `--redis` (with the `redis` option). */
+  redis?: RedisServer;
 }
 
 export interface ChromiumSuiteOptions {
@@ -110,15 +114,18 @@ export interface ChromiumSuiteOptions {
   screenshots?: string;
   /** A serve.json (as JSON) written to a temporary folder and passed as `--config` after `args`; removed after the tests. */
   config?: unknown;
+  /** Starts a private redis-server (a free port, never 6379) before the server, passed as `--redis`; stopped after the tests. */
+  redis?: boolean;
 }
 
 /**
  * Registers the current describe's hooks: before its tests, (when
- * `available`) makes the `screenshots` folder, starts `switchboard serve`
- * with `args` (and the `config`) and launches Chromium; after them, closes
- * Chromium, stops the server and asserts that no page had an error.
+ * `available`) makes the `screenshots` folder, starts a redis-server (with
+ * `redis`), starts `switchboard serve` with `args` (and `--redis`, and the
+ * `config`) and launches Chromium; after them, closes Chromium, stops the
+ * server and the redis-server and asserts that no page had an error.
  */
-export function chromiumSuite(available: boolean, args: string[], { screenshots, config }: ChromiumSuiteOptions = {}): ChromiumSuite {
+export function chromiumSuite(available: boolean, args: string[], { screenshots, config, redis }: ChromiumSuiteOptions = {}): ChromiumSuite {
   const suite = {
     people: [],
     errors: [],
@@ -138,7 +145,12 @@ export function chromiumSuite(available: boolean, args: string[], { screenshots,
       writeFileSync(join(dir, 'serve.json'), JSON.stringify(config));
       configArgs = ['--config', join(dir, 'serve.json')];
     }
-    suite.serve = await startServe([...args, ...configArgs]);
+    let redisArgs: string[] = [];
+    if (redis === true) {
+      suite.redis = await RedisServer.start();
+      redisArgs = ['--redis', suite.redis.url];
+    }
+    suite.serve = await startServe([...args, ...redisArgs, ...configArgs]);
     suite.base = `http://127.0.0.1:${suite.serve.port}`;
     suite.browser = await launchChromium();
   });
@@ -146,12 +158,41 @@ export function chromiumSuite(available: boolean, args: string[], { screenshots,
     if (!available) return;
     // The people's errors as they were before the browser closed; the other errors as they are after.
     const pageErrors = suite.people.flatMap((person) => person.errors);
-    await suite.browser.close();
-    await suite.serve.stop();
+    await suite.browser?.close();
+    await suite.serve?.stop();
+    await suite.redis?.stop();
     if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
     assert.deepEqual([...pageErrors, ...suite.errors], [], 'no page had an error');
   });
   return suite;
+}
+
+/** The user id a demo page connected as (its top bar's nameplate); waits until the page shows it. */
+export async function pageUser(page: Page): Promise<string> {
+  const plate = await page.waitForSelector('#me [data-user]');
+  return (await plate.getAttribute('data-user')) ?? '';
+}
+
+/**
+ * Under `serve --workers N`: opens `path` as new people (`options(i)` for
+ * the i-th, from 0) until one person's connection is on each of `workers`,
+ * as the server API (`key`) reports it; closes those on a worker that
+ * already had one. node:cluster hands each TCP connection to the next
+ * worker in turn, and a page opens several (the page, its scripts, its
+ * WebSocket), so which worker a page's WebSocket lands on cannot be chosen.
+ */
+export async function peopleOnWorkers(suite: ChromiumSuite, key: string, path: string, options: (i: number) => VisitOptions = () => ({}), workers = [1, 2]): Promise<Map<number, Person>> {
+  const byWorker = new Map<number, Person>();
+  for (let i = 0; i < 16 && byWorker.size < workers.length; i++) {
+    const person = await suite.open(path, options(i));
+    const held = await workersOf(suite.serve.port, key, await pageUser(person.page));
+    assert.equal(held.length, 1, 'one connection per page');
+    const worker = held[0]!;
+    if (!workers.includes(worker) || byWorker.has(worker)) await person.context.close();
+    else byWorker.set(worker, person);
+  }
+  assert.deepEqual([...byWorker.keys()].sort(), [...workers].sort(), 'pages on each worker');
+  return byWorker;
 }
 
 // ---------------------------------------------------------------- the chat
@@ -193,4 +234,96 @@ export function boardPixel(page: Page, x: number, y: number): Promise<number[]> 
 /** Whether a pixel is drawn on (not the board's near-white background). */
 export function isInk(pixel: number[]): boolean {
   return pixel[0]! < 200 || pixel[1]! < 200 || pixel[2]! < 200;
+}
+
+// ---------------------------------------------------------------- the ticker
+
+/** A tile of the ticker's figures: its value and the line under it. */
+export function tickerFigure(page: Page, id: string): Promise<{ value: string; sub: string }> {
+  return page.$eval(`#figure-${id}`, (tile) => ({ value: tile.querySelector('.value')?.textContent ?? '', sub: tile.querySelector('.sub')?.textContent ?? '' }));
+}
+
+/** A row of the ticker's table, as shown (the volume with its thousands separators). */
+export interface TickerRow {
+  symbol: string;
+  last: string;
+  volume: string;
+}
+
+/** The ticker's table as it shows now. */
+export function tickerTable(page: Page): Promise<TickerRow[]> {
+  return page.$$eval('#quotes tr', (rows) => rows.map((row) => ({ symbol: (row as HTMLElement).dataset.symbol ?? '', last: row.children[3]?.textContent ?? '', volume: row.children[5]?.textContent ?? '' })));
+}
+
+/** A number as the pages show it ("1,234,567"). */
+export function shownNumber(text: string): number {
+  return Number(text.replace(/,/g, ''));
+}
+
+// ---------------------------------------------------------------- the game
+
+/** The game page is playing: connected, and joined as a player. */
+export const PLAYING = 'body[data-connection=connected][data-player]';
+
+/** A player as a game page shows it (its scoreboard row). */
+export interface Position {
+  x: number;
+  y: number;
+  score: number;
+  away: boolean;
+}
+
+/** The game's player id of this page. */
+export function ownId(page: Page): Promise<number> {
+  return page.evaluate(() => Number(document.body.dataset.player));
+}
+
+/** Where `page` shows player `id` (its scoreboard row), or null when it does not list it. */
+export function seen(page: Page, id: number): Promise<Position | null> {
+  return page.evaluate((player) => {
+    const row = document.querySelector<HTMLElement>(`#scores li[data-player="${player}"]`);
+    if (row === null) return null;
+    return { x: Number(row.dataset.x), y: Number(row.dataset.y), score: Number(row.dataset.score), away: row.dataset.away === 'true' };
+  }, id);
+}
+
+/** Resolves once `page` shows player `id` so that `check` holds; throws after `timeout` ms with what it last showed. */
+export async function waitUntilSeen(page: Page, id: number, check: (position: Position) => boolean, what: string, timeout = 10_000): Promise<Position> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const position = await seen(page, id);
+    if (position !== null && check(position)) return position;
+    if (Date.now() > deadline) throw new Error(`timed out: ${what} (last seen ${JSON.stringify(position)})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Holds an arrow key for `ms` on `page`, towards the middle of the arena along x. */
+export async function moveAcross(page: Page, id: number, ms = 1200): Promise<void> {
+  // Right after a (re)load the page may not list its own player yet: its scoreboard fills with the next frames.
+  const start = await waitUntilSeen(page, id, () => true, `player ${id} listed on the page`);
+  const key = start.x < 800 ? 'ArrowRight' : 'ArrowLeft';
+  await page.keyboard.down(key);
+  await page.waitForTimeout(ms);
+  await page.keyboard.up(key);
+}
+
+/**
+ * Steers player `id` with the keys of `mover` (moveAcross, again while it
+ * has not moved) until `watcher` shows it more than 100 units along x from
+ * where it showed it first; throws after `timeout` ms. Again, because a page
+ * whose main thread was held up longer than the key can send no input for it.
+ */
+export async function steerUntilSeen(mover: Page, id: number, watcher: Page, what: string, timeout = 30_000): Promise<void> {
+  const before = await waitUntilSeen(watcher, id, () => true, `${what}: the player listed`, timeout);
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    await moveAcross(mover, id);
+    try {
+      await waitUntilSeen(watcher, id, (now) => Math.abs(now.x - before.x) > 100, what, 3000);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+  }
 }

@@ -10,20 +10,15 @@ import { resolveSettings } from '../../src/cli/serve-config.js';
 import { UsageError } from '../../src/cli/args.js';
 import { requirePeer } from '../interop/peers.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
-import { eventually, guest, startServe, type ServeProcess } from './serve-helpers.js';
+import { eventually, guest, serveApi, startServe, type ApiAnswer, type ServeProcess } from './serve-helpers.js';
 
 const KEY = 'serve-api-key-0123456789abcdef';
 
 type Guest = Awaited<ReturnType<typeof guest>>;
 
-async function api(port: number, method: string, params: unknown = {}, key = KEY): Promise<{ status: number; body: { result?: Record<string, unknown>; error?: { code: string } } }> {
-  // A new connection each time, so that node:cluster hands requests to either worker.
-  const response = await fetch(`http://127.0.0.1:${port}/api/${method}`, {
-    method: 'POST',
-    headers: { 'X-API-Key': key, 'Content-Type': 'application/json', Connection: 'close' },
-    body: JSON.stringify(params),
-  });
-  return { status: response.status, body: (await response.json()) as { result?: Record<string, unknown> } };
+/** A server API call, with the test's key unless told another. */
+function api(port: number, method: string, params: unknown = {}, key = KEY): Promise<ApiAnswer> {
+  return serveApi(port, key, method, params);
 }
 
 /** Connections of one user (the same guest token) until both workers hold at least one. */

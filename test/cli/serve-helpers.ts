@@ -189,3 +189,36 @@ export async function offsetStandingStill(redis: RedisReader, channel: string, t
     `the offset of ${channel} to stand still`,
   );
 }
+
+/** The answer of a server API method (docs/server-api.md): the HTTP status and the body. */
+export interface ApiAnswer {
+  status: number;
+  body: { result?: Record<string, unknown>; error?: { code: string; message?: string } };
+}
+
+/** Calls `method` of the server API of the serve on `port` with `key`. */
+export async function serveApi(port: number, key: string, method: string, params: unknown = {}): Promise<ApiAnswer> {
+  // A new connection each time, so that node:cluster hands requests to either worker.
+  const response = await fetch(`http://127.0.0.1:${port}/api/${method}`, {
+    method: 'POST',
+    headers: { 'X-API-Key': key, 'Content-Type': 'application/json', Connection: 'close' },
+    body: JSON.stringify(params),
+  });
+  return { status: response.status, body: (await response.json()) as ApiAnswer['body'] };
+}
+
+/**
+ * The workers (1 … N of `--workers N`) that hold the connections of `user`,
+ * as the server API's `connections` reports them: each node is named
+ * "<host> worker N" (serve-server.ts).
+ */
+export async function workersOf(port: number, key: string, user: string): Promise<number[]> {
+  const answer = await serveApi(port, key, 'connections', { user });
+  if (answer.status !== 200) throw new Error(`connections: ${answer.status} ${JSON.stringify(answer.body)}`);
+  const connections = Object.values(answer.body.result!['connections'] as Record<string, { node_name: string }>);
+  return connections.map(({ node_name }) => {
+    const worker = /worker (\d+)$/.exec(node_name);
+    if (worker === null) throw new Error(`a node named ${node_name}, not after a worker`);
+    return Number(worker[1]);
+  });
+}
