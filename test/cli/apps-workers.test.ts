@@ -5,6 +5,8 @@
 // worker 1; and the server's figures the page adds up over the workers (`sumOfWorkers`) are the latest
 // samples of both workers added up. The game: both pages play in the one arena (worker 1's; worker 2 relays),
 // each sees the other player, and the keys of either page move its player as the other page shows it.
+// When worker 1 (the arena's owner) is killed and forked again, its page reconnects and the page whose
+// connection stayed on worker 2 joins the new arena too, and both play on.
 // A screenshot of the game goes to test-output/screenshots/.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -18,6 +20,7 @@ import {
   ownId,
   peopleOnWorkers,
   PLAYING,
+  seen,
   shownNumber,
   steerUntilSeen,
   tickerFigure,
@@ -25,7 +28,7 @@ import {
   waitUntilSeen,
   type TickerRow,
 } from './browser-helpers.js';
-import { eventually, guest, serveApi } from './serve-helpers.js';
+import { eventually, guest, serveApi, workerPid } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
 const KEY = 'apps-workers-api-key-0123456789';
@@ -34,6 +37,18 @@ const RATE = 2000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The arena's tick the game page shows (its status line), or NaN before its first frame. */
+function shownTick(page: Page): Promise<number> {
+  return page.evaluate(() => Number(/tick (\d+)/.exec(document.getElementById('game-meta')?.textContent ?? '')?.[1] ?? NaN));
+}
+
+/** Whether the game page's frames move: its tick grows within 500 ms. */
+async function framesMoving(page: Page): Promise<boolean> {
+  const before = await shownTick(page);
+  await sleep(500);
+  return (await shownTick(page)) > before;
 }
 
 /** A Node subscriber of `ticker:stats` that keeps every sample (of every worker) it got. */
@@ -178,6 +193,36 @@ describe('the ticker and the game under switchboard serve --workers 2 with Redis
     await steerUntilSeen(two, twoId, one, 'the page on worker 1 shows the player of worker 2 move');
     await steerUntilSeen(one, oneId, two, 'the page on worker 2 shows the player of worker 1 move');
     await two.screenshot({ path: `${SCREENSHOTS}/game-worker-2.png` });
+    for (const { context } of pages.values()) await context.close();
+  });
+
+  it('the game: when worker 1 restarts, both pages play on in its new arena', options, async () => {
+    const pages = await peopleOnWorkers(suite, KEY, '/game', (i) => ({ name: `Again${i}`, prefix: `Again${i}: `, ready: PLAYING }));
+    const [one, two] = [pages.get(1)!.page, pages.get(2)!.page];
+    await waitUntilSeen(one, await ownId(two), (now) => !now.away, 'the page on worker 1 shows the player of worker 2', 20_000);
+    const owner = workerPid(suite.serve, 1);
+    assert.ok(owner !== undefined, 'worker 1 is running');
+    process.kill(owner, 'SIGKILL');
+    await suite.serve.waitFor(new RegExp(`worker 1 \\(pid ${owner}\\) exited`), 10_000);
+    await eventually(() => {
+      const pid = workerPid(suite.serve, 1);
+      return pid !== undefined && pid !== owner ? pid : undefined;
+    }, 20_000, 'worker 1 forked again');
+    // The page on worker 2 kept its connection: its input is refused by the new arena (forbidden) or
+    // answered unavailable while worker 1 starts, and it joins again. The page on worker 1 lost its
+    // connection and joins again once reconnected. Each page's own player id is read again every round:
+    // the new arena hands out its own ids.
+    // Until then both pages still show the dead arena's last frame, both players in it: the frames
+    // must be moving again.
+    await eventually(async () => {
+      if (!(await framesMoving(one)) || !(await framesMoving(two))) return undefined;
+      const [oneId, twoId] = [await ownId(one), await ownId(two)];
+      const [inOne, inTwo] = [await seen(one, twoId), await seen(two, oneId)];
+      return inOne !== null && !inOne.away && inTwo !== null && !inTwo.away && oneId !== twoId ? true : undefined;
+    }, 45_000, 'both pages in the new arena, each showing the other player');
+    const [oneId, twoId] = [await ownId(one), await ownId(two)];
+    await steerUntilSeen(two, twoId, one, 'after the restart, the page on worker 1 shows the player of worker 2 move');
+    await steerUntilSeen(one, oneId, two, 'after the restart, the page on worker 2 shows the player of worker 1 move');
     for (const { context } of pages.values()) await context.close();
   });
 });

@@ -5,11 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { RealtimeClient } from '../../src/realtime/sdk/node.js';
 import type { DemoApi, DemoConnectData } from '../../src/cli/apps/web/api.js';
 import type { ConnectResult } from '../../src/realtime/wire/messages.js';
+import { WORKER_ENV } from '../../src/cli/serve-cluster.js';
 import { BIN } from './cli-helpers.js';
 
 /** A running `switchboard serve`. */
@@ -221,4 +223,27 @@ export async function workersOf(port: number, key: string, user: string): Promis
     if (worker === null) throw new Error(`a node named ${node_name}, not after a worker`);
     return Number(worker[1]);
   });
+}
+
+/**
+ * The pid of worker `index` of a `serve --workers N` (Linux: the child of
+ * the primary whose environment names that worker), or undefined while it
+ * is not running.
+ */
+export function workerPid(serve: ServeProcess, index: number): number | undefined {
+  const primary = serve.child.pid;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after its last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent !== primary) continue;
+      const environment = readFileSync(`/proc/${entry}/environ`, 'latin1').split('\0');
+      if (environment.includes(`${WORKER_ENV}=${index}`)) return Number(entry);
+    } catch {
+      // The process ended while it was read.
+    }
+  }
+  return undefined;
 }
