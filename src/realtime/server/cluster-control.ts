@@ -18,6 +18,7 @@
  */
 import type { Broker } from '../broker/broker.js';
 import { asError } from './errors.js';
+import { compareKeys, firstAfter } from './listing-page.js';
 
 /** The relay target every node listens to. Session ids (the HTTP fallback's targets) never contain ':'. */
 export const CONTROL_TARGET = 'sb:control';
@@ -341,17 +342,11 @@ export class ControlPlane {
   }
 }
 
-/** The order of listings: JavaScript's string order (UTF-16 code units), the same on every node. */
-export function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** A node's answer to a page request: its entries after `after`, sorted, the first `limit` of them. */
 function ownPage<T>(entries: T[], request: { after?: unknown; limit?: unknown }, keyOf: (entry: T) => string): NodePage<T> {
   const after = typeof request.after === 'string' ? request.after : undefined;
   const limit = typeof request.limit === 'number' && Number.isSafeInteger(request.limit) && request.limit > 0 ? Math.min(request.limit, MAX_PAGE_ENTRIES) : MAX_PAGE_ENTRIES;
-  const sorted = (after === undefined ? entries : entries.filter((entry) => keyOf(entry) > after)).sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
-  return { entries: sorted.slice(0, limit), more: sorted.length > limit };
+  return firstAfter(entries, after, limit, keyOf);
 }
 
 /**
@@ -362,9 +357,8 @@ function ownPage<T>(entries: T[], request: { after?: unknown; limit?: unknown },
 function nodePage<T>(answer: unknown, query: PageQuery, valid: (entry: unknown) => entry is T, keyOf: (entry: T) => string): NodePage<T> {
   const raw = Array.isArray(answer) ? answer : isRecord(answer) && Array.isArray(answer['entries']) ? answer['entries'] : [];
   const more = isRecord(answer) && answer['more'] === true;
-  const entries = raw.filter(valid).filter((entry) => query.after === undefined || keyOf(entry) > query.after!);
-  entries.sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
-  return entries.length > query.limit ? { entries: entries.slice(0, query.limit), more: true } : { entries, more };
+  const page = firstAfter(raw.filter(valid), query.after, query.limit, keyOf);
+  return { entries: page.entries, more: more || page.more };
 }
 
 /** The merged, sorted entries of the nodes cut at `limit`; `next` when they were cut or a node has more. */
