@@ -170,8 +170,11 @@ describe('refresh and expiry', () => {
   test('expiry without refresh → disconnect 4001 and close', async () => {
     await withServer(hookAuth, async (url, server) => {
       const disconnected = new Promise<number>((resolve) => server.once('disconnect', (_session, code) => resolve(code)));
+      const before = Date.now();
       const { client, result } = await WireClient.connect(url, { token: 'alice:300' });
-      assert.ok(typeof result.expires === 'number' && result.expires > Date.now());
+      // 300 ms from when the server authenticated, i.e. after `before` (comparing with the time the reply was read
+      // would also count a loaded machine's delays, which can outlast the lifetime).
+      assert.ok(typeof result.expires === 'number' && result.expires >= before + 300);
       const closed = await client.closed;
       assert.equal(closed.code, 4001);
       const push = client.pushes.find(isPush('disconnect'));
@@ -182,11 +185,13 @@ describe('refresh and expiry', () => {
 
   test('refresh before expiry keeps the connection', async () => {
     await withServer(hookAuth, async (url) => {
-      const { client } = await WireClient.connect(url, { token: 'alice:400' });
+      // A lifetime the refresh (150 ms in) reaches the server within even when timers fire hundreds of ms late,
+      // then a wait past the first expiry: the subscribe below, answered after it, shows the connection was kept.
+      const { client, result } = await WireClient.connect(url, { token: 'alice:1000' });
       await sleep(150);
       const refreshed = (await client.request('refresh', { token: 'alice:60000' })) as { expires: number };
       assert.ok(refreshed.expires > Date.now() + 50_000);
-      await sleep(500);
+      await sleep(Math.max(0, (result.expires as number) - Date.now()) + 100);
       assert.equal(client.ws.readyState, 1);
       const subscribed = (await client.request('subscribe', { channel: 'still-here' })) as { offset: number; recoverable: boolean };
       assert.equal(subscribed.offset, 0);
@@ -197,7 +202,9 @@ describe('refresh and expiry', () => {
 
   test('refresh for another user → forbidden; an invalid one → unauthorized; the old credential still holds', async () => {
     await withServer(hookAuth, async (url) => {
-      const { client } = await WireClient.connect(url, { token: 'alice:600' });
+      // A lifetime the two refused refreshes are answered within even on a loaded machine: the connection must
+      // still be open after them, then end at the old credential's expiry.
+      const { client } = await WireClient.connect(url, { token: 'alice:1500' });
       await assert.rejects(client.request('refresh', { token: 'bob:60000' }), (error: unknown) => error instanceof ReplyError && error.code === 'forbidden');
       await assert.rejects(client.request('refresh', { token: 'garbage' }), (error: unknown) => error instanceof ReplyError && error.code === 'unauthorized');
       assert.equal(client.ws.readyState, 1);

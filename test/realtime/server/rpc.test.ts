@@ -74,11 +74,13 @@ describe('client-to-server calls', () => {
 
   test('a handler over rpcTimeout → timeout', async () => {
     await withServer({ rpcTimeout: 100 }, async (url, server) => {
-      server.method('slow', () => sleep(400).then(() => 'late'));
+      // The handler's 300 ms timer starts just before the 100 ms timeout (runWithTimeout runs it,
+      // then arms the timeout), and Node fires due timers in order of expiry, so a `timeout` reply
+      // rather than 'late' shows the timeout acted within 300 ms on the server's clock, however
+      // late a loaded machine lets the timers fire (a wall-clock bound would count that too).
+      server.method('slow', () => sleep(300).then(() => 'late'));
       const { client } = await WireClient.connect(url);
-      const started = Date.now();
       await assert.rejects(client.request('call', { method: 'slow' }), rejectsWith('timeout'));
-      assert.ok(Date.now() - started < 350);
       await client.close();
     });
   });
