@@ -270,7 +270,9 @@ describe('HTTP fallback: limits and authentication as on WebSocket', () => {
   });
 
   it('heartbeats: pings arrive as events, pongs go up in batches; an unanswered ping ends with 4003', async () => {
-    await withServer({ ping: 100, pong: 500 }, async (base) => {
+    // A pong budget of 2 s: the answer goes up as its own HTTP request, and a loaded machine can delay the
+    // ping's event and the request carrying its pong past a shorter one (500 ms failed so under load).
+    await withServer({ ping: 200, pong: 2000 }, async (base) => {
       const session = await RawSession.open(base, [{ type: 'connect', id: 1 }]);
       await session.reply(1);
       for (let round = 0; round < 3; round++) {
