@@ -285,7 +285,6 @@ export class FrameParser {
 
   private readPayload(): void {
     const count = Math.min(this.remaining, this.buffered);
-    const piece = count === 0 ? EMPTY : this.take(count);
     const offset = this.received;
     this.received += count;
     this.remaining -= count;
@@ -294,8 +293,21 @@ export class FrameParser {
     // it, instead of piece by piece and then copied; text being validated as it
     // arrives is the exception (the validator needs the unmasked bytes).
     const assembleUnmasked = this.masked && !validating && (this.remaining > 0 || this.pieces !== null);
-    if (this.masked && count > 0 && !assembleUnmasked) {
-      applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
+    const unmask = this.masked && count > 0 && !assembleUnmasked;
+    let piece: Buffer = EMPTY;
+    if (count > 0) {
+      const head = this.chunks[0]!;
+      const at = this.offset;
+      if (count <= head.length - at) {
+        // Unmasked in place in the chunk itself, before the view is taken: the
+        // frames of one read are all masked through the same chunk (see mask.ts).
+        if (unmask) applyMask(head, at, at + count, head, at, this.loadMaskKey(), offset);
+        piece = head.subarray(at, at + count);
+        this.skip(count);
+      } else {
+        piece = this.take(count);
+        if (unmask) applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
+      }
     }
     if (validating && !(this.utf8 ??= new Utf8Validator()).write(piece)) {
       this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
