@@ -187,7 +187,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   send(data: MessageData, options: ServerSendOptions = {}): SendResult {
     const binary = options.binary ?? typeof data !== 'string';
     const payload = messagePayload(data, binary);
-    if (this.readyState !== ReadyState.OPEN) return 'dropped';
+    if (!this._open) return 'dropped';
     return this._binding.send(payload, binary, options.compress === undefined ? NO_SEND_OPTIONS : { compress: options.compress });
   }
 
