@@ -178,12 +178,42 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
 function maskWithSimd(masker: SimdMasker, source: Uint8Array, start: number, end: number, word: number, target: Uint8Array, targetStart: number): number {
   let i = start;
   const blocks = end - ((end - start) & 15);
+  // In place, the source is a parser's chunk: read through one plain view of
+  // its memory per chunk (as the word loop does) rather than a Buffer view per
+  // frame, whose `.buffer` is a call into the runtime.
+  const inPlace = source === target;
+  const whole = inPlace ? byteView(source, source.byteOffset + end) : source;
+  const base = inPlace ? source.byteOffset : 0;
   while (i < blocks) {
     const length = Math.min(SIMD_WINDOW, blocks - i);
-    masker.memory.set(source.subarray(i, i + length));
+    masker.memory.set(whole.subarray(base + i, base + i + length));
     masker.mask(0, length, word);
-    target.set(masker.memory.subarray(0, length), targetStart + (i - start));
+    target.set(windowView(masker, length), targetStart + (i - start));
     i += length;
   }
   return i;
+}
+
+/** A byte view of all the memory under the last view masked in place through the SIMD window (see `wordView`). */
+let cachedSimdBytes: Uint8Array | null = null;
+let cachedByteView: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+
+function byteView(bytes: Uint8Array, byteEnd: number): Uint8Array {
+  if (bytes !== cachedSimdBytes || cachedByteView.length < byteEnd) {
+    cachedByteView = new Uint8Array(bytes.buffer);
+    cachedSimdBytes = bytes;
+  }
+  return cachedByteView;
+}
+
+/** The first `length` bytes of the SIMD window (the view of the last length asked for is reused). */
+let windowLength = -1;
+let windowBytes: Uint8Array = new Uint8Array(0);
+
+function windowView(masker: SimdMasker, length: number): Uint8Array {
+  if (length !== windowLength) {
+    windowBytes = masker.memory.subarray(0, length);
+    windowLength = length;
+  }
+  return windowBytes;
 }
