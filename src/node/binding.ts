@@ -213,6 +213,8 @@ const DONE = 4;
 /** Reading paused by `pauseReading()`. */
 const PAUSED = 8;
 
+const NO_SEND_OPTIONS: SendOptions = Object.freeze({});
+
 const kBinding = Symbol('switchboard.binding');
 type BoundSocket = Duplex & { [kBinding]: SocketBinding };
 
@@ -441,12 +443,18 @@ export class SocketBinding implements ConnectionHandler {
   }
 
   /** Sends a message, applying the buffered-bytes limit. */
-  send(data: Uint8Array | string, binary: boolean, options: SendOptions = {}): SendResult {
+  send(data: Uint8Array | string, binary: boolean, options: SendOptions = NO_SEND_OPTIONS): SendResult {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    if (!this.admit(bytes.length)) return 'dropped';
+    // The bytes the socket and a pace hold, read once: sending only queues
+    // (`pendingBytes`), nothing reaches the socket before the flush.
+    const held = this.socket.writableLength + (this.pacer === null ? 0 : this.pacer.bytes);
+    const settings = this.settings;
+    if (held + this.pendingBytes + bytes.length > settings.maxBufferedAmount && !this.admit(bytes.length)) return 'dropped';
     if (binary) this.connection.sendBinary(bytes, options);
     else this.connection.sendText(bytes, options);
-    return this.sendResult();
+    if (held + this.pendingBytes < settings.highWaterMark) return 'sent';
+    this.flags |= NEED_DRAIN;
+    return 'backpressure';
   }
 
   /** Writes pre-encoded frames (a broadcast framed once). */
@@ -467,12 +475,6 @@ export class SocketBinding implements ConnectionHandler {
     if (policy === 'drop') return false;
     this.abort(new ConnectionError('SB_ERR_SLOW_CONSUMER', `more than ${maxBufferedAmount} bytes buffered for a slow consumer`, CloseCode.POLICY_VIOLATION));
     return false;
-  }
-
-  private sendResult(): SendResult {
-    if (this.bufferedAmount < this.settings.highWaterMark) return 'sent';
-    this.flags |= NEED_DRAIN;
-    return 'backpressure';
   }
 
   /**

@@ -102,6 +102,8 @@ const FLAG_LEFT_OPEN = 1;
 const FLAG_CLOSED = 2;
 /** 'error' was emitted (or would have been, with a listener). */
 const FLAG_FAILED = 4;
+/** Created while `EventEmitter.captureRejections` was on: listeners' promises are caught by `emit`, so 'message' always goes through it. */
+const FLAG_CAPTURE = 8;
 
 /**
  * One accepted WebSocket connection. Created by `WebSocketServer`, not by users.
@@ -144,6 +146,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal Use `WebSocketServer`. */
   constructor(init: ServerWebSocketInit<Data>) {
     super();
+    if (EventEmitter.captureRejections) this.flags = FLAG_CAPTURE;
     this.url = init.request.url ?? '/';
     this.path = init.path;
     this.data = init.data;
@@ -187,7 +190,7 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   send(data: MessageData, options: ServerSendOptions = {}): SendResult {
     const binary = options.binary ?? typeof data !== 'string';
     const payload = messagePayload(data, binary);
-    if (this.readyState !== ReadyState.OPEN) return 'dropped';
+    if (!this._open) return 'dropped';
     return this._binding.send(payload, binary, options.compress === undefined ? NO_SEND_OPTIONS : { compress: options.compress });
   }
 
@@ -291,7 +294,12 @@ export class ServerWebSocket<Data = undefined> extends EventEmitter<ServerWebSoc
   /** @internal */
   [onMessage](data: Buffer, binary: boolean): void {
     this.idleTicks = 0;
-    this.emit('message', data, binary);
+    // One listener, the common case: called as \`emit\` would call it, without
+    // its lookup in the emitter's listener table at a site that every emitter
+    // in the process shares (megamorphic) or its array of arguments.
+    const listener = (this as unknown as EmitterInternals)._events?.message;
+    if (typeof listener === 'function' && (this.flags & FLAG_CAPTURE) === 0) listener.call(this, data, binary);
+    else this.emit('message', data, binary);
   }
 
   /** @internal */
@@ -344,6 +352,11 @@ Object.defineProperties(ServerWebSocket.prototype, {
   CLOSING: { value: ReadyState.CLOSING, enumerable: true },
   CLOSED: { value: ReadyState.CLOSED, enumerable: true },
 });
+
+/** The listener table of Node's EventEmitter: a function for one listener, an array for more. */
+interface EmitterInternals {
+  _events?: { message?: ((data: Buffer, isBinary: boolean) => unknown) | unknown[] };
+}
 
 const EMPTY = new Uint8Array(0);
 const NO_SEND_OPTIONS = Object.freeze({});

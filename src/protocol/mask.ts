@@ -87,7 +87,8 @@ export function applyMask(
   key: Uint8Array,
   keyOffset: number,
 ): void {
-  const inPlace = source.buffer === target.buffer && source.byteOffset + start === target.byteOffset + targetStart;
+  // The same view and offset first: reading `.buffer` is a call into the runtime.
+  const inPlace = source === target ? start === targetStart : source.buffer === target.buffer && source.byteOffset + start === target.byteOffset + targetStart;
   if (!inPlace && simd !== null && end - start >= SIMD_THRESHOLD) {
     // Through the SIMD window from source to target: two copies, no third.
     const k = keyOffset & 3;
@@ -111,6 +112,27 @@ function keyWord(key: Uint8Array, k: number): number {
   return LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
 }
 
+/**
+ * A word view of all the memory under the last view masked in place by the
+ * word loop. The frames of one socket read are unmasked in place through one
+ * view of the read's buffer (the parser passes the chunk, not a view per
+ * frame), so the word view (an allocation, and a call into the runtime to
+ * read `.buffer`) is made once per read, not once per frame. Rebuilt for
+ * another view, or when the cached one does not reach `byteEnd` (memory
+ * detached or resized since). Keeps at most one buffer alive past its use.
+ */
+let cachedBytes: Uint8Array | null = null;
+let cachedView: Int32Array<ArrayBufferLike> = new Int32Array(0);
+
+function wordView(bytes: Uint8Array, byteEnd: number): Int32Array {
+  if (bytes !== cachedBytes || cachedView.length < byteEnd >>> 2) {
+    const memory = bytes.buffer;
+    cachedView = new Int32Array(memory, 0, memory.byteLength >>> 2);
+    cachedBytes = bytes;
+  }
+  return cachedView;
+}
+
 /** XORs `bytes[start, end)` with the key in place, where `bytes[start]` is payload byte `keyOffset`. */
 function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Array, keyOffset: number): void {
   let i = start;
@@ -127,16 +149,18 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
     }
     const words = (end - i) >>> 2;
     const word = keyWord(key, k);
-    const view = new Int32Array(bytes.buffer, base + i, words);
-    const unrolled = words & ~3;
-    let w = 0;
+    const first = (base + i) >>> 2;
+    const last = first + words;
+    const view = wordView(bytes, last << 2);
+    const unrolled = first + (words & ~3);
+    let w = first;
     for (; w < unrolled; w += 4) {
       view[w] = view[w]! ^ word;
       view[w + 1] = view[w + 1]! ^ word;
       view[w + 2] = view[w + 2]! ^ word;
       view[w + 3] = view[w + 3]! ^ word;
     }
-    for (; w < words; w++) view[w] = view[w]! ^ word;
+    for (; w < last; w++) view[w] = view[w]! ^ word;
     i += words << 2;
   }
   while (i < end) {
@@ -154,12 +178,42 @@ function maskInPlace(bytes: Uint8Array, start: number, end: number, key: Uint8Ar
 function maskWithSimd(masker: SimdMasker, source: Uint8Array, start: number, end: number, word: number, target: Uint8Array, targetStart: number): number {
   let i = start;
   const blocks = end - ((end - start) & 15);
+  // In place, the source is a parser's chunk: read through one plain view of
+  // its memory per chunk (as the word loop does) rather than a Buffer view per
+  // frame, whose `.buffer` is a call into the runtime.
+  const inPlace = source === target;
+  const whole = inPlace ? byteView(source, source.byteOffset + end) : source;
+  const base = inPlace ? source.byteOffset : 0;
   while (i < blocks) {
     const length = Math.min(SIMD_WINDOW, blocks - i);
-    masker.memory.set(source.subarray(i, i + length));
+    masker.memory.set(whole.subarray(base + i, base + i + length));
     masker.mask(0, length, word);
-    target.set(masker.memory.subarray(0, length), targetStart + (i - start));
+    target.set(windowView(masker, length), targetStart + (i - start));
     i += length;
   }
   return i;
+}
+
+/** A byte view of all the memory under the last view masked in place through the SIMD window (see `wordView`). */
+let cachedSimdBytes: Uint8Array | null = null;
+let cachedByteView: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+
+function byteView(bytes: Uint8Array, byteEnd: number): Uint8Array {
+  if (bytes !== cachedSimdBytes || cachedByteView.length < byteEnd) {
+    cachedByteView = new Uint8Array(bytes.buffer);
+    cachedSimdBytes = bytes;
+  }
+  return cachedByteView;
+}
+
+/** The first `length` bytes of the SIMD window (the view of the last length asked for is reused). */
+let windowLength = -1;
+let windowBytes: Uint8Array = new Uint8Array(0);
+
+function windowView(masker: SimdMasker, length: number): Uint8Array {
+  if (length !== windowLength) {
+    windowBytes = masker.memory.subarray(0, length);
+    windowLength = length;
+  }
+  return windowBytes;
 }

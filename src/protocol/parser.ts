@@ -35,6 +35,8 @@ export interface ParserOptions extends MessageLimits {
 
 const EMPTY = Buffer.alloc(0);
 const NO_EXTENSIONS: readonly Extension[] = Object.freeze([]);
+/** The longest frame header: 2 bytes, a 64-bit length and a mask key. */
+const MAX_HEADER = 14;
 /** Pieces of a frame shorter than this are copied together (see `keepPiece`). */
 const SMALL_PIECE = 4096;
 /** Unmasking is synchronous, so one key buffer serves every parser. */
@@ -197,6 +199,30 @@ export class FrameParser {
 
   /** Parses and validates one header; false when more bytes are needed or parsing stopped. */
   private readHeader(): boolean {
+    const head = this.chunks[0];
+    const at = this.offset;
+    // The common case: the longest header fits in the first chunk, read in place.
+    if (head === undefined || head.length - at < MAX_HEADER) return this.readHeaderAcross();
+    const b0 = head[at]!;
+    const b1 = head[at + 1]!;
+    const lengthCode = b1 & 0x7f;
+    if (lengthCode === 127) return this.readHeaderAcross();
+    const masked = (b1 & MASK_BIT) !== 0;
+    let size = 2;
+    let length = lengthCode;
+    if (lengthCode === 126) {
+      length = (head[at + 2]! << 8) | head[at + 3]!;
+      size = 4;
+    }
+    if (masked) {
+      this.maskKey = ((head[at + size]! << 24) | (head[at + size + 1]! << 16) | (head[at + size + 2]! << 8) | head[at + size + 3]!) >>> 0;
+      size += 4;
+    }
+    return this.acceptHeader(b0, masked, length, size);
+  }
+
+  /** `readHeader` for a header that may lie across chunks (or a 64-bit length). */
+  private readHeaderAcross(): boolean {
     if (this.buffered < 2) return false;
     const b0 = this.byteAt(0);
     const b1 = this.byteAt(1);
@@ -204,10 +230,6 @@ export class FrameParser {
     const masked = (b1 & MASK_BIT) !== 0;
     const size = 2 + (lengthCode === 126 ? 2 : lengthCode === 127 ? 8 : 0) + (masked ? 4 : 0);
     if (this.buffered < size) return false;
-
-    const fin = (b0 & FIN) !== 0;
-    const rsv = b0 & RSV_MASK;
-    const opcode = b0 & 0x0f;
     let length = lengthCode;
     if (lengthCode === 126) {
       length = (this.byteAt(2) << 8) | this.byteAt(3);
@@ -221,6 +243,14 @@ export class FrameParser {
       const k = size - 4;
       this.maskKey = ((this.byteAt(k) << 24) | (this.byteAt(k + 1) << 16) | (this.byteAt(k + 2) << 8) | this.byteAt(k + 3)) >>> 0;
     }
+    return this.acceptHeader(b0, masked, length, size);
+  }
+
+  /** Checks a header read whole (`size` bytes, mask key stored) and starts its frame. */
+  private acceptHeader(b0: number, masked: boolean, length: number, size: number): boolean {
+    const fin = (b0 & FIN) !== 0;
+    const rsv = b0 & RSV_MASK;
+    const opcode = b0 & 0x0f;
     if (!this.checkHeader(fin, rsv, opcode, masked, length)) return false;
     this.skip(size);
     if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
@@ -285,7 +315,6 @@ export class FrameParser {
 
   private readPayload(): void {
     const count = Math.min(this.remaining, this.buffered);
-    const piece = count === 0 ? EMPTY : this.take(count);
     const offset = this.received;
     this.received += count;
     this.remaining -= count;
@@ -294,8 +323,21 @@ export class FrameParser {
     // it, instead of piece by piece and then copied; text being validated as it
     // arrives is the exception (the validator needs the unmasked bytes).
     const assembleUnmasked = this.masked && !validating && (this.remaining > 0 || this.pieces !== null);
-    if (this.masked && count > 0 && !assembleUnmasked) {
-      applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
+    const unmask = this.masked && count > 0 && !assembleUnmasked;
+    let piece: Buffer = EMPTY;
+    if (count > 0) {
+      const head = this.chunks[0]!;
+      const at = this.offset;
+      if (count <= head.length - at) {
+        // Unmasked in place in the chunk itself, before the view is taken: the
+        // frames of one read are all masked through the same chunk (see mask.ts).
+        if (unmask) applyMask(head, at, at + count, head, at, this.loadMaskKey(), offset);
+        piece = head.subarray(at, at + count);
+        this.skip(count);
+      } else {
+        piece = this.take(count);
+        if (unmask) applyMask(piece, 0, count, piece, 0, this.loadMaskKey(), offset);
+      }
     }
     if (validating && !(this.utf8 ??= new Utf8Validator()).write(piece)) {
       this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
