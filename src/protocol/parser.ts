@@ -251,7 +251,18 @@ export class FrameParser {
     const fin = (b0 & FIN) !== 0;
     const rsv = b0 & RSV_MASK;
     const opcode = b0 & 0x0f;
-    if (!this.checkHeader(fin, rsv, opcode, masked, length)) return false;
+    // The common frame, the first of an uncompressed message, needs only the
+    // masking and size checks of `checkHeader`; anything else goes through it.
+    const limits = this.limits;
+    const plain =
+      rsv === 0 &&
+      (opcode === Opcode.BINARY || opcode === Opcode.TEXT) &&
+      this.messageOpcode === 0 &&
+      masked === this.expectMasked &&
+      length <= limits.maxFrameSize &&
+      this.messageSize + length <= limits.maxMessageSize &&
+      this.fragmentCount + 1 <= limits.maxFragments;
+    if (!plain && !this.checkHeader(fin, rsv, opcode, masked, length)) return false;
     this.skip(size);
     if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
       this.messageOpcode = opcode;
@@ -407,6 +418,19 @@ export class FrameParser {
   }
 
   private onDataFrame(payload: Buffer): void {
+    if (this.fin && this.fragments === null && this.messageRsv === 0 && !this.utf8Streaming) {
+      // A whole message in one uncompressed frame, not validated as it arrived: nothing to join or decode.
+      const binary = this.messageOpcode === Opcode.BINARY;
+      this.fragmentCount = 0;
+      this.messageSize = 0;
+      this.messageOpcode = 0;
+      if (!binary && !isValidUtf8(payload)) {
+        this.violation('SB_ERR_INVALID_UTF8', 'text message is not valid UTF-8');
+        return;
+      }
+      this.sink.onMessage(payload, binary);
+      return;
+    }
     this.fragmentCount++;
     this.messageSize += payload.length;
     if (!this.fin) {
