@@ -13,7 +13,7 @@ const server = createRealtimeServer({
   port: 0,
   host: '127.0.0.1',
   maxMessageSize: 256 * 1024,
-  namespaces: { kept: { history: { size: 100_000 }, publish: 'clients' }, warm: { publish: 'clients' } },
+  namespaces: { kept: { history: { size: 100_000 }, publish: 'clients' }, warm: { history: { size: 10 }, publish: 'clients' } },
   limits: { rate: false, receiveBytes: false, maxPublishSize: 128 * 1024 },
 });
 await server.ready();
