@@ -19,7 +19,7 @@ import { startServer } from './wire-client.js';
 const COUNT = 1_000;
 /**
  * The most CPU time the process may use between two turns of its event loop:
- * far above a healthy turn (105-190 ms, alone or on a loaded 2-core
+ * far above a healthy turn (99-190 ms, alone or on a loaded 2-core
  * machine), below the seconds that decoding the history took before in one
  * synchronous stretch (one read of this history: ~1.3 s).
  */
