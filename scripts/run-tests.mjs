@@ -24,7 +24,20 @@ const flags = args.filter((arg) => !arg.endsWith('.ts'));
 const tests = files.length > 0 ? files : findTests('test');
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=900000', ...flags, ...tests],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-concurrency=2',
+    '--test-timeout=900000',
+    // TAP as before, then every failure again at the end (scripts/failures-reporter.mjs).
+    '--test-reporter=tap',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/failures-reporter.mjs',
+    '--test-reporter-destination=stdout',
+    ...flags,
+    ...tests,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
