@@ -14,6 +14,7 @@ import { RedisBroker } from '../../../src/realtime/broker/redis-broker.js';
 import type { EncodedPublication } from '../../../src/realtime/wire/encoded.js';
 import { requirePeer } from '../../interop/peers.js';
 import { RedisServer, redisAvailability } from './redis-server.js';
+import { watchLongestTurn } from '../longest-turn.js';
 
 const redis = redisAvailability();
 const peer = requirePeer('redis-server', redis.available, redis.reason);
@@ -227,7 +228,11 @@ describe('RedisBroker: publications as bytes', peer, () => {
     });
 
     it('serves one maxBytes page of it without blocking the event loop', async () => {
+      // The bound is on CPU time (see watchLongestTurn): the event-loop delay
+      // is also printed, but on a loaded machine it counts the time the
+      // process waits for a core.
       const delay = monitorEventLoopDelay({ resolution: 1 });
+      const longestTurn = watchLongestTurn();
       const rounds = 20;
       let slowest = 0;
       delay.enable();
@@ -237,22 +242,25 @@ describe('RedisBroker: publications as bytes', peer, () => {
         slowest = Math.max(slowest, performance.now() - started);
         assert.equal(page.publications.length, 8);
       }
-      await sleep(5);
+      await sleep(15);
       delay.disable();
+      const longestTurnMs = longestTurn();
       const maxDelay = delay.max / 1e6;
-      console.log(`# history page (8 × 32 KB of 1,000) from Redis: slowest call ${slowest.toFixed(1)} ms, max event-loop delay ${maxDelay.toFixed(1)} ms over ${rounds} pages`);
-      assert.ok(maxDelay < 200, `max event-loop delay ${maxDelay.toFixed(1)} ms`);
+      console.log(`# history page (8 × 32 KB of 1,000) from Redis: slowest call ${slowest.toFixed(1)} ms, longest turn ${longestTurnMs.toFixed(1)} ms of CPU, max event-loop delay ${maxDelay.toFixed(1)} ms over ${rounds} pages`);
+      assert.ok(longestTurnMs < 200, `longest turn of the event loop: ${longestTurnMs.toFixed(1)} ms of CPU`);
 
       // For contrast: the whole stream (32 MB) in one reply, without maxBytes.
       const whole = monitorEventLoopDelay({ resolution: 1 });
+      const wholeTurn = watchLongestTurn();
       whole.enable();
       const started = performance.now();
       const all = await broker.history('board');
       const took = performance.now() - started;
-      await sleep(5);
+      await sleep(15);
       whole.disable();
+      const wholeTurnMs = wholeTurn();
       assert.equal(all.publications.length, COUNT);
-      console.log(`# whole history (1,000 × 32 KB) without maxBytes: ${took.toFixed(1)} ms, max event-loop delay ${(whole.max / 1e6).toFixed(1)} ms`);
+      console.log(`# whole history (1,000 × 32 KB) without maxBytes: ${took.toFixed(1)} ms, longest turn ${wholeTurnMs.toFixed(1)} ms of CPU, max event-loop delay ${(whole.max / 1e6).toFixed(1)} ms`);
     });
   });
 });
