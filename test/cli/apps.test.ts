@@ -10,7 +10,7 @@ import type { Browser, Page } from 'playwright-core';
 import { BOARD_HEIGHT, BOARD_WIDTH } from '../../src/cli/apps/web/api.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { launchChromium, requirePeer } from '../interop/peers.js';
-import { boardPixel, chromiumPeer, chromiumSuite, CONNECTED, isInk, messageTexts, send, visitAs, waitForMessage, type Person } from './browser-helpers.js';
+import { boardPixel, chromiumPeer, chromiumSuite, CONNECTED, isInk, messageTexts, send, visitAs, waitForMessage, type Person, waitForInk } from './browser-helpers.js';
 import { startServe, TcpProxy } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
@@ -159,8 +159,8 @@ describe('the demo apps in Chromium', () => {
     const bob = await open('/whiteboard?board=test', 'Bob');
     for (const { page } of [ada, bob]) await page.waitForSelector('body[data-board=ready]');
     await drawLine(ada.page, [300, 300], [900, 300]);
+    await waitForInk(bob.page, 600, 300); // the stroke is on the other board
     await bob.page.waitForFunction(() => Number(document.getElementById('canvas')?.dataset.events) >= 2);
-    assert.ok(isInk(await boardPixel(bob.page, 600, 300)), 'the stroke is on the other board');
     assert.ok(!isInk(await boardPixel(bob.page, 600, 600)), 'and nothing else');
 
     const box = (await ada.page.locator('#canvas').boundingBox())!;

@@ -237,6 +237,19 @@ export function boardPixel(page: Page, x: number, y: number): Promise<number[]> 
   );
 }
 
+/**
+ * Waits until a pixel of the board is ink: strokes travel in batches (every
+ * 40 ms), so the first batches of a line can arrive before the one that
+ * crosses a given point.
+ */
+export async function waitForInk(page: Page, x: number, y: number, timeout = 15_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!isInk(await boardPixel(page, x, y))) {
+    if (Date.now() > deadline) throw new Error(`no ink at (${x}, ${y}) after ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** Whether a pixel is drawn on (not the board's near-white background). */
 export function isInk(pixel: number[]): boolean {
   return pixel[0]! < 200 || pixel[1]! < 200 || pixel[2]! < 200;

@@ -120,6 +120,20 @@ describe('the trading feed under switchboard serve --workers 2', () => {
       twoQuotes.unsubscribe();
       const offset = (): Promise<number> => channelOffset(inspector, 'ticker:quotes');
       const last = await offsetStandingStill(inspector, 'ticker:quotes');
+      // Each worker samples once a second and looks for subscribers twice a
+      // second; worker 2's last sample may still be on its way through Redis.
+      // Stats have stopped once none comes for 2.5 s (a running sampler never
+      // goes quiet that long).
+      let quietSince = Date.now();
+      let counted = stats.length;
+      await eventually(
+        () => {
+          if (stats.length !== counted) [counted, quietSince] = [stats.length, Date.now()];
+          return Date.now() - quietSince >= 2500 || undefined;
+        },
+        20_000,
+        'stats to stop with no subscriber on any worker',
+      );
       const samplesThen = stats.length;
       await sleep(3000);
       assert.equal(await offset(), last, 'quotes were published with no subscriber on any worker');

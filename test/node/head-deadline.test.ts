@@ -5,22 +5,32 @@ import { describe, test } from 'node:test';
 import { headCheckInterval, HeadDeadlines } from '../../src/node/head-deadline.js';
 
 describe('HeadDeadlines', () => {
-  test('expires members still waiting after the timeout, in arrival order; not those deleted', async () => {
-    const expired: string[] = [];
-    const deadlines = new HeadDeadlines<string>(200, (member) => expired.push(member));
-    deadlines.add('a');
-    deadlines.add('b');
-    deadlines.add('c');
+  test('expires members still waiting after the timeout, in arrival order, never before it; not those deleted', async () => {
+    // Times are taken in the callback and compared with the times of `add`, so a
+    // loaded machine (late timers) cannot make an early expiry look right or a
+    // right one look early.
+    const expired: Array<{ member: string; at: number }> = [];
+    const added = new Map<string, number>();
+    const deadlines = new HeadDeadlines<string>(200, (member) => expired.push({ member, at: performance.now() }));
+    const add = (member: string): void => {
+      added.set(member, performance.now());
+      deadlines.add(member);
+    };
+    add('a');
+    add('b');
+    add('c');
     deadlines.delete('b');
     await sleep(100);
-    deadlines.add('late');
-    assert.deepEqual(expired, []);
-    await sleep(100 + headCheckInterval(200) + 30);
-    assert.deepEqual(expired, ['a', 'c']);
-    assert.equal(deadlines.size, 1);
-    await sleep(100 + headCheckInterval(200));
-    assert.deepEqual(expired, ['a', 'c', 'late']);
-    assert.equal(deadlines.size, 0);
+    add('late');
+    for (const until = Date.now() + 5000; deadlines.size > 0 && Date.now() < until; ) await sleep(10);
+    assert.deepEqual(expired.map(({ member }) => member), ['a', 'c', 'late']);
+    for (const { member, at } of expired) {
+      const waited = at - added.get(member)!;
+      assert.ok(waited >= 200, `${member} expired after ${waited.toFixed(1)} ms`);
+      assert.ok(waited < 200 + headCheckInterval(200) + 2000, `${member} expired only after ${waited.toFixed(1)} ms`);
+    }
+    await sleep(2 * headCheckInterval(200));
+    assert.equal(expired.length, 3, 'b was deleted; nothing expires twice');
   });
 
   test('a timeout of 0 never expires; drain hands back the waiting members', async () => {

@@ -122,17 +122,18 @@ describe('WebSocketServer over HTTP/2', () => {
   });
 
   test('a connection that holds no stream is closed after handshakeTimeout; open WebSockets keep it, however quiet', async (t) => {
-    const wss = await startH2(t, { handshakeTimeout: 300, heartbeatInterval: 0 }, false);
+    // 800 ms: the second session below must open its stream within it, on a machine that may be loaded.
+    const wss = await startH2(t, { handshakeTimeout: 800, heartbeatInterval: 0 }, false);
     // Opens nothing at all: closed by the server.
-    const silent = session(t, wss.port, false);
     const started = Date.now();
+    const silent = session(t, wss.port, false);
     await once(silent, 'close');
     const silentFor = Date.now() - started;
-    assert.ok(silentFor >= 250 && silentFor < 3000, `an empty connection closed after ${silentFor} ms`);
+    assert.ok(silentFor >= 700 && silentFor < 5000, `an empty connection closed after ${silentFor} ms`);
     // A quiet WebSocket keeps its connection open past the timeout; once it ends, the connection goes too.
     const client = session(t, wss.port, false);
     const { stream } = await extendedConnect(client, connectHeaders({ ':scheme': 'http' }));
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     assert.equal(client.closed || client.destroyed, false, 'the connection with a WebSocket stayed');
     assert.equal(wss.clients.size, 1);
     stream.close();
@@ -403,7 +404,8 @@ describe('WebSocketServer over HTTP/2', () => {
   });
 
   test('heartbeat pings go over the stream and pongs keep it alive', async (t) => {
-    const wss = await startH2(t, { heartbeatInterval: 50 });
+    // 400 ms: each pong crosses TLS and HTTP/2 and this process's own event loop within one interval.
+    const wss = await startH2(t, { heartbeatInterval: 400 });
     const client = session(t, wss.port);
     const { stream } = await extendedConnect(client, connectHeaders());
     const frames = new FrameReader(stream);

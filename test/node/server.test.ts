@@ -298,7 +298,8 @@ describe('handshake', () => {
   });
 
   test('handshakeTimeout refuses a hanging authenticate with 503', async (t) => {
-    const wss = await startServer(t, { handshakeTimeout: 50, authenticate: () => new Promise<never>(() => {}) });
+    // 500 ms: the same timeout also bounds the request head, which a loaded machine may read late (408).
+    const wss = await startServer(t, { handshakeTimeout: 500, authenticate: () => new Promise<never>(() => {}) });
     const rejected = once(wss, 'rejected');
     assert.equal((await rawExchange(wss.port, upgradeRequest('/'))).status, 503);
     const [error] = (await rejected) as [HandshakeError];
@@ -421,7 +422,8 @@ describe('modes', () => {
 
 describe('heartbeat', () => {
   test('terminates a peer that never answers pings', async (t) => {
-    const wss = await startServer(t, { heartbeatInterval: 30 });
+    // 300 ms: the listeners below are attached after the upgrade is read, which must come before the expiry.
+    const wss = await startServer(t, { heartbeatInterval: 300 });
     const connected = nextConnection(wss);
     const { peer } = await RawPeer.upgrade(wss.port);
     t.after(() => peer.destroy());
@@ -439,17 +441,18 @@ describe('heartbeat', () => {
   });
 
   test('keeps a client that answers pings alive', async (t) => {
-    const wss = await startServer(t, { heartbeatInterval: 200 });
+    // 400 ms: a pong must come back within one interval, and the peer runs in this process too.
+    const wss = await startServer(t, { heartbeatInterval: 400 });
     const connected = nextConnection(wss);
     const client = await openClient(t, urlOf(wss));
     const ws = await connected;
-    for (let pongs = 0; pongs < 5; pongs++) await once(ws, 'pong');
+    for (let pongs = 0; pongs < 4; pongs++) await once(ws, 'pong');
     assert.equal(ws.readyState, ServerWebSocket.OPEN);
     assert.equal(client.readyState, WS.OPEN);
   });
 
   test('incoming data counts as alive', async (t) => {
-    const wss = await startServer(t, { heartbeatInterval: 200 });
+    const wss = await startServer(t, { heartbeatInterval: 400 });
     const connected = nextConnection(wss);
     const { peer } = await RawPeer.upgrade(wss.port);
     t.after(() => peer.destroy());

@@ -162,10 +162,11 @@ describe('ping floods', () => {
     const [flooded] = [(await error) as ConnectionError];
     assert.equal(flooded.code, 'SB_ERR_PING_FLOOD');
     assert.equal(await closed, 1008);
-    assert.ok(elapsed >= 1400 && elapsed < 3500, `closed after ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed >= 1400 && elapsed < 5000, `closed after ${elapsed.toFixed(0)} ms`);
     // At most 10 pongs in each of the (at most 3) one-second windows.
     assert.ok(before.length <= 30, `${before.length} pongs`);
-    assert.ok(echoes.length >= 5);
+    // Each a new connection and a round trip, then 100 ms of sleep, for 1.2 s: 10-12 on a quiet machine.
+    assert.ok(echoes.length >= 3, `${echoes.length} echoes`);
     console.log(JSON.stringify({ pingFlood: { closedAfterMs: Math.round(elapsed), pongs: before.length, echoes: echoes.length, maxEchoMs: Math.round(Math.max(...echoes)) } }));
   });
 
@@ -191,13 +192,15 @@ describe('ping floods', () => {
 
 describe('slow drip and idle connections', () => {
   test(`a frame dripped one byte at a time is closed with 1001 after idleTimeout (default ${DEFAULT_IDLE_TIMEOUT} ms), though the heartbeat sees bytes`, async (t) => {
-    const wss = await startEcho(t, { idleTimeout: 400, heartbeatInterval: 100, closeTimeout: 200 });
+    // A byte every 20 ms against a heartbeat of 250 ms: the heartbeat always has bytes to see, even when a loaded
+    // machine delays a few drips. The frame would take 3 s to complete; the idle timeout is 1 s.
+    const wss = await startEcho(t, { idleTimeout: 1000, heartbeatInterval: 250, closeTimeout: 200 });
+    const started = performance.now(); // before the upgrade, from which the idle clock runs
     const { peer, error, closed } = await attach(wss);
     t.after(() => peer.destroy());
-    const frame = clientFrame(Opcode.BINARY, Buffer.alloc(100, 1));
+    const frame = clientFrame(Opcode.BINARY, Buffer.alloc(150, 1));
     let index = 0;
-    const started = performance.now();
-    const drip = setInterval(() => peer.socket.writable && index < frame.length && peer.send(frame.subarray(index, ++index)), 40);
+    const drip = setInterval(() => peer.socket.writable && index < frame.length && peer.send(frame.subarray(index, ++index)), 20);
     t.after(() => clearInterval(drip));
     const { code, reason } = await closeCodeFrom(peer);
     const elapsed = performance.now() - started;
@@ -207,7 +210,7 @@ describe('slow drip and idle connections', () => {
     assert.equal(((await error) as ConnectionError).code, 'SB_ERR_IDLE_TIMEOUT');
     assert.equal(await closed, 1001);
     // Between ⅞ and 1× idleTimeout after the last complete frame (the upgrade), plus timer slack.
-    assert.ok(elapsed >= 330 && elapsed < 1500, `closed after ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed >= 860 && elapsed < 3000, `closed after ${elapsed.toFixed(0)} ms`);
     assert.ok(index < frame.length);
     await echoRoundTrip(urlOf(wss));
   });

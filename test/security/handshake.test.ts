@@ -57,8 +57,9 @@ describe('slowloris', () => {
     const serverSockets: Socket[] = [];
     (wss['raw']!.server as NetServer).on('connection', (socket: Socket) => socket.remoteAddress === '127.0.0.2' && serverSockets.push(socket));
     const request = Buffer.from(upgradeRequest('/'));
-    const attackers = await Promise.all(Array.from({ length: 200 }, () => rawConnect(local(wss.port, '127.0.0.2'))));
+    // Taken before the connects: the server's clock of each socket starts at its accept.
     const started = performance.now();
+    const attackers = await Promise.all(Array.from({ length: 200 }, () => rawConnect(local(wss.port, '127.0.0.2'))));
     t.after(() => attackers.forEach((peer) => peer.destroy()));
     // The upper bound on the server's clock: a timer of the timeout plus the check interval (a quarter of it) plus
     // slack, armed now, finds every attacker's socket ended (408 written, `end()` called). The server's check runs
@@ -96,12 +97,13 @@ describe('slowloris', () => {
 
   test('a socket that never sends anything is closed at the handshake timeout too', async (t) => {
     const wss = await startEcho(t, { handshakeTimeout: 300 });
+    const started = performance.now(); // before the connect: the server's clock starts at its accept
     const silent = await rawConnect(local(wss.port));
-    const started = performance.now();
     const answer = (await silent.readToEnd()).toString('latin1');
     const elapsed = performance.now() - started;
     assert.match(answer, /^HTTP\/1\.1 408/);
-    assert.ok(elapsed >= 250 && elapsed < 1200, `closed after ${elapsed.toFixed(0)} ms`);
+    // At the timeout (checked every 50 ms here), not never: the upper bound leaves a loaded machine 10x.
+    assert.ok(elapsed >= 250 && elapsed < 3000, `closed after ${elapsed.toFixed(0)} ms`);
     await echoRoundTrip(`ws://127.0.0.1:${wss.port}/`);
   });
 
@@ -171,7 +173,9 @@ describe('connections per address', () => {
     // Another address is served meanwhile.
     await echoRoundTrip(`ws://127.0.0.1:${wss.port}/`);
     peers.shift()!.destroy();
-    await sleep(50);
+    // The slot is freed when the server's socket closes, a few turns of its event loop after the FIN.
+    const limiter = wss['addressLimiter'] as { countOf(address: string): number };
+    for (const until = Date.now() + 5000; limiter.countOf('127.0.0.2') > 2 && Date.now() < until; ) await sleep(10);
     peers.push(await rawUpgrade(attacker));
   });
 

@@ -356,19 +356,20 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
       test('publications older than the history ttl are dropped; the epoch stays', async (t) => {
         const { broker, channel } = await setup(t, makeBroker);
         const ch = channel('ttl');
-        const history = { size: 10, ttl: 800 };
+        // 'second' must still be there at the reads after the second sleep: 600 ms of slack for a loaded machine.
+        const history = { size: 10, ttl: 1200 };
         const first = await publishValue(broker, ch, 'first', { history });
         const epoch = first.epoch;
-        await sleep(500);
+        await sleep(800);
         await publishValue(broker, ch, 'second', { history });
-        await sleep(450); // 'first' is ≥ 950 ms old, 'second' ≥ 450 ms
+        await sleep(600); // 'first' is ≥ 1,400 ms old, 'second' ≥ 600 ms
         const position = { offset: 2, epoch };
         assertHistory(await broker.history(ch), { offsets: [2], position }, 'latest after the first expired');
         const since0 = await broker.history(ch, { since: { offset: 0, epoch } });
         assert.equal(since0.complete, false, 'since 0: the first expired');
         const since1 = await broker.history(ch, { since: { offset: 1, epoch } });
         assertHistory(since1, { offsets: [2], complete: true, position }, 'since 1');
-        await sleep(500); // 'second' is ≥ 950 ms old
+        await sleep(700); // 'second' is ≥ 1,300 ms old
         assertHistory(await broker.history(ch), { offsets: [], position }, 'latest after both expired');
         assert.equal((await broker.history(ch, { since: { offset: 1, epoch } })).complete, false, 'since 1: the second expired');
         const since2 = await broker.history(ch, { since: { offset: 2, epoch } });
@@ -502,15 +503,17 @@ export function runBrokerContract(name: string, makeBroker: BrokerFactory): void
         const { broker, recorder, channel } = await setup(t, makeBroker);
         const ch = channel('refresh');
         await broker.subscribe(ch);
-        const until = Date.now() + 1_000;
+        // A refresh every 100 ms against a ttl of 1,500 ms: a stall of the process
+        // (or of Redis) would have to last over a second to drop alice.
+        const until = Date.now() + 2_000;
         while (Date.now() < until) {
-          await broker.addPresence(ch, alice, 500);
+          await broker.addPresence(ch, alice, 1_500);
           await sleep(100);
         }
         assert.deepEqual(recorder.members('leave', ch), [], 'no leave while refreshed');
         assert.deepEqual(await broker.presence(ch), [alice]);
         assert.equal(recorder.members('join', ch).length, 1, 'one join');
-        await recorder.until(() => recorder.members('leave', ch).length === 1, 'the leave once refreshes stop', 500 + EVENT_TIMEOUT);
+        await recorder.until(() => recorder.members('leave', ch).length === 1, 'the leave once refreshes stop', 1_500 + EVENT_TIMEOUT);
         assert.deepEqual(await broker.presence(ch), []);
       });
     });

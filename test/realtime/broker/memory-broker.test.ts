@@ -169,13 +169,14 @@ describe('MemoryBroker', () => {
     });
 
     test('keeps streams that are used, subscribed, or keep publications without a ttl', async (t) => {
-      const { broker } = await started(t, { streamIdleTimeout: 100 });
+      // 'busy' is published to every 20 ms against an idle timeout of 500 ms, for three times that timeout.
+      const { broker } = await started(t, { streamIdleTimeout: 500 });
       await broker.subscribe('subscribed');
       const subscribed = await publishValue(broker, 'subscribed', 1);
       const kept = await publishValue(broker, 'kept', 1, { history: { size: 10 } });
       await publishValue(broker, 'busy', 0);
       const busyEpoch = (await broker.position('busy')).epoch;
-      const until = Date.now() + 400;
+      const until = Date.now() + 1_500;
       while (Date.now() < until) {
         await publishValue(broker, 'busy', 1);
         await sleep(20);

@@ -162,9 +162,12 @@ describe('subscribe, publish, unsubscribe', () => {
       await sleep(50);
       publishing = false;
       await publisher;
+      // The broker hands publications on one at a time, each after up to 15 ms:
+      // the backlog left when publishing stops may take published × 15 ms to drain.
+      const drained = 3000 + published * 15;
       for (const [i, client] of clients.entries()) {
         const start = results[i]!.offset;
-        await client.waitFor(() => (offsetsOf(client.pushes, 'busy').at(-1) === published ? true : undefined), 3000, `offset ${published}`);
+        await client.waitFor(() => (offsetsOf(client.pushes, 'busy').at(-1) === published ? true : undefined), drained, `offset ${published}`);
         const replyIndex = client.received.findIndex((message) => message.type === 'reply' && message.id === 2);
         const firstPush = client.received.findIndex(isPush('publication', 'busy'));
         assert.ok(firstPush === -1 || firstPush > replyIndex, 'a publication came before the subscribe reply');

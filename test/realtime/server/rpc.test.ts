@@ -105,10 +105,18 @@ describe('client-to-server calls', () => {
 
   test('a call runs alongside later commands: their replies may overtake it', async () => {
     await withServer({}, async (url, server) => {
-      server.method('wait', () => sleep(150).then(() => 'done'));
+      // The handler answers only once the later subscribe has its reply (or
+      // after 10 s, which the order below then shows as a failure): a server
+      // that ran commands one after another would keep the reply order 1, 2, 3.
+      let subscribed!: () => void;
+      const subscribeReplied = new Promise<void>((resolve) => (subscribed = resolve));
+      server.method('wait', () => Promise.race([subscribeReplied, sleep(10_000)]).then(() => 'done'));
       const { client } = await WireClient.connect(url);
       const call = client.command('call', { method: 'wait' });
-      const subscribe = client.command('subscribe', { channel: 'x' });
+      const subscribe = client.command('subscribe', { channel: 'x' }).then((reply) => {
+        subscribed();
+        return reply;
+      });
       await Promise.all([call, subscribe]);
       const ids = client.received.filter((message) => message.type === 'reply').map((message) => (message as { id: number }).id);
       assert.deepEqual(ids, [1, 3, 2]);
