@@ -159,6 +159,9 @@ function showConnection(client: DemoClient): void {
   });
   client.on('disconnected', (event) => {
     if (!event.reconnect) badge.title = `Disconnected: ${event.code} ${event.reason}`;
+    // Every disconnect this page saw, for whoever inspects it (and the tests).
+    const seen = document.body.dataset.disconnects;
+    document.body.dataset.disconnects = `${seen === undefined ? '' : `${seen}; `}${event.code} ${event.reason}`.slice(-500);
     render();
   });
   render();
