@@ -109,7 +109,8 @@ describe('the trading feed in Chromium', () => {
       // The fast tab skipped nothing; the slow one stayed connected.
       assert.equal(await fast.$eval('#figure-skipped', (tile) => (tile as HTMLElement).dataset.tabSkipped ?? '0'), '0');
       const slowState = await slow.$eval('body', (body) => ({ connection: body.dataset.connection, disconnects: body.dataset.disconnects }));
-      assert.deepEqual(slowState, { connection: 'connected', disconnects: undefined }, 'the slow tab stayed connected');
+      const serverSaw = suite.serve.output().split('\n').filter((line) => line.includes('disconnected'));
+      assert.deepEqual(slowState, { connection: 'connected', disconnects: undefined }, `the slow tab stayed connected; serve logged:\n${serverSaw.join('\n')}`);
       // The server's figure (a mean over its last 10 samples) counts the slow tab's skipped quotes too.
       await slow.waitForFunction(() => /[1-9]/.test(document.querySelector('#figure-skipped .value')?.textContent ?? ''), undefined, { timeout: 30_000 });
       await slow.screenshot({ path: `${SCREENSHOTS}/ticker-slow-link.png` });

@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { RealtimeClient, type DisconnectedEvent, type FetchLike, type PublicationEvent, type TransportName } from '../../src/realtime/sdk/node.js';
 
-const WAIT = 15_000;
+// Starting an example compiles it with tsx: 15 s was once not enough on a loaded machine.
+const WAIT = 60_000;
 /** The bound on a graceful shutdown with clients connected over both transports. */
 export const SHUTDOWN_BOUND = 5_000;
 

@@ -22,7 +22,7 @@ const peer = requirePeer('Chromium', status.available, status.reason);
 describeIntegration('next', {
   example: `${dir}/server.ts`,
   env,
-  startTimeout: 30_000,
+  startTimeout: 90_000,
   prepareTimeout: 240_000,
   prepare: async () => {
     await run(process.execPath, ['../../../node_modules/next/dist/bin/next', 'build'], { cwd: dir, env: { ...process.env, ...env }, timeout: 240_000 });
