@@ -4,6 +4,12 @@
  * codec and broadcast to every connected session (sessions of the HTTP
  * fallback take the same payload one by one); a session that has not
  * answered a ping `pong` ms after it was sent is told it timed out.
+ *
+ * Unless bytes are still queued for it then: the ping may still be waiting
+ * behind them (a slow link, or a conflated subscriber's latest values, can
+ * hold several seconds of data), so such a session gets one more round, and
+ * is timed out at the next ping's check if it has still not answered. A
+ * connection that reads nothing is thus closed within `ping + pong` ms.
  */
 import type { Codec } from '../wire/codec.js';
 import type { PingMessage } from '../wire/messages.js';
@@ -25,6 +31,8 @@ export class ProtocolHeartbeat {
   private readonly groups = new Map<Codec, Set<RealtimeSocket>>();
   /** Members without a WebSocket (HTTP fallback). */
   private readonly streams = new Set<HeartbeatMember>();
+  /** Late members given one more round because bytes were still queued for them. */
+  private readonly graced = new Set<HeartbeatMember>();
   private readonly encoded = new Map<Codec, string | Uint8Array>();
   private readonly checks = new Set<NodeJS.Timeout>();
   private timer: NodeJS.Timeout | null = null;
@@ -53,6 +61,7 @@ export class ProtocolHeartbeat {
     this.members.clear();
     this.groups.clear();
     this.streams.clear();
+    this.graced.clear();
   }
 
   add(member: HeartbeatMember): void {
@@ -69,6 +78,7 @@ export class ProtocolHeartbeat {
 
   delete(member: HeartbeatMember): void {
     this.members.delete(member);
+    this.graced.delete(member);
     if (member.ws === null) this.streams.delete(member);
     else this.groups.get(member.codec)?.delete(member.ws);
   }
@@ -81,7 +91,9 @@ export class ProtocolHeartbeat {
   private tick(): void {
     const round = ++this.round;
     for (const member of this.members) {
-      if (member.unansweredRound === 0) member.unansweredRound = round;
+      if (member.unansweredRound !== 0) continue;
+      member.unansweredRound = round;
+      this.graced.delete(member); // it answered since its grace
     }
     for (const [codec, group] of this.groups) {
       if (group.size > 0) broadcastTo(group, this.encodedPing(codec), codec.binary, this.traffic);
@@ -95,11 +107,19 @@ export class ProtocolHeartbeat {
     this.checks.add(check);
   }
 
-  /** Times out the members that still owe the ping of `round` (or an older one). */
+  /**
+   * Times out the members that still owe the ping of `round` (or an older
+   * one), except those with bytes still queued that had no grace yet.
+   */
   private expire(round: number): void {
     const late: HeartbeatMember[] = [];
     for (const member of this.members) {
-      if (member.unansweredRound !== 0 && member.unansweredRound <= round) late.push(member);
+      if (member.unansweredRound === 0 || member.unansweredRound > round) continue;
+      if (!this.graced.has(member) && member.link.bufferedAmount > 0) {
+        this.graced.add(member);
+        continue;
+      }
+      late.push(member);
     }
     for (const member of late) {
       this.delete(member);
