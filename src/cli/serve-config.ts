@@ -94,10 +94,15 @@ export interface ServeSettings {
   api?: ServeApi;
   /** The `/game` arena: bot players and ticks per second. */
   game: ServeGame;
+  /** The `/ticker` feed: quotes per second over all instruments (`--ticker-rate`). Default 2000. */
+  tickerRate: number;
 }
 
 /** Ticks per second `--game-tick-rate` accepts. */
 export const GAME_TICK_RATES = { min: 10, max: 60, default: 20 } as const;
+
+/** Quotes per second `--ticker-rate` accepts (the feed ticks 20 times a second). */
+export const TICKER_RATES = { min: 20, max: 20_000, default: 2000 } as const;
 
 /** The `/game` arena's settings (game-server.ts). */
 export interface ServeGame {
@@ -153,6 +158,7 @@ export interface ServeFlags {
   'api-key'?: string;
   'game-bots'?: string;
   'game-tick-rate'?: string;
+  'ticker-rate'?: string;
   quiet?: boolean;
 }
 
@@ -439,6 +445,7 @@ export function resolveSettings(flags: ServeFlags, file: ServeConfigFile = {}, e
       bots: parseInteger('game-bots', flags['game-bots'], 0, 0, MAX_GAME_BOTS),
       tickRate: parseInteger('game-tick-rate', flags['game-tick-rate'], GAME_TICK_RATES.default, GAME_TICK_RATES.min, GAME_TICK_RATES.max),
     },
+    tickerRate: parseInteger('ticker-rate', flags['ticker-rate'], TICKER_RATES.default, TICKER_RATES.min, TICKER_RATES.max),
   };
   const allowedHosts = allowList(flags['allowed-hosts'], file.allowedHosts, 'allowed-hosts');
   if (allowedHosts !== undefined) settings.allowedHosts = allowedHosts;

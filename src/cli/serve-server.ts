@@ -467,7 +467,7 @@ export async function startServe(settings: ServeSettings, options: ServeProcessO
   }
   metrics.start();
   // One feed for the cluster: worker 1 runs it while any worker has a subscriber (ticker-feed.ts).
-  const ticker = new TickerFeed(rt, { worker: options.worker, workers: settings.workers, onError: (error) => options.log(`ticker: ${error.message}`) });
+  const ticker = new TickerFeed(rt, { rate: settings.tickerRate, worker: options.worker, workers: settings.workers, onError: (error) => options.log(`ticker: ${error.message}`) });
   ticker.start();
   const game = await startGame(rt, settings, options);
   const running: RunningServe = {

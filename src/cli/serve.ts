@@ -65,6 +65,8 @@ Options:
   --game-bots N         add N bot players to the game's arena (/game; 0-200,
                         default 0)
   --game-tick-rate N    the game's ticks per second (10-60, default 20)
+  --ticker-rate N       the ticker's quotes per second over all its instruments
+                        (20-20000, default 2000)
   --quiet               do not log connections
   -h, --help            show this help
 
@@ -92,6 +94,7 @@ const OPTIONS = {
   'api-key': { type: 'string' },
   'game-bots': { type: 'string' },
   'game-tick-rate': { type: 'string' },
+  'ticker-rate': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

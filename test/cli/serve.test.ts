@@ -269,6 +269,13 @@ describe('switchboard serve: settings and helpers', () => {
     assert.throws(() => resolveSettings({ 'game-tick-rate': '61' }), /--game-tick-rate expects a whole number/);
   });
 
+  it('reads the ticker rate, within its bounds', () => {
+    assert.equal(resolveSettings({}).tickerRate, 2000);
+    assert.equal(resolveSettings({ 'ticker-rate': '500' }).tickerRate, 500);
+    assert.throws(() => resolveSettings({ 'ticker-rate': '19' }), /--ticker-rate expects a whole number/);
+    assert.throws(() => resolveSettings({ 'ticker-rate': '20001' }), /--ticker-rate expects a whole number/);
+  });
+
   it('cleans nicknames and picks stable colours', () => {
     assert.equal(cleanName('  Ada\u0000 Lovelace\n', 'guest'), 'Ada Lovelace');
     assert.equal(cleanName('   ', 'guest'), 'guest');
@@ -293,6 +300,7 @@ describe('switchboard serve: command line', () => {
     assert.match(help.stdout, /--workers N/);
     assert.match(help.stdout, /--game-bots N/);
     assert.match(help.stdout, /--game-tick-rate N/);
+    assert.match(help.stdout, /--ticker-rate N/);
     // Every URL form --redis accepts is named in the help: one Redis, Cluster seeds, Sentinel.
     assert.match(help.stdout, /redis:\/\/h1:7000,h2:7000/);
     assert.match(help.stdout, /redis\+sentinel:\/\//);
