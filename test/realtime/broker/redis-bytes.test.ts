@@ -247,7 +247,8 @@ describe('RedisBroker: publications as bytes', peer, () => {
       const longestTurnMs = longestTurn();
       const maxDelay = delay.max / 1e6;
       console.log(`# history page (8 × 32 KB of 1,000) from Redis: slowest call ${slowest.toFixed(1)} ms, longest turn ${longestTurnMs.toFixed(1)} ms of CPU, max event-loop delay ${maxDelay.toFixed(1)} ms over ${rounds} pages`);
-      assert.ok(longestTurnMs < 200, `longest turn of the event loop: ${longestTurnMs.toFixed(1)} ms of CPU`);
+      // Measured 6-12 ms for a page; the whole history in one reply (below) takes 100-230 ms in one turn.
+      assert.ok(longestTurnMs < 75, `longest turn of the event loop: ${longestTurnMs.toFixed(1)} ms of CPU`);
 
       // For contrast: the whole stream (32 MB) in one reply, without maxBytes.
       const whole = monitorEventLoopDelay({ resolution: 1 });
