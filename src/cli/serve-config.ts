@@ -101,7 +101,7 @@ export interface ServeSettings {
 /** Ticks per second `--game-tick-rate` accepts. */
 export const GAME_TICK_RATES = { min: 10, max: 60, default: 20 } as const;
 
-/** Quotes per second `--ticker-rate` accepts (the feed ticks 20 times a second). */
+/** Quotes per second `--ticker-rate` accepts (the feed ticks 20 times a second: a rate is rounded to a multiple of 20). */
 export const TICKER_RATES = { min: 20, max: 20_000, default: 2000 } as const;
 
 /** The `/game` arena's settings (game-server.ts). */

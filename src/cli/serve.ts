@@ -66,7 +66,8 @@ Options:
                         default 0)
   --game-tick-rate N    the game's ticks per second (10-60, default 20)
   --ticker-rate N       the ticker's quotes per second over all its instruments
-                        (20-20000, default 2000)
+                        (20-20000, default 2000; in steps of 20: it ticks 20
+                        times a second)
   --quiet               do not log connections
   -h, --help            show this help
 

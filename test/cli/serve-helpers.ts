@@ -247,3 +247,9 @@ export function workerPid(serve: ServeProcess, index: number): number | undefine
   }
   return undefined;
 }
+
+/** The ticker's quotes a second on the feed's own clock (`time` is when the feed made the quote, so delivery bunching does not count). */
+export function feedRate(quotes: ReadonlyArray<{ time: number }>): number {
+  const times = quotes.map((quote) => quote.time);
+  return quotes.length / ((Math.max(...times) - Math.min(...times)) / 1000);
+}

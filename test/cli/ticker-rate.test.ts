@@ -3,13 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isQuote, TICKER_QUOTES, type Quote } from '../../src/cli/apps/web/ticker-api.js';
-import { eventually, guest, startServe } from './serve-helpers.js';
-
-/** Quotes per second of the feed's time. */
-function feedRate(quotes: Quote[]): number {
-  const times = quotes.map((quote) => quote.time);
-  return quotes.length / ((Math.max(...times) - Math.min(...times)) / 1000);
-}
+import { eventually, feedRate, guest, startServe } from './serve-helpers.js';
 
 describe('switchboard serve --ticker-rate', () => {
   for (const rate of [200, 2000]) {

@@ -14,7 +14,7 @@ import type { DemoApi } from '../../src/cli/apps/web/api.js';
 import { isQuote, isTickerStats, SAMPLE_SPAN, sumOfWorkers, TICKER_QUOTES, TICKER_STATS, type Quote, type TickerSample, type TickerStats } from '../../src/cli/apps/web/ticker-api.js';
 import { RedisServer, redisAvailability } from '../realtime/broker/redis-server.js';
 import { requirePeer } from '../interop/peers.js';
-import { eventually, guest, startServe, channelOffset, offsetStandingStill } from './serve-helpers.js';
+import { eventually, feedRate, guest, startServe, channelOffset, offsetStandingStill } from './serve-helpers.js';
 
 /** The feed's rate (quote updates a second, src/cli/ticker-feed.ts). */
 const RATE = 2000;
@@ -41,13 +41,6 @@ function assertOneWalk(quotes: Quote[], who: string): void {
     assert.ok(previous === undefined || quote.volume > previous, `${who}: ${quote.symbol} went from volume ${previous} to ${quote.volume}: two walks interleaved`);
     volumes.set(quote.symbol, quote.volume);
   }
-}
-
-/** Quotes per second of the feed's own clock (`time` is when the feed made the quote, so delivery bunching does not count). */
-function feedRate(quotes: Quote[]): number {
-  const times = quotes.map((quote) => quote.time);
-  const span = (Math.max(...times) - Math.min(...times)) / 1000;
-  return quotes.length / span;
 }
 
 describe('the trading feed under switchboard serve --workers 2', () => {

@@ -69,6 +69,38 @@ describe('heartbeat', () => {
       assert.equal(await disconnected, 4003);
     });
   });
+
+  test('a client whose pings wait behind its queued bytes gets one more round, and stays by answering in it', async () => {
+    // `pong` 500 ms, `ping` 2 s. The client's downlink is paced at 4 KiB/s and kept about 4 KB (1 s) full, so
+    // each ping reaches it about 1 s after it is sent: past `pong`, within `ping + pong`. Without the grace the
+    // server closes it 4003 at the first check.
+    await withServer({ ping: 2000, pong: 500 }, async (url, server) => {
+      server.method('slow', (_params, session) => session.paceDownlink(4096));
+      let closedWith: number | null = null;
+      server.on('disconnect', (_session, code) => (closedWith = code));
+      const { client } = await WireClient.connect(url);
+      await client.request('subscribe', { channel: 'feed' });
+      await client.request('call', { method: 'slow', data: null });
+      const data = 'x'.repeat(900);
+      for (let n = 0; n < 4; n++) await server.publish('feed', { n, data });
+      let feeding = true;
+      const feed = (async () => {
+        for (let n = 4; feeding; n++) {
+          await server.publish('feed', { n, data });
+          await sleep(250);
+        }
+      })();
+      try {
+        await client.pushesOf(isPush('ping'), 3, 30_000);
+      } finally {
+        feeding = false;
+        await feed;
+      }
+      assert.equal(closedWith, null, `closed ${closedWith}`);
+      assert.equal(client.ws.readyState, 1);
+      await client.close();
+    });
+  });
 });
 
 describe('rate and size limits', () => {
