@@ -32,8 +32,11 @@ import { eventually, guest, serveApi, workerPid } from './serve-helpers.js';
 
 const SCREENSHOTS = 'test-output/screenshots';
 const KEY = 'apps-workers-api-key-0123456789';
-/** The feed's rate (quote updates a second, src/cli/ticker-feed.ts). */
-const RATE = 2000;
+/**
+ * The feed's rate here (`--ticker-rate`), as in apps-ticker.test.ts: a headless Chromium drawing in software on
+ * two shared cores falls behind the default 2,000 quotes a second, and two such pages then showed almost no quote alike.
+ */
+const RATE = 500;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -158,7 +161,7 @@ describe('the ticker and the game under switchboard serve --workers 2 with Redis
   const { chromium, options: chromiumOptions } = chromiumPeer();
   const redis = redisAvailability();
   const options = { ...chromiumOptions, ...requirePeer('redis-server', redis.available, redis.reason) };
-  const suite = chromiumSuite(chromium.available && redis.available, ['--port', '0', '--workers', '2', '--api-key', KEY], { redis: true, screenshots: SCREENSHOTS });
+  const suite = chromiumSuite(chromium.available && redis.available, ['--port', '0', '--workers', '2', '--api-key', KEY, '--ticker-rate', String(RATE)], { redis: true, screenshots: SCREENSHOTS });
 
   it('the ticker: pages on both workers show one feed\'s quotes, and the figures of both workers added up', options, async () => {
     const figures = await followStats(suite.serve.port);
@@ -167,7 +170,7 @@ describe('the ticker and the game under switchboard serve --workers 2 with Redis
       const [one, two] = [pages.get(1)!.page, pages.get(2)!.page];
       for (const page of [one, two]) await page.waitForFunction(() => document.querySelectorAll('#quotes tr').length >= 900, undefined, { timeout: 30_000 });
       await assertOneStream(one, two);
-      // In parallel: reading a page that takes 2,000 quotes a second waits seconds for its busy main thread.
+      // In parallel: reading a page that takes hundreds of quotes a second waits for its busy main thread.
       await Promise.all([assertAddedUp(one, figures.samples, 'the page on worker 1'), assertAddedUp(two, figures.samples, 'the page on worker 2')]);
       // Worker 1 runs the feed; worker 2 only reports what it delivered.
       assert.ok(figures.samples.some((sample) => sample.worker === 1 && sample.published > 0), 'worker 1 publishes quotes');
